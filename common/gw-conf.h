@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gw-conf.h: the gateway's YAML configuration, parsed once into plain structs.
+ *
+ * Every program loads the same file with gw_conf_load(). Parsing walks libyaml's
+ * event stream against one key table (gw-conf.c), which also drives
+ * 'gwctl config' and the check that docs/CONFIG.md documents every key. */
+#pragma once
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "gw-macro.h"
+
+#define GW_CONF_MAX_PROFILES 64
+#define GW_CONF_MAX_LINES    1024
+#define GW_CONF_MAX_PROXIES  16          /* main + redundant entries of one profile */
+
+typedef enum RedundancyMode {
+        REDUNDANCY_PARKING,
+        REDUNDANCY_HOMING,
+        _REDUNDANCY_MAX,
+        _REDUNDANCY_INVALID = -EINVAL,
+} RedundancyMode;
+
+typedef enum KeepaliveMode {
+        KEEPALIVE_OPTIONS,
+        KEEPALIVE_REGISTER,
+        KEEPALIVE_INVITE,
+        KEEPALIVE_OFF,
+        _KEEPALIVE_MAX,
+        _KEEPALIVE_INVALID = -EINVAL,
+} KeepaliveMode;
+
+const char *redundancy_mode_to_string(RedundancyMode m);
+RedundancyMode redundancy_mode_from_string(const char *s);
+const char *keepalive_mode_to_string(KeepaliveMode m);
+KeepaliveMode keepalive_mode_from_string(const char *s);
+
+/* "host[:port]" as the user wrote it, split. host is an IPv4/IPv6 literal or a
+ * DNS name; port 0 means "not given" (5060 for A/AAAA, SRV lookup for names). */
+typedef struct GwHostPort {
+        char *text;                      /* as configured, e.g. "sip.example.net:5060" */
+        char *host;                      /* without brackets */
+        uint16_t port;                   /* 0: not given */
+        bool is_ip;
+} GwHostPort;
+
+typedef struct GwCidr {
+        struct sockaddr_storage addr;
+        unsigned prefix;
+} GwCidr;
+
+typedef struct GwProfileConf {
+        char *name;
+        GwHostPort proxy;                          /* the main entry */
+        GwHostPort redundant[GW_CONF_MAX_PROXIES - 1];
+        size_t n_redundant;
+        RedundancyMode redundancy_mode;            /* default homing */
+        KeepaliveMode keepalive;                   /* default options */
+        uint64_t keepalive_period_us;              /* default 30 s */
+        uint64_t invite_total_timeout_us;          /* default 32 s */
+        bool register_lines;                       /* key 'register', default true */
+        GwHostPort registrar;                      /* default: copy of proxy */
+        bool registrar_set;                        /* given in the file */
+        uint64_t register_expires_us;              /* default 3600 s */
+        char *domain;                              /* default: registrar host */
+        unsigned homing_confirm;                   /* default 1 */
+        uint64_t register_retry_base_us;           /* default 30 s */
+        uint64_t register_retry_max_us;            /* default 1800 s */
+        uint64_t register_forbidden_retry_us;      /* default 3600 s */
+} GwProfileConf;
+
+typedef struct GwLineConf {
+        unsigned port;                             /* 1.. unique */
+        char *number;
+        char *auth_user;                           /* default: number */
+        char *password;                            /* secret: never logged; may be NULL */
+        char *profile;                             /* name of a profile */
+        size_t profile_index;                      /* resolved index into profiles[] */
+} GwLineConf;
+
+typedef struct GwConf {
+        char *path;                                /* the file it came from */
+        /* sip */
+        char *sip_listen;                          /* "127.0.0.1:5062" as written */
+        struct sockaddr_storage sip_listen_addr;   /* parsed */
+        char *sip_advertised_address;              /* "" -> the listen address */
+        GwCidr trusted_sources[64];
+        size_t n_trusted_sources;
+        /* dns */
+        char *dns_servers[8];                      /* "ip[:port]"; none: system resolvers */
+        size_t n_dns_servers;
+        uint64_t dns_min_ttl_us;                   /* default 30 s */
+        /* profiles and lines */
+        GwProfileConf *profiles;
+        size_t n_profiles;
+        GwLineConf *lines;
+        size_t n_lines;
+        /* line_hw */
+        char *line_hw_backend;                     /* "sim" */
+        /* supervisor */
+        uint64_t watchdog_interval_us;             /* default 10 s */
+        unsigned restart_limit;                    /* default 10 */
+        /* bus */
+        char *runtime_dir;                         /* default /run/fxsgw */
+        char *bus_endpoints[9];                    /* per Gw__Service; NULL: ipc in runtime_dir */
+        char *bus_curve_secret_key;                /* secret (Z85); tcp endpoints only */
+        char *bus_curve_public_key;                /* Z85 */
+        /* log */
+        int log_level;                             /* LOG_INFO by default */
+} GwConf;
+
+/* Parse 'path'. On failure returns -EINVAL (or -errno for I/O) and, if
+ * ret_error is non-NULL, a malloc'd message
+ * "FILE:LINE:COLUMN: key 'profiles[0].proxy': expected host[:port], got ''". */
+int gw_conf_load(const char *path, GwConf **ret, char **ret_error);
+/* Same, from a string; 'name' stands for the file in messages. */
+int gw_conf_load_string(const char *name, const char *text, GwConf **ret, char **ret_error);
+GwConf *gw_conf_free(GwConf *c);
+
+/* Warn-worthy: the file is readable by group/others (it holds passwords).
+ * Returns 1 if so, 0 if not, -errno on stat failure. */
+int gw_conf_is_world_readable(const char *path);
+
+/* Print every key with its type, default and help (for 'gwctl config keys'
+ * and the docs check). */
+void gw_conf_dump_keys(FILE *f);
+/* Print the effective config as YAML, secrets as '***'. */
+void gw_conf_dump(const GwConf *c, FILE *f);
+
+const GwProfileConf *gw_conf_profile_by_name(const GwConf *c, const char *name);
+const GwLineConf *gw_conf_line_by_port(const GwConf *c, unsigned port);
+
+/* "500ms", "32s", "5m", "1h", "250us"; a bare number is seconds. */
+int gw_parse_duration(const char *s, uint64_t *ret_usec);
+/* "host", "host:port", "[v6]:port", "v6". */
+int gw_parse_host_port(const char *s, GwHostPort *ret);
+void gw_host_port_done(GwHostPort *hp);
+/* "ip:port" or "[v6]:port" literal into a sockaddr. */
+int gw_parse_sockaddr(const char *s, uint16_t default_port, struct sockaddr_storage *ret);
+int gw_parse_cidr(const char *s, GwCidr *ret);
+bool gw_cidr_match(const GwCidr *c, const struct sockaddr *sa);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(GwConf *, gw_conf_free);

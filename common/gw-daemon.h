@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gw-daemon.h: what every fxsgw daemon does the same way.
+ *
+ * Parses '--config FILE' (also $FXSGW_CONFIG), '--help', '--version'; loads the
+ * config (a bad one: error on stderr and exit 78, EX_CONFIG); opens the log;
+ * creates the sd-event loop with SIGTERM/SIGINT ending it and SIGHUP ignored
+ * for now; enables the watchdog (systemd and gwsupd both set WATCHDOG_USEC);
+ * creates <runtime_dir>/<name>/ for the daemon's state; creates the bus.
+ * Publishes ServiceState STARTING, then after gw_daemon_ready() RUNNING every
+ * 5 s, and answers StateSyncRequest with its ServiceState. */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+#include "gw-bus.h"
+#include "gw-conf.h"
+
+#define EXIT_CONFIG 78   /* EX_CONFIG: gwsupd does not restart a daemon that exits so */
+
+typedef struct GwDaemon {
+        const char *name;
+        Gw__Service service;
+        GwConf *conf;
+        sd_event *event;
+        GwBus *bus;
+        char *state_dir;               /* <runtime_dir>/<name> */
+        sd_event_source *heartbeat;
+        bool ready;
+        char *status_text;
+} GwDaemon;
+
+/* Returns 0 on success, or the process exit code to use (>0) on failure,
+ * having printed why. */
+int gw_daemon_init(GwDaemon *d, Gw__Service service, int argc, char **argv);
+/* sd_notify READY=1 and STATUS=status; start the heartbeat. */
+int gw_daemon_ready(GwDaemon *d, const char *status);
+/* sd_notify STATUS=... (also carried in the heartbeat). */
+void gw_daemon_status(GwDaemon *d, const char *fmt, ...) _printf_(2, 3);
+/* Run the loop until SIGTERM; returns the exit code. */
+int gw_daemon_run(GwDaemon *d);
+void gw_daemon_done(GwDaemon *d);
+
+/* Atomically replace <state_dir>/<name> with data (write tmp, rename). */
+int gw_state_write(const char *dir, const char *name, const void *data, size_t len);
+/* Read it back; -ENOENT if absent. *ret is malloc'd. */
+int gw_state_read(const char *dir, const char *name, void **ret, size_t *ret_len);
+
+uint64_t now_usec(clockid_t clock);
