@@ -19,10 +19,16 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <systemd/sd-event.h>
 
 #include "gw-conf.h"
 #include "gw.pb-c.h"
+
+static inline void gw__envelope__free_unpackedp_(Gw__Envelope **e) {
+        if (*e)
+                gw__envelope__free_unpacked(*e, NULL);
+}
 
 #define GW_BUS_MAX_MESSAGE (256 * 1024)
 #define GW_SERVICE_BIT(s) (UINT32_C(1) << (s))
@@ -32,6 +38,9 @@
 #define GW_SRC_ANY UINT32_MAX
 
 typedef struct GwBus GwBus;
+
+/* Microseconds on 'clock' (CLOCK_MONOTONIC, CLOCK_REALTIME). */
+uint64_t now_usec(clockid_t clock);
 
 /* Called for a received, unpacked, sender-checked envelope. The envelope is
  * freed by the bus after return. A negative return is logged at debug and counted. */
@@ -73,6 +82,8 @@ int gw_bus_subscribe(GwBus *b, const char *topic_prefix);
 void gw_bus_set_handlers(GwBus *b, const GwBusHandler *table, size_t n, void *userdata);
 void gw_bus_set_ctl_handler(GwBus *b, gw_bus_ctl_handler_t h, gw_bus_ctl_reply_free_t f, void *userdata);
 void gw_bus_set_peer_callback(GwBus *b, gw_bus_peer_cb_t cb, void *userdata);
+/* For gw-daemon: called for every StateSyncRequest before the table's row. */
+void gw_bus_set_sync_hook(GwBus *b, gw_bus_handler_t hook, void *userdata);
 
 /* Fill source, instance_id, seq and times of env (body set by caller) and
  * publish it under 'topic'. Never blocks: if the send queue is full the

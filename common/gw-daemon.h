@@ -10,6 +10,7 @@
  * 5 s, and answers StateSyncRequest with its ServiceState. */
 #pragma once
 
+#include <time.h>
 #include <systemd/sd-event.h>
 
 #include "gw-bus.h"
@@ -25,6 +26,8 @@ typedef struct GwDaemon {
         GwBus *bus;
         char *state_dir;               /* <runtime_dir>/<name> */
         sd_event_source *heartbeat;
+        sd_event_source *sync_timer;   /* repeats StateSyncRequest after start */
+        unsigned sync_round;
         bool ready;
         char *status_text;
 } GwDaemon;
@@ -45,4 +48,3 @@ int gw_state_write(const char *dir, const char *name, const void *data, size_t l
 /* Read it back; -ENOENT if absent. *ret is malloc'd. */
 int gw_state_read(const char *dir, const char *name, void **ret, size_t *ret_len);
 
-uint64_t now_usec(clockid_t clock);
