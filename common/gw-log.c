@@ -75,7 +75,7 @@ static void log_dispatch(int level, const char *file, int line, const char *func
                 log_to_journal = stderr_is_journal();
 
         if (log_to_journal) {
-                char f_msg[2048], f_prio[16], f_file[256], f_line[32], f_func[128], f_ident[64], f_daemon[64];
+                char f_msg[2048 + 16], f_prio[16], f_file[256], f_line[32], f_func[128], f_ident[64], f_daemon[64];
                 struct iovec iov[32];
                 size_t n = 0;
 
