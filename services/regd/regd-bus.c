@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* regd-bus.c: regd's handler table and the callbacks that publish the manager's news. */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "gw-log.h"
+#include "regd-bus.h"
+#include "regd-manager.h"
+
+/* ---------------------------------------------------------------- manager → bus */
+
+static int send_request(Manager *m, uint64_t cid, Gw__SipRequest *req, void *userdata) {
+        Gw__Envelope env = GW__ENVELOPE__INIT;
+        char key[16];
+
+        snprintf(key, sizeof(key), "%u", req->line_port);
+        env.has_correlation_id = true;
+        env.correlation_id = cid;
+        env.body_case = GW__ENVELOPE__BODY_SIP_REQUEST;
+        env.sip_request = req;
+        return gw_bus_publish_auto(userdata, key, &env);
+}
+
+static uint64_t next_correlation_id(Manager *m, void *userdata) {
+        return gw_bus_next_correlation_id(userdata);
+}
+
+static void line_changed(Manager *m, Line *l, void *userdata) {
+        Gw__Envelope env = GW__ENVELOPE__INIT;
+        Gw__LineRegistration lr;
+        char key[16];
+
+        line_registration_fill(l, &lr);
+        snprintf(key, sizeof(key), "%u", l->port);
+        env.body_case = GW__ENVELOPE__BODY_LINE_REGISTRATION;
+        env.line_registration = &lr;
+        (void) gw_bus_publish_auto(userdata, key, &env);
+}
+
+static void profile_changed(Manager *m, Profile *p, void *userdata) {
+        Gw__Envelope env = GW__ENVELOPE__INIT;
+        ProfileStatusStorage storage;
+        Gw__ProfileStatus ps;
+
+        profile_status_fill(p, &storage, &ps);
+        env.body_case = GW__ENVELOPE__BODY_PROFILE_STATUS;
+        env.profile_status = &ps;
+        (void) gw_bus_publish_auto(userdata, p->name, &env);
+}
+
+static void unregister_done(Manager *m, unsigned lines, unsigned confirmed, void *userdata) {
+        Gw__Envelope env = GW__ENVELOPE__INIT;
+        Gw__UnregisterDone ud = GW__UNREGISTER_DONE__INIT;
+
+        ud.has_lines = ud.has_confirmed = true;
+        ud.lines = lines;
+        ud.confirmed = confirmed;
+        env.body_case = GW__ENVELOPE__BODY_UNREGISTER_DONE;
+        env.unregister_done = &ud;
+        (void) gw_bus_publish_auto(userdata, NULL, &env);
+}
+
+/* ---------------------------------------------------------------- bus → manager */
+
+static int handle_outcome(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        if (!env->sip_request_outcome)
+                return -EBADMSG;
+        if (!env->has_correlation_id)
+                return -EBADMSG;
+        return manager_handle_outcome(userdata, env->correlation_id, env->sip_request_outcome);
+}
+
+static int handle_state_sync(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        manager_publish_all(userdata);
+        return 0;
+}
+
+static int handle_gateway_stopping(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        if (!env->gateway_stopping)
+                return -EBADMSG;
+        return manager_gateway_stopping(userdata, env->gateway_stopping->deadline_ms);
+}
+
+static const GwBusHandler regd_handlers[] = {
+        [GW__ENVELOPE__BODY_SIP_REQUEST_OUTCOME] = {
+                "SipRequestOutcome", handle_outcome, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
+        [GW__ENVELOPE__BODY_STATE_SYNC_REQUEST] = {
+                "StateSyncRequest", handle_state_sync, GW_SRC_DAEMONS },
+        /* Only the supervisor may stop the gateway. */
+        [GW__ENVELOPE__BODY_GATEWAY_STOPPING] = {
+                "GatewayStopping", handle_gateway_stopping, GW_SERVICE_BIT(GW__SERVICE__SERVICE_GWSUPD) },
+};
+
+static void on_peer(GwBus *bus, Gw__Service peer, uint64_t instance_id, void *userdata) {
+        if (peer != GW__SERVICE__SERVICE_SIGD)
+                return;
+        log_debug("sigd instance %016" PRIx64 " seen.", instance_id);
+        manager_resend_in_flight(userdata);
+}
+
+/* ---------------------------------------------------------------- control socket */
+
+typedef struct StatusReplyBox {
+        Gw__StatusReply reply;
+        Gw__BusCounters counters;
+        void *storage;
+} StatusReplyBox;
+
+static int on_ctl(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void *userdata) {
+        Manager *m = userdata;
+        StatusReplyBox *box;
+        int r;
+
+        if (req->body_case != GW__ENVELOPE__BODY_STATUS_REQUEST)
+                return -EOPNOTSUPP;
+
+        box = calloc(1, sizeof(*box));
+        if (!box)
+                return -ENOMEM;
+        gw__status_reply__init(&box->reply);
+        gw__bus_counters__init(&box->counters);
+        r = manager_status_fill(m, &box->reply, &box->storage);
+        if (r < 0) {
+                free(box);
+                return r;
+        }
+        gw_bus_counters(bus, &box->counters);
+        box->reply.counters = &box->counters;
+
+        reply->body_case = GW__ENVELOPE__BODY_STATUS_REPLY;
+        reply->status_reply = &box->reply;
+        return 0;
+}
+
+static void on_ctl_free(Gw__Envelope *reply, void *userdata) {
+        StatusReplyBox *box;
+
+        if (reply->body_case != GW__ENVELOPE__BODY_STATUS_REPLY || !reply->status_reply)
+                return;
+        box = (StatusReplyBox *) reply->status_reply;   /* first member */
+        free(box->storage);
+        free(box);
+        reply->status_reply = NULL;
+}
+
+int regd_bus_attach(Manager *m, GwBus *bus) {
+        static const char *const topics[] = { "SipRequestOutcome", "StateSyncRequest", "GatewayStopping" };
+        const ManagerCallbacks cb = {
+                .send_request = send_request,
+                .next_correlation_id = next_correlation_id,
+                .line_changed = line_changed,
+                .profile_changed = profile_changed,
+                .unregister_done = unregister_done,
+        };
+        int r;
+
+        assert(m);
+        assert(bus);
+
+        manager_set_callbacks(m, &cb, bus);
+        gw_bus_set_handlers(bus, regd_handlers, ELEMENTSOF(regd_handlers), m);
+        gw_bus_set_ctl_handler(bus, on_ctl, on_ctl_free, m);
+        gw_bus_set_peer_callback(bus, on_peer, m);
+
+        for (size_t i = 0; i < ELEMENTSOF(topics); i++) {
+                r = gw_bus_subscribe(bus, topics[i]);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to subscribe to '%s': %m", topics[i]);
+        }
+        return 0;
+}

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* regd-bus.h: glue between regd's manager and the bus. */
+#pragma once
+
+#include "gw-bus.h"
+#include "regd-forward.h"
+
+/* Install regd's handler table, control handler, peer callback and
+ * subscriptions on bus, and the manager's callbacks that publish on it. */
+int regd_bus_attach(Manager *m, GwBus *bus);

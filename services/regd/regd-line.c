@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* regd-line.c: registration and refresh of one line.
+ *
+ * A line with 'register: true' in its profile goes
+ *   unregistered → registering → registered | failed(reason)
+ * and stays 'registered' while refreshing. It refreshes at 45–55 % of the
+ * granted expiry. After a failure it retries: register_retry_base doubling
+ * per consecutive failure, capped at register_retry_max, times a random
+ * 50–100 % (the shape of RFC 5626 §4.5); a 423 is retried at once with the
+ * registrar's Min-Expires; a 403 only after register_forbidden_retry. It never
+ * stops retrying, and every failure is logged.
+ *
+ * One Call-ID and From tag per line, kept across refreshes and regd restarts
+ * (RFC 3261 §10.2.4); CSeq only grows, continuing from what sigd reports. */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/random.h>
+
+#include "gw-log.h"
+#include "regd-line.h"
+#include "regd-manager.h"
+#include "regd-profile.h"
+
+static const char *const line_state_table[_LINE_STATE_MAX] = {
+        [LINE_UNREGISTERED] = "unregistered",
+        [LINE_REGISTERING] = "registering",
+        [LINE_REGISTERED] = "registered",
+        [LINE_FAILED] = "failed",
+};
+
+const char *line_state_to_string(LineState s) {
+        return (unsigned) s < _LINE_STATE_MAX ? line_state_table[s] : NULL;
+}
+
+LineState line_state_from_string(const char *s) {
+        for (size_t i = 0; s && i < _LINE_STATE_MAX; i++)
+                if (streq(line_state_table[i], s))
+                        return (LineState) i;
+        return _LINE_STATE_INVALID;
+}
+
+Gw__RegState line_state_to_proto(LineState s) {
+        switch (s) {
+        case LINE_REGISTERING:
+                return GW__REG_STATE__REG_REGISTERING;
+        case LINE_REGISTERED:
+                return GW__REG_STATE__REG_REGISTERED;
+        case LINE_FAILED:
+                return GW__REG_STATE__REG_FAILED;
+        default:
+                return GW__REG_STATE__REG_UNREGISTERED;
+        }
+}
+
+LineState line_state_from_proto(Gw__RegState s) {
+        switch (s) {
+        case GW__REG_STATE__REG_REGISTERING:
+                return LINE_REGISTERING;
+        case GW__REG_STATE__REG_REGISTERED:
+                return LINE_REGISTERED;
+        case GW__REG_STATE__REG_FAILED:
+                return LINE_FAILED;
+        case GW__REG_STATE__REG_UNREGISTERED:
+                return LINE_UNREGISTERED;
+        default:
+                return _LINE_STATE_INVALID;
+        }
+}
+
+/* ---------------------------------------------------------------- policy, pure */
+
+uint64_t regd_backoff_usec(uint64_t base_usec, uint64_t max_usec, unsigned failures, double r) {
+        uint64_t w = base_usec;
+
+        if (max_usec < base_usec)
+                max_usec = base_usec;
+        for (unsigned i = 1; i < failures && w < max_usec; i++)
+                w = w > max_usec / 2 ? max_usec : w * 2;
+        w = MIN(w, max_usec);
+
+        r = CLAMP(r, 0.0, 1.0);
+        return (uint64_t) ((double) w * (0.5 + 0.5 * r));
+}
+
+uint64_t regd_refresh_usec(uint64_t granted_usec, double r) {
+        r = CLAMP(r, 0.0, 1.0);
+        return (uint64_t) ((double) granted_usec * (0.45 + 0.10 * r));
+}
+
+void line_classify_outcome(const Gw__SipRequestOutcome *o, LineVerdict *ret) {
+        LineVerdict v = { .action = LINE_ACTION_BACKOFF };
+
+        assert(o);
+        assert(ret);
+
+        switch (o->kind) {
+        case GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE:
+                if (o->status_code >= 200 && o->status_code < 300)
+                        v.action = LINE_ACTION_REGISTERED;
+                else if (o->status_code == 423 && o->has_min_expires_s && o->min_expires_s > 0) {
+                        v.action = LINE_ACTION_RETRY_NOW;
+                        snprintf(v.reason, sizeof(v.reason), "423");
+                } else if (o->status_code == 403) {
+                        v.action = LINE_ACTION_FORBIDDEN;
+                        snprintf(v.reason, sizeof(v.reason), "403");
+                } else if (o->status_code == 401 || o->status_code == 407)
+                        /* sigd answers challenges itself; one reaching us is an auth failure. */
+                        snprintf(v.reason, sizeof(v.reason), "auth");
+                else
+                        snprintf(v.reason, sizeof(v.reason), "%u", o->status_code);
+                break;
+        case GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT:
+                snprintf(v.reason, sizeof(v.reason), "timeout");
+                break;
+        case GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT:
+                snprintf(v.reason, sizeof(v.reason), "transport");
+                break;
+        case GW__SIP_OUTCOME_KIND__OUTCOME_AUTH_FAILED:
+        case GW__SIP_OUTCOME_KIND__OUTCOME_NO_CREDENTIALS:
+                snprintf(v.reason, sizeof(v.reason), "auth");
+                break;
+        case GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST:
+                snprintf(v.reason, sizeof(v.reason), "bad-request");
+                break;
+        default:
+                snprintf(v.reason, sizeof(v.reason), "unknown");
+                break;
+        }
+
+        *ret = v;
+}
+
+/* ---------------------------------------------------------------- object */
+
+static int random_hex(char *buf, size_t n_bytes) {
+        uint8_t raw[32];
+        ssize_t k;
+
+        assert(n_bytes <= sizeof(raw));
+        k = getrandom(raw, n_bytes, 0);
+        if (k < 0)
+                return -errno;
+        if ((size_t) k != n_bytes)
+                return -EIO;
+        for (size_t i = 0; i < n_bytes; i++)
+                sprintf(buf + 2 * i, "%02x", raw[i]);
+        return 0;
+}
+
+int line_new(Manager *m, Profile *p, const GwLineConf *c, Line **ret) {
+        _cleanup_(line_freep) Line *l = NULL;
+        const char *domain;
+        char id[65];
+        int r;
+
+        assert(p);
+        assert(c);
+        assert(ret);
+
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->manager = m;
+        l->profile = p;
+        l->conf = c;
+        l->port = c->port;
+        l->state = LINE_UNREGISTERED;
+        l->expires_req_s = (uint32_t) MIN(p->conf->register_expires_us / USEC_PER_SEC, (uint64_t) INT32_MAX);
+
+        domain = !isempty(p->conf->domain) ? p->conf->domain : p->conf->registrar.host;
+        if (isempty(domain))
+                domain = p->conf->proxy.host;
+        l->number = strdup(strempty(c->number));
+        if (!l->number)
+                return -ENOMEM;
+        if (asprintf(&l->aor, "sip:%s@%s", l->number, strempty(domain)) < 0) {
+                l->aor = NULL;
+                return -ENOMEM;
+        }
+        if (asprintf(&l->request_uri, "sip:%s", strempty(domain)) < 0) {
+                l->request_uri = NULL;
+                return -ENOMEM;
+        }
+
+        r = random_hex(id, 16);
+        if (r < 0)
+                return r;
+        l->call_id = strdup(id);
+        r = random_hex(id, 8);
+        if (r < 0)
+                return r;
+        l->from_tag = strdup(id);
+        if (!l->call_id || !l->from_tag)
+                return -ENOMEM;
+
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+Line *line_free(Line *l) {
+        if (!l)
+                return NULL;
+        if (l->manager && l->req.kind != LINE_REQUEST_NONE)
+                manager_cancel(l->manager, l);
+        sd_event_source_disable_unref(l->timer);
+        sd_event_source_disable_unref(l->req.lost_timer);
+        free(l->number);
+        free(l->aor);
+        free(l->request_uri);
+        free(l->call_id);
+        free(l->from_tag);
+        free(l);
+        return NULL;
+}
+
+/* ---------------------------------------------------------------- logging */
+
+#define line_log(l, level, message_id, ...) do {                                          \
+                char _fl_[32], _fp_[96], _fx_[160], _fm_[64];                              \
+                snprintf(_fl_, sizeof(_fl_), "GW_LINE=%u", (l)->port);                     \
+                snprintf(_fp_, sizeof(_fp_), "GW_PROFILE=%s", (l)->profile->name);        \
+                snprintf(_fx_, sizeof(_fx_), "GW_PROXY=%s",                                \
+                         proxy_address(profile_active_proxy((l)->profile)));               \
+                snprintf(_fm_, sizeof(_fm_), "MESSAGE_ID=%s", strempty(message_id));      \
+                log_struct((level), ((const char *[]) { _fl_, _fp_, _fx_,                  \
+                                                       (message_id) ? _fm_ : NULL, NULL }), \
+                           __VA_ARGS__);                                                   \
+        } while (0)
+
+/* ---------------------------------------------------------------- transitions */
+
+static void line_set_state(Line *l, LineState s, const char *reason) {
+        bool changed = l->state != s || !streq(l->reason, strempty(reason));
+
+        l->state = s;
+        snprintf(l->reason, sizeof(l->reason), "%s", strempty(reason));
+        if (changed && l->manager)
+                manager_line_changed(l->manager, l);
+}
+
+static int line_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Line *l = userdata;
+
+        l->timer = sd_event_source_disable_unref(l->timer);
+        (void) line_register(l);
+        return 0;
+}
+
+static int line_arm_timer(Line *l, uint64_t usec) {
+        int r;
+
+        l->timer = sd_event_source_disable_unref(l->timer);
+        if (!l->manager || !l->manager->event)
+                return 0;
+        r = sd_event_add_time_relative(l->manager->event, &l->timer, CLOCK_MONOTONIC, usec,
+                                       10 * USEC_PER_MSEC, line_on_timer, l);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the registration timer of line %u: %m", l->port);
+        (void) sd_event_source_set_description(l->timer, "line-timer");
+        return 0;
+}
+
+static double line_random(Line *l) {
+        return l->manager ? manager_random(l->manager) : 0.5;
+}
+
+/* Registration failed (or was lost): show why, retry after 'delay'. */
+static void line_fail(Line *l, const char *reason, uint64_t delay_usec, const char *detail) {
+        bool was_registered = l->state == LINE_REGISTERED;
+
+        l->failures++;
+        l->expires_at_real_us = 0;
+        if (was_registered)
+                line_log(l, LOG_WARNING, REGD_MESSAGE_REGISTRATION_LOST,
+                         "Line %u ('%s'): registration lost (%s%s%s), retrying in %" PRIu64 " ms.",
+                         l->port, l->number, reason, detail ? ": " : "", strempty(detail),
+                         delay_usec / USEC_PER_MSEC);
+        else
+                line_log(l, LOG_WARNING, REGD_MESSAGE_REGISTRATION_FAILED,
+                         "Line %u ('%s'): registration failed (%s%s%s), attempt %u, retrying in %" PRIu64 " ms.",
+                         l->port, l->number, reason, detail ? ": " : "", strempty(detail),
+                         l->failures, delay_usec / USEC_PER_MSEC);
+        line_set_state(l, LINE_FAILED, reason);
+        (void) line_arm_timer(l, delay_usec);
+}
+
+static uint64_t line_backoff(Line *l) {
+        const GwProfileConf *pc = l->profile->conf;
+
+        return regd_backoff_usec(pc->register_retry_base_us, pc->register_retry_max_us,
+                                 l->failures + 1, line_random(l));
+}
+
+bool line_wants_registration(const Line *l) {
+        return l->profile->conf->register_lines;
+}
+
+int line_register(Line *l) {
+        Profile *p = l->profile;
+        char target[REGD_TARGET_MAX];
+        int r;
+
+        if (!line_wants_registration(l))
+                return 0;
+        if (l->manager && (l->manager->stopping || l->manager->stopped))
+                return 0;
+        if (l->req.kind != LINE_REQUEST_NONE)
+                return 0;              /* one outstanding request per line */
+
+        l->timer = sd_event_source_disable_unref(l->timer);
+
+        r = profile_active_target(p, target, sizeof(target));
+        if (r == -EADDRNOTAVAIL) {
+                const GwHostPort *hp = profile_active_hostport(p);
+                char detail[160];
+
+                snprintf(detail, sizeof(detail),
+                         "'%s' is a DNS name; name resolution is not implemented yet, use an IP address",
+                         hp->text);
+                line_fail(l, "dns", line_backoff(l), detail);
+                return 0;
+        }
+        if (r < 0) {
+                line_fail(l, "target", line_backoff(l), "invalid registrar address");
+                return 0;
+        }
+
+        l->req = (LineRequest) {
+                .kind = LINE_REQUEST_REGISTER,
+                .expires_s = (int32_t) l->expires_req_s,
+                .proxy_index = p->active,
+                .timeout_ms = (uint32_t) MIN(p->conf->invite_total_timeout_us / USEC_PER_MSEC, (uint64_t) UINT32_MAX),
+        };
+        memcpy(l->req.target, target, sizeof(target));
+
+        if (l->state != LINE_REGISTERED)
+                line_set_state(l, LINE_REGISTERING, NULL);
+
+        if (!l->manager)
+                return 0;
+        return manager_submit(l->manager, l);
+}
+
+int line_start(Line *l) {
+        if (!line_wants_registration(l))
+                return 0;
+        if (l->state == LINE_REGISTERED)
+                return 0;              /* adopted from the state file: refresh already scheduled */
+        return line_register(l);
+}
+
+int line_adopt_registration(Line *l, const char *target, uint64_t expires_at_real_us,
+                            uint64_t now_real_us) {
+        uint64_t remaining;
+
+        assert(l);
+        assert(target);
+
+        if (expires_at_real_us <= now_real_us)
+                return -ESTALE;
+        remaining = expires_at_real_us - now_real_us;
+
+        snprintf(l->target, sizeof(l->target), "%s", target);
+        l->via_index = l->profile->active;
+        l->expires_at_real_us = expires_at_real_us;
+        l->failures = 0;
+        line_set_state(l, LINE_REGISTERED, NULL);
+        return line_arm_timer(l, regd_refresh_usec(remaining, line_random(l)));
+}
+
+static void line_registered(Line *l, const LineRequest *q, const Gw__SipRequestOutcome *o) {
+        bool was = l->state == LINE_REGISTERED;
+        uint64_t granted_s, now;
+
+        /* The registrar's expires for our Contact; without it, what we asked for. */
+        granted_s = o->has_expires_s && o->expires_s > 0 ? (uint64_t) o->expires_s :
+                    (uint64_t) MAX(q->expires_s, 1);
+        now = l->manager ? manager_now(l->manager, CLOCK_REALTIME) : 0;
+
+        snprintf(l->target, sizeof(l->target), "%s", q->target);
+        l->via_index = q->proxy_index;
+        l->expires_at_real_us = now + granted_s * USEC_PER_SEC;
+        l->failures = 0;
+        l->retry_now = 0;
+
+        if (!was)
+                line_log(l, LOG_NOTICE, REGD_MESSAGE_LINE_REGISTERED,
+                         "Line %u ('%s') registered at %s via '%s' for %" PRIu64 " s.",
+                         l->port, l->number, l->target,
+                         proxy_address(l->profile->proxies[l->via_index]), granted_s);
+        else
+                log_debug("Line %u refreshed at %s for %" PRIu64 " s.", l->port, l->target, granted_s);
+
+        line_set_state(l, LINE_REGISTERED, NULL);
+        if (was && l->manager)
+                manager_line_changed(l->manager, l);   /* expires_at moved */
+        (void) line_arm_timer(l, regd_refresh_usec(granted_s * USEC_PER_SEC, line_random(l)));
+}
+
+LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
+        LineRequest q = l->req;
+        Profile *p = l->profile;
+        LineVerdict v;
+        char detail[128] = "";
+        uint64_t delay;
+
+        assert(o);
+
+        l->req.kind = LINE_REQUEST_NONE;
+        l->req.lost_timer = sd_event_source_disable_unref(l->req.lost_timer);
+        if (o->has_cseq && o->cseq > l->cseq)
+                l->cseq = o->cseq;
+
+        line_classify_outcome(o, &v);
+        if (q.proxy_index < p->n_proxies)
+                profile_record_outcome(p, p->proxies[q.proxy_index], o, v.reason,
+                                       l->manager ? manager_now(l->manager, CLOCK_REALTIME) : 0);
+
+        if (q.kind == LINE_REQUEST_UNREGISTER) {
+                /* Stopping: whatever the answer, we no longer hold a registration. */
+                if (v.action == LINE_ACTION_REGISTERED)
+                        log_debug("Line %u un-REGISTERed at %s.", l->port, q.target);
+                else
+                        log_warning("Line %u: un-REGISTER at %s not confirmed (%s).",
+                                    l->port, q.target, v.reason);
+                l->expires_at_real_us = 0;
+                line_set_state(l, LINE_UNREGISTERED, NULL);
+                return q.kind;
+        }
+        if (q.kind != LINE_REQUEST_REGISTER)
+                return q.kind;
+
+        if (o->kind == GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT && !isempty(o->error))
+                snprintf(detail, sizeof(detail), "%s", o->error);
+        else if (o->kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE && !isempty(o->reason_phrase))
+                snprintf(detail, sizeof(detail), "%u %s", o->status_code, o->reason_phrase);
+
+        switch (v.action) {
+        case LINE_ACTION_REGISTERED:
+                line_registered(l, &q, o);
+                break;
+
+        case LINE_ACTION_RETRY_NOW:
+                if (l->retry_now < REGD_RETRY_NOW_MAX && (uint32_t) o->min_expires_s != l->expires_req_s) {
+                        l->retry_now++;
+                        log_info("Line %u: registrar wants expires of at least %d s, asking again.",
+                                 l->port, o->min_expires_s);
+                        l->expires_req_s = (uint32_t) o->min_expires_s;
+                        (void) line_register(l);
+                        break;
+                }
+                /* A registrar that keeps saying 423 to its own Min-Expires: back off. */
+                l->retry_now = 0;
+                line_fail(l, "423", line_backoff(l), "repeated 423 Interval Too Brief");
+                break;
+
+        case LINE_ACTION_FORBIDDEN:
+                l->retry_now = 0;
+                line_fail(l, v.reason, p->conf->register_forbidden_retry_us, detail[0] ? detail : NULL);
+                break;
+
+        case LINE_ACTION_BACKOFF:
+        default:
+                l->retry_now = 0;
+                delay = line_backoff(l);
+                if (o->has_retry_after_s && o->retry_after_s > 0)
+                        delay = MAX(delay, (uint64_t) o->retry_after_s * USEC_PER_SEC);
+                line_fail(l, v.reason, delay, detail[0] ? detail : NULL);
+                break;
+        }
+
+        return q.kind;
+}
+
+int line_unregister(Line *l, uint32_t timeout_ms) {
+        bool pending_register = l->req.kind == LINE_REQUEST_REGISTER;
+        char target[REGD_TARGET_MAX];
+        size_t index;
+
+        l->timer = sd_event_source_disable_unref(l->timer);
+
+        if (l->state == LINE_REGISTERED) {
+                memcpy(target, l->target, sizeof(target));
+                index = l->via_index;
+        } else if (pending_register && l->req.in_flight) {
+                /* A REGISTER is on its way: it may create a binding, so remove it too. */
+                memcpy(target, l->req.target, sizeof(target));
+                index = l->req.proxy_index;
+        } else {
+                if (l->req.kind != LINE_REQUEST_NONE && l->manager)
+                        manager_cancel(l->manager, l);
+                return 0;
+        }
+        if (target[0] == 0)
+                return 0;
+
+        if (l->req.kind != LINE_REQUEST_NONE) {
+                bool was_in_flight = l->req.in_flight;
+
+                if (l->manager)
+                        manager_cancel(l->manager, l);
+                /* The abandoned transaction may still use CSeq+1 for its
+                 * authenticated retry: stay above it. */
+                if (was_in_flight)
+                        l->cseq++;
+        }
+
+        l->req = (LineRequest) {
+                .kind = LINE_REQUEST_UNREGISTER,
+                .expires_s = 0,
+                .proxy_index = index,
+                .timeout_ms = timeout_ms,
+        };
+        memcpy(l->req.target, target, sizeof(target));
+
+        if (l->manager) {
+                int r = manager_submit(l->manager, l);
+                if (r < 0)
+                        return r;
+        }
+        return 1;
+}
+
+void line_stop(Line *l) {
+        l->timer = sd_event_source_disable_unref(l->timer);
+        if (l->req.kind != LINE_REQUEST_NONE && l->manager)
+                manager_cancel(l->manager, l);
+        l->expires_at_real_us = 0;
+        line_set_state(l, LINE_UNREGISTERED, NULL);
+}
+
+const char *line_registered_via(const Line *l) {
+        if (l->state != LINE_REGISTERED || l->via_index >= l->profile->n_proxies)
+                return NULL;
+        return proxy_address(l->profile->proxies[l->via_index]);
+}
+
+void line_registration_fill(Line *l, Gw__LineRegistration *ret) {
+        gw__line_registration__init(ret);
+        ret->port = l->port;
+        ret->number = l->number;
+        ret->state = line_state_to_proto(l->state);
+        ret->profile = l->profile->name;
+        if (l->reason[0])
+                ret->reason = l->reason;
+        if (l->state == LINE_REGISTERED) {
+                ret->registered_via = l->profile->proxies[l->via_index]->hp.text;
+                ret->target = l->target;
+                ret->has_expires_at_real_us = true;
+                ret->expires_at_real_us = l->expires_at_real_us;
+        }
+}
+
+void line_status_fill(Line *l, uint64_t now_real_us, Gw__LineStatus *ret) {
+        gw__line_status__init(ret);
+        ret->port = l->port;
+        ret->number = l->number;
+        ret->registration = line_state_to_proto(l->state);
+        ret->profile = l->profile->name;
+        if (l->reason[0])
+                ret->reason = l->reason;
+        ret->has_expires_in_s = true;
+        ret->expires_in_s = -1;
+        if (l->state == LINE_REGISTERED) {
+                ret->registered_via = l->profile->proxies[l->via_index]->hp.text;
+                if (l->expires_at_real_us > now_real_us)
+                        ret->expires_in_s = (int64_t) ((l->expires_at_real_us - now_real_us) / USEC_PER_SEC);
+                else
+                        ret->expires_in_s = 0;
+        }
+}

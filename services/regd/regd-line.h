@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* regd-line.h: registration and refresh of one line. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "gw-conf.h"
+#include "gw.pb-c.h"
+#include "regd-forward.h"
+#include "regd-proxy.h"
+
+typedef enum LineState {
+        LINE_UNREGISTERED,
+        LINE_REGISTERING,
+        LINE_REGISTERED,
+        LINE_FAILED,
+        _LINE_STATE_MAX,
+        _LINE_STATE_INVALID = -EINVAL,
+} LineState;
+
+/* What regd does after an outcome to a REGISTER (expires > 0). */
+typedef enum LineAction {
+        LINE_ACTION_REGISTERED,          /* 2xx: refresh at about half the granted time */
+        LINE_ACTION_RETRY_NOW,           /* 423 with Min-Expires: again at once, asking for that */
+        LINE_ACTION_FORBIDDEN,           /* 403: failed, retried after register_forbidden_retry */
+        LINE_ACTION_BACKOFF,             /* anything else: failed, retried with back-off */
+        _LINE_ACTION_MAX,
+        _LINE_ACTION_INVALID = -EINVAL,
+} LineAction;
+
+typedef struct LineVerdict {
+        LineAction action;
+        char reason[16];                 /* "" on success; "auth", "timeout", "transport", "403", "<code>" */
+} LineVerdict;
+
+typedef enum LineRequestKind {
+        LINE_REQUEST_NONE,
+        LINE_REQUEST_REGISTER,
+        LINE_REQUEST_UNREGISTER,
+} LineRequestKind;
+
+/* The one request a line may have outstanding: queued in the manager's FIFO or in flight. */
+typedef struct LineRequest {
+        LineRequestKind kind;
+        bool queued;
+        bool in_flight;
+        uint64_t correlation_id;         /* of the latest transmission */
+        int32_t expires_s;
+        size_t proxy_index;              /* entry active when it was made */
+        char target[REGD_TARGET_MAX];
+        uint32_t timeout_ms;
+        unsigned transmissions;
+        sd_event_source *lost_timer;     /* timeout_ms + grace: sigd lost it */
+} LineRequest;
+
+struct Line {
+        Manager *manager;                /* owner */
+        Profile *profile;
+        const GwLineConf *conf;          /* borrowed */
+        unsigned port;
+        char *number;
+        char *aor;                       /* "sip:<number>@<domain>": To and From */
+        char *request_uri;               /* "sip:<domain>" */
+
+        LineState state;
+        char reason[16];
+
+        /* RFC 3261 §10.2.4: one Call-ID and From tag per line across refreshes. */
+        char *call_id;
+        char *from_tag;
+        uint32_t cseq;                   /* last used */
+
+        /* The registration that exists (state registered) or existed last. */
+        char target[REGD_TARGET_MAX];    /* "" if none */
+        size_t via_index;                /* entry it is registered through */
+        uint64_t expires_at_real_us;     /* 0: not registered */
+        uint32_t expires_req_s;          /* what we ask for: register_expires, or Min-Expires */
+        unsigned failures;               /* consecutive */
+        unsigned retry_now;              /* consecutive 423s: bounded */
+        bool call_id_adopted;            /* identity taken from the state file */
+
+        sd_event_source *timer;          /* refresh or retry */
+        LineRequest req;
+        Line *queue_next;                /* manager's FIFO */
+};
+
+const char *line_state_to_string(LineState s);
+LineState line_state_from_string(const char *s);
+Gw__RegState line_state_to_proto(LineState s);
+LineState line_state_from_proto(Gw__RegState s);
+
+int line_new(Manager *m, Profile *p, const GwLineConf *c, Line **ret);
+Line *line_free(Line *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Line *, line_free);
+
+/* Policy helpers, pure: r is a uniform random number in [0, 1). */
+/* base doubled per consecutive failure beyond the first, capped at max, times 50–100 %. */
+uint64_t regd_backoff_usec(uint64_t base_usec, uint64_t max_usec, unsigned failures, double r);
+/* 45–55 % of the granted time. */
+uint64_t regd_refresh_usec(uint64_t granted_usec, double r);
+/* Outcome of a REGISTER with expires > 0 → what to do and the reason to show. */
+void line_classify_outcome(const Gw__SipRequestOutcome *o, LineVerdict *ret);
+
+bool line_wants_registration(const Line *l);
+/* Begin (or after adoption from the state file, schedule) registration. */
+int line_start(Line *l);
+/* Send a REGISTER now (initial, refresh, retry). No-op if one is outstanding. */
+int line_register(Line *l);
+/* An outcome of l->req (already taken off the manager's window). Returns the
+ * request kind it answered. */
+LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o);
+/* Gateway stopping: un-REGISTER l if it is (or may be about to be) registered.
+ * Returns 1 if an un-REGISTER was submitted, 0 if nothing to do. */
+int line_unregister(Line *l, uint32_t timeout_ms);
+/* The end of registering (after stopping): no timers, state unregistered. */
+void line_stop(Line *l);
+/* Keep an existing registration (from the state file): registered at
+ * 'target' until expires_at, refresh scheduled on the remaining time. */
+int line_adopt_registration(Line *l, const char *target, uint64_t expires_at_real_us,
+                            uint64_t now_real_us);
+
+/* Fill ret (INIT'd by this) with pointers into l. */
+void line_registration_fill(Line *l, Gw__LineRegistration *ret);
+void line_status_fill(Line *l, uint64_t now_real_us, Gw__LineStatus *ret);
+const char *line_registered_via(const Line *l);   /* NULL if not registered */
+
+/* Journal MESSAGE_IDs (docs/REGISTRATION.md). */
+#define REGD_MESSAGE_LINE_REGISTERED       "686e1f4b4294449aa8b15be643316a0d"
+#define REGD_MESSAGE_REGISTRATION_FAILED   "59afb9107c984156881cbfdc5a9aa86c"
+#define REGD_MESSAGE_REGISTRATION_LOST     "1ef295b0b1004bda90e050fe458f3dd7"

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* regd-manager.h: regd's manager: profiles, lines, the request window, stopping, state.
+ *
+ * The manager never touches the bus itself: the glue (regd-bus.c) sets
+ * callbacks that publish, so tests drive the manager with synthetic outcomes
+ * and capture what it would have sent. All callbacks run on the manager's
+ * sd-event loop. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "gw-conf.h"
+#include "gw.pb-c.h"
+#include "regd-forward.h"
+#include "regd-line.h"
+#include "regd-profile.h"
+
+#define REGD_MAX_IN_FLIGHT        16                     /* the whole gateway, normal operation */
+#define REGD_STOP_MAX_IN_FLIGHT   64                     /* un-REGISTERs while stopping */
+#define REGD_LOST_GRACE_USEC      (2 * USEC_PER_SEC)     /* beyond timeout_ms: sigd lost it */
+#define REGD_STATE_FILE           "registrations"
+#define REGD_STATE_MARGIN_USEC    (10 * USEC_PER_SEC)    /* plus invite_total_timeout */
+#define REGD_RETRY_NOW_MAX        3                      /* consecutive 423s answered at once */
+
+typedef struct ManagerCallbacks {
+        /* Publish req (a SipRequest) with envelope correlation id cid. <0: not sent
+         * (the loss timer re-sends it). */
+        int (*send_request)(Manager *m, uint64_t cid, Gw__SipRequest *req, void *userdata);
+        /* Fresh correlation id; NULL: the manager counts from 1. */
+        uint64_t (*next_correlation_id)(Manager *m, void *userdata);
+        void (*line_changed)(Manager *m, Line *l, void *userdata);
+        void (*profile_changed)(Manager *m, Profile *p, void *userdata);
+        void (*unregister_done)(Manager *m, unsigned lines, unsigned confirmed, void *userdata);
+} ManagerCallbacks;
+
+struct Manager {
+        sd_event *event;
+        const GwConf *conf;              /* borrowed; outlives the manager */
+        char *state_dir;                 /* NULL: no state file */
+
+        Profile **profiles;
+        size_t n_profiles;
+        Line **lines;
+        size_t n_lines;
+
+        ManagerCallbacks cb;
+        void *userdata;
+
+        /* The request window: at most max_in_flight transmitted, the rest FIFO. */
+        unsigned max_in_flight;
+        unsigned n_in_flight;
+        Line *queue_head, *queue_tail;
+        size_t n_queued;
+        uint64_t lost_grace_usec;
+        uint64_t correlation;            /* used when cb.next_correlation_id is NULL */
+
+        uint64_t rng;                    /* xorshift64* state, never 0 */
+
+        sd_event_source *flush_source;   /* deferred: save state, publish dirty profiles */
+        bool state_dirty;
+
+        /* GatewayStopping */
+        bool stopping;                   /* un-REGISTERing */
+        bool stopped;                    /* done: registers nothing any more */
+        unsigned unreg_lines, unreg_confirmed, unreg_pending;
+        sd_event_source *stop_timer;
+
+        /* Counters for the curious (debug log and tests). */
+        uint64_t n_sent, n_outcomes, n_unknown_outcomes, n_lost, n_state_writes;
+};
+
+int manager_new(sd_event *e, const GwConf *c, const char *state_dir, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+void manager_set_callbacks(Manager *m, const ManagerCallbacks *cb, void *userdata);
+
+/* Load the state file, then start every line that registers. */
+int manager_start(Manager *m);
+
+/* A SipRequestOutcome arrived with envelope correlation id cid. Unknown ids
+ * (a late answer to a re-sent request) are counted and ignored. */
+int manager_handle_outcome(Manager *m, uint64_t cid, const Gw__SipRequestOutcome *o);
+/* sigd has a new instance: re-send every in-flight request at once. */
+void manager_resend_in_flight(Manager *m);
+/* GatewayStopping: un-REGISTER within deadline_ms, then UnregisterDone. */
+int manager_gateway_stopping(Manager *m, uint32_t deadline_ms);
+/* Re-publish every line and profile (StateSyncRequest). */
+void manager_publish_all(Manager *m);
+
+/* Save state now if dirty, publish dirty profiles (also done deferred). */
+void manager_flush(Manager *m);
+
+/* Status for the control socket. The reply's arrays live in *ret_storage
+ * (free() it after packing); strings point into the manager. */
+int manager_status_fill(Manager *m, Gw__StatusReply *reply, void **ret_storage);
+
+Line *manager_line_by_port(Manager *m, unsigned port);
+Profile *manager_profile_by_name(Manager *m, const char *name);
+
+/* ---- for the line and profile objects ---- */
+int manager_submit(Manager *m, Line *l);
+void manager_cancel(Manager *m, Line *l);
+void manager_line_changed(Manager *m, Line *l);
+void manager_mark_dirty(Manager *m);
+double manager_random(Manager *m);
+uint64_t manager_now(Manager *m, clockid_t clock);
+
+/* ---- regd-state.c ---- */
+/* Pack the state of every line. */
+int regd_state_serialize(Manager *m, uint64_t now_real_us, uint8_t **ret, size_t *ret_len);
+int regd_state_save(Manager *m);
+/* Apply a packed state to the manager's lines. Returns the number of lines
+ * kept registered, -EBADMSG if it does not unpack. */
+int regd_state_apply(Manager *m, const uint8_t *data, size_t len, uint64_t now_real_us);
+/* Apply one entry: 1 kept registered, 0 only its Call-ID/tag/CSeq adopted,
+ * -EXDEV if it is for another number/profile/target, -ESTALE if it expires too soon. */
+int regd_state_apply_line(Line *l, const Gw__RegdLineState *e, uint64_t now_real_us);
+/* Read <state_dir>/registrations and apply it; a missing or corrupted file is
+ * not an error (warning). Returns lines kept registered. */
+int regd_state_load(Manager *m);

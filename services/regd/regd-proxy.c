@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* regd-proxy.c: one proxy entry of a profile: address, health, failure counters.
+ *
+ * An entry only keeps score here; deciding what to do about a failed entry
+ * (the failover search) belongs to the profile, see regd-profile.c. */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <stdio.h>
+
+#include "regd-proxy.h"
+
+static const char *const proxy_role_table[_PROXY_ROLE_MAX] = {
+        [PROXY_ROLE_MAIN] = "main",
+        [PROXY_ROLE_REDUNDANT] = "redundant",
+};
+
+static const char *const proxy_health_table[_PROXY_HEALTH_MAX] = {
+        [PROXY_HEALTH_UNKNOWN] = "unknown",
+        [PROXY_HEALTH_UP] = "up",
+        [PROXY_HEALTH_DOWN] = "down",
+};
+
+static const char *const proxy_verdict_table[_PROXY_VERDICT_MAX] = {
+        [PROXY_VERDICT_NONE] = "none",
+        [PROXY_VERDICT_ALIVE] = "alive",
+        [PROXY_VERDICT_FAILED] = "failed",
+};
+
+const char *proxy_role_to_string(ProxyRole r) {
+        return (unsigned) r < _PROXY_ROLE_MAX ? proxy_role_table[r] : NULL;
+}
+
+const char *proxy_health_to_string(ProxyHealth h) {
+        return (unsigned) h < _PROXY_HEALTH_MAX ? proxy_health_table[h] : NULL;
+}
+
+const char *proxy_verdict_to_string(ProxyVerdict v) {
+        return (unsigned) v < _PROXY_VERDICT_MAX ? proxy_verdict_table[v] : NULL;
+}
+
+int proxy_new(Profile *p, unsigned index, const GwHostPort *hp, Proxy **ret) {
+        _cleanup_(proxy_freep) Proxy *x = NULL;
+
+        assert(hp);
+        assert(ret);
+
+        x = calloc(1, sizeof(*x));
+        if (!x)
+                return -ENOMEM;
+        x->profile = p;
+        x->index = index;
+        x->role = index == 0 ? PROXY_ROLE_MAIN : PROXY_ROLE_REDUNDANT;
+        x->hp.text = strdup(strempty(hp->text));
+        x->hp.host = strdup(strempty(hp->host));
+        if (!x->hp.text || !x->hp.host)
+                return -ENOMEM;
+        x->hp.port = hp->port;
+        x->hp.is_ip = hp->is_ip;
+
+        *ret = TAKE_PTR(x);
+        return 0;
+}
+
+Proxy *proxy_free(Proxy *x) {
+        if (!x)
+                return NULL;
+        free(x->hp.text);
+        free(x->hp.host);
+        free(x);
+        return NULL;
+}
+
+const char *proxy_address(const Proxy *x) {
+        return x->hp.text;
+}
+
+int hostport_format_target(const GwHostPort *hp, char *buf, size_t n) {
+        struct in6_addr a6;
+        struct in_addr a4;
+        unsigned port;
+        int k;
+
+        assert(hp);
+        assert(buf);
+
+        if (isempty(hp->host))
+                return -EINVAL;
+        port = hp->port ? hp->port : REGD_DEFAULT_SIP_PORT;
+
+        /* Trust the text, not only the is_ip flag: a name must never reach sigd as a target. */
+        if (inet_pton(AF_INET, hp->host, &a4) == 1)
+                k = snprintf(buf, n, "%s:%u", hp->host, port);
+        else if (inet_pton(AF_INET6, hp->host, &a6) == 1)
+                k = snprintf(buf, n, "[%s]:%u", hp->host, port);
+        else
+                return -EADDRNOTAVAIL;
+        if (k < 0 || (size_t) k >= n)
+                return -ENOBUFS;
+        return 0;
+}
+
+ProxyVerdict proxy_verdict_from_outcome(const Gw__SipRequestOutcome *o) {
+        assert(o);
+
+        switch (o->kind) {
+        case GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE:
+                if (o->status_code == 408 || o->status_code == 503)
+                        return PROXY_VERDICT_FAILED;
+                return PROXY_VERDICT_ALIVE;
+        case GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT:
+                /* After a provisional response the entry is alive: the slowness is further on. */
+                return o->got_provisional ? PROXY_VERDICT_ALIVE : PROXY_VERDICT_FAILED;
+        case GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT:
+                return PROXY_VERDICT_FAILED;
+        case GW__SIP_OUTCOME_KIND__OUTCOME_AUTH_FAILED:
+                /* It challenged us: it is alive, our credentials are not accepted. */
+                return PROXY_VERDICT_ALIVE;
+        case GW__SIP_OUTCOME_KIND__OUTCOME_NO_CREDENTIALS:
+                /* Only reached after a challenge from the entry. */
+                return PROXY_VERDICT_ALIVE;
+        case GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST:
+        default:
+                return PROXY_VERDICT_NONE;
+        }
+}
+
+void proxy_note_sent(Proxy *x) {
+        x->counters.sent++;
+}
+
+bool proxy_record_outcome(Proxy *x, const Gw__SipRequestOutcome *o, ProxyVerdict v,
+                          const char *reason, uint64_t now_real_us) {
+        ProxyHealth old = x->health;
+
+        assert(o);
+
+        switch (o->kind) {
+        case GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT:
+                x->counters.timeouts++;
+                break;
+        case GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT:
+                x->counters.transport_errors++;
+                break;
+        case GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE:
+                if (o->status_code == 408)
+                        x->counters.r408++;
+                else if (o->status_code == 503)
+                        x->counters.r503++;
+                break;
+        default:
+                break;
+        }
+
+        switch (v) {
+        case PROXY_VERDICT_ALIVE:
+                x->health = PROXY_HEALTH_UP;
+                break;
+        case PROXY_VERDICT_FAILED:
+                x->health = PROXY_HEALTH_DOWN;
+                snprintf(x->last_failure_reason, sizeof(x->last_failure_reason), "%s", strempty(reason));
+                x->last_failure_real_us = now_real_us;
+                /* A new failure is news even if the entry was already down. */
+                return true;
+        default:
+                break;
+        }
+
+        return x->health != old;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* regd-proxy.h: one proxy entry of a SIP profile: its address, health and counters. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gw-conf.h"
+#include "gw.pb-c.h"
+#include "regd-forward.h"
+
+#define REGD_DEFAULT_SIP_PORT 5060
+#define REGD_TARGET_MAX 64               /* "[v6]:port" */
+
+typedef enum ProxyRole {
+        PROXY_ROLE_MAIN,
+        PROXY_ROLE_REDUNDANT,
+        _PROXY_ROLE_MAX,
+        _PROXY_ROLE_INVALID = -EINVAL,
+} ProxyRole;
+
+typedef enum ProxyHealth {
+        PROXY_HEALTH_UNKNOWN,
+        PROXY_HEALTH_UP,
+        PROXY_HEALTH_DOWN,
+        _PROXY_HEALTH_MAX,
+        _PROXY_HEALTH_INVALID = -EINVAL,
+} ProxyHealth;
+
+/* What one outcome says about the entry the request went to. */
+typedef enum ProxyVerdict {
+        PROXY_VERDICT_NONE,              /* nothing learned (the request could not be built) */
+        PROXY_VERDICT_ALIVE,             /* the entry answered */
+        PROXY_VERDICT_FAILED,            /* timeout without provisional, transport error, 408, 503 */
+        _PROXY_VERDICT_MAX,
+        _PROXY_VERDICT_INVALID = -EINVAL,
+} ProxyVerdict;
+
+typedef struct ProxyCounters {
+        uint64_t sent;
+        uint64_t timeouts;
+        uint64_t r408;
+        uint64_t r503;
+        uint64_t transport_errors;
+        uint64_t failovers;
+} ProxyCounters;
+
+struct Proxy {
+        Profile *profile;                /* owner */
+        unsigned index;                  /* 0: the main entry */
+        ProxyRole role;
+        GwHostPort hp;                   /* own copy of the entry as configured */
+
+        ProxyHealth health;
+        char last_failure_reason[32];    /* "" if none */
+        uint64_t last_failure_real_us;   /* 0 if none */
+        ProxyCounters counters;
+};
+
+const char *proxy_role_to_string(ProxyRole r);
+const char *proxy_health_to_string(ProxyHealth h);
+const char *proxy_verdict_to_string(ProxyVerdict v);
+
+int proxy_new(Profile *p, unsigned index, const GwHostPort *hp, Proxy **ret);
+Proxy *proxy_free(Proxy *x);
+
+/* "ip:port" ("[v6]:port") of host/port; port 0 means 5060. -EADDRNOTAVAIL if
+ * the host is a DNS name (resolution is not built yet), -ENOBUFS if n is too small. */
+int hostport_format_target(const GwHostPort *hp, char *buf, size_t n);
+
+/* The entry as configured ("sip.example.net:5070"). */
+const char *proxy_address(const Proxy *x);
+
+/* Classify an outcome for the entry: see the policy in regd-profile.c. */
+ProxyVerdict proxy_verdict_from_outcome(const Gw__SipRequestOutcome *o);
+
+void proxy_note_sent(Proxy *x);
+/* Count the outcome and update health. reason is the line-level reason
+ * ("timeout", "503", ...). Returns true if the entry's visible status changed. */
+bool proxy_record_outcome(Proxy *x, const Gw__SipRequestOutcome *o, ProxyVerdict v,
+                          const char *reason, uint64_t now_real_us);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Proxy *, proxy_free);
