@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* gwctl.c: status of a running gateway and configuration checks, for operators and scripts.
+ *
+ * 'status' asks gwsupd (services) and regd (profiles, lines) over their
+ * control sockets, one StatusRequest each with a 1 s timeout. A daemon that
+ * does not answer is reported as such (text: a line; JSON: an "errors"
+ * entry) and the rest is still shown. The JSON shape is documented in
+ * docs/TOOLS.md and only ever grows.
+ *
+ * Exit status: 0 success; 1 failure (including a daemon that did not answer);
+ * 2 bad arguments; 3 gateway not running; 78 bad configuration file. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw-build-config.h"
+#include "gw-bus.h"
+#include "gw-conf.h"
+#include "gw-format.h"
+#include "gw-log.h"
+#include "gw-macro.h"
+
+#define EXIT_USAGE 2
+#define EXIT_NOT_RUNNING 3
+#define EXIT_CONFIG 78
+#define CTL_TIMEOUT_USEC (1 * USEC_PER_SEC)
+
+static const char *arg_config;
+static bool arg_json;
+
+/* Words of the JSON and text output: a documented interface, so spelled out
+ * here rather than derived from the proto's enum names. */
+static const char *const run_state_table[] = {
+        [GW__SERVICE_RUN_STATE__RUN_STATE_STARTING] = "starting",
+        [GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING] = "running",
+        [GW__SERVICE_RUN_STATE__RUN_STATE_RESTARTING] = "restarting",
+        [GW__SERVICE_RUN_STATE__RUN_STATE_FAILED] = "failed",
+        [GW__SERVICE_RUN_STATE__RUN_STATE_STOPPED] = "stopped",
+};
+
+static const char *const role_table[] = {
+        [GW__PROXY_ROLE__ROLE_MAIN] = "main",
+        [GW__PROXY_ROLE__ROLE_REDUNDANT] = "redundant",
+};
+
+static const char *const health_table[] = {
+        [GW__PROXY_HEALTH__HEALTH_UNKNOWN] = "unknown",
+        [GW__PROXY_HEALTH__HEALTH_UP] = "up",
+        [GW__PROXY_HEALTH__HEALTH_DOWN] = "down",
+};
+
+static const char *const reg_state_table[] = {
+        [GW__REG_STATE__REG_UNREGISTERED] = "unregistered",
+        [GW__REG_STATE__REG_REGISTERING] = "registering",
+        [GW__REG_STATE__REG_REGISTERED] = "registered",
+        [GW__REG_STATE__REG_FAILED] = "failed",
+};
+
+#define TABLE_LOOKUP(table, v) \
+        ((unsigned) (v) < ELEMENTSOF(table) && (table)[(v)] ? (table)[(v)] : "unknown")
+
+/* The answers of the daemons asked for status. */
+typedef struct Status {
+        int gateway_pid;
+        Gw__Envelope *supd;              /* gwsupd's reply, or NULL */
+        Gw__Envelope *regd;              /* regd's reply, or NULL */
+        int supd_error;                  /* negative errno when NULL */
+        int regd_error;
+        char *supd_message;              /* ErrorReply text, if any */
+        char *regd_message;
+} Status;
+
+static void status_done(Status *s) {
+        if (s->supd)
+                gw__envelope__free_unpacked(s->supd, NULL);
+        if (s->regd)
+                gw__envelope__free_unpacked(s->regd, NULL);
+        free(s->supd_message);
+        free(s->regd_message);
+}
+
+static void help(void) {
+        printf("Usage: gwctl [OPTIONS] COMMAND\n\n"
+               "Show the state of the fxsgw gateway and check its configuration.\n\n"
+               "Commands:\n"
+               "  status               services, SIP profiles with their proxies, lines\n"
+               "  config check         validate the configuration file\n"
+               "  config show          print the effective configuration (secrets as ***)\n"
+               "  config keys          list every configuration key with type, default, help\n\n"
+               "Options:\n"
+               "  -c --config FILE     configuration file (default: $FXSGW_CONFIG or /etc/fxsgw/fxsgw.yaml)\n"
+               "  -j --json            JSON output (status)\n"
+               "  -h --help            show this help\n"
+               "     --version          show the version\n\n"
+               "Exit status: 0 success, 1 failure (also: a daemon did not answer),\n"
+               "2 bad arguments, 3 gateway not running, 78 bad configuration file.\n");
+}
+
+_printf_(1, 2) static int usage_error(const char *fmt, ...) {
+        va_list ap;
+
+        fprintf(stderr, "gwctl: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'gwctl --help'.\n");
+        return -EXIT_USAGE;
+}
+
+/* Returns 1 to go on, 0 to exit successfully (help, version), <0: -exit code. */
+static int parse_argv(int argc, char **argv) {
+        enum { ARG_VERSION = 0x100 };
+        static const struct option options[] = {
+                { "config",  required_argument, NULL, 'c' },
+                { "json",    no_argument,       NULL, 'j' },
+                { "help",    no_argument,       NULL, 'h' },
+                { "version", no_argument,       NULL, ARG_VERSION },
+                {}
+        };
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":c:jh", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        arg_config = optarg;
+                        break;
+                case 'j':
+                        arg_json = true;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("gwctl %s\n", GW_VERSION);
+                        return 0;
+                case ':':
+                        return usage_error("option '%s' needs an argument", argv[optind - 1]);
+                case '?':
+                default:
+                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                }
+
+        if (!arg_config)
+                arg_config = getenv("FXSGW_CONFIG");
+        if (isempty(arg_config))
+                arg_config = "/etc/fxsgw/fxsgw.yaml";
+        return 1;
+}
+
+static int load_config(GwConf **ret) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = gw_conf_load(arg_config, ret, &error);
+        if (r < 0) {
+                if (error)
+                        fprintf(stderr, "gwctl: %s\n", error);
+                else
+                        fprintf(stderr, "gwctl: Failed to load '%s': %s\n", arg_config, strerror(-r));
+                return -EXIT_CONFIG;
+        }
+        return 0;
+}
+
+/* ------------------------------------------------------------------ status */
+
+/* One StatusRequest to 'target'. On success *ret is its reply, holding a
+ * StatusReply; otherwise a negative errno and, for an ErrorReply, its text. */
+static int ask_status(const GwConf *c, Gw__Service target, Gw__Envelope **ret, char **ret_message) {
+        Gw__Envelope req = GW__ENVELOPE__INIT;
+        Gw__StatusRequest sr = GW__STATUS_REQUEST__INIT;
+        Gw__Envelope *reply = NULL;
+        int r;
+
+        req.source = GW__SERVICE__SERVICE_GWCTL;
+        req.body_case = GW__ENVELOPE__BODY_STATUS_REQUEST;
+        req.status_request = &sr;
+        r = gw_bus_ctl_call(c, target, &req, CTL_TIMEOUT_USEC, &reply);
+        if (r < 0)
+                return r;
+
+        if (reply->body_case == GW__ENVELOPE__BODY_STATUS_REPLY && reply->status_reply) {
+                *ret = reply;
+                return 0;
+        }
+        if (reply->body_case == GW__ENVELOPE__BODY_ERROR_REPLY && reply->error_reply) {
+                r = reply->error_reply->errno_value > 0 ? -reply->error_reply->errno_value : -EIO;
+                if (!isempty(reply->error_reply->message))
+                        *ret_message = strdup(reply->error_reply->message);
+        } else
+                r = -EBADMSG;
+        gw__envelope__free_unpacked(reply, NULL);
+        return r;
+}
+
+static const Gw__StatusReply *reply_of(const Gw__Envelope *e) {
+        return e ? e->status_reply : NULL;
+}
+
+static void json_str(const char *s) {
+        gw_format_json_string(stdout, s, strlen(s));
+}
+
+/* A string, or null when absent or empty. */
+static void json_str_or_null(const char *s) {
+        if (isempty(s))
+                fputs("null", stdout);
+        else
+                json_str(s);
+}
+
+static void json_time_or_null(bool has, uint64_t real_us) {
+        char buf[GW_ISO8601_MAX];
+
+        if (!has || real_us == 0)
+                fputs("null", stdout);
+        else
+                printf("\"%s\"", gw_format_iso8601(real_us, buf));
+}
+
+static const char *error_text(int error, const char *message) {
+        if (message)
+                return message;
+        if (error == -ETIMEDOUT)
+                return "no answer within 1s";
+        return strerror(-error);
+}
+
+static void print_json(const Status *s) {
+        const Gw__StatusReply *supd = reply_of(s->supd), *regd = reply_of(s->regd);
+        bool first = true;
+
+        printf("{\"services\":[");
+        for (size_t i = 0; supd && i < supd->n_services; i++) {
+                const Gw__ServiceState *ss = supd->services[i];
+                const char *name = gw_service_to_string(ss->service);
+
+                printf("%s{\"name\":", i ? "," : "");
+                json_str(strempty(name));
+                if (ss->has_pid && ss->pid > 0)
+                        printf(",\"pid\":%" PRId32, ss->pid);
+                else
+                        printf(",\"pid\":null");
+                printf(",\"state\":\"%s\",\"restarts\":%" PRIu32 "}",
+                       TABLE_LOOKUP(run_state_table, ss->state), ss->has_restarts ? ss->restarts : 0);
+        }
+
+        printf("],\"profiles\":[");
+        for (size_t i = 0; regd && i < regd->n_profiles; i++) {
+                const Gw__ProfileStatus *ps = regd->profiles[i];
+
+                printf("%s{\"name\":", i ? "," : "");
+                json_str(strempty(ps->name));
+                printf(",\"active_proxy\":");
+                json_str(strempty(ps->active_proxy));
+                printf(",\"active_target\":");
+                json_str_or_null(ps->active_target);
+                printf(",\"proxies\":[");
+                for (size_t j = 0; j < ps->n_proxies; j++) {
+                        const Gw__ProxyEntryStatus *pe = ps->proxies[j];
+                        static const Gw__ProxyCounters zero = GW__PROXY_COUNTERS__INIT;
+                        const Gw__ProxyCounters *pc = pe->counters ? pe->counters : &zero;
+
+                        printf("%s{\"address\":", j ? "," : "");
+                        json_str(strempty(pe->address));
+                        printf(",\"role\":\"%s\",\"state\":\"%s\",\"last_failure_reason\":",
+                               TABLE_LOOKUP(role_table, pe->role), TABLE_LOOKUP(health_table, pe->state));
+                        json_str_or_null(pe->last_failure_reason);
+                        printf(",\"last_failure_at\":");
+                        json_time_or_null(pe->has_last_failure_real_us, pe->last_failure_real_us);
+                        printf(",\"counters\":{\"sent\":%" PRIu64 ",\"timeouts\":%" PRIu64
+                               ",\"r408\":%" PRIu64 ",\"r503\":%" PRIu64 ",\"transport_errors\":%" PRIu64
+                               ",\"failovers\":%" PRIu64 "}}",
+                               pc->sent, pc->timeouts, pc->r408, pc->r503, pc->transport_errors, pc->failovers);
+                }
+                printf("]}");
+        }
+
+        printf("],\"lines\":[");
+        for (size_t i = 0; regd && i < regd->n_lines; i++) {
+                const Gw__LineStatus *ls = regd->lines[i];
+
+                printf("%s{\"port\":%" PRIu32 ",\"number\":", i ? "," : "", ls->port);
+                json_str(strempty(ls->number));
+                printf(",\"registration\":\"%s\",\"reason\":", TABLE_LOOKUP(reg_state_table, ls->registration));
+                json_str_or_null(ls->reason);
+                printf(",\"registered_via\":");
+                json_str_or_null(ls->registered_via);
+                if (ls->has_expires_in_s && ls->expires_in_s >= 0)
+                        printf(",\"expires_in\":%" PRId64 "}", ls->expires_in_s);
+                else
+                        printf(",\"expires_in\":null}");
+        }
+
+        printf("],\"errors\":[");
+        if (!s->supd) {
+                printf("{\"service\":\"gwsupd\",\"error\":");
+                json_str(error_text(s->supd_error, s->supd_message));
+                printf("}");
+                first = false;
+        }
+        if (!s->regd) {
+                printf("%s{\"service\":\"regd\",\"error\":", first ? "" : ",");
+                json_str(error_text(s->regd_error, s->regd_message));
+                printf("}");
+        }
+        printf("]}\n");
+}
+
+/* Text output: user strings are printed as they are, empty as "-". */
+static const char *dash(const char *s) {
+        return isempty(s) ? "-" : s;
+}
+
+static void print_text(const Status *s) {
+        const Gw__StatusReply *supd = reply_of(s->supd), *regd = reply_of(s->regd);
+        char buf[GW_ISO8601_MAX];
+
+        printf("Gateway running (gwsupd pid %d)\n\n", s->gateway_pid);
+
+        if (!supd)
+                printf("Services: gwsupd did not answer: %s\n", error_text(s->supd_error, s->supd_message));
+        else {
+                printf("%-10s %-8s %-11s %s\n", "SERVICE", "PID", "STATE", "RESTARTS");
+                for (size_t i = 0; i < supd->n_services; i++) {
+                        const Gw__ServiceState *ss = supd->services[i];
+                        char pid[16] = "-";
+
+                        if (ss->has_pid && ss->pid > 0)
+                                snprintf(pid, sizeof pid, "%" PRId32, ss->pid);
+                        printf("%-10s %-8s %-11s %" PRIu32 "\n", dash(gw_service_to_string(ss->service)), pid,
+                               TABLE_LOOKUP(run_state_table, ss->state), ss->has_restarts ? ss->restarts : 0);
+                }
+        }
+        printf("\n");
+
+        if (!regd) {
+                printf("Profiles and lines: regd did not answer: %s\n", error_text(s->regd_error, s->regd_message));
+                return;
+        }
+
+        for (size_t i = 0; i < regd->n_profiles; i++) {
+                const Gw__ProfileStatus *ps = regd->profiles[i];
+
+                printf("Profile %s: active proxy %s", dash(ps->name), dash(ps->active_proxy));
+                if (!isempty(ps->active_target))
+                        printf(" (%s)", ps->active_target);
+                printf("\n  %-28s %-9s %-7s %6s %8s %5s %5s %9s %9s  %s\n", "PROXY", "ROLE", "STATE", "SENT",
+                       "TIMEOUTS", "408", "503", "TRANSPORT", "FAILOVERS", "LAST FAILURE");
+                for (size_t j = 0; j < ps->n_proxies; j++) {
+                        const Gw__ProxyEntryStatus *pe = ps->proxies[j];
+                        static const Gw__ProxyCounters zero = GW__PROXY_COUNTERS__INIT;
+                        const Gw__ProxyCounters *pc = pe->counters ? pe->counters : &zero;
+
+                        printf("  %-28s %-9s %-7s %6" PRIu64 " %8" PRIu64 " %5" PRIu64 " %5" PRIu64
+                               " %9" PRIu64 " %9" PRIu64 "  ",
+                               dash(pe->address), TABLE_LOOKUP(role_table, pe->role),
+                               TABLE_LOOKUP(health_table, pe->state), pc->sent, pc->timeouts, pc->r408,
+                               pc->r503, pc->transport_errors, pc->failovers);
+                        if (pe->has_last_failure_real_us && pe->last_failure_real_us > 0)
+                                printf("%s %s\n", dash(pe->last_failure_reason),
+                                       gw_format_iso8601(pe->last_failure_real_us, buf));
+                        else
+                                printf("%s\n", dash(pe->last_failure_reason));
+                }
+                printf("\n");
+        }
+        if (regd->n_profiles == 0)
+                printf("No profiles.\n\n");
+
+        if (regd->n_lines == 0) {
+                printf("No lines.\n");
+                return;
+        }
+        printf("%-5s %-16s %-13s %-28s %-8s %s\n", "PORT", "NUMBER", "REGISTRATION", "VIA", "EXPIRES", "REASON");
+        for (size_t i = 0; i < regd->n_lines; i++) {
+                const Gw__LineStatus *ls = regd->lines[i];
+                char expires[24] = "-";
+
+                if (ls->has_expires_in_s && ls->expires_in_s >= 0)
+                        snprintf(expires, sizeof expires, "%" PRId64 "s", ls->expires_in_s);
+                printf("%-5" PRIu32 " %-16s %-13s %-28s %-8s %s\n", ls->port, dash(ls->number),
+                       TABLE_LOOKUP(reg_state_table, ls->registration), dash(ls->registered_via), expires,
+                       dash(ls->reason));
+        }
+}
+
+static int verb_status(void) {
+        _cleanup_(gw_conf_freep) GwConf *conf = NULL;
+        _cleanup_(status_done) Status s = {};
+        int r;
+
+        r = load_config(&conf);
+        if (r < 0)
+                return -r;
+
+        r = gw_gateway_pid(conf);
+        if (r < 0) {
+                fprintf(stderr, "gwctl: Failed to read the gateway's pid file in '%s': %s\n",
+                        conf->runtime_dir, strerror(-r));
+                return EXIT_FAILURE;
+        }
+        if (r == 0) {
+                fprintf(stderr, "gwctl: gateway is not running\n");
+                return EXIT_NOT_RUNNING;
+        }
+        s.gateway_pid = r;
+
+        s.supd_error = ask_status(conf, GW__SERVICE__SERVICE_GWSUPD, &s.supd, &s.supd_message);
+        s.regd_error = ask_status(conf, GW__SERVICE__SERVICE_REGD, &s.regd, &s.regd_message);
+
+        if (arg_json)
+                print_json(&s);
+        else
+                print_text(&s);
+        if (fflush(stdout) != 0)
+                return EXIT_FAILURE;
+        return s.supd && s.regd ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* ------------------------------------------------------------------ config */
+
+static int verb_config(int argc, char **argv) {
+        _cleanup_(gw_conf_freep) GwConf *conf = NULL;
+        const char *what;
+        int r;
+
+        if (argc < 1)
+                return -usage_error("'config' needs a subcommand: check, show or keys");
+        if (argc > 1)
+                return -usage_error("unexpected argument '%s'", argv[1]);
+        what = argv[0];
+
+        if (streq(what, "keys")) {
+                gw_conf_dump_keys(stdout);
+                return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        }
+        if (!streq(what, "check") && !streq(what, "show"))
+                return -usage_error("unknown config subcommand '%s' (check, show, keys)", what);
+
+        r = load_config(&conf);
+        if (r < 0)
+                return -r;
+        if (gw_conf_is_world_readable(arg_config) > 0)
+                fprintf(stderr, "gwctl: warning: '%s' is readable by group or others and may hold passwords\n",
+                        arg_config);
+
+        if (streq(what, "show"))
+                gw_conf_dump(conf, stdout);
+        else
+                printf("%s: OK (%zu profile%s, %zu line%s)\n", arg_config, conf->n_profiles,
+                       conf->n_profiles == 1 ? "" : "s", conf->n_lines, conf->n_lines == 1 ? "" : "s");
+        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int run(int argc, char **argv) {
+        const char *verb;
+        int r;
+
+        log_open("gwctl");
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return -r;
+
+        if (optind >= argc)
+                return -usage_error("missing command (status, config)");
+        verb = argv[optind];
+
+        if (streq(verb, "status")) {
+                if (optind + 1 < argc)
+                        return -usage_error("unexpected argument '%s'", argv[optind + 1]);
+                return verb_status();
+        }
+        if (streq(verb, "config")) {
+                r = verb_config(argc - optind - 1, argv + optind + 1);
+                return r < 0 ? -r : r;
+        }
+        return -usage_error("unknown command '%s' (status, config)", verb);
+}
+
+int main(int argc, char **argv) {
+        return run(argc, argv);
+}
