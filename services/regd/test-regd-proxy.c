@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-regd-proxy.c: entry targets, health and counters; profile targets and status. */
+#include <stdio.h>
+
+#include "gw-tests.h"
+#include "regd-profile.h"
+#include "regd-proxy.h"
+#include "test-regd-util.h"
+
+DEFINE_TEST_MAIN
+
+TEST(regd_proxy_target_format) {
+        char buf[REGD_TARGET_MAX];
+        GwHostPort v4 = { .text = (char *) "10.0.0.1", .host = (char *) "10.0.0.1", .is_ip = true };
+        GwHostPort v4p = { .text = (char *) "10.0.0.1:5070", .host = (char *) "10.0.0.1", .port = 5070, .is_ip = true };
+        GwHostPort v6 = { .text = (char *) "[::1]:5080", .host = (char *) "::1", .port = 5080, .is_ip = true };
+        GwHostPort name = { .text = (char *) "sip.example.net", .host = (char *) "sip.example.net", .is_ip = false };
+        /* A name wrongly flagged as IP still does not pass. */
+        GwHostPort liar = { .text = (char *) "sip.example.net", .host = (char *) "sip.example.net", .is_ip = true };
+        GwHostPort empty = { .text = (char *) "", .host = (char *) "" };
+
+        ASSERT_OK(hostport_format_target(&v4, buf, sizeof(buf)));
+        ASSERT_STREQ(buf, "10.0.0.1:5060");
+        ASSERT_OK(hostport_format_target(&v4p, buf, sizeof(buf)));
+        ASSERT_STREQ(buf, "10.0.0.1:5070");
+        ASSERT_OK(hostport_format_target(&v6, buf, sizeof(buf)));
+        ASSERT_STREQ(buf, "[::1]:5080");
+        ASSERT_ERROR(hostport_format_target(&name, buf, sizeof(buf)), EADDRNOTAVAIL);
+        ASSERT_ERROR(hostport_format_target(&liar, buf, sizeof(buf)), EADDRNOTAVAIL);
+        ASSERT_ERROR(hostport_format_target(&empty, buf, sizeof(buf)), EINVAL);
+        ASSERT_ERROR(hostport_format_target(&v4, buf, 8), ENOBUFS);
+}
+
+TEST(regd_proxy_health_and_counters) {
+        GwHostPort hp = { .text = (char *) "10.0.0.1", .host = (char *) "10.0.0.1", .is_ip = true };
+        _cleanup_(proxy_freep) Proxy *x = NULL;
+        Gw__SipRequestOutcome o;
+
+        ASSERT_OK(proxy_new(NULL, 0, &hp, &x));
+        ASSERT_EQ(x->role, PROXY_ROLE_MAIN);
+        ASSERT_EQ(x->health, PROXY_HEALTH_UNKNOWN);
+
+        proxy_note_sent(x);
+        o = outcome_kind(GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT);
+        ASSERT_TRUE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "timeout", 111));
+        ASSERT_EQ(x->health, PROXY_HEALTH_DOWN);
+        ASSERT_STREQ(x->last_failure_reason, "timeout");
+        ASSERT_EQ(x->last_failure_real_us, 111);
+
+        o = outcome_response(503, -1);
+        ASSERT_TRUE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "503", 222));
+        o = outcome_response(408, -1);
+        ASSERT_TRUE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "408", 333));
+        o = outcome_kind(GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT);
+        ASSERT_TRUE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "transport", 444));
+        ASSERT_STREQ(x->last_failure_reason, "transport");
+
+        o = outcome_response(200, 60);
+        ASSERT_TRUE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "", 555));
+        ASSERT_EQ(x->health, PROXY_HEALTH_UP);
+        /* The last failure stays visible after recovery. */
+        ASSERT_STREQ(x->last_failure_reason, "transport");
+        ASSERT_EQ(x->last_failure_real_us, 444);
+        o = outcome_response(200, 60);
+        ASSERT_FALSE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "", 666));
+
+        /* Nothing learned from a request sigd could not build. */
+        o = outcome_kind(GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST);
+        ASSERT_FALSE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "bad-request", 777));
+        ASSERT_EQ(x->health, PROXY_HEALTH_UP);
+
+        ASSERT_EQ(x->counters.sent, 1);
+        ASSERT_EQ(x->counters.timeouts, 1);
+        ASSERT_EQ(x->counters.r503, 1);
+        ASSERT_EQ(x->counters.r408, 1);
+        ASSERT_EQ(x->counters.transport_errors, 1);
+        ASSERT_EQ(x->counters.failovers, 0);
+}
+
+TEST(regd_profile_entries_and_status) {
+        TestConf t;
+        _cleanup_(profile_freep) Profile *p = NULL;
+        ProfileStatusStorage storage;
+        Gw__ProfileStatus ps;
+        Gw__SipRequestOutcome o;
+        char buf[REGD_TARGET_MAX];
+
+        test_conf_init(&t, 0);
+        t.profile.registrar = (GwHostPort) { .text = (char *) "127.0.0.2:5070", .host = (char *) "127.0.0.2",
+                                             .port = 5070, .is_ip = true };
+        t.profile.redundant[0] = (GwHostPort) { .text = (char *) "127.0.0.3", .host = (char *) "127.0.0.3", .is_ip = true };
+        t.profile.redundant[1] = (GwHostPort) { .text = (char *) "backup.example.test:5080",
+                                                .host = (char *) "backup.example.test", .port = 5080 };
+        t.profile.n_redundant = 2;
+
+        ASSERT_OK(profile_new(NULL, &t.profile, &p));
+        ASSERT_EQ(p->n_proxies, 3);
+        ASSERT_EQ(p->active, 0);
+        ASSERT_EQ(p->proxies[0]->role, PROXY_ROLE_MAIN);
+        ASSERT_EQ(p->proxies[1]->role, PROXY_ROLE_REDUNDANT);
+        ASSERT_EQ(p->proxies[2]->role, PROXY_ROLE_REDUNDANT);
+
+        /* Main active: REGISTER goes to the registrar. */
+        ASSERT_OK(profile_active_target(p, buf, sizeof(buf)));
+        ASSERT_STREQ(buf, "127.0.0.2:5070");
+        /* A redundant entry active: to the entry itself. */
+        p->active = 1;
+        ASSERT_OK(profile_active_target(p, buf, sizeof(buf)));
+        ASSERT_STREQ(buf, "127.0.0.3:5060");
+        p->active = 2;
+        ASSERT_ERROR(profile_active_target(p, buf, sizeof(buf)), EADDRNOTAVAIL);
+        p->active = 0;
+
+        /* A failure of the active entry is recorded; the active entry does not move (yet). */
+        o = outcome_response(503, -1);
+        profile_record_outcome(p, p->proxies[0], &o, "503", 42);
+        ASSERT_EQ(p->active, 0);
+        ASSERT_EQ(p->proxies[0]->health, PROXY_HEALTH_DOWN);
+        ASSERT_TRUE(p->dirty);
+
+        profile_status_fill(p, &storage, &ps);
+        ASSERT_STREQ(ps.name, "p1");
+        ASSERT_STREQ(ps.active_proxy, "127.0.0.1");
+        ASSERT_STREQ(ps.active_target, "127.0.0.2:5070");
+        ASSERT_EQ(ps.n_proxies, 3);
+        ASSERT_STREQ(ps.proxies[0]->address, "127.0.0.1");
+        ASSERT_EQ(ps.proxies[0]->role, GW__PROXY_ROLE__ROLE_MAIN);
+        ASSERT_EQ(ps.proxies[0]->state, GW__PROXY_HEALTH__HEALTH_DOWN);
+        ASSERT_STREQ(ps.proxies[0]->last_failure_reason, "503");
+        ASSERT_EQ(ps.proxies[0]->last_failure_real_us, 42);
+        ASSERT_EQ(ps.proxies[0]->counters->r503, 1);
+        ASSERT_STREQ(ps.proxies[2]->address, "backup.example.test:5080");
+        ASSERT_EQ(ps.proxies[2]->role, GW__PROXY_ROLE__ROLE_REDUNDANT);
+        ASSERT_EQ(ps.proxies[2]->state, GW__PROXY_HEALTH__HEALTH_UNKNOWN);
+        ASSERT_TRUE(ps.proxies[2]->last_failure_reason == NULL);
+
+        /* It packs (what the bus will do with it). */
+        {
+                size_t len = gw__profile_status__get_packed_size(&ps);
+                _cleanup_free_ uint8_t *b = malloc(len);
+                Gw__ProfileStatus *back;
+
+                ASSERT_NOT_NULL(b);
+                gw__profile_status__pack(&ps, b);
+                back = gw__profile_status__unpack(NULL, len, b);
+                ASSERT_NOT_NULL(back);
+                ASSERT_EQ(back->n_proxies, 3);
+                ASSERT_STREQ(back->proxies[1]->address, "127.0.0.3");
+                gw__profile_status__free_unpacked(back, NULL);
+        }
+}
