@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* linehwd-backend.h: the line hardware interface linehwd drives, one implementation per chip family.
+ *
+ * A backend owns the analog side of every FXS port: the hook switch it reads,
+ * and the ringing generator, battery polarity and line feed it sets; it also
+ * moves the PCM audio of each line (8 kHz, 16-bit linear, 20 ms frames).
+ * Ports are the numbers of the configured lines (lines[].port). Calls return
+ * 0 or a negative errno: -ENXIO for a port the backend does not have,
+ * -EINVAL for a bad value, -EAGAIN when no PCM frame is pending.
+ *
+ * The only backend so far is "sim": a simulated line card holding each
+ * line's state in memory; tests and the demo move its hook switch with
+ * line_backend_sim_set_hook(). Cadence, flash and pulse detection belong to
+ * linehwd above this interface, not to a backend. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw-macro.h"
+
+#define LINE_PCM_RATE_HZ          8000
+#define LINE_PCM_FRAME_SAMPLES    160        /* 20 ms at 8 kHz */
+
+typedef enum LineHook {
+        LINE_HOOK_ON,                        /* handset down */
+        LINE_HOOK_OFF,
+        _LINE_HOOK_MAX,
+        _LINE_HOOK_INVALID = -EINVAL,
+} LineHook;
+
+typedef enum LinePolarity {
+        LINE_POLARITY_NORMAL,
+        LINE_POLARITY_REVERSED,              /* battery reversal, e.g. answer supervision */
+        _LINE_POLARITY_MAX,
+        _LINE_POLARITY_INVALID = -EINVAL,
+} LinePolarity;
+
+typedef enum LineFeed {
+        LINE_FEED_ACTIVE,                    /* loop current available */
+        LINE_FEED_STANDBY,                   /* low-power on-hook feed */
+        LINE_FEED_DISCONNECT,                /* open loop (e.g. a disconnect signal) */
+        _LINE_FEED_MAX,
+        _LINE_FEED_INVALID = -EINVAL,
+} LineFeed;
+
+const char *line_hook_to_string(LineHook h);
+LineHook line_hook_from_string(const char *s);
+const char *line_polarity_to_string(LinePolarity p);
+LinePolarity line_polarity_from_string(const char *s);
+const char *line_feed_to_string(LineFeed f);
+LineFeed line_feed_from_string(const char *s);
+
+typedef struct LineBackend LineBackend;
+
+/* Called from the backend when a line's hook state changes (on the caller's
+ * loop for "sim": from line_backend_sim_set_hook()). */
+typedef void (*line_hook_cb_t)(LineBackend *b, unsigned port, LineHook hook, void *userdata);
+
+typedef struct LineBackendOps {
+        const char *name;
+        int (*init)(LineBackend *b, const unsigned *ports, size_t n_ports);
+        void (*done)(LineBackend *b);
+        int (*get_hook)(LineBackend *b, unsigned port, LineHook *ret);
+        int (*set_ring)(LineBackend *b, unsigned port, bool on);
+        int (*get_ring)(LineBackend *b, unsigned port, bool *ret);
+        int (*set_polarity)(LineBackend *b, unsigned port, LinePolarity p);
+        int (*get_polarity)(LineBackend *b, unsigned port, LinePolarity *ret);
+        int (*set_feed)(LineBackend *b, unsigned port, LineFeed f);
+        int (*get_feed)(LineBackend *b, unsigned port, LineFeed *ret);
+        /* One frame of LINE_PCM_FRAME_SAMPLES: from the line (what the phone
+         * sends) and to the line (what the phone hears). */
+        int (*read_pcm)(LineBackend *b, unsigned port, int16_t frame[LINE_PCM_FRAME_SAMPLES]);
+        int (*write_pcm)(LineBackend *b, unsigned port, const int16_t frame[LINE_PCM_FRAME_SAMPLES]);
+} LineBackendOps;
+
+struct LineBackend {
+        const LineBackendOps *ops;
+        void *data;                          /* the backend's own */
+        unsigned *ports;                     /* as given, in order */
+        size_t n_ports;
+        line_hook_cb_t hook_cb;
+        void *hook_userdata;
+};
+
+/* Create backend 'name' ("sim") for the given line ports (unique, >= 1).
+ * -EOPNOTSUPP for an unknown name, -EINVAL for bad ports. */
+int line_backend_new(const char *name, const unsigned *ports, size_t n_ports, LineBackend **ret);
+LineBackend *line_backend_free(LineBackend *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(LineBackend *, line_backend_free);
+void line_backend_set_hook_callback(LineBackend *b, line_hook_cb_t cb, void *userdata);
+
+static inline int line_backend_get_hook(LineBackend *b, unsigned port, LineHook *ret) {
+        return b->ops->get_hook(b, port, ret);
+}
+static inline int line_backend_set_ring(LineBackend *b, unsigned port, bool on) {
+        return b->ops->set_ring(b, port, on);
+}
+static inline int line_backend_get_ring(LineBackend *b, unsigned port, bool *ret) {
+        return b->ops->get_ring(b, port, ret);
+}
+static inline int line_backend_set_polarity(LineBackend *b, unsigned port, LinePolarity p) {
+        return b->ops->set_polarity(b, port, p);
+}
+static inline int line_backend_get_polarity(LineBackend *b, unsigned port, LinePolarity *ret) {
+        return b->ops->get_polarity(b, port, ret);
+}
+static inline int line_backend_set_feed(LineBackend *b, unsigned port, LineFeed f) {
+        return b->ops->set_feed(b, port, f);
+}
+static inline int line_backend_get_feed(LineBackend *b, unsigned port, LineFeed *ret) {
+        return b->ops->get_feed(b, port, ret);
+}
+static inline int line_backend_read_pcm(LineBackend *b, unsigned port, int16_t frame[LINE_PCM_FRAME_SAMPLES]) {
+        return b->ops->read_pcm(b, port, frame);
+}
+static inline int line_backend_write_pcm(LineBackend *b, unsigned port, const int16_t frame[LINE_PCM_FRAME_SAMPLES]) {
+        return b->ops->write_pcm(b, port, frame);
+}
+
+/* ---- "sim" only: the simulated subscriber's side ---- */
+
+extern const LineBackendOps line_backend_sim_ops;
+
+/* Lift or hang up the simulated handset; calls the hook callback on a change.
+ * -EOPNOTSUPP on another backend. */
+int line_backend_sim_set_hook(LineBackend *b, unsigned port, LineHook hook);
+/* The simulated phone speaks: queue a frame that read_pcm() will return.
+ * -ENOBUFS when its queue (LINE_SIM_PCM_QUEUE frames) is full. */
+int line_backend_sim_push_pcm(LineBackend *b, unsigned port, const int16_t frame[LINE_PCM_FRAME_SAMPLES]);
+/* What the simulated phone heard: the oldest frame written to the line. */
+int line_backend_sim_pop_pcm(LineBackend *b, unsigned port, int16_t frame[LINE_PCM_FRAME_SAMPLES]);
+#define LINE_SIM_PCM_QUEUE 8
+
+size_t line_backend_n_ports(const LineBackend *b);
