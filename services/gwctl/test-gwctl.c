@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-gwctl.c: run the gwctl binary: arguments, config check, and status against
+ * stand-in gwsupd and regd control sockets (the real GwBus on an sd-event loop). */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-event.h>
+
+#include "gw-bus.h"
+#include "gw-conf.h"
+#include "gw-macro.h"
+#include "gw-tests.h"
+
+#define REAL_FAILURE_US UINT64_C(1764005000123456)   /* 2025-11-24T17:23:20.123Z */
+
+static char tmpdir[] = "/tmp/test-gwctl-XXXXXX";
+static char config_path[300];
+static char pid_path[300];
+
+typedef struct Run {
+        int exit_code;
+        char *out;
+        char *err;
+} Run;
+
+static void run_done(Run *r) {
+        free(r->out);
+        free(r->err);
+}
+
+__attribute__((destructor)) static void remove_tmpdir(void) {
+        char cmd[300];
+
+        if (!config_path[0])
+                return;
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        (void) !system(cmd);
+}
+
+static char *gwctl_path(void) {
+        static char path[512];
+        const char *p = getenv("GWCTL");
+
+        snprintf(path, sizeof path, "%s", p ? p : "build-tools/services/gwctl/gwctl");
+        return path;
+}
+
+static void write_file(const char *path, const char *text) {
+        FILE *f = fopen(path, "we");
+
+        ASSERT_NOT_NULL(f);
+        fputs(text, f);
+        ASSERT_EQ(fclose(f), 0);
+        ASSERT_OK(chmod(path, 0600));
+}
+
+static void setup(void) {
+        char text[1024];
+
+        if (config_path[0])
+                return;
+        ASSERT_NOT_NULL(mkdtemp(tmpdir));
+        snprintf(config_path, sizeof config_path, "%s/fxsgw.yaml", tmpdir);
+        snprintf(pid_path, sizeof pid_path, "%s/run/gwsupd.pid", tmpdir);
+        snprintf(text, sizeof text,
+                 "sip:\n"
+                 "  listen: 127.0.0.1:5062\n"
+                 "profiles:\n"
+                 "  - name: main\n"
+                 "    proxy: 127.0.0.1:5060\n"
+                 "lines:\n"
+                 "  - port: 1\n"
+                 "    number: \"1001\"\n"
+                 "    profile: main\n"
+                 "bus:\n"
+                 "  runtime_dir: %s/run\n", tmpdir);
+        write_file(config_path, text);
+        snprintf(text, sizeof text, "%s/run", tmpdir);
+        ASSERT_OK(mkdir(text, 0700));
+}
+
+/* ---- the child: stdout/stderr collected on the loop, exit ends the loop */
+
+typedef struct Collect {
+        char *buf;
+        size_t len;
+} Collect;
+
+static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Collect *c = userdata;
+        char tmp[4096];
+        ssize_t n = read(fd, tmp, sizeof tmp);
+
+        if (n <= 0) {
+                sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                return 0;
+        }
+        c->buf = realloc(c->buf, c->len + (size_t) n + 1);
+        ASSERT_NOT_NULL(c->buf);
+        memcpy(c->buf + c->len, tmp, (size_t) n);
+        c->len += (size_t) n;
+        c->buf[c->len] = 0;
+        return 0;
+}
+
+static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        int *code = userdata;
+
+        *code = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        GW_TEST_FAIL("gwctl did not finish in time");
+}
+
+/* Run gwctl with argv on loop e (which may serve control sockets meanwhile). */
+static void run_gwctl(sd_event *e, char *const argv[], Run *ret) {
+        int out[2], err[2], code = -1;
+        Collect co = {}, ce = {};
+        sd_event_source *so = NULL, *se = NULL, *sc = NULL, *st = NULL;
+        sigset_t ss;
+        pid_t pid;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        ASSERT_OK(sigprocmask(SIG_BLOCK, &ss, NULL));
+        ASSERT_OK(pipe2(out, O_CLOEXEC));
+        ASSERT_OK(pipe2(err, O_CLOEXEC));
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                sigprocmask(SIG_UNBLOCK, &ss, NULL);
+                dup2(out[1], STDOUT_FILENO);
+                dup2(err[1], STDERR_FILENO);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        close(out[1]);
+        close(err[1]);
+        ASSERT_OK(sd_event_add_io(e, &so, out[0], EPOLLIN, on_output, &co));
+        ASSERT_OK(sd_event_add_io(e, &se, err[0], EPOLLIN, on_output, &ce));
+        ASSERT_OK(sd_event_add_child(e, &sc, pid, WEXITED, on_child, &code));
+        ASSERT_OK(sd_event_add_time_relative(e, &st, CLOCK_MONOTONIC, 10 * USEC_PER_SEC, 0, on_timeout, NULL));
+        ASSERT_OK(sd_event_loop(e));
+
+        /* Whatever is still in the pipes after the exit. */
+        on_output(so, out[0], EPOLLIN, &co);
+        on_output(so, out[0], EPOLLIN, &co);
+        on_output(se, err[0], EPOLLIN, &ce);
+        on_output(se, err[0], EPOLLIN, &ce);
+        sd_event_source_disable_unref(so);
+        sd_event_source_disable_unref(se);
+        sd_event_source_disable_unref(sc);
+        sd_event_source_disable_unref(st);
+        close(out[0]);
+        close(err[0]);
+        *ret = (Run) { .exit_code = code, .out = co.buf ? co.buf : strdup(""), .err = ce.buf ? ce.buf : strdup("") };
+}
+
+static int run_simple(char *const argv[], Run *ret) {
+        sd_event *e = NULL;
+
+        ASSERT_OK(sd_event_new(&e));
+        run_gwctl(e, argv, ret);
+        sd_event_unref(e);
+        return ret->exit_code;
+}
+
+static void check_json(const char *json, const char *python_asserts) {
+        char script[300], data[300], cmd[1024];
+        int status;
+
+        snprintf(data, sizeof data, "%s/out.json", tmpdir);
+        snprintf(script, sizeof script, "%s/check.py", tmpdir);
+        write_file(data, json);
+        write_file(script, python_asserts);
+        snprintf(cmd, sizeof cmd, "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
+                 "exec(open(sys.argv[2]).read())' '%s' '%s'", data, script);
+        status = system(cmd);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                GW_TEST_FAIL("JSON check failed for: %s", json);
+}
+
+/* ---- stand-in daemons */
+
+static Gw__ServiceState svc_sigd = GW__SERVICE_STATE__INIT, svc_regd = GW__SERVICE_STATE__INIT;
+static Gw__ServiceState *services[] = { &svc_sigd, &svc_regd };
+static Gw__ProxyCounters counters = GW__PROXY_COUNTERS__INIT;
+static Gw__ProxyEntryStatus proxy_main = GW__PROXY_ENTRY_STATUS__INIT, proxy_red = GW__PROXY_ENTRY_STATUS__INIT;
+static Gw__ProxyEntryStatus *proxies[] = { &proxy_main, &proxy_red };
+static Gw__ProfileStatus profile = GW__PROFILE_STATUS__INIT;
+static Gw__ProfileStatus *profiles[] = { &profile };
+static Gw__LineStatus line1 = GW__LINE_STATUS__INIT, line2 = GW__LINE_STATUS__INIT;
+static Gw__LineStatus *lines[] = { &line1, &line2 };
+static Gw__StatusReply supd_reply = GW__STATUS_REPLY__INIT, regd_reply = GW__STATUS_REPLY__INIT;
+static unsigned supd_asked, regd_asked;
+
+static void fill_replies(void) {
+        svc_sigd.service = GW__SERVICE__SERVICE_SIGD;
+        svc_sigd.state = GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING;
+        svc_sigd.has_pid = true;
+        svc_sigd.pid = 4242;
+        svc_sigd.has_restarts = true;
+        svc_sigd.restarts = 1;
+        svc_regd.service = GW__SERVICE__SERVICE_REGD;
+        svc_regd.state = GW__SERVICE_RUN_STATE__RUN_STATE_RESTARTING;
+        supd_reply.n_services = 2;
+        supd_reply.services = services;
+
+        profile.name = (char *) "main";
+        profile.active_proxy = (char *) "b.example.net:5070";
+        profile.active_target = (char *) "127.0.0.2:5070";
+        profile.n_proxies = 2;
+        profile.proxies = proxies;
+        proxy_main.address = (char *) "a.example.net";
+        proxy_main.role = GW__PROXY_ROLE__ROLE_MAIN;
+        proxy_main.state = GW__PROXY_HEALTH__HEALTH_DOWN;
+        proxy_main.last_failure_reason = (char *) "timeout";
+        proxy_main.has_last_failure_real_us = true;
+        proxy_main.last_failure_real_us = REAL_FAILURE_US;
+        counters.has_sent = counters.has_timeouts = counters.has_r503 = counters.has_failovers = true;
+        counters.sent = 10;
+        counters.timeouts = 3;
+        counters.r503 = 1;
+        counters.failovers = 1;
+        proxy_main.counters = &counters;
+        proxy_red.address = (char *) "b.example.net:5070";
+        proxy_red.role = GW__PROXY_ROLE__ROLE_REDUNDANT;
+        proxy_red.state = GW__PROXY_HEALTH__HEALTH_UP;
+        line1.port = 1;
+        line1.number = (char *) "1001";
+        line1.registration = GW__REG_STATE__REG_REGISTERED;
+        line1.registered_via = (char *) "b.example.net:5070";
+        line1.has_expires_in_s = true;
+        line1.expires_in_s = 3599;
+        line2.port = 2;
+        line2.number = (char *) "10\"02";
+        line2.registration = GW__REG_STATE__REG_FAILED;
+        line2.reason = (char *) "403";
+        line2.has_expires_in_s = true;
+        line2.expires_in_s = -1;
+        regd_reply.n_profiles = 1;
+        regd_reply.profiles = profiles;
+        regd_reply.n_lines = 2;
+        regd_reply.lines = lines;
+}
+
+static int on_ctl(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void *userdata) {
+        Gw__StatusReply *r = userdata;
+
+        ASSERT_EQ(req->body_case, GW__ENVELOPE__BODY_STATUS_REQUEST);
+        ASSERT_EQ(req->source, GW__SERVICE__SERVICE_GWCTL);
+        if (r == &supd_reply)
+                supd_asked++;
+        else
+                regd_asked++;
+        reply->body_case = GW__ENVELOPE__BODY_STATUS_REPLY;
+        reply->status_reply = r;
+        return 0;
+}
+
+static void write_pid_file(pid_t pid) {
+        char text[32];
+
+        snprintf(text, sizeof text, "%d\n", (int) pid);
+        write_file(pid_path, text);
+}
+
+/* ---- tests */
+
+TEST(gwctl_arguments) {
+        Run r;
+        char *const none[] = { gwctl_path(), NULL };
+        char *const bogus[] = { gwctl_path(), (char *) "--bogus", (char *) "status", NULL };
+        char *const verb[] = { gwctl_path(), (char *) "frobnicate", NULL };
+        char *const extra[] = { gwctl_path(), (char *) "status", (char *) "now", NULL };
+        char *const config_only[] = { gwctl_path(), (char *) "config", NULL };
+        char *const config_bad[] = { gwctl_path(), (char *) "config", (char *) "frob", NULL };
+        char *const no_arg[] = { gwctl_path(), (char *) "status", (char *) "--config", NULL };
+        char *const help[] = { gwctl_path(), (char *) "--help", NULL };
+        char *const version[] = { gwctl_path(), (char *) "--version", NULL };
+
+        ASSERT_EQ(run_simple(none, &r), 2);
+        ASSERT_NOT_NULL(strstr(r.err, "missing command"));
+        run_done(&r);
+        ASSERT_EQ(run_simple(bogus, &r), 2);
+        ASSERT_NOT_NULL(strstr(r.err, "unknown option '--bogus'"));
+        run_done(&r);
+        ASSERT_EQ(run_simple(verb, &r), 2);
+        ASSERT_NOT_NULL(strstr(r.err, "unknown command 'frobnicate'"));
+        run_done(&r);
+        ASSERT_EQ(run_simple(extra, &r), 2);
+        run_done(&r);
+        ASSERT_EQ(run_simple(config_only, &r), 2);
+        run_done(&r);
+        ASSERT_EQ(run_simple(config_bad, &r), 2);
+        run_done(&r);
+        ASSERT_EQ(run_simple(no_arg, &r), 2);
+        ASSERT_NOT_NULL(strstr(r.err, "needs an argument"));
+        run_done(&r);
+        ASSERT_EQ(run_simple(help, &r), 0);
+        ASSERT_NOT_NULL(strstr(r.out, "Usage: gwctl"));
+        run_done(&r);
+        ASSERT_EQ(run_simple(version, &r), 0);
+        ASSERT_TRUE(strncmp(r.out, "gwctl ", 6) == 0);
+        run_done(&r);
+}
+
+TEST(gwctl_config_check) {
+        char bad[300], missing[300];
+        Run r;
+
+        setup();
+        snprintf(bad, sizeof bad, "%s/bad.yaml", tmpdir);
+        snprintf(missing, sizeof missing, "%s/missing.yaml", tmpdir);
+        write_file(bad, "sip:\n  listen: 127.0.0.1:5062\nno_such_key: 1\n");
+
+        char *const check_bad[] = { gwctl_path(), (char *) "--config", bad, (char *) "config", (char *) "check", NULL };
+        ASSERT_EQ(run_simple(check_bad, &r), 78);
+        ASSERT_NOT_NULL(strstr(r.err, "bad.yaml"));
+        run_done(&r);
+
+        char *const check_missing[] = { gwctl_path(), (char *) "config", (char *) "check", (char *) "-c", missing, NULL };
+        ASSERT_EQ(run_simple(check_missing, &r), 78);
+        run_done(&r);
+
+        char *const check_good[] = { gwctl_path(), (char *) "config", (char *) "check", (char *) "--config", config_path, NULL };
+        ASSERT_EQ(run_simple(check_good, &r), 0);
+        ASSERT_NOT_NULL(strstr(r.out, ": OK (1 profile, 1 line)"));
+        run_done(&r);
+
+        /* status with a bad file: the same exit code */
+        char *const status_bad[] = { gwctl_path(), (char *) "--config", bad, (char *) "status", NULL };
+        ASSERT_EQ(run_simple(status_bad, &r), 78);
+        run_done(&r);
+
+        char *const keys[] = { gwctl_path(), (char *) "config", (char *) "keys", NULL };
+        ASSERT_EQ(run_simple(keys, &r), 0);
+        ASSERT_NOT_NULL(strstr(r.out, "runtime_dir"));
+        run_done(&r);
+}
+
+TEST(gwctl_status_not_running) {
+        Run r;
+        pid_t dead;
+
+        setup();
+        (void) unlink(pid_path);
+        char *const status[] = { gwctl_path(), (char *) "--config", config_path, (char *) "status", NULL };
+        char *const status_json[] = { gwctl_path(), (char *) "--config", config_path, (char *) "status",
+                                      (char *) "--json", NULL };
+        ASSERT_EQ(run_simple(status, &r), 3);
+        ASSERT_NOT_NULL(strstr(r.err, "gateway is not running"));
+        run_done(&r);
+
+        /* A pid file left behind by a gwsupd that died. */
+        dead = fork();
+        ASSERT_TRUE(dead >= 0);
+        if (dead == 0)
+                _exit(0);
+        ASSERT_EQ(waitpid(dead, NULL, 0), dead);
+        write_pid_file(dead);
+        ASSERT_EQ(run_simple(status_json, &r), 3);
+        ASSERT_STREQ(r.out, "");
+        run_done(&r);
+        (void) unlink(pid_path);
+}
+
+TEST(gwctl_status_json_and_text) {
+        _cleanup_(gw_conf_freep) GwConf *conf = NULL;
+        sd_event *e = NULL;
+        GwBus *supd = NULL, *regd = NULL;
+        Run r;
+
+        setup();
+        fill_replies();
+        ASSERT_OK(gw_conf_load(config_path, &conf, NULL));
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(gw_bus_new(e, conf, GW__SERVICE__SERVICE_GWSUPD, &supd));
+        ASSERT_OK(gw_bus_new(e, conf, GW__SERVICE__SERVICE_REGD, &regd));
+        gw_bus_set_ctl_handler(supd, on_ctl, NULL, &supd_reply);
+        gw_bus_set_ctl_handler(regd, on_ctl, NULL, &regd_reply);
+        write_pid_file(getpid());
+
+        char *const json[] = { gwctl_path(), (char *) "--config", config_path, (char *) "status", (char *) "--json", NULL };
+        run_gwctl(e, json, &r);
+        if (r.exit_code != 0)
+                GW_TEST_FAIL("exit %d, stderr: %s", r.exit_code, r.err);
+        ASSERT_EQ(supd_asked, 1);
+        ASSERT_EQ(regd_asked, 1);
+        check_json(r.out,
+                "assert d['services'] == [\n"
+                "  {'name': 'sigd', 'pid': 4242, 'state': 'running', 'restarts': 1},\n"
+                "  {'name': 'regd', 'pid': None, 'state': 'restarting', 'restarts': 0}], d['services']\n"
+                "p = d['profiles'][0]\n"
+                "assert p['name'] == 'main' and p['active_proxy'] == 'b.example.net:5070', p\n"
+                "assert p['active_target'] == '127.0.0.2:5070', p\n"
+                "assert p['proxies'][0] == {'address': 'a.example.net', 'role': 'main', 'state': 'down',\n"
+                "  'last_failure_reason': 'timeout', 'last_failure_at': '2025-11-24T17:23:20.123Z',\n"
+                "  'counters': {'sent': 10, 'timeouts': 3, 'r408': 0, 'r503': 1, 'transport_errors': 0,\n"
+                "  'failovers': 1}}, p['proxies'][0]\n"
+                "assert p['proxies'][1] == {'address': 'b.example.net:5070', 'role': 'redundant', 'state': 'up',\n"
+                "  'last_failure_reason': None, 'last_failure_at': None, 'counters': {'sent': 0, 'timeouts': 0,\n"
+                "  'r408': 0, 'r503': 0, 'transport_errors': 0, 'failovers': 0}}, p['proxies'][1]\n"
+                "assert d['lines'] == [\n"
+                "  {'port': 1, 'number': '1001', 'registration': 'registered', 'reason': None,\n"
+                "   'registered_via': 'b.example.net:5070', 'expires_in': 3599},\n"
+                "  {'port': 2, 'number': '10\"02', 'registration': 'failed', 'reason': '403',\n"
+                "   'registered_via': None, 'expires_in': None}], d['lines']\n"
+                "assert d['errors'] == [], d['errors']\n");
+        run_done(&r);
+
+        char *const text[] = { gwctl_path(), (char *) "-c", config_path, (char *) "status", NULL };
+        run_gwctl(e, text, &r);
+        ASSERT_EQ(r.exit_code, 0);
+        ASSERT_NOT_NULL(strstr(r.out, "sigd       4242     running     1\n"));
+        ASSERT_NOT_NULL(strstr(r.out, "regd       -        restarting  0\n"));
+        ASSERT_NOT_NULL(strstr(r.out, "Profile main: active proxy b.example.net:5070 (127.0.0.2:5070)\n"));
+        ASSERT_NOT_NULL(strstr(r.out, "a.example.net                main      down        10        3     0     1"));
+        ASSERT_NOT_NULL(strstr(r.out, "timeout 2025-11-24T17:23:20.123Z\n"));
+        ASSERT_NOT_NULL(strstr(r.out, "1     1001             registered    b.example.net:5070           3599s    -\n"));
+        ASSERT_NOT_NULL(strstr(r.out, "2     10\"02            failed        -                            -        403\n"));
+        run_done(&r);
+
+        /* regd gone: shown as not answering, the rest still printed, exit 1. */
+        regd = gw_bus_free(regd);
+        run_gwctl(e, json, &r);
+        ASSERT_EQ(r.exit_code, 1);
+        check_json(r.out,
+                "assert len(d['services']) == 2 and d['profiles'] == [] and d['lines'] == [], d\n"
+                "assert d['errors'] == [{'service': 'regd', 'error': 'no answer within 1s'}], d['errors']\n");
+        run_done(&r);
+        run_gwctl(e, text, &r);
+        ASSERT_EQ(r.exit_code, 1);
+        ASSERT_NOT_NULL(strstr(r.out, "regd did not answer: no answer within 1s"));
+        run_done(&r);
+
+        (void) unlink(pid_path);
+        gw_bus_free(supd);
+        sd_event_unref(e);
+}
+
+DEFINE_TEST_MAIN
