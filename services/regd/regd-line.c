@@ -247,18 +247,38 @@ static int line_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int line_arm_timer(Line *l, uint64_t usec) {
+/* The registration ran out while its refresh is still outstanding (sigd down,
+ * or a long queue): say so now rather than when the refresh finally fails. */
+static int line_on_expired(sd_event_source *s, uint64_t usec, void *userdata) {
+        Line *l = userdata;
+
+        l->timer = sd_event_source_disable_unref(l->timer);
+        if (l->state != LINE_REGISTERED)
+                return 0;
+        line_log(l, LOG_WARNING, REGD_MESSAGE_REGISTRATION_LOST,
+                 "Line %u ('%s'): registration lost (expired, the refresh is still unanswered).",
+                 l->port, l->number);
+        l->expires_at_real_us = 0;
+        line_set_state(l, LINE_FAILED, "expired");
+        return 0;
+}
+
+static int line_arm_timer_full(Line *l, uint64_t usec, sd_event_time_handler_t cb) {
         int r;
 
         l->timer = sd_event_source_disable_unref(l->timer);
         if (!l->manager || !l->manager->event)
                 return 0;
         r = sd_event_add_time_relative(l->manager->event, &l->timer, CLOCK_MONOTONIC, usec,
-                                       10 * USEC_PER_MSEC, line_on_timer, l);
+                                       10 * USEC_PER_MSEC, cb, l);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the registration timer of line %u: %m", l->port);
         (void) sd_event_source_set_description(l->timer, "line-timer");
         return 0;
+}
+
+static int line_arm_timer(Line *l, uint64_t usec) {
+        return line_arm_timer_full(l, usec, line_on_timer);
 }
 
 static double line_random(Line *l) {
@@ -336,6 +356,13 @@ int line_register(Line *l) {
 
         if (l->state != LINE_REGISTERED)
                 line_set_state(l, LINE_REGISTERING, NULL);
+        else if (l->manager) {
+                /* Refreshing: watch the current registration's end meanwhile. */
+                uint64_t now = manager_now(l->manager, CLOCK_REALTIME);
+
+                (void) line_arm_timer_full(l, l->expires_at_real_us > now ? l->expires_at_real_us - now : 0,
+                                           line_on_expired);
+        }
 
         if (!l->manager)
                 return 0;

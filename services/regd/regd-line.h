@@ -47,6 +47,9 @@ typedef struct LineRequest {
         bool queued;
         bool in_flight;
         uint64_t correlation_id;         /* of the latest transmission */
+        /* Earlier transmissions of the same request (lost, or re-sent on a sigd
+         * restart): an outcome for any of them still completes it. */
+        uint64_t earlier_ids[4];
         int32_t expires_s;
         size_t proxy_index;              /* entry active when it was made */
         char target[REGD_TARGET_MAX];

@@ -7,7 +7,9 @@
  * within timeout_ms + REGD_LOST_GRACE_USEC was lost (sigd down) and is sent
  * again, keeping its place in the window; so is every outstanding request when
  * sigd comes back with a new instance. A re-send gets a new correlation id and
- * a higher CSeq.
+ * a higher CSeq; the outcome of any transmission of the request completes it
+ * (the first one after regd starts may simply have been slow), later ones are
+ * ignored.
  *
  * Stopping (GatewayStopping from gwsupd): queued REGISTERs are dropped, every
  * registered line (and every line whose REGISTER is on its way) is
@@ -262,9 +264,13 @@ static int manager_transmit(Manager *m, Line *l) {
         if (!resend) {
                 l->req.in_flight = true;
                 m->n_in_flight++;
-        } else
+        } else {
                 /* The lost transaction may have used CSeq+1 for an authenticated retry. */
                 l->cseq++;
+                memmove(l->req.earlier_ids + 1, l->req.earlier_ids,
+                        sizeof(l->req.earlier_ids) - sizeof(l->req.earlier_ids[0]));
+                l->req.earlier_ids[0] = l->req.correlation_id;
+        }
 
         l->req.correlation_id = manager_next_cid(m);
         l->req.transmissions++;
@@ -381,6 +387,17 @@ void manager_resend_in_flight(Manager *m) {
 
 static void manager_finish_stopping(Manager *m);
 
+static bool line_request_matches(const Line *l, uint64_t cid) {
+        if (!l->req.in_flight)
+                return false;
+        if (l->req.correlation_id == cid)
+                return true;
+        for (size_t i = 0; i < ELEMENTSOF(l->req.earlier_ids); i++)
+                if (l->req.earlier_ids[i] == cid)
+                        return true;
+        return false;
+}
+
 int manager_handle_outcome(Manager *m, uint64_t cid, const Gw__SipRequestOutcome *o) {
         LineRequestKind kind;
         Line *l = NULL;
@@ -391,7 +408,7 @@ int manager_handle_outcome(Manager *m, uint64_t cid, const Gw__SipRequestOutcome
         m->n_outcomes++;
         if (cid != 0)
                 for (size_t i = 0; i < m->n_lines && !l; i++)
-                        if (m->lines[i]->req.in_flight && m->lines[i]->req.correlation_id == cid)
+                        if (line_request_matches(m->lines[i], cid))
                                 l = m->lines[i];
         if (!l || m->stopped) {
                 m->n_unknown_outcomes++;
@@ -451,6 +468,8 @@ int manager_start(Manager *m) {
         }
         log_info("Registering %u line(s) of %zu, %u still registered from before the restart.",
                  n, m->n_lines, kept);
+        /* Peers that started before us learn every line now, not at its first change. */
+        manager_publish_all(m);
         manager_mark_dirty(m);
         return 0;
 }

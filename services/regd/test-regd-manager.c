@@ -167,12 +167,17 @@ TEST(regd_lost_request_is_sent_again) {
         ASSERT_EQ(f.m->n_in_flight, 1);       /* still one slot */
         ASSERT_EQ(f.m->n_lost, 1);
 
-        /* A late outcome of the lost request is ignored; the re-sent one counts. */
+        /* The first transmission was only slow: its outcome completes the request,
+         * and the one of the re-sent transmission is then ignored. */
         ASSERT_OK(answer(f.m, s1, outcome_response(200, 3600)));
-        ASSERT_EQ(manager_line_by_port(f.m, 1)->state, LINE_REGISTERING);
-        ASSERT_OK(answer(f.m, s2, outcome_response(200, 3600)));
         ASSERT_EQ(manager_line_by_port(f.m, 1)->state, LINE_REGISTERED);
         ASSERT_EQ(f.m->n_in_flight, 0);
+        ASSERT_EQ(f.m->n_unknown_outcomes, 0);
+        ASSERT_OK(answer(f.m, s2, outcome_response(500, -1)));
+        ASSERT_EQ(f.m->n_unknown_outcomes, 1);
+        ASSERT_EQ(manager_line_by_port(f.m, 1)->state, LINE_REGISTERED);
+        /* ...but its CSeq is remembered. */
+        ASSERT_EQ(manager_line_by_port(f.m, 1)->cseq, s2->cseq);
 
         fixture_done(&f);
 }
@@ -488,5 +493,36 @@ TEST(regd_status_reply) {
                 gw__status_reply__free_unpacked(back, NULL);
         }
         free(storage);
+        fixture_done(&f);
+}
+
+static bool line1_failed(void *userdata) {
+        Manager *m = userdata;
+        return manager_line_by_port(m, 1)->state == LINE_FAILED;
+}
+
+TEST(regd_registration_expires_while_refresh_unanswered) {
+        Fixture f;
+        Line *l;
+        uint64_t t0, dt;
+
+        fixture_init(&f, 1);
+        f.t.profile.invite_total_timeout_us = 2 * USEC_PER_SEC;   /* the refresh stays outstanding */
+        fixture_start(&f);
+        l = manager_line_by_port(f.m, 1);
+
+        ASSERT_OK(answer(f.m, &f.c->sent[0], outcome_response(200, 1)));
+        t0 = now_usec(CLOCK_MONOTONIC);
+        ASSERT_TRUE(run_until(f.e, line1_failed, f.m, 3 * USEC_PER_SEC));
+        dt = now_usec(CLOCK_MONOTONIC) - t0;
+        ASSERT_TRUE(dt >= 950 * USEC_PER_MSEC);
+        ASSERT_TRUE(dt <= 1300 * USEC_PER_MSEC);
+        ASSERT_STREQ(l->reason, "expired");
+        ASSERT_EQ(f.c->n_sent, 2);                 /* the refresh, still in flight */
+        ASSERT_EQ(l->req.kind, LINE_REQUEST_REGISTER);
+
+        /* Its late success registers the line again. */
+        ASSERT_OK(answer(f.m, &f.c->sent[1], outcome_response(200, 3600)));
+        ASSERT_EQ(l->state, LINE_REGISTERED);
         fixture_done(&f);
 }
