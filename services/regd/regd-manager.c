@@ -112,6 +112,8 @@ Manager *manager_free(Manager *m) {
         if (m->state_dirty)
                 (void) regd_state_save(m);
 
+        /* Freeing lines frees window slots: send nothing from now on. */
+        m->exiting = true;
         for (size_t i = 0; i < m->n_lines; i++)
                 line_free(m->lines[i]);
         free(m->lines);
@@ -322,6 +324,8 @@ static int manager_transmit(Manager *m, Line *l) {
 }
 
 static void manager_pump(Manager *m) {
+        if (m->exiting || m->stopped)
+                return;
         /* Bounded: each pass takes one line off the queue. */
         while (m->queue_head && m->n_in_flight < manager_window(m)) {
                 Line *l = m->queue_head;
@@ -362,8 +366,7 @@ void manager_cancel(Manager *m, Line *l) {
         l->req.lost_timer = sd_event_source_disable_unref(l->req.lost_timer);
         l->req.kind = LINE_REQUEST_NONE;
         l->req.correlation_id = 0;
-        if (!m->stopped)
-                manager_pump(m);
+        manager_pump(m);
 }
 
 void manager_resend_in_flight(Manager *m) {
@@ -516,12 +519,13 @@ int manager_gateway_stopping(Manager *m, uint32_t deadline_ms) {
         m->stopping = true;
         m->unreg_lines = m->unreg_confirmed = m->unreg_pending = 0;
 
-        /* Queued REGISTERs will never be needed. */
+        /* Queued REGISTERs will never be needed; drop them without letting
+         * the (now wider) window pump any of them out. */
         while (m->queue_head) {
                 Line *l = m->queue_head;
-                if (l->req.kind == LINE_REQUEST_UNREGISTER)
-                        break;
-                manager_cancel(m, l);
+
+                queue_remove(m, l);
+                l->req.kind = LINE_REQUEST_NONE;
         }
 
         r = sd_event_add_time_relative(m->event, &m->stop_timer, CLOCK_MONOTONIC,

@@ -64,6 +64,7 @@ struct Manager {
         /* GatewayStopping */
         bool stopping;                   /* un-REGISTERing */
         bool stopped;                    /* done: registers nothing any more */
+        bool exiting;                    /* being freed: transmits nothing */
         unsigned unreg_lines, unreg_confirmed, unreg_pending;
         sd_event_source *stop_timer;
 

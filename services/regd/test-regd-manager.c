@@ -526,3 +526,44 @@ TEST(regd_registration_expires_while_refresh_unanswered) {
         ASSERT_EQ(l->state, LINE_REGISTERED);
         fixture_done(&f);
 }
+
+TEST(regd_gateway_stopping_drops_the_queue) {
+        Fixture f;
+        size_t first;
+
+        fixture_init(&f, 40);
+        fixture_start(&f);
+        ASSERT_EQ(f.c->n_sent, 16);
+        ASSERT_EQ(f.m->n_queued, 24);
+
+        /* 16 REGISTERs on their way (may create bindings): un-REGISTERed; 24 queued: dropped. */
+        first = f.c->n_sent;
+        ASSERT_OK(manager_gateway_stopping(f.m, 1000));
+        ASSERT_EQ(f.c->n_sent, first + 16);
+        for (size_t i = first; i < f.c->n_sent; i++) {
+                ASSERT_EQ(f.c->sent[i].expires_s, 0);
+                ASSERT_TRUE(f.c->sent[i].port <= 16);
+                /* Above the abandoned REGISTER and a possible authenticated retry of it. */
+                ASSERT_TRUE(f.c->sent[i].cseq >= f.c->sent[f.c->sent[i].port - 1].cseq + 2);
+        }
+        ASSERT_EQ(f.m->n_queued, 0);
+        ASSERT_EQ(f.m->unreg_lines, 16);
+        for (size_t i = first; i < f.c->n_sent; i++)
+                ASSERT_OK(answer(f.m, &f.c->sent[i], outcome_response(200, 0)));
+        ASSERT_EQ(f.c->n_done, 1);
+        ASSERT_EQ(f.c->done_lines, 16);
+        ASSERT_EQ(f.c->done_confirmed, 16);
+        ASSERT_EQ(f.c->n_sent, first + 16);       /* and nothing after */
+        fixture_done(&f);
+}
+
+TEST(regd_free_sends_nothing) {
+        Fixture f;
+
+        fixture_init(&f, 40);
+        fixture_start(&f);
+        ASSERT_EQ(f.c->n_sent, 16);
+        f.m = manager_free(f.m);
+        ASSERT_EQ(f.c->n_sent, 16);
+        fixture_done(&f);
+}
