@@ -1,0 +1,634 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""fxsgwtest: processes, peers and the gateway for fxsgw's integration tests.
+
+Shared by tests/integration/run.py (declarative cases), tests/perf/
+bench-register.py and scripts/demo.sh. Python 3 standard library only.
+
+Everything started here is recorded in an Env and stopped by Env.cleanup(),
+also when a test fails half-way. Every wait is bounded in time.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KAMAILIO_CFG = os.path.join(HERE, "kamailio", "registrar.cfg")
+SIPP_DIR = os.path.join(HERE, "sipp")
+
+EXIT_SKIP = 77
+
+
+class Skip(Exception):
+    """A prerequisite is missing: the test is skipped (exit 77)."""
+
+
+class Failure(Exception):
+    """An expectation was not met."""
+
+
+def log(msg):
+    print("[%8.3f] %s" % (time.monotonic() % 100000, msg), flush=True)
+
+
+# ---------------------------------------------------------------- YAML
+
+_PLAIN = re.compile(r"^[A-Za-z_./@-][A-Za-z0-9_./:@-]*$")
+
+
+def _yaml_scalar(v):
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if v is None:
+        return "null"
+    if isinstance(v, (int, float)):
+        return str(v)
+    s = str(v)
+    if _PLAIN.match(s) and s.lower() not in ("true", "false", "null", "yes", "no", "~"):
+        return s
+    return json.dumps(s)      # a JSON string is a valid YAML double-quoted scalar
+
+
+def to_yaml(obj, indent=0):
+    """Block-style YAML for dicts, lists and scalars (enough for gw configs)."""
+    pad = " " * indent
+    out = []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, (dict, list)) and v:
+                out.append("%s%s:" % (pad, k))
+                out.append(to_yaml(v, indent + 2))
+            elif isinstance(v, dict):
+                out.append("%s%s: {}" % (pad, k))
+            elif isinstance(v, list):
+                out.append("%s%s: []" % (pad, k))
+            else:
+                out.append("%s%s: %s" % (pad, k, _yaml_scalar(v)))
+    elif isinstance(obj, list):
+        for item in obj:
+            if isinstance(item, dict) and item:
+                sub = to_yaml(item, indent + 2).split("\n")
+                out.append("%s- %s" % (pad, sub[0][indent + 2:]))
+                out.extend(sub[1:])
+            elif isinstance(item, (dict, list)):
+                out.append("%s- %s" % (pad, "{}" if isinstance(item, dict) else "[]"))
+            else:
+                out.append("%s- %s" % (pad, _yaml_scalar(item)))
+    else:
+        out.append(pad + _yaml_scalar(obj))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- processes
+
+class Proc:
+    """One child process in its own session (process group), output to a log file."""
+
+    def __init__(self, env, label, argv, extra_env=None, cwd=None, stdin=subprocess.DEVNULL):
+        self.env = env
+        self.label = label
+        self.argv = [str(a) for a in argv]
+        self.log_path = os.path.join(env.tmp, "%s.log" % label)
+        n = 1
+        while os.path.exists(self.log_path):
+            n += 1
+            self.log_path = os.path.join(env.tmp, "%s.%d.log" % (label, n))
+        e = dict(os.environ)
+        if extra_env:
+            e.update(extra_env)
+        self.logf = open(self.log_path, "wb")
+        self.logf.write(("$ %s\n" % " ".join(self.argv)).encode())
+        self.logf.flush()
+        self.started = time.monotonic()
+        self.p = subprocess.Popen(self.argv, stdin=stdin, stdout=self.logf, stderr=subprocess.STDOUT,
+                                  env=e, cwd=cwd or env.tmp, start_new_session=True)
+        self.pid = self.p.pid
+        env.procs.append(self)
+        env.logs.append((label, self.log_path))
+
+    def poll(self):
+        return self.p.poll()
+
+    def wait(self, timeout):
+        try:
+            return self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def signal(self, sig):
+        if self.p.poll() is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, timeout=5.0):
+        """SIGTERM the process, wait, then SIGKILL its whole process group."""
+        if self.p.poll() is None:
+            self.signal(signal.SIGTERM)
+            if self.wait(timeout) is None:
+                log("%s (pid %d) did not stop within %.1fs: SIGKILL" % (self.label, self.pid, timeout))
+        try:
+            os.killpg(self.pid, signal.SIGKILL)      # leftovers: workers, children
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self.p.poll() is None:
+            self.wait(2.0)
+        if not self.logf.closed:
+            self.logf.close()
+        return self.p.returncode
+
+    def output(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+def cpu_seconds(pid):
+    """utime+stime of a live process from /proc/<pid>/stat, in seconds (None if gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data[data.rindex(")") + 2:].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def cpu_seconds_tree(pid):
+    """CPU seconds of pid and every live process of its process group (e.g. Kamailio workers)."""
+    total = 0.0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if int(d) != pid and os.getpgid(int(d)) != pid:
+                continue
+        except OSError:
+            continue
+        c = cpu_seconds(int(d))
+        if c is not None:
+            total += c
+    return total
+
+
+class Env:
+    """A test's temporary directory, its processes and their logs."""
+
+    def __init__(self, name, build_dir, keep=False):
+        self.name = name
+        self.build_dir = os.path.abspath(build_dir)
+        self.source_dir = os.path.dirname(os.path.dirname(HERE))
+        self.tmp = tempfile.mkdtemp(prefix="fxsgw-%s-" % name[:20], dir="/tmp")
+        os.chmod(self.tmp, 0o755)
+        self.keep = keep
+        self.procs = []
+        self.logs = []
+        self.time_factor = 1.0
+        if self.sanitized():
+            self.time_factor = float(os.environ.get("FXSGW_TEST_TIME_FACTOR", "3"))
+        elif "FXSGW_TEST_TIME_FACTOR" in os.environ:
+            self.time_factor = float(os.environ["FXSGW_TEST_TIME_FACTOR"])
+
+    def sanitized(self):
+        try:
+            with open(os.path.join(self.build_dir, "meson-info", "intro-buildoptions.json")) as f:
+                for o in json.load(f):
+                    if o.get("name") == "b_sanitize":
+                        return o.get("value") not in ("none", "", None, [])
+        except (OSError, ValueError):
+            pass
+        return False
+
+    def service_bin(self, name):
+        p = os.path.join(self.build_dir, "services", name, name)
+        if not os.access(p, os.X_OK):
+            raise Skip("%s not built (%s)" % (name, p))
+        return p
+
+    @staticmethod
+    def system_bin(name):
+        p = shutil.which(name) or (os.path.exists("/usr/sbin/" + name) and "/usr/sbin/" + name)
+        if not p:
+            raise Skip("%s is not installed" % name)
+        return p
+
+    def start(self, label, argv, **kw):
+        return Proc(self, label, argv, **kw)
+
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def cleanup(self):
+        for p in reversed(self.procs):
+            try:
+                p.stop()
+            except Exception as e:    # keep stopping the others
+                log("stopping %s: %s" % (p.label, e))
+
+    def dump_logs(self, max_lines=300):
+        for label, path in self.logs:
+            try:
+                with open(path, "rb") as f:
+                    lines = f.read().decode(errors="replace").splitlines()
+            except OSError:
+                continue
+            print("----- %s (%s)%s -----" % (label, path,
+                  ", last %d lines" % max_lines if len(lines) > max_lines else ""))
+            for line in lines[-max_lines:]:
+                print(line)
+        print("----- end of logs -----", flush=True)
+
+    def remove(self):
+        if not self.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def wait_until(what, fn, timeout, interval=0.05):
+    """Call fn() until it returns a true value; return (value, seconds). Failure on timeout."""
+    t0 = time.monotonic()
+    last = None
+    while True:
+        last = fn()
+        if last:
+            return last, time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            raise Failure("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def udp_port_free(ip, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((ip, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+# ---------------------------------------------------------------- Kamailio
+
+class Kamailio:
+    """kamailio/registrar.cfg in the foreground, with its own runtime dir and RPC FIFO."""
+
+    def __init__(self, env, name, listen, users, realm=None, cfg=KAMAILIO_CFG, extra_defines=None):
+        self.env = env
+        self.name = name
+        self.listen = listen
+        self.users = dict(users)
+        self.realm = realm
+        self.cfg = cfg
+        self.rundir = env.path(name)
+        self.defines = dict(extra_defines or {})
+        self.proc = None
+        self._rpc_id = 0
+
+    def start(self, timeout=10.0):
+        binary = Env.system_bin("kamailio")
+        ip, port = self.listen.rsplit(":", 1)
+        if (ip, port) == ("127.0.0.1", "5060"):
+            raise Failure("refusing to run Kamailio on 127.0.0.1:5060")
+        if not udp_port_free(ip, int(port)):
+            raise Failure("udp %s is already in use" % self.listen)
+        os.makedirs(os.path.join(self.rundir, "db"), exist_ok=True)
+        with open(os.path.join(self.rundir, "db", "htable"), "w") as f:
+            f.write("id(int,auto) key_name(str) key_type(int) value_type(int) key_value(str) expires(int)\n")
+            for i, (user, pw) in enumerate(sorted(self.users.items()), 1):
+                esc = lambda s: s.replace("\\", "\\\\").replace(":", "\\:").replace("\n", "\\n")
+                f.write("%d:%s:0:0:%s:0\n" % (i, esc(user), esc(pw)))
+        defines = {"KAM_RUNDIR": '"%s/"' % self.rundir, "KAM_DBURL": '"text://%s/db"' % self.rundir}
+        if self.realm:
+            defines["KAM_REALM"] = '"%s"' % self.realm
+        defines.update(self.defines)
+        argv = [binary, "-DD", "-E", "-f", self.cfg, "-Y", self.rundir, "-w", self.rundir,
+                "-P", os.path.join(self.rundir, "kamailio.pid"), "-l", "udp:%s" % self.listen,
+                "-m", "64", "-M", "8"]
+        for k, v in defines.items():
+            argv += ["-A", "%s=%s" % (k, v)]
+        self.proc = self.env.start(self.name, argv)
+        wait_until("Kamailio '%s' to answer RPC" % self.name, self._ready, timeout, 0.1)
+        log("kamailio '%s' up on udp:%s (pid %d)" % (self.name, self.listen, self.proc.pid))
+        return self
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise Failure("Kamailio '%s' exited with %s" % (self.name, self.proc.poll()))
+        if not os.path.exists(os.path.join(self.rundir, "kamailio_rpc.fifo")):
+            return False
+        try:
+            return self.rpc("core.version", timeout=1.0) is not None
+        except (OSError, Failure):
+            return False
+
+    def rpc(self, method, params=None, timeout=5.0):
+        """One JSON-RPC call over the FIFO; returns 'result' (Failure on 'error')."""
+        self._rpc_id += 1
+        reply_name = "rpc-reply-%d-%d" % (os.getpid(), self._rpc_id)
+        reply_path = os.path.join(self.rundir, reply_name)
+        os.mkfifo(reply_path, 0o600)
+        try:
+            # O_RDWR: the reply FIFO has a reader before Kamailio opens it, and
+            # no EOF is seen early; the reply ends where its JSON document does.
+            rfd = os.open(reply_path, os.O_RDWR | os.O_NONBLOCK)
+            try:
+                req = {"jsonrpc": "2.0", "method": method, "id": self._rpc_id, "reply_name": reply_name}
+                if params is not None:
+                    req["params"] = params
+                wfd = os.open(os.path.join(self.rundir, "kamailio_rpc.fifo"), os.O_WRONLY | os.O_NONBLOCK)
+                try:
+                    os.write(wfd, (json.dumps(req) + "\n").encode())
+                finally:
+                    os.close(wfd)
+                buf = b""
+                deadline = time.monotonic() + timeout
+                dec = json.JSONDecoder()
+                import select
+                while time.monotonic() < deadline:
+                    r, _, _ = select.select([rfd], [], [], 0.05)
+                    if r:
+                        try:
+                            chunk = os.read(rfd, 1 << 16)
+                        except BlockingIOError:
+                            chunk = b""
+                        buf += chunk
+                        text = buf.decode(errors="replace").strip()
+                        if text:
+                            try:
+                                doc, _ = dec.raw_decode(text)
+                            except ValueError:
+                                continue
+                            if "error" in doc:
+                                raise Failure("Kamailio RPC %s: %s" % (method, doc["error"]))
+                            return doc.get("result")
+                raise Failure("Kamailio RPC %s: no reply within %.1fs" % (method, timeout))
+            finally:
+                os.close(rfd)
+        finally:
+            os.unlink(reply_path)
+
+    def location(self):
+        """{aor: [contact dicts]} from ul.dump."""
+        res = self.rpc("ul.dump") or {}
+        out = {}
+        for d in res.get("Domains", []):
+            for aor in d.get("Domain", {}).get("AoRs", []) or []:
+                info = aor.get("Info", {})
+                out[str(info.get("AoR"))] = [c.get("Contact", {}) for c in info.get("Contacts", []) or []]
+        return out
+
+    def counters(self):
+        """The 'regstats' htable: register, register_ok, unregister, auth_failed, options,
+        register::<user>."""
+        res = self.rpc("htable.dump", ["regstats"]) or []
+        out = {}
+        for entry in res:
+            for slot in entry.get("slot", []) or []:
+                out[slot["name"]] = slot["value"]
+        return out
+
+    def stop(self):
+        if self.proc:
+            return self.proc.stop()
+
+
+# ---------------------------------------------------------------- SIPp
+
+class Sipp:
+    """A SIPp scenario from tests/integration/sipp/, ${var}s filled in first."""
+
+    def __init__(self, env, name, scenario, local, remote=None, variables=None, keys=None,
+                 args=None, calls=1, timeout_s=30):
+        self.env = env
+        self.name = name
+        self.scenario = scenario if os.path.isabs(scenario) else os.path.join(SIPP_DIR, scenario)
+        self.local = local
+        self.remote = remote
+        self.variables = {k: str(v) for k, v in (variables or {}).items()}
+        self.keys = {k: str(v) for k, v in (keys or {}).items()}
+        self.args = [str(a) for a in (args or [])]
+        self.calls = calls
+        self.timeout_s = timeout_s
+        self.proc = None
+
+    def start(self):
+        binary = Env.system_bin("sipp")
+        with open(self.scenario) as f:
+            text = f.read()
+        text = substitute(text, self.variables, strict=True)
+        sf = self.env.path("%s.xml" % self.name)
+        with open(sf, "w") as f:
+            f.write(text)
+        ip, port = self.local.rsplit(":", 1)
+        argv = [binary, "-sf", sf, "-i", ip, "-p", port, "-m", str(self.calls),
+                "-timeout", "%ds" % self.timeout_s, "-timeout_error", "-nostdin",
+                "-trace_err", "-error_file", self.env.path("%s.errors.log" % self.name),
+                "-trace_msg", "-message_file", self.env.path("%s.messages.log" % self.name)]
+        for k, v in self.keys.items():
+            argv += ["-key", k, v]
+        argv += self.args
+        if self.remote:
+            argv.append(self.remote)
+        self.proc = self.env.start(self.name, argv)
+        self.env.logs.append((self.name + " errors", self.env.path("%s.errors.log" % self.name)))
+        self.env.logs.append((self.name + " messages", self.env.path("%s.messages.log" % self.name)))
+        log("sipp '%s' %s on %s (pid %d)" % (self.name, os.path.basename(self.scenario), self.local, self.proc.pid))
+        return self
+
+    def wait(self, timeout):
+        rc = self.proc.wait(timeout)
+        if rc is None:
+            raise Failure("SIPp '%s' still running after %.1fs" % (self.name, timeout))
+        return rc
+
+
+# ---------------------------------------------------------------- the gateway
+
+class Gateway:
+    """gwsupd with a generated config; gwctl and gwtap against it."""
+
+    def __init__(self, env, config, name="gw"):
+        self.env = env
+        self.name = name
+        self.runtime_dir = env.path("%s-run" % name)
+        cfg = json.loads(json.dumps(config))
+        cfg.setdefault("bus", {})
+        cfg["bus"]["runtime_dir"] = self.runtime_dir
+        self.config = cfg
+        self.config_path = env.path("%s.yaml" % name)
+        with open(self.config_path, "w") as f:
+            f.write("# generated by tests/integration/fxsgwtest.py\n")
+            f.write(to_yaml(cfg) + "\n")
+        os.chmod(self.config_path, 0o600)
+        self.proc = None
+        self.tap = None
+
+    def start(self):
+        self.gwsupd = self.env.service_bin("gwsupd")
+        self.gwctl = self.env.service_bin("gwctl")
+        self.proc = self.env.start(self.name, [self.gwsupd, "--config", self.config_path])
+        log("gwsupd started (pid %d), config %s" % (self.proc.pid, self.config_path))
+        return self
+
+    def start_tap(self):
+        gwtap = self.env.service_bin("gwtap")
+        self.tap = self.env.start("%s-tap" % self.name, [gwtap, "--config", self.config_path, "--json"])
+        return self.tap
+
+    def tap_messages(self):
+        if not self.tap:
+            return []
+        out = []
+        for line in self.tap.output().splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+        return out
+
+    def status(self, timeout=5.0):
+        """(exit code, parsed JSON or None) of 'gwctl status --json'."""
+        try:
+            r = subprocess.run([self.gwctl, "--config", self.config_path, "status", "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None, None
+        doc = None
+        if r.returncode == 0:
+            try:
+                doc = json.loads(r.stdout.decode())
+            except ValueError:
+                doc = None
+        self.last_status = (r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace"))
+        return r.returncode, doc
+
+    def check_alive(self):
+        if self.proc and self.proc.poll() is not None:
+            raise Failure("gwsupd exited with %s" % self.proc.poll())
+
+    @staticmethod
+    def service(doc, name):
+        for s in (doc or {}).get("services", []):
+            if s.get("name") == name:
+                return s
+        return None
+
+    @staticmethod
+    def line(doc, port):
+        for ln in (doc or {}).get("lines", []):
+            if int(ln.get("port", -1)) == int(port):
+                return ln
+        return None
+
+    def wait_status(self, what, pred, timeout):
+        """Poll gwctl until pred(doc) is true; returns (doc, seconds)."""
+        def probe():
+            self.check_alive()
+            rc, doc = self.status()
+            if rc == 0 and doc is not None and pred(doc):
+                return doc
+            return None
+        try:
+            return wait_until(what, probe, timeout, 0.1)
+        except Failure:
+            st = getattr(self, "last_status", None)
+            if st:
+                log("last gwctl status: exit %s\n%s%s" % st)
+            raise
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Signal gwsupd; returns (exit code or None, seconds)."""
+        t0 = time.monotonic()
+        self.proc.signal(sig)
+        rc = self.proc.wait(timeout)
+        return rc, time.monotonic() - t0
+
+
+# ---------------------------------------------------------------- matching
+
+_VAR = re.compile(r"\$\{([A-Za-z0-9_.:-]+)\}")
+
+
+def substitute(obj, variables, strict=True):
+    """Replace ${name} in every string of obj (recursively)."""
+    if isinstance(obj, str):
+        def rep(m):
+            k = m.group(1)
+            if k in variables:
+                return str(variables[k])
+            if strict:
+                raise Failure("undefined variable ${%s}" % k)
+            return m.group(0)
+        whole = _VAR.fullmatch(obj)
+        if whole and whole.group(1) in variables and not isinstance(variables[whole.group(1)], str):
+            return variables[whole.group(1)]      # keep numbers numbers
+        return _VAR.sub(rep, obj)
+    if isinstance(obj, list):
+        return [substitute(x, variables, strict) for x in obj]
+    if isinstance(obj, dict):
+        return {substitute(k, variables, strict): substitute(v, variables, strict) for k, v in obj.items()}
+    return obj
+
+
+def match(actual, expected, path="$"):
+    """None if actual matches expected, else a message. expected: a scalar (equal),
+    a dict of fields (subset), a list (same length, element-wise), or an operator
+    object {"regex": s} {"in": [..]} {"ge": n} {"le": n} {"gt": n} {"ne": v}
+    {"present": bool} {"nonempty": true}."""
+    if isinstance(expected, dict):
+        ops = {"regex", "in", "ge", "le", "gt", "lt", "ne", "present", "nonempty"}
+        if expected and set(expected) <= ops:
+            for op, v in expected.items():
+                if op == "present":
+                    if (actual is not None) != bool(v):
+                        return "%s: present=%s expected %s" % (path, actual is not None, v)
+                elif actual is None:
+                    return "%s: missing (expected %s)" % (path, expected)
+                elif op == "regex" and not re.search(v, str(actual)):
+                    return "%s: %r does not match /%s/" % (path, actual, v)
+                elif op == "in" and actual not in v:
+                    return "%s: %r not in %r" % (path, actual, v)
+                elif op == "ge" and not actual >= v:
+                    return "%s: %r < %r" % (path, actual, v)
+                elif op == "gt" and not actual > v:
+                    return "%s: %r <= %r" % (path, actual, v)
+                elif op == "le" and not actual <= v:
+                    return "%s: %r > %r" % (path, actual, v)
+                elif op == "lt" and not actual < v:
+                    return "%s: %r >= %r" % (path, actual, v)
+                elif op == "ne" and actual == v:
+                    return "%s: %r == %r" % (path, actual, v)
+                elif op == "nonempty" and not actual:
+                    return "%s: empty" % path
+            return None
+        if not isinstance(actual, dict):
+            return "%s: expected an object, got %r" % (path, actual)
+        for k, v in expected.items():
+            m = match(actual.get(k), v, "%s.%s" % (path, k))
+            if m:
+                return m
+        return None
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return "%s: expected %d elements, got %r" % (path, len(expected), actual)
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            m = match(a, e, "%s[%d]" % (path, i))
+            if m:
+                return m
+        return None
+    if actual != expected and not (isinstance(expected, (int, float)) and isinstance(actual, str)
+                                   and actual == str(expected)):
+        return "%s: %r != %r" % (path, actual, expected)
+    return None
