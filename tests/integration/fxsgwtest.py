@@ -594,12 +594,13 @@ def match(actual, expected, path="$"):
                 if op == "present":
                     if (actual is not None) != bool(v):
                         return "%s: present=%s expected %s" % (path, actual is not None, v)
+                elif op == "in":
+                    if actual not in v:
+                        return "%s: %r not in %r" % (path, actual, v)
                 elif actual is None:
                     return "%s: missing (expected %s)" % (path, expected)
                 elif op == "regex" and not re.search(v, str(actual)):
                     return "%s: %r does not match /%s/" % (path, actual, v)
-                elif op == "in" and actual not in v:
-                    return "%s: %r not in %r" % (path, actual, v)
                 elif op == "ge" and not actual >= v:
                     return "%s: %r < %r" % (path, actual, v)
                 elif op == "gt" and not actual > v:

@@ -23,9 +23,9 @@ netem (delay, loss) is not available on the test kernels, so there is no such kn
 
 Topology
 --------
-    ns <prefix>-gw  eth0 10.N.0.10/24 ---+
-    ns <prefix>-p1  eth0 10.N.0.11/24 ---+--- br0 in ns <prefix>-br
-    ns <prefix>-p2  eth0 10.N.0.12/24 ---+
+    ns <prefix>-gw  eth0 10.77.0.10/24 --- vh-gw -+
+    ns <prefix>-p1  eth0 10.77.0.11/24 --- vh-p1 -+- br0   (vh-* and br0 in ns <prefix>-br)
+    ns <prefix>-p2  eth0 10.77.0.12/24 --- vh-p2 -+
 <prefix> is "fxgw<pid>" (unique per run; interface names are per namespace). Hosts get
 addresses in the order given. Every namespace has lo up; there is no default route, no
 NAT, nothing leaves the namespaces. IPv6 is disabled inside them (no DAD/RS noise).
@@ -233,14 +233,14 @@ class Host:
         this host fails. flush_neigh=True also forgets this host's neighbour entries in
         the other hosts, so that happens after a fresh resolution (~3 s) rather than after
         a REACHABLE entry ages out."""
-        _ip("link", "set", self.port, "down", ns=self.lab.br_ns)
+        _ip("link", "set", "dev", self.port, "down", ns=self.lab.br_ns)
         if flush_neigh:
             for h in self.lab.hosts.values():
                 if h is not self:
                     _ip("neigh", "flush", "to", self.ip, ns=h.ns, check=False)
 
     def link_up(self):
-        _ip("link", "set", self.port, "up", ns=self.lab.br_ns)
+        _ip("link", "set", "dev", self.port, "up", ns=self.lab.br_ns)
 
     def udp_listeners(self, port):
         """pids of processes in this namespace with a UDP socket bound to port."""
@@ -342,13 +342,14 @@ class Lab:
             ip = f"{self.subnet}.{10 + i}"
             self._add_ns(ns)
             # The pair is born in the bridge namespace; its peer goes straight into the host.
-            _ip("link", "add", name, "type", "veth", "peer", "name", "eth0", "netns", ns,
+            port = f"vh-{name}"     # "dev" keyword: a bare name could read as an ip keyword
+            _ip("link", "add", "dev", port, "type", "veth", "peer", "name", "eth0", "netns", ns,
                 ns=self.br_ns)
-            _ip("link", "set", name, "master", "br0", ns=self.br_ns)
-            _ip("link", "set", name, "up", ns=self.br_ns)
+            _ip("link", "set", "dev", port, "master", "br0", ns=self.br_ns)
+            _ip("link", "set", "dev", port, "up", ns=self.br_ns)
             _ip("addr", "add", f"{ip}/24", "dev", "eth0", ns=ns)
             _ip("link", "set", "eth0", "up", ns=ns)
-            self.hosts[name] = Host(self, name, ns, ip, name)
+            self.hosts[name] = Host(self, name, ns, ip, port)
 
     def close(self):
         if self._closed:

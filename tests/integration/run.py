@@ -9,6 +9,8 @@ A case file is JSON:
   {
     "description": "one sentence",
     "timeout_s": 60,                      # whole case, internal bound
+    "requires": ["gwsupd", "sigd", ...],  # built binaries or installed programs;
+                                          # missing: skip (77). Peers add their own.
     "vars": {"gw": "127.0.0.20", ...},    # ${gw} anywhere below; also built in:
                                           # ${tmp} ${build} ${source} ${runtime_dir}
                                           # ${gw_config} ${bin:NAME} (a built binary)
@@ -63,6 +65,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fxsgwtest import (EXIT_SKIP, Env, Failure, Gateway, Kamailio, Sipp, Skip,  # noqa: E402
                        log, match, substitute, wait_until)
+
+
+SERVICES = ("gwsupd", "sigd", "regd", "mediad", "linehwd", "gwctl", "gwtap")
 
 
 class Case:
@@ -366,7 +371,17 @@ class Case:
                 log("step: %s" % json.dumps(step)[:300])
             fn(step)
 
+    def check_requirements(self):
+        for name in self.spec.get("requires", []):
+            if name in SERVICES:
+                self.env.service_bin(name)
+            else:
+                Env.system_bin(name)
+        for p in self.spec.get("peers", []):
+            Env.system_bin({"kamailio": "kamailio", "sipp": "sipp"}.get(p.get("kind"), p.get("kind")))
+
     def run(self):
+        self.check_requirements()
         log("case %s: %s" % (self.name, self.spec.get("description", "")))
         log("tmp %s" % self.env.tmp)
         self.run_steps(self.spec["steps"])
