@@ -1008,10 +1008,13 @@ static int syntax_error(ParseCtx *ctx) {
                 return -ENOMEM;
         if (p->error == YAML_READER_ERROR)
                 return set_error(ctx, &p->mark, "invalid input: %s", strna(p->problem));
-        if (p->context)
-                return set_error(ctx, &p->problem_mark, "syntax error: %s %s (line %zu, column %zu)",
+        if (p->context && (p->context_mark.line != p->problem_mark.line ||
+                           p->context_mark.column != p->problem_mark.column))
+                return set_error(ctx, &p->problem_mark, "syntax error: %s %s started at %zu:%zu",
                                  strna(p->problem), p->context,
                                  p->context_mark.line + 1, p->context_mark.column + 1);
+        if (p->context)
+                return set_error(ctx, &p->problem_mark, "syntax error: %s %s", strna(p->problem), p->context);
         return set_error(ctx, &p->problem_mark, "syntax error: %s", strna(p->problem));
 }
 
@@ -1258,9 +1261,11 @@ static int parse_mapping(ParseCtx *ctx, const char *tpath, const char *dpath, Ke
                                                  GOT(key));
                         return set_error(ctx, &ev.start_mark, "unknown key '%s' in '%s'", GOT(key), dpath);
                 }
-                if (marks[idx].set)
-                        return set_error(ctx, &ev.start_mark, "duplicate key '%s' in '%s'", key,
-                                         isempty(dpath) ? "the top level" : dpath);
+                if (marks[idx].set) {
+                        if (isempty(dpath))
+                                return set_error(ctx, &ev.start_mark, "duplicate key '%s' at the top level", key);
+                        return set_error(ctx, &ev.start_mark, "duplicate key '%s' in '%s'", key, dpath);
+                }
 
                 r = parse_value(ctx, (size_t) idx, kd, scope, base, marks);
                 if (r < 0)
