@@ -26,7 +26,8 @@ Topology
     ns <prefix>-gw  eth0 10.77.0.10/24 --- vh-gw -+
     ns <prefix>-p1  eth0 10.77.0.11/24 --- vh-p1 -+- br0   (vh-* and br0 in ns <prefix>-br)
     ns <prefix>-p2  eth0 10.77.0.12/24 --- vh-p2 -+
-<prefix> is "fxgw<pid>" (unique per run; interface names are per namespace). Hosts get
+<prefix> is "fxgw<pid>" ("fxgw<pid>n<k>" for a process's k-th further lab), unique per
+run; interface names are per namespace, so they are the same in every lab. Hosts get
 addresses in the order given. Every namespace has lo up; there is no default route, no
 NAT, nothing leaves the namespaces. IPv6 is disabled inside them (no DAD/RS noise).
 
@@ -61,7 +62,8 @@ import sys
 import time
 
 PREFIX_BASE = "fxgw"
-_PREFIX_RE = re.compile(r"^" + PREFIX_BASE + r"(\d+)-[A-Za-z0-9_]+$")
+_PREFIX_RE = re.compile(r"^" + PREFIX_BASE + r"(\d+)(?:n\d+)?-[A-Za-z0-9_]+$")
+_labs_made = 0
 NFT_TABLE = "fxgw_silence"
 
 
@@ -285,9 +287,15 @@ class Lab:
         for h in hosts:
             if not re.fullmatch(r"[A-Za-z0-9_]{1,12}", h) or h == "br":
                 raise ValueError(f"bad host name '{h}'")
-        if len(hosts) > 200:
+        if len(hosts) > 240:
             raise ValueError("too many hosts")
-        self.prefix = prefix or f"{PREFIX_BASE}{os.getpid()}"
+        global _labs_made
+        if not re.fullmatch(r"10\.\d{1,3}\.\d{1,3}", subnet):
+            raise ValueError("subnet must be the first three octets of a 10.x.y.0/24")
+        # fxgw<pid> for the first lab of a process, fxgw<pid>n<k> for further ones.
+        self.prefix = prefix or (f"{PREFIX_BASE}{os.getpid()}" +
+                                 (f"n{_labs_made}" if _labs_made else ""))
+        _labs_made += 1
         self.br_ns = f"{self.prefix}-br"
         self.subnet = subnet
         self.hosts = {}
@@ -312,7 +320,10 @@ class Lab:
         self._closed = False
         atexit.register(self.close)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+            try:
+                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:      # not the main thread: atexit only
+                pass
         try:
             self._build()
         except BaseException:
