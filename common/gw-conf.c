@@ -1090,7 +1090,16 @@ static int parse_scalar(ParseCtx *ctx, const ConfKey *k, yaml_event_t *ev, const
                                  k->shape == KEY_LIST ? k->type + strlen("list of ") : k->type, event_kind(ev));
         if (strlen(v) != ev->data.scalar.length)
                 r = conf_why(ctx, "expected text without NUL characters");
-        else
+        else if ((k->flags & KEY_NULLABLE) && event_is_null(ev)) {
+                /* "password: ~" is no password, while "password: ''" is an empty one. */
+                if (k->flags & KEY_SECRET)
+                        *(char **) field = erase_and_free(*(char **) field);
+                else {
+                        free(*(char **) field);
+                        *(char **) field = NULL;
+                }
+                r = 0;
+        } else
                 r = k->parse(ctx, k, event_is_null(ev) ? "" : v, field);
         if (k->flags & KEY_SECRET)
                 explicit_bzero(ev->data.scalar.value, ev->data.scalar.length);

@@ -592,6 +592,38 @@ TEST(limits) {
         free(text);
 }
 
+/* Nothing after a key, ~ or null: an empty section or list, an unset optional value. */
+TEST(nulls) {
+        static const char text[] =
+                "sip:\n"
+                "dns: ~\n"
+                "profiles:\n"
+                "  - name: p\n"
+                "    proxy: 192.0.2.1\n"
+                "    redundant_proxies: null\n"
+                "lines:\n"
+                "  - {port: 1, number: '1', password: ~}\n"
+                "  - {port: 2, number: '2', password: ''}\n"
+                "  - {port: 3, number: '3', password: }\n"
+                "bus:\n"
+                "  endpoints: {sigd: ~}\n";
+        GwConf *c = NULL;
+        char *error;
+
+        ASSERT_OK(gw_conf_load_string("nulls.yaml", text, &c, NULL));
+        ASSERT_EQ(c->profiles[0].n_redundant, 0);
+        ASSERT_TRUE(c->lines[0].password == NULL);
+        ASSERT_STREQ(c->lines[1].password, "");
+        ASSERT_TRUE(c->lines[2].password == NULL);
+        ASSERT_TRUE(c->bus_endpoints[2] == NULL);
+        gw_conf_free(c);
+
+        /* A required scalar left empty is an empty value, refused as such. */
+        error = load_error("nulls.yaml", "profiles: [{name: p, proxy: }]\nlines: [{port: 1, number: '1'}]\n");
+        ASSERT_STREQ(error, "nulls.yaml:1:29: key 'profiles[0].proxy': expected host[:port], got ''");
+        free(error);
+}
+
 /* Secrets never come back out: not in the dump, not in an error. */
 TEST(secrets) {
         static const char base[] =
