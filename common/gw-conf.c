@@ -136,14 +136,14 @@ int gw_parse_duration(const char *s, uint64_t *ret_usec) {
         return -EINVAL;
 }
 
-/* The largest unit that shows the value exactly: "32s", "500ms", "1h". */
+/* The largest unit that shows the value exactly, minutes written as seconds
+ * the way the product's manuals do: "32s", "500ms", "1800s", "1h". */
 static const char *format_duration(char *buf, size_t n, uint64_t usec) {
         static const struct {
                 const char *suffix;
                 uint64_t usec;
         } units[] = {
                 { "h",  3600 * USEC_PER_SEC },
-                { "m",  60 * USEC_PER_SEC },
                 { "s",  USEC_PER_SEC },
                 { "ms", USEC_PER_MSEC },
                 { "us", 1 },
