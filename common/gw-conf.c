@@ -1668,34 +1668,39 @@ void gw_conf_dump_keys(FILE *f) {
         }
 }
 
-static void dump_scope(const GwConf *c, KeyScope scope, const void *base, FILE *f,
-                       const char *first_indent, const char *indent);
+static void dump_scope(const GwConf *c, KeyScope scope, const void *base, FILE *f, int col, bool dash);
 
-static void dump_key(const GwConf *c, const ConfKey *k, const void *base, const char *ind, FILE *f) {
+/* 'col' spaces, or for the first key of a list entry col-2 spaces and "- ". */
+static void dump_indent(FILE *f, int col, bool dash) {
+        if (dash)
+                fprintf(f, "%*s- ", col - 2, "");
+        else
+                fprintf(f, "%*s", col, "");
+}
+
+static void dump_key(const GwConf *c, const ConfKey *k, const void *base, FILE *f, int col, bool dash) {
         const void *field = (const uint8_t *) base + k->offset;
 
+        dump_indent(f, col, dash);
         switch (k->shape) {
         case KEY_SECTION:
-                fprintf(f, "%s%s:\n", ind, key_name(k));
+                fprintf(f, "%s:\n", key_name(k));
                 break;
         case KEY_SECTION_LIST: {
                 bool profiles = k->child_scope == SCOPE_PROFILE;
                 size_t n = profiles ? c->n_profiles : c->n_lines;
-                char sub[80], subfirst[80];
 
-                fprintf(f, "%s%s:\n", ind, key_name(k));
-                snprintf(subfirst, sizeof subfirst, "%s  - ", ind);
-                snprintf(sub, sizeof sub, "%s    ", ind);
+                fprintf(f, "%s:\n", key_name(k));
                 for (size_t i = 0; i < n; i++) {
                         const void *elem = profiles ? (const void *) &c->profiles[i] : (const void *) &c->lines[i];
-                        dump_scope(c, k->child_scope, elem, f, subfirst, sub);
+                        dump_scope(c, k->child_scope, elem, f, col + 4, true);
                 }
                 break;
         }
         case KEY_LIST: {
                 size_t n = *(const size_t *) ((const uint8_t *) base + k->n_offset);
 
-                fprintf(f, "%s%s: [", ind, key_name(k));
+                fprintf(f, "%s: [", key_name(k));
                 for (size_t i = 0; i < n; i++) {
                         if (i > 0)
                                 fputs(", ", f);
@@ -1705,11 +1710,12 @@ static void dump_key(const GwConf *c, const ConfKey *k, const void *base, const 
                 break;
         }
         case KEY_SCALAR:
+                /* A list entry starts with a required key, so no "- #" comment can occur. */
                 if ((k->flags & KEY_NULLABLE) && !*(char *const *) field) {
-                        fprintf(f, "%s# %s: (not set)\n", ind, key_name(k));
+                        fprintf(f, "# %s: (not set)\n", key_name(k));
                         break;
                 }
-                fprintf(f, "%s%s: ", ind, key_name(k));
+                fprintf(f, "%s: ", key_name(k));
                 k->print(k, field, f);
                 fputc('\n', f);
                 break;
@@ -1717,28 +1723,23 @@ static void dump_key(const GwConf *c, const ConfKey *k, const void *base, const 
 }
 
 /* Keys of one scope in table order, indented by their depth. */
-static void dump_scope(const GwConf *c, KeyScope scope, const void *base, FILE *f,
-                       const char *first_indent, const char *indent) {
-        bool first = true;
-
+static void dump_scope(const GwConf *c, KeyScope scope, const void *base, FILE *f, int col, bool dash) {
         for (size_t i = 0; i < n_conf_keys; i++) {
                 const ConfKey *k = &conf_keys[i];
-                char ind[64];
-                size_t depth = 0;
+                int depth = 0;
 
                 if (k->scope != scope)
                         continue;
                 for (const char *p = strchr(k->path, '.'); scope == SCOPE_CONF && p; p = strchr(p + 1, '.'))
                         depth++;
-                snprintf(ind, sizeof ind, "%s%*s", first ? first_indent : indent, (int) depth * 2, "");
-                first = false;
-                dump_key(c, k, base, ind, f);
+                dump_key(c, k, base, f, col + 2 * depth, dash);
+                dash = false;
         }
 }
 
 void gw_conf_dump(const GwConf *c, FILE *f) {
         fprintf(f, "# Effective configuration from '%s' (secrets shown as ***)\n", strna(c->path));
-        dump_scope(c, SCOPE_CONF, c, f, "", "");
+        dump_scope(c, SCOPE_CONF, c, f, 0, false);
 }
 
 const GwProfileConf *gw_conf_profile_by_name(const GwConf *c, const char *name) {
