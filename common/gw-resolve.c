@@ -638,6 +638,62 @@ static int on_defer(sd_event_source *s, void *userdata) {
 
 /* --- public API --- */
 
+/* "ip", "ip:port", "[ip6]", "[ip6]:port" or a bare "ip6"; port 1-65535, absent = 53.
+ * (ares_set_servers_ports_csv() of c-ares 1.18 refuses "[ip6]" and wraps ports > 65535.) */
+static int parse_server(const char *s, struct ares_addr_port_node *ret) {
+        char host[INET6_ADDRSTRLEN];
+        const char *port = NULL, *end;
+        size_t len;
+
+        if (isempty(s))
+                return -EINVAL;
+        if (s[0] == '[') {
+                end = strchr(s, ']');
+                if (!end || (end[1] != '\0' && end[1] != ':'))
+                        return -EINVAL;
+                len = (size_t) (end - s - 1);
+                if (len == 0 || len >= sizeof(host))
+                        return -EINVAL;
+                memcpy(host, s + 1, len);
+                host[len] = '\0';
+                if (end[1] == ':')
+                        port = end + 2;
+        } else {
+                const char *colon = strchr(s, ':');
+
+                if (colon && strchr(colon + 1, ':'))
+                        colon = NULL;   /* several colons: a bare IPv6 address */
+                len = colon ? (size_t) (colon - s) : strlen(s);
+                if (len == 0 || len >= sizeof(host))
+                        return -EINVAL;
+                memcpy(host, s, len);
+                host[len] = '\0';
+                if (colon)
+                        port = colon + 1;
+        }
+
+        *ret = (struct ares_addr_port_node) {};
+        if (inet_pton(AF_INET, host, &ret->addr.addr4) == 1 && s[0] != '[')
+                ret->family = AF_INET;
+        else if (inet_pton(AF_INET6, host, &ret->addr.addr6) == 1)
+                ret->family = AF_INET6;
+        else
+                return -EINVAL;
+
+        if (port) {
+                unsigned long p = 0;
+
+                if (*port == '\0' || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port))
+                        return -EINVAL;
+                p = strtoul(port, NULL, 10);
+                if (p < 1 || p > 65535)
+                        return -EINVAL;
+                ret->udp_port = ret->tcp_port = (int) p;
+        }
+        return 0;
+}
+
+
 int gw_resolver_new(sd_event *e, const GwResolverConfig *c, GwResolver **ret) {
         _cleanup_(gw_resolver_freep) GwResolver *r = NULL;
         struct ares_options o = {};
@@ -672,26 +728,20 @@ int gw_resolver_new(sd_event *e, const GwResolverConfig *c, GwResolver **ret) {
         r->have_channel = true;
 
         if (c && c->n_servers > 0) {
-                _cleanup_free_ char *csv = NULL;
-                size_t len = 1;
+                _cleanup_free_ struct ares_addr_port_node *nodes = NULL;
 
-                if (!c->servers)
+                if (!c->servers || c->n_servers > 64)
                         return -EINVAL;
-                for (size_t i = 0; i < c->n_servers; i++) {
-                        if (isempty(c->servers[i]) || strchr(c->servers[i], ','))
-                                return -EINVAL;
-                        len += strlen(c->servers[i]) + 1;
-                }
-                csv = malloc(len);
-                if (!csv)
+                nodes = calloc(c->n_servers, sizeof(*nodes));
+                if (!nodes)
                         return -ENOMEM;
-                csv[0] = '\0';
                 for (size_t i = 0; i < c->n_servers; i++) {
-                        if (i > 0)
-                                strcat(csv, ",");
-                        strcat(csv, c->servers[i]);
+                        k = parse_server(c->servers[i], &nodes[i]);
+                        if (k < 0)
+                                return k;
+                        nodes[i].next = i + 1 < c->n_servers ? &nodes[i + 1] : NULL;
                 }
-                k = ares_set_servers_ports_csv(r->channel, csv);
+                k = ares_set_servers_ports(r->channel, nodes);
                 if (k != ARES_SUCCESS)
                         return k == ARES_ENOMEM ? -ENOMEM : -EINVAL;
         }
@@ -770,7 +820,8 @@ int gw_resolve_host(GwResolver *r, const char *name, uint16_t port, int family,
                     gw_resolve_cb_t cb, void *userdata, GwResolveQuery **ret_query) {
         LiteralAddr lit;
         GwResolveQuery *q;
-        int lit_family, k;
+        bool literal;
+        int lit_family = AF_UNSPEC, k;
 
         if (!r || !r->have_channel || isempty(name) || !cb)
                 return -EINVAL;
@@ -778,6 +829,11 @@ int gw_resolve_host(GwResolver *r, const char *name, uint16_t port, int family,
                 return -EAFNOSUPPORT;
         if (strlen(name) > 255 || strpbrk(name, " \t\r\n,"))
                 return -EINVAL;
+        literal = parse_literal(name, AF_UNSPEC, &lit_family, &lit);
+        if (literal && family != AF_UNSPEC && family != lit_family)
+                return -EAFNOSUPPORT;   /* an address of the other family: never a name */
+        if (!literal && strchr(name, ':'))
+                return -EINVAL;         /* not an address, and no host name has a colon */
 
         q = calloc(1, sizeof(*q));
         if (!q)
@@ -802,7 +858,7 @@ int gw_resolve_host(GwResolver *r, const char *name, uint16_t port, int family,
         r->n_pending++;
 
         q->outstanding = 1;     /* guard: completes only after everything is started */
-        if (parse_literal(name, family, &lit_family, &lit)) {
+        if (literal) {
                 k = query_add_host(q, name, port ?: SIP_DEFAULT_PORT, 0, 0, UINT32_MAX);
                 if (k >= 0) {
                         Host *h = &q->hosts[0];

@@ -55,8 +55,9 @@ typedef void (*gw_resolve_cb_t)(GwResolveQuery *q, int error, const GwResolveRes
                                 void *userdata);
 
 typedef struct GwResolverConfig {
-        /* DNS servers, "ip", "ip:port" or "[ipv6]:port"; NULL or 0 = the system's resolvers
-         * (/etc/resolv.conf). */
+        /* DNS servers, asked in order: "ip", "ip:port", "[ip6]", "[ip6]:port" or a bare
+         * "ip6"; port 1-65535, default 53. gw_resolver_new() refuses anything else with
+         * -EINVAL. NULL or 0 = the system's resolvers (/etc/resolv.conf). */
         const char *const *servers;
         size_t n_servers;
         /* Time to wait for the first try, in ms; c-ares doubles it on each further round over
@@ -75,8 +76,10 @@ static inline void gw_resolver_freep(GwResolver **r) { gw_resolver_free(*r); }
 /* family: AF_INET, AF_INET6 or AF_UNSPEC (IPv4 addresses before IPv6 for each host).
  * port: 0 = not given (SRV lookup; 5060 for a literal or the fallback).
  * On success returns 0 and, if ret_query is not NULL, a handle valid until the callback has
- * returned or the query was cancelled. On failure (-EINVAL bad arguments, -ENOMEM) the
- * callback will not be called. */
+ * returned or the query was cancelled. On failure the callback will not be called:
+ * -EINVAL bad arguments (empty name, whitespace, a colon that is not an IPv6 literal);
+ * -EAFNOSUPPORT family is not one of the three, or an IP literal of the other family;
+ * -ENOMEM. */
 int gw_resolve_host(GwResolver *r, const char *name, uint16_t port, int family,
                     gw_resolve_cb_t cb, void *userdata, GwResolveQuery **ret_query);
 

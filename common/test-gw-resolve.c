@@ -270,7 +270,37 @@ TEST(resolve_literal) {
         ASSERT_ERROR(gw_resolve_host(r, "", 0, AF_INET, on_resolved, &o, NULL), EINVAL);
         ASSERT_ERROR(gw_resolve_host(r, "a b", 0, AF_INET, on_resolved, &o, NULL), EINVAL);
         ASSERT_ERROR(gw_resolve_host(r, "x.test", 0, AF_UNIX, on_resolved, &o, NULL), EAFNOSUPPORT);
+        ASSERT_ERROR(gw_resolve_host(r, "::1", 0, AF_INET, on_resolved, &o, NULL), EAFNOSUPPORT);
+        ASSERT_ERROR(gw_resolve_host(r, "127.0.0.1", 0, AF_INET6, on_resolved, &o, NULL), EAFNOSUPPORT);
+        ASSERT_ERROR(gw_resolve_host(r, "x.test:5060", 0, AF_INET, on_resolved, &o, NULL), EINVAL);
         ASSERT_EQ(gw_resolver_n_pending(r), 0);
+}
+
+TEST(resolver_servers) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        const char *good[] = { "127.0.0.1", "127.0.0.1:5353", "[::1]", "[::1]:5353", "::1", "fd00::53" };
+        const char *bad[] = { "", "bad", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "1.2.3.4:99999",
+                              "[::1", "[::1]x", "[127.0.0.1]", "[]:53", "127.0.0.1:53x", "dns.test" };
+        GwResolver *r = NULL;
+
+        ASSERT_OK(sd_event_new(&e));
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                GwResolverConfig c = { .servers = &good[i], .n_servers = 1 };
+                ASSERT_OK(gw_resolver_new(e, &c, &r));
+                r = gw_resolver_free(r);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                GwResolverConfig c = { .servers = &bad[i], .n_servers = 1 };
+                if (gw_resolver_new(e, &c, &r) != -EINVAL)
+                        GW_TEST_FAIL("server '%s' accepted", bad[i]);
+                ASSERT_TRUE(r == NULL);
+        }
+        /* several at once, and the system's resolvers */
+        GwResolverConfig c = { .servers = good, .n_servers = ELEMENTSOF(good) };
+        ASSERT_OK(gw_resolver_new(e, &c, &r));
+        r = gw_resolver_free(r);
+        ASSERT_OK(gw_resolver_new(e, NULL, &r));
+        r = gw_resolver_free(r);
 }
 
 TEST(resolve_srv_priority) {
