@@ -82,7 +82,15 @@ static int handle_gateway_stopping(GwBus *bus, const Gw__Envelope *env, void *us
         return manager_gateway_stopping(userdata, env->gateway_stopping->deadline_ms);
 }
 
+/* sigd's heartbeat and its answer to our StateSyncRequest: the bus reports its
+ * instance to on_peer() before this runs; nothing else to do. */
+static int handle_service_state(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        return 0;
+}
+
 static const GwBusHandler regd_handlers[] = {
+        [GW__ENVELOPE__BODY_SERVICE_STATE] = {
+                "ServiceState", handle_service_state, GW_SRC_DAEMONS },
         [GW__ENVELOPE__BODY_SIP_REQUEST_OUTCOME] = {
                 "SipRequestOutcome", handle_outcome, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
         [GW__ENVELOPE__BODY_STATE_SYNC_REQUEST] = {
@@ -96,7 +104,7 @@ static void on_peer(GwBus *bus, Gw__Service peer, uint64_t instance_id, void *us
         if (peer != GW__SERVICE__SERVICE_SIGD)
                 return;
         log_debug("sigd instance %016" PRIx64 " seen.", instance_id);
-        manager_resend_in_flight(userdata);
+        manager_sigd_seen(userdata);
 }
 
 /* ---------------------------------------------------------------- control socket */
@@ -145,7 +153,10 @@ static void on_ctl_free(Gw__Envelope *reply, void *userdata) {
 }
 
 int regd_bus_attach(Manager *m, GwBus *bus) {
-        static const char *const topics[] = { "SipRequestOutcome", "StateSyncRequest", "GatewayStopping" };
+        static const char *const topics[] = {
+                "SipRequestOutcome", "StateSyncRequest", "GatewayStopping",
+                "ServiceState/sigd",    /* to see sigd (and a new instance of it) early */
+        };
         const ManagerCallbacks cb = {
                 .send_request = send_request,
                 .next_correlation_id = next_correlation_id,
@@ -159,6 +170,9 @@ int regd_bus_attach(Manager *m, GwBus *bus) {
         assert(bus);
 
         manager_set_callbacks(m, &cb, bus);
+        r = manager_hold_until_sigd(m, REGD_SIGD_SETTLE_USEC, REGD_SIGD_MAX_WAIT_USEC);
+        if (r < 0)
+                return log_error_errno(r, "Failed to arm the wait for sigd: %m");
         gw_bus_set_handlers(bus, regd_handlers, ELEMENTSOF(regd_handlers), m);
         gw_bus_set_ctl_handler(bus, on_ctl, on_ctl_free, m);
         gw_bus_set_peer_callback(bus, on_peer, m);

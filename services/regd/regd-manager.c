@@ -11,6 +11,12 @@
  * (the first one after regd starts may simply have been slow), later ones are
  * ignored.
  *
+ * Until sigd is first seen on the bus (and at least REGD_SIGD_SETTLE_USEC
+ * after our bus came up, so that sigd's subscription has reached our PUB)
+ * requests only queue: a REGISTER published into the void would wait a whole
+ * loss timeout, and re-sending everything at the first sighting would send it
+ * twice. After REGD_SIGD_MAX_WAIT_USEC without sigd they go anyway.
+ *
  * Stopping (GatewayStopping from gwsupd): queued REGISTERs are dropped, every
  * registered line (and every line whose REGISTER is on its way) is
  * un-REGISTERed (expires 0 on our own Contact) with a wider window of
@@ -122,6 +128,7 @@ Manager *manager_free(Manager *m) {
         free(m->profiles);
         sd_event_source_disable_unref(m->flush_source);
         sd_event_source_disable_unref(m->stop_timer);
+        sd_event_source_disable_unref(m->hold_timer);
         sd_event_unref(m->event);
         free(m->state_dir);
         free(m);
@@ -208,6 +215,8 @@ void manager_publish_all(Manager *m) {
 /* ---------------------------------------------------------------- the window */
 
 static unsigned manager_window(const Manager *m) {
+        if (m->hold && !m->stopping)
+                return 0;
         return m->stopping ? MAX(m->max_in_flight, (unsigned) REGD_STOP_MAX_IN_FLIGHT) : m->max_in_flight;
 }
 
@@ -384,6 +393,64 @@ void manager_resend_in_flight(Manager *m) {
         }
         if (n > 0)
                 log_info("sigd has a new instance: sent %u outstanding request(s) again.", n);
+}
+
+static void manager_release(Manager *m, const char *why) {
+        if (!m->hold)
+                return;
+        m->hold = false;
+        m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+        log_debug("Sending requests now (%s), %zu queued.", why, m->n_queued);
+        manager_pump(m);
+}
+
+static int manager_on_hold_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+        if (m->hold_seen)
+                manager_release(m, "sigd seen");
+        else {
+                log_warning("sigd not seen on the bus yet, sending the %zu queued request(s) anyway.", m->n_queued);
+                manager_release(m, "sigd not seen");
+        }
+        return 0;
+}
+
+int manager_hold_until_sigd(Manager *m, uint64_t settle_usec, uint64_t max_wait_usec) {
+        uint64_t now = manager_now(m, CLOCK_MONOTONIC);
+        int r;
+
+        m->hold = true;
+        m->hold_seen = false;
+        m->hold_release_min_mono = now + settle_usec;
+        m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
+        r = sd_event_add_time(m->event, &m->hold_timer, CLOCK_MONOTONIC, now + max_wait_usec,
+                              10 * USEC_PER_MSEC, manager_on_hold_timer, m);
+        if (r < 0) {
+                m->hold = false;
+                return r;
+        }
+        return 0;
+}
+
+void manager_sigd_seen(Manager *m) {
+        uint64_t now = manager_now(m, CLOCK_MONOTONIC);
+
+        if (!m->hold) {
+                /* A restarted sigd (or the first sighting after we gave up waiting):
+                 * what is in flight was lost with the old instance or never arrived. */
+                manager_resend_in_flight(m);
+                return;
+        }
+        m->hold_seen = true;
+        if (now >= m->hold_release_min_mono) {
+                manager_release(m, "sigd seen");
+                return;
+        }
+        /* Give sigd's subscription to our PUB time to form before publishing. */
+        if (m->hold_timer)
+                (void) sd_event_source_set_time(m->hold_timer, m->hold_release_min_mono);
 }
 
 /* ---------------------------------------------------------------- outcomes */

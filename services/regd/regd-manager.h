@@ -23,6 +23,8 @@
 #define REGD_STATE_FILE           "registrations"
 #define REGD_STATE_MARGIN_USEC    (10 * USEC_PER_SEC)    /* plus invite_total_timeout */
 #define REGD_RETRY_NOW_MAX        3                      /* consecutive 423s answered at once */
+#define REGD_SIGD_SETTLE_USEC     (600 * USEC_PER_MSEC)  /* > the bus's 500 ms max reconnect interval */
+#define REGD_SIGD_MAX_WAIT_USEC   (10 * USEC_PER_SEC)
 
 typedef struct ManagerCallbacks {
         /* Publish req (a SipRequest) with envelope correlation id cid. <0: not sent
@@ -65,6 +67,12 @@ struct Manager {
         bool stopping;                   /* un-REGISTERing */
         bool stopped;                    /* done: registers nothing any more */
         bool exiting;                    /* being freed: transmits nothing */
+
+        /* Until sigd is seen on the bus, requests only queue (see regd-manager.c). */
+        bool hold;
+        bool hold_seen;                  /* sigd seen while holding */
+        uint64_t hold_release_min_mono;  /* not before: sigd's SUB must have reached our PUB */
+        sd_event_source *hold_timer;
         unsigned unreg_lines, unreg_confirmed, unreg_pending;
         sd_event_source *stop_timer;
 
@@ -86,6 +94,11 @@ int manager_start(Manager *m);
 int manager_handle_outcome(Manager *m, uint64_t cid, const Gw__SipRequestOutcome *o);
 /* sigd has a new instance: re-send every in-flight request at once. */
 void manager_resend_in_flight(Manager *m);
+/* Transmit nothing before sigd is seen (manager_sigd_seen) and settle_usec have
+ * passed; release anyway after max_wait_usec. */
+int manager_hold_until_sigd(Manager *m, uint64_t settle_usec, uint64_t max_wait_usec);
+/* The bus saw a sigd instance (first sighting or restart). */
+void manager_sigd_seen(Manager *m);
 /* GatewayStopping: un-REGISTER within deadline_ms, then UnregisterDone. */
 int manager_gateway_stopping(Manager *m, uint32_t deadline_ms);
 /* Re-publish every line and profile (StateSyncRequest). */

@@ -567,3 +567,57 @@ TEST(regd_free_sends_nothing) {
         ASSERT_EQ(f.c->n_sent, 16);
         fixture_done(&f);
 }
+
+static bool sent_16(void *userdata) {
+        return ((Capture *) userdata)->n_sent >= 16;
+}
+
+TEST(regd_hold_until_sigd_seen) {
+        Fixture f;
+        uint64_t t0, dt;
+
+        fixture_init(&f, 20);
+        ASSERT_OK(manager_new(f.e, &f.t.conf, NULL, &f.m));
+        capture_attach(f.m, f.c);
+        t0 = now_usec(CLOCK_MONOTONIC);
+        ASSERT_OK(manager_hold_until_sigd(f.m, 300 * USEC_PER_MSEC, 5 * USEC_PER_SEC));
+        ASSERT_OK(manager_start(f.m));
+
+        /* Nothing goes out before sigd is seen. */
+        ASSERT_EQ(f.c->n_sent, 0);
+        ASSERT_EQ(f.m->n_queued, 20);
+        for (int i = 0; i < 5; i++)
+                ASSERT_OK(sd_event_run(f.e, 10 * USEC_PER_MSEC));
+        ASSERT_EQ(f.c->n_sent, 0);
+
+        /* Seen early: released once the settle time is over, 16 at once, FIFO. */
+        manager_sigd_seen(f.m);
+        ASSERT_EQ(f.c->n_sent, 0);
+        ASSERT_TRUE(run_until(f.e, sent_16, f.c, 2 * USEC_PER_SEC));
+        dt = now_usec(CLOCK_MONOTONIC) - t0;
+        ASSERT_TRUE(dt >= 290 * USEC_PER_MSEC);
+        ASSERT_TRUE(dt < 1000 * USEC_PER_MSEC);
+        ASSERT_EQ(f.c->n_sent, 16);
+        ASSERT_EQ(f.c->sent[0].port, 1);
+
+        /* A later instance of sigd: what is in flight goes again at once. */
+        manager_sigd_seen(f.m);
+        ASSERT_EQ(f.c->n_sent, 32);
+        fixture_done(&f);
+
+        /* Never seen: sent anyway after the maximum wait. */
+        fixture_init(&f, 2);
+        ASSERT_OK(manager_new(f.e, &f.t.conf, NULL, &f.m));
+        capture_attach(f.m, f.c);
+        ASSERT_OK(manager_hold_until_sigd(f.m, 100 * USEC_PER_MSEC, 300 * USEC_PER_MSEC));
+        ASSERT_OK(manager_start(f.m));
+        ASSERT_EQ(f.c->n_sent, 0);
+        {
+                WaitSent w = { f.c, 2 };
+                ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
+        }
+        /* The first sighting after that re-sends (those were likely lost). */
+        manager_sigd_seen(f.m);
+        ASSERT_EQ(f.c->n_sent, 4);
+        fixture_done(&f);
+}
