@@ -69,6 +69,7 @@ struct GwResolveQuery {
         GwResolveQuery *prev, *next;    /* in resolver->running or resolver->done */
         bool in_done;
         bool cancelled;
+        bool delivering;                /* its callback is running */
 
         char *name;
         char *srv_name;                 /* "_sip._udp.<name>" when looking up SRV */
@@ -631,6 +632,7 @@ static int on_defer(sd_event_source *s, void *userdata) {
         r->n_pending--;
 
         /* From here on q belongs to nobody but us: the callback may free r. */
+        q->delivering = true;
         q->cb(q, q->error, q->error < 0 ? NULL : &q->result, q->userdata);
         query_free(q);
         return 0;
@@ -911,8 +913,8 @@ int gw_resolve_host(GwResolver *r, const char *name, uint16_t port, int family,
 GwResolveQuery *gw_resolve_query_cancel(GwResolveQuery *q) {
         GwResolver *r;
 
-        if (!q)
-                return NULL;
+        if (!q || q->delivering)
+                return NULL;    /* cancelling from its own callback: nothing left to do */
         r = q->resolver;
         assert(!q->cancelled);
 

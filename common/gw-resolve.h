@@ -84,7 +84,7 @@ int gw_resolve_host(GwResolver *r, const char *name, uint16_t port, int family,
                     gw_resolve_cb_t cb, void *userdata, GwResolveQuery **ret_query);
 
 /* The callback of q will not be called. Accepts NULL; returns NULL. q must be a live handle
- * (not after its callback has returned). */
+ * (not after its callback has returned; from inside its own callback it is a no-op). */
 GwResolveQuery *gw_resolve_query_cancel(GwResolveQuery *q);
 
 /* Number of queries started and not yet completed or cancelled (for tests and status). */

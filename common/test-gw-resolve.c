@@ -545,10 +545,10 @@ TEST(resolve_dead_server_times_out) {
         ASSERT_EQ(o.error, -ETIMEDOUT);
         /* 500 ms, then 1000 ms for the second try (c-ares doubles per round) */
         ASSERT_TRUE(elapsed >= 1400 * USEC_PER_MSEC);
-        ASSERT_TRUE(elapsed <= 2500 * USEC_PER_MSEC);
+        ASSERT_TRUE(elapsed <= 4000 * USEC_PER_MSEC);      /* slack for a loaded machine */
         /* The loop was never blocked: a 20 ms timer kept firing throughout. */
         ASSERT_TRUE(t.ticks >= elapsed / (20 * USEC_PER_MSEC) / 2);
-        ASSERT_TRUE(t.max_gap_usec < 200 * USEC_PER_MSEC);
+        ASSERT_TRUE(t.max_gap_usec < 400 * USEC_PER_MSEC);
         sd_event_source_disable_unref(tick);
         outcome_done(&o);
 }
@@ -636,6 +636,7 @@ static void on_resolved_free(GwResolveQuery *q, int error, const GwResolveResult
         FreeInCallback *f = userdata;
 
         f->calls++;
+        ASSERT_TRUE(gw_resolve_query_cancel(q) == NULL);       /* harmless here */
         f->resolver = gw_resolver_free(f->resolver);
 }
 
