@@ -129,6 +129,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->flush_source);
         sd_event_source_disable_unref(m->stop_timer);
         sd_event_source_disable_unref(m->hold_timer);
+        sd_event_source_disable_unref(m->resend_timer);
         sd_event_unref(m->event);
         free(m->state_dir);
         free(m);
@@ -434,13 +435,26 @@ int manager_hold_until_sigd(Manager *m, uint64_t settle_usec, uint64_t max_wait_
         return 0;
 }
 
+static int manager_on_resend_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        m->resend_timer = sd_event_source_disable_unref(m->resend_timer);
+        manager_resend_in_flight(m);
+        return 0;
+}
+
 void manager_sigd_seen(Manager *m) {
         uint64_t now = manager_now(m, CLOCK_MONOTONIC);
 
         if (!m->hold) {
                 /* A restarted sigd (or the first sighting after we gave up waiting):
-                 * what is in flight was lost with the old instance or never arrived. */
-                manager_resend_in_flight(m);
+                 * what is in flight was lost with the old instance or never arrived.
+                 * Its hello may come before its subscriptions: a moment's grace. */
+                if (m->resend_timer)
+                        return;
+                if (sd_event_add_time(m->event, &m->resend_timer, CLOCK_MONOTONIC, now + REGD_SIGD_RESEND_USEC,
+                                      10 * USEC_PER_MSEC, manager_on_resend_timer, m) < 0)
+                        manager_resend_in_flight(m);
                 return;
         }
         m->hold_seen = true;

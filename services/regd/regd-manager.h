@@ -25,6 +25,7 @@
 #define REGD_RETRY_NOW_MAX        3                      /* consecutive 423s answered at once */
 #define REGD_SIGD_SETTLE_USEC     (600 * USEC_PER_MSEC)  /* > the bus's 500 ms max reconnect interval */
 #define REGD_SIGD_MAX_WAIT_USEC   (10 * USEC_PER_SEC)
+#define REGD_SIGD_RESEND_USEC     (250 * USEC_PER_MSEC)  /* a new sigd subscribes right after it says hello */
 
 typedef struct ManagerCallbacks {
         /* Publish req (a SipRequest) with envelope correlation id cid. <0: not sent
@@ -73,6 +74,7 @@ struct Manager {
         bool hold_seen;                  /* sigd seen while holding */
         uint64_t hold_release_min_mono;  /* not before: sigd's SUB must have reached our PUB */
         sd_event_source *hold_timer;
+        sd_event_source *resend_timer;   /* a new sigd instance was seen */
         unsigned unreg_lines, unreg_confirmed, unreg_pending;
         sd_event_source *stop_timer;
 
@@ -97,7 +99,9 @@ void manager_resend_in_flight(Manager *m);
 /* Transmit nothing before sigd is seen (manager_sigd_seen) and settle_usec have
  * passed; release anyway after max_wait_usec. */
 int manager_hold_until_sigd(Manager *m, uint64_t settle_usec, uint64_t max_wait_usec);
-/* The bus saw a sigd instance (first sighting or restart). */
+/* The bus saw a sigd instance (first sighting or restart). After a restart the
+ * in-flight requests go again REGD_SIGD_RESEND_USEC later (its first message
+ * may precede its subscriptions). */
 void manager_sigd_seen(Manager *m);
 /* GatewayStopping: un-REGISTER within deadline_ms, then UnregisterDone. */
 int manager_gateway_stopping(Manager *m, uint32_t deadline_ms);

@@ -600,8 +600,16 @@ TEST(regd_hold_until_sigd_seen) {
         ASSERT_EQ(f.c->n_sent, 16);
         ASSERT_EQ(f.c->sent[0].port, 1);
 
-        /* A later instance of sigd: what is in flight goes again at once. */
+        /* A later instance of sigd: what is in flight goes again right after its hello. */
         manager_sigd_seen(f.m);
+        ASSERT_EQ(f.c->n_sent, 16);
+        t0 = now_usec(CLOCK_MONOTONIC);
+        {
+                WaitSent w = { f.c, 32 };
+                ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
+        }
+        dt = now_usec(CLOCK_MONOTONIC) - t0;
+        ASSERT_TRUE(dt >= 200 * USEC_PER_MSEC && dt < 600 * USEC_PER_MSEC);
         ASSERT_EQ(f.c->n_sent, 32);
         fixture_done(&f);
 
@@ -618,6 +626,10 @@ TEST(regd_hold_until_sigd_seen) {
         }
         /* The first sighting after that re-sends (those were likely lost). */
         manager_sigd_seen(f.m);
+        {
+                WaitSent w = { f.c, 4 };
+                ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
+        }
         ASSERT_EQ(f.c->n_sent, 4);
         fixture_done(&f);
 }

@@ -167,6 +167,14 @@ bool run_until(sd_event *e, bool (*pred)(void *), void *userdata, uint64_t timeo
         return pred(userdata);
 }
 
+static bool never(void *userdata) {
+        return false;
+}
+
+void run_for(sd_event *e, uint64_t usec) {
+        (void) run_until(e, never, NULL, usec);
+}
+
 char *test_tmpdir(void) {
         char *d = strdup("/tmp/test-regd-XXXXXX");
 

@@ -64,6 +64,9 @@ int answer(Manager *m, const Sent *s, Gw__SipRequestOutcome o);
 /* Run the loop until pred(userdata) or timeout; returns pred's last value. */
 bool run_until(sd_event *e, bool (*pred)(void *), void *userdata, uint64_t timeout_usec);
 
+/* Run the loop for about usec. */
+void run_for(sd_event *e, uint64_t usec);
+
 /* A fresh empty temporary directory (mkdtemp), malloc'd. */
 char *test_tmpdir(void);
 void test_rm_rf(const char *dir);
