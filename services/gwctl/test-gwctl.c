@@ -342,6 +342,20 @@ TEST(gwctl_config_check) {
         ASSERT_EQ(run_simple(status_bad, &r), 78);
         run_done(&r);
 
+        /* $FXSGW_CONFIG stands in for --config; --config wins. */
+        char *const check_env[] = { gwctl_path(), (char *) "config", (char *) "check", NULL };
+        ASSERT_OK(setenv("FXSGW_CONFIG", bad, 1));
+        ASSERT_EQ(run_simple(check_env, &r), 78);
+        ASSERT_NOT_NULL(strstr(r.err, "bad.yaml"));
+        run_done(&r);
+        ASSERT_EQ(run_simple(check_good, &r), 0);
+        run_done(&r);
+        ASSERT_OK(setenv("FXSGW_CONFIG", config_path, 1));
+        ASSERT_EQ(run_simple(check_env, &r), 0);
+        ASSERT_NOT_NULL(strstr(r.out, config_path));
+        run_done(&r);
+        ASSERT_OK(unsetenv("FXSGW_CONFIG"));
+
         char *const keys[] = { gwctl_path(), (char *) "config", (char *) "keys", NULL };
         ASSERT_EQ(run_simple(keys, &r), 0);
         ASSERT_NOT_NULL(strstr(r.out, "runtime_dir"));
