@@ -220,12 +220,13 @@ static int tap_receive_one(Tap *t) {
                 total += zmq_msg_size(&m);
                 if (zmq_getsockopt(t->sock, ZMQ_RCVMORE, &more, &more_len) < 0)
                         more = 0;
-                if (n_frames < ELEMENTSOF(frames))
-                        frames[n_frames++] = m;
-                else {
+                if (n_frames < ELEMENTSOF(frames)) {
+                        /* zmq_msg_t must not be copied by assignment: move it. */
+                        zmq_msg_init(&frames[n_frames]);
+                        zmq_msg_move(&frames[n_frames++], &m);
+                } else
                         extra++;
-                        zmq_msg_close(&m);
-                }
+                zmq_msg_close(&m);
                 if (!more)
                         break;
         }
