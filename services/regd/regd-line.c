@@ -3,7 +3,8 @@
  *
  * A line with 'register: true' in its profile goes
  *   unregistered → registering → registered | failed(reason)
- * and stays 'registered' while refreshing. It refreshes at 45–55 % of the
+ * and stays 'registered' while refreshing, 'failed' (with its reason) while
+ * retrying. It refreshes at 45–55 % of the
  * granted expiry. After a failure it retries: register_retry_base doubling
  * per consecutive failure, capped at register_retry_max, times a random
  * 50–100 % (the shape of RFC 5626 §4.5); a 423 is retried at once with the
@@ -354,9 +355,11 @@ int line_register(Line *l) {
         };
         memcpy(l->req.target, target, sizeof(target));
 
-        if (l->state != LINE_REGISTERED)
+        /* A retry keeps showing 'failed' and why until it has an outcome: the
+         * state does not flap on every attempt. */
+        if (l->state == LINE_UNREGISTERED)
                 line_set_state(l, LINE_REGISTERING, NULL);
-        else if (l->manager) {
+        else if (l->state == LINE_REGISTERED && l->manager) {
                 /* Refreshing: watch the current registration's end meanwhile. */
                 uint64_t now = manager_now(l->manager, CLOCK_REALTIME);
 

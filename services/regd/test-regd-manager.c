@@ -242,7 +242,9 @@ TEST(regd_failure_backoff_and_health) {
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         ASSERT_TRUE(dt >= 45 * USEC_PER_MSEC);
         ASSERT_TRUE(dt < 400 * USEC_PER_MSEC);
-        ASSERT_EQ(l->state, LINE_REGISTERING);
+        /* Retrying: still shown as failed, with the reason. */
+        ASSERT_EQ(l->state, LINE_FAILED);
+        ASSERT_STREQ(l->reason, "503");
 
         /* Timeout: entry failure, 100–200 ms. */
         ASSERT_OK(answer(f.m, &f.c->sent[1], outcome_kind(GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT)));
