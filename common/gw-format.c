@@ -182,8 +182,12 @@ static void print_value(Printer *p, const ProtobufCFieldDescriptor *fd, const vo
                 fprintf(p->f, "%" PRId64, *(const int64_t *) v);
                 break;
         case PROTOBUF_C_TYPE_UINT64:
-        case PROTOBUF_C_TYPE_FIXED64:
                 fprintf(p->f, "%" PRIu64, *(const uint64_t *) v);
+                break;
+        case PROTOBUF_C_TYPE_FIXED64:
+                /* gw.proto uses fixed64 for random identifiers (instance_id): hex, as
+                 * gwtap prints the envelope's, and a string in JSON so no reader rounds it. */
+                fprintf(p->f, p->json ? "\"%016" PRIx64 "\"" : "%016" PRIx64, *(const uint64_t *) v);
                 break;
         case PROTOBUF_C_TYPE_FLOAT:
                 print_double(p, *(const float *) v, 9);

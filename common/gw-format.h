@@ -18,7 +18,9 @@
  * Text:  port=3 number="1001" state=REG_REGISTERED counters={sent=5} ids=[1 2]
  * JSON:  {"port":3,"number":"1001","state":"REG_REGISTERED","counters":{"sent":5},"ids":[1,2]}
  * In JSON an unknown field is a member "#<number>":"(<len> bytes)" (lengths of
- * repeated occurrences summed). 64-bit integers are JSON numbers.
+ * repeated occurrences summed). 64-bit integers are JSON numbers, except
+ * fixed64 (random identifiers such as instance_id in gw.proto): 16 lowercase hex
+ * digits, a string in JSON.
  *
  * Functions return 0 or a negative errno (-ENOMEM, -EIO from the stream,
  * -EINVAL for a NULL message). They never log. */

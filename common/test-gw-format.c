@@ -141,6 +141,8 @@ TEST(format_service_state_and_sync) {
         ss.has_restarts = true;
         ss.restarts = 0;            /* present although zero: printed */
         ss.status_text = (char *) "Listening on \"127.0.0.1:5062\"";
+        ss.has_instance_id = true;
+        ss.instance_id = UINT64_C(0xfedcba9876543210);
         env.body_case = GW__ENVELOPE__BODY_SERVICE_STATE;
         env.service_state = &ss;
         env.has_correlation_id = true;
@@ -148,11 +150,12 @@ TEST(format_service_state_and_sync) {
 
         check_envelope(&env, "ServiceState/sigd",
                 REAL_TS " gwsupd ServiceState/sigd seq=7 corr=99 ServiceState service=SERVICE_SIGD "
-                "state=RUN_STATE_RUNNING pid=1234 restarts=0 status_text=\"Listening on \\\"127.0.0.1:5062\\\"\"",
+                "state=RUN_STATE_RUNNING pid=1234 restarts=0 status_text=\"Listening on \\\"127.0.0.1:5062\\\"\" "
+                "instance_id=fedcba9876543210",
                 "{\"time\":\"" REAL_TS "\",\"source\":\"gwsupd\",\"instance_id\":\"1122334455667788\","
                 "\"seq\":7,\"topic\":\"ServiceState/sigd\",\"correlation_id\":99,\"type\":\"ServiceState\","
                 "\"body\":{\"service\":\"SERVICE_SIGD\",\"state\":\"RUN_STATE_RUNNING\",\"pid\":1234,"
-                "\"restarts\":0,\"status_text\":\"Listening on \\\"127.0.0.1:5062\\\"\"}}");
+                "\"restarts\":0,\"status_text\":\"Listening on \\\"127.0.0.1:5062\\\"\",\"instance_id\":\"fedcba9876543210\"}}");
 
         envelope_init(&env, GW__SERVICE__SERVICE_MEDIAD);
         sync.requester = GW__SERVICE__SERVICE_MEDIAD;
