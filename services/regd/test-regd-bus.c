@@ -19,6 +19,7 @@ typedef struct FakeSigd {
         unsigned n_requests, n_unregisters;
         unsigned n_registered_seen[8];   /* LineRegistration(registered) per port */
         unsigned n_profile_status;
+        unsigned n_line_messages;
         uint64_t last_cid[8];
 } FakeSigd;
 
@@ -68,6 +69,8 @@ static int sigd_on_request(GwBus *bus, const Gw__Envelope *env, void *userdata) 
 static int sigd_on_line(GwBus *bus, const Gw__Envelope *env, void *userdata) {
         FakeSigd *s = userdata;
         const Gw__LineRegistration *lr = env->line_registration;
+
+        s->n_line_messages++;
 
         if (lr->port < 8 && lr->state == GW__REG_STATE__REG_REGISTERED) {
                 ASSERT_STREQ(lr->registered_via, "127.0.0.1");
@@ -209,6 +212,21 @@ TEST(regd_on_the_bus) {
         ASSERT_EQ(sigd.n_requests, 3);
         ASSERT_EQ(m->n_lost, 0);
         ASSERT_TRUE(sigd.n_profile_status > 0);
+
+        /* StateSyncRequest: every line and profile again. */
+        {
+                Gw__Envelope env = GW__ENVELOPE__INIT;
+                Gw__StateSyncRequest sr = GW__STATE_SYNC_REQUEST__INIT;
+                unsigned lines0 = sigd.n_line_messages, profiles0 = sigd.n_profile_status;
+
+                sr.requester = GW__SERVICE__SERVICE_SIGD;
+                env.body_case = GW__ENVELOPE__BODY_STATE_SYNC_REQUEST;
+                env.state_sync_request = &sr;
+                ASSERT_OK(gw_bus_publish_auto(sigd.bus, "sigd", &env));
+                run_for(e, 300 * USEC_PER_MSEC);
+                ASSERT_EQ(sigd.n_line_messages, lines0 + 3);
+                ASSERT_EQ(sigd.n_profile_status, profiles0 + 1);
+        }
 
         /* GatewayStopping from anyone but gwsupd is dropped. */
         sigd.n_requests = 0;

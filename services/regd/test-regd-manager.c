@@ -635,3 +635,34 @@ TEST(regd_hold_until_sigd_seen) {
         ASSERT_EQ(f.c->n_sent, 4);
         fixture_done(&f);
 }
+
+TEST(regd_256_lines) {
+        Fixture f;
+        size_t answered = 0;
+
+        fixture_init(&f, 256);
+        fixture_start(&f);
+        /* Answer out of order (one of the newest three each time); never more than 16 out. */
+        for (unsigned round = 0; round < 10000 && answered < f.c->n_sent; round++) {
+                size_t i = f.c->n_sent - 1 - (answered % MIN((size_t) 3, f.c->n_sent - answered));
+                const Sent *s = NULL;
+
+                /* That one if still outstanding, else the next outstanding one. */
+                for (size_t k = 0; k < f.c->n_sent && !s; k++) {
+                        const Sent *x = &f.c->sent[(i + k) % f.c->n_sent];
+                        Line *l = manager_line_by_port(f.m, x->port);
+                        if (l->req.in_flight && l->req.correlation_id == x->cid)
+                                s = x;
+                }
+                if (!s)
+                        break;
+                ASSERT_OK(answer(f.m, s, outcome_response(200, 3600)));
+                answered++;
+                ASSERT_TRUE(f.m->n_in_flight <= REGD_MAX_IN_FLIGHT);
+        }
+        ASSERT_EQ(f.c->n_sent, 256);
+        ASSERT_EQ(f.c->max_in_flight_seen, REGD_MAX_IN_FLIGHT);
+        for (unsigned p = 1; p <= 256; p++)
+                ASSERT_EQ(manager_line_by_port(f.m, p)->state, LINE_REGISTERED);
+        fixture_done(&f);
+}
