@@ -579,6 +579,66 @@ TEST(format_every_body_case_generic) {
         ASSERT_TRUE(n >= 13);
 }
 
+/* Mutated wire bytes: whatever unpacks must format to one valid JSON line,
+ * never crash (run under ASan/valgrind). Fixed seed: reproducible. */
+TEST(format_mutated_envelopes) {
+        Gw__Envelope env;
+        Gw__ProfileStatus ps = GW__PROFILE_STATUS__INIT;
+        Gw__ProxyEntryStatus pe = GW__PROXY_ENTRY_STATUS__INIT;
+        Gw__ProxyCounters pc = GW__PROXY_COUNTERS__INIT;
+        Gw__ProxyEntryStatus *proxies[] = { &pe, &pe };
+        uint8_t orig[512], buf[512];
+        size_t len;
+        unsigned seed = 12345, unpacked = 0;
+        _cleanup_free_ char *all = NULL;
+        size_t all_len = 0;
+        FILE *lines = open_memstream(&all, &all_len);
+        FILE *p;
+        int status;
+
+        ASSERT_NOT_NULL(lines);
+        envelope_init(&env, GW__SERVICE__SERVICE_REGD);
+        ps.name = (char *) "main";
+        ps.active_proxy = (char *) "sip.example.net";
+        ps.n_proxies = 2;
+        ps.proxies = proxies;
+        pe.address = (char *) "sip.example.net:5060";
+        pe.last_failure_reason = (char *) "timeout";
+        pc.has_sent = true;
+        pc.sent = 300;
+        pe.counters = &pc;
+        env.body_case = GW__ENVELOPE__BODY_PROFILE_STATUS;
+        env.profile_status = &ps;
+        len = gw__envelope__get_packed_size(&env);
+        ASSERT_TRUE(len <= sizeof orig);
+        gw__envelope__pack(&env, orig);
+
+        for (unsigned i = 0; i < 3000; i++) {
+                Gw__Envelope *rx;
+
+                memcpy(buf, orig, len);
+                for (unsigned k = 0; k < 1 + i % 4; k++)
+                        buf[rand_r(&seed) % len] = (uint8_t) rand_r(&seed);
+                rx = gw__envelope__unpack(NULL, len, buf);
+                if (!rx)
+                        continue;
+                unpacked++;
+                _cleanup_free_ char *text = fmt_env("T", rx, 0);
+                ASSERT_TRUE(strchr(text, '\n') == NULL);     /* one line, whatever the strings hold */
+                ASSERT_OK(gw_format_envelope(lines, "T", rx, GW_FORMAT_JSON));
+                fputc('\n', lines);
+                gw__envelope__free_unpacked(rx, NULL);
+        }
+        ASSERT_EQ(fclose(lines), 0);
+        ASSERT_TRUE(unpacked > 100);
+
+        p = popen("python3 -c 'import json,sys\nfor l in sys.stdin: json.loads(l)'", "w");
+        ASSERT_NOT_NULL(p);
+        fputs(all, p);
+        status = pclose(p);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 TEST(format_errors) {
         char *s = NULL;
 
