@@ -493,7 +493,8 @@ static int spawn(Child *c, char *const argv[], bool want_stdin, bool want_stdout
                         dup2(in[0], STDIN_FILENO);
                 if (want_stdout)
                         dup2(out[1], STDOUT_FILENO);
-                execv("/proc/self/exe", argv);
+                /* argv[0] when it is a path (works under valgrind too), else ourselves. */
+                execv(strchr(argv[0], '/') ? argv[0] : "/proc/self/exe", argv);
                 _exit(127);
         }
         if (want_stdin)
