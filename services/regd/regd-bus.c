@@ -10,6 +10,13 @@
 
 /* ---------------------------------------------------------------- manager → bus */
 
+typedef struct RegdGlue {
+        GwBus *bus;
+        GwDaemon *daemon;
+        unsigned last_n, last_registered;
+        bool status_set;
+} RegdGlue;
+
 static int send_request(Manager *m, uint64_t cid, Gw__SipRequest *req, void *userdata) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
         char key[16];
@@ -19,11 +26,11 @@ static int send_request(Manager *m, uint64_t cid, Gw__SipRequest *req, void *use
         env.correlation_id = cid;
         env.body_case = GW__ENVELOPE__BODY_SIP_REQUEST;
         env.sip_request = req;
-        return gw_bus_publish_auto(userdata, key, &env);
+        return gw_bus_publish_auto(((RegdGlue *) userdata)->bus, key, &env);
 }
 
 static uint64_t next_correlation_id(Manager *m, void *userdata) {
-        return gw_bus_next_correlation_id(userdata);
+        return gw_bus_next_correlation_id(((RegdGlue *) userdata)->bus);
 }
 
 static void line_changed(Manager *m, Line *l, void *userdata) {
@@ -35,7 +42,7 @@ static void line_changed(Manager *m, Line *l, void *userdata) {
         snprintf(key, sizeof(key), "%u", l->port);
         env.body_case = GW__ENVELOPE__BODY_LINE_REGISTRATION;
         env.line_registration = &lr;
-        (void) gw_bus_publish_auto(userdata, key, &env);
+        (void) gw_bus_publish_auto(((RegdGlue *) userdata)->bus, key, &env);
 }
 
 static void profile_changed(Manager *m, Profile *p, void *userdata) {
@@ -46,7 +53,7 @@ static void profile_changed(Manager *m, Profile *p, void *userdata) {
         profile_status_fill(p, &storage, &ps);
         env.body_case = GW__ENVELOPE__BODY_PROFILE_STATUS;
         env.profile_status = &ps;
-        (void) gw_bus_publish_auto(userdata, p->name, &env);
+        (void) gw_bus_publish_auto(((RegdGlue *) userdata)->bus, p->name, &env);
 }
 
 static void unregister_done(Manager *m, unsigned lines, unsigned confirmed, void *userdata) {
@@ -58,7 +65,22 @@ static void unregister_done(Manager *m, unsigned lines, unsigned confirmed, void
         ud.confirmed = confirmed;
         env.body_case = GW__ENVELOPE__BODY_UNREGISTER_DONE;
         env.unregister_done = &ud;
-        (void) gw_bus_publish_auto(userdata, NULL, &env);
+        (void) gw_bus_publish_auto(((RegdGlue *) userdata)->bus, NULL, &env);
+}
+
+static void flushed(Manager *m, void *userdata) {
+        RegdGlue *g = userdata;
+        unsigned n, k;
+
+        if (!g->daemon)
+                return;
+        manager_count(m, &n, &k);
+        if (g->status_set && n == g->last_n && k == g->last_registered)
+                return;
+        g->status_set = true;
+        g->last_n = n;
+        g->last_registered = k;
+        gw_daemon_status(g->daemon, "%u/%u lines registered", k, n);
 }
 
 /* ---------------------------------------------------------------- bus → manager */
@@ -152,7 +174,9 @@ static void on_ctl_free(Gw__Envelope *reply, void *userdata) {
         reply->status_reply = NULL;
 }
 
-int regd_bus_attach(Manager *m, GwBus *bus) {
+static RegdGlue glue;
+
+int regd_bus_attach(Manager *m, GwBus *bus, GwDaemon *d) {
         static const char *const topics[] = {
                 "SipRequestOutcome", "StateSyncRequest", "GatewayStopping",
                 "ServiceState/sigd",    /* to see sigd (and a new instance of it) early */
@@ -163,13 +187,16 @@ int regd_bus_attach(Manager *m, GwBus *bus) {
                 .line_changed = line_changed,
                 .profile_changed = profile_changed,
                 .unregister_done = unregister_done,
+                .flushed = flushed,
         };
         int r;
 
         assert(m);
         assert(bus);
 
-        manager_set_callbacks(m, &cb, bus);
+        /* One manager per process: the glue's state can live here. */
+        glue = (RegdGlue) { .bus = bus, .daemon = d };
+        manager_set_callbacks(m, &cb, &glue);
         r = manager_hold_until_sigd(m, REGD_SIGD_SETTLE_USEC, REGD_SIGD_MAX_WAIT_USEC);
         if (r < 0)
                 return log_error_errno(r, "Failed to arm the wait for sigd: %m");

@@ -3,8 +3,10 @@
 #pragma once
 
 #include "gw-bus.h"
+#include "gw-daemon.h"
 #include "regd-forward.h"
 
 /* Install regd's handler table, control handler, peer callback and
- * subscriptions on bus, and the manager's callbacks that publish on it. */
-int regd_bus_attach(Manager *m, GwBus *bus);
+ * subscriptions on bus, and the manager's callbacks that publish on it.
+ * d (may be NULL) gets STATUS= updates ("3/4 lines registered"). */
+int regd_bus_attach(Manager *m, GwBus *bus, GwDaemon *d);

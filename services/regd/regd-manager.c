@@ -199,7 +199,22 @@ void manager_flush(Manager *m) {
         if (m->state_dirty) {
                 m->state_dirty = false;
                 (void) regd_state_save(m);
+                if (m->cb.flushed)
+                        m->cb.flushed(m, m->userdata);
         }
+}
+
+void manager_count(Manager *m, unsigned *ret_registering_lines, unsigned *ret_registered) {
+        unsigned n = 0, k = 0;
+
+        for (size_t i = 0; i < m->n_lines; i++) {
+                if (!line_wants_registration(m->lines[i]))
+                        continue;
+                n++;
+                k += m->lines[i]->state == LINE_REGISTERED;
+        }
+        *ret_registering_lines = n;
+        *ret_registered = k;
 }
 
 void manager_publish_all(Manager *m) {

@@ -36,6 +36,8 @@ typedef struct ManagerCallbacks {
         void (*line_changed)(Manager *m, Line *l, void *userdata);
         void (*profile_changed)(Manager *m, Profile *p, void *userdata);
         void (*unregister_done)(Manager *m, unsigned lines, unsigned confirmed, void *userdata);
+        /* After the deferred flush of a loop iteration that changed something. */
+        void (*flushed)(Manager *m, void *userdata);
 } ManagerCallbacks;
 
 struct Manager {
@@ -116,6 +118,8 @@ void manager_flush(Manager *m);
 int manager_status_fill(Manager *m, Gw__StatusReply *reply, void **ret_storage);
 
 Line *manager_line_by_port(Manager *m, unsigned port);
+/* Count lines that register, and of those the registered ones. */
+void manager_count(Manager *m, unsigned *ret_registering_lines, unsigned *ret_registered);
 Profile *manager_profile_by_name(Manager *m, const char *name);
 
 /* ---- for the line and profile objects ---- */

@@ -21,7 +21,7 @@ int main(int argc, char **argv) {
         r = manager_new(d.event, d.conf, d.state_dir, &m);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the registration manager: %m"), EXIT_FAILURE;
-        r = regd_bus_attach(m, d.bus);
+        r = regd_bus_attach(m, d.bus, &d);
         if (r < 0)
                 return EXIT_FAILURE;
         r = manager_start(m);

@@ -189,7 +189,7 @@ TEST(regd_on_the_bus) {
         ASSERT_OK(gw_bus_new(e, &t.conf, GW__SERVICE__SERVICE_REGD, &regd_bus));
         ASSERT_OK(manager_new(e, &t.conf, state_dir, &m));
         m->lost_grace_usec = 100 * USEC_PER_MSEC;
-        ASSERT_OK(regd_bus_attach(m, regd_bus));
+        ASSERT_OK(regd_bus_attach(m, regd_bus, NULL));
         w.m = m;
         ASSERT_OK(manager_start(m));
 
