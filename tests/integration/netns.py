@@ -12,13 +12,19 @@ proxy can fail are then available, and they are different for the gateway:
                       any socket sees it: no answer, no ICMP (the "dead proxy" case).
   host.kill_port_listener(port), or just stopping the process
                       ICMP port unreachable at once: ECONNREFUSED on a connected socket.
-  host.link_down()    the host's link is cut at the bridge: ARP for it fails, and the
-                      sender gets EHOSTUNREACH once its neighbour entry has failed
-                      (about 3 s for a fresh entry with the kernel defaults; a sender that
-                      still holds a REACHABLE entry first sends into the void for up to
-                      reachable_time + delay_first_probe_time, tens of seconds -
-                      link_down(flush_neigh=True) removes the peers' entries so the timing
-                      is the fresh-entry one).
+  host.link_down()    the host's link is cut at the bridge: ARP for it fails, and a
+                      sender with IP_RECVERR gets EHOSTUNREACH once its neighbour entry
+                      has failed. Timing with the kernel defaults (measured here):
+                      - fresh entry (link_down(flush_neigh=True) flushes the peers'):
+                        3 probes x 1 s, EHOSTUNREACH after ~3.06 s;
+                      - the sender still holds a REACHABLE entry (the realistic case):
+                        datagrams vanish silently until the entry goes STALE
+                        (reachable_time, 15-45 s), then DELAY 5 s and 3 probes; with a
+                        datagram every 200 ms EHOSTUNREACH came after 48-49 s. A single
+                        datagram never gets an error: nothing triggers the probes.
+                      Host.sysctl("net.ipv4.neigh.eth0.base_reachable_time_ms", ...)
+                      shortens that for a test that needs the realistic case (entries
+                      made before the change keep their old timer: flush them).
 netem (delay, loss) is not available on the test kernels, so there is no such knob.
 
 Topology
@@ -141,18 +147,29 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 if sys.argv[5] == "1":
     s.setsockopt(socket.IPPROTO_IP, 11, 1)  # IP_RECVERR
 s.connect((ip, port))
+resend = float(sys.argv[6])
 t0 = time.monotonic()
-res = {}
+end = t0 + timeout
+res, sent = {"result": "timeout"}, 0
 try:
-    s.send(payload.encode().replace(b"\n", b"\r\n"))
-    s.settimeout(timeout)
-    data = s.recv(65535)
-    res = {"result": "answer", "data": data.decode("utf-8", "replace")}
-except socket.timeout:
-    res = {"result": "timeout"}
+    while True:
+        s.send(payload.encode().replace(b"\n", b"\r\n"))
+        sent += 1
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        s.settimeout(min(left, resend) if resend > 0 else left)
+        try:
+            data = s.recv(65535)
+            res = {"result": "answer", "data": data.decode("utf-8", "replace")}
+            break
+        except socket.timeout:
+            if resend <= 0 or time.monotonic() >= end:
+                break
 except OSError as e:
     res = {"result": errno.errorcode.get(e.errno, str(e.errno))}
 res["elapsed_ms"] = round((time.monotonic() - t0) * 1000.0, 1)
+res["sent"] = sent
 print(json.dumps(res))
 """
 
@@ -244,6 +261,13 @@ class Host:
     def link_up(self):
         _ip("link", "set", "dev", self.port, "up", ns=self.lab.br_ns)
 
+    def sysctl(self, name, value):
+        """Set a sysctl inside this namespace (net.* keys are per namespace)."""
+        r = self.run(["sysctl", "-qw", f"{name}={value}"], stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True, timeout=10)
+        if r.returncode != 0:
+            raise RuntimeError(f"sysctl {name} in {self.ns}: {r.stderr.strip()}")
+
     def udp_listeners(self, port):
         """pids of processes in this namespace with a UDP socket bound to port."""
         r = self.run(["ss", "-Hunlp", f"sport = :{int(port)}"], stdout=subprocess.PIPE,
@@ -261,16 +285,17 @@ class Host:
                 pass
         return pids
 
-    def udp_probe(self, ip, port, payload=None, timeout=1.0, recverr=True):
+    def udp_probe(self, ip, port, payload=None, timeout=1.0, recverr=True, resend_ms=0):
         """Send one datagram from this host to ip:port on a connected socket and wait up
-        to timeout s. Returns {'result': 'answer'|'timeout'|'ECONNREFUSED'|'EHOSTUNREACH'|...,
-        'elapsed_ms': float, 'data': str (answers only)}. The default payload is a SIP
+        to timeout s; with resend_ms > 0 send it again every resend_ms until then. Returns
+        {'result': 'answer'|'timeout'|'ECONNREFUSED'|'EHOSTUNREACH'|..., 'elapsed_ms': float,
+        'sent': datagrams sent, 'data': str (answers only)}. The default payload is a SIP
         OPTIONS request. recverr=False leaves IP_RECVERR off: EHOSTUNREACH is then never
         seen (a plain connected socket reports only hard ICMP errors)."""
         if payload is None:
             payload = sip_options(ip, port, self.ip)
         r = self.run([sys.executable, "-c", _PROBE, ip, str(port), str(timeout), payload,
-                      "1" if recverr else "0"],
+                      "1" if recverr else "0", str(resend_ms / 1000.0)],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                      timeout=timeout + 10)
         if r.returncode != 0:

@@ -5,7 +5,7 @@
 Checks, in a lab of gw + p1 + p2: a SIPp call gw -> p1 works; silence() makes p1 mute (no
 answer, no ICMP) and the call fails; unsilence() brings it back; a killed listener answers
 ICMP port unreachable (ECONNREFUSED at once); a link set down gives EHOSTUNREACH once ARP
-has failed (time printed); the namespaces vanish on exit, on SIGTERM, and cleanup_stale()
+has failed, for a fresh and for a cached neighbour entry (times printed); the namespaces vanish on exit, on SIGTERM, and cleanup_stale()
 removes leftovers of killed runs. Exit 77 unless root with ip, nft, ss and sipp.
 """
 
@@ -103,6 +103,21 @@ def test_lab(workdir):
         p1.link_up()
         r = gw.udp_probe(p1.ip, 5099, timeout=5)
         check(r["result"] == "ECONNREFUSED", f"link up: p1 reachable again ({r})")
+
+        # The realistic case: gw still holds a REACHABLE entry for p1 and keeps sending.
+        # Kernel defaults take ~50 s; shortened neighbour timers keep this test quick.
+        gw.sysctl("net.ipv4.neigh.eth0.base_reachable_time_ms", 2000)
+        gw.sysctl("net.ipv4.neigh.eth0.delay_first_probe_time", 1)
+        gw.run(["ip", "neigh", "flush", "dev", "eth0"], check=True)    # entries with new timers
+        r = gw.udp_probe(p1.ip, 5099)
+        check(r["result"] == "ECONNREFUSED", f"p1 reachable, neighbour entry fresh ({r})")
+        p1.link_down(flush_neigh=False)
+        r = gw.udp_probe(p1.ip, 5060, timeout=20, resend_ms=200)
+        print(f"     link down, cached entry, resending every 200 ms: {r['result']} after "
+              f"{r['elapsed_ms']:.0f} ms, {r['sent']} datagrams")
+        check(r["result"] == "EHOSTUNREACH" and r["elapsed_ms"] >= 3000,
+              f"link down with a cached entry: silence first, then EHOSTUNREACH ({r})")
+        p1.link_up()
 
     check(our_namespaces(prefix) == [], "namespaces removed on exit")
 
