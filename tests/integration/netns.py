@@ -24,7 +24,8 @@ proxy can fail are then available, and they are different for the gateway:
                         datagram never gets an error: nothing triggers the probes.
                       Host.sysctl("net.ipv4.neigh.eth0.base_reachable_time_ms", ...)
                       shortens that for a test that needs the realistic case (entries
-                      made before the change keep their old timer: flush them).
+                      made before the change keep their old timer: flush them);
+                      with 2000 ms and delay_first_probe_time 1: 8.7-10.3 s.
 netem (delay, loss) is not available on the test kernels, so there is no such knob.
 
 Topology
