@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""demo.py: the fxsgw demo (run through scripts/demo.sh).
+
+Kamailio (tests/integration/kamailio/registrar.cfg) on 127.0.0.70:5070 with
+4 subscribers; the gateway (gwsupd and its 4 daemons) on 127.0.0.71:5062 with
+4 simulated lines; the bus shown live by gwtap; 'gwctl status' and the
+registrar's location table printed as the lines register; a clean stop
+(un-REGISTER, location table empty) on Ctrl-C or after --duration seconds.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+from fxsgwtest import Env, Failure, Gateway, Kamailio, Skip  # noqa: E402
+
+KAM = "127.0.0.70:5070"
+GW = "127.0.0.71:5062"
+USERS = {"1001": "demo-pw-1001", "1002": "demo-pw-1002", "1003": "demo-pw-1003", "1004": "demo-pw-1004"}
+
+
+def say(msg):
+    print("\n\033[1m== %s\033[0m" % msg if sys.stdout.isatty() else "\n== %s" % msg, flush=True)
+
+
+def follow(path, prefix, stop):
+    """Print new lines of a log file until stop is set."""
+    with open(path, "rb") as f:
+        while not stop.is_set():
+            line = f.readline()
+            if not line:
+                time.sleep(0.1)
+                continue
+            print("%s%s" % (prefix, line.decode(errors="replace").rstrip()), flush=True)
+
+
+def show_status(gw):
+    r = subprocess.run([gw.gwctl, "--config", gw.config_path, "status"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=5)
+    print(r.stdout.decode(errors="replace").rstrip(), flush=True)
+
+
+def show_location(kam):
+    loc = kam.location()
+    if not loc:
+        print("(location table empty)", flush=True)
+    for aor, contacts in sorted(loc.items()):
+        for c in contacts:
+            print("  %-6s %-32s expires in %ss" % (aor, c.get("Address"), c.get("Expires")), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build-dir", default=os.path.join(SRC, "build"))
+    ap.add_argument("--duration", type=float, default=None,
+                    help="stop after this many seconds (default: 30 without a terminal on stdin)")
+    a = ap.parse_args()
+    duration = a.duration
+    if duration is None and not sys.stdin.isatty():
+        duration = 30.0
+
+    env = Env("demo", a.build_dir)
+    stop_follow = threading.Event()
+
+    def on_term(*_):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+    rc = 0
+    kam = gw = None
+    try:
+        say("Kamailio registrar on udp:%s (subscribers %s)" % (KAM, ", ".join(USERS)))
+        kam = Kamailio(env, "kamailio", KAM, USERS).start()
+
+        cfg = {
+            "sip": {"listen": GW},
+            "profiles": [{"name": "provider", "proxy": KAM, "keepalive": "options", "keepalive_period": "10s",
+                          "invite_total_timeout": "2s", "register_expires": "60s",
+                          "register_retry_base": "1s", "register_retry_max": "8s"}],
+            "lines": [{"port": i, "number": n, "password": pw, "profile": "provider"}
+                      for i, (n, pw) in enumerate(sorted(USERS.items()), 1)],
+        }
+        gw = Gateway(env, cfg)
+        say("gateway: gwsupd --config %s (4 simulated lines on sip %s)" % (gw.config_path, GW))
+        print(open(gw.config_path).read().replace("demo-pw-", "***-"), flush=True)
+        gw.start()
+        tap = gw.start_tap()
+        say("bus tap (gwtap), live:")
+        threading.Thread(target=follow, args=(tap.log_path, "  tap| ", stop_follow), daemon=True).start()
+
+        gw.wait_status("4 lines registered", lambda d: len(d.get("lines", [])) == 4 and all(
+            ln.get("registration") == "registered" for ln in d["lines"]), 15 * env.time_factor)
+        time.sleep(0.5)
+        say("gwctl status")
+        show_status(gw)
+        say("Kamailio's location table (ul.dump)")
+        show_location(kam)
+
+        # ------------------------------------------------------------------
+        # Later milestone: proxy redundancy. Start a second registrar as a
+        # redundant proxy, make the main one silent (nftables drop in its
+        # network namespace), and show the gateway moving its lines to the
+        # redundant proxy (gwctl status: active_proxy) and back (homing).
+        # ------------------------------------------------------------------
+
+        t0 = time.monotonic()
+        say("running%s — Ctrl-C to stop" % (" for %.0f s" % duration if duration else ""))
+        while duration is None or time.monotonic() - t0 < duration:
+            time.sleep(0.5)
+            if gw.proc.poll() is not None:
+                raise Failure("gwsupd exited with %s" % gw.proc.poll())
+    except KeyboardInterrupt:
+        print("\n(interrupted)", flush=True)
+    except (Failure, Skip) as e:
+        print("demo: %s" % e, file=sys.stderr, flush=True)
+        env.dump_logs(60)
+        rc = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second Ctrl-C must not cut the clean stop short
+        try:
+            if gw and gw.proc and gw.proc.poll() is None:
+                say("stopping the gateway (SIGTERM: lines un-REGISTER)")
+                code, secs = gw.stop(signal.SIGTERM, 10)
+                print("gwsupd exited %s after %.2f s" % (code, secs), flush=True)
+                time.sleep(0.3)
+                if kam:
+                    say("Kamailio's location table after the stop")
+                    show_location(kam)
+        except Exception as e:
+            print("demo: %s" % e, file=sys.stderr)
+            rc = 1
+        stop_follow.set()
+        env.cleanup()
+        env.remove()
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# test.sh: install what the tests need, build, and run every meson test suite
+# twice: in a normal build (build/) and in a sanitizer build (build-san/,
+# AddressSanitizer + UndefinedBehaviorSanitizer, leaks detected, any report
+# fatal). Exits non-zero on any failure; the last line is "N passed, N failed",
+# summed over both builds.
+#
+#   ./scripts/test.sh [--no-install] [--no-san] [-- MESON-TEST-ARGS...]
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+SRC=$(pwd)
+
+install=1
+san=1
+extra=()
+while [ $# -gt 0 ]; do
+        case "$1" in
+                --no-install) install=0 ;;
+                --no-san) san=0 ;;
+                --) shift; extra=("$@"); break ;;
+                -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+                *) echo "test.sh: unknown argument '$1'" >&2; exit 2 ;;
+        esac
+        shift
+done
+
+if [ "$install" = 1 ]; then
+        ./scripts/install-deps.sh test
+fi
+
+JOBS=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+
+# count BUILDDIR: add the results of the last 'meson test' in BUILDDIR.
+count() {
+        local p f
+        read -r p f < <(python3 - "$1/meson-logs/testlog.json" <<'PY'
+import json, sys
+p = f = 0
+try:
+    with open(sys.argv[1]) as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            r = json.loads(line).get("result")
+            if r in ("OK", "EXPECTEDFAIL"):
+                p += 1
+            elif r in ("FAIL", "TIMEOUT", "UNEXPECTEDPASS", "ERROR"):
+                f += 1
+except OSError:
+    f += 1
+print(p, f)
+PY
+        )
+        passed=$((passed + p))
+        failed=$((failed + f))
+        echo "== $1: $p passed, $f failed"
+}
+
+# run_build DIR [meson setup options...]
+run_build() {
+        local dir=$1; shift
+        echo "== build $dir $*"
+        if [ ! -f "$dir/build.ninja" ]; then
+                if ! meson setup "$dir" "$SRC" "$@"; then
+                        failed=$((failed + 1)); echo "== $dir: meson setup failed"; return
+                fi
+        else
+                if ! meson configure "$dir" "$@" >/dev/null; then
+                        failed=$((failed + 1)); echo "== $dir: meson configure failed"; return
+                fi
+        fi
+        if ! ninja -C "$dir" -j "$JOBS"; then
+                failed=$((failed + 1)); echo "== $dir: build failed"; return
+        fi
+        rm -f "$dir/meson-logs/testlog.json"
+        # Non-zero when a test fails: counted below, not fatal here.
+        meson test -C "$dir" --print-errorlogs --num-processes "$JOBS" "${mt_args[@]}" "${extra[@]}" || true
+        count "$dir"
+}
+
+start=$(date +%s)
+
+mt_args=()
+run_build build
+
+if [ "$san" = 1 ]; then
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+        export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+        mt_args=(--timeout-multiplier 3)
+        run_build build-san -Db_sanitize=address,undefined -Db_lundef=false
+        unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+echo "== total time $(( $(date +%s) - start )) s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
