@@ -234,6 +234,27 @@ class Env:
                 p.stop()
             except Exception as e:    # keep stopping the others
                 log("stopping %s: %s" % (p.label, e))
+        self.kill_strays()
+
+    def kill_strays(self):
+        """SIGKILL any process still running with this Env's temporary directory in
+        its command line (a daemon that left gwsupd's process group, say): only
+        processes this test started can name that directory."""
+        me = os.getpid()
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) == me:
+                continue
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    cmd = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            if self.tmp in cmd:
+                log("stray process %s (%s): SIGKILL" % (d, cmd.replace("\0", " ")[:120]))
+                try:
+                    os.kill(int(d), signal.SIGKILL)
+                except OSError:
+                    pass
 
     def dump_logs(self, max_lines=300):
         for label, path in self.logs:
