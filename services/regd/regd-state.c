@@ -2,7 +2,8 @@
 /* regd-state.c: the registration state file that makes a regd restart invisible.
  *
  * After every change the manager writes, atomically (gw_state_write), one
- * RegdLineState per line into <state_dir>/registrations. At start it reads it
+ * RegdLineState per line and one RegdProfileState (the active entry) per
+ * profile into <state_dir>/registrations. At start it reads it
  * back: a line that was registered, at the same target, for the same number
  * and profile, whose registration still has more than invite_total_timeout +
  * REGD_STATE_MARGIN_USEC to run, stays 'registered' without a REGISTER (no
@@ -24,6 +25,8 @@
 int regd_state_serialize(Manager *m, uint64_t now_real_us, uint8_t **ret, size_t *ret_len) {
         _cleanup_free_ Gw__RegdLineState *entries = NULL;
         _cleanup_free_ Gw__RegdLineState **ptrs = NULL;
+        _cleanup_free_ Gw__RegdProfileState *pentries = NULL;
+        _cleanup_free_ Gw__RegdProfileState **pptrs = NULL;
         Gw__RegdState st = GW__REGD_STATE__INIT;
         uint8_t *buf;
         size_t len;
@@ -62,6 +65,21 @@ int regd_state_serialize(Manager *m, uint64_t now_real_us, uint8_t **ret, size_t
                 }
                 ptrs[i] = e;
         }
+        if (m->n_profiles > 0) {
+                pentries = calloc(m->n_profiles, sizeof(*pentries));
+                pptrs = calloc(m->n_profiles, sizeof(*pptrs));
+                if (!pentries || !pptrs)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < m->n_profiles; i++) {
+                gw__regd_profile_state__init(&pentries[i]);
+                pentries[i].name = m->profiles[i]->name;
+                pentries[i].active_proxy = profile_active_proxy(m->profiles[i])->hp.text;
+                pptrs[i] = &pentries[i];
+        }
+        st.n_profiles = m->n_profiles;
+        st.profiles = pptrs;
+
         st.has_version = true;
         st.version = REGD_STATE_VERSION;
         st.has_written_real_us = true;
@@ -158,6 +176,21 @@ int regd_state_apply(Manager *m, const uint8_t *data, size_t len, uint64_t now_r
         if (!st->has_version || st->version != REGD_STATE_VERSION) {
                 gw__regd_state__free_unpacked(st, NULL);
                 return -EPROTO;
+        }
+
+        /* The active entry first: a line's registration is kept only at the
+         * current target. (This milestone never moves it; failover will.) */
+        for (size_t i = 0; i < st->n_profiles; i++) {
+                const Gw__RegdProfileState *ps = st->profiles[i];
+                Profile *p = manager_profile_by_name(m, ps->name);
+
+                if (!p || isempty(ps->active_proxy))
+                        continue;
+                for (size_t k = 0; k < p->n_proxies; k++)
+                        if (streq(proxy_address(p->proxies[k]), ps->active_proxy)) {
+                                p->active = k;
+                                break;
+                        }
         }
 
         for (size_t i = 0; i < st->n_lines; i++) {

@@ -91,6 +91,9 @@ TEST(regd_state_round_trip) {
         }
         ASSERT_EQ(c2->n_sent, 2);
 
+        /* The active entry is restored (the same one here: nothing moves it yet). */
+        ASSERT_EQ(m2->profiles[0]->active, 0);
+
         manager_free(m2);
         manager_free(m1);
         free(c1);
@@ -230,4 +233,42 @@ TEST(regd_state_rejects_corrupted) {
         manager_free(m);
         free(c);
         test_rm_rf(dir);
+}
+
+TEST(regd_state_restores_active_entry) {
+        _cleanup_(sd_event_unrefp) sd_event *e = new_event();
+        _cleanup_(manager_freep) Manager *m = NULL;
+        Gw__RegdState st = GW__REGD_STATE__INIT;
+        Gw__RegdProfileState ps = GW__REGD_PROFILE_STATE__INIT, *pp = &ps;
+        Gw__RegdProfileState unknown = GW__REGD_PROFILE_STATE__INIT, *pu = &unknown;
+        Gw__RegdProfileState *list[2] = { pp, pu };
+        uint8_t buf[256];
+        size_t n;
+        TestConf t;
+
+        test_conf_init(&t, 1);
+        t.profile.redundant[0] = (GwHostPort) { .text = (char *) "127.0.0.3", .host = (char *) "127.0.0.3", .is_ip = true };
+        t.profile.n_redundant = 1;
+        ASSERT_OK(manager_new(e, &t.conf, NULL, &m));
+
+        st.has_version = true;
+        st.version = 1;
+        ps.name = (char *) "p1";
+        ps.active_proxy = (char *) "127.0.0.3";
+        unknown.name = (char *) "gone";
+        unknown.active_proxy = (char *) "127.0.0.9";
+        st.n_profiles = 2;
+        st.profiles = list;
+        n = gw__regd_state__get_packed_size(&st);
+        ASSERT_TRUE(n < sizeof(buf));
+        gw__regd_state__pack(&st, buf);
+        ASSERT_EQ(regd_state_apply(m, buf, n, now_usec(CLOCK_REALTIME)), 0);
+        ASSERT_EQ(m->profiles[0]->active, 1);
+
+        /* An entry no longer configured leaves the main one active. */
+        m->profiles[0]->active = 0;
+        ps.active_proxy = (char *) "127.0.0.7";
+        n = gw__regd_state__pack(&st, buf);
+        ASSERT_EQ(regd_state_apply(m, buf, n, now_usec(CLOCK_REALTIME)), 0);
+        ASSERT_EQ(m->profiles[0]->active, 0);
 }
