@@ -157,7 +157,7 @@ TEST(regd_lost_request_is_sent_again) {
         ASSERT_TRUE(run_until(f.e, sent_at_least_2, f.c, 3 * USEC_PER_SEC));
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         ASSERT_TRUE(dt >= 280 * USEC_PER_MSEC);
-        ASSERT_TRUE(dt < 1000 * USEC_PER_MSEC);
+        ASSERT_TRUE(dt < 2500 * USEC_PER_MSEC);        /* generous: loaded CI machines */
 
         s1 = &f.c->sent[0];
         s2 = &f.c->sent[1];
@@ -241,7 +241,7 @@ TEST(regd_failure_backoff_and_health) {
         ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         ASSERT_TRUE(dt >= 45 * USEC_PER_MSEC);
-        ASSERT_TRUE(dt < 400 * USEC_PER_MSEC);
+        ASSERT_TRUE(dt < 1500 * USEC_PER_MSEC);
         /* Retrying: still shown as failed, with the reason. */
         ASSERT_EQ(l->state, LINE_FAILED);
         ASSERT_STREQ(l->reason, "503");
@@ -255,7 +255,7 @@ TEST(regd_failure_backoff_and_health) {
         ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         ASSERT_TRUE(dt >= 95 * USEC_PER_MSEC);
-        ASSERT_TRUE(dt < 500 * USEC_PER_MSEC);
+        ASSERT_TRUE(dt < 1500 * USEC_PER_MSEC);
 
         /* Auth failure: failed/auth, the entry is alive. */
         ASSERT_OK(answer(f.m, &f.c->sent[2], outcome_kind(GW__SIP_OUTCOME_KIND__OUTCOME_AUTH_FAILED)));
@@ -345,7 +345,7 @@ TEST(regd_refresh_at_half_and_lost_registration) {
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         /* 45–55 % of 2 s, plus the timer's 10 ms accuracy. */
         ASSERT_TRUE(dt >= 890 * USEC_PER_MSEC);
-        ASSERT_TRUE(dt <= 1150 * USEC_PER_MSEC);
+        ASSERT_TRUE(dt <= 2000 * USEC_PER_MSEC);   /* upper bound generous: loaded machines */
         ASSERT_EQ(l->state, LINE_REGISTERED);
 
         /* The refresh fails: the registration is lost, the line is failed. */
@@ -518,7 +518,7 @@ TEST(regd_registration_expires_while_refresh_unanswered) {
         ASSERT_TRUE(run_until(f.e, line1_failed, f.m, 3 * USEC_PER_SEC));
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         ASSERT_TRUE(dt >= 950 * USEC_PER_MSEC);
-        ASSERT_TRUE(dt <= 1300 * USEC_PER_MSEC);
+        ASSERT_TRUE(dt <= 2500 * USEC_PER_MSEC);
         ASSERT_STREQ(l->reason, "expired");
         ASSERT_EQ(f.c->n_sent, 2);                 /* the refresh, still in flight */
         ASSERT_EQ(l->req.kind, LINE_REQUEST_REGISTER);
@@ -595,10 +595,10 @@ TEST(regd_hold_until_sigd_seen) {
         /* Seen early: released once the settle time is over, 16 at once, FIFO. */
         manager_sigd_seen(f.m);
         ASSERT_EQ(f.c->n_sent, 0);
-        ASSERT_TRUE(run_until(f.e, sent_16, f.c, 2 * USEC_PER_SEC));
+        ASSERT_TRUE(run_until(f.e, sent_16, f.c, 3 * USEC_PER_SEC));
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         ASSERT_TRUE(dt >= 290 * USEC_PER_MSEC);
-        ASSERT_TRUE(dt < 1000 * USEC_PER_MSEC);
+        ASSERT_TRUE(dt < 2500 * USEC_PER_MSEC);
         ASSERT_EQ(f.c->n_sent, 16);
         ASSERT_EQ(f.c->sent[0].port, 1);
 
@@ -608,10 +608,10 @@ TEST(regd_hold_until_sigd_seen) {
         t0 = now_usec(CLOCK_MONOTONIC);
         {
                 WaitSent w = { f.c, 32 };
-                ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
+                ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 3 * USEC_PER_SEC));
         }
         dt = now_usec(CLOCK_MONOTONIC) - t0;
-        ASSERT_TRUE(dt >= 200 * USEC_PER_MSEC && dt < 600 * USEC_PER_MSEC);
+        ASSERT_TRUE(dt >= 200 * USEC_PER_MSEC && dt < 2000 * USEC_PER_MSEC);
         ASSERT_EQ(f.c->n_sent, 32);
         fixture_done(&f);
 
