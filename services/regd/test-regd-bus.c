@@ -290,3 +290,104 @@ TEST(regd_on_the_bus) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
         ASSERT_EQ(system(cmd), 0);
 }
+
+static bool sigd_saw_registered(void *userdata) {
+        World *w = userdata;
+
+        for (unsigned p = 1; p <= w->n; p++)
+                if (w->sigd->n_registered_seen[p] == 0)
+                        return false;
+        return true;
+}
+
+/* regd killed (no clean exit) and started again: the lines stay registered,
+ * no REGISTER is sent, and the peers hear that every line is registered. */
+TEST(regd_restart_sends_nothing) {
+        _cleanup_free_ char *dir = test_tmpdir();
+        _cleanup_free_ char *state_dir = NULL;
+        sd_event *e = NULL;
+        GwBus *regd_bus = NULL;
+        TestConf t;
+        FakeSigd sigd = {};
+        Manager *m = NULL;
+        World w = { .sigd = &sigd, .n = 3 };
+        char cmd[600];
+        char *call_id1 = NULL;
+
+        ASSERT_TRUE(asprintf(&state_dir, "%s/regd", dir) > 0);
+        ASSERT_EQ(mkdir(state_dir, 0750), 0);
+        test_conf_init(&t, 3);
+        t.conf.runtime_dir = dir;
+        t.profile.register_expires_us = 300 * USEC_PER_SEC;
+        ASSERT_OK(sd_event_new(&e));
+        fake_sigd_start(e, &t.conf, &sigd);
+
+        /* First instance: register everything. */
+        ASSERT_OK(gw_bus_new(e, &t.conf, GW__SERVICE__SERVICE_REGD, &regd_bus));
+        ASSERT_OK(manager_new(e, &t.conf, state_dir, &m));
+        ASSERT_OK(regd_bus_attach(m, regd_bus, NULL));
+        w.m = m;
+        ASSERT_OK(manager_start(m));
+        {
+                uint64_t end = now_usec(CLOCK_MONOTONIC) + 5 * USEC_PER_SEC, next = 0;
+
+                while (!all_registered(&w) && now_usec(CLOCK_MONOTONIC) < end) {
+                        if (now_usec(CLOCK_MONOTONIC) >= next) {
+                                publish_heartbeat(sigd.bus, GW__SERVICE__SERVICE_SIGD);
+                                next = now_usec(CLOCK_MONOTONIC) + 100 * USEC_PER_MSEC;
+                        }
+                        ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
+                }
+        }
+        ASSERT_TRUE(all_registered(&w));
+        run_for(e, 100 * USEC_PER_MSEC);     /* the deferred state write */
+        call_id1 = strdup(manager_line_by_port(m, 1)->call_id);
+        ASSERT_NOT_NULL(call_id1);
+
+        /* "SIGKILL": nothing is written on the way out. */
+        free(m->state_dir);
+        m->state_dir = NULL;
+        m = manager_free(m);
+        regd_bus = gw_bus_free(regd_bus);
+        memset(sigd.n_registered_seen, 0, sizeof(sigd.n_registered_seen));
+        sigd.n_requests = 0;
+
+        /* Second instance. */
+        ASSERT_OK(gw_bus_new(e, &t.conf, GW__SERVICE__SERVICE_REGD, &regd_bus));
+        ASSERT_OK(manager_new(e, &t.conf, state_dir, &m));
+        ASSERT_OK(regd_bus_attach(m, regd_bus, NULL));
+        w.m = m;
+        ASSERT_OK(manager_start(m));
+        for (unsigned p = 1; p <= 3; p++)
+                ASSERT_EQ(manager_line_by_port(m, p)->state, LINE_REGISTERED);
+        ASSERT_STREQ(manager_line_by_port(m, 1)->call_id, call_id1);
+        {
+                /* Peers that ask (StateSyncRequest, as a restarted sigd would) hear it. */
+                Gw__Envelope env = GW__ENVELOPE__INIT;
+                Gw__StateSyncRequest sr = GW__STATE_SYNC_REQUEST__INIT;
+                uint64_t end = now_usec(CLOCK_MONOTONIC) + 3 * USEC_PER_SEC, next = 0;
+
+                sr.requester = GW__SERVICE__SERVICE_SIGD;
+                env.body_case = GW__ENVELOPE__BODY_STATE_SYNC_REQUEST;
+                env.state_sync_request = &sr;
+                while (!sigd_saw_registered(&w) && now_usec(CLOCK_MONOTONIC) < end) {
+                        if (now_usec(CLOCK_MONOTONIC) >= next) {
+                                ASSERT_OK(gw_bus_publish_auto(sigd.bus, "sigd", &env));
+                                next = now_usec(CLOCK_MONOTONIC) + 100 * USEC_PER_MSEC;
+                        }
+                        ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
+                }
+        }
+        ASSERT_TRUE(sigd_saw_registered(&w));
+        run_for(e, 1000 * USEC_PER_MSEC);
+        ASSERT_EQ(sigd.n_requests, 0);          /* no re-REGISTER storm */
+        ASSERT_EQ(m->n_sent, 0);
+
+        free(call_id1);
+        manager_free(m);
+        gw_bus_free(regd_bus);
+        gw_bus_free(sigd.bus);
+        sd_event_unref(e);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        ASSERT_EQ(system(cmd), 0);
+}
