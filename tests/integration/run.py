@@ -184,9 +184,11 @@ class Case:
         self.gw = Gateway(self.env, cfg)
         self.vars["runtime_dir"] = self.gw.runtime_dir
         self.vars["gw_config"] = self.gw.config_path
-        self.gw.start()
         if s.get("tap", True):
+            # Before gwsupd, so the tap misses nothing of the start (it
+            # connects to the ipc endpoints as they appear).
             self.gw.start_tap()
+        self.gw.start()
 
     def need_gw(self):
         if not self.gw:
