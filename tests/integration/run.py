@@ -395,6 +395,13 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
     ap.add_argument("case")
     a = ap.parse_args()
+
+    def on_signal(sig, _frame):
+        # meson's timeout (SIGTERM) or Ctrl-C: stop everything we started first.
+        raise Failure("interrupted by signal %d" % sig)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
     case = None
     rc = 1
     try:
