@@ -37,6 +37,11 @@ def main():
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
 
+    def on_signal(sig, _frame):
+        raise Failure("interrupted by signal %d" % sig)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
     env = Env("bench-register", a.build_dir, a.keep)
     rc = 0
     try:
