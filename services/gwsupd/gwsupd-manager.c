@@ -552,7 +552,7 @@ int manager_start(Manager *m) {
         for (size_t i = 0; i < m->n_children; i++)
                 (void) child_spawn(&m->children[i]);
         free(m->self_status);
-        if (asprintf(&m->self_status, "Supervising %zu daemons.", m->n_children) < 0)
+        if (asprintf(&m->self_status, "Supervising %zu daemon(s).", m->n_children) < 0)
                 m->self_status = NULL;
         manager_publish_self(m);
         return 0;

@@ -185,8 +185,8 @@ static int run(int argc, char **argv) {
         if (r < 0)
                 return EXIT_FAILURE;
 
-        (void) sd_notifyf(false, "READY=1\nSTATUS=Supervising %zu daemons.", m->n_children);
-        log_info("Supervising %zu daemons; runtime directory '%s'.", m->n_children, conf->runtime_dir);
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Supervising %zu daemon(s).", m->n_children);
+        log_info("Supervising %zu daemon(s); runtime directory '%s'.", m->n_children, conf->runtime_dir);
 
         r = sd_event_loop(event);
         if (r < 0)

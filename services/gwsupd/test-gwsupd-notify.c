@@ -140,7 +140,8 @@ TEST(gwsupd_notify_socket_attributes_by_pid) {
 
                 memset(big, 'A', sizeof big);
                 memcpy(big, "READY=1\n", 8);
-                strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
+                ASSERT_TRUE(strlen(path) < sizeof sa.sun_path);
+                memcpy(sa.sun_path, path, strlen(path) + 1);
                 ASSERT_TRUE(s >= 0);
                 ASSERT_TRUE(sendto(s, big, sizeof big, 0, (struct sockaddr *) &sa, sizeof sa) == (ssize_t) sizeof big);
                 ASSERT_ERROR(notify_socket_receive(fd, buf, sizeof buf - 1, &from), EBADMSG);

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-gwsupd-e2e.c: the real gwsupd supervising real mediad/linehwd and fixture daemons.
+ *
+ * The binaries come from meson in $GWSUPD_BIN, $MEDIAD_BIN, $LINEHWD_BIN and
+ * $FIXTURE_BIN (the harness takes argv[1] as a test name).
+ * Each case runs gwsupd on its own temporary runtime directory, with the
+ * child table given by $GWSUPD_CHILDREN (test-only), and watches it through
+ * its control socket (StatusRequest), the bus (ServiceState) and the
+ * fixtures' start records. Measured times are printed. */
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "gw-bus.h"
+#include "gw-tests.h"
+
+DEFINE_TEST_MAIN;
+
+static const char *bin_gwsupd, *bin_mediad, *bin_linehwd, *bin_fixture;
+static char tmpdir[] = "/tmp/test-gwsupd-e2e.XXXXXX";
+static char run_dir[256], config_path[256];
+static GwConf conf;
+
+#define MS(x) ((uint64_t) (x) * USEC_PER_MSEC)
+
+static uint64_t mono(void) {
+        return now_usec(CLOCK_MONOTONIC);
+}
+
+static void write_config(unsigned restart_limit, const char *extra) {
+        FILE *f = fopen(config_path, "we");
+
+        ASSERT_NOT_NULL(f);
+        fprintf(f,
+                "sip:\n"
+                "  listen: 127.0.0.1:5062\n"
+                "profiles:\n"
+                "  - name: main\n"
+                "    proxy: 127.0.0.1:5060\n"
+                "lines:\n"
+                "  - port: 1\n"
+                "    number: \"1001\"\n"
+                "    profile: main\n"
+                "  - port: 2\n"
+                "    number: \"1002\"\n"
+                "    profile: main\n"
+                "supervisor:\n"
+                "  watchdog_interval: 1s\n"
+                "  restart_limit: %u\n"
+                "bus:\n"
+                "  runtime_dir: %s\n"
+                "%s", restart_limit, run_dir, extra ? extra : "");
+        ASSERT_EQ(fclose(f), 0);
+        ASSERT_OK(chmod(config_path, 0600));
+}
+
+/* A fresh runtime dir per case, so cases do not see each other's files. */
+static void new_case(const char *name, unsigned restart_limit) {
+        static unsigned n = 0;
+
+        snprintf(run_dir, sizeof run_dir, "%s/run-%u-%s", tmpdir, ++n, name);
+        conf = (GwConf) { .runtime_dir = run_dir };
+        write_config(restart_limit, NULL);
+        ASSERT_OK(setenv("GWSUPD_TEST_DIR", run_dir, 1));
+        ASSERT_TRUE(mkdir(run_dir, 0750) == 0);
+}
+
+static void setup(void);
+
+static const char *mediad_bin(void) {
+        setup();
+        return bin_mediad;
+}
+
+static const char *linehwd_bin(void) {
+        setup();
+        return bin_linehwd;
+}
+
+static char fixture_path_buf[8][256];
+static const char *fixture(const char *mode) {
+        static unsigned n = 0;
+        char *p = fixture_path_buf[n++ % 8];
+
+        setup();
+        snprintf(p, 256, "%s/fixture-%s", tmpdir, mode);
+        if (access(p, F_OK) < 0)
+                ASSERT_OK(symlink(bin_fixture, p));
+        return p;
+}
+
+static pid_t spawn_gwsupd(const char *children) {
+        pid_t pid = fork();
+
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                if (children)
+                        setenv("GWSUPD_CHILDREN", children, 1);
+                else
+                        unsetenv("GWSUPD_CHILDREN");
+                unsetenv("NOTIFY_SOCKET");
+                unsetenv("WATCHDOG_USEC");
+                unsetenv("WATCHDOG_PID");
+                execl(bin_gwsupd, "gwsupd", "--config", config_path, (char *) NULL);
+                _exit(127);
+        }
+        return pid;
+}
+
+/* waitpid with a deadline; returns the raw status or -1 on timeout. */
+static int wait_exit(pid_t pid, uint64_t timeout) {
+        uint64_t end = mono() + timeout;
+        int status;
+
+        while (mono() < end) {
+                pid_t r = waitpid(pid, &status, WNOHANG);
+                ASSERT_TRUE(r >= 0);
+                if (r == pid)
+                        return status;
+                usleep(5000);
+        }
+        return -1;
+}
+
+static Gw__StatusReply *status_now(Gw__Envelope **ret_env) {
+        Gw__Envelope req = GW__ENVELOPE__INIT, *reply = NULL;
+        Gw__StatusRequest sr = GW__STATUS_REQUEST__INIT;
+
+        req.body_case = GW__ENVELOPE__BODY_STATUS_REQUEST;
+        req.status_request = &sr;
+        if (gw_bus_ctl_call(&conf, GW__SERVICE__SERVICE_GWSUPD, &req, MS(500), &reply) < 0)
+                return NULL;
+        if (reply->body_case != GW__ENVELOPE__BODY_STATUS_REPLY) {
+                gw__envelope__free_unpacked(reply, NULL);
+                return NULL;
+        }
+        *ret_env = reply;
+        return reply->status_reply;
+}
+
+typedef struct ChildView {
+        Gw__ServiceRunState state;
+        int pid;
+        unsigned restarts;
+        char status_text[128];
+} ChildView;
+
+/* The state of child #i (the order of $GWSUPD_CHILDREN). false if no answer. */
+static bool child_view(size_t i, ChildView *ret) {
+        Gw__Envelope *env = NULL;
+        Gw__StatusReply *s = status_now(&env);
+        bool ok = false;
+
+        if (s && i < s->n_services) {
+                const Gw__ServiceState *ss = s->services[i];
+                *ret = (ChildView) {
+                        .state = ss->state,
+                        .pid = ss->has_pid ? ss->pid : 0,
+                        .restarts = ss->restarts,
+                };
+                snprintf(ret->status_text, sizeof ret->status_text, "%s", strempty(ss->status_text));
+                ok = true;
+        }
+        if (env)
+                gw__envelope__free_unpacked(env, NULL);
+        return ok;
+}
+
+static bool wait_state(size_t i, Gw__ServiceRunState state, uint64_t timeout, ChildView *ret) {
+        uint64_t end = mono() + timeout;
+        ChildView v;
+
+        while (mono() < end) {
+                if (child_view(i, &v) && v.state == state) {
+                        if (ret)
+                                *ret = v;
+                        return true;
+                }
+                usleep(20000);
+        }
+        return false;
+}
+
+/* The fixture's start records: times (us) and pids. Returns the count. */
+static size_t read_starts(const char *mode, uint64_t *times, int *pids, size_t max) {
+        char path[512];
+        unsigned long long t;
+        int pid;
+        size_t n = 0;
+        FILE *f;
+
+        snprintf(path, sizeof path, "%s/fixture-%s.starts", run_dir, mode);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        while (n < max && fscanf(f, "%llu %d", &t, &pid) == 2) {
+                if (times)
+                        times[n] = t;
+                if (pids)
+                        pids[n] = pid;
+                n++;
+        }
+        fclose(f);
+        return n;
+}
+
+static bool pid_gone(int pid) {
+        /* Orphans are reparented to us (child subreaper): reap them here. */
+        (void) waitpid(pid, NULL, WNOHANG);
+        return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+static void children_env(char *buf, size_t n, const char *const *names, const char *const *paths, size_t k) {
+        size_t off = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < k; i++)
+                off += (size_t) snprintf(buf + off, n - off, "%s%s:%s", i ? "," : "", names[i], paths[i]);
+        ASSERT_TRUE(off < n);
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) remove(path);
+        return 0;
+}
+
+static void cleanup(void) {
+        if (config_path[0])
+                (void) nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void setup(void) {
+        struct rlimit no_core = { 0, 0 };
+
+        if (config_path[0])
+                return;
+        bin_gwsupd = getenv("GWSUPD_BIN");
+        bin_mediad = getenv("MEDIAD_BIN");
+        bin_linehwd = getenv("LINEHWD_BIN");
+        bin_fixture = getenv("FIXTURE_BIN");
+        if (!bin_gwsupd || !bin_mediad || !bin_linehwd || !bin_fixture) {
+                fprintf(stderr, "$GWSUPD_BIN, $MEDIAD_BIN, $LINEHWD_BIN, $FIXTURE_BIN not set: skipping.\n");
+                exit(77);
+        }
+        ASSERT_NOT_NULL(mkdtemp(tmpdir));
+        snprintf(config_path, sizeof config_path, "%s/fxsgw.yaml", tmpdir);
+        ASSERT_OK(atexit(cleanup));
+        /* The watchdog case aborts a fixture: no core files. */
+        ASSERT_OK(setrlimit(RLIMIT_CORE, &no_core));
+        /* Daemons outliving gwsupd are reparented to us, so we can reap them. */
+        ASSERT_OK(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+}
+
+TEST(gwsupd_supervises) {
+        const char *names[] = { "mediad", "linehwd", "hang", "exit78", "crash" };
+        const char *paths[] = { mediad_bin(), linehwd_bin(), fixture("hang"), fixture("exit78"), fixture("crash") };
+        char env[2048], pidfile[300], buf[32];
+        ChildView v, mediad, linehwd;
+        uint64_t t0, times[16];
+        int pids[16], status, fd;
+        size_t n;
+        pid_t gw, second;
+
+        setup();
+        new_case("supervises", 50);
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+
+        t0 = mono();
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &mediad));
+        ASSERT_TRUE(wait_state(1, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &linehwd));
+        fprintf(stderr, "mediad and linehwd READY %.0f ms after gwsupd start\n", (double) (mono() - t0) / 1000);
+        ASSERT_TRUE(mediad.pid > 0 && linehwd.pid > 0);
+        ASSERT_EQ(mediad.restarts, 0);
+        /* STATUS= from the daemon is carried through. */
+        ASSERT_TRUE(strstr(linehwd.status_text, "2 line(s)") != NULL);
+
+        /* The pid file names gwsupd; a second gwsupd refuses to start. */
+        snprintf(pidfile, sizeof pidfile, "%s/gwsupd.pid", run_dir);
+        fd = open(pidfile, O_RDONLY | O_CLOEXEC);
+        ASSERT_TRUE(fd >= 0);
+        n = (size_t) read(fd, buf, sizeof buf - 1);
+        close(fd);
+        buf[n] = 0;
+        ASSERT_EQ(atoi(buf), gw);
+        second = spawn_gwsupd(env);
+        status = wait_exit(second, MS(5000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status));
+        ASSERT_EQ(WEXITSTATUS(status), 1);
+        ASSERT_TRUE(child_view(0, &v) && v.pid == mediad.pid);    /* the first one is unharmed */
+
+        /* exit 78: failed, never restarted. */
+        ASSERT_TRUE(wait_state(3, GW__SERVICE_RUN_STATE__RUN_STATE_FAILED, MS(3000), &v));
+        ASSERT_EQ(v.restarts, 0);
+        ASSERT_EQ(v.pid, 0);
+
+        /* SIGKILL mediad: RUNNING again (READY=1 from a new pid) within 1 s,
+         * seen as gwsupd's ServiceState on the bus. */
+        {
+                void *zctx = zmq_ctx_new(), *tap = NULL;
+                bool seen = false;
+                uint64_t end;
+
+                ASSERT_NOT_NULL(zctx);
+                ASSERT_OK(gw_bus_tap_open(&conf, zctx, "ServiceState/mediad", &tap));
+                usleep(300 * 1000);                  /* let the subscription reach gwsupd */
+                t0 = mono();
+                ASSERT_OK(kill(mediad.pid, SIGKILL));
+                end = t0 + MS(3000);
+                while (!seen && mono() < end) {
+                        zmq_pollitem_t item = { .socket = tap, .events = ZMQ_POLLIN };
+                        char topic[128];
+                        uint8_t data[4096];
+                        int k;
+
+                        if (zmq_poll(&item, 1, 50) <= 0)
+                                continue;
+                        ASSERT_TRUE(zmq_recv(tap, topic, sizeof topic, 0) >= 0);
+                        k = zmq_recv(tap, data, sizeof data, 0);
+                        ASSERT_TRUE(k > 0 && k <= (int) sizeof data);
+                        Gw__Envelope *e = gw__envelope__unpack(NULL, (size_t) k, data);
+                        ASSERT_NOT_NULL(e);
+                        if (e->source == GW__SERVICE__SERVICE_GWSUPD &&
+                            e->body_case == GW__ENVELOPE__BODY_SERVICE_STATE &&
+                            e->service_state->state == GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING &&
+                            e->service_state->has_pid && e->service_state->pid != mediad.pid)
+                                seen = true;
+                        gw__envelope__free_unpacked(e, NULL);
+                }
+                zmq_close(tap);
+                zmq_ctx_term(zctx);
+                ASSERT_TRUE(seen);
+                fprintf(stderr, "mediad SIGKILLed -> READY again after %.1f ms\n", (double) (mono() - t0) / 1000);
+                ASSERT_TRUE(mono() - t0 < MS(1000));
+        }
+        ASSERT_TRUE(child_view(0, &v));
+        ASSERT_EQ(v.restarts, 1);
+        ASSERT_TRUE(v.pid != mediad.pid);
+        ASSERT_TRUE(child_view(1, &v));                       /* linehwd untouched */
+        ASSERT_EQ(v.pid, linehwd.pid);
+        ASSERT_EQ(v.restarts, 0);
+
+        /* A child that is READY and then silent is aborted after the watchdog
+         * interval (1 s) and started again. */
+        t0 = mono();
+        while (read_starts("hang", NULL, NULL, 16) < 2 && mono() - t0 < MS(6000))
+                usleep(50000);
+        n = read_starts("hang", times, pids, 16);
+        ASSERT_TRUE(n >= 2);
+        fprintf(stderr, "watchdog-silent child restarted %.0f ms after its previous start\n",
+                (double) (times[1] - times[0]) / 1000);
+        ASSERT_TRUE(times[1] - times[0] >= MS(1000));
+        ASSERT_TRUE(times[1] - times[0] < MS(3000));
+        ASSERT_TRUE(pid_gone(pids[0]));
+
+        /* A crash loop backs off 100, 200, 400, 800, 1600 ms. */
+        t0 = mono();
+        while (read_starts("crash", NULL, NULL, 16) < 6 && mono() - t0 < MS(8000))
+                usleep(50000);
+        n = read_starts("crash", times, NULL, 16);
+        ASSERT_TRUE(n >= 6);
+        for (size_t i = 1; i < 6; i++) {
+                uint64_t d = times[i] - times[i - 1], want = MS(100) << (i - 1);
+                fprintf(stderr, "crash restart %zu after %.1f ms (back-off %llu ms)\n", i, (double) d / 1000,
+                        (unsigned long long) (want / USEC_PER_MSEC));
+                ASSERT_TRUE(d >= want);
+                ASSERT_TRUE(d < want + MS(400));
+        }
+        ASSERT_TRUE(child_view(4, &v));
+        ASSERT_TRUE(v.restarts >= 5);
+
+        /* The exit-78 child is still not restarted. */
+        ASSERT_EQ(read_starts("exit78", NULL, NULL, 16), 1);
+
+        /* SIGTERM: exit 0 within 2 s, no daemon left, pid file gone. */
+        ASSERT_TRUE(child_view(0, &mediad));
+        ASSERT_TRUE(child_view(1, &linehwd));
+        n = read_starts("hang", NULL, pids, 16);
+        t0 = mono();
+        ASSERT_OK(kill(gw, SIGTERM));
+        status = wait_exit(gw, MS(5000));
+        fprintf(stderr, "SIGTERM -> gwsupd exited after %.1f ms\n", (double) (mono() - t0) / 1000);
+        ASSERT_TRUE(status >= 0);
+        ASSERT_TRUE(WIFEXITED(status));
+        ASSERT_EQ(WEXITSTATUS(status), 0);
+        ASSERT_TRUE(mono() - t0 < MS(2000));
+        ASSERT_TRUE(pid_gone(mediad.pid));
+        ASSERT_TRUE(pid_gone(linehwd.pid));
+        ASSERT_TRUE(pid_gone(pids[n - 1]));
+        ASSERT_TRUE(access(pidfile, F_OK) < 0 && errno == ENOENT);
+}
+
+TEST(gwsupd_gives_up_after_restart_limit) {
+        const char *names[] = { "good", "crash" };
+        const char *paths[] = { fixture("good"), fixture("crash") };
+        char env[1024];
+        int status, pids[4];
+        uint64_t t0;
+        pid_t gw;
+
+        setup();
+        new_case("giveup", 3);
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        t0 = mono();
+        gw = spawn_gwsupd(env);
+        /* 3 restarts allowed (0.1 + 0.2 + 0.4 s), the 4th is refused. */
+        status = wait_exit(gw, MS(10000));
+        fprintf(stderr, "gave up after %.1f ms\n", (double) (mono() - t0) / 1000);
+        ASSERT_TRUE(status >= 0);
+        ASSERT_TRUE(WIFEXITED(status));
+        ASSERT_TRUE(WEXITSTATUS(status) != 0);
+        ASSERT_EQ(read_starts("crash", NULL, NULL, 16), 4);
+        ASSERT_EQ(read_starts("good", NULL, pids, 4), 1);
+        ASSERT_TRUE(pid_gone(pids[0]));                         /* the healthy one was stopped */
+}
+
+TEST(gwsupd_sigkills_what_ignores_sigterm) {
+        const char *names[] = { "stubborn" };
+        const char *paths[] = { fixture("stubborn") };
+        char env[512];
+        int status, pids[4];
+        uint64_t t0, took;
+        pid_t gw;
+
+        setup();
+        new_case("stubborn", 10);
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), NULL));
+        t0 = mono();
+        ASSERT_OK(kill(gw, SIGTERM));
+        status = wait_exit(gw, MS(6000));
+        took = mono() - t0;
+        fprintf(stderr, "SIGTERM-ignoring child: gwsupd exited after %.1f ms\n", (double) took / 1000);
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status));
+        ASSERT_EQ(WEXITSTATUS(status), 0);
+        ASSERT_TRUE(took >= MS(1900) && took < MS(3000));
+        ASSERT_EQ(read_starts("stubborn", NULL, pids, 4), 1);
+        ASSERT_TRUE(pid_gone(pids[0]));
+}
+
+TEST(gwsupd_death_leaves_daemons_talking) {
+        const char *names[] = { "mediad" };
+        const char *paths[] = { mediad_bin() };
+        Gw__Envelope req = GW__ENVELOPE__INIT, *reply = NULL;
+        Gw__StatusRequest sr = GW__STATUS_REQUEST__INIT;
+        char env[512];
+        ChildView v;
+        pid_t gw;
+
+        setup();
+        new_case("death", 10);
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &v));
+        ASSERT_OK(kill(gw, SIGKILL));
+        ASSERT_TRUE(wait_exit(gw, MS(2000)) >= 0);
+        usleep(300 * 1000);
+        /* No PR_SET_PDEATHSIG: mediad lives on and answers on its control socket. */
+        ASSERT_FALSE(pid_gone(v.pid));
+        req.body_case = GW__ENVELOPE__BODY_STATUS_REQUEST;
+        req.status_request = &sr;
+        ASSERT_OK(gw_bus_ctl_call(&conf, GW__SERVICE__SERVICE_MEDIAD, &req, MS(2000), &reply));
+        ASSERT_EQ(reply->body_case, GW__ENVELOPE__BODY_STATUS_REPLY);
+        ASSERT_EQ(reply->source, GW__SERVICE__SERVICE_MEDIAD);
+        ASSERT_NOT_NULL(reply->status_reply->counters);
+        gw__envelope__free_unpacked(reply, NULL);
+        ASSERT_OK(kill(v.pid, SIGTERM));
+        ASSERT_TRUE(wait_exit(v.pid, MS(3000)) >= 0);
+}
+
+TEST(gwsupd_bad_config_exits_78) {
+        int status;
+        pid_t gw;
+
+        setup();
+        new_case("badconfig", 10);
+        write_config(10, "no_such_section:\n  x: 1\n");
+        gw = spawn_gwsupd(NULL);
+        status = wait_exit(gw, MS(5000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status));
+        ASSERT_EQ(WEXITSTATUS(status), 78);
+}
