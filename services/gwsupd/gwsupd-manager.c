@@ -9,6 +9,7 @@
  *  4. exit once every child is reaped.
  * One daemon's own restart never publishes GatewayStopping: peers see its
  * ServiceState go RESTARTING and back to RUNNING with a new instance_id. */
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -58,10 +59,149 @@ static void child_fill_state(const Child *c, Gw__ServiceState *ss) {
         ss->instance_id = c->instance_id;
 }
 
+/* ---------------------------------------------------------------- leftovers
+ *
+ * Daemons outlive a gwsupd that dies (no PR_SET_PDEATHSIG). A gwsupd started
+ * again must not run a second set next to them: the new ones would take over
+ * the bus endpoints and fight over the SIP socket. So gwsupd keeps
+ * <runtime_dir>/gwsupd.children ("name pid starttime" per running child,
+ * written atomically on every change) and, at start, stops the processes of
+ * a previous gwsupd listed there that still run (same pid and start time, so
+ * a reused pid is never hit): SIGTERM, SIGKILL after 2 s. */
+
+/* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot; 0 if
+ * the process is gone or a zombie (it exited; its parent has not reaped it yet). */
+static unsigned long long pid_starttime(pid_t pid) {
+        char path[64], buf[1024], *p;
+        unsigned long long v = 0;
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        n = read(fd, buf, sizeof buf - 1);
+        if (n <= 0)
+                return 0;
+        buf[n] = 0;
+        p = strrchr(buf, ')');           /* the command name may hold spaces and ')' */
+        if (!p || p[1] != ' ')
+                return 0;
+        p += 2;
+        if (*p == 'Z' || *p == 'X')      /* field 3, the state */
+                return 0;
+        /* Fields 3 (state) ... 22 (starttime), separated by single spaces. */
+        for (int field = 3; field < 22; field++) {
+                p = strchr(p, ' ');
+                if (!p)
+                        return 0;
+                p++;
+        }
+        v = strtoull(p, NULL, 10);
+        return v;
+}
+
+static void manager_save_children(Manager *m) {
+        char buf[MANAGER_CHILDREN_MAX * 80];
+        size_t off = 0;
+        int r;
+
+        for (size_t i = 0; i < m->n_children; i++) {
+                const Child *c = &m->children[i];
+                if (c->pid <= 0)
+                        continue;
+                off += (size_t) snprintf(buf + off, sizeof buf - off, "%s %d %llu\n", c->name, (int) c->pid,
+                                         pid_starttime(c->pid));
+                if (off >= sizeof buf)
+                        return;
+        }
+        if (m->saved_children && strlen(m->saved_children) == off && memcmp(m->saved_children, buf, off) == 0)
+                return;
+        r = gw_state_write(m->conf->runtime_dir, "gwsupd.children", buf, off);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to write '%s/gwsupd.children', ignoring: %m", m->conf->runtime_dir);
+                return;
+        }
+        free(m->saved_children);
+        m->saved_children = strndup(buf, off);
+}
+
+static bool leftover_alive(pid_t pid, unsigned long long starttime) {
+        return pid_starttime(pid) == starttime;
+}
+
+static void manager_stop_leftovers(Manager *m) {
+        _cleanup_free_ char *raw = NULL, *data = NULL;
+        struct { pid_t pid; unsigned long long start; char name[33]; } left[MANAGER_CHILDREN_MAX];
+        size_t len = 0, n = 0;
+        uint64_t end;
+        int r;
+
+        r = gw_state_read(m->conf->runtime_dir, "gwsupd.children", (void **) &raw, &len);
+        if (r < 0) {
+                if (r != -ENOENT)
+                        log_warning_errno(r, "Failed to read '%s/gwsupd.children', ignoring: %m",
+                                          m->conf->runtime_dir);
+                return;
+        }
+        data = strndup(raw, len);
+        if (!data)
+                return (void) log_oom();
+        for (char *line = data, *next; line && *line && n < ELEMENTSOF(left); line = next) {
+                int pid;
+                unsigned long long st;
+
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                if (sscanf(line, "%32s %d %llu", left[n].name, &pid, &st) != 3 || pid <= 1 || st == 0)
+                        continue;
+                if (pid == getpid() || !leftover_alive(pid, st))
+                        continue;
+                left[n].pid = pid;
+                left[n].start = st;
+                log_warning("Daemon '%s' (pid %d) was left running by a previous gwsupd; stopping it "
+                            "before starting a new one.", left[n].name, pid);
+                (void) kill(pid, SIGTERM);
+                n++;
+        }
+        if (n == 0)
+                return;
+
+        /* Not our children: we can only watch them vanish. Bounded: 2 s, then SIGKILL and 1 s. */
+        end = now_usec(CLOCK_MONOTONIC) + MANAGER_STOP_KILL_USEC;
+        for (bool killed = false;;) {
+                bool any = false;
+                for (size_t i = 0; i < n; i++)
+                        if (left[i].pid > 0 && leftover_alive(left[i].pid, left[i].start))
+                                any = true;
+                if (!any)
+                        break;
+                if (now_usec(CLOCK_MONOTONIC) >= end) {
+                        if (killed) {
+                                log_error("Leftover daemons did not go away after SIGKILL; starting anyway.");
+                                break;
+                        }
+                        for (size_t i = 0; i < n; i++)
+                                if (leftover_alive(left[i].pid, left[i].start)) {
+                                        log_warning("Leftover '%s' (pid %d) ignored SIGTERM; sending SIGKILL.",
+                                                    left[i].name, (int) left[i].pid);
+                                        (void) kill(left[i].pid, SIGKILL);
+                                }
+                        killed = true;
+                        end = now_usec(CLOCK_MONOTONIC) + USEC_PER_SEC;
+                }
+                (void) usleep(10 * 1000);
+        }
+}
+
 void manager_child_changed(Manager *m, Child *c) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
         Gw__ServiceState ss;
         int r;
+
+        manager_save_children(m);
 
         child_fill_state(c, &ss);
         env.body_case = GW__ENVELOPE__BODY_SERVICE_STATE;
@@ -549,6 +689,7 @@ int manager_new(sd_event *e, GwBus *bus, const GwConf *c, const char *config_pat
 }
 
 int manager_start(Manager *m) {
+        manager_stop_leftovers(m);
         for (size_t i = 0; i < m->n_children; i++)
                 (void) child_spawn(&m->children[i]);
         free(m->self_status);
@@ -578,6 +719,7 @@ Manager *manager_free(Manager *m) {
                 (void) unlink(m->notify_path);
         }
         free(m->notify_path);
+        free(m->saved_children);
         free(m->config_path);
         free(m->self_status);
         free(m);

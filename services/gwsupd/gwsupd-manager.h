@@ -30,6 +30,7 @@ struct Manager {
         char *config_path;               /* absolute, passed as --config to children */
         char *notify_path;               /* <runtime_dir>/gwsupd.notify */
         char *self_status;
+        char *saved_children;            /* last content of <runtime_dir>/gwsupd.children */
 
         int notify_fd;
         sd_event_source *notify_source;

@@ -453,7 +453,8 @@ TEST(gwsupd_death_leaves_daemons_talking) {
         Gw__Envelope req = GW__ENVELOPE__INIT, *reply = NULL;
         Gw__StatusRequest sr = GW__STATUS_REQUEST__INIT;
         char env[512];
-        ChildView v;
+        ChildView v, w;
+        int status;
         pid_t gw;
 
         setup();
@@ -473,8 +474,18 @@ TEST(gwsupd_death_leaves_daemons_talking) {
         ASSERT_EQ(reply->source, GW__SERVICE__SERVICE_MEDIAD);
         ASSERT_NOT_NULL(reply->status_reply->counters);
         gw__envelope__free_unpacked(reply, NULL);
-        ASSERT_OK(kill(v.pid, SIGTERM));
-        ASSERT_TRUE(wait_exit(v.pid, MS(3000)) >= 0);
+
+        /* A new gwsupd stops the leftover before starting its own mediad
+         * (two would fight over the bus endpoints). */
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_exit(v.pid, MS(3000)) >= 0);        /* the old one, reparented to us, ends */
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &w));
+        ASSERT_TRUE(w.pid != v.pid);
+        ASSERT_EQ(w.restarts, 0);
+        ASSERT_OK(kill(gw, SIGTERM));
+        status = wait_exit(gw, MS(3000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_TRUE(pid_gone(w.pid));
 }
 
 TEST(gwsupd_bad_config_exits_78) {
