@@ -28,6 +28,7 @@ static const char *bin_gwsupd, *bin_mediad, *bin_linehwd, *bin_fixture;
 static char tmpdir[] = "/tmp/test-gwsupd-e2e.XXXXXX";
 static char run_dir[256], config_path[256];
 static GwConf conf;
+static const char *watchdog_interval = "1s";
 
 #define MS(x) ((uint64_t) (x) * USEC_PER_MSEC)
 
@@ -53,11 +54,11 @@ static void write_config(unsigned restart_limit, const char *extra) {
                 "    number: \"1002\"\n"
                 "    profile: main\n"
                 "supervisor:\n"
-                "  watchdog_interval: 1s\n"
+                "  watchdog_interval: %s\n"
                 "  restart_limit: %u\n"
                 "bus:\n"
                 "  runtime_dir: %s\n"
-                "%s", restart_limit, run_dir, extra ? extra : "");
+                "%s", watchdog_interval, restart_limit, run_dir, extra ? extra : "");
         ASSERT_EQ(fclose(f), 0);
         ASSERT_OK(chmod(config_path, 0600));
 }
@@ -486,6 +487,116 @@ TEST(gwsupd_death_leaves_daemons_talking) {
         status = wait_exit(gw, MS(3000));
         ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
         ASSERT_TRUE(pid_gone(w.pid));
+}
+
+/* Collect GatewayStopping and UnregisterDone off the bus while gwsupd stops. */
+typedef struct StopSeen {
+        bool gateway_stopping;
+        uint32_t deadline_ms;
+        bool unregister_done;
+        uint64_t unregister_done_at;
+} StopSeen;
+
+static int stop_with_tap(pid_t gw, uint64_t timeout, StopSeen *seen, uint64_t *ret_took) {
+        void *zctx = zmq_ctx_new(), *tap = NULL;
+        uint64_t t0, end;
+        int status = -1;
+
+        ASSERT_NOT_NULL(zctx);
+        ASSERT_OK(gw_bus_tap_open(&conf, zctx, "", &tap));
+        usleep(300 * 1000);
+        *seen = (StopSeen) {};
+        t0 = mono();
+        ASSERT_OK(kill(gw, SIGTERM));
+        end = t0 + timeout;
+        while (mono() < end) {
+                zmq_pollitem_t item = { .socket = tap, .events = ZMQ_POLLIN };
+                char topic[128];
+                uint8_t data[8192];
+                int k;
+
+                if (status < 0) {
+                        pid_t r = waitpid(gw, &status, WNOHANG);
+                        if (r != gw)
+                                status = -1;
+                        else
+                                *ret_took = mono() - t0;
+                }
+                if (zmq_poll(&item, 1, 5) <= 0) {
+                        if (status >= 0)
+                                break;
+                        continue;
+                }
+                ASSERT_TRUE(zmq_recv(tap, topic, sizeof topic, 0) >= 0);
+                k = zmq_recv(tap, data, sizeof data, 0);
+                ASSERT_TRUE(k > 0 && k <= (int) sizeof data);
+                Gw__Envelope *e = gw__envelope__unpack(NULL, (size_t) k, data);
+                ASSERT_NOT_NULL(e);
+                if (e->body_case == GW__ENVELOPE__BODY_GATEWAY_STOPPING && e->source == GW__SERVICE__SERVICE_GWSUPD) {
+                        seen->gateway_stopping = true;
+                        seen->deadline_ms = e->gateway_stopping->deadline_ms;
+                }
+                if (e->body_case == GW__ENVELOPE__BODY_UNREGISTER_DONE && e->source == GW__SERVICE__SERVICE_REGD) {
+                        seen->unregister_done = true;
+                        seen->unregister_done_at = mono() - t0;
+                }
+                gw__envelope__free_unpacked(e, NULL);
+        }
+        zmq_close(tap);
+        zmq_ctx_term(zctx);
+        return status;
+}
+
+/* With the real regd: GatewayStopping goes out, regd answers UnregisterDone
+ * and gwsupd stops the daemons right then, not after the 1.5 s deadline. */
+TEST(gwsupd_stop_waits_for_regd) {
+        const char *regd = getenv("REGD_BIN");
+        const char *names[] = { "regd", "mediad" };
+        const char *paths[] = { regd, mediad_bin() };
+        char env[1024];
+        ChildView r, m;
+        StopSeen seen;
+        uint64_t took = 0;
+        int status;
+        pid_t gw;
+
+        if (!regd || access(regd, X_OK) < 0) {
+                fprintf(stderr, "regd not built ('%s'): skipping this case.\n", strna(regd));
+                return;
+        }
+        new_case("regd", 10);
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &r));
+        ASSERT_TRUE(wait_state(1, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &m));
+        status = stop_with_tap(gw, MS(5000), &seen, &took);
+        fprintf(stderr, "with regd: UnregisterDone %.1f ms, gwsupd exited %.1f ms after SIGTERM\n",
+                (double) seen.unregister_done_at / 1000, (double) took / 1000);
+        ASSERT_TRUE(seen.gateway_stopping);
+        ASSERT_EQ(seen.deadline_ms, 1500);
+        ASSERT_TRUE(seen.unregister_done);
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_TRUE(took < MS(1500));
+        ASSERT_TRUE(pid_gone(r.pid));
+        ASSERT_TRUE(pid_gone(m.pid));
+
+        /* A regd that cannot answer (stopped with SIGSTOP): gwsupd waits the
+         * 1.5 s, SIGTERMs, and SIGKILLs it at 2 s. */
+        watchdog_interval = "10s";      /* the frozen regd must not be caught by its watchdog first */
+        new_case("regd-stopped", 10);
+        watchdog_interval = "1s";
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &r));
+        ASSERT_TRUE(wait_state(1, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &m));
+        ASSERT_OK(kill(r.pid, SIGSTOP));
+        status = stop_with_tap(gw, MS(5000), &seen, &took);
+        fprintf(stderr, "with a frozen regd: gwsupd exited %.1f ms after SIGTERM\n", (double) took / 1000);
+        ASSERT_TRUE(seen.gateway_stopping);
+        ASSERT_FALSE(seen.unregister_done);
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_TRUE(took >= MS(1900) && took < MS(3000));
+        ASSERT_TRUE(pid_gone(r.pid));
+        ASSERT_TRUE(pid_gone(m.pid));
 }
 
 TEST(gwsupd_bad_config_exits_78) {
