@@ -161,7 +161,7 @@ static int socket_setup_curve(void *sock, const GwConf *c, bool server) {
 }
 
 static int socket_common_options(void *sock) {
-        int linger = 0, hwm = GW_BUS_HWM, ivl = 50, ivl_max = 500;
+        int linger = 0, hwm = GW_BUS_HWM, ivl = 50, ivl_max = 0;   /* 0: no back-off, a restarted peer is found within 50 ms */
 
         if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
             zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
