@@ -23,7 +23,7 @@
 #define REGD_STATE_FILE           "registrations"
 #define REGD_STATE_MARGIN_USEC    (10 * USEC_PER_SEC)    /* plus invite_total_timeout */
 #define REGD_RETRY_NOW_MAX        3                      /* consecutive 423s answered at once */
-#define REGD_SIGD_SETTLE_USEC     (600 * USEC_PER_MSEC)  /* > the bus's 500 ms max reconnect interval */
+#define REGD_SIGD_SETTLE_USEC     (600 * USEC_PER_MSEC)  /* well above the bus's reconnect interval */
 #define REGD_SIGD_MAX_WAIT_USEC   (10 * USEC_PER_SEC)
 #define REGD_SIGD_RESEND_USEC     (250 * USEC_PER_MSEC)  /* a new sigd subscribes right after it says hello */
 
