@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sigd-transport.c: the UDP socket: reading datagrams, sending, ICMP errors.
+ *
+ * IP_RECVERR (IPV6_RECVERR) queues ICMP errors on the socket; the socket then
+ * wakes with EPOLLERR, and the error queue is drained in the same callback
+ * (or the loop would spin). Each error names the destination of the datagram
+ * that caused it; the client transactions sent there end with
+ * OUTCOME_TRANSPORT. The kernel also sets the socket's pending error, which
+ * the next sendto() reports for whatever destination: such a send is retried
+ * once. */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "gw-log.h"
+#include "sigd-manager.h"
+
+static bool errno_is_async_icmp(int e) {
+        return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN ||
+               e == EPROTO || e == ENOPROTOOPT;
+}
+
+int transport_send(Manager *m, const char *buf, size_t n, const struct sockaddr *to, socklen_t tolen) {
+        ssize_t k;
+
+        if (m->tx_hook) {
+                int r = m->tx_hook(m, buf, n, to, tolen, m->tx_hook_userdata);
+                if (r > 0) {
+                        m->counters.tx++;
+                        return 0;
+                }
+        }
+        if (m->fd < 0) {
+                m->counters.transport_errors++;
+                return -ENOTCONN;
+        }
+        for (unsigned attempt = 0;; attempt++) {
+                k = sendto(m->fd, buf, n, MSG_NOSIGNAL, to, tolen);
+                if (k >= 0)
+                        break;
+                if (attempt == 0 && (errno_is_async_icmp(errno) || errno == EINTR))
+                        continue;                         /* an earlier ICMP error, not this send's */
+                m->counters.transport_errors++;
+                return -errno;
+        }
+        m->counters.tx++;
+        return 0;
+}
+
+static void drain_errqueue(Manager *m) {
+        for (unsigned i = 0; i < SIGD_ERRQUEUE_BURST; i++) {
+                union {
+                        struct cmsghdr h;
+                        uint8_t buf[CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6))];
+                } control;
+                struct sockaddr_storage dest = {};
+                char data[64];
+                struct iovec iov = { data, sizeof(data) };
+                struct msghdr mh = {
+                        .msg_name = &dest, .msg_namelen = sizeof(dest),
+                        .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = &control, .msg_controllen = sizeof(control),
+                };
+                ssize_t k = recvmsg(m->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+
+                if (k < 0) {
+                        if (errno != EAGAIN && errno != EINTR)
+                                log_debug_errno(errno, "Failed to read the error queue: %m");
+                        return;
+                }
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                        const struct sock_extended_err *ee;
+                        if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+                              (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+                                continue;
+                        ee = (const struct sock_extended_err *) CMSG_DATA(c);
+                        if (ee->ee_origin != SO_EE_ORIGIN_ICMP && ee->ee_origin != SO_EE_ORIGIN_ICMP6 &&
+                            ee->ee_origin != SO_EE_ORIGIN_LOCAL)
+                                continue;
+                        if (ee->ee_errno == EMSGSIZE)
+                                continue;                 /* path MTU news, not a dead peer */
+                        m->counters.transport_errors++;
+                        manager_transport_error(m, (const struct sockaddr *) &dest, mh.msg_namelen, (int) ee->ee_errno);
+                }
+        }
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        static uint8_t buf[SIGD_MAX_DATAGRAM + 1];
+
+        if (revents & EPOLLERR)
+                drain_errqueue(m);
+
+        for (unsigned i = 0; i < SIGD_RX_BURST; i++) {
+                struct sockaddr_storage from = {};
+                socklen_t fromlen = sizeof(from);
+                ssize_t k = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
+                RxResult rx;
+
+                if (k < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                break;
+                        if (errno_is_async_icmp(errno)) {
+                                drain_errqueue(m);
+                                continue;
+                        }
+                        log_warning_errno(errno, "Failed to receive a datagram, ignoring: %m");
+                        break;
+                }
+                if ((size_t) k > SIGD_MAX_DATAGRAM) {
+                        m->counters.rx++;
+                        m->counters.dropped++;
+                        continue;
+                }
+                (void) manager_handle_datagram(m, buf, (size_t) k, (const struct sockaddr *) &from, fromlen, &rx);
+        }
+        return 0;
+}
+
+int transport_open(Manager *m) {
+        _cleanup_close_ int fd = -EBADF;
+        const struct sockaddr *sa = (const struct sockaddr *) &m->conf->sip_listen_addr;
+        socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        char addr[64] = "?";
+        int one = 1, r;
+
+        if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+                return log_error_errno(EAFNOSUPPORT, "sip.listen has no usable address.");
+        (void) sockaddr_to_string(sa, addr, sizeof(addr));
+
+        fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create the SIP socket: %m");
+        if (sa->sa_family == AF_INET)
+                r = setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
+        else
+                r = setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
+        if (r < 0)
+                return log_error_errno(errno, "Failed to enable ICMP error reporting: %m");
+        if (bind(fd, sa, len) < 0)
+                return log_error_errno(errno, "Failed to bind '%s': %m", addr);
+
+        m->local_len = sizeof(m->local);
+        if (getsockname(fd, (struct sockaddr *) &m->local, &m->local_len) < 0)
+                return log_error_errno(errno, "Failed to read the bound address: %m");
+
+        /* Via sent-by and Contact: sip.advertised_address, else the bound address. */
+        m->via_port = ntohs(m->local.ss_family == AF_INET ? ((struct sockaddr_in *) &m->local)->sin_port
+                                                          : ((struct sockaddr_in6 *) &m->local)->sin6_port);
+        if (!isempty(m->conf->sip_advertised_address)) {
+                const char *a = m->conf->sip_advertised_address;
+                if (strchr(a, ':') && a[0] != '[')
+                        snprintf(m->via_host, sizeof(m->via_host), "[%s]", a);
+                else
+                        snprintf(m->via_host, sizeof(m->via_host), "%s", a);
+        } else {
+                char ip[INET6_ADDRSTRLEN];
+                if (m->local.ss_family == AF_INET) {
+                        inet_ntop(AF_INET, &((struct sockaddr_in *) &m->local)->sin_addr, ip, sizeof(ip));
+                        snprintf(m->via_host, sizeof(m->via_host), "%s", ip);
+                } else {
+                        inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &m->local)->sin6_addr, ip, sizeof(ip));
+                        snprintf(m->via_host, sizeof(m->via_host), "[%s]", ip);
+                }
+        }
+
+        r = sd_event_add_io(m->event, &m->io_source, fd, EPOLLIN, on_io, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the SIP socket: %m");
+        (void) sd_event_source_set_description(m->io_source, "sip-udp");
+        m->fd = TAKE_FD(fd);
+        return 0;
+}
+
+void transport_close(Manager *m) {
+        m->io_source = sd_event_source_disable_unref(m->io_source);
+        if (m->fd >= 0)
+                close(m->fd);
+        m->fd = -EBADF;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sigd.c: the SIP daemon: parses argv, loads config, builds the manager, runs the loop. */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "gw-daemon.h"
+#include "gw-log.h"
+#include "sigd-bus.h"
+#include "sigd-manager.h"
+
+static int on_counters(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        const SigdCounters *c = &m->counters;
+
+        log_debug("SIP counters: rx %" PRIu64 ", tx %" PRIu64 ", malformed %" PRIu64 ", dropped %" PRIu64
+                  ", retransmissions %" PRIu64 ", auth challenges %" PRIu64 ", transport errors %" PRIu64 ".",
+                  c->rx, c->tx, c->malformed, c->dropped, c->retransmissions, c->auth_challenges, c->transport_errors);
+        (void) sd_event_source_set_time_relative(s, 60 * USEC_PER_SEC);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(gw_daemon_done) GwDaemon d = {};
+        _cleanup_(manager_freep) Manager *m = NULL;
+        sd_event_source *counters = NULL;
+        int r;
+
+        r = gw_daemon_init(&d, GW__SERVICE__SERVICE_SIGD, argc, argv);
+        if (r > 0)
+                return r;
+
+        r = manager_new(d.event, d.conf, &m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the manager: %m"), EXIT_FAILURE;
+        r = manager_start(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = sigd_bus_attach(d.bus, m);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = sd_event_add_time_relative(d.event, &counters, CLOCK_MONOTONIC, 60 * USEC_PER_SEC, USEC_PER_SEC,
+                                       on_counters, m);
+        if (r >= 0)
+                (void) sd_event_source_set_floating(counters, true);
+
+        gw_daemon_ready(&d, "Listening on SIP/UDP");
+        gw_daemon_status(&d, "Listening on %s:%u (UDP)", m->via_host, m->via_port);
+        r = gw_daemon_run(&d);
+        return r;
+}
