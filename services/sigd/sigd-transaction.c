@@ -210,10 +210,10 @@ void manager_osip_run(Manager *m) {
                 return;
         m->in_osip = true;
         for (unsigned i = 0; i < 8; i++) {
-                uint64_t before = m->counters.tx + m->counters.outcomes;
+                uint64_t before = m->counters.tx + m->counters.outcomes + m->counters.requests_sent;
                 osip_execute_all(m);
                 manager_settle_requests(m);
-                if (m->counters.tx + m->counters.outcomes == before)
+                if (m->counters.tx + m->counters.outcomes + m->counters.requests_sent == before)
                         break;
         }
         dead_free(m);
@@ -229,7 +229,9 @@ int manager_osip_init(Manager *m) {
         osip_set_cb_send_message(m->osip, send_cb);
         for (int t = OSIP_NICT_REGISTER_SENT; t <= OSIP_NICT_STATUS_3456XX_RECEIVED_AGAIN; t++)
                 osip_set_message_callback(m->osip, t, nict_message_cb);
-        for (int t = OSIP_IST_INVITE_RECEIVED; t <= OSIP_NIST_STATUS_3456XX_SENT_AGAIN; t++)
+        for (int t = OSIP_IST_INVITE_RECEIVED; t <= OSIP_IST_STATUS_3456XX_SENT_AGAIN; t++)
+                osip_set_message_callback(m->osip, t, server_message_cb);
+        for (int t = OSIP_NIST_REGISTER_RECEIVED; t <= OSIP_NIST_STATUS_3456XX_SENT_AGAIN; t++)
                 osip_set_message_callback(m->osip, t, server_message_cb);
         osip_set_kill_transaction_callback(m->osip, OSIP_ICT_KILL_TRANSACTION, kill_cb);
         osip_set_kill_transaction_callback(m->osip, OSIP_IST_KILL_TRANSACTION, kill_cb);

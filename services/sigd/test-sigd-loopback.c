@@ -1,4 +1,327 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder replaced below */
+/* test-sigd-loopback.c: the real socket, transactions and timers on 127.0.0.x:
+ * REGISTER with digest authentication against a SIPp registrar, ICMP port
+ * unreachable, a silent target, OPTIONS answered over the socket, bad requests. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "gw-bus.h"
+#include "gw-log.h"
 #include "gw-tests.h"
+#include "sigd-manager.h"
+
+typedef struct Outcome {
+        unsigned n;
+        uint64_t cid;
+        Gw__SipOutcomeKind kind;
+        uint32_t status, cseq;
+        int32_t expires_s;
+        bool has_expires, got_provisional;
+        char error[128];
+        uint64_t at_usec;
+} Outcome;
+
+static void on_outcome(Manager *m, uint64_t cid, const Gw__SipRequestOutcome *o, void *u) {
+        Outcome *out = u;
+
+        out->n++;
+        out->cid = cid;
+        out->kind = o->kind;
+        out->status = o->status_code;
+        out->cseq = o->cseq;
+        out->expires_s = o->expires_s;
+        out->has_expires = o->has_expires_s;
+        out->got_provisional = o->got_provisional;
+        snprintf(out->error, sizeof(out->error), "%s", strempty(o->error));
+        out->at_usec = now_usec(CLOCK_MONOTONIC);
+}
+
+static GwConf conf;
+static GwLineConf lines[1];
+
+static void make_conf(void) {
+        struct sockaddr_in *sin = (struct sockaddr_in *) &conf.sip_listen_addr;
+
+        memset(&conf, 0, sizeof(conf));
+        sin->sin_family = AF_INET;
+        inet_pton(AF_INET, "127.0.0.1", &sin->sin_addr);    /* port 0: the kernel picks */
+        lines[0] = (GwLineConf) { .port = 1, .number = (char *) "1001", .auth_user = (char *) "1001",
+                                  .password = (char *) "s3cret", .profile = (char *) "test" };
+        conf.lines = lines;
+        conf.n_lines = 1;
+}
+
+static void start(sd_event **e, Manager **m, Outcome *out) {
+        log_open("test-sigd-loopback");
+        make_conf();
+        ASSERT_OK(sd_event_new(e));
+        ASSERT_OK(manager_new(*e, &conf, m));
+        ASSERT_OK(manager_start(*m));
+        manager_set_outcome_callback(*m, on_outcome, out);
+}
+
+/* Run the loop until n outcomes or the deadline. */
+static void run_until(sd_event *e, const Outcome *out, unsigned n, uint64_t max_usec) {
+        uint64_t end = now_usec(CLOCK_MONOTONIC) + max_usec;
+
+        for (unsigned i = 0; i < 100000 && out->n < n && now_usec(CLOCK_MONOTONIC) < end; i++)
+                ASSERT_OK(sd_event_run(e, 50 * USEC_PER_MSEC));
+}
+
+/* A UDP port on addr that is free right now (bound, read back, closed). */
+static uint16_t free_port(const char *addr, int *ret_fd_keep) {
+        struct sockaddr_in sin = { .sin_family = AF_INET };
+        socklen_t len = sizeof(sin);
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        ASSERT_TRUE(fd >= 0);
+        inet_pton(AF_INET, addr, &sin.sin_addr);
+        ASSERT_OK(bind(fd, (struct sockaddr *) &sin, sizeof(sin)));
+        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin, &len));
+        if (ret_fd_keep)
+                *ret_fd_keep = fd;
+        else
+                close(fd);
+        return ntohs(sin.sin_port);
+}
+
+static void fill_register(Gw__SipRequest *r, const char *target, uint32_t timeout_ms) {
+        gw__sip_request__init(r);
+        r->method = (char *) "REGISTER";
+        r->request_uri = (char *) "sip:fxsgw.test";
+        r->target = UNCONST(target);
+        r->has_line_port = true;
+        r->line_port = 1;
+        r->from_uri = (char *) "sip:1001@fxsgw.test";
+        r->to_uri = (char *) "sip:1001@fxsgw.test";
+        r->has_cseq = true;
+        r->cseq = 1;
+        r->has_expires_s = true;
+        r->expires_s = 300;
+        r->has_with_contact = true;
+        r->with_contact = true;
+        r->has_timeout_ms = true;
+        r->timeout_ms = timeout_ms;
+}
+
+TEST(register_with_digest_against_sipp) {
+        static const char *const sipp_paths[] = { "/usr/bin/sipp", "/usr/local/bin/sipp" };
+        const char *sipp = NULL;
+        sd_event *e = NULL;
+        Manager *m = NULL;
+        Outcome out = {};
+        Gw__SipRequest req;
+        char port_s[16], target[64];
+        uint16_t port;
+        pid_t pid;
+        int status, probe = -1;
+
+        for (size_t i = 0; i < ELEMENTSOF(sipp_paths); i++)
+                if (access(sipp_paths[i], X_OK) == 0)
+                        sipp = sipp_paths[i];
+        if (!sipp) {
+                fprintf(stderr, "sipp not found, skipping.\n");
+                exit(77);
+        }
+
+        port = free_port("127.0.0.2", NULL);
+        snprintf(port_s, sizeof(port_s), "%u", port);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_RDWR);
+                dup2(devnull, STDIN_FILENO);
+                dup2(devnull, STDOUT_FILENO);
+                execl(sipp, "sipp", "-sf", "tests/registrar-401-200.xml", "-i", "127.0.0.2", "-p", port_s,
+                      "-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin",
+                      "-trace_err", "-error_file", "/tmp/sigd-test-sipp-errors.log", (char *) NULL);
+                _exit(127);
+        }
+
+        /* wait (bounded) until SIPp has bound its port */
+        for (unsigned i = 0; i < 100; i++) {
+                struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+                int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                inet_pton(AF_INET, "127.0.0.2", &sin.sin_addr);
+                probe = bind(fd, (struct sockaddr *) &sin, sizeof(sin));
+                close(fd);
+                if (probe < 0)
+                        break;
+                usleep(50000);
+        }
+        ASSERT_TRUE(probe < 0);
+
+        start(&e, &m, &out);
+        snprintf(target, sizeof(target), "127.0.0.2:%u", port);
+        fill_register(&req, target, 5000);
+        ASSERT_EQ(manager_submit(m, 42, &req), 0);
+        ASSERT_EQ(manager_submit(m, 42, &req), 1);          /* duplicate in flight: ignored */
+        run_until(e, &out, 1, 10 * USEC_PER_SEC);
+
+        ASSERT_EQ(out.n, 1);
+        ASSERT_EQ(out.cid, 42);
+        ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE);
+        ASSERT_EQ(out.status, 200);
+        ASSERT_TRUE(out.has_expires);
+        ASSERT_EQ(out.expires_s, 120);                       /* our contact's, not the Expires header's */
+        ASSERT_EQ(out.cseq, 2);                              /* the authenticated retry */
+        ASSERT_EQ(m->counters.auth_challenges, 1);
+        ASSERT_EQ(m->n_requests, 0);
+
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        fprintf(stderr, "sipp exit status %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        manager_free(m);
+        sd_event_unref(e);
+}
+
+TEST(icmp_port_unreachable_is_transport_error) {
+        sd_event *e = NULL;
+        Manager *m = NULL;
+        Outcome out = {};
+        Gw__SipRequest req;
+        char target[64];
+        uint64_t t0;
+
+        start(&e, &m, &out);
+        snprintf(target, sizeof(target), "127.0.0.3:%u", free_port("127.0.0.3", NULL));
+        fill_register(&req, target, 5000);
+        t0 = now_usec(CLOCK_MONOTONIC);
+        ASSERT_EQ(manager_submit(m, 7, &req), 0);
+        run_until(e, &out, 1, 3 * USEC_PER_SEC);
+        ASSERT_EQ(out.n, 1);
+        ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT);
+        ASSERT_STREQ(out.error, "Connection refused");
+        fprintf(stderr, "ICMP port unreachable detected after %.3f ms\n", (double) (out.at_usec - t0) / 1000.0);
+        ASSERT_TRUE(out.at_usec - t0 < 500 * USEC_PER_MSEC);  /* not a timeout */
+        ASSERT_TRUE(m->counters.transport_errors >= 1);
+        manager_free(m);
+        sd_event_unref(e);
+}
+
+TEST(silent_target_times_out_at_timeout_ms) {
+        sd_event *e = NULL;
+        Manager *m = NULL;
+        Outcome out = {};
+        Gw__SipRequest req;
+        char target[64], buf[4096];
+        int silent = -1;
+        uint64_t t0, elapsed;
+        unsigned seen = 0;
+
+        start(&e, &m, &out);
+        snprintf(target, sizeof(target), "127.0.0.4:%u", free_port("127.0.0.4", &silent));
+        fill_register(&req, target, 1200);
+        t0 = now_usec(CLOCK_MONOTONIC);
+        ASSERT_EQ(manager_submit(m, 8, &req), 0);
+        run_until(e, &out, 1, 5 * USEC_PER_SEC);
+        elapsed = out.at_usec - t0;
+        ASSERT_EQ(out.n, 1);
+        ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT);
+        ASSERT_FALSE(out.got_provisional);
+        fprintf(stderr, "timeout after %.3f ms (timeout_ms 1200), %llu retransmissions\n",
+                (double) elapsed / 1000.0, (unsigned long long) m->counters.retransmissions);
+        ASSERT_TRUE(elapsed >= 1190 * USEC_PER_MSEC && elapsed < 1400 * USEC_PER_MSEC);
+        /* Timer E: sent at 0, 500 ms, 1500 ms... -> at least one retransmission within 1.2 s */
+        ASSERT_TRUE(m->counters.retransmissions >= 1);
+        while (recv(silent, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+                seen++;
+        ASSERT_EQ(seen, 1 + m->counters.retransmissions);
+        ASSERT_TRUE(strstr(buf, "REGISTER sip:fxsgw.test SIP/2.0") == buf);
+        ASSERT_TRUE(strstr(buf, ";rport;branch=z9hG4bK") != NULL);
+        ASSERT_TRUE(strstr(buf, "Expires: 300") != NULL);
+        ASSERT_TRUE(strstr(buf, "Max-Forwards: 70") != NULL);
+        ASSERT_TRUE(strstr(buf, "User-Agent: fxsgw/") != NULL);
+        ASSERT_TRUE(strstr(buf, "s3cret") == NULL);
+
+        /* nothing left: the transaction is out of libosip2 */
+        ASSERT_EQ(m->n_requests, 0);
+        close(silent);
+        manager_free(m);
+        sd_event_unref(e);
+}
+
+TEST(options_over_the_socket) {
+        static const char options[] =
+                "OPTIONS sip:gw@127.0.0.1 SIP/2.0\r\n"
+                "Via: SIP/2.0/UDP 127.0.0.5:9;rport;branch=z9hG4bKloop0001\r\n"
+                "Max-Forwards: 70\r\n"
+                "From: <sip:probe@127.0.0.5>;tag=1\r\n"
+                "To: <sip:gw@127.0.0.1>\r\n"
+                "Call-ID: loop-opt-1\r\n"
+                "CSeq: 1 OPTIONS\r\n"
+                "Content-Length: 0\r\n\r\n";
+        sd_event *e = NULL;
+        Manager *m = NULL;
+        Outcome out = {};
+        int peer = -1;
+        char buf[4096], rport[32];
+        uint16_t peer_port;
+        ssize_t k = -1;
+
+        start(&e, &m, &out);
+        peer_port = free_port("127.0.0.5", &peer);
+        ASSERT_EQ(sendto(peer, options, strlen(options), 0, (struct sockaddr *) &m->local, m->local_len),
+                  (ssize_t) strlen(options));
+        for (unsigned i = 0; i < 40 && k < 0; i++) {
+                ASSERT_OK(sd_event_run(e, 50 * USEC_PER_MSEC));
+                k = recv(peer, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+        }
+        ASSERT_TRUE(k > 0);
+        buf[k] = 0;
+        ASSERT_TRUE(strncmp(buf, "SIP/2.0 200 OK\r\n", 16) == 0);
+        /* the Via said port 9 with rport: the answer came to our real port, which it names */
+        snprintf(rport, sizeof(rport), "rport=%u", peer_port);
+        ASSERT_TRUE(strstr(buf, rport) != NULL);
+        ASSERT_TRUE(strstr(buf, "Allow: INVITE") != NULL);
+        ASSERT_EQ(m->counters.requests_received, 1);
+        close(peer);
+        manager_free(m);
+        sd_event_unref(e);
+}
+
+TEST(bad_requests) {
+        static const char *const bad_targets[] = { "", "127.0.0.1", "localhost:5062", "127.0.0.1:0",
+                                                    "127.0.0.1:70000", "[::1]:5062", "1.2.3.4:5x" };
+        sd_event *e = NULL;
+        Manager *m = NULL;
+        Outcome out = {};
+        Gw__SipRequest req;
+
+        start(&e, &m, &out);
+        for (size_t i = 0; i < ELEMENTSOF(bad_targets); i++) {
+                fill_register(&req, bad_targets[i], 1000);
+                ASSERT_EQ(manager_submit(m, 100 + i, &req), 0);
+                ASSERT_EQ(out.n, i + 1);
+                ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST);
+        }
+        fill_register(&req, "127.0.0.6:5062", 1000);
+        req.method = (char *) "INVITE";
+        ASSERT_EQ(manager_submit(m, 200, &req), 0);
+        ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST);
+        fill_register(&req, "127.0.0.6:5062", 1000);
+        req.request_uri = (char *) "http://x";
+        ASSERT_EQ(manager_submit(m, 201, &req), 0);
+        ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST);
+        fill_register(&req, "127.0.0.6:5062", 1000);
+        req.line_port = 99;
+        ASSERT_EQ(manager_submit(m, 202, &req), 0);
+        ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST);
+        fill_register(&req, "127.0.0.6:5062", 1000);
+        req.call_id = (char *) "a b\r\nVia: x";
+        ASSERT_EQ(manager_submit(m, 203, &req), 0);
+        ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST);
+        ASSERT_EQ(m->n_requests, 0);
+        manager_free(m);
+        sd_event_unref(e);
+}
+
 DEFINE_TEST_MAIN
