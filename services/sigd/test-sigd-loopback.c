@@ -23,7 +23,7 @@ typedef struct Outcome {
         uint64_t cid;
         Gw__SipOutcomeKind kind;
         uint32_t status, cseq;
-        int32_t expires_s;
+        int32_t expires_s, min_expires_s, retry_after_s;
         bool has_expires, got_provisional;
         char error[128];
         uint64_t at_usec;
@@ -39,6 +39,8 @@ static void on_outcome(Manager *m, uint64_t cid, const Gw__SipRequestOutcome *o,
         out->cseq = o->cseq;
         out->expires_s = o->expires_s;
         out->has_expires = o->has_expires_s;
+        out->min_expires_s = o->has_min_expires_s ? o->min_expires_s : -1;
+        out->retry_after_s = o->has_retry_after_s ? o->retry_after_s : -1;
         out->got_provisional = o->got_provisional;
         snprintf(out->error, sizeof(out->error), "%s", strempty(o->error));
         out->at_usec = now_usec(CLOCK_MONOTONIC);
@@ -320,6 +322,120 @@ TEST(bad_requests) {
         ASSERT_EQ(manager_submit(m, 203, &req), 0);
         ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST);
         ASSERT_EQ(m->n_requests, 0);
+        manager_free(m);
+        sd_event_unref(e);
+}
+
+/* A scripted registrar on a plain UDP socket: waits (bounded, driving the
+ * loop) for one request and answers it with 'status' plus extra headers. */
+static bool peer_answer(sd_event *e, int peer, unsigned status, const char *reason, const char *extra,
+                        char *ret_req, size_t n) {
+        char req[8192], resp[8192];
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof(from);
+        ssize_t k = -1;
+        size_t len = 0;
+
+        for (unsigned i = 0; i < 100 && k < 0; i++) {
+                ASSERT_OK(sd_event_run(e, 20 * USEC_PER_MSEC));
+                fromlen = sizeof(from);
+                k = recvfrom(peer, req, sizeof(req) - 1, MSG_DONTWAIT, (struct sockaddr *) &from, &fromlen);
+        }
+        if (k <= 0)
+                return false;
+        req[k] = 0;
+        if (ret_req)
+                snprintf(ret_req, n, "%s", req);
+        len += (size_t) snprintf(resp + len, sizeof(resp) - len, "SIP/2.0 %u %s\r\n", status, reason);
+        for (char *line = strtok(req, "\r\n"); line; line = strtok(NULL, "\r\n"))
+                if (strncmp(line, "Via:", 4) == 0 || strncmp(line, "From:", 5) == 0 ||
+                    strncmp(line, "Call-ID:", 8) == 0 || strncmp(line, "CSeq:", 5) == 0)
+                        len += (size_t) snprintf(resp + len, sizeof(resp) - len, "%s\r\n", line);
+                else if (strncmp(line, "To:", 3) == 0)
+                        len += (size_t) snprintf(resp + len, sizeof(resp) - len, "%s;tag=peer\r\n", line);
+        len += (size_t) snprintf(resp + len, sizeof(resp) - len, "%sContent-Length: 0\r\n\r\n", extra);
+        ASSERT_EQ(sendto(peer, resp, len, 0, (struct sockaddr *) &from, fromlen), (ssize_t) len);
+        return true;
+}
+
+TEST(provisional_then_silence) {
+        sd_event *e = NULL;
+        Manager *m = NULL;
+        Outcome out = {};
+        Gw__SipRequest req;
+        char target[64];
+        int peer = -1;
+
+        start(&e, &m, &out);
+        snprintf(target, sizeof(target), "127.0.0.7:%u", free_port("127.0.0.7", &peer));
+        fill_register(&req, target, 800);
+        ASSERT_EQ(manager_submit(m, 9, &req), 0);
+        ASSERT_TRUE(peer_answer(e, peer, 100, "Trying", "", NULL, 0));
+        run_until(e, &out, 1, 3 * USEC_PER_SEC);
+        ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT);
+        ASSERT_TRUE(out.got_provisional);
+        close(peer);
+        manager_free(m);
+        sd_event_unref(e);
+}
+
+TEST(challenge_twice_is_auth_failed) {
+        static const char challenge[] =
+                "WWW-Authenticate: Digest realm=\"r1\", nonce=\"abc\", algorithm=SHA-256, qop=\"auth\"\r\n"
+                "WWW-Authenticate: Digest realm=\"r1\", nonce=\"abc\", algorithm=MD5, qop=\"auth\"\r\n";
+        sd_event *e = NULL;
+        Manager *m = NULL;
+        Outcome out = {};
+        Gw__SipRequest req;
+        char target[64], seen[8192];
+        int peer = -1;
+
+        start(&e, &m, &out);
+        snprintf(target, sizeof(target), "127.0.0.8:%u", free_port("127.0.0.8", &peer));
+        fill_register(&req, target, 3000);
+        ASSERT_EQ(manager_submit(m, 10, &req), 0);
+        ASSERT_TRUE(peer_answer(e, peer, 401, "Unauthorized", challenge, NULL, 0));
+        /* SHA-256 is preferred over MD5; the retry carries CSeq 2 */
+        ASSERT_TRUE(peer_answer(e, peer, 401, "Unauthorized", challenge, seen, sizeof(seen)));
+        ASSERT_TRUE(strstr(seen, "algorithm=SHA-256") != NULL);
+        ASSERT_TRUE(strstr(seen, "CSeq: 2 REGISTER") != NULL);
+        ASSERT_TRUE(strstr(seen, "s3cret") == NULL);
+        run_until(e, &out, 1, 2 * USEC_PER_SEC);
+        ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_AUTH_FAILED);
+        ASSERT_EQ(out.status, 401);
+        ASSERT_EQ(out.cseq, 2);
+        ASSERT_EQ(m->counters.auth_challenges, 2);
+        close(peer);
+        manager_free(m);
+        sd_event_unref(e);
+}
+
+TEST(stale_nonce_is_retried_and_423_reports_min_expires) {
+        sd_event *e = NULL;
+        Manager *m = NULL;
+        Outcome out = {};
+        Gw__SipRequest req;
+        char target[64], seen[8192];
+        int peer = -1;
+
+        start(&e, &m, &out);
+        snprintf(target, sizeof(target), "127.0.0.9:%u", free_port("127.0.0.9", &peer));
+        fill_register(&req, target, 3000);
+        ASSERT_EQ(manager_submit(m, 11, &req), 0);
+        ASSERT_TRUE(peer_answer(e, peer, 401, "Unauthorized", "WWW-Authenticate: Digest realm=\"r\", nonce=\"n1\"\r\n", NULL, 0));
+        ASSERT_TRUE(peer_answer(e, peer, 401, "Unauthorized",
+                                "WWW-Authenticate: Digest realm=\"r\", nonce=\"n2\", stale=true\r\n", seen, sizeof(seen)));
+        ASSERT_TRUE(strstr(seen, "nonce=\"n1\"") != NULL);
+        ASSERT_TRUE(peer_answer(e, peer, 423, "Interval Too Brief", "Min-Expires: 900\r\nRetry-After: 5\r\n", seen, sizeof(seen)));
+        ASSERT_TRUE(strstr(seen, "nonce=\"n2\"") != NULL);
+        ASSERT_TRUE(strstr(seen, "CSeq: 3 REGISTER") != NULL);
+        run_until(e, &out, 1, 2 * USEC_PER_SEC);
+        ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE);
+        ASSERT_EQ(out.status, 423);
+        ASSERT_EQ(out.cseq, 3);
+        ASSERT_EQ(out.min_expires_s, 900);
+        ASSERT_EQ(out.retry_after_s, 5);
+        close(peer);
         manager_free(m);
         sd_event_unref(e);
 }
