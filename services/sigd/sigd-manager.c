@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <osipparser2/osip_parser.h>
 
@@ -17,6 +18,7 @@ static void osip_trace_to_log(const char *fi, int li, osip_trace_level_t level, 
         if (log_get_max_level() < LOG_DEBUG)
                 return;
         vsnprintf(buf, sizeof(buf), chfr, ap);
+        buf[strcspn(buf, "\r\n")] = 0;
         log_debug("libosip2: %s", buf);
 }
 

@@ -153,13 +153,22 @@ int transport_open(Manager *m) {
         /* Via sent-by and Contact: sip.advertised_address, else the bound address. */
         m->via_port = ntohs(m->local.ss_family == AF_INET ? ((struct sockaddr_in *) &m->local)->sin_port
                                                           : ((struct sockaddr_in6 *) &m->local)->sin6_port);
-        if (!isempty(m->conf->sip_advertised_address)) {
-                const char *a = m->conf->sip_advertised_address;
-                if (strchr(a, ':') && a[0] != '[')
-                        snprintf(m->via_host, sizeof(m->via_host), "[%s]", a);
+        GwHostPort hp = {};
+        if (!isempty(m->conf->sip_advertised_address) &&
+            gw_parse_host_port(m->conf->sip_advertised_address, &hp) >= 0 && !isempty(hp.host) &&
+            !streq(hp.host, "0.0.0.0") && !streq(hp.host, "::")) {
+                /* host[:port] as configured; without a port, the one we are bound to */
+                if (strchr(hp.host, ':'))
+                        snprintf(m->via_host, sizeof(m->via_host), "[%s]", hp.host);
                 else
-                        snprintf(m->via_host, sizeof(m->via_host), "%s", a);
+                        snprintf(m->via_host, sizeof(m->via_host), "%s", hp.host);
+                if (hp.port != 0 && !(m->conf->sip_listen_addr.ss_family == AF_INET ?
+                                       ((const struct sockaddr_in *) &m->conf->sip_listen_addr)->sin_port == 0 :
+                                       ((const struct sockaddr_in6 *) &m->conf->sip_listen_addr)->sin6_port == 0))
+                        m->via_port = hp.port;
+                gw_host_port_done(&hp);
         } else {
+                gw_host_port_done(&hp);
                 char ip[INET6_ADDRSTRLEN];
                 if (m->local.ss_family == AF_INET) {
                         inet_ntop(AF_INET, &((struct sockaddr_in *) &m->local)->sin_addr, ip, sizeof(ip));
