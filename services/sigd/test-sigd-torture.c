@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw-build-config.h"
 #include "gw-log.h"
 #include "gw-tests.h"
 #include "sigd-manager.h"
 
-#define TORTURE_DIR "../../../shared/sip-torture"
+#define TORTURE_DIR GW_SOURCE_ROOT "/../shared/sip-torture"
 
 typedef struct Captured {
         unsigned n;
