@@ -90,7 +90,7 @@ def main():
         say("gateway: gwsupd --config %s (4 simulated lines on sip %s)" % (gw.config_path, GW))
         print(open(gw.config_path).read().replace("demo-pw-", "***-"), flush=True)
         gw.start()
-        tap = gw.start_tap()
+        tap = gw.start_tap(json_lines=False)
         say("bus tap (gwtap), live:")
         threading.Thread(target=follow, args=(tap.log_path, "  tap| ", stop_follow), daemon=True).start()
 

@@ -501,9 +501,10 @@ class Gateway:
         log("gwsupd started (pid %d), config %s" % (self.proc.pid, self.config_path))
         return self
 
-    def start_tap(self):
+    def start_tap(self, json_lines=True):
         gwtap = self.env.service_bin("gwtap")
-        self.tap = self.env.start("%s-tap" % self.name, [gwtap, "--config", self.config_path, "--json"])
+        argv = [gwtap, "--config", self.config_path] + (["--json"] if json_lines else [])
+        self.tap = self.env.start("%s-tap" % self.name, argv)
         return self.tap
 
     def tap_messages(self):
