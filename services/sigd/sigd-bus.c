@@ -72,6 +72,7 @@ static int ctl_handler(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply,
         SET(requests_sent, c->requests_sent);
         SET(outcomes, c->outcomes);
         SET(in_flight, m->n_requests);
+        SET(untrusted, c->untrusted);
 #undef SET
         st.reply.sip = &st.sip;
         reply->body_case = GW__ENVELOPE__BODY_STATUS_REPLY;

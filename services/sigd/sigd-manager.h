@@ -43,6 +43,7 @@ typedef struct SigdCounters {
         uint64_t transport_errors;      /* ICMP errors and send failures */
         uint64_t requests_sent;         /* client transactions started */
         uint64_t outcomes;              /* SipRequestOutcomes delivered */
+        uint64_t untrusted;             /* requests from sources not allowed: dropped silently */
 } SigdCounters;
 
 /* What manager_handle_datagram() did with one datagram. */
@@ -54,6 +55,7 @@ typedef enum RxDisposition {
         RX_RESPONSE_UNMATCHED,          /* a well-formed response matching nothing: dropped */
         RX_DROPPED_MALFORMED,           /* invalid and not answerable */
         RX_DROPPED_SIZE,                /* empty or over 64 KiB */
+        RX_DROPPED_UNTRUSTED,           /* a request from a source not allowed (sip.trusted_sources) */
         _RX_DISPOSITION_MAX,
         _RX_DISPOSITION_INVALID = -EINVAL,
 } RxDisposition;
@@ -102,6 +104,11 @@ struct Manager {
         unsigned n_requests;
 
         SigdCounters counters;
+
+        /* Addresses we sent requests to: their requests are trusted too (a proxy
+         * configured by name, resolved by regd). A small ring, IPs only. */
+        struct sockaddr_storage peers[64];
+        size_t n_peers, next_peer;
 
         manager_outcome_cb_t outcome_cb;
         void *outcome_userdata;
@@ -177,6 +184,12 @@ struct ClientRequest {
         osip_message_t *response;       /* owned by tr */
         int error;                      /* PENDING_TRANSPORT: positive errno */
 };
+
+/* sigd-message.c: sources */
+/* May a request from sa be answered? trusted_sources, the profiles' IP
+ * proxies and registrars, and addresses we sent requests to. */
+bool manager_source_trusted(Manager *m, const struct sockaddr *sa);
+void manager_note_peer(Manager *m, const struct sockaddr *sa);
 
 /* sigd-message.c: building messages */
 int request_build(ClientRequest *cr, osip_message_t **ret);

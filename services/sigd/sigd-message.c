@@ -43,6 +43,7 @@ static const char *const rx_disposition_table[_RX_DISPOSITION_MAX] = {
         [RX_RESPONSE_UNMATCHED] = "response-unmatched",
         [RX_DROPPED_MALFORMED] = "dropped-malformed",
         [RX_DROPPED_SIZE] = "dropped-size",
+        [RX_DROPPED_UNTRUSTED] = "dropped-untrusted",
 };
 
 const char *rx_disposition_to_string(RxDisposition d) {
@@ -134,6 +135,67 @@ static int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *ret) {
                 return -ERANGE;
         *ret = v;
         return 0;
+}
+
+/* ---------------------------------------------------------------- sources */
+
+static bool same_ip(const struct sockaddr *a, const struct sockaddr *b) {
+        if (a->sa_family != b->sa_family)
+                return false;
+        if (a->sa_family == AF_INET)
+                return ((const struct sockaddr_in *) a)->sin_addr.s_addr == ((const struct sockaddr_in *) b)->sin_addr.s_addr;
+        if (a->sa_family == AF_INET6)
+                return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr, &((const struct sockaddr_in6 *) b)->sin6_addr,
+                              sizeof(struct in6_addr)) == 0;
+        return false;
+}
+
+static bool host_port_is(const GwHostPort *hp, const struct sockaddr *sa) {
+        struct sockaddr_storage ss = {};
+        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
+
+        if (!hp->is_ip || isempty(hp->host))
+                return false;
+        if (inet_pton(AF_INET, hp->host, &sin->sin_addr) == 1)
+                sin->sin_family = AF_INET;
+        else if (inet_pton(AF_INET6, hp->host, &sin6->sin6_addr) == 1)
+                sin6->sin6_family = AF_INET6;
+        else
+                return false;
+        return same_ip((const struct sockaddr *) &ss, sa);
+}
+
+bool manager_source_trusted(Manager *m, const struct sockaddr *sa) {
+        const GwConf *c = m->conf;
+
+        if (!sa)
+                return false;
+        for (size_t i = 0; i < c->n_trusted_sources; i++)
+                if (gw_cidr_match(&c->trusted_sources[i], sa))
+                        return true;
+        for (size_t i = 0; i < c->n_profiles; i++) {
+                const GwProfileConf *p = &c->profiles[i];
+                if (host_port_is(&p->proxy, sa) || host_port_is(&p->registrar, sa))
+                        return true;
+                for (size_t j = 0; j < p->n_redundant; j++)
+                        if (host_port_is(&p->redundant[j], sa))
+                                return true;
+        }
+        for (size_t i = 0; i < m->n_peers; i++)
+                if (same_ip((const struct sockaddr *) &m->peers[i], sa))
+                        return true;
+        return false;
+}
+
+void manager_note_peer(Manager *m, const struct sockaddr *sa) {
+        for (size_t i = 0; i < m->n_peers; i++)
+                if (same_ip((const struct sockaddr *) &m->peers[i], sa))
+                        return;
+        memset(&m->peers[m->next_peer], 0, sizeof(m->peers[0]));
+        memcpy(&m->peers[m->next_peer], sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+        m->next_peer = (m->next_peer + 1) % ELEMENTSOF(m->peers);
+        m->n_peers = MIN(m->n_peers + 1, ELEMENTSOF(m->peers));
 }
 
 /* ---------------------------------------------------------------- raw scan */
@@ -966,6 +1028,14 @@ int manager_handle_datagram(Manager *m, const void *data, size_t n,
         if (r == -ENOMEM)
                 return r;
         status = r < 0 ? 400 : raw_check_start_line(&rm);
+        if (rm.is_request && !manager_source_trusted(m, from)) {
+                /* Not even an error answer to strangers: that would make us a reflector. */
+                log_debug("Dropping a request from untrusted %s.", src);
+                m->counters.untrusted++;
+                m->counters.dropped++;
+                *ret = (RxResult) { RX_DROPPED_UNTRUSTED, 0 };
+                return 0;
+        }
         if (status == 0 && raw_check_headers(&rm, n) < 0)
                 status = 400;
         if (status > 0 && r >= 0 && !rm.via_ok)

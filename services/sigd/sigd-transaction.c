@@ -574,6 +574,8 @@ int manager_submit(Manager *m, uint64_t cid, const Gw__SipRequest *req) {
                 return log_oom();
         }
 
+        manager_note_peer(m, (const struct sockaddr *) &cr->target);
+
         /* link in, then send */
         cr->manager = m;
         cr->next = m->requests;

@@ -59,6 +59,8 @@ static void make_conf(void) {
                                   .password = (char *) "s3cret", .profile = (char *) "test" };
         conf.lines = lines;
         conf.n_lines = 1;
+        ASSERT_OK(gw_parse_cidr("127.0.0.5/32", &conf.trusted_sources[0]));   /* the OPTIONS prober */
+        conf.n_trusted_sources = 1;
 }
 
 static void start(sd_event **e, Manager **m, Outcome *out) {

@@ -122,6 +122,8 @@ static void setup(Manager **ret, Captured *cap) {
 
         sin->sin_family = AF_INET;
         inet_pton(AF_INET, "127.0.0.1", &sin->sin_addr);
+        conf.n_trusted_sources = 0;
+        ASSERT_OK(gw_parse_cidr("127.0.0.0/8", &conf.trusted_sources[conf.n_trusted_sources++]));
         if (!event)
                 ASSERT_OK(sd_event_new(&event));
         ASSERT_OK(manager_new(event, &conf, ret));
@@ -217,6 +219,43 @@ TEST(options_answer_and_retransmission) {
         ASSERT_EQ(rx.disposition, RX_RETRANSMISSION);
         ASSERT_EQ(cap.n, 2);
         ASSERT_EQ(cap.status, 200);
+        manager_free(m);
+}
+
+TEST(untrusted_sources) {
+        static const char options[] =
+                "OPTIONS sip:gw@127.0.0.1 SIP/2.0\r\n"
+                "Via: SIP/2.0/UDP 127.0.0.77:5099;branch=z9hG4bKtrust0001\r\n"
+                "From: <sip:probe@127.0.0.77>;tag=1\r\n"
+                "To: <sip:gw@127.0.0.1>\r\n"
+                "Call-ID: trust-1\r\n"
+                "CSeq: 1 OPTIONS\r\n"
+                "Content-Length: 0\r\n\r\n";
+        GwProfileConf profile = { .name = (char *) "p",
+                                  .proxy = { .text = (char *) "127.0.0.77:5060", .host = (char *) "127.0.0.77",
+                                             .port = 5060, .is_ip = true } };
+        Manager *m = NULL;
+        Captured cap = {};
+        struct sockaddr_in from = source();
+        RxResult rx;
+
+        setup(&m, &cap);
+        conf.n_trusted_sources = 0;             /* only the profiles' proxies now */
+        ASSERT_OK(manager_handle_datagram(m, options, strlen(options), (struct sockaddr *) &from, sizeof(from), &rx));
+        ASSERT_EQ(rx.disposition, RX_DROPPED_UNTRUSTED);
+        ASSERT_EQ(cap.n, 0);
+        ASSERT_EQ(m->counters.untrusted, 1);
+        /* even a malformed one gets no answer */
+        ASSERT_OK(manager_handle_datagram(m, "OPTIONS  sip:x SIP/2.0\r\n\r\n", 26, (struct sockaddr *) &from, sizeof(from), &rx));
+        ASSERT_EQ(rx.disposition, RX_DROPPED_UNTRUSTED);
+
+        conf.profiles = &profile;
+        conf.n_profiles = 1;
+        ASSERT_OK(manager_handle_datagram(m, options, strlen(options), (struct sockaddr *) &from, sizeof(from), &rx));
+        ASSERT_EQ(rx.disposition, RX_ANSWERED);
+        ASSERT_EQ(rx.status, 200);
+        conf.profiles = NULL;
+        conf.n_profiles = 0;
         manager_free(m);
 }
 
