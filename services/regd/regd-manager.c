@@ -416,7 +416,7 @@ static void manager_release(Manager *m, const char *why) {
                 return;
         m->hold = false;
         m->hold_timer = sd_event_source_disable_unref(m->hold_timer);
-        log_debug("Sending requests now (%s), %zu queued.", why, m->n_queued);
+        log_info("Bus to sigd ready (%s): sending %zu queued request(s).", why, m->n_queued);
         /* What we published at start may have gone out before the peers'
          * subscriptions reached us: say it again now that the bus has formed. */
         manager_publish_all(m);
