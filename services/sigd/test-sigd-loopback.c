@@ -361,6 +361,8 @@ static bool peer_answer(sd_event *e, int peer, unsigned status, const char *reas
 }
 
 TEST(provisional_then_silence) {
+        char req_text[8192], late[8192];
+        size_t len;
         sd_event *e = NULL;
         Manager *m = NULL;
         Outcome out = {};
@@ -372,10 +374,23 @@ TEST(provisional_then_silence) {
         snprintf(target, sizeof(target), "127.0.0.7:%u", free_port("127.0.0.7", &peer));
         fill_register(&req, target, 800);
         ASSERT_EQ(manager_submit(m, 9, &req), 0);
-        ASSERT_TRUE(peer_answer(e, peer, 100, "Trying", "", NULL, 0));
+        ASSERT_TRUE(peer_answer(e, peer, 100, "Trying", "", req_text, sizeof(req_text)));
         run_until(e, &out, 1, 3 * USEC_PER_SEC);
         ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT);
         ASSERT_TRUE(out.got_provisional);
+
+        /* A 200 after our timeout matches nothing: dropped and counted, no second outcome. */
+        len = (size_t) snprintf(late, sizeof(late), "SIP/2.0 200 OK\r\n");
+        for (char *line = strtok(req_text, "\r\n"); line; line = strtok(NULL, "\r\n"))
+                if (strncmp(line, "Via:", 4) == 0 || strncmp(line, "From:", 5) == 0 || strncmp(line, "To:", 3) == 0 ||
+                    strncmp(line, "Call-ID:", 8) == 0 || strncmp(line, "CSeq:", 5) == 0)
+                        len += (size_t) snprintf(late + len, sizeof(late) - len, "%s\r\n", line);
+        len += (size_t) snprintf(late + len, sizeof(late) - len, "Content-Length: 0\r\n\r\n");
+        ASSERT_EQ(sendto(peer, late, len, 0, (struct sockaddr *) &m->local, m->local_len), (ssize_t) len);
+        for (unsigned i = 0; i < 40 && m->counters.unmatched_responses == 0; i++)
+                ASSERT_OK(sd_event_run(e, 20 * USEC_PER_MSEC));
+        ASSERT_EQ(m->counters.unmatched_responses, 1);
+        ASSERT_EQ(out.n, 1);
         close(peer);
         manager_free(m);
         sd_event_unref(e);
