@@ -457,4 +457,67 @@ TEST(stale_nonce_is_retried_and_423_reports_min_expires) {
         sd_event_unref(e);
 }
 
+TEST(ipv6_icmp_and_options) {
+        struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+        socklen_t len = sizeof(sin6);
+        sd_event *e = NULL;
+        Manager *m = NULL;
+        Outcome out = {};
+        Gw__SipRequest req;
+        char target[64], buf[4096];
+        int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ssize_t k = -1;
+
+        if (fd < 0 || bind(fd, (struct sockaddr *) &sin6, sizeof(sin6)) < 0) {
+                fprintf(stderr, "No IPv6 loopback, skipping this test.\n");
+                if (fd >= 0)
+                        close(fd);
+                return;
+        }
+        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin6, &len));
+        snprintf(target, sizeof(target), "[::1]:%u", ntohs(sin6.sin6_port));
+        close(fd);                                            /* now a closed port */
+
+        make_conf();
+        memset(&conf.sip_listen_addr, 0, sizeof(conf.sip_listen_addr));
+        ((struct sockaddr_in6 *) &conf.sip_listen_addr)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *) &conf.sip_listen_addr)->sin6_addr = in6addr_loopback;
+        ASSERT_OK(gw_parse_cidr("::1/128", &conf.trusted_sources[0]));
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(manager_new(e, &conf, &m));
+        ASSERT_OK(manager_start(m));
+        manager_set_outcome_callback(m, on_outcome, &out);
+        ASSERT_STREQ(m->via_host, "[::1]");
+
+        fill_register(&req, target, 2000);
+        ASSERT_EQ(manager_submit(m, 60, &req), 0);
+        run_until(e, &out, 1, 3 * USEC_PER_SEC);
+        ASSERT_EQ(out.kind, GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT);
+        ASSERT_STREQ(out.error, "Connection refused");
+
+        /* and an OPTIONS over IPv6 is answered */
+        fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sin6.sin6_port = 0;
+        ASSERT_OK(bind(fd, (struct sockaddr *) &sin6, sizeof(sin6)));
+        {
+                static const char options[] =
+                        "OPTIONS sip:gw@[::1] SIP/2.0\r\n"
+                        "Via: SIP/2.0/UDP [::1]:9;rport;branch=z9hG4bKv6opt01\r\n"
+                        "From: <sip:probe@[::1]>;tag=1\r\nTo: <sip:gw@[::1]>\r\n"
+                        "Call-ID: v6-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+                ASSERT_EQ(sendto(fd, options, strlen(options), 0, (struct sockaddr *) &m->local, m->local_len),
+                          (ssize_t) strlen(options));
+        }
+        for (unsigned i = 0; i < 40 && k < 0; i++) {
+                ASSERT_OK(sd_event_run(e, 50 * USEC_PER_MSEC));
+                k = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+        }
+        ASSERT_TRUE(k > 0);
+        buf[k] = 0;
+        ASSERT_TRUE(strncmp(buf, "SIP/2.0 200 OK\r\n", 16) == 0);
+        close(fd);
+        manager_free(m);
+        sd_event_unref(e);
+}
+
 DEFINE_TEST_MAIN
