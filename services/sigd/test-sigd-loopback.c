@@ -233,7 +233,9 @@ TEST(silent_target_times_out_at_timeout_ms) {
         ASSERT_FALSE(out.got_provisional);
         fprintf(stderr, "timeout after %.3f ms (timeout_ms 1200), %llu retransmissions\n",
                 (double) elapsed / 1000.0, (unsigned long long) m->counters.retransmissions);
-        ASSERT_TRUE(elapsed >= 1190 * USEC_PER_MSEC && elapsed < 1400 * USEC_PER_MSEC);
+        /* Lower bound exact; the upper one only tells our timer from libosip2's 32 s Timer F
+         * (a loaded sanitizer build may run late). */
+        ASSERT_TRUE(elapsed >= 1190 * USEC_PER_MSEC && elapsed < 5000 * USEC_PER_MSEC);
         /* Timer E: sent at 0, 500 ms, 1500 ms... -> at least one retransmission within 1.2 s */
         ASSERT_TRUE(m->counters.retransmissions >= 1);
         while (recv(silent, buf, sizeof(buf), MSG_DONTWAIT) > 0)
