@@ -65,12 +65,20 @@ static int on_sync_request(GwBus *bus, const Gw__Envelope *env, void *userdata) 
         return 0;
 }
 
+/* A one-shot timer is disabled when it fires: set the time and enable it again. */
+static int rearm(sd_event_source *s, uint64_t usec) {
+        int r = sd_event_source_set_time_relative(s, usec);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
 static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
         GwDaemon *d = userdata;
 
         publish_service_state(d, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING);
         publish_counters(d);
-        return sd_event_source_set_time_relative(s, HEARTBEAT_USEC);
+        return rearm(s, HEARTBEAT_USEC);
 }
 
 static int on_sync_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -79,8 +87,7 @@ static int on_sync_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         publish_sync_request(d);
         if (++d->sync_round >= ELEMENTSOF(sync_schedule_ms))
                 return sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        return sd_event_source_set_time_relative(s,
-                (sync_schedule_ms[d->sync_round] - sync_schedule_ms[d->sync_round - 1]) * USEC_PER_MSEC);
+        return rearm(s, (sync_schedule_ms[d->sync_round] - sync_schedule_ms[d->sync_round - 1]) * USEC_PER_MSEC);
 }
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {

@@ -419,4 +419,51 @@ TEST(gateway_pid_file) {
         rm_rf(dir);
 }
 
+static int count_sync(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        unsigned *n = userdata;
+        (*n)++;
+        return 0;
+}
+
+/* A started daemon repeats StateSyncRequest (PUB/SUB needs a moment to
+ * connect), which also proves its one-shot timers re-arm. */
+TEST(daemon_repeats_sync_request) {
+        _cleanup_free_ char *dir = make_runtime_dir();
+        char cfg[512], yaml[1024];
+        GwDaemon d = {};
+        GwConf c = { .runtime_dir = dir };
+        sd_event *e = NULL;
+        GwBus *listener = NULL;
+        unsigned n = 0;
+        static GwBusHandler sync_table[GW__ENVELOPE__BODY_STATE_SYNC_REQUEST + 1];
+
+        snprintf(cfg, sizeof cfg, "%s/gw.yaml", dir);
+        snprintf(yaml, sizeof yaml,
+                 "sip: {listen: 127.0.0.1:5999}\n"
+                 "profiles: [{name: p, proxy: 127.0.0.2}]\n"
+                 "lines: [{port: 1, number: '1', profile: p}]\n"
+                 "bus: {runtime_dir: %s}\n", dir);
+        FILE *f = fopen(cfg, "we");
+        ASSERT_NOT_NULL(f);
+        fputs(yaml, f);
+        fclose(f);
+        chmod(cfg, 0600);
+
+        char *argv[] = { (char *) "test", (char *) "--config", cfg, NULL };
+        ASSERT_EQ(gw_daemon_init(&d, GW__SERVICE__SERVICE_MEDIAD, 3, argv), 0);
+        ASSERT_OK(gw_bus_new(d.event, &c, GW__SERVICE__SERVICE_SIGD, &listener));
+        sync_table[GW__ENVELOPE__BODY_STATE_SYNC_REQUEST] =
+                (GwBusHandler) { "StateSyncRequest", count_sync, GW_SERVICE_BIT(GW__SERVICE__SERVICE_MEDIAD) };
+        gw_bus_set_handlers(listener, sync_table, ELEMENTSOF(sync_table), &n);
+        ASSERT_OK(gw_bus_subscribe(listener, "StateSyncRequest"));
+        e = d.event;
+        /* The schedule is 0, 150, 400, 1000, 2500 ms: the first may be lost to connecting. */
+        for (int i = 0; i < 400 && n < 4; i++)
+                ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
+        ASSERT_TRUE(n >= 3);
+        gw_bus_free(listener);
+        gw_daemon_done(&d);
+        rm_rf(dir);
+}
+
 DEFINE_TEST_MAIN
