@@ -72,6 +72,7 @@ def main():
     def on_term(*_):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # even if started with SIGINT ignored
     rc = 0
     kam = gw = None
     try:
