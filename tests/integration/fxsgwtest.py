@@ -429,8 +429,9 @@ class Sipp:
     """A SIPp scenario from tests/integration/sipp/, ${var}s filled in first."""
 
     def __init__(self, env, name, scenario, local, remote=None, variables=None, keys=None,
-                 args=None, calls=1, timeout_s=30):
+                 args=None, calls=1, timeout_s=30, netns=None):
         self.env = env
+        self.netns = netns        # run inside this network namespace (ip netns exec)
         self.name = name
         self.scenario = scenario if os.path.isabs(scenario) else os.path.join(SIPP_DIR, scenario)
         self.local = local
@@ -460,6 +461,8 @@ class Sipp:
         argv += self.args
         if self.remote:
             argv.append(self.remote)
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns] + argv
         self.proc = self.env.start(self.name, argv)
         self.env.logs.append((self.name + " errors", self.env.path("%s.errors.log" % self.name)))
         self.env.logs.append((self.name + " messages", self.env.path("%s.messages.log" % self.name)))
@@ -478,8 +481,9 @@ class Sipp:
 class Gateway:
     """gwsupd with a generated config; gwctl and gwtap against it."""
 
-    def __init__(self, env, config, name="gw"):
+    def __init__(self, env, config, name="gw", netns=None):
         self.env = env
+        self.netns = netns        # gwsupd (and so the daemons) inside this network namespace
         self.name = name
         self.runtime_dir = env.path("%s-run" % name)
         cfg = json.loads(json.dumps(config))
@@ -497,7 +501,12 @@ class Gateway:
     def start(self):
         self.gwsupd = self.env.service_bin("gwsupd")
         self.gwctl = self.env.service_bin("gwctl")
-        self.proc = self.env.start(self.name, [self.gwsupd, "--config", self.config_path])
+        argv = [self.gwsupd, "--config", self.config_path]
+        if self.netns:
+            # The bus is ipc:// in runtime_dir (filesystem sockets): gwctl and gwtap
+            # reach it from outside the namespace.
+            argv = ["ip", "netns", "exec", self.netns] + argv
+        self.proc = self.env.start(self.name, argv)
         log("gwsupd started (pid %d), config %s" % (self.proc.pid, self.config_path))
         return self
 

@@ -47,6 +47,38 @@ Actions:
   sleep            s
   for_each         var, values, steps        the steps once per value (${var})
 
+Network namespaces (netns.py): a case with
+    "lab": {"hosts": ["gw", "main", "r1"], "subnet": "10.77.0"}
+gets one namespace per host joined by a bridge (skip, 77, unless root with ip and nft),
+${ip:HOST} for each host's address, peers with "host": HOST run inside that host's
+namespace, the gateway (gwsupd and its daemons) inside "gw" (or "gateway_host"), and
+a SIP capture (sipcap.py) on the gateway's bridge port records every SIP message and
+ICMP unreachable the gateway sends or receives, also those a silenced proxy drops.
+Lab actions (each may take "as": MARK, the monotonic time it happened):
+  silence / unsilence  host, udp_port          nftables drop in the host (a silent proxy)
+  link_down / link_up  host, flush_neigh       cut the host at the bridge
+  sysctl               host, name, value
+  stop_peer            peer, signal (TERM)     stop a peer (then "start" another on the host)
+  kill_peer            peer                    SIGKILL: the port answers ICMP at once
+  mark                 as
+  capture_mark         as, match, after, nth, timeout_s   wait for the nth captured packet
+                       matching (fxsgwtest.match on the record) after a mark
+  expect_requests      match, since, until, sequence | starts_with | ends_with,
+                       never_to, to_counts {host: matcher}, min, max
+                       requests the gateway sent (consecutive ones to the same host
+                       collapsed for the sequence), in capture order
+  expect_elapsed       from, to, le, ge, figure   between two marks
+  expect_in_flight     match, since, until, timeout_s (the transaction timeout), max,
+                       search: {host: max}     transactions (Via branch) open at once;
+                       and how many a host got before it first answered
+  expect_pacing        match, since, until, min_gap_s, max_in_flight   per host
+  probe                host, to, port, expect, timeout_s   one OPTIONS from a host
+  expect_log           log, regex, min, max    lines of a process's log
+  wait_status          also: since MARK, within_s BOUND (asserted), as MARK
+Marks are written "NAME", "NAME+1.5" or "NAME-0.2"; bounds may be arithmetic on
+${vars} ("${itt} + 1"). Everything is torn down, also on failure: processes first,
+then the namespaces.
+
 Time bounds (within_s, timeout_s) are multiplied by the time factor (3 in a
 sanitizer build, or FXSGW_TEST_TIME_FACTOR).
 
@@ -65,6 +97,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fxsgwtest import (EXIT_SKIP, Env, Failure, Gateway, Kamailio, Sipp, Skip,  # noqa: E402
                        log, match, substitute, wait_until)
+import netns  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 SERVICES = ("gwsupd", "sigd", "regd", "mediad", "linehwd", "gwctl", "gwtap")
@@ -84,6 +119,14 @@ class Case:
         e = self.env
         self.vars = {"tmp": e.tmp, "build": e.build_dir, "source": e.source_dir,
                      "runtime_dir": e.path("gw-run"), "gw_config": e.path("gw.yaml")}
+        self.lab = None
+        self.capture = None
+        self.marks = {}
+        labspec = self.spec.get("lab")
+        if labspec:
+            subnet = labspec.get("subnet", "10.77.0")
+            for i, h in enumerate(labspec["hosts"]):
+                self.vars["ip:" + h] = "%s.%d" % (subnet, 10 + i)
         self.vars.update(self.spec.get("vars", {}))
         self.deadline = time.monotonic() + self.spec.get("timeout_s", 120) * e.time_factor
 
@@ -170,18 +213,30 @@ class Case:
             p = Kamailio(self.env, spec["name"], spec["listen"], spec.get("users", {}), spec.get("realm"))
             p.start(timeout=self.t(10))
         elif kind == "sipp":
+            host = self.lab_host(spec["host"]) if spec.get("host") else None
             p = Sipp(self.env, spec["name"], spec["scenario"], spec["local"], spec.get("remote"),
                      spec.get("vars"), spec.get("keys"), spec.get("args"), spec.get("calls", 1),
-                     int(spec.get("timeout_s", 30) * self.env.time_factor))
+                     int(spec.get("timeout_s", 30) * self.env.time_factor),
+                     netns=host.ns if host else None)
             p.start()
-            time.sleep(0.2)       # a UAS binds its socket before anyone sends to it
+            if host:
+                port = int(spec["local"].rsplit(":", 1)[1])
+                wait_until("SIPp '%s' to listen on %s" % (spec["name"], spec["local"]),
+                           lambda: host.udp_listeners(port) or (p.proc.poll() is not None and
+                                                               self._peer_died(spec["name"], p)),
+                           self.t(5), 0.05)
+            else:
+                time.sleep(0.2)   # a UAS binds its socket before anyone sends to it
         else:
             raise Failure("unknown peer kind '%s'" % kind)
         self.peers[spec["name"]] = p
 
     def do_start_gateway(self, s):
         cfg = self.sub(self.spec["gateway"])
-        self.gw = Gateway(self.env, cfg)
+        ns = None
+        if self.lab:
+            ns = self.lab_host(s.get("host", self.spec.get("gateway_host", "gw"))).ns
+        self.gw = Gateway(self.env, cfg, netns=ns)
         self.vars["runtime_dir"] = self.gw.runtime_dir
         self.vars["gw_config"] = self.gw.config_path
         if s.get("tap", True):
@@ -189,6 +244,8 @@ class Case:
             # connects to the ipc endpoints as they appear).
             self.gw.start_tap()
         self.gw.start()
+        if s.get("as"):
+            self.marks[s["as"]] = time.monotonic()
 
     def need_gw(self):
         if not self.gw:
@@ -198,8 +255,24 @@ class Case:
     def do_wait_status(self, s):
         gw = self.need_gw()
         what = s.get("what") or json.dumps({k: s[k] for k in ("services", "lines", "profiles") if k in s})
-        doc, secs = gw.wait_status(what, lambda d: self.status_mismatch(d, s) is None, self.t(s.get("timeout_s", 10)))
-        log("status reached after %.2fs: %s" % (secs, what[:200]))
+        timeout = s.get("timeout_s", 10)
+        if "within_s" in s and "since" in s:
+            # Wait somewhat past the bound so a miss is reported with the time it took.
+            bound = self.t(self.num(s["within_s"]))
+            left = self.mark(s["since"]) + bound - time.monotonic()
+            timeout = max(float(s.get("timeout_s", 0)), left + max(2.0, bound)) / self.env.time_factor
+        doc, secs = gw.wait_status(what, lambda d: self.status_mismatch(d, s) is None, self.t(timeout))
+        now = time.monotonic()
+        if s.get("as"):
+            self.marks[s["as"]] = now
+        if "since" in s:
+            secs = now - self.mark(s["since"])
+            log("status reached %.2fs after %s: %s" % (secs, s["since"], what[:200]))
+            if "within_s" in s and secs > self.t(self.num(s["within_s"])):
+                raise Failure("status %s reached %.2fs after %s, bound %s = %.2fs" % (
+                    what[:200], secs, s["since"], s["within_s"], self.t(self.num(s["within_s"]))))
+        else:
+            log("status reached after %.2fs: %s" % (secs, what[:200]))
         if s.get("figure"):
             self.figures.append((s["figure"], "%.2f s" % secs))
         return doc
@@ -355,6 +428,343 @@ class Case:
             log("--- %s = %s" % (s["var"], v))
             self.run_steps(s["steps"], {s["var"]: v})
 
+
+    # ------------------------------------------------------------ network namespaces
+
+    def lab_host(self, name):
+        if not self.lab:
+            raise Failure("the case has no lab")
+        try:
+            return self.lab.host(name)
+        except KeyError:
+            raise Failure("no host '%s' in the lab" % name)
+
+    def _peer_died(self, name, p):
+        raise Failure("peer '%s' exited with %s before listening" % (name, p.proc.poll()))
+
+    def open_lab(self):
+        labspec = self.spec["lab"]
+        self.lab = netns.Lab(labspec["hosts"], subnet=labspec.get("subnet", "10.77.0"))
+        old = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        self.lab.open()
+        for sig, h in old.items():          # ours: raise Failure, so the finally-block runs
+            signal.signal(sig, h)
+        log("lab %s: %s" % (self.lab.prefix, ", ".join("%s=%s" % (h.name, h.ip) for h in self.lab.hosts.values())))
+        if labspec.get("capture", True):
+            gwh = self.lab_host(self.spec.get("gateway_host", "gw"))
+            names = ["%s=%s" % (h.name, h.ip) for h in self.lab.hosts.values()]
+            self.capture = self.env.start("capture", ["ip", "netns", "exec", self.lab.br_ns, sys.executable, "-u",
+                                                      os.path.join(HERE, "sipcap.py"), gwh.port] + names)
+            wait_until("the SIP capture to start",
+                       lambda: '"ready"' in self.capture.output() or (
+                           self.capture.poll() is not None and self._peer_died("capture", self.capture)),
+                       5.0, 0.05)
+
+    def close_lab(self):
+        if self.lab:
+            self.lab.close()
+            self.lab = None
+
+    def packets(self):
+        if not self.capture:
+            raise Failure("no capture (the case has no lab)")
+        out = []
+        for line in self.capture.output().splitlines():
+            if line.startswith('{"t"'):
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass          # the last line may be half-written
+        return out
+
+    def num(self, v):
+        """A bound: a number, or arithmetic on numbers ("1 + 2*0.5") after ${} substitution."""
+        if isinstance(v, (int, float)):
+            return float(v)
+        v = str(self.sub(v))
+        if not re.fullmatch(r"[0-9.+\-*/() ]+", v):
+            raise Failure("not a numeric expression: %r" % v)
+        return float(eval(v, {"__builtins__": {}}, {}))
+
+    def mark(self, expr):
+        if expr is None:
+            return None
+        if isinstance(expr, (int, float)):
+            return float(expr)
+        m = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*(?:([+-])\s*(.+))?", str(expr))
+        if not m:
+            raise Failure("bad mark %r" % expr)
+        if m.group(1) == "now":
+            base = time.monotonic()
+        elif m.group(1) in self.marks:
+            base = self.marks[m.group(1)]
+        else:
+            raise Failure("no mark '%s' (marks: %s)" % (m.group(1), sorted(self.marks)))
+        if m.group(2):
+            off = self.num(m.group(3))
+            base = base + off if m.group(2) == "+" else base - off
+        return base
+
+    def set_mark(self, s, t=None):
+        if s.get("as"):
+            self.marks[s["as"]] = time.monotonic() if t is None else t
+            log("mark %s" % s["as"])
+
+    def select_packets(self, s, default_match=None):
+        since, until = self.mark(s.get("since")), self.mark(s.get("until"))
+        want = s.get("match", default_match or {})
+        out = []
+        for p in self.packets():
+            if since is not None and p["t"] < since:
+                continue
+            if until is not None and p["t"] > until:
+                continue
+            if want and match(p, want) is not None:
+                continue
+            out.append(p)
+        return out
+
+    def wait_until_mark(self, s):
+        """Evaluation over [since, until]: wait until 'until' has passed (plus the
+        capture's latency)."""
+        until = self.mark(s.get("until"))
+        if until is not None:
+            left = until - time.monotonic() + 0.2
+            if left > 0:
+                if until > self.deadline:
+                    raise Failure("'until' lies beyond the case's timeout_s")
+                time.sleep(left)
+        if s.get("settle_s"):
+            time.sleep(float(s["settle_s"]))
+
+    def do_silence(self, s):
+        self.lab_host(s["host"]).silence(udp_port=s.get("udp_port"))
+        self.set_mark(s)
+        log("%s silenced%s" % (s["host"], " (udp %s)" % s["udp_port"] if s.get("udp_port") else ""))
+
+    def do_unsilence(self, s):
+        h = self.lab_host(s["host"])
+        n = h.silenced_packets()
+        h.unsilence()
+        self.set_mark(s)
+        log("%s unsilenced (%d datagrams were dropped)" % (s["host"], n))
+
+    def do_link_down(self, s):
+        self.lab_host(s["host"]).link_down(flush_neigh=s.get("flush_neigh", False))
+        self.set_mark(s)
+
+    def do_link_up(self, s):
+        self.lab_host(s["host"]).link_up()
+        self.set_mark(s)
+
+    def do_sysctl(self, s):
+        self.lab_host(s["host"]).sysctl(s["name"], s["value"])
+
+    def do_stop_peer(self, s):
+        p = self.peers.pop(s["peer"], None)
+        if p is None:
+            raise Failure("peer '%s' is not running" % s["peer"])
+        proc = p.proc
+        proc.signal(getattr(signal, "SIG" + s.get("signal", "TERM")))
+        if proc.wait(self.t(5)) is None:
+            raise Failure("peer '%s' did not stop" % s["peer"])
+        proc.stop()
+        self.set_mark(s)
+        log("peer '%s' stopped (exit %s)" % (s["peer"], proc.poll()))
+
+    def do_kill_peer(self, s):
+        s = dict(s)
+        s["signal"] = "KILL"
+        self.do_stop_peer(s)
+
+    def do_mark(self, s):
+        self.set_mark(s)
+
+    def do_capture_mark(self, s):
+        nth = int(s.get("nth", 1))
+        after = self.mark(s.get("after"))
+
+        def probe():
+            ps = [p for p in self.packets() if (after is None or p["t"] >= after) and match(p, s["match"]) is None]
+            return ps[nth - 1] if len(ps) >= nth else None
+        p, _ = wait_until("capture: packet #%d matching %s" % (nth, json.dumps(s["match"])), probe,
+                          self.t(self.num(s.get("timeout_s", 10))), 0.05)
+        self.marks[s["as"]] = p["t"]
+        log("mark %s: %s" % (s["as"], self.describe(p)))
+
+    @staticmethod
+    def describe(p):
+        if "icmp" in p:
+            return "%.3f ICMP %d/%d %s -> %s (for %s:%s)" % (p["t"], p["icmp"], p["code"], p["src"], p["dst"],
+                                                            p.get("orig_dst"), p.get("orig_dport"))
+        what = p["method"] or "%s %s" % (p["status"], p.get("reason", ""))
+        return "%.3f %s -> %s %s (%s %s, %s, to %s)" % (p["t"], p["src"], p["dst"], what, p.get("cseq"),
+                                                        p.get("cseq_method"), p.get("call_id"), p.get("to_user"))
+
+    def log_packets(self, ps, limit=60):
+        for p in ps[:limit]:
+            log("  " + self.describe(p))
+        if len(ps) > limit:
+            log("  ... %d more" % (len(ps) - limit))
+
+    def do_expect_requests(self, s):
+        self.wait_until_mark(s)
+        gw = self.spec.get("gateway_host", "gw")
+        ps = self.select_packets(s, {"src": gw, "method": {"present": True}})
+        seq = []
+        for p in ps:
+            if not seq or seq[-1] != p["dst"]:
+                seq.append(p["dst"])
+        log("requests %s: %d, destinations in order: %s" % (json.dumps(s.get("match", {})), len(ps), " ".join(seq)))
+        problems = []
+        if "sequence" in s and seq != s["sequence"]:
+            problems.append("destinations %s, expected %s" % (seq, s["sequence"]))
+        if "starts_with" in s and seq[:len(s["starts_with"])] != s["starts_with"]:
+            problems.append("destinations %s do not start with %s" % (seq, s["starts_with"]))
+        if "ends_with" in s and seq[-len(s["ends_with"]):] != s["ends_with"]:
+            problems.append("destinations %s do not end with %s" % (seq, s["ends_with"]))
+        for h in s.get("never_to", []):
+            n = sum(1 for p in ps if p["dst"] == h)
+            if n:
+                problems.append("%d request(s) to %s" % (n, h))
+        for h, m in s.get("to_counts", {}).items():
+            n = sum(1 for p in ps if p["dst"] == h)
+            e = match(n, m, "requests to %s" % h)
+            if e:
+                problems.append(e)
+        if "min" in s and len(ps) < s["min"]:
+            problems.append("%d requests, expected at least %d" % (len(ps), s["min"]))
+        if "max" in s and len(ps) > s["max"]:
+            problems.append("%d requests, expected at most %d" % (len(ps), s["max"]))
+        if problems:
+            self.log_packets(ps)
+            raise Failure("; ".join(problems))
+
+    def do_expect_elapsed(self, s):
+        a, b = self.mark(s["from"]), self.mark(s["to"])
+        secs = b - a
+        log("%s -> %s: %.3f s" % (s["from"], s["to"], secs))
+        if s.get("figure"):
+            self.figures.append((s["figure"], "%.3f s" % secs))
+        if "le" in s and secs > self.t(self.num(s["le"])):
+            raise Failure("%s -> %s took %.3f s, bound %s = %.2f s" % (s["from"], s["to"], secs, s["le"],
+                                                                      self.t(self.num(s["le"]))))
+        if "ge" in s and secs < self.num(s["ge"]):
+            raise Failure("%s -> %s took %.3f s, at least %s = %.2f s expected" % (
+                s["from"], s["to"], secs, s["ge"], self.num(s["ge"])))
+
+    def transactions(self, s):
+        """Client transactions of the gateway, by Via branch: [start, end, dst, first answer]."""
+        gw = self.spec.get("gateway_host", "gw")
+        timeout = self.num(s.get("timeout_s", 2))
+        tol = float(s.get("tolerance_s", 0.05))
+        since, until = self.mark(s.get("since")), self.mark(s.get("until"))
+        want = s.get("match", {})
+        tx = {}
+        order = []
+        for p in self.packets():
+            if p.get("branch") is None:
+                continue
+            if p["src"] == gw and p["method"]:
+                if (since is not None and p["t"] < since) or (until is not None and p["t"] > until):
+                    continue
+                if want and match(p, want) is not None:
+                    continue
+                if p["branch"] not in tx:
+                    tx[p["branch"]] = {"start": p["t"], "end": p["t"] + timeout - tol, "dst": p["dst"],
+                                       "answered": None, "p": p}
+                    order.append(p["branch"])
+            elif p["dst"] == gw and p["status"] and p["branch"] in tx:
+                t = tx[p["branch"]]
+                if p["status"] >= 200 and t["answered"] is None:
+                    t["answered"] = p["t"]
+                    t["end"] = min(t["end"], p["t"])
+        return [tx[b] for b in order]
+
+    def do_expect_in_flight(self, s):
+        self.wait_until_mark(s)
+        txs = self.transactions(s)
+        peak, at = 0, None
+        for t in txs:
+            n = sum(1 for u in txs if u["start"] <= t["start"] < u["end"])
+            if n > peak:
+                peak, at = n, t["start"]
+        log("%d transactions, at most %d open at once (at %s)" % (len(txs), peak, at))
+        if s.get("figure"):
+            self.figures.append((s["figure"], "%d" % peak))
+        problems = []
+        if "max" in s and peak > s["max"]:
+            problems.append("%d transactions open at once (max %d) at %.3f" % (peak, s["max"], at))
+        for host, mx in s.get("search", {}).items():
+            first = min((t["answered"] for t in txs if t["dst"] == host and t["answered"]), default=None)
+            before = [t for t in txs if t["dst"] == host and (first is None or t["start"] <= first)]
+            log("%s: %d transaction(s) before its first answer (%s)" % (host, len(before), first))
+            if len(before) > mx:
+                problems.append("%d transactions to %s before it first answered (max %d)" % (len(before), host, mx))
+        if problems:
+            raise Failure("; ".join(problems))
+
+    def do_expect_pacing(self, s):
+        self.wait_until_mark(s)
+        txs = self.transactions(s)
+        gap = self.num(s.get("min_gap_s", 1))
+        problems = []
+        by = {}
+        for t in txs:
+            by.setdefault(t["dst"], []).append(t["start"])
+        for host, starts in sorted(by.items()):
+            gaps = [b - a for a, b in zip(starts, starts[1:])]
+            log("%s: %d transactions, gaps %s" % (host, len(starts), " ".join("%.2f" % g for g in gaps)))
+            small = [g for g in gaps if g < gap]
+            if small:
+                problems.append("%s: %d gap(s) below %.2f s (%s)" % (host, len(small), gap,
+                                                                   " ".join("%.3f" % g for g in small)))
+        if "max_in_flight" in s:
+            peak = max((sum(1 for u in txs if u["start"] <= t["start"] < u["end"]) for t in txs), default=0)
+            log("at most %d open at once" % peak)
+            if peak > s["max_in_flight"]:
+                problems.append("%d transactions open at once (max %d)" % (peak, s["max_in_flight"]))
+        for host, m in s.get("counts", {}).items():
+            e = match(len(by.get(host, [])), m, "transactions to %s" % host)
+            if e:
+                problems.append(e)
+        if problems:
+            raise Failure("; ".join(problems))
+
+    def do_probe(self, s):
+        h = self.lab_host(s["host"])
+        to = s["to"]
+        ip = self.lab_host(to).ip if self.lab and to in self.lab.hosts else to
+        # ;rport: the answer comes back to the probe's own (ephemeral) port.
+        payload = netns.sip_options(ip, int(s.get("port", 5060)), h.ip).replace(";branch=", ";rport;branch=", 1)
+        r = h.udp_probe(ip, int(s.get("port", 5060)), payload=payload, timeout=self.t(s.get("timeout_s", 1.0)))
+        log("probe %s -> %s:%s: %s after %.0f ms%s" % (s["host"], ip, s.get("port", 5060), r["result"],
+                                                     r["elapsed_ms"], (": " + r["data"].split("\r\n")[0])
+                                                     if r.get("data") else ""))
+        if "expect" in s and r["result"] != s["expect"]:
+            raise Failure("probe from %s to %s: %s, expected %s" % (s["host"], ip, r["result"], s["expect"]))
+        if "expect_status" in s:
+            first = (r.get("data") or "").split("\r\n")[0]
+            if not re.match(r"SIP/2\.0 %s\b" % s["expect_status"], first):
+                raise Failure("probe answer %r, expected status %s" % (first, s["expect_status"]))
+
+    def do_expect_log(self, s):
+        label = s.get("log", "gw")
+        text = ""
+        for lb, path in self.env.logs:
+            if lb == label:
+                try:
+                    with open(path, "rb") as f:
+                        text += f.read().decode(errors="replace")
+                except OSError:
+                    pass
+        n = len(re.findall(s["regex"], text, re.M))
+        log("log %s: %d line(s) match /%s/" % (label, n, s["regex"]))
+        if "min" in s and n < s["min"]:
+            raise Failure("log %s: %d match(es) of /%s/, expected at least %d" % (label, n, s["regex"], s["min"]))
+        if "max" in s and n > s["max"]:
+            raise Failure("log %s: %d match(es) of /%s/, expected at most %d" % (label, n, s["regex"], s["max"]))
+
     # ------------------------------------------------------------ driver
 
     def run_steps(self, steps, extra=None):
@@ -381,11 +791,21 @@ class Case:
                 Env.system_bin(name)
         for p in self.spec.get("peers", []):
             Env.system_bin({"kamailio": "kamailio", "sipp": "sipp"}.get(p.get("kind"), p.get("kind")))
+        if self.spec.get("lab"):
+            if os.geteuid() != 0:
+                raise Skip("network namespaces need root")
+            for prog in ("ip", "nft", "ss"):
+                Env.system_bin(prog)
+            if subprocess.run(["ip", "netns", "list"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode != 0:
+                raise Skip("'ip netns' does not work here")
 
     def run(self):
         self.check_requirements()
         log("case %s: %s" % (self.name, self.spec.get("description", "")))
         log("tmp %s" % self.env.tmp)
+        if self.spec.get("lab"):
+            self.open_lab()
         self.run_steps(self.spec["steps"])
 
 
@@ -420,6 +840,10 @@ def main():
     finally:
         if case:
             case.env.cleanup()
+            try:
+                case.close_lab()
+            except Exception as e:
+                print("removing the lab: %s" % e, flush=True)
             if rc == 1:
                 case.env.dump_logs()
                 case.env.keep = True
