@@ -419,6 +419,63 @@ TEST(gateway_pid_file) {
         rm_rf(dir);
 }
 
+/* tcp:// endpoints are CURVE-secured: peers with the key talk, a stranger hears nothing. */
+TEST(tcp_curve_endpoints) {
+        _cleanup_free_ char *dir = make_runtime_dir();
+        char pub[41], sec[41];
+        GwConf c = { .runtime_dir = dir };
+        sd_event *e = NULL;
+        GwBus *a = NULL, *b = NULL;
+        Rx rx = {};
+        int port = 20000 + (getpid() % 20000);
+
+        if (!zmq_has("curve"))
+                exit(77);
+        ASSERT_EQ(zmq_curve_keypair(pub, sec), 0);
+        c.bus_curve_public_key = pub;
+        c.bus_curve_secret_key = sec;
+        char ep_a[64], ep_b[64];
+        snprintf(ep_a, sizeof ep_a, "tcp://127.0.0.1:%d", port);
+        snprintf(ep_b, sizeof ep_b, "tcp://127.0.0.1:%d", port + 2);
+        c.bus_endpoints[GW__SERVICE__SERVICE_REGD] = ep_a;
+        c.bus_endpoints[GW__SERVICE__SERVICE_SIGD] = ep_b;
+
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(gw_bus_new(e, &c, GW__SERVICE__SERVICE_REGD, &a));
+        ASSERT_OK(gw_bus_new(e, &c, GW__SERVICE__SERVICE_SIGD, &b));
+        gw_bus_set_handlers(b, table, ELEMENTSOF(table), &rx);
+        ASSERT_OK(gw_bus_subscribe(b, "LineRegistration"));
+        for (int i = 0; i < 300 && rx.n == 0; i++) {
+                publish_lr(a, 7, "1007");
+                ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
+        }
+        ASSERT_TRUE(rx.n > 0);
+        ASSERT_EQ(rx.last_port, 7);
+
+        /* A subscriber without the keys: the handshake fails, nothing arrives. */
+        void *zctx = zmq_ctx_new(), *stranger = zmq_socket(zctx, ZMQ_SUB);
+        int timeout_ms = 50, linger = 0;
+        char buf[256];
+        zmq_setsockopt(stranger, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+        zmq_setsockopt(stranger, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt(stranger, ZMQ_SUBSCRIBE, "", 0);
+        ASSERT_EQ(zmq_connect(stranger, ep_a), 0);
+        int got = 0;
+        for (int i = 0; i < 20; i++) {
+                publish_lr(a, 8, "1008");
+                if (zmq_recv(stranger, buf, sizeof buf, 0) >= 0)
+                        got++;
+        }
+        ASSERT_EQ(got, 0);
+        zmq_close(stranger);
+        zmq_ctx_term(zctx);
+
+        gw_bus_free(a);
+        gw_bus_free(b);
+        sd_event_unref(e);
+        rm_rf(dir);
+}
+
 static int count_sync(GwBus *bus, const Gw__Envelope *env, void *userdata) {
         unsigned *n = userdata;
         (*n)++;
