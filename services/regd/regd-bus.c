@@ -56,6 +56,23 @@ static void profile_changed(Manager *m, Profile *p, void *userdata) {
         (void) gw_bus_publish_auto(((RegdGlue *) userdata)->bus, p->name, &env);
 }
 
+static void proxy_switched(Manager *m, Profile *p, size_t from, size_t to, const char *reason, void *userdata) {
+        Gw__Envelope env = GW__ENVELOPE__INIT;
+        Gw__ProxySwitch ps = GW__PROXY_SWITCH__INIT;
+        char target[REGD_TARGET_MAX] = "", why[16];
+
+        (void) profile_entry_target(p, to, target, sizeof(target));
+        snprintf(why, sizeof(why), "%s", strempty(reason));
+        ps.profile = p->name;
+        ps.from_proxy = p->proxies[from]->hp.text;
+        ps.to_proxy = p->proxies[to]->hp.text;
+        ps.reason = why;
+        ps.to_target = target;
+        env.body_case = GW__ENVELOPE__BODY_PROXY_SWITCH;
+        env.proxy_switch = &ps;
+        (void) gw_bus_publish_auto(((RegdGlue *) userdata)->bus, p->name, &env);
+}
+
 static void unregister_done(Manager *m, unsigned lines, unsigned confirmed, void *userdata) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
         Gw__UnregisterDone ud = GW__UNREGISTER_DONE__INIT;
@@ -187,6 +204,7 @@ int regd_bus_attach(Manager *m, GwBus *bus, GwDaemon *d) {
                 .line_changed = line_changed,
                 .profile_changed = profile_changed,
                 .unregister_done = unregister_done,
+                .proxy_switched = proxy_switched,
                 .flushed = flushed,
         };
         int r;

@@ -317,7 +317,24 @@ bool line_wants_registration(const Line *l) {
         return l->profile->conf->register_lines;
 }
 
+/* The profile is searching: this line waits for it (the search renews every
+ * line once it finds an entry). A registration that still runs is watched. */
+static void line_wait_for_search(Line *l) {
+        l->search_wait = true;
+        if (l->state == LINE_REGISTERED && l->manager) {
+                uint64_t now = manager_now(l->manager, CLOCK_REALTIME);
+
+                (void) line_arm_timer_full(l, l->expires_at_real_us > now ? l->expires_at_real_us - now : 0,
+                                           line_on_expired);
+        } else
+                l->timer = sd_event_source_disable_unref(l->timer);
+}
+
 int line_register(Line *l) {
+        return line_register_to(l, l->profile->active, REQUEST_NORMAL);
+}
+
+int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
         Profile *p = l->profile;
         char target[REGD_TARGET_MAX];
         int r;
@@ -328,14 +345,36 @@ int line_register(Line *l) {
                 return 0;
         if (l->req.kind != LINE_REQUEST_NONE)
                 return 0;              /* one outstanding request per line */
+        if (index >= p->n_proxies)
+                return -EINVAL;
+
+        if (purpose == REQUEST_NORMAL && p->searching) {
+                line_wait_for_search(l);
+                return 0;
+        }
 
         l->timer = sd_event_source_disable_unref(l->timer);
 
-        r = profile_active_target(p, target, sizeof(target));
+        r = profile_entry_target(p, index, target, sizeof(target));
         if (r == -EADDRNOTAVAIL) {
-                const GwHostPort *hp = profile_active_hostport(p);
+                const GwHostPort *hp = profile_entry_hostport(p, index);
                 char detail[160];
 
+                if (purpose == REQUEST_NORMAL && p->n_proxies > 1 && l->manager) {
+                        /* The active entry cannot be reached: that is its failure. */
+                        Proxy *x = p->proxies[index];
+
+                        x->health = PROXY_HEALTH_DOWN;
+                        snprintf(x->last_failure_reason, sizeof(x->last_failure_reason), "dns");
+                        x->last_failure_real_us = manager_now(l->manager, CLOCK_REALTIME);
+                        p->dirty = true;
+                        profile_search_start(p, "dns", l);
+                        if (p->searching) {
+                                line_set_state(l, l->state == LINE_REGISTERED ? l->state : LINE_FAILED, "dns");
+                                line_wait_for_search(l);
+                                return 0;
+                        }
+                }
                 snprintf(detail, sizeof(detail),
                          "'%s' is a DNS name; name resolution is not implemented yet, use an IP address",
                          hp->text);
@@ -347,10 +386,12 @@ int line_register(Line *l) {
                 return 0;
         }
 
+        l->search_wait = false;
         l->req = (LineRequest) {
                 .kind = LINE_REQUEST_REGISTER,
                 .expires_s = (int32_t) l->expires_req_s,
-                .proxy_index = p->active,
+                .proxy_index = index,
+                .purpose = purpose,
                 .timeout_ms = (uint32_t) MIN(p->conf->invite_total_timeout_us / USEC_PER_MSEC, (uint64_t) UINT32_MAX),
         };
         memcpy(l->req.target, target, sizeof(target));
@@ -370,6 +411,25 @@ int line_register(Line *l) {
         if (!l->manager)
                 return 0;
         return manager_submit(l->manager, l);
+}
+
+bool line_retarget(Line *l) {
+        Profile *p = l->profile;
+        char target[REGD_TARGET_MAX];
+
+        if (l->req.kind != LINE_REQUEST_REGISTER || l->req.purpose != REQUEST_NORMAL)
+                return true;
+        if (p->searching) {
+                l->req.kind = LINE_REQUEST_NONE;
+                l->req.correlation_id = 0;
+                line_wait_for_search(l);
+                return false;
+        }
+        if (l->req.proxy_index != p->active && profile_active_target(p, target, sizeof(target)) >= 0) {
+                l->req.proxy_index = p->active;
+                memcpy(l->req.target, target, sizeof(target));
+        }
+        return true;
 }
 
 int line_start(Line *l) {
@@ -431,6 +491,7 @@ static void line_registered(Line *l, const LineRequest *q, const Gw__SipRequestO
 LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
         LineRequest q = l->req;
         Profile *p = l->profile;
+        ProfileLineAction act = PROFILE_LINE_OWN;
         LineVerdict v;
         char detail[128] = "";
         uint64_t delay;
@@ -444,8 +505,9 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
 
         line_classify_outcome(o, &v);
         if (q.proxy_index < p->n_proxies)
-                profile_record_outcome(p, p->proxies[q.proxy_index], o, v.reason,
-                                       l->manager ? manager_now(l->manager, CLOCK_REALTIME) : 0);
+                act = profile_record_outcome(p, p->proxies[q.proxy_index], o, v.reason,
+                                             q.kind == LINE_REQUEST_REGISTER ? q.purpose : REQUEST_NORMAL, l,
+                                             l->manager ? manager_now(l->manager, CLOCK_REALTIME) : 0);
 
         if (q.kind == LINE_REQUEST_UNREGISTER) {
                 /* Stopping: whatever the answer, we no longer hold a registration. */
@@ -466,9 +528,52 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
         else if (o->kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE && !isempty(o->reason_phrase))
                 snprintf(detail, sizeof(detail), "%u %s", o->status_code, o->reason_phrase);
 
+        switch (act) {
+        case PROFILE_LINE_WAIT:
+                /* The entry failed: the profile's search finds the next one. */
+                l->retry_now = 0;
+                if (l->state != LINE_FAILED || !streq(l->reason, v.reason)) {
+                        if (l->state == LINE_REGISTERED)
+                                line_log(l, LOG_WARNING, REGD_MESSAGE_REGISTRATION_LOST,
+                                         "Line %u ('%s'): registration lost (%s%s%s), waiting for the failover search.",
+                                         l->port, l->number, v.reason, detail[0] ? ": " : "", detail);
+                        else
+                                line_log(l, LOG_WARNING, REGD_MESSAGE_REGISTRATION_FAILED,
+                                         "Line %u ('%s'): registration failed (%s%s%s), waiting for the failover search.",
+                                         l->port, l->number, v.reason, detail[0] ? ": " : "", detail);
+                        l->expires_at_real_us = 0;
+                        line_set_state(l, LINE_FAILED, v.reason);
+                }
+                line_wait_for_search(l);
+                return q.kind;
+        case PROFILE_LINE_AGAIN:
+                log_debug("Line %u: entry '%s' was left meanwhile, registering at the active one.",
+                          l->port, proxy_address(p->proxies[q.proxy_index]));
+                (void) line_register(l);
+                return q.kind;
+        case PROFILE_LINE_KEEP:
+                /* A homing check: the registration at the active entry stands. */
+                if (l->state == LINE_REGISTERED && l->manager) {
+                        uint64_t now = manager_now(l->manager, CLOCK_REALTIME);
+
+                        if (l->expires_at_real_us > now + p->conf->invite_total_timeout_us + REGD_STATE_MARGIN_USEC) {
+                                (void) line_arm_timer(l, regd_refresh_usec(l->expires_at_real_us - now, line_random(l)));
+                                return q.kind;
+                        }
+                }
+                (void) line_register(l);
+                return q.kind;
+        default:
+                break;
+        }
+
         switch (v.action) {
         case LINE_ACTION_REGISTERED:
                 line_registered(l, &q, o);
+                /* Registered through an entry that is not (or no longer) the
+                 * active one: renew at the active entry now. */
+                if (l->via_index != p->active && !p->searching)
+                        (void) line_register(l);
                 break;
 
         case LINE_ACTION_RETRY_NOW:

@@ -51,7 +51,8 @@ typedef struct LineRequest {
          * restart): an outcome for any of them still completes it. */
         uint64_t earlier_ids[4];
         int32_t expires_s;
-        size_t proxy_index;              /* entry active when it was made */
+        size_t proxy_index;              /* entry it goes to (the active one, unless searching or homing) */
+        RequestPurpose purpose;
         char target[REGD_TARGET_MAX];
         uint32_t timeout_ms;
         unsigned transmissions;
@@ -83,6 +84,7 @@ struct Line {
         unsigned failures;               /* consecutive */
         unsigned retry_now;              /* consecutive 423s: bounded */
         bool call_id_adopted;            /* identity taken from the state file */
+        bool search_wait;                /* waits for the profile's search to find an entry */
 
         sd_event_source *timer;          /* refresh or retry */
         LineRequest req;
@@ -109,8 +111,15 @@ void line_classify_outcome(const Gw__SipRequestOutcome *o, LineVerdict *ret);
 bool line_wants_registration(const Line *l);
 /* Begin (or after adoption from the state file, schedule) registration. */
 int line_start(Line *l);
-/* Send a REGISTER now (initial, refresh, retry). No-op if one is outstanding. */
+/* Send a REGISTER now (initial, refresh, retry) to the active entry. No-op if
+ * one is outstanding; while the profile searches, the line only waits. */
 int line_register(Line *l);
+/* Send a REGISTER to entry 'index' for 'purpose' (the search, a homing check). */
+int line_register_to(Line *l, size_t index, RequestPurpose purpose);
+/* Just before a queued REGISTER is first transmitted: aim it at the entry that
+ * is active now. false: the profile is searching, the request was dropped and
+ * the line waits (the caller must not transmit). */
+bool line_retarget(Line *l);
 /* An outcome of l->req (already taken off the manager's window). Returns the
  * request kind it answered. */
 LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o);

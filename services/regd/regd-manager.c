@@ -55,6 +55,7 @@ int manager_new(sd_event *e, const GwConf *c, const char *state_dir, Manager **r
         m->conf = c;
         m->max_in_flight = REGD_MAX_IN_FLIGHT;
         m->lost_grace_usec = REGD_LOST_GRACE_USEC;
+        m->search_spacing_usec = REGD_SEARCH_SPACING_USEC;
         if (state_dir) {
                 m->state_dir = strdup(state_dir);
                 if (!m->state_dir)
@@ -248,6 +249,39 @@ static uint64_t manager_next_cid(Manager *m) {
 
 static int manager_transmit(Manager *m, Line *l);
 
+uint64_t manager_new_correlation_id(Manager *m) {
+        return manager_next_cid(m);
+}
+
+int manager_send_options(Manager *m, Profile *p, uint64_t cid, const char *target, uint32_t timeout_ms) {
+        Gw__SipRequest req = GW__SIP_REQUEST__INIT;
+        char uri[REGD_TARGET_MAX + 8], t[REGD_TARGET_MAX];
+        int r;
+
+        if (m->hold || m->stopping || m->stopped || m->exiting)
+                return -EAGAIN;
+
+        /* Request-URI names the entry itself: sip:<host:port>. */
+        snprintf(uri, sizeof(uri), "sip:%s", target);
+        req.method = (char *) "OPTIONS";
+        req.request_uri = uri;
+        snprintf(t, sizeof(t), "%s", target);
+        req.target = t;
+        req.has_line_port = true;
+        req.line_port = 0;
+        req.has_timeout_ms = true;
+        req.timeout_ms = timeout_ms;
+        req.profile = p->name;
+        m->n_sent++;
+        log_debug("Sending OPTIONS for profile '%s' to %s (id %" PRIu64 ").", p->name, target, cid);
+        if (m->cb.send_request) {
+                r = m->cb.send_request(m, cid, &req, m->userdata);
+                if (r < 0)
+                        return log_warning_errno(r, "Failed to publish an OPTIONS of profile '%s': %m", p->name);
+        }
+        return 0;
+}
+
 static int manager_on_lost(sd_event_source *s, uint64_t usec, void *userdata) {
         Line *l = userdata;
         Manager *m = l->manager;
@@ -288,6 +322,11 @@ static int manager_transmit(Manager *m, Line *l) {
 
         assert(l->req.kind != LINE_REQUEST_NONE);
 
+        /* A REGISTER that waited in the queue goes to the entry active now;
+         * while the profile searches, it waits for the search instead. */
+        if (!resend && l->req.transmissions == 0 && !line_retarget(l))
+                return 0;
+
         if (!resend) {
                 l->req.in_flight = true;
                 m->n_in_flight++;
@@ -323,7 +362,7 @@ static int manager_transmit(Manager *m, Line *l) {
         req.profile = p->name;
 
         if (l->req.proxy_index < p->n_proxies)
-                proxy_note_sent(p->proxies[l->req.proxy_index]);
+                proxy_note_sent(p->proxies[l->req.proxy_index], manager_now(m, CLOCK_MONOTONIC));
         p->dirty = true;
         manager_mark_dirty(m);             /* CSeq moved */
         m->n_sent++;
@@ -508,6 +547,11 @@ int manager_handle_outcome(Manager *m, uint64_t cid, const Gw__SipRequestOutcome
         assert(o);
 
         m->n_outcomes++;
+        for (size_t i = 0; cid != 0 && i < m->n_profiles; i++)
+                if (profile_probe_outcome(m->profiles[i], cid, o)) {
+                        manager_mark_dirty(m);
+                        return 0;
+                }
         if (cid != 0)
                 for (size_t i = 0; i < m->n_lines && !l; i++)
                         if (line_request_matches(m->lines[i], cid))
@@ -568,6 +612,8 @@ int manager_start(Manager *m) {
                 n++;
                 (void) line_start(l);
         }
+        for (size_t i = 0; i < m->n_profiles; i++)
+                (void) profile_start(m->profiles[i]);
         log_info("Registering %u line(s) of %zu, %u still registered from before the restart.",
                  n, m->n_lines, kept);
         /* Peers that started before us learn every line now, not at its first change. */
@@ -616,6 +662,8 @@ int manager_gateway_stopping(Manager *m, uint32_t deadline_ms) {
 
         log_info("Gateway stopping: un-REGISTERing every line within %" PRIu32 " ms.", deadline_ms);
         m->stopping = true;
+        for (size_t i = 0; i < m->n_profiles; i++)
+                profile_stop(m->profiles[i]);
         m->unreg_lines = m->unreg_confirmed = m->unreg_pending = 0;
 
         /* Queued REGISTERs will never be needed; drop them without letting

@@ -36,6 +36,9 @@ typedef struct ManagerCallbacks {
         void (*line_changed)(Manager *m, Line *l, void *userdata);
         void (*profile_changed)(Manager *m, Profile *p, void *userdata);
         void (*unregister_done)(Manager *m, unsigned lines, unsigned confirmed, void *userdata);
+        /* The profile's active entry changed from 'from' to 'to' (indexes) because of 'reason'. */
+        void (*proxy_switched)(Manager *m, Profile *p, size_t from, size_t to, const char *reason,
+                               void *userdata);
         /* After the deferred flush of a loop iteration that changed something. */
         void (*flushed)(Manager *m, void *userdata);
 } ManagerCallbacks;
@@ -59,6 +62,7 @@ struct Manager {
         Line *queue_head, *queue_tail;
         size_t n_queued;
         uint64_t lost_grace_usec;
+        uint64_t search_spacing_usec;    /* REGD_SEARCH_SPACING_USEC */
         uint64_t correlation;            /* used when cb.next_correlation_id is NULL */
 
         uint64_t rng;                    /* xorshift64* state, never 0 */
@@ -123,6 +127,10 @@ void manager_count(Manager *m, unsigned *ret_registering_lines, unsigned *ret_re
 Profile *manager_profile_by_name(Manager *m, const char *name);
 
 /* ---- for the line and profile objects ---- */
+uint64_t manager_new_correlation_id(Manager *m);
+/* Publish an OPTIONS (no line) to target for p with correlation id cid.
+ * -EAGAIN while holding for sigd or stopping: nothing sent. */
+int manager_send_options(Manager *m, Profile *p, uint64_t cid, const char *target, uint32_t timeout_ms);
 int manager_submit(Manager *m, Line *l);
 void manager_cancel(Manager *m, Line *l);
 void manager_line_changed(Manager *m, Line *l);

@@ -4,11 +4,32 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <systemd/sd-event.h>
 
 #include "gw-conf.h"
 #include "gw.pb-c.h"
 #include "regd-forward.h"
 #include "regd-proxy.h"
+
+/* An OPTIONS regd sends for a profile (no line): health check of the active
+ * entry, homing check of the main entry, or a search attempt when no line can
+ * carry it. At most one of each kind in flight. */
+typedef enum ProbeKind {
+        PROBE_CHECK,
+        PROBE_HOME,
+        PROBE_SEARCH,
+        _PROBE_KIND_MAX,
+        _PROBE_KIND_INVALID = -EINVAL,
+} ProbeKind;
+
+typedef struct ProfileProbe {
+        bool in_flight;
+        uint64_t correlation_id;
+        size_t index;                    /* entry it went to */
+        sd_event_source *lost_timer;     /* timeout_ms + grace: sigd lost it, nothing learned */
+} ProfileProbe;
+
+#define REGD_SEARCH_SPACING_USEC USEC_PER_SEC    /* at least this between two attempts to one entry */
 
 struct Profile {
         Manager *manager;                /* owner; may be NULL in tests */
@@ -20,7 +41,33 @@ struct Profile {
         size_t active;                   /* index into proxies[]; 0 at start */
 
         bool dirty;                      /* ProfileStatus not yet published */
+
+        /* The failover search: one per profile (regd-profile.c). */
+        bool searching;
+        bool search_in_flight;           /* an attempt is out */
+        char search_reason[16];          /* why the entry it started from failed */
+        size_t search_next;              /* entry the next attempt goes to */
+        unsigned search_attempts;        /* in this cycle, skipped entries included */
+        unsigned search_cycles;          /* whole cycles without an answer */
+        Line *search_line;               /* preferred carrier of the attempts; NULL: OPTIONS */
+        sd_event_source *search_timer;
+
+        unsigned homing_good;            /* consecutive good homing checks of the main entry */
+        sd_event_source *check_timer;    /* keepalive_period */
+        sd_event_source *renew_timer;    /* deferred: every line renews at the active entry */
+        ProfileProbe probes[_PROBE_KIND_MAX];
 };
+
+/* What a line does with the outcome of its request, after the profile has
+ * learnt from it (profile_record_outcome). */
+typedef enum ProfileLineAction {
+        PROFILE_LINE_OWN,                /* the line's own policy: registered, back-off, 403 ... */
+        PROFILE_LINE_WAIT,               /* the entry failed: wait for the profile's search */
+        PROFILE_LINE_AGAIN,              /* a non-active entry failed: register at the active one now */
+        PROFILE_LINE_KEEP,               /* a homing REGISTER to the main entry (not the active one): keep the registration we have */
+        _PROFILE_LINE_ACTION_MAX,
+        _PROFILE_LINE_ACTION_INVALID = -EINVAL,
+} ProfileLineAction;
 
 int profile_new(Manager *m, const GwProfileConf *c, Profile **ret);
 Profile *profile_free(Profile *p);
@@ -28,16 +75,41 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Profile *, profile_free);
 
 Proxy *profile_active_proxy(const Profile *p);
 
+/* Where requests to entry i go: the registrar for the main entry, else the entry. */
+const GwHostPort *profile_entry_hostport(const Profile *p, size_t i);
+int profile_entry_target(const Profile *p, size_t i, char *buf, size_t n);
+
 /* Where requests of the active entry go: the registrar while the main entry is
  * active, else the entry itself. Writes "ip:port". -EADDRNOTAVAIL for a DNS name. */
 int profile_active_target(const Profile *p, char *buf, size_t n);
 /* The host:port (as configured) a REGISTER of the active entry goes to. */
 const GwHostPort *profile_active_hostport(const Profile *p);
 
-/* Account one outcome of a request that went to entry 'x' (the entry active
- * when it was sent). Marks the profile dirty when its status changed. */
-void profile_record_outcome(Profile *p, Proxy *x, const Gw__SipRequestOutcome *o,
-                            const char *reason, uint64_t now_real_us);
+/* Account one outcome of a request that went to entry 'x' for 'purpose', sent
+ * by line l (NULL: a probe). Drives the search, homing and Retry-After, and
+ * says what the line should do. Marks the profile dirty. Never sends anything
+ * itself: sending is deferred to the profile's timers. */
+ProfileLineAction profile_record_outcome(Profile *p, Proxy *x, const Gw__SipRequestOutcome *o,
+                                         const char *reason, RequestPurpose purpose, Line *l,
+                                         uint64_t now_real_us);
+
+/* Start the periodic checks (manager_start). */
+int profile_start(Profile *p);
+/* The gateway is stopping: no search, no checks. */
+void profile_stop(Profile *p);
+/* Start the search because the active entry failed with 'reason' (l: the line
+ * whose request failed, or NULL). No-op if already searching. */
+void profile_search_start(Profile *p, const char *reason, Line *l);
+/* An outcome for a probe of p with correlation id cid? Handles it and returns true. */
+bool profile_probe_outcome(Profile *p, uint64_t cid, const Gw__SipRequestOutcome *o);
+
+const char *probe_kind_to_string(ProbeKind k);
+const char *request_purpose_to_string(RequestPurpose r);
+
+/* Journal MESSAGE_IDs (docs/REGISTRATION.md). */
+#define REGD_MESSAGE_FAILOVER              "c9c1933e61764192895990f0a5ab2555"
+#define REGD_MESSAGE_HOMING_RETURN         "418687d231054362a81d5b9ad15a8948"
+#define REGD_MESSAGE_SEARCH_EXHAUSTED      "13db84432ce34716bffb82040beebbac"
 
 /* Fill 'ret' (Gw__ProfileStatus, INIT'd by this call) from p. Strings and arrays
  * point into p and 'storage'; valid while both live and p is unchanged. */

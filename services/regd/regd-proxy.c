@@ -124,8 +124,9 @@ ProxyVerdict proxy_verdict_from_outcome(const Gw__SipRequestOutcome *o) {
         }
 }
 
-void proxy_note_sent(Proxy *x) {
+void proxy_note_sent(Proxy *x, uint64_t now_mono_us) {
         x->counters.sent++;
+        x->last_attempt_mono_us = now_mono_us;
 }
 
 bool proxy_record_outcome(Proxy *x, const Gw__SipRequestOutcome *o, ProxyVerdict v,

@@ -36,6 +36,16 @@ typedef enum ProxyVerdict {
         _PROXY_VERDICT_INVALID = -EINVAL,
 } ProxyVerdict;
 
+/* Why a request was sent (regd-profile.c explains the policy). */
+typedef enum RequestPurpose {
+        REQUEST_NORMAL,                  /* a line's own REGISTER, or a health check of the active entry */
+        REQUEST_SEARCH,                  /* an attempt of the profile's failover search */
+        REQUEST_HOME_REGISTER,           /* homing check of the main entry: a line's REGISTER, 2xx = back */
+        REQUEST_HOME_OPTIONS,            /* homing check of the main entry: OPTIONS, not 408/503 = back */
+        _REQUEST_PURPOSE_MAX,
+        _REQUEST_PURPOSE_INVALID = -EINVAL,
+} RequestPurpose;
+
 typedef struct ProxyCounters {
         uint64_t sent;
         uint64_t timeouts;
@@ -55,6 +65,9 @@ struct Proxy {
         char last_failure_reason[32];    /* "" if none */
         uint64_t last_failure_real_us;   /* 0 if none */
         ProxyCounters counters;
+
+        uint64_t last_attempt_mono_us;   /* last request sent to it: search pacing */
+        uint64_t down_until_mono_us;     /* 503 Retry-After: skipped and not checked until then */
 };
 
 const char *proxy_role_to_string(ProxyRole r);
@@ -74,7 +87,7 @@ const char *proxy_address(const Proxy *x);
 /* Classify an outcome for the entry: see the policy in regd-profile.c. */
 ProxyVerdict proxy_verdict_from_outcome(const Gw__SipRequestOutcome *o);
 
-void proxy_note_sent(Proxy *x);
+void proxy_note_sent(Proxy *x, uint64_t now_mono_us);
 /* Count the outcome and update health. reason is the line-level reason
  * ("timeout", "503", ...). Returns true if the entry's visible status changed. */
 bool proxy_record_outcome(Proxy *x, const Gw__SipRequestOutcome *o, ProxyVerdict v,

@@ -40,7 +40,7 @@ TEST(regd_proxy_health_and_counters) {
         ASSERT_EQ(x->role, PROXY_ROLE_MAIN);
         ASSERT_EQ(x->health, PROXY_HEALTH_UNKNOWN);
 
-        proxy_note_sent(x);
+        proxy_note_sent(x, 1);
         o = outcome_kind(GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT);
         ASSERT_TRUE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "timeout", 111));
         ASSERT_EQ(x->health, PROXY_HEALTH_DOWN);
@@ -111,9 +111,10 @@ TEST(regd_profile_entries_and_status) {
         ASSERT_ERROR(profile_active_target(p, buf, sizeof(buf)), EADDRNOTAVAIL);
         p->active = 0;
 
-        /* A failure of the active entry is recorded; the active entry does not move (yet). */
+        /* A failure of the active entry is recorded; without a manager (no loop)
+         * nothing is searched and the active entry does not move. */
         o = outcome_response(503, -1);
-        profile_record_outcome(p, p->proxies[0], &o, "503", 42);
+        ASSERT_EQ(profile_record_outcome(p, p->proxies[0], &o, "503", REQUEST_NORMAL, NULL, 42), PROFILE_LINE_OWN);
         ASSERT_EQ(p->active, 0);
         ASSERT_EQ(p->proxies[0]->health, PROXY_HEALTH_DOWN);
         ASSERT_TRUE(p->dirty);

@@ -52,10 +52,11 @@ static int cap_send(Manager *m, uint64_t cid, Gw__SipRequest *req, void *userdat
         Sent *s;
 
         ASSERT_TRUE(c->n_sent < TEST_MAX_SENT);
-        ASSERT_STREQ(req->method, "REGISTER");
         s = &c->sent[c->n_sent++];
+        copy(s->method, sizeof(s->method), req->method);
         s->cid = cid;
-        s->port = req->line_port;
+        s->port = req->has_line_port ? req->line_port : 0;
+        s->mono_us = now_usec(CLOCK_MONOTONIC);
         s->cseq = req->cseq;
         s->expires_s = req->expires_s;
         s->timeout_ms = req->timeout_ms;
@@ -88,12 +89,26 @@ static void cap_done(Manager *m, unsigned lines, unsigned confirmed, void *userd
         c->done_confirmed = confirmed;
 }
 
+static void cap_switch(Manager *m, Profile *p, size_t from, size_t to, const char *reason, void *userdata) {
+        Capture *c = userdata;
+
+        c->n_switches++;
+        c->switch_from = from;
+        c->switch_to = to;
+        copy(c->switch_reason, sizeof(c->switch_reason), reason);
+}
+
+GwHostPort test_hostport(char *ip) {
+        return (GwHostPort) { .text = ip, .host = ip, .port = 0, .is_ip = true };
+}
+
 void capture_attach(Manager *m, Capture *c) {
         const ManagerCallbacks cb = {
                 .send_request = cap_send,
                 .line_changed = cap_line,
                 .profile_changed = cap_profile,
                 .unregister_done = cap_done,
+                .proxy_switched = cap_switch,
         };
 
         memset(c, 0, sizeof(*c));

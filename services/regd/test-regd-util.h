@@ -24,6 +24,8 @@ void test_conf_init(TestConf *t, size_t n_lines);
 
 typedef struct Sent {
         uint64_t cid;
+        char method[16];                 /* "REGISTER" | "OPTIONS" (port 0) */
+        uint64_t mono_us;                /* when it was sent */
         unsigned port;
         uint32_t cseq;
         int32_t expires_s;
@@ -46,6 +48,9 @@ typedef struct Capture {
         unsigned max_in_flight_seen;
         int n_done;
         unsigned done_lines, done_confirmed;
+        unsigned n_switches;             /* proxy_switched */
+        size_t switch_from, switch_to;
+        char switch_reason[16];
         Manager *m;
 } Capture;
 
@@ -66,6 +71,9 @@ bool run_until(sd_event *e, bool (*pred)(void *), void *userdata, uint64_t timeo
 
 /* Run the loop for about usec. */
 void run_for(sd_event *e, uint64_t usec);
+
+/* A redundant entry for test configurations (static storage). */
+GwHostPort test_hostport(char *ip);
 
 /* A fresh empty temporary directory (mkdtemp), malloc'd. */
 char *test_tmpdir(void);
