@@ -732,6 +732,94 @@ static int parse_backend_key(ParseCtx *ctx, const ConfKey *k, const char *v, voi
         return store_string(field, v, false);
 }
 
+static const char *const gw_codec_table[_GW_CODEC_MAX] = {
+        [GW_CODEC_PCMU] = "pcmu",
+        [GW_CODEC_PCMA] = "pcma",
+};
+
+const char *gw_codec_to_string(GwCodec c) {
+        return c >= 0 && c < _GW_CODEC_MAX ? gw_codec_table[c] : NULL;
+}
+
+GwCodec gw_codec_from_string(const char *s) {
+        int i = s ? string_table_lookup(gw_codec_table, ELEMENTSOF(gw_codec_table), s) : -EINVAL;
+        return i < 0 ? _GW_CODEC_INVALID : (GwCodec) i;
+}
+
+static const char *const unregistered_calls_table[_UNREGISTERED_CALLS_MAX] = {
+        [UNREGISTERED_CALLS_ALLOW] = "allow",
+        [UNREGISTERED_CALLS_REFUSE] = "refuse",
+};
+
+const char *unregistered_calls_to_string(UnregisteredCalls u) {
+        return u >= 0 && u < _UNREGISTERED_CALLS_MAX ? unregistered_calls_table[u] : NULL;
+}
+
+UnregisteredCalls unregistered_calls_from_string(const char *s) {
+        int i = s ? string_table_lookup(unregistered_calls_table, ELEMENTSOF(unregistered_calls_table), s) : -EINVAL;
+        return i < 0 ? _UNREGISTERED_CALLS_INVALID : (UnregisteredCalls) i;
+}
+
+static int parse_unregistered_calls_key(ParseCtx *ctx, const ConfKey *k, const char *v, void *field) {
+        UnregisteredCalls u = unregistered_calls_from_string(v);
+
+        if (u < 0)
+                return conf_why(ctx, "expected allow or refuse, got '%s'", GOT(v));
+        *(UnregisteredCalls *) field = u;
+        return 0;
+}
+
+static int parse_codec_key(ParseCtx *ctx, const ConfKey *k, const char *v, void *field) {
+        GwCodec c = gw_codec_from_string(v);
+
+        if (c < 0)
+                return conf_why(ctx, "expected pcmu or pcma, got '%s'", GOT(v));
+        *(GwCodec *) field = c;
+        return 0;
+}
+
+/* media.rtp_ports: "MIN-MAX", MIN even (RTP even, RTCP odd), at least 4 ports. */
+static int parse_rtp_ports_key(ParseCtx *ctx, const ConfKey *k, const char *v, void *field) {
+        uint64_t lo, hi;
+        const char *end;
+
+        if (parse_u64(v, &end, &lo) < 0 || *end != '-' || parse_u64(end + 1, &end, &hi) < 0 || *end ||
+            lo < 1024 || hi > 65535 || lo % 2 != 0 || hi < lo + 3)
+                return conf_why(ctx, "expected MIN-MAX with an even MIN >= 1024, MAX <= 65535 and at least 4 ports, got '%s'",
+                                GOT(v));
+        ctx->conf->media_rtp_port_min = (uint16_t) lo;
+        ctx->conf->media_rtp_port_max = (uint16_t) hi;
+        return store_string(field, v, false);
+}
+
+/* profiles[].dial_plan: the digit map's alphabet; sigd parses the structure. */
+static int parse_dial_plan_key(ParseCtx *ctx, const ConfKey *k, const char *v, void *field) {
+        size_t n = strlen(v);
+
+        if (n == 0 || n > 1024 || strspn(v, "0123456789*#xXtT.|[]-()ABCDabcd") != n)
+                return conf_why(ctx, "expected a digit map of digits, '*', '#', x, T, '.', '|', [ranges] (at most 1024 characters), got '%s'",
+                                GOT(v));
+        return store_string(field, v, false);
+}
+
+/* lines[].play and .record: a WAV file; relative paths are relative to the config file. */
+static int parse_path_key(ParseCtx *ctx, const ConfKey *k, const char *v, void *field) {
+        _cleanup_free_ char *dir = NULL;
+        const char *slash;
+        char *s;
+
+        if (isempty(v) || strlen(v) > 1024 || strchr(v, '\n'))
+                return conf_why(ctx, "expected a file path, got '%s'", GOT(v));
+        if (v[0] == '/' || !(slash = strrchr(ctx->name, '/')))
+                return store_string(field, v, false);
+        dir = strndup(ctx->name, (size_t) (slash - ctx->name));
+        if (!dir || asprintf(&s, "%s/%s", dir, v) < 0)
+                return -ENOMEM;
+        free(*(char **) field);
+        *(char **) field = s;
+        return 0;
+}
+
 /* ---- printers ------------------------------------------------------------------------- */
 
 static void print_quoted(const char *s, FILE *f) {
@@ -789,6 +877,14 @@ static void print_redundancy(const ConfKey *k, const void *field, FILE *f) {
 
 static void print_keepalive(const ConfKey *k, const void *field, FILE *f) {
         fputs(strempty(keepalive_mode_to_string(*(const KeepaliveMode *) field)), f);
+}
+
+static void print_codec(const ConfKey *k, const void *field, FILE *f) {
+        fputs(strempty(gw_codec_to_string(*(const GwCodec *) field)), f);
+}
+
+static void print_unregistered_calls(const ConfKey *k, const void *field, FILE *f) {
+        fputs(strempty(unregistered_calls_to_string(*(const UnregisteredCalls *) field)), f);
 }
 
 static void print_log_level(const ConfKey *k, const void *field, FILE *f) {
@@ -897,6 +993,24 @@ static const ConfKey conf_keys[] = {
         { .path = "profiles[].register_forbidden_retry", .shape = KEY_SCALAR, .scope = SCOPE_PROFILE,
           DURATION, .offset = P_(register_forbidden_retry_us), .lo = USEC_PER_SEC, .def = "3600s",
           .help = "Wait after a 403 (or failed authentication) before registering again" },
+        { .path = "profiles[].dial_plan", .shape = KEY_SCALAR, .scope = SCOPE_PROFILE, .type = "digit map",
+          .offset = P_(dial_plan), .parse = parse_dial_plan_key, .print = print_string, .def = "x.T",
+          .help = "When dialled digits are complete (RFC 3435 digit map, e.g. x.T|[2-9]xxx|8xxxxxxxxxx)" },
+        { .path = "profiles[].interdigit_timeout", .shape = KEY_SCALAR, .scope = SCOPE_PROFILE, DURATION,
+          .offset = P_(interdigit_timeout_us), .lo = 500 * USEC_PER_MSEC, .hi = 60 * USEC_PER_SEC, .def = "4s",
+          .help = "The T of the dial plan: wait for another digit this long" },
+        { .path = "profiles[].no_answer_timeout", .shape = KEY_SCALAR, .scope = SCOPE_PROFILE, DURATION,
+          .offset = P_(no_answer_timeout_us), .lo = USEC_PER_SEC, .hi = 3600 * USEC_PER_SEC, .def = "120s",
+          .help = "An outgoing call not answered within this is given up (CANCEL)" },
+        { .path = "profiles[].unregistered_calls", .shape = KEY_SCALAR, .scope = SCOPE_PROFILE,
+          .type = "allow|refuse", .offset = P_(unregistered_calls), .parse = parse_unregistered_calls_key,
+          .print = print_unregistered_calls, .def = "allow",
+          .help = "refuse: while no proxy answers, outgoing calls get congestion tone at once" },
+        { .path = "profiles[].emergency_numbers", .shape = KEY_LIST, .scope = SCOPE_PROFILE,
+          .type = "list of numbers", .offset = P_(emergency_numbers), .n_offset = P_(n_emergency_numbers),
+          .elem_size = sizeof(char *), .max = ELEMENTSOF(((GwProfileConf *) NULL)->emergency_numbers),
+          .parse = parse_number_key, .print = print_string, .def_text = "none",
+          .help = "Numbers always attempted, even when unregistered_calls refuses" },
 
         { .path = "lines", .shape = KEY_SECTION_LIST, .type = "list of sections",
           .child_scope = SCOPE_LINE, .max = GW_CONF_MAX_LINES, .flags = KEY_REQUIRED,
@@ -919,11 +1033,41 @@ static const ConfKey conf_keys[] = {
           .offset = L_(profile), .parse = parse_name_key, .print = print_string,
           .def_text = "the first profile",
           .help = "Name of the profile the line uses" },
+        { .path = "lines[].auto_answer", .shape = KEY_SCALAR, .scope = SCOPE_LINE, DURATION,
+          .offset = L_(auto_answer_us), .hi = 600 * USEC_PER_SEC, .def = "0",
+          .help = "Simulated line: go off hook this long after ringing starts (0: never)" },
+        { .path = "lines[].play", .shape = KEY_SCALAR, .scope = SCOPE_LINE, .type = "path",
+          .offset = L_(play), .parse = parse_path_key, .print = print_string, .flags = KEY_NULLABLE,
+          .def_text = "silence",
+          .help = "Simulated line: what the subscriber says, 8 kHz 16-bit mono WAV, from connect, looped" },
+        { .path = "lines[].record", .shape = KEY_SCALAR, .scope = SCOPE_LINE, .type = "path",
+          .offset = L_(record), .parse = parse_path_key, .print = print_string, .flags = KEY_NULLABLE,
+          .def_text = "none",
+          .help = "Simulated line: WAV of what the subscriber hears while off hook, written at on-hook" },
 
         SECTION("line_hw", "Line hardware"),
         { .path = "line_hw.backend", .shape = KEY_SCALAR, .type = "sim", .offset = C_(line_hw_backend),
           .parse = parse_backend_key, .print = print_string, .def = "sim",
           .help = "Line hardware driver; 'sim' simulates the ports (controlled over the bus)" },
+        { .path = "line_hw.flash_min", .shape = KEY_SCALAR, DURATION, .offset = C_(line_hw_flash_min_us),
+          .lo = 20 * USEC_PER_MSEC, .hi = 2 * USEC_PER_SEC, .def = "80ms",
+          .help = "Shortest on-hook that counts as a hook flash (shorter: ignored)" },
+        { .path = "line_hw.flash_max", .shape = KEY_SCALAR, DURATION, .offset = C_(line_hw_flash_max_us),
+          .lo = 20 * USEC_PER_MSEC, .hi = 5 * USEC_PER_SEC, .def = "700ms",
+          .help = "Longest on-hook that counts as a hook flash (longer: hang-up)" },
+
+        { .path = "tone_plan", .shape = KEY_SCALAR, .type = "name", .offset = C_(tone_plan),
+          .parse = parse_name_key, .print = print_string, .def = "ru",
+          .help = "Tones and ring cadence of the country: ru, us (files in the tone-plans directory)" },
+
+        SECTION("media", "RTP and codecs"),
+        { .path = "media.rtp_ports", .shape = KEY_SCALAR, .type = "MIN-MAX", .offset = C_(media_rtp_ports),
+          .parse = parse_rtp_ports_key, .print = print_string, .def = "16384-32767",
+          .help = "UDP ports of RTP (even) and RTCP (odd); four per line" },
+        { .path = "media.codecs", .shape = KEY_LIST, .type = "list of pcmu|pcma", .offset = C_(media_codecs),
+          .n_offset = C_(n_media_codecs), .elem_size = sizeof(GwCodec), .max = _GW_CODEC_MAX,
+          .parse = parse_codec_key, .print = print_codec, .def_text = "[pcma, pcmu]",
+          .help = "Codecs offered and accepted, in order of preference" },
 
         SECTION("supervisor", "gwsupd, or systemd's watchdog settings"),
         { .path = "supervisor.watchdog_interval", .shape = KEY_SCALAR, DURATION,
@@ -1436,6 +1580,40 @@ static int validate_bus(ParseCtx *ctx) {
         return 0;
 }
 
+static int validate_media(ParseCtx *ctx) {
+        GwConf *c = ctx->conf;
+        size_t ports;
+
+        if (c->line_hw_flash_min_us >= c->line_hw_flash_max_us) {
+                char a[32], b[32];
+
+                return set_error(ctx, mark_of(ctx, ctx->conf_marks, "line_hw.flash_min"),
+                                 "key 'line_hw.flash_min': %s is not below line_hw.flash_max (%s)",
+                                 format_duration(a, sizeof a, c->line_hw_flash_min_us),
+                                 format_duration(b, sizeof b, c->line_hw_flash_max_us));
+        }
+
+        for (size_t i = 0; i < c->n_media_codecs; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (c->media_codecs[i] == c->media_codecs[j])
+                                return set_error(ctx, mark_of(ctx, ctx->conf_marks, "media.codecs"),
+                                                 "key 'media.codecs': '%s' is listed twice",
+                                                 gw_codec_to_string(c->media_codecs[i]));
+        if (c->n_media_codecs == 0) {
+                c->media_codecs[0] = GW_CODEC_PCMA;
+                c->media_codecs[1] = GW_CODEC_PCMU;
+                c->n_media_codecs = 2;
+        }
+
+        /* Each line owns two RTP/RTCP pairs, used alternately by its calls (docs/CALLS.md). */
+        ports = (size_t) c->media_rtp_port_max - c->media_rtp_port_min + 1;
+        if (ports / 4 < c->n_lines)
+                return set_error(ctx, mark_of(ctx, ctx->conf_marks, "media.rtp_ports"),
+                                 "key 'media.rtp_ports': %zu ports are too few for %zu lines (4 per line)",
+                                 ports, c->n_lines);
+        return 0;
+}
+
 static int fill_derived(ParseCtx *ctx) {
         GwConf *c = ctx->conf;
         int r;
@@ -1476,6 +1654,12 @@ static int fill_derived(ParseCtx *ctx) {
         return 0;
 }
 
+uint16_t gw_conf_rtp_port(const GwConf *c, size_t line_index, uint64_t call_seq) {
+        assert(c);
+        assert(line_index < c->n_lines);
+        return (uint16_t) (c->media_rtp_port_min + 4 * line_index + 2 * (call_seq % 2));
+}
+
 /* ---- API ------------------------------------------------------------------------------ */
 
 GwConf *gw_conf_free(GwConf *c) {
@@ -1496,6 +1680,9 @@ GwConf *gw_conf_free(GwConf *c) {
                         gw_host_port_done(&p->redundant[j]);
                 gw_host_port_done(&p->registrar);
                 free(p->domain);
+                free(p->dial_plan);
+                for (size_t j = 0; j < p->n_emergency_numbers; j++)
+                        free(p->emergency_numbers[j]);
         }
         free(c->profiles);
         for (size_t i = 0; i < c->n_lines; i++) {
@@ -1505,9 +1692,13 @@ GwConf *gw_conf_free(GwConf *c) {
                 free(l->auth_user);
                 erase_and_free(l->password);
                 free(l->profile);
+                free(l->play);
+                free(l->record);
         }
         free(c->lines);
         free(c->line_hw_backend);
+        free(c->tone_plan);
+        free(c->media_rtp_ports);
         free(c->runtime_dir);
         for (size_t i = 0; i < ELEMENTSOF(c->bus_endpoints); i++)
                 free(c->bus_endpoints[i]);
@@ -1552,6 +1743,8 @@ int gw_conf_load_string(const char *name, const char *text, GwConf **ret, char *
                 r = validate_lines(&ctx);
         if (r >= 0)
                 r = validate_bus(&ctx);
+        if (r >= 0)
+                r = validate_media(&ctx);
         if (r >= 0)
                 r = fill_derived(&ctx);
 

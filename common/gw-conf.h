@@ -34,6 +34,25 @@ typedef enum KeepaliveMode {
         _KEEPALIVE_INVALID = -EINVAL,
 } KeepaliveMode;
 
+typedef enum UnregisteredCalls {
+        UNREGISTERED_CALLS_ALLOW,
+        UNREGISTERED_CALLS_REFUSE,
+        _UNREGISTERED_CALLS_MAX,
+        _UNREGISTERED_CALLS_INVALID = -EINVAL,
+} UnregisteredCalls;
+
+/* media.codecs, in the order of preference. */
+typedef enum GwCodec {
+        GW_CODEC_PCMU,                   /* G.711 mu-law, payload type 0 */
+        GW_CODEC_PCMA,                   /* G.711 A-law, payload type 8 */
+        _GW_CODEC_MAX,
+        _GW_CODEC_INVALID = -EINVAL,
+} GwCodec;
+
+const char *gw_codec_to_string(GwCodec c);
+GwCodec gw_codec_from_string(const char *s);
+const char *unregistered_calls_to_string(UnregisteredCalls u);
+UnregisteredCalls unregistered_calls_from_string(const char *s);
 const char *redundancy_mode_to_string(RedundancyMode m);
 RedundancyMode redundancy_mode_from_string(const char *s);
 const char *keepalive_mode_to_string(KeepaliveMode m);
@@ -71,6 +90,13 @@ typedef struct GwProfileConf {
         uint64_t register_retry_base_us;           /* default 30 s */
         uint64_t register_retry_max_us;            /* default 1800 s */
         uint64_t register_forbidden_retry_us;      /* default 3600 s */
+        /* calls */
+        char *dial_plan;                           /* RFC 3435-style digit map, default "x.T" */
+        uint64_t interdigit_timeout_us;            /* default 4 s */
+        uint64_t no_answer_timeout_us;             /* default 120 s */
+        UnregisteredCalls unregistered_calls;      /* default allow */
+        char *emergency_numbers[16];               /* always attempted */
+        size_t n_emergency_numbers;
 } GwProfileConf;
 
 typedef struct GwLineConf {
@@ -80,6 +106,10 @@ typedef struct GwLineConf {
         char *password;                            /* secret: never logged; may be NULL */
         char *profile;                             /* name of a profile */
         size_t profile_index;                      /* resolved index into profiles[] */
+        /* the simulated line (line_hw.backend sim) */
+        uint64_t auto_answer_us;                   /* 0: off; else off hook that long after ringing starts */
+        char *play;                                /* absolute path (relative ones resolved against the config's directory) or NULL */
+        char *record;                              /* same */
 } GwLineConf;
 
 typedef struct GwConf {
@@ -101,6 +131,14 @@ typedef struct GwConf {
         size_t n_lines;
         /* line_hw */
         char *line_hw_backend;                     /* "sim" */
+        uint64_t line_hw_flash_min_us;             /* default 80 ms: shorter on-hook is a glitch */
+        uint64_t line_hw_flash_max_us;             /* default 700 ms: longer on-hook is a hang-up */
+        /* tones and media */
+        char *tone_plan;                           /* name of a tone plan, default "ru" */
+        char *media_rtp_ports;                     /* "20000-20999" as written */
+        uint16_t media_rtp_port_min, media_rtp_port_max; /* parsed; min even */
+        GwCodec media_codecs[_GW_CODEC_MAX];       /* default pcma, pcmu */
+        size_t n_media_codecs;
         /* supervisor */
         uint64_t watchdog_interval_us;             /* default 10 s */
         unsigned restart_limit;                    /* default 10 */
@@ -130,6 +168,11 @@ int gw_conf_is_world_readable(const char *path);
 void gw_conf_dump_keys(FILE *f);
 /* Print the effective config as YAML, secrets as '***'. */
 void gw_conf_dump(const GwConf *c, FILE *f);
+
+/* The RTP port (even; RTCP is +1) of the line at lines[line_index] for its
+ * call number call_seq: every line owns two pairs and alternates between
+ * them, so a new call never receives the last call's late packets. */
+uint16_t gw_conf_rtp_port(const GwConf *c, size_t line_index, uint64_t call_seq);
 
 const GwProfileConf *gw_conf_profile_by_name(const GwConf *c, const char *name);
 const GwLineConf *gw_conf_line_by_port(const GwConf *c, unsigned port);
