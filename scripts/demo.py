@@ -2,11 +2,15 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """demo.py: the fxsgw demo (run through scripts/demo.sh).
 
-Kamailio (tests/integration/kamailio/registrar.cfg) on 127.0.0.70:5070 with
-4 subscribers; the gateway (gwsupd and its 4 daemons) on 127.0.0.71:5062 with
-4 simulated lines; the bus shown live by gwtap; 'gwctl status' and the
-registrar's location table printed as the lines register; a clean stop
-(un-REGISTER, location table empty) on Ctrl-C or after --duration seconds.
+Two Kamailio registrars (tests/integration/kamailio/registrar.cfg): the main
+proxy on 127.0.0.70:5070 and a redundant one on 127.0.0.72:5070, each with the
+4 subscribers. The gateway (gwsupd and its 4 daemons) on 127.0.0.71:5062 with
+4 simulated lines, homing mode, OPTIONS checks every 2 s; the bus shown live
+by gwtap. The lines register on the main proxy; the main Kamailio is killed
+and the gateway moves every line to the redundant one; the main comes back
+and the gateway homes to it. 'gwctl status' and the location tables are
+printed at each step; a clean stop (un-REGISTER, location table empty) on
+Ctrl-C or after --duration seconds.
 """
 
 import argparse
@@ -22,6 +26,7 @@ sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 from fxsgwtest import Env, Failure, Gateway, Kamailio, Skip  # noqa: E402
 
 KAM = "127.0.0.70:5070"
+KAM_R1 = "127.0.0.72:5070"
 GW = "127.0.0.71:5062"
 USERS = {"1001": "demo-pw-1001", "1002": "demo-pw-1002", "1003": "demo-pw-1003", "1004": "demo-pw-1004"}
 
@@ -56,6 +61,12 @@ def show_location(kam):
             print("  %-6s %-32s expires in %ss" % (aor, c.get("Address"), c.get("Expires")), flush=True)
 
 
+def all_via(doc, proxy):
+    lines = doc.get("lines", [])
+    return len(lines) == 4 and all(ln.get("registration") == "registered" and ln.get("registered_via") == proxy
+                                   for ln in lines)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", default=os.path.join(SRC, "build"))
@@ -77,11 +88,14 @@ def main():
     kam = gw = None
     try:
         say("Kamailio registrar on udp:%s (subscribers %s)" % (KAM, ", ".join(USERS)))
-        kam = Kamailio(env, "kamailio", KAM, USERS).start()
+        kam = Kamailio(env, "kamailio-main", KAM, USERS).start()
+        say("Kamailio registrar as the redundant proxy on udp:%s" % KAM_R1)
+        kam_r1 = Kamailio(env, "kamailio-r1", KAM_R1, USERS).start()
 
         cfg = {
             "sip": {"listen": GW},
-            "profiles": [{"name": "provider", "proxy": KAM, "keepalive": "options", "keepalive_period": "10s",
+            "profiles": [{"name": "provider", "proxy": KAM, "redundant_proxies": [KAM_R1],
+                          "redundancy_mode": "homing", "keepalive": "options", "keepalive_period": "2s",
                           "invite_total_timeout": "2s", "register_expires": "60s",
                           "register_retry_base": "1s", "register_retry_max": "8s"}],
             "lines": [{"port": i, "number": n, "password": pw, "profile": "provider"}
@@ -103,12 +117,31 @@ def main():
         say("Kamailio's location table (ul.dump)")
         show_location(kam)
 
-        # ------------------------------------------------------------------
-        # Later milestone: proxy redundancy. Start a second registrar as a
-        # redundant proxy, make the main one silent (nftables drop in its
-        # network namespace), and show the gateway moving its lines to the
-        # redundant proxy (gwctl status: active_proxy) and back (homing).
-        # ------------------------------------------------------------------
+        say("the main proxy fails: Kamailio on %s killed (SIGKILL to all its processes)" % KAM)
+        os.killpg(kam.proc.pid, signal.SIGKILL)
+        kam.proc.wait(5)
+        t_fail = time.monotonic()
+        gw.wait_status("every line registered on the redundant proxy", lambda d: all_via(d, KAM_R1),
+                       30 * env.time_factor)
+        print("all 4 lines registered on %s %.2f s after the main proxy died" % (KAM_R1, time.monotonic() - t_fail),
+              flush=True)
+        time.sleep(0.3)
+        say("gwctl status")
+        show_status(gw)
+        say("the redundant Kamailio's location table")
+        show_location(kam_r1)
+
+        say("the main proxy is back: Kamailio on %s restarted (homing)" % KAM)
+        kam = Kamailio(env, "kamailio-main", KAM, USERS).start()
+        t_back = time.monotonic()
+        gw.wait_status("every line registered on the main proxy again", lambda d: all_via(d, KAM),
+                       30 * env.time_factor)
+        print("all 4 lines back on %s %.2f s after it restarted" % (KAM, time.monotonic() - t_back), flush=True)
+        time.sleep(0.3)
+        say("gwctl status")
+        show_status(gw)
+        say("the main Kamailio's location table")
+        show_location(kam)
 
         t0 = time.monotonic()
         say("running%s — Ctrl-C to stop" % (" for %.0f s" % duration if duration else ""))

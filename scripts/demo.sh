@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # demo.sh: install, build, and show fxsgw registering 4 simulated lines with a
-# real Kamailio registrar on loopback (127.0.0.70:5070, never 5060).
+# real Kamailio registrar on loopback (127.0.0.70:5070, never 5060), moving
+# them to a redundant Kamailio (127.0.0.72:5070) when the main one is killed,
+# and back (homing) when it returns.
 #
 #   ./scripts/demo.sh [--no-install] [--duration SECONDS]
 #
@@ -19,7 +21,7 @@ while [ $# -gt 0 ]; do
                 --no-install) install=0 ;;
                 --duration) args+=(--duration "$2"); shift ;;
                 --duration=*) args+=(--duration "${1#*=}") ;;
-                -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+                -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
                 *) echo "demo.sh: unknown argument '$1'" >&2; exit 2 ;;
         esac
         shift
