@@ -46,6 +46,16 @@ Actions:
   write_file       name, text
   sleep            s
   for_each         var, values, steps        the steps once per value (${var})
+  write_wav        name, freq (Hz or [Hz]), seconds, level   a tone WAV for a line's play:
+                                             (${file:NAME} is its path)
+  line             port, action (offhook|onhook|flash|dial), digits, pulse
+                                             gwctl line PORT ACTION on a simulated line
+  wait_line        port, match, timeout_s    poll 'gwctl line PORT status --json' until
+                                             it matches (fields as in fxsgwtest.match)
+  expect_wav       file, freq, min_fraction, min_loud_ms, not_freq, max_fraction,
+                   max_gap_ms, skip_ms       what a recorded WAV holds (audio.py):
+                                             the fraction of its non-silent power at freq
+                                             (several Hz for a dual tone), the longest gap
 
 Network namespaces (netns.py): a case with
     "lab": {"hosts": ["gw", "main", "r1"], "subnet": "10.77.0"}
@@ -98,6 +108,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fxsgwtest import (EXIT_SKIP, Env, Failure, Gateway, Kamailio, Sipp, Skip,  # noqa: E402
                        log, match, substitute, wait_until)
 import netns  # noqa: E402
+import audio  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -422,6 +433,96 @@ class Case:
 
     def do_sleep(self, s):
         time.sleep(float(s["s"]))
+
+    def do_write_wav(self, s):
+        p = self.env.path(s["name"])
+        audio.write_tone(p, s["freq"], float(s.get("seconds", 2)), float(s.get("level", 0.25)))
+        self.vars["file:" + s["name"]] = p
+
+    def gwctl_line(self, port, args, timeout=10):
+        gw = self.need_gw()
+        argv = [gw.gwctl, "--config", gw.config_path, "line", str(port)] + [str(a) for a in args]
+        try:
+            r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=self.t(timeout))
+        except subprocess.TimeoutExpired:
+            raise Failure("%s did not finish within %ss" % (" ".join(argv), timeout))
+        return r
+
+    def do_line(self, s):
+        args = [s["action"]]
+        if s["action"] == "dial":
+            args.append(str(s["digits"]))
+            if s.get("pulse"):
+                args.append("--pulse")
+        r = self.gwctl_line(s["port"], args)
+        log("$ gwctl line %s %s -> exit %d %s" % (s["port"], " ".join(args), r.returncode,
+                                                   (r.stdout + r.stderr).decode(errors="replace").strip()))
+        if r.returncode != s.get("expect_exit", 0):
+            raise Failure("gwctl line %s %s exited %d" % (s["port"], " ".join(args), r.returncode))
+
+    def line_status(self, port):
+        r = self.gwctl_line(port, ["status", "--json"])
+        if r.returncode != 0:
+            return None
+        try:
+            doc = json.loads(r.stdout.decode())
+        except ValueError:
+            raise Failure("gwctl line %s status --json: not JSON: %r" % (port, r.stdout[:200]))
+        if isinstance(doc, list):
+            doc = doc[0] if doc else {}
+        return doc
+
+    def do_wait_line(self, s):
+        last = [None]
+
+        def probe():
+            doc = self.line_status(s["port"])
+            if doc is None:
+                return None
+            last[0] = doc
+            return doc if match(doc, s["match"], "line %s" % s["port"]) is None else None
+        try:
+            wait_until("line %s to match %s" % (s["port"], json.dumps(s["match"])), probe,
+                       self.t(s.get("timeout_s", 5)), 0.1)
+        except Failure:
+            log("line %s status: %s" % (s["port"], json.dumps(last[0])))
+            raise
+        log("line %s: %s" % (s["port"], json.dumps(last[0])))
+
+    def do_expect_wav(self, s):
+        path = s["file"]
+        if not os.path.isabs(path):
+            path = self.env.path(path)
+        deadline = time.monotonic() + self.t(s.get("timeout_s", 5))
+        while not os.path.exists(path):
+            if time.monotonic() > deadline:
+                raise Failure("%s was not written" % path)
+            time.sleep(0.1)
+        rate, samples = audio.read(path)
+        if rate != audio.RATE:
+            raise Failure("%s: %d Hz, expected %d" % (path, rate, audio.RATE))
+        samples = samples[int(s.get("skip_ms", 0)) * rate // 1000:]
+        loud_ms = 0
+        if "freq" in s:
+            fr, loud = audio.tone_fraction(samples, s["freq"], rate)
+            loud_ms = loud * 20
+            log("%s: %.0f ms not silent, %.1f %% of it at %s Hz" % (os.path.basename(path), loud_ms, 100 * fr, s["freq"]))
+            self.figures.append(("%s power at %s Hz" % (os.path.basename(path), s["freq"]), "%.1f %%" % (100 * fr)))
+            if fr < float(s.get("min_fraction", 0.5)):
+                raise Failure("%s: only %.1f %% of the power at %s Hz (expected >= %.0f %%)" %
+                              (path, 100 * fr, s["freq"], 100 * float(s.get("min_fraction", 0.5))))
+            if loud_ms < float(s.get("min_loud_ms", 200)):
+                raise Failure("%s: only %.0f ms of sound (expected >= %s ms)" % (path, loud_ms, s.get("min_loud_ms", 200)))
+        if "not_freq" in s:
+            fr, _ = audio.tone_fraction(samples, s["not_freq"], rate)
+            if fr > float(s.get("max_fraction", 0.2)):
+                raise Failure("%s: %.1f %% of the power at %s Hz (expected <= %.0f %%)" %
+                              (path, 100 * fr, s["not_freq"], 100 * float(s.get("max_fraction", 0.2))))
+        if "max_gap_ms" in s:
+            gap = audio.longest_gap_ms(samples, rate)
+            log("%s: longest gap %d ms" % (os.path.basename(path), gap))
+            if gap > float(s["max_gap_ms"]):
+                raise Failure("%s: a gap of %d ms (expected <= %s ms)" % (path, gap, s["max_gap_ms"]))
 
     def do_for_each(self, s):
         for v in s["values"]:
