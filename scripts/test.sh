@@ -3,10 +3,11 @@
 # test.sh: install what the tests need, build, and run every meson test suite
 # twice: in a normal build (build/) and in a sanitizer build (build-san/,
 # AddressSanitizer + UndefinedBehaviorSanitizer, leaks detected, any report
-# fatal). Exits non-zero on any failure; the last line is "N passed, N failed",
-# summed over both builds.
+# fatal); the unit suite once more under valgrind (memcheck, definite leaks
+# and invalid accesses fatal). Exits non-zero on any failure; the last line is
+# "N passed, N failed", summed over all runs.
 #
-#   ./scripts/test.sh [--no-install] [--no-san] [-- MESON-TEST-ARGS...]
+#   ./scripts/test.sh [--no-install] [--no-san] [--no-valgrind] [-- MESON-TEST-ARGS...]
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -14,13 +15,15 @@ SRC=$(pwd)
 
 install=1
 san=1
+vg=1
 extra=()
 while [ $# -gt 0 ]; do
         case "$1" in
                 --no-install) install=0 ;;
                 --no-san) san=0 ;;
+                --no-valgrind) vg=0 ;;
                 --) shift; extra=("$@"); break ;;
-                -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+                -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
                 *) echo "test.sh: unknown argument '$1'" >&2; exit 2 ;;
         esac
         shift
@@ -87,6 +90,17 @@ start=$(date +%s)
 
 mt_args=()
 run_build build
+
+if [ "$vg" = 1 ] && [ -f build/build.ninja ]; then
+        echo "== valgrind: unit suite of build/"
+        rm -f build/meson-logs/testlog-valgrind.json
+        meson test -C build --suite unit --print-errorlogs --num-processes "$JOBS" --timeout-multiplier 10 \
+                --logbase testlog-valgrind \
+                --wrap='valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --quiet' \
+                "${extra[@]}" || true
+        cp build/meson-logs/testlog-valgrind.json build/meson-logs/testlog.json 2>/dev/null || rm -f build/meson-logs/testlog.json
+        count build
+fi
 
 if [ "$san" = 1 ]; then
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
