@@ -120,6 +120,9 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose);
  * is active now. false: the profile is searching, the request was dropped and
  * the line waits (the caller must not transmit). */
 bool line_retarget(Line *l);
+/* The active entry's name does not resolve and there is nothing else to try:
+ * failed with 'dns', retried with back-off. */
+void line_dns_failed(Line *l);
 /* An outcome of l->req (already taken off the manager's window). Returns the
  * request kind it answered. */
 LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o);

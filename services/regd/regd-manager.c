@@ -83,6 +83,10 @@ int manager_new(sd_event *e, const GwConf *c, const char *state_dir, Manager **r
                 m->n_profiles++;
         }
 
+        r = regd_resolver_setup(m);
+        if (r < 0)
+                return r;
+
         if (c->n_lines > 0) {
                 m->lines = calloc(c->n_lines, sizeof(Line *));
                 if (!m->lines)
@@ -127,6 +131,7 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_profiles; i++)
                 profile_free(m->profiles[i]);
         free(m->profiles);
+        gw_resolver_free(m->resolver);     /* after the entries: they cancel their queries */
         sd_event_source_disable_unref(m->flush_source);
         sd_event_source_disable_unref(m->stop_timer);
         sd_event_source_disable_unref(m->hold_timer);
@@ -362,7 +367,7 @@ static int manager_transmit(Manager *m, Line *l) {
         req.profile = p->name;
 
         if (l->req.proxy_index < p->n_proxies)
-                proxy_note_sent(p->proxies[l->req.proxy_index], manager_now(m, CLOCK_MONOTONIC));
+                proxy_note_sent(p->proxies[l->req.proxy_index], l->req.target, manager_now(m, CLOCK_MONOTONIC));
         p->dirty = true;
         manager_mark_dirty(m);             /* CSeq moved */
         m->n_sent++;
