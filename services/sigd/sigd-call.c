@@ -864,8 +864,15 @@ static void line_place_call(Line *l) {
                 c->call_id = strdup_printf("%s@%s", tok, m->via_host[0] == '[' ? "fxsgw" : m->via_host);
         if (random_token(tok, 16) >= 0)
                 c->local_tag = strdup(tok);
-        c->local_uri = strdup_printf("sip:%s@%s", l->conf->number, p->domain);
-        c->remote_uri = strdup_printf("sip:%s@%s", l->digits, p->domain);
+        {
+                /* '#' is not allowed in a URI's user part (RFC 3261 §25.1): escaped */
+                char user[3 * sizeof l->digits], *u = user;
+                for (const char *d = l->digits; *d; d++)
+                        u = *d == '#' ? stpcpy(u, "%23") : (*u = *d, u + 1);
+                *u = 0;
+                c->local_uri = strdup_printf("sip:%s@%s", l->conf->number, p->domain);
+                c->remote_uri = strdup_printf("sip:%s@%s", user, p->domain);
+        }
         c->request_uri = c->remote_uri ? strdup(c->remote_uri) : NULL;
         if (!c->remote_number || !c->call_id || !c->local_tag || !c->local_uri || !c->remote_uri ||
             !c->request_uri || random_token(c->cnonce, 32) < 0) {
