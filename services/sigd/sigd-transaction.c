@@ -219,19 +219,20 @@ static void osip_timer_rearm(Manager *m) {
         (void) sd_event_source_set_enabled(m->osip_timer, SD_EVENT_ONESHOT);
 }
 
+/* NIST before IST: the 200 for a CANCEL leaves before the INVITE's 487. */
 static void osip_execute_all(Manager *m) {
         osip_ict_execute(m->osip);
+        osip_nist_execute(m->osip);
         osip_ist_execute(m->osip);
         osip_nict_execute(m->osip);
-        osip_nist_execute(m->osip);
         osip_timers_ict_execute(m->osip);
         osip_timers_ist_execute(m->osip);
         osip_timers_nict_execute(m->osip);
         osip_timers_nist_execute(m->osip);
         osip_ict_execute(m->osip);
+        osip_nist_execute(m->osip);
         osip_ist_execute(m->osip);
         osip_nict_execute(m->osip);
-        osip_nist_execute(m->osip);
 }
 
 void manager_osip_run(Manager *m) {

@@ -31,7 +31,7 @@ typedef struct Seen {
         char rtp_ip[64];
         uint32_t rtp_port, rtp_pt, rtp_local_port;
         Gw__MediaDirection rtp_dir;
-        uint64_t generation;
+        uint64_t generation[3];         /* per port */
         Gw__CallState state;
         char events[8][48];             /* "start", "answer", "end:busy:486" */
         unsigned n_events;
@@ -56,8 +56,9 @@ static void on_publish(Manager *m, const char *key, Gw__Envelope *env, void *u) 
                 break;
         case GW__ENVELOPE__BODY_MEDIA_CONTROL: {
                 const Gw__MediaControl *mc = env->media_control;
-                ASSERT_TRUE(mc->generation >= s->generation);      /* never goes back */
-                s->generation = mc->generation;
+                ASSERT_TRUE(mc->port < ELEMENTSOF(s->generation));
+                ASSERT_TRUE(mc->generation >= s->generation[mc->port]);  /* never goes back */
+                s->generation[mc->port] = mc->generation;
                 s->tone = mc->tone;
                 s->rtp = mc->rtp != NULL;
                 if (mc->rtp) {
