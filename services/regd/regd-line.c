@@ -420,6 +420,29 @@ void line_dns_failed(Line *l) {
         line_fail(l, "dns", line_backoff(l), detail);
 }
 
+uint64_t line_target_hash(const char *target) {
+        uint64_t h = UINT64_C(14695981039346656037);        /* FNV-1a */
+
+        for (const char *c = strempty(target); *c; c++)
+                h = (h ^ (uint8_t) *c) * UINT64_C(1099511628211);
+        return h;
+}
+
+uint32_t line_next_cseq(Line *l) {
+        uint64_t h = line_target_hash(l->req.target);
+
+        if (l->failover_cseq != 0 && (l->req.purpose == REQUEST_NORMAL || l->req.purpose == REQUEST_SEARCH)) {
+                bool seen = false;
+
+                for (size_t i = 0; i < l->n_failover_seen; i++)
+                        seen = seen || l->failover_seen[i] == h;
+                if (!seen)
+                        return l->failover_cseq;
+        }
+        l->failover_cseq = 0;
+        return ++l->cseq;
+}
+
 bool line_retarget(Line *l) {
         Profile *p = l->profile;
         char target[REGD_TARGET_MAX];
@@ -511,6 +534,17 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
                 l->cseq = o->cseq;
 
         line_classify_outcome(o, &v);
+        if (q.kind == LINE_REQUEST_REGISTER && q.cseq != 0 &&
+            (q.purpose == REQUEST_NORMAL || q.purpose == REQUEST_SEARCH) &&
+            proxy_verdict_from_outcome(o) == PROXY_VERDICT_FAILED) {
+                if (l->failover_cseq != q.cseq) {
+                        l->failover_cseq = q.cseq;
+                        l->n_failover_seen = 0;
+                }
+                if (l->n_failover_seen < ELEMENTSOF(l->failover_seen))
+                        l->failover_seen[l->n_failover_seen++] = line_target_hash(q.target);
+        } else if (q.kind == LINE_REQUEST_REGISTER)
+                l->failover_cseq = 0;        /* answered: the next REGISTER is a new request */
         if (q.proxy_index < p->n_proxies)
                 act = profile_record_outcome(p, p->proxies[q.proxy_index], o, v.reason,
                                              q.kind == LINE_REQUEST_REGISTER ? q.purpose : REQUEST_NORMAL, l,

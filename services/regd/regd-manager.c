@@ -154,6 +154,24 @@ Line *manager_line_by_port(Manager *m, unsigned port) {
         return NULL;
 }
 
+int manager_entry_report(Manager *m, const Gw__EntryReport *r) {
+        Profile *p;
+        int k;
+
+        assert(m);
+        if (!r || isempty(r->profile) || isempty(r->proxy))
+                return -EBADMSG;
+        p = manager_profile_by_name(m, r->profile);
+        if (!p) {
+                log_debug("EntryReport for unknown profile '%s' ignored.", r->profile);
+                return -ENOENT;
+        }
+        k = profile_entry_report(p, r);
+        if (k >= 0)
+                manager_mark_dirty(m);
+        return k;
+}
+
 Profile *manager_profile_by_name(Manager *m, const char *name) {
         for (size_t i = 0; name && i < m->n_profiles; i++)
                 if (streq(m->profiles[i]->name, name))
@@ -345,7 +363,10 @@ static int manager_transmit(Manager *m, Line *l) {
 
         l->req.correlation_id = manager_next_cid(m);
         l->req.transmissions++;
-        l->cseq++;
+        if (l->req.kind == LINE_REQUEST_REGISTER && !resend)
+                l->req.cseq = line_next_cseq(l);
+        else
+                l->req.cseq = ++l->cseq;
 
         req.method = (char *) "REGISTER";
         req.request_uri = l->request_uri;
@@ -357,7 +378,7 @@ static int manager_transmit(Manager *m, Line *l) {
         req.call_id = l->call_id;
         req.from_tag = l->from_tag;
         req.has_cseq = true;
-        req.cseq = l->cseq;
+        req.cseq = l->req.cseq;
         req.has_expires_s = true;
         req.expires_s = l->req.expires_s;
         req.has_with_contact = true;
@@ -374,7 +395,7 @@ static int manager_transmit(Manager *m, Line *l) {
 
         log_debug("Sending %s of line %u to %s (cseq %" PRIu32 ", expires %" PRIi32 ", id %" PRIu64 ")%s.",
                   l->req.expires_s == 0 ? "un-REGISTER" : "REGISTER", l->port, l->req.target,
-                  l->cseq, l->req.expires_s, l->req.correlation_id, resend ? ", again" : "");
+                  l->req.cseq, l->req.expires_s, l->req.correlation_id, resend ? ", again" : "");
 
         if (m->cb.send_request) {
                 r = m->cb.send_request(m, l->req.correlation_id, &req, m->userdata);
