@@ -150,7 +150,6 @@ static int ctl_line_status(Manager *m, const Gw__LineStatusRequest *req, Gw__Env
 }
 
 static int ctl_handler(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void *userdata) {
-#define st ctl_st
         Manager *m = userdata;
         const SigdCounters *c = &m->counters;
 
@@ -158,12 +157,12 @@ static int ctl_handler(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply,
                 return ctl_line_status(m, req->line_status_request, reply, &ctl_st);
         if (req->body_case != GW__ENVELOPE__BODY_STATUS_REQUEST)
                 return -EOPNOTSUPP;
-        gw__status_reply__init(&st.reply);
-        gw__bus_counters__init(&st.bus);
-        gw__sip_counters__init(&st.sip);
-        gw_bus_counters(bus, &st.bus);
-        st.reply.counters = &st.bus;
-#define SET(f, v) do { st.sip.has_##f = true; st.sip.f = (v); } while (0)
+        gw__status_reply__init(&ctl_st.reply);
+        gw__bus_counters__init(&ctl_st.bus);
+        gw__sip_counters__init(&ctl_st.sip);
+        gw_bus_counters(bus, &ctl_st.bus);
+        ctl_st.reply.counters = &ctl_st.bus;
+#define SET(f, v) do { ctl_st.sip.has_##f = true; ctl_st.sip.f = (v); } while (0)
         SET(rx, c->rx);
         SET(tx, c->tx);
         SET(malformed, c->malformed);
@@ -178,11 +177,10 @@ static int ctl_handler(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply,
         SET(in_flight, m->n_requests);
         SET(untrusted, c->untrusted);
 #undef SET
-        st.reply.sip = &st.sip;
+        ctl_st.reply.sip = &ctl_st.sip;
         reply->body_case = GW__ENVELOPE__BODY_STATUS_REPLY;
-        reply->status_reply = &st.reply;
+        reply->status_reply = &ctl_st.reply;
         return 0;
-#undef st
 }
 
 int sigd_bus_attach(GwBus *bus, Manager *m) {
