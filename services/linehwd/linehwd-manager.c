@@ -418,13 +418,21 @@ static int on_ctl(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void
 
 /* ---------------------------------------------------------------- setup */
 
-static int on_ready_defer(sd_event_source *s, void *userdata) {
+/* After a (re)start, subscribers' connections to our new PUB take a moment
+ * to form and nobody asks for our state: publish it a few times, as
+ * gw-daemon repeats its StateSyncRequest. Repeats are idempotent state. */
+static const uint64_t announce_ms[] = { 0, 150, 400, 1000, 2500 };
+
+static int on_announce(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
-        if (is_sim(m))
+        if (m->announce_round == 0 && is_sim(m))
                 sim_hooks_restore(m);
         manager_publish_all(m);
-        return 0;
+        if (++m->announce_round >= ELEMENTSOF(announce_ms))
+                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        (void) sd_event_source_set_time_relative(s, (announce_ms[m->announce_round] - announce_ms[m->announce_round - 1]) * USEC_PER_MSEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
 int manager_new(GwDaemon *d, Manager **ret) {
@@ -498,7 +506,7 @@ int manager_new(GwDaemon *d, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to subscribe: %m");
 
-        r = sd_event_add_defer(d->event, NULL, on_ready_defer, m);
+        r = sd_event_add_time_relative(d->event, &m->announce_timer, CLOCK_MONOTONIC, 0, 1, on_announce, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to schedule the first publication: %m");
 
@@ -514,6 +522,7 @@ Manager *manager_free(Manager *m) {
                 sim_phone_free(m->lines[i].phone);
         }
         sd_event_source_disable_unref(m->pcm_timer);
+        sd_event_source_disable_unref(m->announce_timer);
         if (m->daemon && m->daemon->pcm == m->pcm)
                 m->daemon->pcm = NULL;
         gw_pcm_free(m->pcm);

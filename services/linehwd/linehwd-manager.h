@@ -35,6 +35,8 @@ struct Manager {
         size_t n_lines;
         sd_event_source *pcm_timer;
         uint64_t pcm_next;
+        sd_event_source *announce_timer; /* LineHwState of every line a few times after start */
+        unsigned announce_round;
         uint64_t edge_at;                /* time of the hook edge being delivered (sim); 0: now */
 
         /* Control replies: packed by the bus right after the handler returns. */
