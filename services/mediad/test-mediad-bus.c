@@ -2,7 +2,8 @@
 /* test-mediad-bus.c: mediad's manager on a real bus (ipc endpoints in a temporary runtime
  * directory) against a scripted sigd and linehwd in the same process: MediaControl in,
  * MediaState and DigitDetected out, a MediaControl from anyone but sigd dropped,
- * StateSyncRequest answered, LineStatusRequest on the control socket. */
+ * StateSyncRequest answered, LineStatusRequest on the control socket; and real frames
+ * through the data plane (GwPcm) from a line side: each answered, with the plan's tone. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,101 @@ TEST(bus) {
         mbus = gw_bus_free(mbus);
         lbus = gw_bus_free(lbus);
         sigd.bus = gw_bus_free(sigd.bus);
+        {
+                char cmd[600];
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+                ASSERT_EQ(system(cmd), 0);
+        }
+}
+
+/* ---- the data plane: real frames through GwPcm from a line side in this process ---- */
+
+typedef struct LineSide {
+        unsigned n_down;
+        uint32_t last_seq;
+        bool seq_ok;
+        int16_t heard[50 * GW_PCM_SAMPLES];
+} LineSide;
+
+static void line_on_frame(GwPcm *p, const GwPcmFrame *f, void *userdata) {
+        LineSide *l = userdata;
+
+        ASSERT_EQ(f->port, 1);
+        if (l->n_down > 0 && f->seq != l->last_seq + 1)
+                l->seq_ok = false;
+        l->last_seq = f->seq;
+        if (l->n_down < 50)
+                memcpy(l->heard + l->n_down * GW_PCM_SAMPLES, f->samples, sizeof(f->samples));
+        l->n_down++;
+}
+
+static void pcm_sink(const GwPcmFrame *f, void *userdata) {
+        ASSERT_OK(gw_pcm_send(userdata, f));
+}
+
+TEST(data_plane) {
+        static const char conf_fmt[] =
+                "sip: {listen: '127.0.0.1:5062'}\n"
+                "profiles: [{name: p, proxy: 192.0.2.1}]\n"
+                "lines: [{port: 1, number: '1'}]\n"
+                "bus: {runtime_dir: %s}\n";
+        char dir[] = "/tmp/test-mediad-pcm-XXXXXX";
+        _cleanup_free_ char *text = NULL, *error = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_(gw_conf_freep) GwConf *c = NULL;
+        _cleanup_(gw_toneplan_freep) GwTonePlan *plan = NULL;
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(gw_bus_freep) GwBus *mbus = NULL;
+        _cleanup_(gw_pcm_freep) GwPcm *line = NULL, *media = NULL;
+        Gw__MediaControl mc = GW__MEDIA_CONTROL__INIT;
+        LineSide *ls = calloc(1, sizeof(LineSide));
+        GwPcmFrame up = { .port = 1, .flags = GW_PCM_FLAG_OFFHOOK };
+        uint64_t end;
+        uint32_t first = 0;
+        double e425 = 0, eall = 0;
+
+        ASSERT_NOT_NULL(ls);
+        ls->seq_ok = true;
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        ASSERT_TRUE(asprintf(&text, conf_fmt, dir) > 0);
+        if (gw_conf_load_string("t.yaml", text, &c, &error) < 0)
+                GW_TEST_FAIL("%s", strna(error));
+        ASSERT_OK(gw_toneplan_load_file("config/tone-plans/ru.yaml", &plan, NULL));
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(gw_bus_new(e, c, GW__SERVICE__SERVICE_MEDIAD, &mbus));
+        ASSERT_OK(manager_new(e, c, plan, &m));
+        ASSERT_OK(gw_pcm_new(e, c, GW_PCM_MEDIA, mediad_on_frame, m, &media));
+        ASSERT_OK(mediad_bus_attach(m, mbus, pcm_sink, media, NULL));
+        ASSERT_OK(gw_pcm_new(e, c, GW_PCM_LINE, line_on_frame, ls, &line));
+
+        mc.port = 1;
+        mc.has_generation = mc.has_tone = true;
+        mc.generation = 1;
+        mc.tone = GW__TONE__TONE_DIAL;
+        ASSERT_OK(manager_media_control(m, &mc));
+
+        /* Up frames every 20 ms (the line's clock) until 50 answers came back; the
+         * first ones may be lost while the connections form. */
+        end = now_usec(CLOCK_MONOTONIC) + 5 * USEC_PER_SEC;
+        for (uint32_t seq = 0; ls->n_down < 50 && now_usec(CLOCK_MONOTONIC) < end; seq++) {
+                up.seq = seq;
+                (void) gw_pcm_send(line, &up);
+                run_for(e, 20 * USEC_PER_MSEC);
+        }
+        ASSERT_EQ(ls->n_down >= 50, true);
+        ASSERT_TRUE(ls->seq_ok);             /* one down frame per up frame, same seq, in order */
+        first = ls->last_seq - (ls->n_down - 1);
+        ASSERT_TRUE(first < 250);
+        for (size_t i = 0; i < 50 * GW_PCM_SAMPLES; i++)
+                eall += (double) ls->heard[i] * ls->heard[i];
+        e425 = 2.0 * goertzel_power(ls->heard, 50 * GW_PCM_SAMPLES, 425) / (50 * GW_PCM_SAMPLES);
+        ASSERT_TRUE(eall > 0 && e425 / eall > 0.95);   /* the ru dial tone is what the line hears */
+
+        line = gw_pcm_free(line);
+        media = gw_pcm_free(media);
+        m = manager_free(m);
+        mbus = gw_bus_free(mbus);
+        free(ls);
         {
                 char cmd[600];
                 snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
