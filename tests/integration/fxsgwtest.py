@@ -587,6 +587,7 @@ class Baresip:
         self.sock = None
         self.events = []            # every event, in arrival order
         self._taken = {}            # event type -> index after the last one wait_event returned
+        self._last_command = 0.0    # when the last command was sent (monotonic)
         self._responses = {}
         self._token = 0
         self._cond = None
@@ -651,6 +652,21 @@ class Baresip:
         with open(os.path.join(self.dir, "accounts"), "w") as f:
             f.write("<%s>;%s\n" % (self.aor, ";".join(params)))
         open(os.path.join(self.dir, "contacts"), "w").close()
+
+    def registration(self):
+        """'OK', 'ERR' or None (not yet / no registrar): the status 'reginfo' shows."""
+        out = self.command("reginfo")
+        m = re.search(r"\b(OK|ERR)\b", re.sub(r"\x1b\[[0-9;]*m", "", out))
+        return m.group(1) if m else None
+
+    def wait_registered(self, timeout=10.0):
+        def probe():
+            st = self.registration()
+            if st == "ERR":
+                raise Failure("baresip '%s': registration with %s failed (see its log)" % (self.name, self.registrar))
+            return st == "OK"
+        _, secs = wait_until("baresip '%s' to register with %s" % (self.name, self.registrar), probe, timeout, 0.1)
+        log("baresip '%s' registered with %s (%.2fs)" % (self.name, self.registrar, secs))
 
     def start(self, timeout=10.0):
         binary = Env.system_bin("baresip")
@@ -725,6 +741,7 @@ class Baresip:
         self._token += 1
         token = "%s-%d" % (self.name, self._token)
         body = json.dumps({"command": command, "params": params, "token": token}).encode()
+        self._last_command = time.monotonic()
         self.sock.sendall(b"%d:%s," % (len(body), body))
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -748,15 +765,21 @@ class Baresip:
     def accept(self):
         return self.command("accept")
 
-    def wait_event(self, etype, timeout=10.0, fields=None):
-        """The next event of this type (one not returned before), optionally matching
-        fields (as in match()); Failure after timeout (if the process died, at once)."""
+    def wait_event(self, etype, timeout=10.0, fields=None, since=None):
+        """The next event of this type, optionally matching fields (as in match()):
+        the first one not returned before that arrived after the last command sent to
+        this phone (dial, hangup, accept) and after 'since' (monotonic), so that a
+        wait after a new dial does not return an event of the call before. Failure
+        after timeout (at once if the process died)."""
         deadline = time.monotonic() + timeout
+        floor = max(self._last_command, since or 0.0)
         with self._cond:
             while True:
                 start = self._taken.get(etype, 0)
                 for i in range(start, len(self.events)):
                     e = self.events[i]
+                    if e["t"] < floor:
+                        continue
                     if e.get("type") == etype and (not fields or match(e, fields) is None):
                         self._taken[etype] = i + 1
                         return e
@@ -790,7 +813,14 @@ class Baresip:
         return wav_fixed_copy(files[-1], dst)
 
     def stop(self):
-        rc = self.proc.stop() if self.proc else None
+        rc = None
+        if self.proc:
+            # The first SIGTERM unregisters and waits for the SIP transactions (up to
+            # 32 s with a registrar gone); a second one exits at once.
+            self.proc.signal(signal.SIGTERM)
+            if self.proc.wait(2.0) is None:
+                self.proc.signal(signal.SIGTERM)
+            rc = self.proc.stop()
         if self.sock:
             for fn in (lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):
                 try:

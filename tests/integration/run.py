@@ -20,7 +20,18 @@ A case file is JSON:
       {"name": "reg", "kind": "sipp", "scenario": "reg-401-200.xml",
        "local": "${sipp}:5070", "remote": "optional ip:port",
        "vars": {"username": "1001", ...},  # ${...} in the scenario file
-       "keys": {...}, "args": [...], "calls": 1, "timeout_s": 30}
+       "keys": {...}, "args": [...], "calls": 1, "timeout_s": 30},
+      {"name": "a", "kind": "baresip",       # a SIP phone with real audio (fxsgwtest.Baresip)
+       "host": "LABHOST" | "local": "ip:port",  # in a lab host's namespace (port: 5060),
+                                          # or on this host's loopback
+       "user": "alice", "play": "${file:x.wav}",  # 8 kHz mono WAV, repeated to play_s
+       "play_s": 300,                     # (baresip closes the call when it ends)
+       "answer": "auto" | "manual",       # manual: CALL_INCOMING, then baresip_accept
+       "registrar": "ip:port", "password": "pw",  # optional; start waits for the
+       "wait_registered": true,           # registration (reginfo OK) unless false
+       "media_enc": "srtp" | "srtp-mand", # optional
+       "codecs": ["PCMU", "PCMA"], "rtp_ports": "10000-10099"}   # defaults; on
+                                          # loopback 20000+100*i.. for the i-th phone
     ],
     "gateway": { ...the YAML config as JSON; bus.runtime_dir is set by the runner... },
     "steps": [ {"do": ACTION, ...}, ... ]
@@ -56,6 +67,20 @@ Actions:
                    max_gap_ms, skip_ms       what a recorded WAV holds (audio.py):
                                              the fraction of its non-silent power at freq
                                              (several Hz for a dual tone), the longest gap
+
+Phones (baresip peers; ${uri:NAME} is a started phone's own sip:user@ip:port):
+  baresip_dial     peer, uri, as             dial (ctrl_tcp 'dial')
+  baresip_hangup   peer, as                  hang up the current call
+  baresip_accept   peer, as                  answer the incoming call (answer: manual)
+  baresip_wait     peer, event, timeout_s, match, since, as   wait for a baresip event
+                   (CALL_INCOMING, CALL_RINGING, CALL_PROGRESS, CALL_ESTABLISHED,
+                   CALL_CLOSED (param: the reason), CALL_RTPESTAB, CALL_MENC, ...):
+                   the first one of that type not waited for before that came after
+                   the last command to this phone (and after the mark 'since'); "as"
+                   marks when it arrived; match: its fields (fxsgwtest.match)
+  ${rec:NAME}      what the phone heard in its latest call (the sndfile dump after
+                   the decoder, copied with its sizes fixed, so also during a call):
+                   for expect_wav's file; ${sent:NAME} what it sent (before the encoder)
 
 Network namespaces (netns.py): a case with
     "lab": {"hosts": ["gw", "main", "r1"], "subnet": "10.77.0"}
@@ -266,6 +291,8 @@ class Case:
                     rtp_ports=rtp, codecs=spec.get("codecs", ["PCMU", "PCMA"]),
                     play_s=spec.get("play_s", 300))
         p.start(timeout=self.t(10))
+        if spec.get("registrar") and spec.get("wait_registered", True):
+            p.wait_registered(self.t(spec.get("timeout_s", 10)))
         self.vars["uri:" + spec["name"]] = p.uri
         return p
 
@@ -298,7 +325,7 @@ class Case:
 
     def do_baresip_wait(self, s):
         p = self.baresip(s["peer"])
-        e = p.wait_event(s["event"], self.t(s.get("timeout_s", 10)), s.get("match"))
+        e = p.wait_event(s["event"], self.t(s.get("timeout_s", 10)), s.get("match"), self.mark(s.get("since")))
         self.set_mark(s, e["t"])
         log("baresip '%s': %s %s" % (p.name, e.get("type"), json.dumps({k: e[k] for k in ("peeruri", "param")
                                                                         if k in e})))
@@ -954,7 +981,10 @@ class Case:
         for p in self.spec.get("peers", []):
             Env.system_bin({"kamailio": "kamailio", "sipp": "sipp"}.get(p.get("kind"), p.get("kind")))
         if any(p.get("kind") == "baresip" for p in self.spec.get("peers", [])):
-            for m in ("g711", "aufile", "aubridge", "sndfile", "menu", "ctrl_tcp", "account"):
+            mods = ["g711", "aufile", "aubridge", "sndfile", "menu", "ctrl_tcp", "account"]
+            if any(p.get("media_enc") for p in self.spec.get("peers", [])):
+                mods.append("srtp")
+            for m in mods:
                 if not os.path.exists(os.path.join(fxsgwtest.BARESIP_MODULES, m + ".so")):
                     raise Skip("baresip module %s.so is not installed" % m)
         if self.spec.get("lab"):
