@@ -22,8 +22,8 @@ A case file is JSON:
        "vars": {"username": "1001", ...},  # ${...} in the scenario file
        "keys": {...}, "args": [...], "calls": 1, "timeout_s": 30},
       {"name": "a", "kind": "baresip",       # a SIP phone with real audio (fxsgwtest.Baresip)
-       "host": "LABHOST" | "local": "ip:port",  # in a lab host's namespace (port: 5060),
-                                          # or on this host's loopback
+       "host": "LABHOST", "port": 5060,   # in a lab host's namespace, at its address,
+       | "local": "ip:port",              # or on this host's loopback
        "user": "alice", "play": "${file:x.wav}",  # 8 kHz mono WAV, repeated to play_s
        "play_s": 300,                     # (baresip closes the call when it ends)
        "answer": "auto" | "manual",       # manual: CALL_INCOMING, then baresip_accept
