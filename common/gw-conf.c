@@ -30,6 +30,7 @@
 #include <zmq.h>
 
 #include "gw-conf.h"
+#include "gw-digitmap.h"
 #include "gw-log.h"
 
 #define CONF_MAX_FILE_SIZE     (1024 * 1024)
@@ -1475,6 +1476,7 @@ static const yaml_mark_t *mark_of(ParseCtx *ctx, const KeyMark *marks, const cha
 
 static int validate_profiles(ParseCtx *ctx) {
         GwConf *c = ctx->conf;
+        int r;
 
         if (c->n_profiles == 0)
                 return set_error(ctx, mark_of(ctx, ctx->conf_marks, "profiles"),
@@ -1493,6 +1495,20 @@ static int validate_profiles(ParseCtx *ctx) {
                 if (p->keepalive == KEEPALIVE_REGISTER && !p->register_lines)
                         return set_error(ctx, mark_of(ctx, marks, "profiles[].keepalive"),
                                          "key 'profiles[%zu].keepalive': 'register' needs 'register: true'", i);
+
+                if (p->dial_plan) {
+                        _cleanup_(gw_digitmap_freep) GwDigitMap *dm = NULL;
+                        const char *why = NULL;
+                        size_t off = 0;
+
+                        r = gw_digitmap_parse(p->dial_plan, &dm, &why, &off);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                return set_error(ctx, mark_of(ctx, marks, "profiles[].dial_plan"),
+                                                 "key 'profiles[%zu].dial_plan': %s at character %zu of '%s'",
+                                                 i, why, off + 1, p->dial_plan);
+                }
 
                 if (p->register_retry_base_us > p->register_retry_max_us) {
                         char a[32], b[32];

@@ -115,6 +115,21 @@ static int mkdir_parents_and(const char *path, mode_t mode) {
         return 0;
 }
 
+#define IN_SET_SERVICE(s, a, b, c, d) ((s) == (a) || (s) == (b) || (s) == (c) || (s) == (d))
+
+int gw_daemon_load_tone_plan(GwDaemon *d) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = gw_toneplan_load_for_conf(d->conf, &d->tone_plan, &error);
+        if (r < 0) {
+                log_error("Refusing to start: tone plan: %s", error ? error : strerror(-r));
+                return EXIT_CONFIG;
+        }
+        log_debug("Tone plan '%s' from %s.", d->tone_plan->name, d->tone_plan->path);
+        return 0;
+}
+
 static void help(const char *name) {
         printf("%s --config FILE\n\n"
                "fxsgw daemon '%s'. Normally started by gwsupd or systemd.\n\n"
@@ -170,6 +185,13 @@ int gw_daemon_init(GwDaemon *d, Gw__Service service, int argc, char **argv) {
                 log_warning("Configuration '%s' is readable by other users but holds passwords; "
                             "chmod 0600 it.", config);
         log_set_max_level(d->conf->log_level);
+
+        if (IN_SET_SERVICE(service, GW__SERVICE__SERVICE_GWSUPD, GW__SERVICE__SERVICE_SIGD,
+                           GW__SERVICE__SERVICE_MEDIAD, GW__SERVICE__SERVICE_LINEHWD)) {
+                r = gw_daemon_load_tone_plan(d);
+                if (r != 0)
+                        return r;
+        }
 
         if (asprintf(&d->state_dir, "%s/%s", d->conf->runtime_dir, d->name) < 0) {
                 d->state_dir = NULL;
@@ -265,6 +287,7 @@ void gw_daemon_done(GwDaemon *d) {
         d->bus = gw_bus_free(d->bus);
         d->event = sd_event_unref(d->event);
         d->conf = gw_conf_free(d->conf);
+        d->tone_plan = gw_toneplan_free(d->tone_plan);
         free(d->state_dir);
         free(d->status_text);
         d->state_dir = d->status_text = NULL;

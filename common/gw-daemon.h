@@ -2,7 +2,9 @@
 /* gw-daemon.h: what every fxsgw daemon does the same way.
  *
  * Parses '--config FILE' (also $FXSGW_CONFIG), '--help', '--version'; loads the
- * config (a bad one: error on stderr and exit 78, EX_CONFIG); opens the log;
+ * config (a bad one: error on stderr and exit 78, EX_CONFIG) and, for the
+ * daemons that play or name tones, the tone plan (missing or broken: exit 78
+ * too, gw_daemon_load_tone_plan()); opens the log;
  * creates the sd-event loop with SIGTERM/SIGINT ending it and SIGHUP ignored
  * for now; enables the watchdog (systemd and gwsupd both set WATCHDOG_USEC);
  * creates <runtime_dir>/<name>/ for the daemon's state; creates the bus.
@@ -15,6 +17,7 @@
 
 #include "gw-bus.h"
 #include "gw-conf.h"
+#include "gw-toneplan.h"
 
 #define EXIT_CONFIG 78   /* EX_CONFIG: gwsupd does not restart a daemon that exits so */
 
@@ -22,6 +25,7 @@ typedef struct GwDaemon {
         const char *name;
         Gw__Service service;
         GwConf *conf;
+        GwTonePlan *tone_plan;         /* gwsupd, sigd, mediad, linehwd: the config's tone_plan */
         sd_event *event;
         GwBus *bus;
         char *state_dir;               /* <runtime_dir>/<name> */
@@ -35,6 +39,10 @@ typedef struct GwDaemon {
 /* Returns 0 on success, or the process exit code to use (>0) on failure,
  * having printed why. */
 int gw_daemon_init(GwDaemon *d, Gw__Service service, int argc, char **argv);
+/* Load the config's tone plan into d->tone_plan; logs why not and returns
+ * EXIT_CONFIG on failure. Called by gw_daemon_init() for gwsupd, sigd, mediad
+ * and linehwd. */
+int gw_daemon_load_tone_plan(GwDaemon *d);
 /* sd_notify READY=1 and STATUS=status; start the heartbeat. */
 int gw_daemon_ready(GwDaemon *d, const char *status);
 /* sd_notify STATUS=... (also carried in the heartbeat). */

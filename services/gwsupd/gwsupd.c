@@ -19,6 +19,7 @@
 #include "gw-conf.h"
 #include "gw-daemon.h"
 #include "gw-log.h"
+#include "gw-toneplan.h"
 #include "gwsupd-manager.h"
 #include "gwsupd-pidfile.h"
 
@@ -137,6 +138,19 @@ static int run(int argc, char **argv) {
                 return EXIT_CONFIG;
         }
         log_set_max_level(conf->log_level);
+        /* The daemons that need the tone plan refuse to start without it (exit 78,
+         * not restarted); say so here once, before starting any of them. */
+        {
+                _cleanup_(gw_toneplan_freep) GwTonePlan *plan = NULL;
+
+                free(error);
+                error = NULL;
+                r = gw_toneplan_load_for_conf(conf, &plan, &error);
+                if (r < 0) {
+                        log_error("Refusing to start: tone plan: %s", error ? error : strerror(-r));
+                        return EXIT_CONFIG;
+                }
+        }
         config_abs = realpath(arg_config, NULL);
         if (!config_abs)
                 return log_error_errno(errno, "Failed to resolve '%s': %m", arg_config), EXIT_FAILURE;

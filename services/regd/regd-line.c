@@ -355,19 +355,18 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
 
         l->timer = sd_event_source_disable_unref(l->timer);
 
-        r = profile_entry_target(p, index, target, sizeof(target));
+        r = profile_entry_use_target(p, index, target, sizeof(target));
+        if (r == -EAGAIN) {
+                /* A name being resolved: its answer renews the waiting lines. */
+                if (purpose == REQUEST_NORMAL)
+                        line_wait_for_search(l);
+                return 0;
+        }
         if (r == -EADDRNOTAVAIL) {
-                const GwHostPort *hp = profile_entry_hostport(p, index);
-                char detail[160];
-
-                if (purpose == REQUEST_NORMAL && p->n_proxies > 1 && l->manager) {
+                if (purpose != REQUEST_NORMAL)
+                        return 0;
+                if (profile_has_alternatives(p) && l->manager) {
                         /* The active entry cannot be reached: that is its failure. */
-                        Proxy *x = p->proxies[index];
-
-                        x->health = PROXY_HEALTH_DOWN;
-                        snprintf(x->last_failure_reason, sizeof(x->last_failure_reason), "dns");
-                        x->last_failure_real_us = manager_now(l->manager, CLOCK_REALTIME);
-                        p->dirty = true;
                         profile_search_start(p, "dns", l);
                         if (p->searching) {
                                 line_set_state(l, l->state == LINE_REGISTERED ? l->state : LINE_FAILED, "dns");
@@ -375,10 +374,7 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
                                 return 0;
                         }
                 }
-                snprintf(detail, sizeof(detail),
-                         "'%s' is a DNS name; name resolution is not implemented yet, use an IP address",
-                         hp->text);
-                line_fail(l, "dns", line_backoff(l), detail);
+                line_dns_failed(l);
                 return 0;
         }
         if (r < 0) {
@@ -411,6 +407,40 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
         if (!l->manager)
                 return 0;
         return manager_submit(l->manager, l);
+}
+
+void line_dns_failed(Line *l) {
+        const GwHostPort *hp = profile_active_hostport(l->profile);
+        const Proxy *x = profile_active_proxy(l->profile);
+        char detail[192];
+
+        l->search_wait = false;
+        snprintf(detail, sizeof(detail), "'%s' does not resolve: %s", hp->text,
+                 regd_dns_error_to_string(x->dns_error));
+        line_fail(l, "dns", line_backoff(l), detail);
+}
+
+uint64_t line_target_hash(const char *target) {
+        uint64_t h = UINT64_C(14695981039346656037);        /* FNV-1a */
+
+        for (const char *c = strempty(target); *c; c++)
+                h = (h ^ (uint8_t) *c) * UINT64_C(1099511628211);
+        return h;
+}
+
+uint32_t line_next_cseq(Line *l) {
+        uint64_t h = line_target_hash(l->req.target);
+
+        if (l->failover_cseq != 0 && (l->req.purpose == REQUEST_NORMAL || l->req.purpose == REQUEST_SEARCH)) {
+                bool seen = false;
+
+                for (size_t i = 0; i < l->n_failover_seen; i++)
+                        seen = seen || l->failover_seen[i] == h;
+                if (!seen)
+                        return l->failover_cseq;
+        }
+        l->failover_cseq = 0;
+        return ++l->cseq;
 }
 
 bool line_retarget(Line *l) {
@@ -504,6 +534,17 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
                 l->cseq = o->cseq;
 
         line_classify_outcome(o, &v);
+        if (q.kind == LINE_REQUEST_REGISTER && q.cseq != 0 &&
+            (q.purpose == REQUEST_NORMAL || q.purpose == REQUEST_SEARCH) &&
+            proxy_verdict_from_outcome(o) == PROXY_VERDICT_FAILED) {
+                if (l->failover_cseq != q.cseq) {
+                        l->failover_cseq = q.cseq;
+                        l->n_failover_seen = 0;
+                }
+                if (l->n_failover_seen < ELEMENTSOF(l->failover_seen))
+                        l->failover_seen[l->n_failover_seen++] = line_target_hash(q.target);
+        } else if (q.kind == LINE_REQUEST_REGISTER)
+                l->failover_cseq = 0;        /* answered: the next REGISTER is a new request */
         if (q.proxy_index < p->n_proxies)
                 act = profile_record_outcome(p, p->proxies[q.proxy_index], o, v.reason,
                                              q.kind == LINE_REQUEST_REGISTER ? q.purpose : REQUEST_NORMAL, l,

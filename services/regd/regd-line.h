@@ -55,6 +55,7 @@ typedef struct LineRequest {
         RequestPurpose purpose;
         char target[REGD_TARGET_MAX];
         uint32_t timeout_ms;
+        uint32_t cseq;                   /* of its first transmission */
         unsigned transmissions;
         sd_event_source *lost_timer;     /* timeout_ms + grace: sigd lost it */
 } LineRequest;
@@ -85,6 +86,13 @@ struct Line {
         unsigned retry_now;              /* consecutive 423s: bounded */
         bool call_id_adopted;            /* identity taken from the state file */
         bool search_wait;                /* waits for the profile's search to find an entry */
+        /* RFC 3263 §4.3: a request that failed at a target is sent again,
+         * identical but for the Via branch, to the next one — same CSeq. A
+         * target that has seen this CSeq gets a new one (a registrar that did
+         * process it would refuse a CSeq that is not higher). */
+        uint32_t failover_cseq;          /* 0: none */
+        uint64_t failover_seen[GW_CONF_MAX_PROXIES]; /* hashes of the targets that saw it */
+        size_t n_failover_seen;
 
         sd_event_source *timer;          /* refresh or retry */
         LineRequest req;
@@ -120,6 +128,13 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose);
  * is active now. false: the profile is searching, the request was dropped and
  * the line waits (the caller must not transmit). */
 bool line_retarget(Line *l);
+/* CSeq for the first transmission of l->req: the failed request's again
+ * (failover to a target that has not seen it), else the next one. */
+uint32_t line_next_cseq(Line *l);
+uint64_t line_target_hash(const char *target);
+/* The active entry's name does not resolve and there is nothing else to try:
+ * failed with 'dns', retried with back-off. */
+void line_dns_failed(Line *l);
 /* An outcome of l->req (already taken off the manager's window). Returns the
  * request kind it answered. */
 LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o);

@@ -83,6 +83,10 @@ int manager_new(sd_event *e, const GwConf *c, const char *state_dir, Manager **r
                 m->n_profiles++;
         }
 
+        r = regd_resolver_setup(m);
+        if (r < 0)
+                return r;
+
         if (c->n_lines > 0) {
                 m->lines = calloc(c->n_lines, sizeof(Line *));
                 if (!m->lines)
@@ -127,6 +131,7 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_profiles; i++)
                 profile_free(m->profiles[i]);
         free(m->profiles);
+        gw_resolver_free(m->resolver);     /* after the entries: they cancel their queries */
         sd_event_source_disable_unref(m->flush_source);
         sd_event_source_disable_unref(m->stop_timer);
         sd_event_source_disable_unref(m->hold_timer);
@@ -340,7 +345,10 @@ static int manager_transmit(Manager *m, Line *l) {
 
         l->req.correlation_id = manager_next_cid(m);
         l->req.transmissions++;
-        l->cseq++;
+        if (l->req.kind == LINE_REQUEST_REGISTER && !resend)
+                l->req.cseq = line_next_cseq(l);
+        else
+                l->req.cseq = ++l->cseq;
 
         req.method = (char *) "REGISTER";
         req.request_uri = l->request_uri;
@@ -352,7 +360,7 @@ static int manager_transmit(Manager *m, Line *l) {
         req.call_id = l->call_id;
         req.from_tag = l->from_tag;
         req.has_cseq = true;
-        req.cseq = l->cseq;
+        req.cseq = l->req.cseq;
         req.has_expires_s = true;
         req.expires_s = l->req.expires_s;
         req.has_with_contact = true;
@@ -362,14 +370,14 @@ static int manager_transmit(Manager *m, Line *l) {
         req.profile = p->name;
 
         if (l->req.proxy_index < p->n_proxies)
-                proxy_note_sent(p->proxies[l->req.proxy_index], manager_now(m, CLOCK_MONOTONIC));
+                proxy_note_sent(p->proxies[l->req.proxy_index], l->req.target, manager_now(m, CLOCK_MONOTONIC));
         p->dirty = true;
         manager_mark_dirty(m);             /* CSeq moved */
         m->n_sent++;
 
         log_debug("Sending %s of line %u to %s (cseq %" PRIu32 ", expires %" PRIi32 ", id %" PRIu64 ")%s.",
                   l->req.expires_s == 0 ? "un-REGISTER" : "REGISTER", l->port, l->req.target,
-                  l->cseq, l->req.expires_s, l->req.correlation_id, resend ? ", again" : "");
+                  l->req.cseq, l->req.expires_s, l->req.correlation_id, resend ? ", again" : "");
 
         if (m->cb.send_request) {
                 r = m->cb.send_request(m, l->req.correlation_id, &req, m->userdata);

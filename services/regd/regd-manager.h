@@ -12,6 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "gw-conf.h"
+#include "gw-resolve.h"
 #include "gw.pb-c.h"
 #include "regd-forward.h"
 #include "regd-line.h"
@@ -25,6 +26,9 @@
 #define REGD_RETRY_NOW_MAX        3                      /* consecutive 423s answered at once */
 #define REGD_SIGD_SETTLE_USEC     (600 * USEC_PER_MSEC)  /* well above the bus's reconnect interval */
 #define REGD_SIGD_MAX_WAIT_USEC   (10 * USEC_PER_SEC)
+#define REGD_DNS_TIMEOUT_MS       1000                   /* first try; c-ares doubles it per round */
+#define REGD_DNS_TRIES            2
+#define REGD_DNS_HOLDOFF_USEC     USEC_PER_SEC           /* a name that did not resolve: not asked again sooner */
 #define REGD_SIGD_RESEND_USEC     (250 * USEC_PER_MSEC)  /* a new sigd subscribes right after it says hello */
 
 typedef struct ManagerCallbacks {
@@ -47,6 +51,8 @@ struct Manager {
         sd_event *event;
         const GwConf *conf;              /* borrowed; outlives the manager */
         char *state_dir;                 /* NULL: no state file */
+
+        GwResolver *resolver;            /* NULL unless an entry is a DNS name */
 
         Profile **profiles;
         size_t n_profiles;
@@ -137,6 +143,10 @@ void manager_line_changed(Manager *m, Line *l);
 void manager_mark_dirty(Manager *m);
 double manager_random(Manager *m);
 uint64_t manager_now(Manager *m, clockid_t clock);
+
+/* ---- regd-resolve.c ---- */
+/* Create the resolver (dns.servers) if any entry is a DNS name. */
+int regd_resolver_setup(Manager *m);
 
 /* ---- regd-state.c ---- */
 /* Pack the state of every line. */

@@ -117,6 +117,9 @@ int profile_new(Manager *m, const GwProfileConf *c, Profile **ret) {
         }
         p->active = 0;
         p->dirty = true;
+        r = profile_entries_init(p);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(p);
         return 0;
@@ -140,25 +143,6 @@ Profile *profile_free(Profile *p) {
 Proxy *profile_active_proxy(const Profile *p) {
         assert(p->active < p->n_proxies);
         return p->proxies[p->active];
-}
-
-const GwHostPort *profile_entry_hostport(const Profile *p, size_t i) {
-        assert(i < p->n_proxies);
-        if (i == 0 && !isempty(p->conf->registrar.host))
-                return &p->conf->registrar;
-        return &p->proxies[i]->hp;
-}
-
-int profile_entry_target(const Profile *p, size_t i, char *buf, size_t n) {
-        return hostport_format_target(profile_entry_hostport(p, i), buf, n);
-}
-
-const GwHostPort *profile_active_hostport(const Profile *p) {
-        return profile_entry_hostport(p, p->active);
-}
-
-int profile_active_target(const Profile *p, char *buf, size_t n) {
-        return hostport_format_target(profile_active_hostport(p), buf, n);
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -252,7 +236,7 @@ static int profile_send_probe(Profile *p, ProbeKind k, size_t index) {
                 return -EBUSY;
         if (!profile_may_send(p))
                 return -EAGAIN;
-        r = profile_entry_target(p, index, target, sizeof(target));
+        r = profile_entry_use_target(p, index, target, sizeof(target));
         if (r < 0)
                 return r;
 
@@ -260,7 +244,7 @@ static int profile_send_probe(Profile *p, ProbeKind k, size_t index) {
         r = manager_send_options(p->manager, p, cid, target, profile_timeout_ms(p));
         if (r < 0)
                 return r;
-        proxy_note_sent(p->proxies[index], profile_now(p));
+        proxy_note_sent(p->proxies[index], target, profile_now(p));
         p->dirty = true;
         pr->in_flight = true;
         pr->correlation_id = cid;
@@ -298,17 +282,21 @@ static int profile_on_probe_lost(sd_event_source *s, uint64_t usec, void *userda
 static int profile_on_renew(sd_event_source *s, uint64_t usec, void *userdata) {
         Profile *p = userdata;
         Manager *m = p->manager;
+        char target[REGD_TARGET_MAX];
         unsigned n = 0;
 
         if (!profile_may_send(p) || p->searching)
                 return 0;
+        if (profile_active_target(p, target, sizeof(target)) < 0)
+                target[0] = 0;
         /* Bounded by the number of lines; the window paces what goes out. */
         for (size_t i = 0; i < m->n_lines; i++) {
                 Line *l = m->lines[i];
 
                 if (l->profile != p || !line_wants_registration(l) || l->req.kind != LINE_REQUEST_NONE)
                         continue;
-                if (l->state == LINE_REGISTERED && l->via_index == p->active && !l->search_wait)
+                if (l->state == LINE_REGISTERED && l->via_index == p->active && streq(l->target, target) &&
+                    !l->search_wait)
                         continue;
                 l->search_wait = false;
                 (void) line_register(l);
@@ -323,6 +311,7 @@ static void profile_restart_checks(Profile *p);
 /* Make entry i active. reason: why we left the old one ("homing" to go back). */
 static void profile_switch(Profile *p, size_t i, const char *reason) {
         size_t old = p->active;
+        bool was_searching = p->searching;
         char target[REGD_TARGET_MAX] = "";
 
         assert(i < p->n_proxies);
@@ -336,8 +325,17 @@ static void profile_switch(Profile *p, size_t i, const char *reason) {
         (void) profile_entry_target(p, i, target, sizeof(target));
 
         if (old == i) {
-                log_info("Profile '%s': entry '%s' answers again, staying on it.",
-                         p->name, proxy_address(p->proxies[i]));
+                if (was_searching && p->search_from_target[0] && target[0] &&
+                    !streq(p->search_from_target, target)) {
+                        /* The same entry, another of its targets (DNS). */
+                        profile_log(p, LOG_WARNING, REGD_MESSAGE_FAILOVER, proxy_address(p->proxies[i]), reason,
+                                    "Profile '%s': failover within '%s' from %s to %s (%s).",
+                                    p->name, proxy_address(p->proxies[i]), p->search_from_target, target, reason);
+                        if (p->manager && p->manager->cb.proxy_switched)
+                                p->manager->cb.proxy_switched(p->manager, p, old, i, reason, p->manager->userdata);
+                } else
+                        log_info("Profile '%s': entry '%s' answers again, staying on it.",
+                                 p->name, proxy_address(p->proxies[i]));
         } else {
                 p->active = i;
                 if (streq(reason, "homing"))
@@ -371,27 +369,55 @@ static void profile_search_schedule(Profile *p, uint64_t when) {
         (void) profile_arm(p, &p->search_timer, when, profile_on_search_timer, "profile-search");
 }
 
+/* Something to search: another entry, or another target of the only one. */
+bool profile_has_alternatives(const Profile *p) {
+        return p->n_proxies > 1 || profile_active_proxy(p)->n_targets > 1;
+}
+
 void profile_search_start(Profile *p, const char *reason, Line *l) {
-        if (p->searching || p->n_proxies < 2 || !profile_may_send(p))
+        Proxy *a = profile_active_proxy(p);
+
+        if (p->searching || !profile_has_alternatives(p) || !profile_may_send(p))
                 return;
         p->searching = true;
         p->search_in_flight = false;
+        p->search_resolving = false;
         snprintf(p->search_reason, sizeof(p->search_reason), "%s", strempty(reason));
-        p->search_next = (p->active + 1) % p->n_proxies;
-        p->search_attempts = 1;          /* the active entry just failed: it counts */
+        snprintf(p->search_from_target, sizeof(p->search_from_target), "%s", strempty(proxy_current_target(a)));
+        if (a->cur_target + 1 < a->n_targets) {
+                /* The active entry's next target first (DNS: RFC 3263 order). */
+                a->cur_target++;
+                p->search_next = p->active;
+                p->search_attempts = 0;
+        } else {
+                a->cur_target = 0;
+                p->search_next = (p->active + 1) % p->n_proxies;
+                p->search_attempts = 1;  /* the active entry just failed: it counts */
+        }
         p->search_cycles = 0;
         p->search_line = l;
         p->homing_good = 0;
         p->dirty = true;
         profile_disarm(p->check_timer);
         log_warning("Profile '%s': active entry '%s' failed (%s), searching from '%s'.",
-                    p->name, proxy_address(profile_active_proxy(p)), p->search_reason,
-                    proxy_address(p->proxies[p->search_next]));
+                    p->name, proxy_address(a), p->search_reason, proxy_address(p->proxies[p->search_next]));
         profile_search_schedule(p, profile_now(p));
 }
 
-/* One entry was tried (or skipped) without an answer: move on. */
+/* The current target of the entry being tried failed (or the entry did not
+ * resolve, or was skipped): move on to its next target, else the next entry. */
 static void profile_search_advance(Profile *p, uint64_t now) {
+        Proxy *x = p->proxies[p->search_next];
+        uint64_t wait;
+
+        p->search_in_flight = false;
+        p->search_resolving = false;
+        if (x->cur_target + 1 < x->n_targets && x->down_until_mono_us <= now) {
+                x->cur_target++;
+                profile_search_schedule(p, now);
+                return;
+        }
+        x->cur_target = 0;               /* next time, from its first target again */
         p->search_next = (p->search_next + 1) % p->n_proxies;
         p->search_attempts++;
         if (p->search_attempts < p->n_proxies) {
@@ -400,8 +426,8 @@ static void profile_search_advance(Profile *p, uint64_t now) {
         }
 
         /* A whole cycle without an answer: back off before the next one. */
-        uint64_t wait = regd_backoff_usec(p->conf->register_retry_base_us, p->conf->register_retry_max_us,
-                                          p->search_cycles + 1, manager_random(p->manager));
+        wait = regd_backoff_usec(p->conf->register_retry_base_us, p->conf->register_retry_max_us,
+                                 p->search_cycles + 1, manager_random(p->manager));
         p->search_cycles++;
         p->search_attempts = 0;
         p->dirty = true;
@@ -412,65 +438,118 @@ static void profile_search_advance(Profile *p, uint64_t now) {
         profile_search_schedule(p, now + wait);
 }
 
+/* Entry x does not resolve: it failed with 'dns'. */
+static void profile_entry_note_dns_failure(Profile *p, Proxy *x) {
+        x->health = PROXY_HEALTH_DOWN;
+        snprintf(x->last_failure_reason, sizeof(x->last_failure_reason), "dns");
+        x->last_failure_real_us = p->manager ? manager_now(p->manager, CLOCK_REALTIME) : 0;
+        p->dirty = true;
+}
+
 static int profile_on_search_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Profile *p = userdata;
         uint64_t now = profile_now(p);
+        size_t i = p->search_next;
+        Proxy *x = p->proxies[i];
+        char target[REGD_TARGET_MAX];
+        const ProxyTarget *t;
+        Line *l;
+        int r;
 
         if (!p->searching || p->search_in_flight || !profile_may_send(p))
                 return 0;
 
-        /* Bounded: at most one pass over the entries. */
-        for (size_t k = 0; k < p->n_proxies; k++) {
-                size_t i = p->search_next;
-                Proxy *x = p->proxies[i];
-                char target[REGD_TARGET_MAX];
-                Line *l;
-                int r;
-
-                if (x->down_until_mono_us > now) {
-                        log_debug("Profile '%s': skipping '%s' (Retry-After, %" PRIu64 " ms left).",
-                                  p->name, proxy_address(x), (x->down_until_mono_us - now) / USEC_PER_MSEC);
-                        profile_search_advance(p, now);
-                        return 0;
-                }
-                if (x->last_attempt_mono_us && now < x->last_attempt_mono_us + p->manager->search_spacing_usec) {
-                        profile_search_schedule(p, x->last_attempt_mono_us + p->manager->search_spacing_usec);
-                        return 0;
-                }
-                r = profile_entry_target(p, i, target, sizeof(target));
-                if (r < 0) {
-                        /* A name (not resolved yet) or an invalid address: the entry fails with 'dns'. */
-                        x->health = PROXY_HEALTH_DOWN;
-                        snprintf(x->last_failure_reason, sizeof(x->last_failure_reason), "dns");
-                        x->last_failure_real_us = manager_now(p->manager, CLOCK_REALTIME);
-                        x->last_attempt_mono_us = now;
-                        p->dirty = true;
-                        log_warning("Profile '%s': entry '%s' cannot be resolved (dns), trying the next one.",
-                                    p->name, proxy_address(x));
-                        profile_search_advance(p, now);
-                        return 0;
-                }
-
-                log_debug("Profile '%s': search attempt at '%s' (%s).", p->name, proxy_address(x), target);
-                l = profile_idle_line(p, p->search_line);
-                if (l) {
-                        p->search_line = l;
-                        p->search_in_flight = true;
-                        r = line_register_to(l, i, REQUEST_SEARCH);
-                        if (r >= 0 && l->req.kind != LINE_REQUEST_NONE)
-                                return 0;
-                        p->search_in_flight = false;
-                }
-                r = profile_send_probe(p, PROBE_SEARCH, i);
-                if (r >= 0) {
-                        p->search_in_flight = true;
-                        return 0;
-                }
-                /* Holding for sigd, or the probe slot is busy: try again shortly. */
-                profile_search_schedule(p, now + 100 * USEC_PER_MSEC);
+        if (x->down_until_mono_us > now) {
+                log_debug("Profile '%s': skipping '%s' (Retry-After, %" PRIu64 " ms left).",
+                          p->name, proxy_address(x), (x->down_until_mono_us - now) / USEC_PER_MSEC);
+                profile_search_advance(p, now);
                 return 0;
         }
+        r = profile_entry_use_target(p, i, target, sizeof(target));
+        if (r == -EAGAIN) {
+                /* A name being resolved: its answer resumes the search. */
+                p->search_in_flight = true;
+                p->search_resolving = true;
+                return 0;
+        }
+        if (r < 0) {
+                profile_entry_note_dns_failure(p, x);
+                log_warning("Profile '%s': entry '%s' cannot be resolved (dns), trying the next one.",
+                            p->name, proxy_address(x));
+                profile_search_advance(p, now);
+                return 0;
+        }
+        t = &x->targets[x->cur_target];
+        if (t->last_attempt_mono_us && now < t->last_attempt_mono_us + p->manager->search_spacing_usec) {
+                profile_search_schedule(p, t->last_attempt_mono_us + p->manager->search_spacing_usec);
+                return 0;
+        }
+
+        log_debug("Profile '%s': search attempt at '%s' (%s).", p->name, proxy_address(x), target);
+        l = profile_idle_line(p, p->search_line);
+        if (l) {
+                p->search_line = l;
+                p->search_in_flight = true;
+                r = line_register_to(l, i, REQUEST_SEARCH);
+                if (r >= 0 && l->req.kind != LINE_REQUEST_NONE)
+                        return 0;
+                p->search_in_flight = false;
+        }
+        r = profile_send_probe(p, PROBE_SEARCH, i);
+        if (r >= 0) {
+                p->search_in_flight = true;
+                return 0;
+        }
+        /* Holding for sigd, or the probe slot is busy: try again shortly. */
+        profile_search_schedule(p, now + 100 * USEC_PER_MSEC);
         return 0;
+}
+
+/* ---------------------------------------------------------------- DNS answers */
+
+void profile_entry_resolved(Profile *p, Proxy *x) {
+        if (!profile_may_send(p))
+                return;
+        if (p->searching) {
+                if (p->search_resolving && p->search_next == x->index) {
+                        p->search_in_flight = false;
+                        p->search_resolving = false;
+                        profile_search_schedule(p, profile_now(p));
+                }
+                return;
+        }
+        /* Lines that waited for the active entry's first answer register now. */
+        if (x->index == p->active)
+                (void) profile_arm(p, &p->renew_timer, profile_now(p), profile_on_renew, "profile-renew");
+}
+
+void profile_entry_dns_failed(Profile *p, Proxy *x) {
+        Manager *m = p->manager;
+
+        profile_entry_note_dns_failure(p, x);
+        if (!profile_may_send(p))
+                return;
+        if (p->searching) {
+                if (p->search_resolving && p->search_next == x->index) {
+                        log_warning("Profile '%s': entry '%s' cannot be resolved (dns), trying the next one.",
+                                    p->name, proxy_address(x));
+                        profile_search_advance(p, profile_now(p));
+                }
+                return;
+        }
+        if (x->index != p->active)
+                return;
+        if (p->n_proxies > 1) {
+                profile_search_start(p, "dns", NULL);
+                return;
+        }
+        /* Nothing else to try: the waiting lines fail with 'dns' and back off. */
+        for (size_t i = 0; i < m->n_lines; i++) {
+                Line *l = m->lines[i];
+
+                if (l->profile == p && l->search_wait && l->req.kind == LINE_REQUEST_NONE)
+                        line_dns_failed(l);
+        }
 }
 
 /* ---------------------------------------------------------------- checks */
@@ -518,6 +597,7 @@ static void profile_restart_checks(Profile *p) {
 }
 
 int profile_start(Profile *p) {
+        profile_resolve_all(p);
         profile_restart_checks(p);
         return 0;
 }
@@ -538,9 +618,15 @@ static void profile_homing_result(Profile *p, bool good) {
         if (p->active == 0 || p->searching)
                 return;
         if (!good) {
+                Proxy *main_entry = p->proxies[0];
+
                 if (p->homing_good > 0)
                         log_debug("Profile '%s': main entry not back yet.", p->name);
                 p->homing_good = 0;
+                /* The main entry is back when any of its targets answers: the next
+                 * check asks the next one. */
+                if (main_entry->n_targets > 1)
+                        main_entry->cur_target = (main_entry->cur_target + 1) % main_entry->n_targets;
                 return;
         }
         p->homing_good++;
@@ -602,7 +688,7 @@ ProfileLineAction profile_record_outcome(Profile *p, Proxy *x, const Gw__SipRequ
                 break;
         }
 
-        if (v != PROXY_VERDICT_FAILED || p->n_proxies < 2)
+        if (v != PROXY_VERDICT_FAILED || !profile_has_alternatives(p))
                 return PROFILE_LINE_OWN;
         if (p->searching)
                 return PROFILE_LINE_WAIT;

@@ -49,6 +49,8 @@ struct Profile {
         size_t search_next;              /* entry the next attempt goes to */
         unsigned search_attempts;        /* in this cycle, skipped entries included */
         unsigned search_cycles;          /* whole cycles without an answer */
+        bool search_resolving;           /* the attempt waits for the entry's DNS answer */
+        char search_from_target[REGD_TARGET_MAX];   /* active target when the search started */
         Line *search_line;               /* preferred carrier of the attempts; NULL: OPTIONS */
         sd_event_source *search_timer;
 
@@ -75,12 +77,35 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Profile *, profile_free);
 
 Proxy *profile_active_proxy(const Profile *p);
 
-/* Where requests to entry i go: the registrar for the main entry, else the entry. */
+/* ---- regd-resolve.c: where the requests of an entry go ---- */
+/* What entry i resolves: the registrar for the main entry, else the entry. */
 const GwHostPort *profile_entry_hostport(const Profile *p, size_t i);
+/* Set up the entries' destinations and the targets of IP literals (profile_new). */
+int profile_entries_init(Profile *p);
+/* The current target of entry i ("ip:port" or "[v6]:port") into buf, without
+ * side effects. -EAGAIN: a name not resolved yet (or being resolved);
+ * -EADDRNOTAVAIL: a name that did not resolve (the entry failed with 'dns');
+ * -EINVAL: an invalid address; -ENOBUFS: buf too small. */
 int profile_entry_target(const Profile *p, size_t i, char *buf, size_t n);
+/* The same for a request about to be sent: also starts the resolution of a
+ * name never resolved, failed more than REGD_DNS_HOLDOFF_USEC ago, or whose
+ * answer outlived its TTL (the known targets stay in use meanwhile). On
+ * -EAGAIN the profile resumes its search or renews its lines when the answer
+ * comes (profile_entry_resolved / profile_entry_dns_failed). */
+int profile_entry_use_target(Profile *p, size_t i, char *buf, size_t n);
+/* Resolve every name entry that has no targets yet (profile_start). */
+void profile_resolve_all(Profile *p);
+/* Adopt 'target' as the current target of name entry i before any resolution
+ * (a registration kept from the state file). */
+int profile_entry_seed_target(Profile *p, size_t i, const char *target);
+/* "no such name", ... for a resolution error (0: "no address"). */
+const char *regd_dns_error_to_string(int error);
+/* Called by regd-resolve.c when entry x got targets, or did not resolve. */
+void profile_entry_resolved(Profile *p, Proxy *x);
+void profile_entry_dns_failed(Profile *p, Proxy *x);
 
 /* Where requests of the active entry go: the registrar while the main entry is
- * active, else the entry itself. Writes "ip:port". -EADDRNOTAVAIL for a DNS name. */
+ * active, else the entry itself: its current target. Errors as profile_entry_target(). */
 int profile_active_target(const Profile *p, char *buf, size_t n);
 /* The host:port (as configured) a REGISTER of the active entry goes to. */
 const GwHostPort *profile_active_hostport(const Profile *p);
@@ -92,6 +117,9 @@ const GwHostPort *profile_active_hostport(const Profile *p);
 ProfileLineAction profile_record_outcome(Profile *p, Proxy *x, const Gw__SipRequestOutcome *o,
                                          const char *reason, RequestPurpose purpose, Line *l,
                                          uint64_t now_real_us);
+
+/* Another entry, or another target of the only entry, to fail over to. */
+bool profile_has_alternatives(const Profile *p);
 
 /* Start the periodic checks (manager_start). */
 int profile_start(Profile *p);

@@ -56,6 +56,7 @@ int proxy_new(Profile *p, unsigned index, const GwHostPort *hp, Proxy **ret) {
                 return -ENOMEM;
         x->hp.port = hp->port;
         x->hp.is_ip = hp->is_ip;
+        x->dest = &x->hp;
 
         *ret = TAKE_PTR(x);
         return 0;
@@ -64,6 +65,8 @@ int proxy_new(Profile *p, unsigned index, const GwHostPort *hp, Proxy **ret) {
 Proxy *proxy_free(Proxy *x) {
         if (!x)
                 return NULL;
+        gw_resolve_query_cancel(x->query);
+        free(x->targets);
         free(x->hp.text);
         free(x->hp.host);
         free(x);
@@ -124,9 +127,51 @@ ProxyVerdict proxy_verdict_from_outcome(const Gw__SipRequestOutcome *o) {
         }
 }
 
-void proxy_note_sent(Proxy *x, uint64_t now_mono_us) {
+void proxy_note_sent(Proxy *x, const char *target, uint64_t now_mono_us) {
         x->counters.sent++;
         x->last_attempt_mono_us = now_mono_us;
+        for (size_t i = 0; i < x->n_targets; i++)
+                if (target ? streq(x->targets[i].addr, target) : i == x->cur_target)
+                        x->targets[i].last_attempt_mono_us = now_mono_us;
+}
+
+bool proxy_is_name(const Proxy *x) {
+        char buf[REGD_TARGET_MAX];
+
+        return hostport_format_target(x->dest, buf, sizeof(buf)) == -EADDRNOTAVAIL;
+}
+
+const char *proxy_current_target(const Proxy *x) {
+        return x->cur_target < x->n_targets ? x->targets[x->cur_target].addr : NULL;
+}
+
+int proxy_set_targets(Proxy *x, const char *const *addrs, size_t n, bool sticky) {
+        const char *cur = proxy_current_target(x);
+        ProxyTarget *t;
+        size_t k = 0, found = SIZE_MAX;
+
+        t = calloc(n + 1, sizeof(ProxyTarget));
+        if (!t)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (cur && streq(addrs[i], cur))
+                        found = i;
+        /* The target in use stays first while it answers, even if DNS no longer lists it. */
+        if (cur && found == SIZE_MAX && sticky)
+                t[k++] = x->targets[x->cur_target];
+        for (size_t i = 0; i < n; i++) {
+                snprintf(t[k].addr, sizeof(t[k].addr), "%s", addrs[i]);
+                /* Keep pacing history of addresses we already knew. */
+                for (size_t j = 0; j < x->n_targets; j++)
+                        if (streq(x->targets[j].addr, addrs[i]))
+                                t[k].last_attempt_mono_us = x->targets[j].last_attempt_mono_us;
+                k++;
+        }
+        free(x->targets);
+        x->targets = t;
+        x->n_targets = k;
+        x->cur_target = found != SIZE_MAX ? found : 0;
+        return 0;
 }
 
 bool proxy_record_outcome(Proxy *x, const Gw__SipRequestOutcome *o, ProxyVerdict v,

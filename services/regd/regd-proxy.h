@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "gw-conf.h"
+#include "gw-resolve.h"
 #include "gw.pb-c.h"
 #include "regd-forward.h"
 
@@ -46,6 +47,12 @@ typedef enum RequestPurpose {
         _REQUEST_PURPOSE_INVALID = -EINVAL,
 } RequestPurpose;
 
+/* One address an entry's requests may go to. */
+typedef struct ProxyTarget {
+        char addr[REGD_TARGET_MAX];      /* "ip:port" or "[v6]:port" */
+        uint64_t last_attempt_mono_us;   /* last request sent to it: search pacing */
+} ProxyTarget;
+
 typedef struct ProxyCounters {
         uint64_t sent;
         uint64_t timeouts;
@@ -66,8 +73,21 @@ struct Proxy {
         uint64_t last_failure_real_us;   /* 0 if none */
         ProxyCounters counters;
 
-        uint64_t last_attempt_mono_us;   /* last request sent to it: search pacing */
+        uint64_t last_attempt_mono_us;   /* last request sent to it (any target) */
         uint64_t down_until_mono_us;     /* 503 Retry-After: skipped and not checked until then */
+
+        /* Where its requests go (regd-resolve.c). 'dest' is what is resolved: the
+         * registrar for the main entry, else the entry itself. An IP literal has one
+         * target for ever; a name has the ordered targets of its last resolution
+         * (RFC 3263), and requests go to targets[cur_target] while it answers. */
+        const GwHostPort *dest;          /* borrowed: the profile's config or &hp */
+        ProxyTarget *targets;
+        size_t n_targets;
+        size_t cur_target;
+        uint64_t resolve_after_mono_us;  /* a name: resolve again from then on (TTL) */
+        uint64_t dns_failed_mono_us;     /* last resolution failed then (0: it did not) */
+        int dns_error;                   /* of the last resolution, 0 if it worked */
+        GwResolveQuery *query;           /* resolution in progress */
 };
 
 const char *proxy_role_to_string(ProxyRole r);
@@ -87,7 +107,15 @@ const char *proxy_address(const Proxy *x);
 /* Classify an outcome for the entry: see the policy in regd-profile.c. */
 ProxyVerdict proxy_verdict_from_outcome(const Gw__SipRequestOutcome *o);
 
-void proxy_note_sent(Proxy *x, uint64_t now_mono_us);
+/* A request went to 'target' of x (NULL: its current target). */
+void proxy_note_sent(Proxy *x, const char *target, uint64_t now_mono_us);
+/* true if the entry is a DNS name (resolved by regd), false for an IP literal. */
+bool proxy_is_name(const Proxy *x);
+/* The target requests go to now, NULL if none is known. */
+const char *proxy_current_target(const Proxy *x);
+/* Replace the targets with addrs[n] (copied), keeping the current one if it is
+ * among them; if not, 'sticky' keeps it first (it stays while it answers). */
+int proxy_set_targets(Proxy *x, const char *const *addrs, size_t n, bool sticky);
 /* Count the outcome and update health. reason is the line-level reason
  * ("timeout", "503", ...). Returns true if the entry's visible status changed. */
 bool proxy_record_outcome(Proxy *x, const Gw__SipRequestOutcome *o, ProxyVerdict v,

@@ -193,15 +193,15 @@ static void check_failover_order(Behaviour how, const char *reason) {
         ASSERT_STREQ(s0->target, MAIN);
         ASSERT_STREQ(s1->target, R1);
         ASSERT_STREQ(s2->target, R2);
-        /* The same request sent again: same Call-ID and From tag, CSeq goes on,
-         * Request-URI, To and From unchanged. */
+        /* The same request sent again (RFC 3263 §4.3): same Call-ID, From tag
+         * and CSeq, new transaction; Request-URI, To and From unchanged. */
         for (size_t i = 1; i < 3; i++) {
                 const Sent *s = &f.c->sent[i];
 
                 ASSERT_STREQ(s->method, "REGISTER");
                 ASSERT_STREQ(s->call_id, s0->call_id);
                 ASSERT_STREQ(s->from_tag, s0->from_tag);
-                ASSERT_TRUE(s->cseq > f.c->sent[i - 1].cseq);
+                ASSERT_EQ(s->cseq, s0->cseq);
                 ASSERT_STREQ(s->request_uri, "sip:example.test");
                 ASSERT_STREQ(s->from_uri, s0->from_uri);
                 ASSERT_STREQ(s->to_uri, s0->to_uri);
@@ -371,6 +371,12 @@ TEST(regd_failover_cycle_backoff) {
         ASSERT_TRUE(f.c->sent[second_r1].mono_us - f.c->sent[second_main].mono_us < 500 * USEC_PER_MSEC);
         ASSERT_TRUE(f.c->sent[third_main].mono_us - f.c->sent[second_r1].mono_us >= 2 * USEC_PER_SEC);
         ASSERT_TRUE(f.c->sent[third_main].mono_us - f.c->sent[second_r1].mono_us <= 4200 * USEC_PER_MSEC);
+        /* Each target sees a CSeq once: r1 gets the main's failed request as
+         * it was, the main a new CSeq when the cycle comes back to it. */
+        ASSERT_EQ(f.c->sent[first_r1].cseq, f.c->sent[0].cseq);
+        ASSERT_TRUE(f.c->sent[second_main].cseq > f.c->sent[0].cseq);
+        ASSERT_EQ(f.c->sent[second_r1].cseq, f.c->sent[second_main].cseq);
+        ASSERT_TRUE(f.c->sent[third_main].cseq > f.c->sent[second_main].cseq);
         ASSERT_TRUE(f.m->profiles[0]->search_cycles >= 2);
         ASSERT_TRUE(f.m->profiles[0]->searching);
         ASSERT_EQ(f.c->n_switches, 0);

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-regd-manager.c: the request window and queue, loss and re-send, refresh, retry
  * and stopping, driven by synthetic outcomes with the bus replaced by a capture. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "gw-bus.h"
@@ -285,7 +289,27 @@ TEST(regd_failure_backoff_and_health) {
         fixture_done(&f);
 }
 
+/* A UDP port on loopback that nobody listens on (bound, then closed). */
+static unsigned closed_udp_port(void) {
+        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sin);
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(bind(fd, (struct sockaddr *) &sin, sizeof(sin)));
+        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin, &len));
+        close(fd);
+        return ntohs(sin.sin_port);
+}
+
+static bool line1_failed_dns(void *userdata) {
+        Line *l = manager_line_by_port(userdata, 1);
+
+        return l->state == LINE_FAILED && l->timer;
+}
+
 TEST(regd_423_403_and_dns) {
+        char dns_server[32];
         Fixture f;
         Gw__SipRequestOutcome o;
         Line *l;
@@ -314,12 +338,17 @@ TEST(regd_423_403_and_dns) {
         ASSERT_TRUE(when >= now_usec(CLOCK_MONOTONIC) + 3590 * USEC_PER_SEC);
         fixture_done(&f);
 
-        /* A DNS name as registrar: failed/dns, nothing sent, retried with back-off. */
+        /* A registrar name that does not resolve (the only DNS server, on
+         * loopback, refuses): failed/dns, nothing sent, retried with back-off. */
         fixture_init(&f, 2);
         f.t.profile.registrar = (GwHostPort) { .text = (char *) "sip.example.test", .host = (char *) "sip.example.test" };
+        snprintf(dns_server, sizeof(dns_server), "127.0.0.1:%u", closed_udp_port());
+        f.t.conf.dns_servers[0] = dns_server;
+        f.t.conf.n_dns_servers = 1;
         fixture_start(&f);
-        ASSERT_EQ(f.c->n_sent, 0);
         l = manager_line_by_port(f.m, 1);
+        ASSERT_TRUE(run_until(f.e, line1_failed_dns, f.m, 5 * USEC_PER_SEC));
+        ASSERT_EQ(f.c->n_sent, 0);
         ASSERT_EQ(l->state, LINE_FAILED);
         ASSERT_STREQ(l->reason, "dns");
         ASSERT_NOT_NULL(l->timer);

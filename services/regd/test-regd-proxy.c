@@ -40,7 +40,7 @@ TEST(regd_proxy_health_and_counters) {
         ASSERT_EQ(x->role, PROXY_ROLE_MAIN);
         ASSERT_EQ(x->health, PROXY_HEALTH_UNKNOWN);
 
-        proxy_note_sent(x, 1);
+        proxy_note_sent(x, NULL, 1);
         o = outcome_kind(GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT);
         ASSERT_TRUE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "timeout", 111));
         ASSERT_EQ(x->health, PROXY_HEALTH_DOWN);
@@ -107,8 +107,9 @@ TEST(regd_profile_entries_and_status) {
         p->active = 1;
         ASSERT_OK(profile_active_target(p, buf, sizeof(buf)));
         ASSERT_STREQ(buf, "127.0.0.3:5060");
+        /* A DNS name is resolved by the manager's loop: no target before that. */
         p->active = 2;
-        ASSERT_ERROR(profile_active_target(p, buf, sizeof(buf)), EADDRNOTAVAIL);
+        ASSERT_ERROR(profile_active_target(p, buf, sizeof(buf)), EAGAIN);
         p->active = 0;
 
         /* A failure of the active entry is recorded; without a manager (no loop)
@@ -149,4 +150,41 @@ TEST(regd_profile_entries_and_status) {
                 ASSERT_STREQ(back->proxies[1]->address, "127.0.0.3");
                 gw__profile_status__free_unpacked(back, NULL);
         }
+}
+
+/* A new DNS answer: the target in use keeps being used while it answers, even
+ * when the answer no longer lists it or lists it elsewhere. */
+TEST(regd_proxy_targets_sticky) {
+        const char *first[] = { "192.0.2.1:5060", "192.0.2.2:5060" };
+        const char *moved[] = { "192.0.2.3:5060", "192.0.2.2:5060" };
+        const char *gone[] = { "192.0.2.4:5060" };
+        GwHostPort hp = test_hostport((char *) "sip.example.test");
+        Proxy *x = NULL;
+
+        hp.is_ip = false;
+        ASSERT_OK(proxy_new(NULL, 1, &hp, &x));
+        ASSERT_TRUE(proxy_is_name(x));
+        ASSERT_TRUE(proxy_current_target(x) == NULL);
+
+        ASSERT_OK(proxy_set_targets(x, first, 2, true));
+        ASSERT_STREQ(proxy_current_target(x), "192.0.2.1:5060");
+        x->cur_target = 1;                                  /* the search moved on */
+        proxy_note_sent(x, "192.0.2.2:5060", 77);
+        ASSERT_EQ(x->targets[1].last_attempt_mono_us, 77);
+
+        /* Still listed, at another place: still in use, pacing history kept. */
+        ASSERT_OK(proxy_set_targets(x, moved, 2, true));
+        ASSERT_STREQ(proxy_current_target(x), "192.0.2.2:5060");
+        ASSERT_EQ(x->targets[x->cur_target].last_attempt_mono_us, 77);
+
+        /* No longer listed: kept first while it answers (active entry) ... */
+        ASSERT_OK(proxy_set_targets(x, gone, 1, true));
+        ASSERT_EQ(x->n_targets, 2);
+        ASSERT_STREQ(proxy_current_target(x), "192.0.2.2:5060");
+        ASSERT_STREQ(x->targets[1].addr, "192.0.2.4:5060");
+        /* ... but not for an entry that is not in use. */
+        ASSERT_OK(proxy_set_targets(x, gone, 1, false));
+        ASSERT_EQ(x->n_targets, 1);
+        ASSERT_STREQ(proxy_current_target(x), "192.0.2.4:5060");
+        proxy_free(x);
 }

@@ -515,6 +515,7 @@ class Case:
 
     def do_write_file(self, s):
         p = self.env.path(s["name"])
+        os.makedirs(os.path.dirname(p), exist_ok=True)   # "tone-plans/x.yaml"
         with open(p, "w") as f:
             f.write(s["text"])
         self.vars["file:" + s["name"]] = p

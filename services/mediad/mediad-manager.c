@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mediad-manager.c: per line: DTMF detection, tones, RFC 4733 playback, the RTP session. */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw-log.h"
+#include "mediad-manager.h"
+
+#define DTMF_PLAY_ON_MS   100       /* a received event is played this long ... */
+#define DTMF_PLAY_OFF_MS  50        /* ... then this much silence */
+#define DTMF_PLAY_LEVEL   (-10)     /* dBm0 of the low tone; high tone the same (no twist) */
+
+MediaLine *manager_line(Manager *m, uint32_t port) {
+        for (size_t i = 0; i < m->n_lines; i++)
+                if (m->lines[i].port == port)
+                        return &m->lines[i];
+        return NULL;
+}
+
+static void publish_state(MediaLine *l) {
+        Manager *m = l->manager;
+        MediaStateStorage st;
+        Gw__MediaState s;
+
+        if (!m->cb.media_state)
+                return;
+        media_line_state_fill(l, &st, &s);
+        m->cb.media_state(m, &s, m->userdata);
+}
+
+void media_line_state_fill(MediaLine *l, MediaStateStorage *st, Gw__MediaState *s) {
+        gw__media_state__init(s);
+        s->port = l->port;
+        s->has_generation = true;
+        s->generation = l->generation;
+        s->has_tone = true;
+        s->tone = l->tone;
+        s->error = l->error[0] ? l->error : NULL;
+        st->remote[0] = 0;
+        if (l->rtp) {
+                const RtpCounters *c = rtp_session_counters(l->rtp);
+                const PlayoutCounters *pc = rtp_session_playout_counters(l->rtp);
+
+                s->call_id = UNCONST(rtp_session_call_id(l->rtp));
+                s->has_local_port = s->has_payload_type = s->has_direction = true;
+                s->local_port = rtp_session_local_port(l->rtp);
+                s->payload_type = rtp_session_payload_type(l->rtp);
+                s->direction = rtp_session_direction(l->rtp);
+                s->has_rtp_tx = s->has_rtp_rx = s->has_rtp_dropped = true;
+                s->rtp_tx = c->tx;
+                s->rtp_rx = c->rx;
+                s->rtp_dropped = c->foreign + c->malformed + c->bad_pt;
+                s->has_rtp_foreign = s->has_rtp_malformed = s->has_rtp_bad_pt = true;
+                s->rtp_foreign = c->foreign;
+                s->rtp_malformed = c->malformed;
+                s->rtp_bad_pt = c->bad_pt;
+                s->has_events_tx = s->has_events_rx = true;
+                s->events_tx = c->events_tx;
+                s->events_rx = c->events_rx;
+                s->has_playout_late = s->has_playout_lost = true;
+                s->playout_late = pc->late;
+                s->playout_lost = pc->lost;
+                rtp_session_remote_text(l->rtp, st->remote, sizeof(st->remote));
+                s->remote = st->remote;
+        }
+}
+
+/* ---------------------------------------------------------------- DTMF on the line */
+
+static void digit_ended(MediaLine *l) {
+        Manager *m = l->manager;
+        Gw__DigitDetected d = GW__DIGIT_DETECTED__INIT;
+        char digit[2] = { l->digit, 0 };
+        size_t n = strlen(l->last_digits);
+
+        if (n < MEDIAD_LAST_DIGITS) {
+                l->last_digits[n] = l->digit;
+                l->last_digits[n + 1] = 0;
+        }
+        if (l->rtp)
+                rtp_session_digit_end(l->rtp);
+        d.port = l->port;
+        d.digit = digit;
+        d.has_source = d.has_duration_ms = true;
+        d.source = GW__DIGIT_SOURCE__DIGIT_INBAND;
+        d.duration_ms = (uint32_t) ((l->samples - l->digit_start) / (GW_PCM_RATE / 1000));
+        l->digit = 0;
+        log_debug("Line %u: digit '%s' (%u ms).", l->port, digit, d.duration_ms);
+        if (m->cb.digit_detected)
+                m->cb.digit_detected(m, &d, m->userdata);
+}
+
+/* spandsp's realtime report: code is the digit at its start, 0 at its end. */
+static void on_dtmf(void *userdata, int code, int level, int delay) {
+        MediaLine *l = userdata;
+
+        if (code == 0) {
+                if (l->digit)
+                        digit_ended(l);
+                return;
+        }
+        if (l->digit)
+                digit_ended(l);         /* a new digit without a gap */
+        l->digit = (char) code;
+        l->digit_start = l->samples;
+        if (l->rtp)
+                rtp_session_digit_begin(l->rtp, l->digit);
+}
+
+static void new_offhook(MediaLine *l) {
+        l->last_digits[0] = 0;
+        l->digit = 0;
+        dtmf_rx_init(l->dtmf_rx, NULL, NULL);     /* re-init in place: no state from the last call */
+        dtmf_rx_set_realtime_callback(l->dtmf_rx, on_dtmf, l);
+}
+
+/* A received RFC 4733 event: heard on the line as DTMF. */
+static void on_rtp_event(RtpSession *s, char digit, void *userdata) {
+        MediaLine *l = userdata;
+        char d[2] = { digit, 0 };
+
+        if (dtmf_tx_put(l->dtmf_tx, d, 1) != 0)
+                log_debug("Line %u: DTMF queue full, event '%c' not played.", l->port, digit);
+}
+
+/* ---------------------------------------------------------------- control */
+
+static void set_tone(MediaLine *l, Gw__Tone tone) {
+        Manager *m = l->manager;
+
+        if (tone == l->tone)
+                return;          /* level-triggered: the same tone again keeps its cadence */
+        l->tone = tone;
+        tone_gen_start(&l->tone_gen, tone != GW__TONE__TONE_NONE ? &m->plan->tones[tone] : NULL);
+        if (tone != GW__TONE__TONE_NONE)
+                l->last_tones[l->n_last_tones++ % MEDIAD_LAST_TONES] = tone;
+}
+
+static int state_timer_arm(Manager *m);
+
+int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
+        MediaLine *l = manager_line(m, mc->port);
+        const char *why = NULL;
+        RtpParams p;
+        int r;
+
+        if (!l) {
+                m->controls_bad++;
+                return -ENOENT;
+        }
+        if (l->have_control && mc->has_generation && mc->generation < l->generation) {
+                m->controls_stale++;
+                log_debug("Line %u: MediaControl generation %" PRIu64 " < %" PRIu64 ", ignoring.",
+                          l->port, mc->generation, l->generation);
+                return -ESTALE;
+        }
+        if (mc->has_tone && (mc->tone < GW__TONE__TONE_NONE || mc->tone > GW_TONE_LAST))
+                why = "unknown tone";
+        else if (mc->rtp && rtp_params_from_proto(mc->rtp, &m->conf->sip_listen_addr, &p, &why) >= 0)
+                why = NULL;
+        if (why) {
+                m->controls_bad++;
+                snprintf(l->error, sizeof(l->error), "refused MediaControl: %s", why);
+                log_warning("Line %u: MediaControl generation %" PRIu64 " refused: %s, ignoring.",
+                            l->port, mc->generation, why);
+                publish_state(l);
+                return -EINVAL;
+        }
+
+        l->have_control = true;
+        l->generation = mc->generation;
+        l->detect_digits = mc->has_detect_digits ? mc->detect_digits : true;
+        l->error[0] = 0;
+
+        if (mc->rtp) {
+                if (l->rtp && rtp_session_same_socket(l->rtp, &p))
+                        rtp_session_update(l->rtp, &p);
+                else {
+                        l->rtp = rtp_session_free(l->rtp);
+                        r = rtp_session_new(m->event, &p, on_rtp_event, l, &l->rtp);
+                        if (r < 0) {
+                                snprintf(l->error, sizeof(l->error), "port %u: %s", mc->rtp->local_port,
+                                         r == -EADDRINUSE ? "in use" : strerror(-r));
+                                log_warning_errno(r, "Line %u: failed to open RTP port %u: %m", l->port,
+                                                  mc->rtp->local_port);
+                        } else
+                                log_debug("Line %u: RTP session %s on port %u.", l->port, mc->rtp->call_id,
+                                          mc->rtp->local_port);
+                }
+        } else if (l->rtp) {
+                log_debug("Line %u: RTP session %s ended.", l->port, rtp_session_call_id(l->rtp));
+                l->rtp = rtp_session_free(l->rtp);
+        }
+        set_tone(l, mc->has_tone ? mc->tone : GW__TONE__TONE_NONE);
+        publish_state(l);
+        return state_timer_arm(m);
+}
+
+void manager_sigd_restarted(Manager *m) {
+        for (size_t i = 0; i < m->n_lines; i++)
+                m->lines[i].have_control = false;   /* its generations start again */
+}
+
+void manager_hook(Manager *m, uint32_t port, bool offhook) {
+        MediaLine *l = manager_line(m, port);
+
+        if (!l)
+                return;
+        if (offhook && !l->offhook)
+                new_offhook(l);
+        l->offhook = offhook;
+}
+
+/* ---------------------------------------------------------------- frames */
+
+void manager_frame(Manager *m, const GwPcmFrame *up) {
+        MediaLine *l = manager_line(m, up->port);
+        bool offhook = up->flags & GW_PCM_FLAG_OFFHOOK;
+        int16_t rtp_pcm[GW_PCM_SAMPLES];
+        GwPcmFrame down;
+        bool have_rtp = false, any = false;
+        int n;
+
+        if (!l) {
+                m->frames_unknown_port++;
+                return;
+        }
+        l->frames_up++;
+        /* Frames stop while on hook: a long gap or a frame that was not off hook before means a new off-hook. */
+        if (offhook && (!l->offhook || (l->have_seq && up->seq - l->last_seq > MEDIAD_ONHOOK_GAP)))
+                new_offhook(l);
+        l->offhook = offhook;
+        l->have_seq = true;
+        l->last_seq = up->seq;
+
+        if (offhook && l->detect_digits)
+                dtmf_rx(l->dtmf_rx, up->samples, GW_PCM_SAMPLES);   /* may call on_dtmf */
+        else if (l->digit)
+                digit_ended(l);
+        l->samples += GW_PCM_SAMPLES;
+        if (l->rtp)
+                rtp_session_send_frame(l->rtp, up->samples);
+
+        down = (GwPcmFrame) {
+                .magic = GW_PCM_MAGIC,
+                .version = GW_PCM_VERSION,
+                .port = up->port,
+                .seq = up->seq,
+                .mono_us = up->mono_us,
+        };
+        if (l->rtp)
+                have_rtp = rtp_session_playout(l->rtp, rtp_pcm) && rtp_session_receiving(l->rtp);
+        n = dtmf_tx(l->dtmf_tx, down.samples, GW_PCM_SAMPLES);
+        if (n > 0) {
+                if (n < GW_PCM_SAMPLES)
+                        memset(down.samples + n, 0, (GW_PCM_SAMPLES - (size_t) n) * sizeof(int16_t));
+                any = true;
+        } else if (have_rtp) {
+                memcpy(down.samples, rtp_pcm, sizeof(rtp_pcm));
+                any = true;
+        } else if (l->rtp && rtp_session_receiving(l->rtp)) {
+                memset(down.samples, 0, sizeof(down.samples));   /* RTP plays, nothing arrived yet */
+        } else
+                any = tone_gen_fill(&l->tone_gen, down.samples, GW_PCM_SAMPLES);
+        if (!any)
+                down.flags |= GW_PCM_FLAG_SILENT;
+        l->frames_down++;
+        if (m->cb.send_frame)
+                m->cb.send_frame(m, &down, m->userdata);
+}
+
+/* ---------------------------------------------------------------- state */
+
+void manager_publish_all(Manager *m) {
+        for (size_t i = 0; i < m->n_lines; i++)
+                publish_state(&m->lines[i]);
+}
+
+static int on_state_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        bool any = false;
+
+        for (size_t i = 0; i < m->n_lines; i++)
+                if (m->lines[i].rtp) {
+                        publish_state(&m->lines[i]);
+                        any = true;
+                }
+        if (!any)
+                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        (void) sd_event_source_set_time_relative(s, MEDIAD_STATE_USEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static int state_timer_arm(Manager *m) {
+        int enabled = SD_EVENT_OFF;
+        int r;
+
+        if (!m->state_timer)
+                return sd_event_add_time_relative(m->event, &m->state_timer, CLOCK_MONOTONIC, MEDIAD_STATE_USEC,
+                                                  0, on_state_timer, m);
+        r = sd_event_source_get_enabled(m->state_timer, &enabled);
+        if (r < 0 || enabled != SD_EVENT_OFF)
+                return r < 0 ? r : 0;
+        r = sd_event_source_set_time_relative(m->state_timer, MEDIAD_STATE_USEC);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(m->state_timer, SD_EVENT_ONESHOT);
+}
+
+typedef struct StatusBox {
+        Gw__LineStatusEntry entry;
+        Gw__MediaState media;
+        MediaStateStorage storage;
+        char *tones[MEDIAD_LAST_TONES];
+        char digits[MEDIAD_LAST_DIGITS + 1];
+} StatusBox;
+
+int manager_line_status(Manager *m, uint32_t port, Gw__LineStatusReply **ret) {
+        Gw__LineStatusReply *r;
+        size_t n = 0;
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        gw__line_status_reply__init(r);
+        r->lines = calloc(m->n_lines ?: 1, sizeof(*r->lines));
+        if (!r->lines) {
+                free(r);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < m->n_lines; i++) {
+                MediaLine *l = &m->lines[i];
+                unsigned k, first;
+                StatusBox *b;
+
+                if (port != 0 && l->port != port)
+                        continue;
+                b = calloc(1, sizeof(*b));
+                if (!b) {
+                        r->n_lines = n;
+                        manager_line_status_free(r);
+                        return -ENOMEM;
+                }
+                gw__line_status_entry__init(&b->entry);
+                b->entry.port = l->port;
+                media_line_state_fill(l, &b->storage, &b->media);
+                b->entry.media = &b->media;
+                /* The ring holds the last MEDIAD_LAST_TONES: oldest first. */
+                k = MIN(l->n_last_tones, MEDIAD_LAST_TONES);
+                first = l->n_last_tones - k;
+                for (unsigned j = 0; j < k; j++)
+                        b->tones[j] = UNCONST(gw_tone_to_string(l->last_tones[(first + j) % MEDIAD_LAST_TONES]));
+                b->entry.n_last_tones = k;
+                b->entry.last_tones = b->tones;
+                memcpy(b->digits, l->last_digits, sizeof(b->digits));
+                b->entry.last_digits = b->digits;
+                r->lines[n++] = &b->entry;      /* first member: freed as the box */
+        }
+        r->n_lines = n;
+        if (port != 0 && n == 0) {
+                manager_line_status_free(r);
+                return -ENOENT;
+        }
+        *ret = r;
+        return 0;
+}
+
+void manager_line_status_free(Gw__LineStatusReply *r) {
+        if (!r)
+                return;
+        for (size_t i = 0; i < r->n_lines; i++)
+                free(r->lines[i]);
+        free(r->lines);
+        free(r);
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+int manager_new(sd_event *e, const GwConf *c, const GwTonePlan *plan, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+
+        assert(e);
+        assert(c);
+        assert(plan);
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->event = sd_event_ref(e);
+        m->conf = c;
+        m->plan = plan;
+        m->lines = calloc(c->n_lines ?: 1, sizeof(*m->lines));
+        if (!m->lines)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_lines; i++) {
+                MediaLine *l = &m->lines[m->n_lines];
+
+                l->manager = m;
+                l->port = c->lines[i].port;
+                l->detect_digits = true;
+                l->dtmf_rx = dtmf_rx_init(NULL, NULL, NULL);
+                l->dtmf_tx = dtmf_tx_init(NULL);
+                m->n_lines++;
+                if (!l->dtmf_rx || !l->dtmf_tx)
+                        return -ENOMEM;
+                dtmf_rx_set_realtime_callback(l->dtmf_rx, on_dtmf, l);
+                dtmf_tx_set_timing(l->dtmf_tx, DTMF_PLAY_ON_MS, DTMF_PLAY_OFF_MS);
+                dtmf_tx_set_level(l->dtmf_tx, DTMF_PLAY_LEVEL, 0);
+        }
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n_lines; i++) {
+                MediaLine *l = &m->lines[i];
+
+                rtp_session_free(l->rtp);
+                if (l->dtmf_rx)
+                        dtmf_rx_free(l->dtmf_rx);
+                if (l->dtmf_tx)
+                        dtmf_tx_free(l->dtmf_tx);
+        }
+        free(m->lines);
+        sd_event_source_disable_unref(m->state_timer);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+void manager_set_callbacks(Manager *m, const ManagerCallbacks *cb, void *userdata) {
+        m->cb = *cb;
+        m->userdata = userdata;
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mediad-manager.h: mediad's manager: the DSP side of each line and its RTP session.
+ *
+ * Everything is driven by the line's frames (gw-pcm.h): each up frame is run
+ * through the DTMF detector and offered to the RTP session; the answer is one
+ * down frame made of, in this order of precedence, DTMF being played for a
+ * received RFC 4733 event, the RTP playout (once audio has arrived), the tone
+ * sigd asked for, or silence.
+ *
+ * The manager never touches the bus or the data plane itself: the glue
+ * (mediad-bus.c) sets callbacks, so tests drive it with frames and messages
+ * and capture what it would have sent. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <spandsp.h>
+#include <systemd/sd-event.h>
+
+#include "gw-conf.h"
+#include "gw-pcm.h"
+#include "gw-toneplan.h"
+#include "gw.pb-c.h"
+#include "mediad-dsp.h"
+#include "mediad-rtp.h"
+
+#define MEDIAD_LAST_TONES       8
+#define MEDIAD_LAST_DIGITS      64
+#define MEDIAD_STATE_USEC       (5 * USEC_PER_SEC)   /* MediaState while RTP runs */
+#define MEDIAD_ONHOOK_GAP       25                   /* missing up frames (0.5 s) that mean the line went on hook */
+
+typedef struct Manager Manager;
+typedef struct MediaLine MediaLine;
+
+typedef struct ManagerCallbacks {
+        /* A down frame for the data plane. */
+        void (*send_frame)(Manager *m, const GwPcmFrame *f, void *userdata);
+        void (*digit_detected)(Manager *m, const Gw__DigitDetected *d, void *userdata);
+        void (*media_state)(Manager *m, const Gw__MediaState *s, void *userdata);
+} ManagerCallbacks;
+
+struct MediaLine {
+        Manager *manager;
+        uint32_t port;
+
+        /* the applied MediaControl */
+        uint64_t generation;
+        bool have_control;
+        Gw__Tone tone;
+        bool detect_digits;
+
+        ToneGen tone_gen;
+        dtmf_rx_state_t *dtmf_rx;
+        dtmf_tx_state_t *dtmf_tx;     /* received RFC 4733 events, played to the line */
+        char digit;                   /* being detected; 0: none */
+        uint64_t digit_start;         /* samples counter at its start */
+        uint64_t samples;             /* up samples processed */
+
+        RtpSession *rtp;
+        char error[96];               /* MediaState.error */
+
+        bool offhook;
+        bool have_seq;
+        uint32_t last_seq;
+
+        Gw__Tone last_tones[MEDIAD_LAST_TONES];   /* ring */
+        unsigned n_last_tones;                     /* total ever, the ring holds the last 8 */
+        char last_digits[MEDIAD_LAST_DIGITS + 1];
+
+        uint64_t frames_up, frames_down;
+};
+
+struct Manager {
+        sd_event *event;
+        const GwConf *conf;           /* borrowed */
+        const GwTonePlan *plan;       /* borrowed */
+        MediaLine *lines;
+        size_t n_lines;
+        sd_event_source *state_timer;
+        ManagerCallbacks cb;
+        void *userdata;
+        uint64_t frames_unknown_port; /* up frames for a port not in the config */
+        uint64_t controls_stale;      /* MediaControls older than the applied one */
+        uint64_t controls_bad;
+};
+
+int manager_new(sd_event *e, const GwConf *c, const GwTonePlan *plan, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+void manager_set_callbacks(Manager *m, const ManagerCallbacks *cb, void *userdata);
+
+MediaLine *manager_line(Manager *m, uint32_t port);
+
+/* sigd's desired state. -ESTALE: an older generation, ignored; -EINVAL: refused
+ * (MediaState.error says why, nothing else changed); -ENOENT: unknown port. */
+int manager_media_control(Manager *m, const Gw__MediaControl *mc);
+/* sigd restarted: its generations start again. */
+void manager_sigd_restarted(Manager *m);
+/* linehwd's hook state (resets last_digits at off hook). */
+void manager_hook(Manager *m, uint32_t port, bool offhook);
+/* One up frame: answered with one down frame through cb.send_frame. */
+void manager_frame(Manager *m, const GwPcmFrame *up);
+
+/* Publish every line's MediaState (StateSyncRequest). */
+void manager_publish_all(Manager *m);
+
+/* Fill a MediaState for l. Strings point into l/storage; valid until l changes. */
+typedef struct MediaStateStorage {
+        char remote[64];
+} MediaStateStorage;
+void media_line_state_fill(MediaLine *l, MediaStateStorage *st, Gw__MediaState *ret);
+
+/* LineStatusReply for 'port' (0: all). Free with manager_line_status_free(). */
+int manager_line_status(Manager *m, uint32_t port, Gw__LineStatusReply **ret);
+void manager_line_status_free(Gw__LineStatusReply *r);

@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mediad-rtp.c: RTP (RFC 3550) with G.711 and RFC 4733 telephone-events, symmetric. */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "gw-macro.h"
+#include "mediad-rtp.h"
+
+#define RECV_BURST 32          /* datagrams per wake-up, so one busy session cannot starve the loop */
+
+static const char event_digits[16] = "0123456789*#ABCD";
+
+struct RtpSession {
+        sd_event_source *io;
+        int fd;
+        char call_id[128];
+        struct sockaddr_storage local;
+        struct sockaddr_storage remote;      /* AF_UNSPEC: not known */
+        uint8_t pt, te_pt;
+        G711Law law;
+        Gw__MediaDirection dir;
+
+        /* sending */
+        uint32_t ssrc;
+        uint16_t seq;
+        uint32_t ts;
+        bool sent_any;                       /* marker on the first packet */
+        uint8_t delay[RTP_DTMF_LOOKAHEAD + 1][GW_PCM_SAMPLES];
+        uint32_t delay_ts[RTP_DTMF_LOOKAHEAD + 1];
+        unsigned delay_n;
+        bool ev_active, ev_started;
+        uint8_t ev_code;
+        uint32_t ev_ts, ev_duration;
+
+        /* receiving */
+        Playout playout;
+        bool received_audio;
+        bool rx_ev_known;
+        uint32_t rx_ev_ts;
+        uint16_t rx_ev_seq;
+
+        RtpCounters c;
+        rtp_event_cb_t cb;
+        void *userdata;
+};
+
+/* ---------------------------------------------------------------- parsing */
+
+int rtp_parse(const uint8_t *buf, size_t n, RtpHeader *ret) {
+        size_t off = RTP_HEADER, end = n;
+        unsigned cc;
+
+        if (n < RTP_HEADER || (buf[0] >> 6) != 2)
+                return -EBADMSG;
+        cc = buf[0] & 0x0f;
+        off += 4 * cc;
+        if (off > n)
+                return -EBADMSG;
+        if (buf[0] & 0x10) {                     /* header extension: 16-bit profile, 16-bit length in words */
+                size_t words;
+
+                if (off + 4 > n)
+                        return -EBADMSG;
+                words = ((size_t) buf[off + 2] << 8) | buf[off + 3];
+                off += 4 + 4 * words;
+                if (off > n)
+                        return -EBADMSG;
+        }
+        if (buf[0] & 0x20) {                     /* padding: last octet counts itself */
+                uint8_t pad = buf[n - 1];
+
+                if (pad == 0 || pad > n - off)
+                        return -EBADMSG;
+                end = n - pad;
+        }
+        *ret = (RtpHeader) {
+                .marker = buf[1] & 0x80,
+                .pt = buf[1] & 0x7f,
+                .seq = (uint16_t) ((buf[2] << 8) | buf[3]),
+                .ts = ((uint32_t) buf[4] << 24) | ((uint32_t) buf[5] << 16) | ((uint32_t) buf[6] << 8) | buf[7],
+                .ssrc = ((uint32_t) buf[8] << 24) | ((uint32_t) buf[9] << 16) | ((uint32_t) buf[10] << 8) | buf[11],
+                .payload = buf + off,
+                .payload_len = end - off,
+        };
+        return 0;
+}
+
+static size_t rtp_header_write(uint8_t *p, bool marker, uint8_t pt, uint16_t seq, uint32_t ts, uint32_t ssrc) {
+        p[0] = 0x80;
+        p[1] = (uint8_t) ((marker ? 0x80 : 0) | (pt & 0x7f));
+        p[2] = (uint8_t) (seq >> 8);
+        p[3] = (uint8_t) seq;
+        p[4] = (uint8_t) (ts >> 24);
+        p[5] = (uint8_t) (ts >> 16);
+        p[6] = (uint8_t) (ts >> 8);
+        p[7] = (uint8_t) ts;
+        p[8] = (uint8_t) (ssrc >> 24);
+        p[9] = (uint8_t) (ssrc >> 16);
+        p[10] = (uint8_t) (ssrc >> 8);
+        p[11] = (uint8_t) ssrc;
+        return RTP_HEADER;
+}
+
+/* ---------------------------------------------------------------- params */
+
+static int parse_ip(const char *s, uint16_t port, struct sockaddr_storage *ret) {
+        struct sockaddr_in *in = (struct sockaddr_in *) ret;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ret;
+
+        memset(ret, 0, sizeof(*ret));
+        if (inet_pton(AF_INET, s, &in->sin_addr) == 1) {
+                in->sin_family = AF_INET;
+                in->sin_port = htons(port);
+                return 0;
+        }
+        if (inet_pton(AF_INET6, s, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(port);
+                return 0;
+        }
+        return -EINVAL;
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port) {
+        if (ss->ss_family == AF_INET)
+                ((struct sockaddr_in *) ss)->sin_port = htons(port);
+        else if (ss->ss_family == AF_INET6)
+                ((struct sockaddr_in6 *) ss)->sin6_port = htons(port);
+}
+
+static uint16_t get_port(const struct sockaddr_storage *ss) {
+        if (ss->ss_family == AF_INET)
+                return ntohs(((const struct sockaddr_in *) ss)->sin_port);
+        if (ss->ss_family == AF_INET6)
+                return ntohs(((const struct sockaddr_in6 *) ss)->sin6_port);
+        return 0;
+}
+
+static socklen_t sa_len(const struct sockaddr_storage *ss) {
+        return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static bool sa_equal(const struct sockaddr_storage *a, const struct sockaddr *b, socklen_t blen) {
+        if (a->ss_family != b->sa_family)
+                return false;
+        if (a->ss_family == AF_INET) {
+                const struct sockaddr_in *x = (const struct sockaddr_in *) a, *y = (const struct sockaddr_in *) b;
+                return blen >= sizeof(*y) && x->sin_port == y->sin_port &&
+                       x->sin_addr.s_addr == y->sin_addr.s_addr;
+        }
+        if (a->ss_family == AF_INET6) {
+                const struct sockaddr_in6 *x = (const struct sockaddr_in6 *) a, *y = (const struct sockaddr_in6 *) b;
+                return blen >= sizeof(*y) && x->sin6_port == y->sin6_port &&
+                       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+        }
+        return false;
+}
+
+int rtp_params_from_proto(const Gw__RtpSession *rtp, const struct sockaddr_storage *default_ip,
+                          RtpParams *ret, const char **ret_error) {
+        RtpParams p = {};
+
+#define BAD(msg) do { *ret_error = (msg); return -EINVAL; } while (0)
+        if (!rtp->call_id || !*rtp->call_id || strlen(rtp->call_id) >= 128)
+                BAD("call_id is empty or too long");
+        if (rtp->local_port == 0 || rtp->local_port > 65534)
+                BAD("local_port out of range");
+        if (!isempty(rtp->local_ip)) {
+                if (parse_ip(rtp->local_ip, (uint16_t) rtp->local_port, &p.local) < 0)
+                        BAD("local_ip is not an IP address");
+        } else {
+                if (!default_ip || (default_ip->ss_family != AF_INET && default_ip->ss_family != AF_INET6))
+                        BAD("no local_ip and no sip.listen address");
+                p.local = *default_ip;
+                set_port(&p.local, (uint16_t) rtp->local_port);
+        }
+        p.remote.ss_family = AF_UNSPEC;
+        if (!isempty(rtp->remote_ip)) {
+                if (!rtp->has_remote_port || rtp->remote_port == 0 || rtp->remote_port > 65535)
+                        BAD("remote_ip without a valid remote_port");
+                if (parse_ip(rtp->remote_ip, (uint16_t) rtp->remote_port, &p.remote) < 0)
+                        BAD("remote_ip is not an IP address");
+                if (p.remote.ss_family != p.local.ss_family)
+                        BAD("remote_ip and local address are of different families");
+        }
+        if (rtp->payload_type != 0 && rtp->payload_type != 8)
+                BAD("payload_type is neither PCMU (0) nor PCMA (8)");
+        if (rtp->telephone_event_pt > 127 || (rtp->telephone_event_pt != 0 &&
+                                               rtp->telephone_event_pt == rtp->payload_type))
+                BAD("telephone_event_pt out of range or equal to payload_type");
+        if ((unsigned) rtp->direction > GW__MEDIA_DIRECTION__DIRECTION_INACTIVE)
+                BAD("direction unknown");
+        if (rtp->has_ptime_ms && rtp->ptime_ms != GW_PCM_FRAME_MS)
+                BAD("ptime other than 20 ms is not supported");
+        if (!isempty(rtp->srtp_suite))
+                BAD("SRTP is not supported yet");
+#undef BAD
+        p.call_id = rtp->call_id;
+        p.payload_type = (uint8_t) rtp->payload_type;
+        p.telephone_event_pt = (uint8_t) rtp->telephone_event_pt;
+        p.direction = rtp->direction;
+        *ret = p;
+        return 0;
+}
+
+/* ---------------------------------------------------------------- session */
+
+static bool may_send(const RtpSession *s) {
+        return s->remote.ss_family != AF_UNSPEC &&
+               (s->dir == GW__MEDIA_DIRECTION__DIRECTION_SENDRECV || s->dir == GW__MEDIA_DIRECTION__DIRECTION_SENDONLY);
+}
+
+static bool may_receive(const RtpSession *s) {
+        return s->dir == GW__MEDIA_DIRECTION__DIRECTION_SENDRECV || s->dir == GW__MEDIA_DIRECTION__DIRECTION_RECVONLY;
+}
+
+static void send_packet(RtpSession *s, const uint8_t *pkt, size_t n) {
+        if (sendto(s->fd, pkt, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *) &s->remote,
+                   sa_len(&s->remote)) < 0) {
+                s->c.send_errors++;     /* ICMP unreachable from an earlier packet, full queue: audio moves on */
+                return;
+        }
+        s->c.tx++;
+}
+
+static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        RtpSession *s = userdata;
+        uint8_t buf[RTP_MAX_PACKET];
+
+        for (unsigned i = 0; i < RECV_BURST; i++) {
+                struct sockaddr_storage from;
+                socklen_t fromlen = sizeof(from);
+                ssize_t n;
+
+                n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return 0;
+                        /* ICMP errors of our sends come back here (ECONNREFUSED): counted at send. */
+                        continue;
+                }
+                if ((size_t) n > sizeof(buf)) {
+                        s->c.malformed++;
+                        continue;
+                }
+                rtp_session_receive(s, buf, (size_t) n, (struct sockaddr *) &from, fromlen);
+        }
+        return 0;
+}
+
+int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *userdata, RtpSession **ret) {
+        _cleanup_(rtp_session_freep) RtpSession *s = NULL;
+        uint32_t rnd[3];
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->fd = -EBADF;
+        snprintf(s->call_id, sizeof(s->call_id), "%s", p->call_id);
+        s->local = p->local;
+        s->cb = cb;
+        s->userdata = userdata;
+        rtp_session_update(s, p);
+        if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+                return -errno ?: -EIO;
+        /* RFC 3550 §5.1: random SSRC, initial sequence number and timestamp. */
+        s->ssrc = rnd[0];
+        s->seq = (uint16_t) rnd[1];
+        s->ts = rnd[2];
+
+        s->fd = socket(s->local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (s->fd < 0)
+                return -errno;
+        if (bind(s->fd, (struct sockaddr *) &s->local, sa_len(&s->local)) < 0)
+                return -errno;
+        {
+                socklen_t len = sizeof(s->local);          /* the port, if the kernel chose it */
+                if (getsockname(s->fd, (struct sockaddr *) &s->local, &len) < 0)
+                        return -errno;
+        }
+        r = sd_event_add_io(e, &s->io, s->fd, EPOLLIN, on_io, s);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+RtpSession *rtp_session_free(RtpSession *s) {
+        if (!s)
+                return NULL;
+        sd_event_source_disable_unref(s->io);
+        if (s->fd >= 0)
+                close(s->fd);
+        free(s);
+        return NULL;
+}
+
+bool rtp_session_same_socket(const RtpSession *s, const RtpParams *p) {
+        return streq(s->call_id, p->call_id) && sa_len(&s->local) == sa_len(&p->local) &&
+               sa_equal(&s->local, (const struct sockaddr *) &p->local, sa_len(&p->local));
+}
+
+void rtp_session_update(RtpSession *s, const RtpParams *p) {
+        bool remote_changed = p->remote.ss_family != s->remote.ss_family ||
+                (p->remote.ss_family != AF_UNSPEC &&
+                 !sa_equal(&s->remote, (const struct sockaddr *) &p->remote, sa_len(&p->remote)));
+
+        s->remote = p->remote;
+        s->pt = p->payload_type;
+        s->law = p->payload_type == 8 ? LAW_ALAW : LAW_ULAW;
+        s->te_pt = p->telephone_event_pt;
+        s->dir = p->direction;
+        if (remote_changed) {
+                /* A new far end (re-INVITE with new address): its packets start a new stream. */
+                playout_buffer_reset(&s->playout);
+                s->rx_ev_known = false;
+        }
+}
+
+static void send_event(RtpSession *s, bool marker, bool end) {
+        uint8_t pkt[RTP_HEADER + 4];
+        size_t n = rtp_header_write(pkt, marker, s->te_pt, s->seq++, s->ev_ts, s->ssrc);
+
+        pkt[n++] = s->ev_code;
+        pkt[n++] = (uint8_t) ((end ? 0x80 : 0) | 10);       /* E, R=0, volume -10 dBm0 */
+        pkt[n++] = (uint8_t) (s->ev_duration >> 8);
+        pkt[n++] = (uint8_t) s->ev_duration;
+        send_packet(s, pkt, n);
+}
+
+static uint8_t silence_code(const RtpSession *s) {
+        return g711_encode_sample(s->law, 0);
+}
+
+void rtp_session_digit_begin(RtpSession *s, char digit) {
+        const char *p = memchr(event_digits, digit, sizeof(event_digits));
+
+        if (!p || s->te_pt == 0)
+                return;                 /* no events negotiated: the digit stays in-band */
+        s->ev_active = true;
+        s->ev_started = false;
+        s->ev_code = (uint8_t) (p - event_digits);
+        /* Its first frames are still held back: cut them too. */
+        for (unsigned i = 0; i < s->delay_n; i++)
+                memset(s->delay[i], silence_code(s), GW_PCM_SAMPLES);
+}
+
+void rtp_session_digit_end(RtpSession *s) {
+        if (!s->ev_active)
+                return;
+        s->ev_active = false;
+        if (!s->ev_started || !may_send(s))
+                return;
+        for (unsigned i = 0; i < RTP_EVENT_END_REPEAT; i++)
+                send_event(s, false, true);
+        s->c.events_tx++;
+}
+
+void rtp_session_send_frame(RtpSession *s, const int16_t pcm[GW_PCM_SAMPLES]) {
+        unsigned lookahead = s->te_pt ? RTP_DTMF_LOOKAHEAD : 0;
+        uint8_t pkt[RTP_HEADER + GW_PCM_SAMPLES];
+
+        assert(s->delay_n < ELEMENTSOF(s->delay));
+        if (s->ev_active)
+                memset(s->delay[s->delay_n], silence_code(s), GW_PCM_SAMPLES);
+        else
+                g711_encode_frame(s->law, pcm, s->delay[s->delay_n], GW_PCM_SAMPLES);
+        s->delay_ts[s->delay_n++] = s->ts;
+        s->ts += GW_PCM_SAMPLES;
+
+        while (s->delay_n > lookahead) {
+                uint32_t ts = s->delay_ts[0];
+
+                if (may_send(s)) {
+                        size_t n = rtp_header_write(pkt, !s->sent_any, s->pt, s->seq++, ts, s->ssrc);
+
+                        memcpy(pkt + n, s->delay[0], GW_PCM_SAMPLES);
+                        send_packet(s, pkt, n + GW_PCM_SAMPLES);
+                        s->sent_any = true;
+                        /* RFC 4733 §2.5.1.2: start, then an update per packet interval, all with the
+                         * timestamp of the event's start; the duration grows. */
+                        if (s->ev_active) {
+                                if (!s->ev_started) {
+                                        s->ev_started = true;
+                                        s->ev_ts = ts;
+                                        s->ev_duration = GW_PCM_SAMPLES;
+                                        send_event(s, true, false);
+                                } else {
+                                        s->ev_duration = MIN(s->ev_duration + GW_PCM_SAMPLES, UINT32_C(0xffff));
+                                        send_event(s, false, false);
+                                }
+                        }
+                }
+                s->delay_n--;
+                memmove(s->delay[0], s->delay[1], s->delay_n * sizeof(s->delay[0]));
+                memmove(s->delay_ts, s->delay_ts + 1, s->delay_n * sizeof(s->delay_ts[0]));
+        }
+}
+
+void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const struct sockaddr *from,
+                         socklen_t fromlen) {
+        int16_t pcm[GW_PCM_SAMPLES];
+        RtpHeader h;
+
+        /* Only the negotiated far end (RFC 3550 §8.2, and no hijacking by strangers). */
+        if (s->remote.ss_family == AF_UNSPEC || !sa_equal(&s->remote, from, fromlen)) {
+                s->c.foreign++;
+                return;
+        }
+        if (rtp_parse(buf, n, &h) < 0) {
+                s->c.malformed++;
+                return;
+        }
+        if (h.pt == s->pt) {
+                if (h.payload_len != GW_PCM_SAMPLES) {      /* 20 ms of G.711 at 8 kHz */
+                        s->c.bad_pt++;
+                        return;
+                }
+                s->c.rx++;
+                if (!may_receive(s))
+                        return;
+                g711_decode_frame(s->law, h.payload, pcm, GW_PCM_SAMPLES);
+                playout_buffer_put(&s->playout, h.seq, h.ts, pcm, 0);
+                s->received_audio = true;
+                return;
+        }
+        if (s->te_pt != 0 && h.pt == s->te_pt) {
+                if (h.payload_len < 4) {
+                        s->c.malformed++;
+                        return;
+                }
+                s->c.rx++;
+                /* One event per timestamp: updates and the repeated end packets share it. */
+                if (s->rx_ev_known && h.ts == s->rx_ev_ts)
+                        return;
+                s->rx_ev_known = true;
+                s->rx_ev_ts = h.ts;
+                s->rx_ev_seq = h.seq;
+                if (h.payload[0] >= sizeof(event_digits))
+                        return;                           /* not a DTMF event (e.g. fax tones) */
+                s->c.events_rx++;
+                if (may_receive(s) && s->cb)
+                        s->cb(s, event_digits[h.payload[0]], s->userdata);
+                return;
+        }
+        s->c.bad_pt++;
+}
+
+bool rtp_session_playout(RtpSession *s, int16_t out[GW_PCM_SAMPLES]) {
+        if (!may_receive(s)) {
+                memset(out, 0, GW_PCM_SAMPLES * sizeof(*out));
+                return false;
+        }
+        return playout_buffer_get(&s->playout, out);
+}
+
+bool rtp_session_receiving(const RtpSession *s) {
+        return s->received_audio && may_receive(s);
+}
+
+const RtpCounters *rtp_session_counters(const RtpSession *s) { return &s->c; }
+const PlayoutCounters *rtp_session_playout_counters(const RtpSession *s) { return &s->playout.counters; }
+const char *rtp_session_call_id(const RtpSession *s) { return s->call_id; }
+uint16_t rtp_session_local_port(const RtpSession *s) { return get_port(&s->local); }
+uint8_t rtp_session_payload_type(const RtpSession *s) { return s->pt; }
+Gw__MediaDirection rtp_session_direction(const RtpSession *s) { return s->dir; }
+uint32_t rtp_session_ssrc(const RtpSession *s) { return s->ssrc; }
+int rtp_session_fd(const RtpSession *s) { return s->fd; }
+
+void rtp_session_remote_text(const RtpSession *s, char *buf, size_t n) {
+        char ip[INET6_ADDRSTRLEN] = "";
+
+        if (s->remote.ss_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *) &s->remote)->sin_addr, ip, sizeof(ip));
+        else if (s->remote.ss_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) &s->remote)->sin6_addr, ip, sizeof(ip));
+        else {
+                snprintf(buf, n, "%s", "");
+                return;
+        }
+        snprintf(buf, n, s->remote.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, get_port(&s->remote));
+}
