@@ -106,12 +106,13 @@ int gw_bus_endpoint(const GwConf *c, Gw__Service s, const char *kind, char *buf,
         const char *base;
         int k;
 
-        if (!name || !is_bus_daemon(s) || !kind || (!streq(kind, "pub") && !streq(kind, "ctl")))
+        if (!name || !is_bus_daemon(s) || !kind ||
+            (!streq(kind, "pub") && !streq(kind, "ctl") && !streq(kind, "pcm")))
                 return -EINVAL;
 
         base = (size_t) s < ELEMENTSOF(c->bus_endpoints) ? c->bus_endpoints[s] : NULL;
         if (base && strncmp(base, "tcp://", 6) == 0) {
-                /* tcp://host:port: PUB on port, control on port+1. */
+                /* tcp://host:port: PUB on port, control on port+1, PCM data plane on port+2. */
                 const char *colon = strrchr(base, ':');
                 unsigned long port;
                 char *end;
@@ -119,10 +120,10 @@ int gw_bus_endpoint(const GwConf *c, Gw__Service s, const char *kind, char *buf,
                 if (!colon || colon < base + 6)
                         return -EINVAL;
                 port = strtoul(colon + 1, &end, 10);
-                if (*end || port == 0 || port >= 65535)
+                if (*end || port == 0 || port >= 65535 || (streq(kind, "pcm") && port + 2 > 65535))
                         return -EINVAL;
                 k = snprintf(buf, n, "%.*s:%lu", (int) (colon - base), base,
-                             streq(kind, "pub") ? port : port + 1);
+                             streq(kind, "pub") ? port : streq(kind, "ctl") ? port + 1 : port + 2);
         } else if (base && strncmp(base, "ipc://", 6) == 0)
                 k = snprintf(buf, n, "%s.%s", base, kind);
         else
@@ -142,7 +143,7 @@ static bool endpoint_is_tcp(const char *ep) {
 
 /* CURVE on tcp endpoints: one key pair shared by the gateway's processes,
  * which all trust each other; it keeps strangers off a line-card link. */
-static int socket_setup_curve(void *sock, const GwConf *c, bool server) {
+int gw_bus_setup_curve(void *sock, const GwConf *c, bool server) {
         int one = 1;
 
         if (!c->bus_curve_secret_key || !c->bus_curve_public_key)
@@ -180,7 +181,7 @@ static int bind_endpoint(GwBus *b, void *sock, const char *kind) {
         if (r < 0)
                 return r;
         if (endpoint_is_tcp(ep)) {
-                r = socket_setup_curve(sock, b->conf, true);
+                r = gw_bus_setup_curve(sock, b->conf, true);
                 if (r < 0)
                         return r;
         } else
@@ -199,7 +200,7 @@ static int connect_endpoint(const GwConf *c, void *sock, Gw__Service s, const ch
         if (r < 0)
                 return r;
         if (endpoint_is_tcp(ep)) {
-                r = socket_setup_curve(sock, c, false);
+                r = gw_bus_setup_curve(sock, c, false);
                 if (r < 0)
                         return r;
         }

@@ -65,10 +65,15 @@ typedef void (*gw_bus_peer_cb_t)(GwBus *bus, Gw__Service peer, uint64_t instance
 const char *gw_service_to_string(Gw__Service s);     /* "sigd", ... ; NULL if invalid */
 Gw__Service gw_service_from_string(const char *s);   /* GW__SERVICE__SERVICE_UNKNOWN if unknown */
 
-/* Endpoint of a service: kind "pub" or "ctl". Writes e.g.
+/* Endpoint of a service: kind "pub", "ctl" or "pcm" (the data plane of
+ * linehwd and mediad, common/gw-pcm.h). Writes e.g.
  * "ipc:///run/fxsgw/bus/sigd.pub" or, for a tcp base "tcp://10.0.0.2:7100",
- * pub on that port and ctl on port+1. Returns -ENAMETOOLONG if it does not fit. */
+ * pub on that port, ctl on port+1 and pcm on port+2. Returns -ENAMETOOLONG if it does not fit. */
 int gw_bus_endpoint(const GwConf *c, Gw__Service s, const char *kind, char *buf, size_t n);
+
+/* CURVE options of the bus on a tcp socket (server: the binding side).
+ * -EINVAL when the config has no key pair. */
+int gw_bus_setup_curve(void *sock, const GwConf *c, bool server);
 
 /* Create the bus of daemon 'self' on loop 'e': binds its PUB and ctl
  * sockets (creating <runtime_dir>/bus), connects SUB to all peers. */

@@ -40,11 +40,25 @@ static void publish_service_state(GwDaemon *d, Gw__ServiceRunState state) {
 static void publish_counters(GwDaemon *d) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
         Gw__BusCounters bc = GW__BUS_COUNTERS__INIT;
+        Gw__PcmCounters pc = GW__PCM_COUNTERS__INIT;
 
         gw_bus_counters(d->bus, &bc);
+        if (d->pcm) {
+                gw_pcm_counters(d->pcm, &pc);
+                bc.has_pcm_frames_tx = bc.has_pcm_frames_rx = true;
+                bc.pcm_frames_tx = pc.frames_tx;
+                bc.pcm_frames_rx = pc.frames_rx;
+        }
         env.body_case = GW__ENVELOPE__BODY_BUS_COUNTERS;
         env.bus_counters = &bc;
         (void) gw_bus_publish_auto(d->bus, d->name, &env);
+
+        if (d->pcm) {
+                env = (Gw__Envelope) GW__ENVELOPE__INIT;
+                env.body_case = GW__ENVELOPE__BODY_PCM_COUNTERS;
+                env.pcm_counters = &pc;
+                (void) gw_bus_publish_auto(d->bus, d->name, &env);
+        }
 }
 
 static void publish_sync_request(GwDaemon *d) {

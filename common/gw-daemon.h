@@ -9,7 +9,8 @@
  * for now; enables the watchdog (systemd and gwsupd both set WATCHDOG_USEC);
  * creates <runtime_dir>/<name>/ for the daemon's state; creates the bus.
  * Publishes ServiceState STARTING, then after gw_daemon_ready() RUNNING every
- * 5 s, and answers StateSyncRequest with its ServiceState. */
+ * 5 s (with BusCounters, and PcmCounters when 'pcm' is set), and answers
+ * StateSyncRequest with its ServiceState. */
 #pragma once
 
 #include <time.h>
@@ -17,6 +18,7 @@
 
 #include "gw-bus.h"
 #include "gw-conf.h"
+#include "gw-pcm.h"
 #include "gw-toneplan.h"
 
 #define EXIT_CONFIG 78   /* EX_CONFIG: gwsupd does not restart a daemon that exits so */
@@ -28,6 +30,8 @@ typedef struct GwDaemon {
         GwTonePlan *tone_plan;         /* gwsupd, sigd, mediad, linehwd: the config's tone_plan */
         sd_event *event;
         GwBus *bus;
+        GwPcm *pcm;                    /* linehwd, mediad: set by the daemon, not owned; its
+                                        * counters go out with the heartbeat (PcmCounters) */
         char *state_dir;               /* <runtime_dir>/<name> */
         sd_event_source *heartbeat;
         sd_event_source *sync_timer;   /* repeats StateSyncRequest after start */

@@ -68,6 +68,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(GwPcm *, gw_pcm_free);
  * Never blocks: a full queue drops the frame and counts it (-EAGAIN). */
 int gw_pcm_send(GwPcm *p, const GwPcmFrame *f);
 
+/* The clock owner (linehwd) counts frames that missed their 20 ms slot. */
+void gw_pcm_add_late(GwPcm *p, uint64_t n);
+
 /* Frame counters, for BusCounters.pcm_frames_* and PcmCounters. ret INIT'd by the caller. */
 void gw_pcm_counters(const GwPcm *p, Gw__PcmCounters *ret);
 

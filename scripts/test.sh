@@ -93,12 +93,14 @@ run_build build
 
 if [ "$vg" = 1 ] && [ -f build/build.ninja ]; then
         echo "== valgrind: unit suite of build/"
-        rm -f build/meson-logs/testlog-valgrind.json
+        rm -f build/meson-logs/testlog-valgrind*.json
         meson test -C build --suite unit --print-errorlogs --num-processes "$JOBS" --timeout-multiplier 10 \
                 --logbase testlog-valgrind \
                 --wrap='valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --quiet' \
                 "${extra[@]}" || true
-        cp build/meson-logs/testlog-valgrind.json build/meson-logs/testlog.json 2>/dev/null || rm -f build/meson-logs/testlog.json
+        # meson adds the wrapper's name to the log base (testlog-valgrind-valgrind.json).
+        vglog=$(ls build/meson-logs/testlog-valgrind*.json 2>/dev/null | head -n 1 || true)
+        if [ -n "$vglog" ]; then cp "$vglog" build/meson-logs/testlog.json; else rm -f build/meson-logs/testlog.json; fi
         count build
 fi
 

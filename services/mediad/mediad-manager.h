@@ -27,7 +27,7 @@
 #define MEDIAD_LAST_TONES       8
 #define MEDIAD_LAST_DIGITS      64
 #define MEDIAD_STATE_USEC       (5 * USEC_PER_SEC)   /* MediaState while RTP runs */
-#define MEDIAD_ONHOOK_GAP       25                   /* missing up frames (0.5 s) that mean the line went on hook */
+#define MEDIAD_ONHOOK_GAP       50                   /* missing up frames (1 s, longer than a flash) that mean the line was on hook */
 
 typedef struct Manager Manager;
 typedef struct MediaLine MediaLine;

@@ -121,6 +121,13 @@ static int handle_gateway_stopping(GwBus *bus, const Gw__Envelope *env, void *us
         return manager_gateway_stopping(userdata, env->gateway_stopping->deadline_ms);
 }
 
+/* What one of sigd's INVITEs learnt about an entry: regd decides. */
+static int handle_entry_report(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        if (!env->entry_report)
+                return -EBADMSG;
+        return manager_entry_report(userdata, env->entry_report);
+}
+
 /* sigd's heartbeat and its answer to our StateSyncRequest: the bus reports its
  * instance to on_peer() before this runs; nothing else to do. */
 static int handle_service_state(GwBus *bus, const Gw__Envelope *env, void *userdata) {
@@ -134,6 +141,8 @@ static const GwBusHandler regd_handlers[] = {
                 "SipRequestOutcome", handle_outcome, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
         [GW__ENVELOPE__BODY_STATE_SYNC_REQUEST] = {
                 "StateSyncRequest", handle_state_sync, GW_SRC_DAEMONS },
+        [GW__ENVELOPE__BODY_ENTRY_REPORT] = {
+                "EntryReport", handle_entry_report, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
         /* Only the supervisor may stop the gateway. */
         [GW__ENVELOPE__BODY_GATEWAY_STOPPING] = {
                 "GatewayStopping", handle_gateway_stopping, GW_SERVICE_BIT(GW__SERVICE__SERVICE_GWSUPD) },
@@ -195,7 +204,7 @@ static RegdGlue glue;
 
 int regd_bus_attach(Manager *m, GwBus *bus, GwDaemon *d) {
         static const char *const topics[] = {
-                "SipRequestOutcome", "StateSyncRequest", "GatewayStopping",
+                "SipRequestOutcome", "StateSyncRequest", "GatewayStopping", "EntryReport",
                 "ServiceState/sigd",    /* to see sigd (and a new instance of it) early */
         };
         const ManagerCallbacks cb = {

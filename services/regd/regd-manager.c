@@ -154,6 +154,24 @@ Line *manager_line_by_port(Manager *m, unsigned port) {
         return NULL;
 }
 
+int manager_entry_report(Manager *m, const Gw__EntryReport *r) {
+        Profile *p;
+        int k;
+
+        assert(m);
+        if (!r || isempty(r->profile) || isempty(r->proxy))
+                return -EBADMSG;
+        p = manager_profile_by_name(m, r->profile);
+        if (!p) {
+                log_debug("EntryReport for unknown profile '%s' ignored.", r->profile);
+                return -ENOENT;
+        }
+        k = profile_entry_report(p, r);
+        if (k >= 0)
+                manager_mark_dirty(m);
+        return k;
+}
+
 Profile *manager_profile_by_name(Manager *m, const char *name) {
         for (size_t i = 0; name && i < m->n_profiles; i++)
                 if (streq(m->profiles[i]->name, name))

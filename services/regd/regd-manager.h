@@ -131,6 +131,9 @@ Line *manager_line_by_port(Manager *m, unsigned port);
 /* Count lines that register, and of those the registered ones. */
 void manager_count(Manager *m, unsigned *ret_registering_lines, unsigned *ret_registered);
 Profile *manager_profile_by_name(Manager *m, const char *name);
+/* sigd's report on an entry from an INVITE (calls): fed to the profile's
+ * policy like the outcome of our own request. -ENOENT: no such profile/entry. */
+int manager_entry_report(Manager *m, const Gw__EntryReport *r);
 
 /* ---- for the line and profile objects ---- */
 uint64_t manager_new_correlation_id(Manager *m);

@@ -700,6 +700,56 @@ ProfileLineAction profile_record_outcome(Profile *p, Proxy *x, const Gw__SipRequ
         return PROFILE_LINE_AGAIN;
 }
 
+int profile_entry_report(Profile *p, const Gw__EntryReport *r) {
+        Gw__SipRequestOutcome o = GW__SIP_REQUEST_OUTCOME__INIT;
+        const char *reason = strempty(r->reason);
+        Proxy *x = NULL;
+        bool alive = r->has_alive && r->alive;
+
+        for (size_t i = 0; i < p->n_proxies && !x; i++)
+                if (streq(proxy_address(p->proxies[i]), r->proxy))
+                        x = p->proxies[i];
+        if (!x) {
+                log_debug("Profile '%s': EntryReport for unknown entry '%s' ignored.", p->name, r->proxy);
+                return -ENOENT;
+        }
+
+        /* The same classification as our own requests' outcomes. */
+        if (alive) {
+                o.kind = GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE;
+                o.has_status_code = true;
+                o.status_code = 200;
+                reason = "";
+        } else if (streq(reason, "timeout"))
+                o.kind = GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT;
+        else if (streq(reason, "transport"))
+                o.kind = GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT;
+        else if (streq(reason, "503") || streq(reason, "408")) {
+                o.kind = GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE;
+                o.has_status_code = true;
+                o.status_code = streq(reason, "503") ? 503 : 408;
+        } else {
+                log_debug("Profile '%s': EntryReport with unknown reason '%s' ignored.", p->name, reason);
+                return -EINVAL;
+        }
+
+        log_info("Profile '%s': a call found entry '%s' %s%s%s.", p->name, proxy_address(x),
+                 alive ? "alive" : "failed", alive ? "" : ": ", reason);
+        proxy_note_sent(x, strempty(r->target), profile_now(p));
+        (void) profile_record_outcome(p, x, &o, reason, REQUEST_NORMAL, NULL,
+                                      p->manager ? manager_now(p->manager, CLOCK_REALTIME) : 0);
+        if (!alive || x->index == p->active || !profile_may_send(p))
+                return 0;
+
+        if (p->searching)
+                /* The call found an entry before our search did. */
+                profile_switch(p, x->index, p->search_reason[0] ? p->search_reason : "invite");
+        else if (x->index == 0 && p->conf->redundancy_mode == REDUNDANCY_HOMING &&
+                 p->conf->keepalive == KEEPALIVE_INVITE)
+                profile_switch(p, 0, "homing");
+        return 0;
+}
+
 bool profile_probe_outcome(Profile *p, uint64_t cid, const Gw__SipRequestOutcome *o) {
         static const RequestPurpose purpose[_PROBE_KIND_MAX] = {
                 [PROBE_CHECK] = REQUEST_NORMAL,

@@ -128,6 +128,11 @@ void profile_stop(Profile *p);
 /* Start the search because the active entry failed with 'reason' (l: the line
  * whose request failed, or NULL). No-op if already searching. */
 void profile_search_start(Profile *p, const char *reason, Line *l);
+/* An INVITE of sigd reached entry r->proxy (alive) or found it failed
+ * (r->reason). Failure of the active entry starts the search; an answer from
+ * another entry while searching makes it active; with keepalive 'invite' in
+ * homing mode, an answer from the main entry homes. -ENOENT: no such entry. */
+int profile_entry_report(Profile *p, const Gw__EntryReport *r);
 /* An outcome for a probe of p with correlation id cid? Handles it and returns true. */
 bool profile_probe_outcome(Profile *p, uint64_t cid, const Gw__SipRequestOutcome *o);
 

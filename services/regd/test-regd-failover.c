@@ -568,3 +568,133 @@ TEST(regd_failover_active_restored) {
         test_rm_rf(f.state_dir);
         free(f.state_dir);
 }
+
+/* ---------------------------------------------------------------- reports from calls */
+
+/* Entries as configured in the fixture (no port) and their targets. */
+#define MAIN_ENTRY "127.0.0.1"
+#define R2_ENTRY   "127.0.0.4"
+
+static Gw__EntryReport entry_report(const char *proxy, bool alive, const char *reason) {
+        Gw__EntryReport r = GW__ENTRY_REPORT__INIT;
+
+        r.profile = UNCONST("p1");
+        r.proxy = UNCONST(proxy);
+        r.target = UNCONST(streq(proxy, MAIN_ENTRY) ? MAIN : R2);
+        r.has_alive = true;
+        r.alive = alive;
+        r.reason = UNCONST(reason);
+        return r;
+}
+
+TEST(regd_entry_report_failure_starts_search) {
+        Fixture f;
+        Gw__EntryReport r;
+        Profile *p;
+
+        fixture_init(&f, 2);
+        fixture_start(&f, 20 * USEC_PER_MSEC);
+        p = f.m->profiles[0];
+        ASSERT_TRUE(drive(&f, on_main, USEC_PER_SEC));
+
+        /* An INVITE found the active main silent: the same search as a REGISTER's. */
+        f.by_entry[0] = PEER_SILENT;
+        r = entry_report(MAIN_ENTRY, false, "timeout");
+        ASSERT_OK(manager_entry_report(f.m, &r));
+        ASSERT_TRUE(p->searching || p->active == 1);
+        ASSERT_EQ(p->proxies[0]->health, PROXY_HEALTH_DOWN);
+        ASSERT_STREQ(p->proxies[0]->last_failure_reason, "timeout");
+        ASSERT_TRUE(drive(&f, on_r1, 2 * USEC_PER_SEC));
+        ASSERT_STREQ(f.c->switch_reason, "timeout");
+        fixture_done(&f);
+}
+
+TEST(regd_entry_report_answer_ends_search) {
+        Fixture f;
+        Gw__EntryReport r;
+        Profile *p;
+
+        fixture_init(&f, 2);
+        fixture_start(&f, 20 * USEC_PER_MSEC);
+        p = f.m->profiles[0];
+        ASSERT_TRUE(drive(&f, on_main, USEC_PER_SEC));
+
+        /* Main fails and the search's attempt to r1 hangs: a call answered by r2 ends it. */
+        f.by_entry[0] = PEER_SILENT;
+        f.by_entry[1] = PEER_PENDING;
+        r = entry_report(MAIN_ENTRY, false, "503");
+        ASSERT_OK(manager_entry_report(f.m, &r));
+        ASSERT_TRUE(p->searching);
+        drive(&f, NULL, 100 * USEC_PER_MSEC);
+        r = entry_report(R2_ENTRY, true, NULL);
+        ASSERT_OK(manager_entry_report(f.m, &r));
+        ASSERT_FALSE(p->searching);
+        ASSERT_EQ(p->active, 2);
+        ASSERT_STREQ(f.c->switch_reason, "503");
+        /* The search's REGISTER to r1 ends (sigd's timeout): that line too renews at r2. */
+        f.by_entry[1] = PEER_SILENT;
+        ASSERT_TRUE(drive(&f, on_r2, 2 * USEC_PER_SEC));
+        fixture_done(&f);
+}
+
+static void check_invite_homing(RedundancyMode mode, bool expect_home) {
+        Fixture f;
+        Gw__EntryReport r;
+        Profile *p;
+
+        fixture_init(&f, 2);
+        f.t.profile.redundancy_mode = mode;
+        f.t.profile.keepalive = KEEPALIVE_INVITE;
+        fixture_start(&f, 20 * USEC_PER_MSEC);
+        p = f.m->profiles[0];
+        f.by_entry[0] = PEER_503;
+        ASSERT_TRUE(drive(&f, on_r1, 2 * USEC_PER_SEC));
+
+        /* keepalive invite: nothing periodic to the main; a call reached it. */
+        f.by_entry[0] = PEER_OK;
+        r = entry_report(MAIN_ENTRY, true, NULL);
+        ASSERT_OK(manager_entry_report(f.m, &r));
+        if (expect_home) {
+                ASSERT_EQ(p->active, 0);
+                ASSERT_STREQ(f.c->switch_reason, "homing");
+                ASSERT_TRUE(drive(&f, on_main, 2 * USEC_PER_SEC));
+        } else {
+                drive(&f, NULL, 300 * USEC_PER_MSEC);
+                ASSERT_EQ(p->active, 1);
+                ASSERT_TRUE(all_registered_via(&f, 1));
+        }
+        fixture_done(&f);
+}
+
+TEST(regd_entry_report_invite_homing) {
+        check_invite_homing(REDUNDANCY_HOMING, true);
+}
+
+TEST(regd_entry_report_parking_stays) {
+        check_invite_homing(REDUNDANCY_PARKING, false);
+}
+
+TEST(regd_entry_report_bad) {
+        Fixture f;
+        Gw__EntryReport r;
+        Profile *p;
+
+        fixture_init(&f, 1);
+        fixture_start(&f, 20 * USEC_PER_MSEC);
+        p = f.m->profiles[0];
+        ASSERT_TRUE(drive(&f, on_main, USEC_PER_SEC));
+
+        r = entry_report("192.0.2.99:5060", false, "timeout");
+        ASSERT_EQ(manager_entry_report(f.m, &r), -ENOENT);
+        r = entry_report(MAIN_ENTRY, false, "nonsense");
+        ASSERT_EQ(manager_entry_report(f.m, &r), -EINVAL);
+        r = entry_report(MAIN_ENTRY, false, "timeout");
+        r.profile = UNCONST("nope");
+        ASSERT_EQ(manager_entry_report(f.m, &r), -ENOENT);
+        r.profile = NULL;
+        ASSERT_EQ(manager_entry_report(f.m, &r), -EBADMSG);
+        ASSERT_FALSE(p->searching);
+        ASSERT_EQ(p->active, 0);
+        ASSERT_EQ(p->proxies[0]->health, PROXY_HEALTH_UP);
+        fixture_done(&f);
+}

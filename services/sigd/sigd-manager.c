@@ -41,6 +41,9 @@ int manager_new(sd_event *e, const GwConf *c, Manager **ret) {
         r = manager_osip_init(m);
         if (r < 0)
                 return r;
+        r = manager_calls_init(m);
+        if (r < 0)
+                return r;
 
         /* Until the socket is open, Via/Contact name the configured address. */
         m->local = c->sip_listen_addr;
@@ -77,6 +80,7 @@ Manager *manager_free(Manager *m) {
                 free(cr->to_uri); free(cr->call_id); free(cr->from_tag); free(cr->profile); free(cr->contact_uri);
                 free(cr);
         }
+        manager_calls_done(m);
         manager_osip_done(m);
         m->osip_timer = sd_event_source_disable_unref(m->osip_timer);
         transport_close(m);

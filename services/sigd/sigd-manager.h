@@ -18,6 +18,7 @@
 #include "gw-conf.h"
 #include "gw.pb-c.h"
 #include "sigd-digest.h"
+#include "sigd-call.h"
 
 #define SIGD_MAX_DATAGRAM     65535u   /* larger (or empty) datagrams are dropped */
 #define SIGD_RX_BURST         64u      /* datagrams read per wake-up */
@@ -26,7 +27,7 @@
 #define SIGD_MAX_TIMEOUT_MS   300000u
 #define SIGD_MAX_IN_FLIGHT    4096u
 #define SIGD_MAX_AUTH_ROUNDS  4u       /* challenges answered per request */
-#define SIGD_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS"
+#define SIGD_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 
 typedef struct Manager Manager;
 typedef struct ClientRequest ClientRequest;
@@ -79,6 +80,7 @@ typedef int (*manager_tx_hook_t)(Manager *m, const char *buf, size_t n,
 typedef struct TransactionCtx {
         Manager *manager;
         ClientRequest *request;         /* client transactions while their request lives */
+        uint64_t call;                  /* serial of the Call it belongs to; 0: none */
         struct sockaddr_storage dest;   /* where its messages go */
         socklen_t dest_len;
 } TransactionCtx;
@@ -109,6 +111,18 @@ struct Manager {
          * configured by name, resolved by regd). A small ring, IPs only. */
         struct sockaddr_storage peers[64];
         size_t n_peers, next_peer;
+
+        /* calls (sigd-call.c) */
+        Line *lines;
+        size_t n_lines;
+        ProfileState *profiles;         /* per conf->profiles[] */
+        Call *calls;                    /* doubly linked, incl. those a line let go */
+        uint64_t next_call_serial;
+        CallTxEvent *tx_events;         /* noted in libosip2's callbacks */
+        size_t n_tx_events, n_tx_events_alloc;
+        uint64_t call_actions;          /* bumped by anything the call layer queues for libosip2 */
+        manager_publish_cb_t publish_cb;
+        void *publish_userdata;
 
         manager_outcome_cb_t outcome_cb;
         void *outcome_userdata;
@@ -191,9 +205,17 @@ struct ClientRequest {
 bool manager_source_trusted(Manager *m, const struct sockaddr *sa);
 void manager_note_peer(Manager *m, const struct sockaddr *sa);
 
+/* sigd-transaction.c: the challenge to answer in a 401/407 (SHA-256 before MD5) */
+int response_pick_challenge(const osip_message_t *resp, bool proxy, DigestChallenge *ret);
+
 /* sigd-message.c: building messages */
 int request_build(ClientRequest *cr, osip_message_t **ret);
 int response_build(const osip_message_t *req, unsigned code, osip_message_t **ret);
+/* Start a server transaction (IST for INVITE) for a received request; takes ev. */
+int server_transaction_new(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
+                           osip_transaction_t **ret);
+/* Send resp in server transaction tr (takes resp). */
+void server_transaction_respond(Manager *m, osip_transaction_t *tr, osip_message_t *resp);
 /* Our Contact URI for a line: "sip:NUMBER@host:port". */
 int contact_uri_for(Manager *m, const char *number, char **ret);
 /* Expiry granted to contact_uri by a 2xx to REGISTER; asked if none. */

@@ -12,9 +12,9 @@
  *
  * Well-formed requests get a server transaction (libosip2's NIST, IST for
  * INVITE) so retransmissions are absorbed and our answer is repeated, and
- * are answered as an endpoint that is not a registrar and (until the calls
- * milestone) takes no calls: OPTIONS 200, REGISTER 405, INVITE 480, BYE and
- * CANCEL 481, anything else 501. ACK is never answered. Responses go to the
+ * are answered as an endpoint that is not a registrar: OPTIONS 200, REGISTER
+ * 405, anything else 501; INVITE, BYE, CANCEL, INFO and ACK go to the call
+ * layer (sigd-call.c), which answers what it does not know 481. ACK is never answered. Responses go to the
  * source address of the request, at the source port when the Via asks for
  * rport (RFC 3581), else at the Via's port (RFC 3261 §18.2.2). */
 #include <arpa/inet.h>
@@ -822,6 +822,31 @@ fail:
         return -ENOMEM;
 }
 
+int server_transaction_new(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
+                           osip_transaction_t **ret) {
+        osip_transaction_t *tr = NULL;
+        TransactionCtx *ctx;
+
+        ctx = calloc(1, sizeof(*ctx));
+        if (!ctx)
+                return -ENOMEM;
+        ctx->manager = m;
+        ctx->dest = *dest;
+        ctx->dest_len = dest_len;
+        if (osip_transaction_init(&tr, streq(ev->sip->sip_method, "INVITE") ? IST : NIST, m->osip, ev->sip) != 0) {
+                free(ctx);
+                return -EINVAL;
+        }
+        manager_transaction_start(m, tr, ctx, ev);
+        *ret = tr;
+        return 0;
+}
+
+void server_transaction_respond(Manager *m, osip_transaction_t *tr, osip_message_t *resp) {
+        osip_transaction_add_event(tr, osip_new_outgoing_sipmessage(resp));
+        m->call_actions++;
+}
+
 /* ---------------------------------------------------------------- incoming requests */
 
 static bool uri_scheme_supported(const char *uri, size_t n) {
@@ -830,7 +855,7 @@ static bool uri_scheme_supported(const char *uri, size_t n) {
 }
 
 static bool method_known(const RawMessage *rm) {
-        static const char *const known[] = { "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER" };
+        static const char *const known[] = { "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO" };
         for (size_t i = 0; i < ELEMENTSOF(known); i++)
                 if (raw_method_is(rm, known[i]))
                         return true;
@@ -862,7 +887,7 @@ static unsigned request_answer(const osip_message_t *sip, const RawMessage *rm, 
         if (streq(method, "ACK"))
                 return 0;
         if (!streq(method, "OPTIONS") && !streq(method, "INVITE") && !streq(method, "REGISTER") &&
-            !streq(method, "BYE") && !streq(method, "CANCEL"))
+            !streq(method, "BYE") && !streq(method, "CANCEL") && !streq(method, "INFO"))
                 return 501;
         if (!uri_scheme_supported(rm->uri, rm->uri_len))
                 return 416;
@@ -884,12 +909,11 @@ static unsigned request_answer(const osip_message_t *sip, const RawMessage *rm, 
                 return 415;
         if (streq(method, "OPTIONS"))
                 return 200;
-        if (streq(method, "BYE") || streq(method, "CANCEL"))
-                return 481;                               /* no dialogs yet */
-        /* INVITE: calls are a later milestone; until then every call is declined. */
+        if (streq(method, "BYE") || streq(method, "CANCEL") || streq(method, "INFO"))
+                return 481;                               /* unless the call layer knows the dialog */
         if (!accepts_sdp(sip))
                 return 406;
-        return 480;
+        return 480;                                       /* unless the call layer takes it */
 }
 
 static int handle_request(Manager *m, osip_event_t *ev, const RawMessage *rm,
@@ -925,13 +949,31 @@ static int handle_request(Manager *m, osip_event_t *ev, const RawMessage *rm,
                 return 0;
         }
         if (streq(sip->sip_method, "ACK")) {
-                /* An ACK for nothing we know (a 2xx ACK, since we send no 2xx to INVITE): absorbed. */
-                osip_event_free(ev);
+                /* An ACK for a 2xx (the call layer's), or for nothing we know: never answered. */
+                unsigned dummy;
+                if (calls_handle_request(m, ev, NULL, 0, &dummy) == 0)
+                        osip_event_free(ev);
                 *ret = (RxResult) { RX_ACK, 0 };
+                manager_osip_run(m);
                 return 0;
         }
 
         code = request_answer(sip, rm, &unsupported);
+        if (code == 480 || code == 481) {
+                struct sockaddr_storage dest;
+                socklen_t dest_len;
+                unsigned status = 0;
+
+                response_destination(from, fromlen, rm->via_rport, rm->via_port, &dest, &dest_len);
+                r = calls_handle_request(m, ev, &dest, dest_len, &status);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        *ret = (RxResult) { RX_ANSWERED, status };
+                        manager_osip_run(m);
+                        return 0;
+                }
+        }
         if (code == 400)
                 m->counters.malformed++;
         r = response_build(sip, code, &resp);
@@ -1063,6 +1105,10 @@ int manager_handle_datagram(Manager *m, const void *data, size_t n,
                         }
                 } else if (!rm.is_request) {
                         if (osip_find_transaction_and_add_event(m->osip, ev) == 0) {
+                                *ret = (RxResult) { RX_RESPONSE_MATCHED, 0 };
+                                manager_osip_run(m);
+                        } else if (calls_handle_stray_response(m, ev->sip, from, fromlen) > 0) {
+                                osip_event_free(ev);
                                 *ret = (RxResult) { RX_RESPONSE_MATCHED, 0 };
                                 manager_osip_run(m);
                         } else {

@@ -56,6 +56,8 @@ static void dead_free(Manager *m) {
                 TransactionCtx *ctx = osip_transaction_get_your_instance(tr);
                 if (ctx && ctx->request && ctx->request->tr == tr)
                         ctx->request->tr = NULL;
+                if (ctx && ctx->call)
+                        calls_transaction_gone(m, ctx->call, tr);
                 free(ctx);
                 osip_transaction_set_your_instance(tr, NULL);
                 osip_transaction_free(tr);                /* also removes it from libosip2 */
@@ -130,6 +132,29 @@ static void nict_message_cb(int type, osip_transaction_t *tr, osip_message_t *si
         }
 }
 
+static void ict_message_cb(int type, osip_transaction_t *tr, osip_message_t *sip) {
+        TransactionCtx *ctx = osip_transaction_get_your_instance(tr);
+
+        if (!ctx)
+                return;
+        if (type == OSIP_ICT_INVITE_SENT_AGAIN || type == OSIP_ICT_ACK_SENT_AGAIN)
+                ctx->manager->counters.retransmissions++;
+        if (ctx->call == 0)
+                return;
+        switch (type) {
+        case OSIP_ICT_STATUS_1XX_RECEIVED:
+        case OSIP_ICT_STATUS_2XX_RECEIVED:
+        case OSIP_ICT_STATUS_3XX_RECEIVED:
+        case OSIP_ICT_STATUS_4XX_RECEIVED:
+        case OSIP_ICT_STATUS_5XX_RECEIVED:
+        case OSIP_ICT_STATUS_6XX_RECEIVED:
+                calls_tx_event(ctx->manager, tr, 1, sip);
+                break;
+        default:
+                break;
+        }
+}
+
 static void server_message_cb(int type, osip_transaction_t *tr, osip_message_t *sip) {
         TransactionCtx *ctx = osip_transaction_get_your_instance(tr);
 
@@ -147,6 +172,8 @@ static void kill_cb(int type, osip_transaction_t *tr) {
         m = ctx->manager;
         if (ctx->request && ctx->request->tr == tr && ctx->request->pending == PENDING_NONE)
                 ctx->request->pending = PENDING_TIMEOUT;  /* Timer F */
+        if (ctx->call && type == OSIP_ICT_KILL_TRANSACTION)
+                calls_tx_event(m, tr, 3, NULL);
         osip_remove_transaction(m->osip, tr);
         dead_push(m, tr);
 }
@@ -154,6 +181,8 @@ static void kill_cb(int type, osip_transaction_t *tr) {
 static void transport_error_cb(int type, osip_transaction_t *tr, int error) {
         TransactionCtx *ctx = osip_transaction_get_your_instance(tr);
 
+        if (ctx && ctx->call && type == OSIP_ICT_TRANSPORT_ERROR)
+                calls_tx_event(ctx->manager, tr, 2, NULL);
         if (ctx && ctx->request && ctx->request->tr == tr && ctx->request->pending == PENDING_NONE) {
                 ctx->request->pending = PENDING_TRANSPORT;
                 if (ctx->request->error == 0)
@@ -190,19 +219,20 @@ static void osip_timer_rearm(Manager *m) {
         (void) sd_event_source_set_enabled(m->osip_timer, SD_EVENT_ONESHOT);
 }
 
+/* NIST before IST: the 200 for a CANCEL leaves before the INVITE's 487. */
 static void osip_execute_all(Manager *m) {
         osip_ict_execute(m->osip);
+        osip_nist_execute(m->osip);
         osip_ist_execute(m->osip);
         osip_nict_execute(m->osip);
-        osip_nist_execute(m->osip);
         osip_timers_ict_execute(m->osip);
         osip_timers_ist_execute(m->osip);
         osip_timers_nict_execute(m->osip);
         osip_timers_nist_execute(m->osip);
         osip_ict_execute(m->osip);
+        osip_nist_execute(m->osip);
         osip_ist_execute(m->osip);
         osip_nict_execute(m->osip);
-        osip_nist_execute(m->osip);
 }
 
 void manager_osip_run(Manager *m) {
@@ -210,10 +240,11 @@ void manager_osip_run(Manager *m) {
                 return;
         m->in_osip = true;
         for (unsigned i = 0; i < 8; i++) {
-                uint64_t before = m->counters.tx + m->counters.outcomes + m->counters.requests_sent;
+                uint64_t before = m->counters.tx + m->counters.outcomes + m->counters.requests_sent + m->call_actions;
                 osip_execute_all(m);
                 manager_settle_requests(m);
-                if (m->counters.tx + m->counters.outcomes + m->counters.requests_sent == before)
+                calls_settle(m);
+                if (m->counters.tx + m->counters.outcomes + m->counters.requests_sent + m->call_actions == before)
                         break;
         }
         dead_free(m);
@@ -229,6 +260,8 @@ int manager_osip_init(Manager *m) {
         osip_set_cb_send_message(m->osip, send_cb);
         for (int t = OSIP_NICT_REGISTER_SENT; t <= OSIP_NICT_STATUS_3456XX_RECEIVED_AGAIN; t++)
                 osip_set_message_callback(m->osip, t, nict_message_cb);
+        for (int t = OSIP_ICT_INVITE_SENT; t <= OSIP_ICT_STATUS_3456XX_RECEIVED_AGAIN; t++)
+                osip_set_message_callback(m->osip, t, ict_message_cb);
         for (int t = OSIP_IST_INVITE_RECEIVED; t <= OSIP_IST_STATUS_3456XX_SENT_AGAIN; t++)
                 osip_set_message_callback(m->osip, t, server_message_cb);
         for (int t = OSIP_NIST_REGISTER_RECEIVED; t <= OSIP_NIST_STATUS_3456XX_SENT_AGAIN; t++)
@@ -664,7 +697,7 @@ static void client_request_finish(ClientRequest *cr, Gw__SipOutcomeKind kind, co
 }
 
 /* Choose the challenge to answer from a 401/407: SHA-256 before MD5. */
-static int pick_challenge(const osip_message_t *resp, bool proxy, DigestChallenge *ret) {
+int response_pick_challenge(const osip_message_t *resp, bool proxy, DigestChallenge *ret) {
         DigestChallenge best = {};
         bool have = false;
         osip_list_iterator_t it;
@@ -706,7 +739,7 @@ static void client_request_challenged(ClientRequest *cr, const osip_message_t *r
         if (!cr->line || !cr->line->password)
                 return client_request_finish(cr, GW__SIP_OUTCOME_KIND__OUTCOME_NO_CREDENTIALS, resp,
                                              "no credentials for this line");
-        if (pick_challenge(resp, proxy, &c) < 0)
+        if (response_pick_challenge(resp, proxy, &c) < 0)
                 return client_request_finish(cr, GW__SIP_OUTCOME_KIND__OUTCOME_AUTH_FAILED, resp,
                                              "no usable digest challenge");
 
@@ -776,6 +809,7 @@ void manager_transport_error(Manager *m, const struct sockaddr *to, socklen_t to
                         client_request_transport_error(cr, error);
                         n++;
                 }
+        calls_transport_error(m, to, tolen, error);
         log_debug("ICMP error for %s: %s (%u requests).", dest, strerror(error), n);
         manager_osip_run(m);
 }

@@ -1,0 +1,694 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-sigd-call.c: call control through real SIP on loopback. SIPp plays the
+ * far end (tests/integration/sipp/call-*.xml): a callee behind the profile's
+ * entries on 127.0.0.2/127.0.0.3, or a caller from 127.0.0.4. The line side
+ * is driven the way linehwd and mediad report it (hook, digits), and what
+ * sigd publishes (LineControl, MediaControl, LineCall, CallEvent, EntryReport)
+ * is recorded from the manager's publish callback. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "gw-build-config.h"
+#include "gw-bus.h"
+#include "gw-log.h"
+#include "gw-tests.h"
+#include "sigd-manager.h"
+
+DEFINE_TEST_MAIN
+
+#define SCEN GW_SOURCE_ROOT "/tests/integration/sipp/"
+
+typedef struct Seen {
+        bool ring, reversed, rtp;
+        unsigned ring_ons;
+        Gw__Tone tone;
+        char rtp_ip[64];
+        uint32_t rtp_port, rtp_pt, rtp_local_port;
+        Gw__MediaDirection rtp_dir;
+        uint64_t generation[3];         /* per port */
+        Gw__CallState state;
+        char events[8][48];             /* "start", "answer", "end:busy:486" */
+        unsigned n_events;
+        char reports[8][96];            /* "127.0.0.2:5060 alive" / "... failed 503" */
+        unsigned n_reports;
+        /* INVITEs as sent: destination port, Call-ID, CSeq line, branch */
+        unsigned n_invites;
+        uint16_t invite_port[4];
+        char invite_call_id[4][128], invite_cseq[4][32], invite_branch[4][64];
+        uint64_t invite_usec;
+} Seen;
+
+static void on_publish(Manager *m, const char *key, Gw__Envelope *env, void *u) {
+        Seen *s = u;
+
+        switch (env->body_case) {
+        case GW__ENVELOPE__BODY_LINE_CONTROL:
+                if (env->line_control->ring && !s->ring)
+                        s->ring_ons++;
+                s->ring = env->line_control->ring;
+                s->reversed = env->line_control->polarity == GW__POLARITY__POLARITY_REVERSED;
+                break;
+        case GW__ENVELOPE__BODY_MEDIA_CONTROL: {
+                const Gw__MediaControl *mc = env->media_control;
+                ASSERT_TRUE(mc->port < ELEMENTSOF(s->generation));
+                ASSERT_TRUE(mc->generation >= s->generation[mc->port]);  /* never goes back */
+                s->generation[mc->port] = mc->generation;
+                s->tone = mc->tone;
+                s->rtp = mc->rtp != NULL;
+                if (mc->rtp) {
+                        snprintf(s->rtp_ip, sizeof s->rtp_ip, "%s", strempty(mc->rtp->remote_ip));
+                        s->rtp_port = mc->rtp->remote_port;
+                        s->rtp_pt = mc->rtp->payload_type;
+                        s->rtp_dir = mc->rtp->direction;
+                        s->rtp_local_port = mc->rtp->local_port;
+                }
+                break;
+        }
+        case GW__ENVELOPE__BODY_LINE_CALL:
+                s->state = env->line_call->state;
+                break;
+        case GW__ENVELOPE__BODY_CALL_EVENT: {
+                const Gw__CallEvent *ce = env->call_event;
+                ASSERT_TRUE(s->n_events < ELEMENTSOF(s->events));
+                if (ce->kind == GW__CALL_EVENT_KIND__CALL_EVENT_START)
+                        snprintf(s->events[s->n_events++], 48, "start");
+                else if (ce->kind == GW__CALL_EVENT_KIND__CALL_EVENT_ANSWER)
+                        snprintf(s->events[s->n_events++], 48, "answer:%s", strempty(ce->codec));
+                else
+                        snprintf(s->events[s->n_events++], 48, "end:%s:%u", strempty(ce->cause), ce->sip_status);
+                break;
+        }
+        case GW__ENVELOPE__BODY_ENTRY_REPORT: {
+                const Gw__EntryReport *er = env->entry_report;
+                ASSERT_TRUE(s->n_reports < ELEMENTSOF(s->reports));
+                ASSERT_STREQ(key, "p");
+                snprintf(s->reports[s->n_reports++], 96, "%s %s%s%s", strempty(er->target),
+                         er->alive ? "alive" : "failed", er->reason ? " " : "", strempty(er->reason));
+                break;
+        }
+        default:
+                break;
+        }
+}
+
+static void header_value(const char *buf, size_t n, const char *name, char *out, size_t outn) {
+        const char *p = memmem(buf, n, name, strlen(name));
+        size_t k;
+
+        out[0] = 0;
+        if (!p)
+                return;
+        p += strlen(name);
+        k = strcspn(p, "\r\n");
+        snprintf(out, outn, "%.*s", (int) MIN(k, outn - 1), p);
+}
+
+static int on_tx(Manager *m, const char *buf, size_t n, const struct sockaddr *to, socklen_t tolen, void *u) {
+        Seen *s = u;
+
+        if (n > 7 && memcmp(buf, "INVITE ", 7) == 0 && s->n_invites < 4) {
+                unsigned i = s->n_invites;
+                const char *br;
+                /* retransmissions of the same transaction are not a new attempt */
+                header_value(buf, n, "\nVia: ", s->invite_branch[i], sizeof s->invite_branch[i]);
+                br = strstr(s->invite_branch[i], "branch=");
+                if (br)
+                        memmove(s->invite_branch[i], br + 7, strlen(br + 7) + 1);
+                if (i == 0 || !streq(s->invite_branch[i], s->invite_branch[i - 1])) {
+                        s->invite_port[i] = ntohs(((const struct sockaddr_in *) to)->sin_port);
+                        header_value(buf, n, "\nCall-ID: ", s->invite_call_id[i], sizeof s->invite_call_id[i]);
+                        header_value(buf, n, "\nCSeq: ", s->invite_cseq[i], sizeof s->invite_cseq[i]);
+                        if (i == 0)
+                                s->invite_usec = now_usec(CLOCK_MONOTONIC);
+                        s->n_invites++;
+                }
+        }
+        ASSERT_TRUE(memmem(buf, n, "s3cret", 6) == NULL);           /* never on the wire */
+        return 0;
+}
+
+static const char *sipp_binary(void) {
+        static const char *const paths[] = { "/usr/bin/sipp", "/usr/local/bin/sipp" };
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+                if (access(paths[i], X_OK) == 0)
+                        return paths[i];
+        fprintf(stderr, "sipp not found, skipping.\n");
+        exit(77);
+}
+
+static uint16_t free_port(const char *addr, int *ret_keep) {
+        struct sockaddr_in sin = { .sin_family = AF_INET };
+        socklen_t len = sizeof(sin);
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        ASSERT_TRUE(fd >= 0);
+        inet_pton(AF_INET, addr, &sin.sin_addr);
+        ASSERT_OK(bind(fd, (struct sockaddr *) &sin, sizeof(sin)));
+        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin, &len));
+        if (ret_keep)
+                *ret_keep = fd;
+        else
+                close(fd);
+        return ntohs(sin.sin_port);
+}
+
+static bool port_bound(const char *addr, uint16_t port) {
+        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        int r;
+
+        inet_pton(AF_INET, addr, &sin.sin_addr);
+        r = bind(fd, (struct sockaddr *) &sin, sizeof(sin));
+        close(fd);
+        return r < 0;
+}
+
+/* SIPp as a callee on addr:port, or (remote != NULL) as a caller of 'service' at remote. */
+static pid_t sipp_start(const char *scenario, const char *addr, uint16_t port, const char *remote, const char *service) {
+        char port_s[16], mport_s[16], err[128];
+        uint16_t mport = free_port(addr, NULL);
+        pid_t pid;
+
+        snprintf(port_s, sizeof port_s, "%u", port);
+        snprintf(mport_s, sizeof mport_s, "%u", mport);
+        snprintf(err, sizeof err, "/tmp/test-sigd-call-sipp-%u.log", port);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_RDWR);
+                dup2(devnull, STDIN_FILENO);
+                dup2(devnull, STDOUT_FILENO);
+                if (remote)
+                        execl(sipp_binary(), "sipp", remote, "-sf", scenario, "-s", service, "-i", addr, "-p", port_s,
+                              "-mi", addr, "-mp", mport_s, "-m", "1", "-timeout", "15s", "-timeout_error", "-nostdin",
+                              "-trace_err", "-error_file", err, (char *) NULL);
+                else
+                        execl(sipp_binary(), "sipp", "-sf", scenario, "-i", addr, "-p", port_s, "-mi", addr, "-mp",
+                              mport_s, "-m", "1", "-timeout", "15s", "-timeout_error", "-nostdin", "-trace_err",
+                              "-error_file", err, (char *) NULL);
+                _exit(127);
+        }
+        if (!remote)
+                for (unsigned i = 0; i < 100 && !port_bound(addr, port); i++)
+                        usleep(50000);
+        return pid;
+}
+
+typedef struct Ctx {
+        sd_event *e;
+        Manager *m;
+        GwConf *conf;
+        Seen seen;
+        char listen[64];
+} Ctx;
+
+static void setup(Ctx *c, const char *main_entry, const char *redundant, const char *extra) {
+        char text[2048], *err = NULL;
+        struct sockaddr_in sin;
+        socklen_t len = sizeof sin;
+
+        log_open("test-sigd-call");
+        snprintf(text, sizeof text,
+                 "sip:\n  listen: 127.0.0.1:5060\n  trusted_sources: [\"127.0.0.0/8\"]\n"
+                 "profiles:\n  - name: p\n    proxy: %s\n%s%s%s    domain: test.invalid\n"
+                 "    dial_plan: \"[2-9]xxx|*xx#|0T|112\"\n    interdigit_timeout: 500ms\n"
+                 "    invite_total_timeout: 1s\n%s%s"
+                 "lines:\n  - port: 1\n    number: \"1001\"\n    password: s3cret\n"
+                 "  - port: 2\n    number: \"1002\"\n",
+                 main_entry, redundant ? "    redundant_proxies: [\"" : "", strempty(redundant), redundant ? "\"]\n" : "",
+                 extra && strstr(extra, "no_answer_timeout") ? "" : "    no_answer_timeout: 1500ms\n", strempty(extra));
+        if (gw_conf_load_string("test.yaml", text, &c->conf, &err) < 0)
+                GW_TEST_FAIL("config: %s", err);
+        ((struct sockaddr_in *) &c->conf->sip_listen_addr)->sin_port = 0;      /* the kernel picks */
+        ASSERT_OK(sd_event_new(&c->e));
+        ASSERT_OK(manager_new(c->e, c->conf, &c->m));
+        ASSERT_OK(manager_start(c->m));
+        manager_set_publish_callback(c->m, on_publish, &c->seen);
+        manager_set_tx_hook(c->m, on_tx, &c->seen);
+        ASSERT_OK(getsockname(c->m->fd, (struct sockaddr *) &sin, &len));
+        snprintf(c->listen, sizeof c->listen, "127.0.0.1:%u", ntohs(sin.sin_port));
+}
+
+static void teardown(Ctx *c) {
+        manager_free(c->m);
+        sd_event_unref(c->e);
+        gw_conf_free(c->conf);
+}
+
+/* Run the loop until cond holds (bounded). */
+#define RUN_UNTIL(c, cond, max_ms) do {                                                 \
+                uint64_t _end = now_usec(CLOCK_MONOTONIC) + (max_ms) * USEC_PER_MSEC;    \
+                while (!(cond) && now_usec(CLOCK_MONOTONIC) < _end)                      \
+                        ASSERT_OK(sd_event_run((c)->e, 20 * USEC_PER_MSEC));             \
+                if (!(cond))                                                             \
+                        GW_TEST_FAIL("timed out waiting for %s", #cond);                 \
+        } while (0)
+
+static void sipp_wait(Ctx *c, pid_t pid) {
+        int status = 0;
+        pid_t r = 0;
+        uint64_t end = now_usec(CLOCK_MONOTONIC) + 20 * USEC_PER_SEC;
+
+        while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_usec(CLOCK_MONOTONIC) < end)
+                ASSERT_OK(sd_event_run(c->e, 20 * USEC_PER_MSEC));
+        if (r == 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, &status, 0);
+                GW_TEST_FAIL("sipp did not finish");
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                GW_TEST_FAIL("sipp failed (status %d), see /tmp/test-sigd-call-sipp-*.log",
+                             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+static void dial(Ctx *c, unsigned port, const char *digits) {
+        char d[2] = {};
+        for (const char *p = digits; *p; p++) {
+                d[0] = *p;
+                ASSERT_OK(manager_line_digit(c->m, port, d));
+        }
+}
+
+static void expect_events(const Seen *s, const char *const *want, unsigned n) {
+        if (s->n_events != n)
+                GW_TEST_FAIL("%u call events, expected %u (first: %s, last: %s)", s->n_events, n,
+                             s->n_events ? s->events[0] : "-", s->n_events ? s->events[s->n_events - 1] : "-");
+        for (unsigned i = 0; i < n; i++)
+                ASSERT_STREQ(s->events[i], want[i]);
+}
+
+TEST(outgoing_answered_then_line_hangs_up) {
+        Ctx c = {};
+        char entry[64];
+        uint16_t port = free_port("127.0.0.2", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.2", port, NULL, NULL);
+        uint64_t t_digit;
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_DIALING);
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_DIAL);
+        dial(&c, 1, "200");
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_NONE);           /* dial tone stops at the first digit */
+        t_digit = now_usec(CLOCK_MONOTONIC);
+        dial(&c, 1, "1");                                      /* [2-9]xxx complete: at once */
+        ASSERT_EQ(c.seen.n_invites, 1);
+        fprintf(stderr, "post-dial delay (last digit -> INVITE on the wire): %.3f ms\n",
+                (double) (c.seen.invite_usec - t_digit) / 1000.0);
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_PROCEEDING);
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
+        ASSERT_TRUE(c.seen.reversed);
+        ASSERT_TRUE(c.seen.rtp);
+        ASSERT_STREQ(c.seen.rtp_ip, "127.0.0.2");
+        ASSERT_EQ(c.seen.rtp_pt, 8);                           /* PCMA: media.codecs' first */
+        ASSERT_EQ(c.seen.rtp_local_port, gw_conf_rtp_port(c.conf, 0, 1));
+        ASSERT_EQ(c.seen.rtp_dir, GW__MEDIA_DIRECTION__DIRECTION_SENDRECV);
+        ASSERT_STREQ(c.seen.invite_cseq[0], "1 INVITE");
+        ASSERT_OK(manager_line_hook(c.m, 1, false));           /* BYE along the record-route */
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_IDLE);
+        ASSERT_FALSE(c.seen.reversed);                         /* restored at release */
+        ASSERT_FALSE(c.seen.rtp);
+        sipp_wait(&c, pid);
+        expect_events(&c.seen, (const char *const[]) { "start", "answer:pcma", "end:normal:0" }, 3);
+        ASSERT_EQ(c.seen.n_reports, 1);
+        ASSERT_TRUE(strstr(c.seen.reports[0], " alive") != NULL);
+        teardown(&c);
+}
+
+TEST(outgoing_busy) {
+        Ctx c = {};
+        char entry[64];
+        uint16_t port = free_port("127.0.0.2", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-busy.xml", "127.0.0.2", port, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "*12#");                                   /* complete at once; '#' escaped in the URI */
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_BUSY);
+        sipp_wait(&c, pid);
+        expect_events(&c.seen, (const char *const[]) { "start", "end:busy:486" }, 2);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_IDLE);
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_NONE);
+        teardown(&c);
+}
+
+TEST(outgoing_far_end_hangs_up) {
+        Ctx c = {};
+        char entry[64];
+        uint16_t port = free_port("127.0.0.2", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-far-bye.xml", "127.0.0.2", port, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "3456");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_BUSY);
+        ASSERT_FALSE(c.seen.rtp);
+        ASSERT_FALSE(c.seen.reversed);
+        sipp_wait(&c, pid);
+        expect_events(&c.seen, (const char *const[]) { "start", "answer:pcma", "end:normal:0" }, 3);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_IDLE);
+        teardown(&c);
+}
+
+TEST(outgoing_early_media) {
+        Ctx c = {};
+        char entry[64];
+        uint16_t port = free_port("127.0.0.2", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-early-media.xml", "127.0.0.2", port, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "5555");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RINGBACK, 5000);
+        ASSERT_TRUE(c.seen.rtp);                               /* the far end's announcement, not our ringback */
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_NONE);
+        ASSERT_EQ(c.seen.rtp_pt, 0);                           /* PCMU: all the 183 offered back */
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
+        ASSERT_TRUE(c.seen.rtp);
+        ASSERT_EQ(c.seen.rtp_pt, 0);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sipp_wait(&c, pid);
+        expect_events(&c.seen, (const char *const[]) { "start", "answer:pcmu", "end:normal:0" }, 3);
+        teardown(&c);
+}
+
+TEST(outgoing_no_answer_is_cancelled) {
+        Ctx c = {};
+        char entry[64];
+        uint16_t port = free_port("127.0.0.2", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-noanswer.xml", "127.0.0.2", port, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "7777");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RINGBACK, 5000);
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_RINGBACK);      /* 180 without SDP */
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);   /* no_answer_timeout */
+        sipp_wait(&c, pid);                                    /* CANCEL, 200, 487, ACK */
+        expect_events(&c.seen, (const char *const[]) { "start", "end:no-answer:0" }, 2);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        teardown(&c);
+}
+
+TEST(outgoing_cancelled_by_hangup) {
+        Ctx c = {};
+        char entry[64];
+        uint16_t port = free_port("127.0.0.2", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-noanswer.xml", "127.0.0.2", port, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, "    no_answer_timeout: 60s\n");
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "7777");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RINGBACK, 5000);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_IDLE);
+        sipp_wait(&c, pid);
+        expect_events(&c.seen, (const char *const[]) { "start", "end:cancelled:0" }, 2);
+        teardown(&c);
+}
+
+TEST(ring_408_after_180_does_not_fail_over) {
+        Ctx c = {};
+        char entry[64], red[64], buf[2048];
+        int silent = -1;
+        uint16_t port = free_port("127.0.0.2", NULL), sport = free_port("127.0.0.3", &silent);
+        pid_t pid = sipp_start(SCEN "call-uas-ring-408.xml", "127.0.0.2", port, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        snprintf(red, sizeof red, "127.0.0.3:%u", sport);
+        setup(&c, entry, red, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2222");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        sipp_wait(&c, pid);
+        expect_events(&c.seen, (const char *const[]) { "start", "end:no-answer:408" }, 2);
+        ASSERT_EQ(c.seen.n_invites, 1);
+        ASSERT_EQ(recv(silent, buf, sizeof buf, MSG_DONTWAIT), -1);     /* the redundant entry saw nothing */
+        ASSERT_EQ(c.seen.n_reports, 1);
+        ASSERT_TRUE(strstr(c.seen.reports[0], " alive") != NULL);
+        close(silent);
+        teardown(&c);
+}
+
+TEST(failover_on_503_to_the_redundant_entry) {
+        Ctx c = {};
+        char entry[64], red[64], want[96];
+        uint16_t p1 = free_port("127.0.0.2", NULL), p2 = free_port("127.0.0.3", NULL);
+        pid_t pid1 = sipp_start(SCEN "call-uas-503.xml", "127.0.0.2", p1, NULL, NULL);
+        pid_t pid2 = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.3", p2, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
+        snprintf(red, sizeof red, "127.0.0.3:%u", p2);
+        setup(&c, entry, red, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
+        ASSERT_EQ(c.seen.n_invites, 2);
+        ASSERT_EQ(c.seen.invite_port[0], p1);
+        ASSERT_EQ(c.seen.invite_port[1], p2);
+        /* the same INVITE: Call-ID and CSeq; a new branch */
+        ASSERT_STREQ(c.seen.invite_call_id[0], c.seen.invite_call_id[1]);
+        ASSERT_STREQ(c.seen.invite_cseq[0], c.seen.invite_cseq[1]);
+        ASSERT_FALSE(streq(c.seen.invite_branch[0], c.seen.invite_branch[1]));
+        ASSERT_EQ(c.seen.n_reports, 2);
+        snprintf(want, sizeof want, "%s failed 503", entry);
+        ASSERT_STREQ(c.seen.reports[0], want);
+        snprintf(want, sizeof want, "%s alive", red);
+        ASSERT_STREQ(c.seen.reports[1], want);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sipp_wait(&c, pid1);
+        sipp_wait(&c, pid2);
+        teardown(&c);
+}
+
+TEST(failover_when_the_main_is_silent) {
+        Ctx c = {};
+        char entry[64], red[64], want[96];
+        int silent = -1;
+        uint16_t p1 = free_port("127.0.0.2", &silent), p2 = free_port("127.0.0.3", NULL);
+        pid_t pid2 = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.3", p2, NULL, NULL);
+        uint64_t t0;
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
+        snprintf(red, sizeof red, "127.0.0.3:%u", p2);
+        setup(&c, entry, red, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        t0 = now_usec(CLOCK_MONOTONIC);
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.n_invites == 2, 5000);
+        fprintf(stderr, "second entry tried after %.0f ms (invite_total_timeout 1 s)\n",
+                (double) (now_usec(CLOCK_MONOTONIC) - t0) / 1000.0);
+        ASSERT_TRUE(now_usec(CLOCK_MONOTONIC) - t0 >= 990 * USEC_PER_MSEC);
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
+        ASSERT_STREQ(c.seen.invite_call_id[0], c.seen.invite_call_id[1]);
+        snprintf(want, sizeof want, "%s failed timeout", entry);
+        ASSERT_STREQ(c.seen.reports[0], want);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sipp_wait(&c, pid2);
+        close(silent);
+        teardown(&c);
+}
+
+TEST(all_entries_fail_gives_congestion) {
+        Ctx c = {};
+        char entry[64], red[64];
+        uint16_t p1 = free_port("127.0.0.2", NULL), p2 = free_port("127.0.0.3", NULL);
+
+        /* nobody listens: ICMP port unreachable on both */
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
+        snprintf(red, sizeof red, "127.0.0.3:%u", p2);
+        setup(&c, entry, red, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 3000);
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_CONGESTION);
+        ASSERT_EQ(c.seen.n_reports, 2);
+        ASSERT_TRUE(strstr(c.seen.reports[0], "failed transport") != NULL);
+        ASSERT_TRUE(strstr(c.seen.reports[1], "failed transport") != NULL);
+        expect_events(&c.seen, (const char *const[]) { "start", "end:congestion:0" }, 2);
+        teardown(&c);
+}
+
+TEST(dial_plan_no_match_and_timeouts) {
+        Ctx c = {};
+
+        setup(&c, "127.0.0.2:5", NULL, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "#");                                      /* no alternative starts with # */
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_RELEASING);
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_CONGESTION);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_IDLE);
+
+        ASSERT_OK(manager_line_hook(c.m, 1, true));            /* off hook, dials nothing */
+        RUN_UNTIL(&c, c.seen.tone == GW__TONE__TONE_HOWLER, 2000);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "23");                                     /* partial, then the timer */
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 2000);
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_CONGESTION);
+        ASSERT_EQ(c.seen.n_invites, 0);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+
+        ASSERT_ERROR(manager_line_digit(c.m, 1, "x"), EINVAL);
+        ASSERT_ERROR(manager_line_digit(c.m, 1, "12"), EINVAL);
+        ASSERT_ERROR(manager_line_hook(c.m, 9, true), ENOENT);
+        teardown(&c);
+}
+
+TEST(unregistered_calls_refuse_but_emergency_goes) {
+        Ctx c = {};
+        Gw__ProfileStatus ps = GW__PROFILE_STATUS__INIT;
+        Gw__ProxyEntryStatus e = GW__PROXY_ENTRY_STATUS__INIT, *ep = &e;
+        char entry[64];
+        uint16_t port = free_port("127.0.0.2", NULL);
+        pid_t pid;
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, "    unregistered_calls: refuse\n    emergency_numbers: [\"112\"]\n");
+        ps.name = (char *) "p";
+        ps.active_proxy = entry;
+        e.address = entry;
+        e.state = GW__PROXY_HEALTH__HEALTH_DOWN;
+        ps.proxies = &ep;
+        ps.n_proxies = 1;
+        ASSERT_OK(manager_profile_status(c.m, &ps));
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_RELEASING);
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_CONGESTION);
+        ASSERT_EQ(c.seen.n_invites, 0);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "*11#");
+        ASSERT_EQ(c.seen.n_invites, 0);                        /* refused too */
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+
+        pid = sipp_start(SCEN "call-uas-busy.xml", "127.0.0.2", port, NULL, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "112");                                    /* emergency: always attempted */
+        ASSERT_EQ(c.seen.n_invites, 1);
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        sipp_wait(&c, pid);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        teardown(&c);
+}
+
+TEST(incoming_answered_far_end_hangs_up) {
+        Ctx c = {};
+        uint16_t port = free_port("127.0.0.4", NULL);
+        pid_t pid;
+
+        setup(&c, "127.0.0.2:5", NULL, NULL);
+        pid = sipp_start(SCEN "call-uac-answer.xml", "127.0.0.4", port, c.listen, "1001");
+        RUN_UNTIL(&c, c.seen.ring, 5000);
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_RINGING);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));            /* the subscriber answers */
+        ASSERT_FALSE(c.seen.ring);
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_CONNECTED);
+        ASSERT_TRUE(c.seen.rtp);
+        ASSERT_STREQ(c.seen.rtp_ip, "127.0.0.4");
+        ASSERT_EQ(c.seen.rtp_pt, 8);                           /* ours first, though the offer put PCMU first */
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_BUSY);
+        sipp_wait(&c, pid);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_IDLE);
+        expect_events(&c.seen, (const char *const[]) { "start", "answer:pcma", "end:normal:0" }, 3);
+        teardown(&c);
+}
+
+TEST(incoming_answered_line_hangs_up) {
+        Ctx c = {};
+        uint16_t port = free_port("127.0.0.4", NULL);
+        pid_t pid;
+
+        setup(&c, "127.0.0.2:5", NULL, NULL);
+        pid = sipp_start(SCEN "call-uac-wait-bye.xml", "127.0.0.4", port, c.listen, "1002");
+        RUN_UNTIL(&c, c.seen.ring, 5000);
+        ASSERT_OK(manager_line_hook(c.m, 2, true));
+        RUN_UNTIL(&c, c.m->calls && !c.m->calls->ok, 3000);   /* the ACK came */
+        ASSERT_OK(manager_line_hook(c.m, 2, false));           /* BYE via SIPp's record-route */
+        sipp_wait(&c, pid);
+        expect_events(&c.seen, (const char *const[]) { "start", "answer:pcma", "end:normal:0" }, 3);
+        teardown(&c);
+}
+
+TEST(incoming_cancelled_while_ringing) {
+        Ctx c = {};
+        uint16_t port = free_port("127.0.0.4", NULL);
+        pid_t pid;
+
+        setup(&c, "127.0.0.2:5", NULL, NULL);
+        pid = sipp_start(SCEN "call-uac-cancel.xml", "127.0.0.4", port, c.listen, "1001");
+        RUN_UNTIL(&c, c.seen.ring, 5000);
+        sipp_wait(&c, pid);
+        ASSERT_FALSE(c.seen.ring);
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_IDLE);
+        expect_events(&c.seen, (const char *const[]) { "start", "end:cancelled:487" }, 2);
+        ASSERT_TRUE(c.m->calls == NULL);
+        teardown(&c);
+}
+
+TEST(incoming_refused_busy_unknown_bad_sdp_then_usable) {
+        Ctx c = {};
+        pid_t pid;
+
+        setup(&c, "127.0.0.2:5", NULL, NULL);
+        pid = sipp_start(SCEN "call-uac-unknown.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "9999");
+        sipp_wait(&c, pid);
+        pid = sipp_start(SCEN "call-uac-bad-sdp.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        sipp_wait(&c, pid);
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_IDLE);
+        ASSERT_EQ(c.seen.ring_ons, 0);
+        ASSERT_OK(manager_line_hook(c.m, 2, true));            /* line 2 is dialling: busy */
+        pid = sipp_start(SCEN "call-uac-busy.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1002");
+        sipp_wait(&c, pid);
+        ASSERT_OK(manager_line_hook(c.m, 2, false));
+        ASSERT_EQ(c.seen.n_events, 0);
+        /* line 1 still takes a call after the broken SDP */
+        pid = sipp_start(SCEN "call-uac-answer.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        RUN_UNTIL(&c, c.seen.ring, 5000);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        sipp_wait(&c, pid);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        expect_events(&c.seen, (const char *const[]) { "start", "answer:pcma", "end:normal:0" }, 3);
+        teardown(&c);
+}
+
+TEST(state_sync_republishes) {
+        Ctx c = {};
+
+        setup(&c, "127.0.0.2:5", NULL, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        c.seen.tone = GW__TONE__TONE_NONE;
+        c.seen.state = GW__CALL_STATE__CALL_IDLE;
+        manager_publish_lines(c.m);                            /* line 2 last: idle; line 1 before it */
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_IDLE);
+        {
+                Gw__LineCall lc = GW__LINE_CALL__INIT;
+                ASSERT_OK(manager_line_call(c.m, 1, &lc));
+                ASSERT_EQ(lc.state, GW__CALL_STATE__CALL_DIALING);
+                ASSERT_ERROR(manager_line_call(c.m, 7, &lc), ENOENT);
+        }
+        teardown(&c);
+}
