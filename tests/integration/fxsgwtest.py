@@ -560,6 +560,12 @@ class Baresip:
     with (regint 600), else no REGISTER and the AOR is sip:user@ip:port.
     answer: "auto" (answermode=auto) or "manual" (CALL_INCOMING, then accept()).
     media_enc: None, "srtp" or "srtp-mand" (module srtp.so; the account's mediaenc).
+
+    'menu: ua_connect failed: Invalid argument' on dial means baresip has no user
+    agent: the accounts file holds no (parsable) account (the template baresip writes
+    into an empty config dir has every line commented out), so menu dials with
+    uag_current() == NULL and ua_connect() returns EINVAL. Hence the one account
+    written here, and start() checks that reginfo lists it.
     """
 
     def __init__(self, env, name, ip, port=5060, user=None, play=None, answer="auto",
