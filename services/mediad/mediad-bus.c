@@ -10,7 +10,8 @@
 
 typedef struct MediadGlue {
         GwBus *bus;
-        GwPcm *pcm;
+        mediad_frame_sink_t sink;
+        void *sink_userdata;
         GwDaemon *daemon;
 } MediadGlue;
 
@@ -21,8 +22,8 @@ static MediadGlue glue;           /* one manager per process */
 static void send_frame(Manager *m, const GwPcmFrame *f, void *userdata) {
         MediadGlue *g = userdata;
 
-        if (g->pcm)
-                (void) gw_pcm_send(g->pcm, f);      /* a full queue drops and counts */
+        if (g->sink)
+                g->sink(f, g->sink_userdata);
 }
 
 static void digit_detected(Manager *m, const Gw__DigitDetected *d, void *userdata) {
@@ -146,7 +147,7 @@ static void on_ctl_free(Gw__Envelope *reply, void *userdata) {
         }
 }
 
-int mediad_bus_attach(Manager *m, GwBus *bus, GwPcm *pcm, GwDaemon *d) {
+int mediad_bus_attach(Manager *m, GwBus *bus, mediad_frame_sink_t sink, void *sink_userdata, GwDaemon *d) {
         static const char *const topics[] = {
                 "MediaControl", "LineHwState", "StateSyncRequest",
                 "ServiceState/sigd",    /* to see a new sigd instance early */
@@ -161,7 +162,7 @@ int mediad_bus_attach(Manager *m, GwBus *bus, GwPcm *pcm, GwDaemon *d) {
         assert(m);
         assert(bus);
 
-        glue = (MediadGlue) { .bus = bus, .pcm = pcm, .daemon = d };
+        glue = (MediadGlue) { .bus = bus, .sink = sink, .sink_userdata = sink_userdata, .daemon = d };
         manager_set_callbacks(m, &cb, &glue);
         gw_bus_set_handlers(bus, mediad_handlers, ELEMENTSOF(mediad_handlers), m);
         gw_bus_set_ctl_handler(bus, on_ctl, on_ctl_free, m);

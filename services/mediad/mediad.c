@@ -1,40 +1,42 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* mediad.c: the media daemon. This milestone: bus up, READY, status with its counters.
- *
- * RTP/SRTP sessions, codecs, jitter buffer, tones and DTMF come with the media
- * milestone; until then mediad is a real bus participant with nothing to do:
- * it publishes its ServiceState and BusCounters (gw-daemon) and answers
- * StatusRequest on its control socket. */
+/* mediad.c: the media daemon: the DSP side of each line (tones, DTMF) and its RTP
+ * session (docs/MEDIA.md). Parses argv, loads config and tone plan (gw-daemon),
+ * builds the manager, opens the data plane (gw-pcm), attaches to the bus, runs the loop. */
 #include <stdio.h>
 
 #include "gw-bus.h"
 #include "gw-daemon.h"
 #include "gw-log.h"
+#include "gw-pcm.h"
+#include "mediad-bus.h"
+#include "mediad-manager.h"
 
-static int on_ctl(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void *userdata) {
-        static Gw__StatusReply status;           /* packed before the bus returns to the loop */
-        static Gw__BusCounters counters;
-
-        if (req->body_case != GW__ENVELOPE__BODY_STATUS_REQUEST)
-                return -EOPNOTSUPP;
-        status = (Gw__StatusReply) GW__STATUS_REPLY__INIT;
-        counters = (Gw__BusCounters) GW__BUS_COUNTERS__INIT;
-        gw_bus_counters(bus, &counters);
-        status.counters = &counters;
-        reply->body_case = GW__ENVELOPE__BODY_STATUS_REPLY;
-        reply->status_reply = &status;
-        return 0;
+static void send_down(const GwPcmFrame *f, void *userdata) {
+        (void) gw_pcm_send(userdata, f);        /* never blocks: a full queue drops and counts */
 }
 
 int main(int argc, char **argv) {
         _cleanup_(gw_daemon_done) GwDaemon d = {};
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_(gw_pcm_freep) GwPcm *pcm = NULL;
+        char status[128];
         int r;
 
         r = gw_daemon_init(&d, GW__SERVICE__SERVICE_MEDIAD, argc, argv);
         if (r > 0)
                 return r;
-        gw_bus_set_ctl_handler(d.bus, on_ctl, NULL, &d);
-        r = gw_daemon_ready(&d, "No media sessions (media milestone pending).");
+        r = manager_new(d.event, d.conf, d.tone_plan, &m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the manager: %m"), EXIT_FAILURE;
+        r = gw_pcm_new(d.event, d.conf, GW_PCM_MEDIA, mediad_on_frame, m, &pcm);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the PCM data plane: %m"), EXIT_FAILURE;
+        d.pcm = pcm;                            /* its counters go out with the heartbeat */
+        r = mediad_bus_attach(m, d.bus, send_down, pcm, &d);
+        if (r < 0)
+                return EXIT_FAILURE;
+        snprintf(status, sizeof(status), "%zu lines, tone plan '%s'", m->n_lines, d.tone_plan->name);
+        r = gw_daemon_ready(&d, status);
         if (r < 0)
                 return EXIT_FAILURE;
         return gw_daemon_run(&d);
