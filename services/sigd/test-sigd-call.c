@@ -692,3 +692,60 @@ TEST(state_sync_republishes) {
         }
         teardown(&c);
 }
+
+static void set_active(Ctx *c, const char *proxy, const char *target) {
+        Gw__ProfileStatus ps = GW__PROFILE_STATUS__INIT;
+        Gw__ProxyEntryStatus e = GW__PROXY_ENTRY_STATUS__INIT, *ep = &e;
+
+        ps.name = (char *) "p";
+        ps.active_proxy = UNCONST(proxy);
+        ps.active_target = UNCONST(target);
+        e.address = UNCONST(proxy);
+        e.state = GW__PROXY_HEALTH__HEALTH_UP;
+        ps.proxies = &ep;
+        ps.n_proxies = 1;
+        ASSERT_OK(manager_profile_status(c->m, &ps));
+}
+
+TEST(invite_goes_to_the_active_entry) {
+        Ctx c = {};
+        char entry[64], red[64], buf[2048];
+        int silent = -1;
+        uint16_t p1 = free_port("127.0.0.2", &silent), p2 = free_port("127.0.0.3", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-busy.xml", "127.0.0.3", p2, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
+        snprintf(red, sizeof red, "127.0.0.3:%u", p2);
+        setup(&c, entry, red, "    redundancy_mode: parking\n");
+        set_active(&c, red, red);                               /* regd parked on redundant 1 */
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        sipp_wait(&c, pid);
+        ASSERT_EQ(c.seen.n_invites, 1);
+        ASSERT_EQ(c.seen.invite_port[0], p2);
+        ASSERT_EQ(recv(silent, buf, sizeof buf, MSG_DONTWAIT), -1);      /* the main saw nothing */
+        close(silent);
+        teardown(&c);
+}
+
+TEST(keepalive_invite_homing_tries_the_main_first) {
+        Ctx c = {};
+        char entry[64], red[64];
+        uint16_t p1 = free_port("127.0.0.2", NULL), p2 = free_port("127.0.0.3", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-busy.xml", "127.0.0.2", p1, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
+        snprintf(red, sizeof red, "127.0.0.3:%u", p2);
+        setup(&c, entry, red, "    redundancy_mode: homing\n    keepalive: invite\n");
+        set_active(&c, red, red);                               /* active: redundant 1 */
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        sipp_wait(&c, pid);
+        ASSERT_EQ(c.seen.n_invites, 1);
+        ASSERT_EQ(c.seen.invite_port[0], p1);                  /* the main first */
+        ASSERT_EQ(c.seen.n_reports, 1);
+        ASSERT_TRUE(strstr(c.seen.reports[0], entry) == c.seen.reports[0]);
+        teardown(&c);
+}
