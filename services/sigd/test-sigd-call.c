@@ -749,3 +749,65 @@ TEST(keepalive_invite_homing_tries_the_main_first) {
         ASSERT_TRUE(strstr(c.seen.reports[0], entry) == c.seen.reports[0]);
         teardown(&c);
 }
+
+static void header_line(const char *msg, const char *name, char *out, size_t n) {
+        const char *p = strstr(msg, name);
+        size_t k;
+
+        ASSERT_NOT_NULL(p);
+        k = strcspn(p, "\r\n");
+        snprintf(out, n, "%.*s", (int) MIN(k, n - 1), p);
+}
+
+TEST(late_2xx_of_an_abandoned_attempt_is_acked_and_byed) {
+        Ctx c = {};
+        char entry[64], red[64], inv[4096], resp[4096], via[512], from[256], to[256], cid[256], cseq[64], got[4096];
+        int silent = -1;
+        uint16_t p1 = free_port("127.0.0.2", &silent), p2 = free_port("127.0.0.3", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.3", p2, NULL, NULL);
+        struct sockaddr_in gw = { .sin_family = AF_INET };
+        bool ack = false, bye = false;
+        ssize_t k;
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
+        snprintf(red, sizeof red, "127.0.0.3:%u", p2);
+        setup(&c, entry, red, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 5000);   /* via redundant 1 */
+        k = recv(silent, inv, sizeof inv - 1, MSG_DONTWAIT);
+        ASSERT_TRUE(k > 0);
+        inv[k] = 0;
+        /* the main wakes up and answers the INVITE it got first */
+        header_line(inv, "Via: ", via, sizeof via);
+        header_line(inv, "From: ", from, sizeof from);
+        header_line(inv, "To: ", to, sizeof to);
+        header_line(inv, "Call-ID: ", cid, sizeof cid);
+        header_line(inv, "CSeq: ", cseq, sizeof cseq);
+        snprintf(resp, sizeof resp, "SIP/2.0 200 OK\r\n%s\r\n%s\r\n%s;tag=late1\r\n%s\r\n%s\r\n"
+                 "Contact: <sip:late@127.0.0.2:%u>\r\nContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+                 via, from, to, cid, cseq, p1, strlen("v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 7000 RTP/AVP 8\r\n"),
+                 "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 7000 RTP/AVP 8\r\n");
+        inet_pton(AF_INET, "127.0.0.1", &gw.sin_addr);
+        gw.sin_port = htons((uint16_t) atoi(strchr(c.listen, ':') + 1));
+        while (recv(silent, got, sizeof got, MSG_DONTWAIT) > 0)
+                ;                                              /* INVITE retransmissions */
+        ASSERT_TRUE(sendto(silent, resp, strlen(resp), 0, (struct sockaddr *) &gw, sizeof gw) > 0);
+        for (unsigned i = 0; i < 100 && !(ack && bye); i++) {
+                ASSERT_OK(sd_event_run(c.e, 20 * USEC_PER_MSEC));
+                while ((k = recv(silent, got, sizeof got - 1, MSG_DONTWAIT)) > 0) {
+                        got[k] = 0;
+                        if (strncmp(got, "ACK sip:late@127.0.0.2", 22) == 0 && strstr(got, ";tag=late1"))
+                                ack = true;
+                        if (strncmp(got, "BYE sip:late@127.0.0.2", 22) == 0 && strstr(got, ";tag=late1"))
+                                bye = true;
+                }
+        }
+        ASSERT_TRUE(ack);
+        ASSERT_TRUE(bye);
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_CONNECTED);      /* the call that won is untouched */
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sipp_wait(&c, pid);
+        close(silent);
+        teardown(&c);
+}
