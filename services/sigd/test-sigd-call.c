@@ -31,6 +31,7 @@ typedef struct Seen {
         char rtp_ip[64];
         uint32_t rtp_port, rtp_pt, rtp_local_port;
         Gw__MediaDirection rtp_dir;
+        bool saw_recvonly;
         uint64_t generation[3];         /* per port */
         Gw__CallState state;
         char events[8][48];             /* "start", "answer", "end:busy:486" */
@@ -66,6 +67,7 @@ static void on_publish(Manager *m, const char *key, Gw__Envelope *env, void *u) 
                         s->rtp_port = mc->rtp->remote_port;
                         s->rtp_pt = mc->rtp->payload_type;
                         s->rtp_dir = mc->rtp->direction;
+                        s->saw_recvonly = s->saw_recvonly || s->rtp_dir == GW__MEDIA_DIRECTION__DIRECTION_RECVONLY;
                         s->rtp_local_port = mc->rtp->local_port;
                 }
                 break;
@@ -809,5 +811,23 @@ TEST(late_2xx_of_an_abandoned_attempt_is_acked_and_byed) {
         ASSERT_OK(manager_line_hook(c.m, 1, false));
         sipp_wait(&c, pid);
         close(silent);
+        teardown(&c);
+}
+
+TEST(incoming_hold_and_resume_by_reinvite) {
+        Ctx c = {};
+        uint16_t port = free_port("127.0.0.4", NULL);
+        pid_t pid;
+
+        setup(&c, "127.0.0.2:5", NULL, NULL);
+        pid = sipp_start(SCEN "call-uac-hold.xml", "127.0.0.4", port, c.listen, "1001");
+        RUN_UNTIL(&c, c.seen.ring, 5000);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        ASSERT_EQ(c.seen.rtp_dir, GW__MEDIA_DIRECTION__DIRECTION_SENDRECV);
+        RUN_UNTIL(&c, c.seen.saw_recvonly, 5000);              /* held by the far end */
+        RUN_UNTIL(&c, c.seen.rtp_port == 7078 && c.seen.rtp_dir == GW__MEDIA_DIRECTION__DIRECTION_SENDRECV, 5000);
+        sipp_wait(&c, pid);                                    /* checked our answers' directions */
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_RELEASING);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
         teardown(&c);
 }
