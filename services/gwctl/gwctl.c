@@ -33,6 +33,7 @@
 
 static const char *arg_config;
 static bool arg_json;
+static bool arg_pulse;
 
 /* Words of the JSON and text output: a documented interface, so spelled out
  * here rather than derived from the proto's enum names. */
@@ -92,10 +93,15 @@ static void help(void) {
                "  status               services, SIP profiles with their proxies, lines\n"
                "  config check         validate the configuration file\n"
                "  config show          print the effective configuration (secrets as ***)\n"
-               "  config keys          list every configuration key with type, default, help\n\n"
+               "  config keys          list every configuration key with type, default, help\n"
+               "  line N status        line N: hook, ringing, polarity, call, tones and digits heard\n"
+               "  line N offhook|onhook|flash   move the handset of simulated line N\n"
+               "  line N dial DIGITS [--pulse]  dial on simulated line N: DTMF tones (0-9 * # A-D)\n"
+               "                       into its audio, or hook pulses (0-9)\n\n"
                "Options:\n"
                "  -c --config FILE     configuration file (default: $FXSGW_CONFIG or /etc/fxsgw/fxsgw.yaml)\n"
-               "  -j --json            JSON output (status)\n"
+               "  -j --json            JSON output (status, line N status)\n"
+               "     --pulse          dial with hook pulses (line N dial)\n"
                "  -h --help            show this help\n"
                "     --version          show the version\n\n"
                "Exit status: 0 success, 1 failure (also: a daemon did not answer),\n"
@@ -115,12 +121,13 @@ _printf_(1, 2) static int usage_error(const char *fmt, ...) {
 
 /* Returns 1 to go on, 0 to exit successfully (help, version), <0: -exit code. */
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_PULSE };
         static const struct option options[] = {
                 { "config",  required_argument, NULL, 'c' },
                 { "json",    no_argument,       NULL, 'j' },
                 { "help",    no_argument,       NULL, 'h' },
                 { "version", no_argument,       NULL, ARG_VERSION },
+                { "pulse",   no_argument,       NULL, ARG_PULSE },
                 {}
         };
         int c;
@@ -140,6 +147,9 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_VERSION:
                         printf("gwctl %s\n", GW_VERSION);
                         return 0;
+                case ARG_PULSE:
+                        arg_pulse = true;
+                        break;
                 case ':':
                         return usage_error("option '%s' needs an argument", argv[optind - 1]);
                 case '?':
@@ -262,6 +272,8 @@ static void print_json(const Status *s) {
                 json_str(strempty(ps->active_proxy));
                 printf(",\"active_target\":");
                 json_str_or_null(ps->active_target);
+                printf(",\"searching\":%s,\"search_cycles\":%" PRIu32, ps->searching ? "true" : "false",
+                       ps->search_cycles);
                 printf(",\"proxies\":[");
                 for (size_t j = 0; j < ps->n_proxies; j++) {
                         const Gw__ProxyEntryStatus *pe = ps->proxies[j];
@@ -352,6 +364,9 @@ static void print_text(const Status *s) {
                 printf("Profile %s: active proxy %s", dash(ps->name), dash(ps->active_proxy));
                 if (!isempty(ps->active_target))
                         printf(" (%s)", ps->active_target);
+                if (ps->searching)
+                        printf(", searching (%" PRIu32 " whole cycle%s without an answer)", ps->search_cycles,
+                               ps->search_cycles == 1 ? "" : "s");
                 printf("\n  %-28s %-9s %-7s %6s %8s %5s %5s %9s %9s  %s\n", "PROXY", "ROLE", "STATE", "SENT",
                        "TIMEOUTS", "408", "503", "TRANSPORT", "FAILOVERS", "LAST FAILURE");
                 for (size_t j = 0; j < ps->n_proxies; j++) {
@@ -460,6 +475,277 @@ static int verb_config(int argc, char **argv) {
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* ------------------------------------------------------------------ line */
+
+static const char *const call_state_table[] = {
+        [GW__CALL_STATE__CALL_IDLE] = "idle",
+        [GW__CALL_STATE__CALL_DIALING] = "dialing",
+        [GW__CALL_STATE__CALL_PROCEEDING] = "proceeding",
+        [GW__CALL_STATE__CALL_RINGBACK] = "ringback",
+        [GW__CALL_STATE__CALL_RINGING] = "ringing",
+        [GW__CALL_STATE__CALL_CONNECTED] = "connected",
+        [GW__CALL_STATE__CALL_RELEASING] = "releasing",
+};
+
+#define LINE_MAX_DIGITS 32               /* as the simulated phone takes them */
+
+/* Why a daemon refused or failed a line request, in words. */
+static const char *line_error_text(int error, const char *message) {
+        switch (error) {
+        case -ETIMEDOUT:
+                return "no answer within 1s";
+        case -EBUSY:
+                return "the simulated phone is still sending pulses or a flash";
+        case -ENOTCONN:
+                return "the line is on hook (go off hook first)";
+        case -EOPNOTSUPP:
+                return message ? message : "not supported (only simulated lines take commands)";
+        case -ENXIO:
+                return "the daemon does not know this line";
+        default:
+                return message ? message : strerror(-error);
+        }
+}
+
+/* One control request to 'target' expecting a LineStatusReply; the entry for 'port' in *ret_entry (may be NULL if absent). */
+static int ask_line(const GwConf *c, Gw__Service target, Gw__Envelope *req, unsigned port,
+                    Gw__Envelope **ret, const Gw__LineStatusEntry **ret_entry, char **ret_message) {
+        Gw__Envelope *reply = NULL;
+        int r;
+
+        req->source = GW__SERVICE__SERVICE_GWCTL;
+        req->has_correlation_id = false;
+        req->instance_id = 0;
+        r = gw_bus_ctl_call(c, target, req, CTL_TIMEOUT_USEC, &reply);
+        if (r < 0)
+                return r;
+        if (reply->body_case == GW__ENVELOPE__BODY_LINE_STATUS_REPLY && reply->line_status_reply) {
+                *ret_entry = NULL;
+                for (size_t i = 0; i < reply->line_status_reply->n_lines; i++)
+                        if (reply->line_status_reply->lines[i]->port == port)
+                                *ret_entry = reply->line_status_reply->lines[i];
+                *ret = reply;
+                return 0;
+        }
+        if (reply->body_case == GW__ENVELOPE__BODY_ERROR_REPLY && reply->error_reply) {
+                r = reply->error_reply->errno_value > 0 ? -reply->error_reply->errno_value : -EIO;
+                if (!isempty(reply->error_reply->message))
+                        *ret_message = strdup(reply->error_reply->message);
+        } else
+                r = -EBADMSG;
+        gw__envelope__free_unpacked(reply, NULL);
+        return r;
+}
+
+static void envelope_freep(Gw__Envelope **e) {
+        if (*e)
+                gw__envelope__free_unpacked(*e, NULL);
+}
+
+typedef struct LinePart {
+        Gw__Service service;
+        Gw__Envelope *reply;
+        const Gw__LineStatusEntry *entry;
+        int error;
+        char *message;
+} LinePart;
+
+static void print_line_json(unsigned port, const LinePart *parts, size_t n) {
+        const Gw__LineStatusEntry *hw = parts[0].entry, *call = parts[1].entry, *media = parts[2].entry;
+        const Gw__LineHwState *h = hw ? hw->hw : NULL;
+        const Gw__LineCall *lc = call ? call->call : NULL;
+        bool first = true;
+
+        printf("{\"port\":%u,\"hook\":", port);
+        if (h)
+                printf("\"%s\",\"ringing\":%s,\"polarity\":\"%s\",\"feed\":%s", h->hook == GW__HOOK_STATE__HOOK_OFF ? "off" : "on",
+                       h->ringing ? "true" : "false",
+                       h->polarity == GW__POLARITY__POLARITY_REVERSED ? "reversed" : "normal",
+                       !h->has_feed || h->feed ? "true" : "false");
+        else
+                fputs("null,\"ringing\":null,\"polarity\":null,\"feed\":null", stdout);
+
+        fputs(",\"call\":{\"state\":", stdout);
+        if (lc && (unsigned) lc->state < ELEMENTSOF(call_state_table) && call_state_table[lc->state])
+                printf("\"%s\"", call_state_table[lc->state]);
+        else if (parts[1].reply)
+                fputs("\"idle\"", stdout);      /* sigd answered: no call on the line */
+        else
+                fputs("null", stdout);
+        fputs(",\"remote\":", stdout);
+        json_str_or_null(lc ? lc->remote : NULL);
+        fputs(",\"call_id\":", stdout);
+        json_str_or_null(lc ? lc->call_id : NULL);
+        fputs("},\"last_tones\":[", stdout);
+        for (size_t i = 0; media && i < media->n_last_tones; i++) {
+                if (i > 0)
+                        fputc(',', stdout);
+                json_str(media->last_tones[i]);
+        }
+        fputs("],\"last_digits\":", stdout);
+        json_str(media && media->last_digits ? media->last_digits : "");
+        fputs(",\"errors\":[", stdout);
+        for (size_t i = 0; i < n; i++) {
+                if (!parts[i].error)
+                        continue;
+                printf("%s{\"service\":\"%s\",\"error\":", first ? "" : ",", gw_service_to_string(parts[i].service));
+                json_str(line_error_text(parts[i].error, parts[i].message));
+                fputc('}', stdout);
+                first = false;
+        }
+        fputs("]}\n", stdout);
+}
+
+static void print_line_text(unsigned port, const LinePart *parts, size_t n) {
+        const Gw__LineStatusEntry *hw = parts[0].entry, *call = parts[1].entry, *media = parts[2].entry;
+        const Gw__LineHwState *h = hw ? hw->hw : NULL;
+        const Gw__LineCall *lc = call ? call->call : NULL;
+
+        if (h)
+                printf("line %u: %s hook%s, polarity %s, feed %s (%s)\n", port,
+                       h->hook == GW__HOOK_STATE__HOOK_OFF ? "off" : "on", h->ringing ? ", ringing" : "",
+                       h->polarity == GW__POLARITY__POLARITY_REVERSED ? "reversed" : "normal",
+                       !h->has_feed || h->feed ? "on" : "off", dash(h->backend));
+        else
+                printf("line %u: hardware state unknown\n", port);
+        if (lc && (unsigned) lc->state < ELEMENTSOF(call_state_table) && call_state_table[lc->state])
+                printf("  call:   %s%s%s%s%s\n", call_state_table[lc->state],
+                       isempty(lc->remote) ? "" : ", remote ", strempty(lc->remote),
+                       isempty(lc->call_id) ? "" : ", call-id ", strempty(lc->call_id));
+        else if (parts[1].reply)
+                printf("  call:   idle\n");
+        if (media) {
+                printf("  tones:  ");
+                for (size_t i = 0; i < media->n_last_tones; i++)
+                        printf("%s%s", i ? ", " : "", media->last_tones[i]);
+                printf("%s\n  digits: %s\n", media->n_last_tones ? "" : "-", dash(media->last_digits));
+        }
+        for (size_t i = 0; i < n; i++)
+                if (parts[i].error)
+                        printf("  (%s: %s)\n", gw_service_to_string(parts[i].service),
+                               line_error_text(parts[i].error, parts[i].message));
+}
+
+static int line_status(const GwConf *conf, unsigned port) {
+        LinePart parts[] = {
+                { .service = GW__SERVICE__SERVICE_LINEHWD },
+                { .service = GW__SERVICE__SERVICE_SIGD },
+                { .service = GW__SERVICE__SERVICE_MEDIAD },
+        };
+        int ret;
+
+        for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
+                Gw__Envelope req = GW__ENVELOPE__INIT;
+                Gw__LineStatusRequest lsr = GW__LINE_STATUS_REQUEST__INIT;
+
+                lsr.has_port = true;
+                lsr.port = port;
+                req.body_case = GW__ENVELOPE__BODY_LINE_STATUS_REQUEST;
+                req.line_status_request = &lsr;
+                parts[i].error = ask_line(conf, parts[i].service, &req, port, &parts[i].reply, &parts[i].entry,
+                                          &parts[i].message);
+        }
+        if (arg_json)
+                print_line_json(port, parts, ELEMENTSOF(parts));
+        else
+                print_line_text(port, parts, ELEMENTSOF(parts));
+        /* The hardware state is the line's status; the other parts only add to it. */
+        ret = parts[0].entry && parts[0].entry->hw ? EXIT_SUCCESS : EXIT_FAILURE;
+        for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
+                envelope_freep(&parts[i].reply);
+                free(parts[i].message);
+        }
+        if (fflush(stdout) != 0)
+                return EXIT_FAILURE;
+        return ret;
+}
+
+static int verb_line(int argc, char **argv) {
+        _cleanup_(gw_conf_freep) GwConf *conf = NULL;
+        _cleanup_(envelope_freep) Gw__Envelope *reply = NULL;
+        _cleanup_free_ char *message = NULL;
+        Gw__Envelope req = GW__ENVELOPE__INIT;
+        Gw__LineCommand cmd = GW__LINE_COMMAND__INIT;
+        const Gw__LineStatusEntry *entry = NULL;   /* the line after the command */
+        const char *action, *digits = NULL;
+        char *end;
+        unsigned long port;
+        int r;
+
+        if (argc < 2)
+                return -usage_error("'line' needs a line number and an action: offhook, onhook, flash, dial DIGITS or status");
+        errno = 0;
+        port = strtoul(argv[0], &end, 10);
+        if (errno || *end || argv[0][0] == '-' || argv[0][0] == '+' || port < 1 || port > 65535)
+                return -usage_error("invalid line number '%s' (expected 1..65535)", argv[0]);
+        action = argv[1];
+
+        if (streq(action, "dial")) {
+                if (argc < 3)
+                        return -usage_error("'line %lu dial' needs the digits to dial", port);
+                if (argc > 3)
+                        return -usage_error("unexpected argument '%s'", argv[3]);
+                digits = argv[2];
+                if (strlen(digits) < 1 || strlen(digits) > LINE_MAX_DIGITS)
+                        return -usage_error("between 1 and %d digits can be dialled at once, got %zu",
+                                            LINE_MAX_DIGITS, strlen(digits));
+                if (strspn(digits, arg_pulse ? "0123456789" : "0123456789*#ABCD") != strlen(digits))
+                        return -usage_error(arg_pulse ? "invalid digits '%s' for pulse dialling (0-9 only)"
+                                                      : "invalid DTMF digits '%s' (0-9, *, #, A-D)", digits);
+        } else if (streq(action, "offhook") || streq(action, "onhook") || streq(action, "flash") ||
+                   streq(action, "status")) {
+                if (argc > 2)
+                        return -usage_error("unexpected argument '%s'", argv[2]);
+        } else
+                return -usage_error("unknown line action '%s' (offhook, onhook, flash, dial, status)", action);
+        if (arg_pulse && !digits)
+                return -usage_error("--pulse is only for 'line N dial'");
+        if (arg_json && !streq(action, "status"))
+                return -usage_error("--json is only for 'line N status'");
+
+        r = load_config(&conf);
+        if (r < 0)
+                return -r;
+        if (!gw_conf_line_by_port(conf, (unsigned) port))
+                return -usage_error("line %lu is not configured in '%s'", port, arg_config);
+
+        r = gw_gateway_pid(conf);
+        if (r < 0) {
+                fprintf(stderr, "gwctl: Failed to read the gateway's pid file in '%s': %s\n",
+                        conf->runtime_dir, strerror(-r));
+                return EXIT_FAILURE;
+        }
+        if (r == 0) {
+                fprintf(stderr, "gwctl: gateway is not running\n");
+                return EXIT_NOT_RUNNING;
+        }
+
+        if (streq(action, "status"))
+                return line_status(conf, (unsigned) port);
+
+        cmd.port = (uint32_t) port;
+        cmd.action = streq(action, "offhook") ? GW__LINE_ACTION__LINE_ACTION_OFFHOOK :
+                     streq(action, "onhook") ? GW__LINE_ACTION__LINE_ACTION_ONHOOK :
+                     streq(action, "flash") ? GW__LINE_ACTION__LINE_ACTION_FLASH : GW__LINE_ACTION__LINE_ACTION_DIAL;
+        cmd.digits = UNCONST(digits);
+        cmd.has_pulse = digits != NULL;
+        cmd.pulse = arg_pulse;
+        req.body_case = GW__ENVELOPE__BODY_LINE_COMMAND;
+        req.line_command = &cmd;
+        r = ask_line(conf, GW__SERVICE__SERVICE_LINEHWD, &req, (unsigned) port, &reply, &entry, &message);
+        if (r < 0) {
+                fprintf(stderr, "gwctl: line %lu %s: %s\n", port, action, line_error_text(r, message));
+                return EXIT_FAILURE;
+        }
+        /* The command is under way (debounce, pulses, tones take their time); 'status' shows the outcome. */
+        printf("line %lu: %s\n", port,
+               cmd.action == GW__LINE_ACTION__LINE_ACTION_OFFHOOK ? "handset lifted" :
+               cmd.action == GW__LINE_ACTION__LINE_ACTION_ONHOOK ? "handset down" :
+               cmd.action == GW__LINE_ACTION__LINE_ACTION_FLASH ? "hook flash" :
+               arg_pulse ? "dialling (hook pulses)" : "dialling (DTMF)");
+        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 static int run(int argc, char **argv) {
         const char *verb;
         int r;
@@ -470,9 +756,11 @@ static int run(int argc, char **argv) {
                 return -r;
 
         if (optind >= argc)
-                return -usage_error("missing command (status, config)");
+                return -usage_error("missing command (status, config, line)");
         verb = argv[optind];
 
+        if (arg_pulse && !streq(verb, "line"))
+                return -usage_error("--pulse is only for 'line N dial'");
         if (streq(verb, "status")) {
                 if (optind + 1 < argc)
                         return -usage_error("unexpected argument '%s'", argv[optind + 1]);
@@ -482,7 +770,11 @@ static int run(int argc, char **argv) {
                 r = verb_config(argc - optind - 1, argv + optind + 1);
                 return r < 0 ? -r : r;
         }
-        return -usage_error("unknown command '%s' (status, config)", verb);
+        if (streq(verb, "line")) {
+                r = verb_line(argc - optind - 1, argv + optind + 1);
+                return r < 0 ? -r : r;
+        }
+        return -usage_error("unknown command '%s' (status, config, line)", verb);
 }
 
 int main(int argc, char **argv) {

@@ -42,6 +42,9 @@ Actions:
   stop_gateway     signal, expect_exit, within_s
   wait_peer        peer, expect_exit, timeout_s   a SIPp peer's exit code
   expect_tap       match, min                gwtap --json lines seen so far
+                   (since: a tap_mark's name: only lines after it; sequence: [match, ...]
+                   instead of match: these in this order, others between them allowed)
+  tap_mark         as                        remember how many tap lines were seen
   run              argv, expect_exit, output_regex, timeout_s   a command to completion
   write_file       name, text
   sleep            s
@@ -127,6 +130,7 @@ class Case:
         self.saved = {}
         self.services_before = {}
         self.figures = []
+        self.tap_marks = {}
         e = self.env
         self.vars = {"tmp": e.tmp, "build": e.build_dir, "source": e.source_dir,
                      "runtime_dir": e.path("gw-run"), "gw_config": e.path("gw.yaml")}
@@ -403,12 +407,29 @@ class Case:
 
     def do_expect_tap(self, s):
         gw = self.need_gw()
+        start = self.tap_marks[s["since"]] if "since" in s else 0
+
+        if "sequence" in s:
+            def probe_seq():
+                want = s["sequence"]
+                i = 0
+                for m in gw.tap_messages()[start:]:
+                    if i < len(want) and match(m, want[i]) is None:
+                        i += 1
+                return True if i == len(want) else None
+            wait_until("gwtap to show in order %s" % json.dumps(s["sequence"]), probe_seq,
+                       self.t(s.get("timeout_s", 2)), 0.1)
+            log("gwtap showed in order %s" % json.dumps(s["sequence"]))
+            return
 
         def probe():
-            seen = [m for m in gw.tap_messages() if match(m, s["match"]) is None]
+            seen = [m for m in gw.tap_messages()[start:] if match(m, s["match"]) is None]
             return seen if len(seen) >= s.get("min", 1) else None
         seen, _ = wait_until("gwtap to show %s" % json.dumps(s["match"]), probe, self.t(s.get("timeout_s", 2)), 0.1)
         log("gwtap showed %d x %s" % (len(seen), json.dumps(s["match"])))
+
+    def do_tap_mark(self, s):
+        self.tap_marks[s["as"]] = len(self.need_gw().tap_messages())
 
     def do_run(self, s):
         argv = [str(a) for a in s["argv"]]
