@@ -471,4 +471,275 @@ TEST(gwctl_status_json_and_text) {
         (void) unlink(pid_path);
 }
 
+/* ---- line: stand-in linehwd, sigd and mediad */
+
+static Gw__LineHwState line_hw = GW__LINE_HW_STATE__INIT;
+static Gw__LineCall line_call = GW__LINE_CALL__INIT;
+static Gw__LineStatusEntry entry_hw = GW__LINE_STATUS_ENTRY__INIT, entry_call = GW__LINE_STATUS_ENTRY__INIT,
+                           entry_media = GW__LINE_STATUS_ENTRY__INIT;
+static Gw__LineStatusEntry *entries_hw[] = { &entry_hw }, *entries_call[] = { &entry_call }, *entries_media[] = { &entry_media };
+static Gw__LineStatusReply reply_hw = GW__LINE_STATUS_REPLY__INIT, reply_call = GW__LINE_STATUS_REPLY__INIT,
+                           reply_media = GW__LINE_STATUS_REPLY__INIT;
+static char *tones[] = { (char *) "dial", (char *) "ringback" };
+static Gw__ErrorReply line_error = GW__ERROR_REPLY__INIT;
+static int linehwd_errno;                /* >0: answer LineCommand with this error */
+static bool mediad_refuses;
+static Gw__LineCommand last_command;
+static char last_digits[64];
+static unsigned line_asked[3];
+
+static void fill_line_replies(void) {
+        line_hw.port = 1;
+        line_hw.hook = GW__HOOK_STATE__HOOK_OFF;
+        line_hw.has_ringing = true;
+        line_hw.has_polarity = true;
+        line_hw.polarity = GW__POLARITY__POLARITY_REVERSED;
+        line_hw.has_feed = true;
+        line_hw.feed = true;
+        line_hw.backend = (char *) "sim";
+        entry_hw.port = 1;
+        entry_hw.hw = &line_hw;
+        reply_hw.n_lines = 1;
+        reply_hw.lines = entries_hw;
+
+        line_call.port = 1;
+        line_call.state = GW__CALL_STATE__CALL_CONNECTED;
+        line_call.remote = (char *) "1002";
+        line_call.call_id = (char *) "abc@127.0.0.1";
+        entry_call.port = 1;
+        entry_call.call = &line_call;
+        reply_call.n_lines = 1;
+        reply_call.lines = entries_call;
+
+        entry_media.port = 1;
+        entry_media.n_last_tones = 2;
+        entry_media.last_tones = tones;
+        entry_media.last_digits = (char *) "123";
+        reply_media.n_lines = 1;
+        reply_media.lines = entries_media;
+}
+
+static int on_line_ctl(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void *userdata) {
+        Gw__Service self = gw_bus_self(bus);
+
+        ASSERT_EQ(req->source, GW__SERVICE__SERVICE_GWCTL);
+        if (req->body_case == GW__ENVELOPE__BODY_LINE_COMMAND) {
+                ASSERT_EQ(self, GW__SERVICE__SERVICE_LINEHWD);
+                last_command = *req->line_command;
+                snprintf(last_digits, sizeof last_digits, "%s", strempty(req->line_command->digits));
+                if (linehwd_errno > 0)
+                        return -linehwd_errno;
+                reply->body_case = GW__ENVELOPE__BODY_LINE_STATUS_REPLY;
+                reply->line_status_reply = &reply_hw;
+                return 0;
+        }
+        ASSERT_EQ(req->body_case, GW__ENVELOPE__BODY_LINE_STATUS_REQUEST);
+        ASSERT_EQ(req->line_status_request->port, 1);
+        reply->body_case = GW__ENVELOPE__BODY_LINE_STATUS_REPLY;
+        switch (self) {
+        case GW__SERVICE__SERVICE_LINEHWD:
+                line_asked[0]++;
+                reply->line_status_reply = &reply_hw;
+                break;
+        case GW__SERVICE__SERVICE_SIGD:
+                line_asked[1]++;
+                reply->line_status_reply = &reply_call;
+                break;
+        default:
+                line_asked[2]++;
+                if (mediad_refuses) {
+                        line_error.errno_value = EOPNOTSUPP;
+                        line_error.message = (char *) "not yet";
+                        reply->body_case = GW__ENVELOPE__BODY_ERROR_REPLY;
+                        reply->error_reply = &line_error;
+                        break;
+                }
+                reply->line_status_reply = &reply_media;
+        }
+        return 0;
+}
+
+/* 'which': bit 0 linehwd, bit 1 sigd, bit 2 mediad. */
+static void run_with_line_daemons(unsigned which, char *const argv[], Run *ret) {
+        _cleanup_(gw_conf_freep) GwConf *conf = NULL;
+        static const Gw__Service svc[] = { GW__SERVICE__SERVICE_LINEHWD, GW__SERVICE__SERVICE_SIGD, GW__SERVICE__SERVICE_MEDIAD };
+        GwBus *b[3] = {};
+        sd_event *e = NULL;
+
+        ASSERT_OK(gw_conf_load(config_path, &conf, NULL));
+        ASSERT_OK(sd_event_new(&e));
+        for (size_t i = 0; i < 3; i++)
+                if (which & (1u << i)) {
+                        ASSERT_OK(gw_bus_new(e, conf, svc[i], &b[i]));
+                        gw_bus_set_ctl_handler(b[i], on_line_ctl, NULL, NULL);
+                }
+        run_gwctl(e, argv, ret);
+        for (size_t i = 0; i < 3; i++)
+                gw_bus_free(b[i]);
+        sd_event_unref(e);
+}
+
+TEST(gwctl_line_arguments) {
+        Run r;
+        struct {
+                const char *args[4];
+                const char *err;
+        } bad[] = {
+                { { "line", NULL }, "needs a line number and an action" },
+                { { "line", "1", NULL }, "needs a line number and an action" },
+                { { "line", "0", "offhook" }, "invalid line number '0'" },
+                { { "line", "x1", "offhook" }, "invalid line number 'x1'" },
+                { { "line", "70000", "offhook" }, "invalid line number '70000'" },
+                { { "line", "1", "jump" }, "unknown line action 'jump'" },
+                { { "line", "1", "dial" }, "needs the digits" },
+                { { "line", "1", "dial", "12x" }, "invalid DTMF digits '12x'" },
+                { { "line", "1", "dial", "123456789012345678901234567890123" }, "between 1 and 32 digits" },
+                { { "line", "1", "offhook", "now" }, "unexpected argument 'now'" },
+                { { "line", "9", "offhook" }, "line 9 is not configured" },
+        };
+
+        setup();
+        (void) unlink(pid_path);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *argv[8] = { gwctl_path(), (char *) "--config", config_path };
+                size_t n = 3;
+                for (size_t k = 0; k < 4 && bad[i].args[k]; k++)
+                        argv[n++] = UNCONST(bad[i].args[k]);
+                ASSERT_EQ(run_simple(argv, &r), 2);
+                if (!strstr(r.err, bad[i].err))
+                        GW_TEST_FAIL("case %zu: stderr '%s' lacks '%s'", i, r.err, bad[i].err);
+                run_done(&r);
+        }
+
+        char *const pulse_star[] = { gwctl_path(), (char *) "--config", config_path, (char *) "line", (char *) "1",
+                                     (char *) "dial", (char *) "1*", (char *) "--pulse", NULL };
+        ASSERT_EQ(run_simple(pulse_star, &r), 2);
+        ASSERT_NOT_NULL(strstr(r.err, "pulse dialling (0-9 only)"));
+        run_done(&r);
+        char *const pulse_status[] = { gwctl_path(), (char *) "--config", config_path, (char *) "line", (char *) "1",
+                                       (char *) "status", (char *) "--pulse", NULL };
+        ASSERT_EQ(run_simple(pulse_status, &r), 2);
+        ASSERT_NOT_NULL(strstr(r.err, "--pulse is only for"));
+        run_done(&r);
+        char *const pulse_elsewhere[] = { gwctl_path(), (char *) "--pulse", (char *) "status", NULL };
+        ASSERT_EQ(run_simple(pulse_elsewhere, &r), 2);
+        run_done(&r);
+        char *const json_offhook[] = { gwctl_path(), (char *) "--config", config_path, (char *) "--json", (char *) "line",
+                                       (char *) "1", (char *) "offhook", NULL };
+        ASSERT_EQ(run_simple(json_offhook, &r), 2);
+        ASSERT_NOT_NULL(strstr(r.err, "--json is only for"));
+        run_done(&r);
+
+        /* good arguments, no gateway: 3 */
+        char *const offhook[] = { gwctl_path(), (char *) "--config", config_path, (char *) "line", (char *) "1",
+                                  (char *) "offhook", NULL };
+        ASSERT_EQ(run_simple(offhook, &r), 3);
+        ASSERT_NOT_NULL(strstr(r.err, "gateway is not running"));
+        run_done(&r);
+}
+
+TEST(gwctl_line_status) {
+        Run r;
+
+        setup();
+        fill_line_replies();
+        write_pid_file(getpid());
+
+        char *const json[] = { gwctl_path(), (char *) "--config", config_path, (char *) "line", (char *) "1",
+                               (char *) "status", (char *) "--json", NULL };
+        run_with_line_daemons(7, json, &r);
+        if (r.exit_code != 0)
+                GW_TEST_FAIL("exit %d, stderr: %s", r.exit_code, r.err);
+        ASSERT_EQ(line_asked[0], 1);
+        ASSERT_EQ(line_asked[1], 1);
+        ASSERT_EQ(line_asked[2], 1);
+        check_json(r.out,
+                "assert d == {'port': 1, 'hook': 'off', 'ringing': False, 'polarity': 'reversed', 'feed': True,\n"
+                "  'call': {'state': 'connected', 'remote': '1002', 'call_id': 'abc@127.0.0.1'},\n"
+                "  'last_tones': ['dial', 'ringback'], 'last_digits': '123', 'errors': []}, d\n");
+        run_done(&r);
+
+        char *const text[] = { gwctl_path(), (char *) "--config", config_path, (char *) "line", (char *) "1",
+                               (char *) "status", NULL };
+        run_with_line_daemons(7, text, &r);
+        ASSERT_EQ(r.exit_code, 0);
+        ASSERT_NOT_NULL(strstr(r.out, "line 1: off hook, polarity reversed, feed on (sim)\n"));
+        ASSERT_NOT_NULL(strstr(r.out, "call:   connected, remote 1002, call-id abc@127.0.0.1\n"));
+        ASSERT_NOT_NULL(strstr(r.out, "tones:  dial, ringback\n"));
+        ASSERT_NOT_NULL(strstr(r.out, "digits: 123\n"));
+        run_done(&r);
+
+        /* mediad answers an error, sigd does not answer: their parts stay empty, exit 0 */
+        mediad_refuses = true;
+        run_with_line_daemons(1 | 4, json, &r);
+        ASSERT_EQ(r.exit_code, 0);
+        check_json(r.out,
+                "assert d['hook'] == 'off' and d['last_tones'] == [] and d['last_digits'] == '', d\n"
+                "assert d['call'] == {'state': None, 'remote': None, 'call_id': None}, d\n"
+                "assert d['errors'] == [{'service': 'sigd', 'error': 'no answer within 1s'},\n"
+                "  {'service': 'mediad', 'error': 'not yet'}], d['errors']\n");
+        run_done(&r);
+        mediad_refuses = false;
+
+        /* no linehwd: the hardware part is unknown, exit 1 */
+        run_with_line_daemons(2, json, &r);
+        ASSERT_EQ(r.exit_code, 1);
+        check_json(r.out,
+                "assert d['hook'] is None and d['polarity'] is None and d['call']['state'] == 'connected', d\n");
+        run_done(&r);
+        (void) unlink(pid_path);
+}
+
+TEST(gwctl_line_commands) {
+        Run r;
+
+        setup();
+        fill_line_replies();
+        write_pid_file(getpid());
+
+        char *const dial[] = { gwctl_path(), (char *) "--config", config_path, (char *) "line", (char *) "1",
+                               (char *) "dial", (char *) "12#A", NULL };
+        run_with_line_daemons(1, dial, &r);
+        if (r.exit_code != 0)
+                GW_TEST_FAIL("exit %d, stderr: %s", r.exit_code, r.err);
+        ASSERT_EQ(last_command.port, 1);
+        ASSERT_EQ(last_command.action, GW__LINE_ACTION__LINE_ACTION_DIAL);
+        ASSERT_STREQ(last_digits, "12#A");
+        ASSERT_FALSE(last_command.pulse);
+        ASSERT_NOT_NULL(strstr(r.out, "dialling (DTMF)"));
+        run_done(&r);
+
+        char *const pulse[] = { gwctl_path(), (char *) "--config", config_path, (char *) "line", (char *) "1",
+                                (char *) "dial", (char *) "905", (char *) "--pulse", NULL };
+        run_with_line_daemons(1, pulse, &r);
+        ASSERT_EQ(r.exit_code, 0);
+        ASSERT_STREQ(last_digits, "905");
+        ASSERT_TRUE(last_command.has_pulse && last_command.pulse);
+        run_done(&r);
+
+        char *const flash[] = { gwctl_path(), (char *) "--config", config_path, (char *) "line", (char *) "1",
+                                (char *) "flash", NULL };
+        run_with_line_daemons(1, flash, &r);
+        ASSERT_EQ(r.exit_code, 0);
+        ASSERT_EQ(last_command.action, GW__LINE_ACTION__LINE_ACTION_FLASH);
+        run_done(&r);
+
+        /* refused by linehwd: its reason, exit 1 */
+        linehwd_errno = ENOTCONN;
+        run_with_line_daemons(1, flash, &r);
+        ASSERT_EQ(r.exit_code, 1);
+        ASSERT_NOT_NULL(strstr(r.err, "line 1 flash: the line is on hook"));
+        run_done(&r);
+        linehwd_errno = 0;
+
+        /* linehwd not answering */
+        char *const onhook[] = { gwctl_path(), (char *) "--config", config_path, (char *) "line", (char *) "1",
+                                 (char *) "onhook", NULL };
+        run_with_line_daemons(2, onhook, &r);
+        ASSERT_EQ(r.exit_code, 1);
+        ASSERT_NOT_NULL(strstr(r.err, "no answer within 1s"));
+        run_done(&r);
+        (void) unlink(pid_path);
+}
+
 DEFINE_TEST_MAIN

@@ -8,10 +8,31 @@
  * 0 or a negative errno: -ENXIO for a port the backend does not have,
  * -EINVAL for a bad value, -EAGAIN when no PCM frame is pending.
  *
+ * What stays above this interface (linehwd-line.c), so that every backend
+ * behaves the same: hook debounce, flash and pulse-digit detection (the
+ * backend only reports raw switch changes through the hook callback), and
+ * the ring cadence: linehwd switches set_ring() on and off at the tone
+ * plan's cadence steps, unless the backend has set_ring_cadence(), in which
+ * case it is handed the cadence once and set_ring(on) rings with it (DAHDI's
+ * DAHDI_SETCADENCE, a SLIC's ring timers).
+ *
+ * Events: a backend whose hardware signals through a file descriptor
+ * (DAHDI's channel fd, a SLIC driver's event fd) returns it from get_fd();
+ * linehwd polls it and calls process() when it is readable, and process()
+ * calls the hook callback for every switch change. The sim backend has no
+ * fd: its switch moves by line_backend_sim_set_hook().
+ *
+ * Audio: linehwd's 20 ms clock calls read_pcm() for every off-hook or
+ * ringing line and write_pcm() for every frame mediad answers; a backend
+ * buffers between that clock and its own (a jitter of a frame or two).
+ *
+ * Nothing outside linehwd includes this file: a new backend is one more
+ * LineBackendOps in linehwd-backend.c's table, selected by line_hw.backend,
+ * and the bus messages (LineHwState, LineEvent, LineControl) stay the same.
+ *
  * The only backend so far is "sim": a simulated line card holding each
- * line's state in memory; tests and the demo move its hook switch with
- * line_backend_sim_set_hook(). Cadence, flash and pulse detection belong to
- * linehwd above this interface, not to a backend. */
+ * line's state in memory; the simulated phone (linehwd-simphone.c) and the
+ * tests move its hook switch with line_backend_sim_set_hook(). */
 #pragma once
 
 #include <stdbool.h>
@@ -73,6 +94,13 @@ typedef struct LineBackendOps {
          * sends) and to the line (what the phone hears). */
         int (*read_pcm)(LineBackend *b, unsigned port, int16_t frame[LINE_PCM_FRAME_SAMPLES]);
         int (*write_pcm)(LineBackend *b, unsigned port, const int16_t frame[LINE_PCM_FRAME_SAMPLES]);
+        /* Optional (NULL: linehwd applies the cadence with set_ring()). Steps
+         * in ms, on, off, on, ...; n == 0: continuous; repeat after the last. */
+        int (*set_ring_cadence)(LineBackend *b, unsigned port, const uint32_t *ms, unsigned n, bool repeat);
+        /* Optional (NULL: no fd, e.g. sim): an fd that becomes readable when
+         * process() has events to deliver through the hook callback. */
+        int (*get_fd)(LineBackend *b);
+        int (*process)(LineBackend *b);
 } LineBackendOps;
 
 struct LineBackend {

@@ -161,6 +161,16 @@ static void on_backend_hook(LineBackend *b, unsigned port, LineHook hook, void *
         line_rearm(l);
 }
 
+static int on_backend_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        r = m->backend->ops->process(m->backend);
+        if (r < 0)
+                log_warning_errno(r, "Line backend '%s' failed to process events, ignoring: %m", m->backend->ops->name);
+        return 0;
+}
+
 /* The simulated handset survives a restart of linehwd, as a real one would. */
 static void sim_hooks_save(Manager *m) {
         char buf[16384];
@@ -275,6 +285,13 @@ static int handle_line_control(GwBus *bus, const Gw__Envelope *env, void *userda
                 bool was = l->logic.ringing;
                 const GwCadence *cad = m->daemon->tone_plan ? &m->daemon->tone_plan->ring : NULL;
 
+                /* Hardware that cadences by itself gets the cadence once and rings "continuously" for us. */
+                if (lc->ring && !was && cad && m->backend->ops->set_ring_cadence) {
+                        r = m->backend->ops->set_ring_cadence(m->backend, l->port, cad->ms, cad->n, cad->repeat);
+                        if (r < 0)
+                                log_warning_errno(r, "Line %u: failed to set the ring cadence, ignoring: %m", l->port);
+                        cad = NULL;
+                }
                 r = line_logic_ring(&l->logic, lc->ring, cad, now_usec(CLOCK_MONOTONIC));
                 if (r < 0)
                         log_debug_errno(r, "Line %u: not ringing an off-hook line.", l->port);
@@ -461,6 +478,14 @@ int manager_new(GwDaemon *d, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the '%s' line backend: %m", name);
         line_backend_set_hook_callback(m->backend, on_backend_hook, m);
+        if (m->backend->ops->get_fd && m->backend->ops->process) {
+                int fd = m->backend->ops->get_fd(m->backend);
+                if (fd < 0)
+                        return log_error_errno(fd, "Line backend '%s' has no event fd: %m", name);
+                r = sd_event_add_io(d->event, &m->backend_io, fd, EPOLLIN, on_backend_io, m);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch the line backend: %m");
+        }
 
         m->n_lines = n;
         for (size_t i = 0; i < n; i++) {
@@ -523,6 +548,7 @@ Manager *manager_free(Manager *m) {
         }
         sd_event_source_disable_unref(m->pcm_timer);
         sd_event_source_disable_unref(m->announce_timer);
+        sd_event_source_disable_unref(m->backend_io);
         if (m->daemon && m->daemon->pcm == m->pcm)
                 m->daemon->pcm = NULL;
         gw_pcm_free(m->pcm);

@@ -34,6 +34,7 @@ struct Manager {
         Line *lines;
         size_t n_lines;
         sd_event_source *pcm_timer;
+        sd_event_source *backend_io;     /* backends with an event fd */
         uint64_t pcm_next;
         sd_event_source *announce_timer; /* LineHwState of every line a few times after start */
         unsigned announce_round;
