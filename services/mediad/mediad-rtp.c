@@ -41,6 +41,8 @@ struct RtpSession {
 
         /* receiving */
         Playout playout;
+        bool have_rx_ssrc;
+        uint32_t rx_ssrc;
         bool received_audio;
         bool rx_ev_known;
         uint32_t rx_ev_ts;
@@ -427,6 +429,10 @@ void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const stru
                 s->c.rx++;
                 if (!may_receive(s))
                         return;
+                if (s->have_rx_ssrc && h.ssrc != s->rx_ssrc)
+                        playout_buffer_new_stream(&s->playout);   /* e.g. a B2BUA switched the media source */
+                s->have_rx_ssrc = true;
+                s->rx_ssrc = h.ssrc;
                 g711_decode_frame(s->law, h.payload, pcm, GW_PCM_SAMPLES);
                 playout_buffer_put(&s->playout, h.seq, h.ts, pcm, 0);
                 s->received_audio = true;
