@@ -272,6 +272,8 @@ static void print_json(const Status *s) {
                 json_str(strempty(ps->active_proxy));
                 printf(",\"active_target\":");
                 json_str_or_null(ps->active_target);
+                printf(",\"searching\":%s,\"search_cycles\":%" PRIu32, ps->searching ? "true" : "false",
+                       ps->search_cycles);
                 printf(",\"proxies\":[");
                 for (size_t j = 0; j < ps->n_proxies; j++) {
                         const Gw__ProxyEntryStatus *pe = ps->proxies[j];
@@ -362,6 +364,9 @@ static void print_text(const Status *s) {
                 printf("Profile %s: active proxy %s", dash(ps->name), dash(ps->active_proxy));
                 if (!isempty(ps->active_target))
                         printf(" (%s)", ps->active_target);
+                if (ps->searching)
+                        printf(", searching (%" PRIu32 " whole cycle%s without an answer)", ps->search_cycles,
+                               ps->search_cycles == 1 ? "" : "s");
                 printf("\n  %-28s %-9s %-7s %6s %8s %5s %5s %9s %9s  %s\n", "PROXY", "ROLE", "STATE", "SENT",
                        "TIMEOUTS", "408", "503", "TRANSPORT", "FAILOVERS", "LAST FAILURE");
                 for (size_t j = 0; j < ps->n_proxies; j++) {

@@ -14,10 +14,7 @@
 #define DTMF_PLAY_LEVEL   (-10)     /* dBm0 of the low tone; high tone the same (no twist) */
 
 MediaLine *manager_line(Manager *m, uint32_t port) {
-        for (size_t i = 0; i < m->n_lines; i++)
-                if (m->lines[i].port == port)
-                        return &m->lines[i];
-        return NULL;
+        return port <= m->max_port ? m->by_port[port] : NULL;
 }
 
 static void publish_state(MediaLine *l) {
@@ -409,7 +406,13 @@ int manager_new(sd_event *e, const GwConf *c, const GwTonePlan *plan, Manager **
                 dtmf_rx_set_realtime_callback(l->dtmf_rx, on_dtmf, l);
                 dtmf_tx_set_timing(l->dtmf_tx, DTMF_PLAY_ON_MS, DTMF_PLAY_OFF_MS);
                 dtmf_tx_set_level(l->dtmf_tx, DTMF_PLAY_LEVEL, 0);
+                m->max_port = MAX(m->max_port, l->port);
         }
+        m->by_port = calloc(m->max_port + 1, sizeof(*m->by_port));
+        if (!m->by_port)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_lines; i++)
+                m->by_port[m->lines[i].port] = &m->lines[i];
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -427,6 +430,7 @@ Manager *manager_free(Manager *m) {
                         dtmf_tx_free(l->dtmf_tx);
         }
         free(m->lines);
+        free(m->by_port);
         sd_event_source_disable_unref(m->state_timer);
         sd_event_unref(m->event);
         free(m);

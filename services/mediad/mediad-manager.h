@@ -76,6 +76,8 @@ struct Manager {
         const GwTonePlan *plan;       /* borrowed */
         MediaLine *lines;
         size_t n_lines;
+        MediaLine **by_port;          /* [0..max_port]: the per-frame lookup is an index */
+        uint32_t max_port;
         sd_event_source *state_timer;
         ManagerCallbacks cb;
         void *userdata;

@@ -71,6 +71,13 @@ static const GwBusHandler sigd_handlers[] = {
                                                 GW_SERVICE_BIT(GW__SERVICE__SERVICE_REGD) },
 };
 
+/* A new linehwd or mediad instance rebuilds its lines from our desired state
+ * (it asks with StateSyncRequest too; this covers a request we missed). */
+static void on_peer(GwBus *bus, Gw__Service peer, uint64_t instance_id, void *userdata) {
+        if (peer == GW__SERVICE__SERVICE_LINEHWD || peer == GW__SERVICE__SERVICE_MEDIAD)
+                manager_publish_lines(userdata);
+}
+
 static void publish_call_message(Manager *m, const char *key, Gw__Envelope *env, void *userdata) {
         int r;
 
@@ -190,6 +197,7 @@ int sigd_bus_attach(GwBus *bus, Manager *m) {
 
         gw_bus_set_handlers(bus, sigd_handlers, ELEMENTSOF(sigd_handlers), m);
         gw_bus_set_ctl_handler(bus, ctl_handler, status_storage_free, m);
+        gw_bus_set_peer_callback(bus, on_peer, m);
         manager_set_outcome_callback(m, publish_outcome, bus);
         manager_set_publish_callback(m, publish_call_message, bus);
         for (size_t i = 0; i < ELEMENTSOF(topics); i++) {

@@ -31,6 +31,7 @@ typedef struct Seen {
         char rtp_ip[64];
         uint32_t rtp_port, rtp_pt, rtp_local_port;
         Gw__MediaDirection rtp_dir;
+        bool saw_recvonly;
         uint64_t generation[3];         /* per port */
         Gw__CallState state;
         char events[8][48];             /* "start", "answer", "end:busy:486" */
@@ -66,6 +67,7 @@ static void on_publish(Manager *m, const char *key, Gw__Envelope *env, void *u) 
                         s->rtp_port = mc->rtp->remote_port;
                         s->rtp_pt = mc->rtp->payload_type;
                         s->rtp_dir = mc->rtp->direction;
+                        s->saw_recvonly = s->saw_recvonly || s->rtp_dir == GW__MEDIA_DIRECTION__DIRECTION_RECVONLY;
                         s->rtp_local_port = mc->rtp->local_port;
                 }
                 break;
@@ -690,5 +692,142 @@ TEST(state_sync_republishes) {
                 ASSERT_EQ(lc.state, GW__CALL_STATE__CALL_DIALING);
                 ASSERT_ERROR(manager_line_call(c.m, 7, &lc), ENOENT);
         }
+        teardown(&c);
+}
+
+static void set_active(Ctx *c, const char *proxy, const char *target) {
+        Gw__ProfileStatus ps = GW__PROFILE_STATUS__INIT;
+        Gw__ProxyEntryStatus e = GW__PROXY_ENTRY_STATUS__INIT, *ep = &e;
+
+        ps.name = (char *) "p";
+        ps.active_proxy = UNCONST(proxy);
+        ps.active_target = UNCONST(target);
+        e.address = UNCONST(proxy);
+        e.state = GW__PROXY_HEALTH__HEALTH_UP;
+        ps.proxies = &ep;
+        ps.n_proxies = 1;
+        ASSERT_OK(manager_profile_status(c->m, &ps));
+}
+
+TEST(invite_goes_to_the_active_entry) {
+        Ctx c = {};
+        char entry[64], red[64], buf[2048];
+        int silent = -1;
+        uint16_t p1 = free_port("127.0.0.2", &silent), p2 = free_port("127.0.0.3", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-busy.xml", "127.0.0.3", p2, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
+        snprintf(red, sizeof red, "127.0.0.3:%u", p2);
+        setup(&c, entry, red, "    redundancy_mode: parking\n");
+        set_active(&c, red, red);                               /* regd parked on redundant 1 */
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        sipp_wait(&c, pid);
+        ASSERT_EQ(c.seen.n_invites, 1);
+        ASSERT_EQ(c.seen.invite_port[0], p2);
+        ASSERT_EQ(recv(silent, buf, sizeof buf, MSG_DONTWAIT), -1);      /* the main saw nothing */
+        close(silent);
+        teardown(&c);
+}
+
+TEST(keepalive_invite_homing_tries_the_main_first) {
+        Ctx c = {};
+        char entry[64], red[64];
+        uint16_t p1 = free_port("127.0.0.2", NULL), p2 = free_port("127.0.0.3", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-busy.xml", "127.0.0.2", p1, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
+        snprintf(red, sizeof red, "127.0.0.3:%u", p2);
+        setup(&c, entry, red, "    redundancy_mode: homing\n    keepalive: invite\n");
+        set_active(&c, red, red);                               /* active: redundant 1 */
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        sipp_wait(&c, pid);
+        ASSERT_EQ(c.seen.n_invites, 1);
+        ASSERT_EQ(c.seen.invite_port[0], p1);                  /* the main first */
+        ASSERT_EQ(c.seen.n_reports, 1);
+        ASSERT_TRUE(strstr(c.seen.reports[0], entry) == c.seen.reports[0]);
+        teardown(&c);
+}
+
+static void header_line(const char *msg, const char *name, char *out, size_t n) {
+        const char *p = strstr(msg, name);
+        size_t k;
+
+        ASSERT_NOT_NULL(p);
+        k = strcspn(p, "\r\n");
+        snprintf(out, n, "%.*s", (int) MIN(k, n - 1), p);
+}
+
+TEST(late_2xx_of_an_abandoned_attempt_is_acked_and_byed) {
+        Ctx c = {};
+        char entry[64], red[64], inv[4096], resp[4096], via[512], from[256], to[256], cid[256], cseq[64], got[4096];
+        int silent = -1;
+        uint16_t p1 = free_port("127.0.0.2", &silent), p2 = free_port("127.0.0.3", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.3", p2, NULL, NULL);
+        struct sockaddr_in gw = { .sin_family = AF_INET };
+        bool ack = false, bye = false;
+        ssize_t k;
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
+        snprintf(red, sizeof red, "127.0.0.3:%u", p2);
+        setup(&c, entry, red, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 5000);   /* via redundant 1 */
+        k = recv(silent, inv, sizeof inv - 1, MSG_DONTWAIT);
+        ASSERT_TRUE(k > 0);
+        inv[k] = 0;
+        /* the main wakes up and answers the INVITE it got first */
+        header_line(inv, "Via: ", via, sizeof via);
+        header_line(inv, "From: ", from, sizeof from);
+        header_line(inv, "To: ", to, sizeof to);
+        header_line(inv, "Call-ID: ", cid, sizeof cid);
+        header_line(inv, "CSeq: ", cseq, sizeof cseq);
+        snprintf(resp, sizeof resp, "SIP/2.0 200 OK\r\n%s\r\n%s\r\n%s;tag=late1\r\n%s\r\n%s\r\n"
+                 "Contact: <sip:late@127.0.0.2:%u>\r\nContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+                 via, from, to, cid, cseq, p1, strlen("v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 7000 RTP/AVP 8\r\n"),
+                 "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 7000 RTP/AVP 8\r\n");
+        inet_pton(AF_INET, "127.0.0.1", &gw.sin_addr);
+        gw.sin_port = htons((uint16_t) atoi(strchr(c.listen, ':') + 1));
+        while (recv(silent, got, sizeof got, MSG_DONTWAIT) > 0)
+                ;                                              /* INVITE retransmissions */
+        ASSERT_TRUE(sendto(silent, resp, strlen(resp), 0, (struct sockaddr *) &gw, sizeof gw) > 0);
+        for (unsigned i = 0; i < 100 && !(ack && bye); i++) {
+                ASSERT_OK(sd_event_run(c.e, 20 * USEC_PER_MSEC));
+                while ((k = recv(silent, got, sizeof got - 1, MSG_DONTWAIT)) > 0) {
+                        got[k] = 0;
+                        if (strncmp(got, "ACK sip:late@127.0.0.2", 22) == 0 && strstr(got, ";tag=late1"))
+                                ack = true;
+                        if (strncmp(got, "BYE sip:late@127.0.0.2", 22) == 0 && strstr(got, ";tag=late1"))
+                                bye = true;
+                }
+        }
+        ASSERT_TRUE(ack);
+        ASSERT_TRUE(bye);
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_CONNECTED);      /* the call that won is untouched */
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sipp_wait(&c, pid);
+        close(silent);
+        teardown(&c);
+}
+
+TEST(incoming_hold_and_resume_by_reinvite) {
+        Ctx c = {};
+        uint16_t port = free_port("127.0.0.4", NULL);
+        pid_t pid;
+
+        setup(&c, "127.0.0.2:5", NULL, NULL);
+        pid = sipp_start(SCEN "call-uac-hold.xml", "127.0.0.4", port, c.listen, "1001");
+        RUN_UNTIL(&c, c.seen.ring, 5000);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        ASSERT_EQ(c.seen.rtp_dir, GW__MEDIA_DIRECTION__DIRECTION_SENDRECV);
+        RUN_UNTIL(&c, c.seen.saw_recvonly, 5000);              /* held by the far end */
+        RUN_UNTIL(&c, c.seen.rtp_port == 7078 && c.seen.rtp_dir == GW__MEDIA_DIRECTION__DIRECTION_SENDRECV, 5000);
+        sipp_wait(&c, pid);                                    /* checked our answers' directions */
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_RELEASING);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
         teardown(&c);
 }

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-sigd-bus.c: a call driven over the real bus. In-process endpoints
+ * stand where linehwd (hook: LineHwState), mediad (DigitDetected) and regd
+ * (ProfileStatus; it hears EntryReport) sit; sigd is the manager with its
+ * real handler table (sigd-bus.c), and SIPp answers the call on loopback. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "gw-build-config.h"
+#include "gw-bus.h"
+#include "gw-log.h"
+#include "gw-tests.h"
+#include "sigd-bus.h"
+#include "sigd-manager.h"
+
+DEFINE_TEST_MAIN
+
+typedef struct Peer {
+        unsigned line_calls, syncs_answered;
+        Gw__CallState state;
+        bool reversed;
+        Gw__Tone tone;
+        bool rtp;
+        unsigned media_controls;
+        char report[128];
+        Gw__Service last_source;
+} Peer;
+
+static int on_line_call(GwBus *bus, const Gw__Envelope *env, void *u) {
+        Peer *p = u;
+        if (env->line_call->port != 1)
+                return 0;
+        p->line_calls++;
+        p->state = env->line_call->state;
+        p->last_source = env->source;
+        return 0;
+}
+
+static int on_line_control(GwBus *bus, const Gw__Envelope *env, void *u) {
+        Peer *p = u;
+        if (env->line_control->port == 1)
+                p->reversed = env->line_control->polarity == GW__POLARITY__POLARITY_REVERSED;
+        return 0;
+}
+
+static int on_media_control(GwBus *bus, const Gw__Envelope *env, void *u) {
+        Peer *p = u;
+        if (env->media_control->port != 1)
+                return 0;
+        p->media_controls++;
+        p->tone = env->media_control->tone;
+        p->rtp = env->media_control->rtp != NULL;
+        return 0;
+}
+
+static int on_entry_report(GwBus *bus, const Gw__Envelope *env, void *u) {
+        Peer *p = u;
+        snprintf(p->report, sizeof p->report, "%s %s %s", env->entry_report->profile, env->entry_report->proxy,
+                 env->entry_report->alive ? "alive" : "failed");
+        return 0;
+}
+
+static const GwBusHandler line_table[] = {
+        [GW__ENVELOPE__BODY_LINE_CALL] = { "LineCall", on_line_call, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
+        [GW__ENVELOPE__BODY_LINE_CONTROL] = { "LineControl", on_line_control, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
+};
+static const GwBusHandler media_table[] = {
+        [GW__ENVELOPE__BODY_MEDIA_CONTROL] = { "MediaControl", on_media_control, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
+};
+static const GwBusHandler regd_table[] = {
+        [GW__ENVELOPE__BODY_ENTRY_REPORT] = { "EntryReport", on_entry_report, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
+};
+
+#define RUN_UNTIL(e, cond, max_ms) do {                                                   \
+                uint64_t _end = now_usec(CLOCK_MONOTONIC) + (max_ms) * USEC_PER_MSEC;      \
+                while (!(cond) && now_usec(CLOCK_MONOTONIC) < _end)                        \
+                        ASSERT_OK(sd_event_run((e), 10 * USEC_PER_MSEC));                  \
+                if (!(cond))                                                               \
+                        GW_TEST_FAIL("timed out waiting for %s", #cond);                   \
+        } while (0)
+
+static void publish_sync(GwBus *b, Gw__Service self) {
+        Gw__Envelope env = GW__ENVELOPE__INIT;
+        Gw__StateSyncRequest s = GW__STATE_SYNC_REQUEST__INIT;
+
+        s.requester = self;
+        env.body_case = GW__ENVELOPE__BODY_STATE_SYNC_REQUEST;
+        env.state_sync_request = &s;
+        ASSERT_OK(gw_bus_publish_auto(b, NULL, &env));
+}
+
+/* Until sigd answers a StateSyncRequest from b, b and sigd may not hear each other yet (ZeroMQ joins late). */
+static void join(sd_event *e, GwBus *b, Gw__Service self, Peer *line_peer) {
+        unsigned before = line_peer->line_calls;
+        for (unsigned i = 0; i < 100 && line_peer->line_calls == before; i++) {
+                publish_sync(b, self);
+                for (unsigned k = 0; k < 5; k++)
+                        ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
+        }
+        ASSERT_TRUE(line_peer->line_calls > before);
+}
+
+static void publish_hook(GwBus *b, bool off) {
+        Gw__Envelope env = GW__ENVELOPE__INIT;
+        Gw__LineHwState h = GW__LINE_HW_STATE__INIT;
+
+        h.port = 1;
+        h.hook = off ? GW__HOOK_STATE__HOOK_OFF : GW__HOOK_STATE__HOOK_ON;
+        env.body_case = GW__ENVELOPE__BODY_LINE_HW_STATE;
+        env.line_hw_state = &h;
+        ASSERT_OK(gw_bus_publish_auto(b, "1", &env));
+}
+
+static void publish_digit(GwBus *b, const char *d) {
+        Gw__Envelope env = GW__ENVELOPE__INIT;
+        Gw__DigitDetected dd = GW__DIGIT_DETECTED__INIT;
+
+        dd.port = 1;
+        dd.digit = UNCONST(d);
+        dd.has_source = true;
+        dd.source = GW__DIGIT_SOURCE__DIGIT_INBAND;
+        env.body_case = GW__ENVELOPE__BODY_DIGIT_DETECTED;
+        env.digit_detected = &dd;
+        ASSERT_OK(gw_bus_publish_auto(b, "1", &env));
+}
+
+static uint16_t free_port(const char *addr) {
+        struct sockaddr_in sin = { .sin_family = AF_INET };
+        socklen_t len = sizeof(sin);
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        ASSERT_TRUE(fd >= 0);
+        inet_pton(AF_INET, addr, &sin.sin_addr);
+        ASSERT_OK(bind(fd, (struct sockaddr *) &sin, sizeof(sin)));
+        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin, &len));
+        close(fd);
+        return ntohs(sin.sin_port);
+}
+
+TEST(call_over_the_bus) {
+        const char *sipp = access("/usr/bin/sipp", X_OK) == 0 ? "/usr/bin/sipp" :
+                           access("/usr/local/bin/sipp", X_OK) == 0 ? "/usr/local/bin/sipp" : NULL;
+        char dir[] = "/tmp/test-sigd-bus-XXXXXX", text[1024], port_s[16], mport_s[16], cmd[128], *err = NULL;
+        GwConf *conf = NULL;
+        sd_event *e = NULL;
+        Manager *m = NULL;
+        GwBus *sigd = NULL, *line = NULL, *media = NULL, *regd = NULL;
+        Peer lp = {}, mp = {}, rp = {};
+        uint16_t port = free_port("127.0.0.2");
+        int status;
+        pid_t pid;
+
+        if (!sipp) {
+                fprintf(stderr, "sipp not found, skipping.\n");
+                exit(77);
+        }
+        log_open("test-sigd-bus");
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        snprintf(text, sizeof text,
+                 "sip:\n  listen: 127.0.0.1:5060\n  trusted_sources: [\"127.0.0.0/8\"]\n"
+                 "profiles:\n  - name: p\n    proxy: 127.0.0.2:%u\n    domain: test.invalid\n"
+                 "    dial_plan: \"[2-9]xxx\"\n"
+                 "lines:\n  - port: 1\n    number: \"1001\"\n"
+                 "bus:\n  runtime_dir: %s\n", port, dir);
+        if (gw_conf_load_string("test.yaml", text, &conf, &err) < 0)
+                GW_TEST_FAIL("config: %s", err);
+        ((struct sockaddr_in *) &conf->sip_listen_addr)->sin_port = 0;
+
+        snprintf(port_s, sizeof port_s, "%u", port);
+        snprintf(mport_s, sizeof mport_s, "%u", free_port("127.0.0.2"));
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_RDWR);
+                dup2(devnull, STDIN_FILENO);
+                dup2(devnull, STDOUT_FILENO);
+                execl(sipp, "sipp", "-sf", GW_SOURCE_ROOT "/tests/integration/sipp/call-uas-answer.xml", "-i",
+                      "127.0.0.2", "-p", port_s, "-mi", "127.0.0.2", "-mp", mport_s, "-m", "1", "-timeout", "15s",
+                      "-timeout_error", "-nostdin", (char *) NULL);
+                _exit(127);
+        }
+
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(manager_new(e, conf, &m));
+        ASSERT_OK(manager_start(m));
+        ASSERT_OK(gw_bus_new(e, conf, GW__SERVICE__SERVICE_SIGD, &sigd));
+        ASSERT_OK(sigd_bus_attach(sigd, m));
+
+        ASSERT_OK(gw_bus_new(e, conf, GW__SERVICE__SERVICE_LINEHWD, &line));
+        gw_bus_set_handlers(line, line_table, ELEMENTSOF(line_table), &lp);
+        ASSERT_OK(gw_bus_subscribe(line, "LineCall"));
+        ASSERT_OK(gw_bus_subscribe(line, "LineControl"));
+        ASSERT_OK(gw_bus_new(e, conf, GW__SERVICE__SERVICE_MEDIAD, &media));
+        gw_bus_set_handlers(media, media_table, ELEMENTSOF(media_table), &mp);
+        ASSERT_OK(gw_bus_subscribe(media, "MediaControl"));
+        ASSERT_OK(gw_bus_new(e, conf, GW__SERVICE__SERVICE_REGD, &regd));
+        gw_bus_set_handlers(regd, regd_table, ELEMENTSOF(regd_table), &rp);
+        ASSERT_OK(gw_bus_subscribe(regd, "EntryReport"));
+
+        join(e, line, GW__SERVICE__SERVICE_LINEHWD, &lp);
+        join(e, media, GW__SERVICE__SERVICE_MEDIAD, &lp);
+        join(e, regd, GW__SERVICE__SERVICE_REGD, &lp);
+        ASSERT_EQ(lp.state, GW__CALL_STATE__CALL_IDLE);
+        ASSERT_EQ(lp.last_source, GW__SERVICE__SERVICE_SIGD);
+
+        /* A DigitDetected from the wrong sender (linehwd) is dropped by the table. */
+        publish_hook(line, true);
+        RUN_UNTIL(e, lp.state == GW__CALL_STATE__CALL_DIALING && mp.tone == GW__TONE__TONE_DIAL, 3000);
+        publish_digit(line, "9");
+        for (unsigned k = 0; k < 10; k++)
+                ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
+        ASSERT_EQ(mp.tone, GW__TONE__TONE_DIAL);
+        for (const char *d = "2001"; *d; d++) {
+                char s[2] = { *d, 0 };
+                publish_digit(media, s);
+        }
+        RUN_UNTIL(e, lp.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
+        ASSERT_TRUE(lp.reversed);
+        RUN_UNTIL(e, mp.rtp, 2000);
+        RUN_UNTIL(e, rp.report[0], 2000);
+        snprintf(text, sizeof text, "p 127.0.0.2:%u alive", port);
+        ASSERT_STREQ(rp.report, text);
+
+        publish_hook(line, false);
+        RUN_UNTIL(e, lp.state == GW__CALL_STATE__CALL_IDLE && !lp.reversed && !mp.rtp, 3000);
+        for (unsigned i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++)
+                ASSERT_OK(sd_event_run(e, 20 * USEC_PER_MSEC));
+        if (waitpid(pid, &status, WNOHANG) == 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, &status, 0);
+                GW_TEST_FAIL("sipp did not finish");
+        }
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+        gw_bus_free(regd);
+        gw_bus_free(media);
+        gw_bus_free(line);
+        gw_bus_free(sigd);
+        manager_free(m);
+        sd_event_unref(e);
+        gw_conf_free(conf);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        ASSERT_EQ(system(cmd), 0);
+}
