@@ -476,6 +476,367 @@ class Sipp:
         return rc
 
 
+# ---------------------------------------------------------------- baresip
+
+BARESIP_DIR = os.path.join(HERE, "baresip")
+BARESIP_MODULES = "/usr/lib/baresip/modules"
+
+
+def _netns_socket(netns, family, kind):
+    """A socket created inside the network namespace 'netns' (ip netns name). setns()
+    moves only the calling thread, so a short-lived thread does it; the socket stays
+    in that namespace for good."""
+    if not netns:
+        return socket.socket(family, kind)
+    import ctypes
+    import threading
+    out = {}
+
+    def make():
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open("/var/run/netns/%s" % netns, os.O_RDONLY)
+            try:
+                if libc.setns(fd, 0x40000000) != 0:       # CLONE_NEWNET
+                    e = ctypes.get_errno()
+                    raise OSError(e, "setns(%s): %s" % (netns, os.strerror(e)))
+            finally:
+                os.close(fd)
+            out["sock"] = socket.socket(family, kind)
+        except Exception as e:    # handed to the caller
+            out["error"] = e
+    t = threading.Thread(target=make)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["sock"]
+
+
+def wav_fixed_copy(src, dst):
+    """Copy a WAV that may still be being written (libsndfile writes the sizes in its
+    header when it closes the file) with the sizes made right: every whole sample after
+    the 'data' chunk header counts. Returns dst."""
+    import struct
+    import wave
+    with open(src, "rb") as f:
+        data = f.read()
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise Failure("%s: not a WAV file" % src)
+    pos, fmt, pcm = 12, None, None
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        if cid == b"fmt ":
+            fmt = struct.unpack("<HHIIHH", data[pos + 8:pos + 24])
+        elif cid == b"data":
+            pcm = data[pos + 8:]
+            break
+        pos += 8 + size + (size & 1)
+    if fmt is None or pcm is None:
+        raise Failure("%s: no fmt/data chunk" % src)
+    _tag, channels, rate, _bps, align, bits = fmt
+    pcm = pcm[:len(pcm) - len(pcm) % max(1, align)]
+    with wave.open(dst, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(bits // 8)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return dst
+
+
+class Baresip:
+    """baresip 1.0 as a headless SIP phone with real audio (a test peer).
+
+    It plays a WAV file (8 kHz mono 16-bit; repeated to at least play_s seconds:
+    baresip closes the call when the file ends) and records what it hears (the
+    sndfile module's dump-*-dec.wav). It is driven over ctrl_tcp (netstring JSON:
+    menu's commands dial/hangup/accept, and baresip's events on the same
+    connection). The config is generated from baresip/config in a directory of
+    its own under the Env.
+
+    ip, port: its SIP address (it listens there only and puts ip into SDP);
+    netns: the lab host's namespace, if any (ctrl_tcp then listens on 127.0.0.1
+    in there). user: the account's user part. registrar: "ip:port" to register
+    with (regint 600), else no REGISTER and the AOR is sip:user@ip:port.
+    answer: "auto" (answermode=auto) or "manual" (CALL_INCOMING, then accept()).
+    media_enc: None, "srtp" or "srtp-mand" (module srtp.so; the account's mediaenc).
+
+    'menu: ua_connect failed: Invalid argument' on dial means baresip has no user
+    agent: the accounts file holds no (parsable) account (the template baresip writes
+    into an empty config dir has every line commented out), so menu dials with
+    uag_current() == NULL and ua_connect() returns EINVAL. Hence the one account
+    written here, and start() checks that reginfo lists it.
+    """
+
+    def __init__(self, env, name, ip, port=5060, user=None, play=None, answer="auto",
+                 registrar=None, password=None, media_enc=None, netns=None, rtp_ports="10000-10099",
+                 ctrl=None, codecs=("PCMU", "PCMA"), play_s=300, sip_trace=True):
+        self.env = env
+        self.name = name
+        self.ip = ip
+        self.port = int(port)
+        self.user = user or name
+        self.play = play
+        self.answer = answer
+        self.registrar = registrar
+        self.password = password
+        self.media_enc = media_enc
+        self.netns = netns
+        self.rtp_ports = rtp_ports
+        self.ctrl = ctrl or ("127.0.0.1:4444" if netns else "%s:4444" % ip)
+        self.codecs = list(codecs)
+        self.play_s = float(play_s)
+        self.sip_trace = sip_trace
+        self.dir = env.path("baresip-%s" % name)
+        self.snd_dir = os.path.join(self.dir, "snd")
+        self.proc = None
+        self.sock = None
+        self.events = []            # every event, in arrival order
+        self._taken = {}            # event type -> index after the last one wait_event returned
+        self._last_command = 0.0    # when the last command was sent (monotonic)
+        self._responses = {}
+        self._token = 0
+        self._cond = None
+        self._reader = None
+        self._snapshots = 0
+        if answer not in ("auto", "manual"):
+            raise Failure("baresip '%s': answer must be auto or manual, not %r" % (name, answer))
+        if media_enc not in (None, "", "srtp", "srtp-mand"):
+            raise Failure("baresip '%s': media_enc must be srtp or srtp-mand, not %r" % (name, media_enc))
+
+    @property
+    def aor(self):
+        host = self.registrar or "%s:%d" % (self.ip, self.port)
+        return "sip:%s@%s" % (self.user, host)
+
+    @property
+    def uri(self):
+        """Where to send a request for this phone directly (no registrar)."""
+        return "sip:%s@%s:%d" % (self.user, self.ip, self.port)
+
+    def _play_file(self):
+        """The play WAV repeated (whole copies) to at least play_s seconds; silence without one."""
+        import wave
+        out = os.path.join(self.dir, "play.wav")
+        if self.play:
+            with wave.open(self.play, "rb") as w:
+                if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, 8000):
+                    raise Failure("baresip '%s': %s must be 8 kHz mono 16-bit (aufile)" % (self.name, self.play))
+                frames = w.readframes(w.getnframes())
+        else:
+            frames = b"\0\0" * 8000
+        if not frames:
+            raise Failure("baresip '%s': %s is empty" % (self.name, self.play))
+        n = max(1, -(-int(self.play_s * 16000) // len(frames)))
+        with wave.open(out, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(frames * n)
+        return out
+
+    def write_config(self):
+        os.makedirs(self.snd_dir, exist_ok=True)
+        with open(os.path.join(BARESIP_DIR, "config")) as f:
+            text = f.read()
+        text = substitute(text, {
+            "name": self.name, "sip_listen": "%s:%d" % (self.ip, self.port), "ip": self.ip,
+            "play": self._play_file(), "rtp_ports": self.rtp_ports, "ctrl_listen": self.ctrl,
+            "snd_path": self.snd_dir,
+            "srtp_module": "module\t\t\tsrtp.so" if self.media_enc else ""}, strict=True)
+        with open(os.path.join(self.dir, "config"), "w") as f:
+            f.write(text)
+        params = ["answermode=%s" % self.answer, "audio_codecs=%s" % ",".join(self.codecs)]
+        if self.registrar:
+            params.append("regint=600")
+            if self.password:
+                params.append("auth_pass=%s" % self.password)
+        else:
+            params.append("regint=0")
+        if self.media_enc:
+            params.append("mediaenc=%s" % self.media_enc)
+        with open(os.path.join(self.dir, "accounts"), "w") as f:
+            f.write("<%s>;%s\n" % (self.aor, ";".join(params)))
+        open(os.path.join(self.dir, "contacts"), "w").close()
+
+    def registration(self):
+        """'OK', 'ERR' or None (not yet / no registrar): the status 'reginfo' shows."""
+        out = self.command("reginfo")
+        m = re.search(r"\b(OK|ERR)\b", re.sub(r"\x1b\[[0-9;]*m", "", out))
+        return m.group(1) if m else None
+
+    def wait_registered(self, timeout=10.0):
+        def probe():
+            st = self.registration()
+            if st == "ERR":
+                raise Failure("baresip '%s': registration with %s failed (see its log)" % (self.name, self.registrar))
+            return st == "OK"
+        _, secs = wait_until("baresip '%s' to register with %s" % (self.name, self.registrar), probe, timeout, 0.1)
+        log("baresip '%s' registered with %s (%.2fs)" % (self.name, self.registrar, secs))
+
+    def start(self, timeout=10.0):
+        binary = Env.system_bin("baresip")
+        self.write_config()
+        argv = [binary, "-f", self.dir] + (["-s"] if self.sip_trace else [])
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns] + argv
+        self.proc = self.env.start(self.name, argv)
+        wait_until("baresip '%s' to answer on ctrl_tcp %s" % (self.name, self.ctrl), self._connect, timeout, 0.1)
+        out = self.command("reginfo")
+        if self.aor not in out:
+            raise Failure("baresip '%s': no user agent %s (reginfo: %r)" % (self.name, self.aor, out))
+        log("baresip '%s' up: %s on %s:%d, answer %s (pid %d)" % (self.name, self.aor, self.ip, self.port,
+                                                                  self.answer, self.proc.pid))
+        return self
+
+    def _connect(self):
+        if self.proc.poll() is not None:
+            raise Failure("baresip '%s' exited with %s" % (self.name, self.proc.poll()))
+        ip, port = self.ctrl.rsplit(":", 1)
+        s = _netns_socket(self.netns, socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(1.0)
+        try:
+            s.connect((ip, int(port)))
+        except OSError:
+            s.close()
+            return False
+        s.settimeout(None)
+        import threading
+        self.sock = s
+        self._cond = threading.Condition()
+        self._reader = threading.Thread(target=self._read_loop, daemon=True)
+        self._reader.start()
+        return True
+
+    def _read_loop(self):
+        buf = b""
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                with self._cond:
+                    self._cond.notify_all()
+                return
+            buf += chunk
+            while True:          # netstrings: <length>:<payload>,
+                colon = buf.find(b":")
+                if colon < 0 or not buf[:colon].isdigit():
+                    break
+                n = int(buf[:colon])
+                if len(buf) < colon + 1 + n + 1:
+                    break
+                payload, buf = buf[colon + 1:colon + 1 + n], buf[colon + 2 + n:]
+                try:
+                    msg = json.loads(payload.decode(errors="replace"))
+                except ValueError:
+                    continue
+                with self._cond:
+                    if msg.get("response"):
+                        self._responses[str(msg.get("token"))] = msg
+                    elif msg.get("event"):
+                        msg["t"] = time.monotonic()
+                        self.events.append(msg)
+                    self._cond.notify_all()
+
+    def command(self, command, params="", timeout=5.0):
+        """One ctrl_tcp command; returns its output text (Failure if not ok)."""
+        if not self.sock:
+            raise Failure("baresip '%s' is not connected" % self.name)
+        self._token += 1
+        token = "%s-%d" % (self.name, self._token)
+        body = json.dumps({"command": command, "params": params, "token": token}).encode()
+        self._last_command = time.monotonic()
+        self.sock.sendall(b"%d:%s," % (len(body), body))
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while token not in self._responses:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._reader.is_alive():
+                    raise Failure("baresip '%s': no answer to %s within %.1fs" % (self.name, command, timeout))
+                self._cond.wait(min(left, 0.2))
+            r = self._responses.pop(token)
+        if not r.get("ok"):
+            raise Failure("baresip '%s': %s %s failed: %s" % (self.name, command, params,
+                                                            str(r.get("data", "")).strip()))
+        return r.get("data", "")
+
+    def dial(self, uri):
+        return self.command("dial", uri)
+
+    def hangup(self):
+        return self.command("hangup")
+
+    def accept(self):
+        return self.command("accept")
+
+    def wait_event(self, etype, timeout=10.0, fields=None, since=None):
+        """The next event of this type, optionally matching fields (as in match()):
+        the first one not returned before that arrived after the last command sent to
+        this phone (dial, hangup, accept) and after 'since' (monotonic), so that a
+        wait after a new dial does not return an event of the call before. Failure
+        after timeout (at once if the process died)."""
+        deadline = time.monotonic() + timeout
+        floor = max(self._last_command, since or 0.0)
+        with self._cond:
+            while True:
+                start = self._taken.get(etype, 0)
+                for i in range(start, len(self.events)):
+                    e = self.events[i]
+                    if e["t"] < floor:
+                        continue
+                    if e.get("type") == etype and (not fields or match(e, fields) is None):
+                        self._taken[etype] = i + 1
+                        return e
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    seen = ", ".join(e.get("type", "?") for e in self.events[-20:])
+                    raise Failure("baresip '%s': no %s within %.1fs (events: %s)" % (self.name, etype, timeout,
+                                                                                  seen or "none"))
+                if self.proc.poll() is not None:
+                    raise Failure("baresip '%s' exited with %s" % (self.name, self.proc.poll()))
+                self._cond.wait(min(left, 0.2))
+
+    def _dumps(self, kind):
+        try:
+            names = [n for n in os.listdir(self.snd_dir) if n.startswith("dump-") and n.endswith("-%s.wav" % kind)]
+        except OSError:
+            names = []
+        return sorted((os.path.join(self.snd_dir, n) for n in names), key=os.path.getmtime)
+
+    def recorded_wav(self, kind="dec"):
+        """A copy (sizes fixed, so also during a call) of the newest recording: what the
+        phone heard ("dec", after the decoder) or sent ("enc", before the encoder).
+        sndfile names the files by the second the call's audio started: two calls
+        within one second share a file."""
+        files = self._dumps(kind)
+        if not files:
+            raise Failure("baresip '%s' has no %s recording in %s" % (self.name, kind, self.snd_dir))
+        self._snapshots += 1
+        dst = os.path.join(self.dir, "%s-%s-%d.wav" % (self.name, "heard" if kind == "dec" else "sent",
+                                                       self._snapshots))
+        return wav_fixed_copy(files[-1], dst)
+
+    def stop(self):
+        rc = None
+        if self.proc:
+            # The first SIGTERM unregisters and waits for the SIP transactions (up to
+            # 32 s with a registrar gone); a second one exits at once.
+            self.proc.signal(signal.SIGTERM)
+            if self.proc.wait(2.0) is None:
+                self.proc.signal(signal.SIGTERM)
+            rc = self.proc.stop()
+        if self.sock:
+            for fn in (lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):
+                try:
+                    fn()
+                except OSError:
+                    pass
+            self.sock = None
+        return rc
+
+
 # ---------------------------------------------------------------- the gateway
 
 class Gateway:

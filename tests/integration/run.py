@@ -20,7 +20,18 @@ A case file is JSON:
       {"name": "reg", "kind": "sipp", "scenario": "reg-401-200.xml",
        "local": "${sipp}:5070", "remote": "optional ip:port",
        "vars": {"username": "1001", ...},  # ${...} in the scenario file
-       "keys": {...}, "args": [...], "calls": 1, "timeout_s": 30}
+       "keys": {...}, "args": [...], "calls": 1, "timeout_s": 30},
+      {"name": "a", "kind": "baresip",       # a SIP phone with real audio (fxsgwtest.Baresip)
+       "host": "LABHOST", "port": 5060,   # in a lab host's namespace, at its address,
+       | "local": "ip:port",              # or on this host's loopback
+       "user": "alice", "play": "${file:x.wav}",  # 8 kHz mono WAV, repeated to play_s
+       "play_s": 300,                     # (baresip closes the call when it ends)
+       "answer": "auto" | "manual",       # manual: CALL_INCOMING, then baresip_accept
+       "registrar": "ip:port", "password": "pw",  # optional; start waits for the
+       "wait_registered": true,           # registration (reginfo OK) unless false
+       "media_enc": "srtp" | "srtp-mand", # optional
+       "codecs": ["PCMU", "PCMA"], "rtp_ports": "10000-10099"}   # defaults; on
+                                          # loopback 20000+100*i.. for the i-th phone
     ],
     "gateway": { ...the YAML config as JSON; bus.runtime_dir is set by the runner... },
     "steps": [ {"do": ACTION, ...}, ... ]
@@ -59,6 +70,20 @@ Actions:
                    max_gap_ms, skip_ms       what a recorded WAV holds (audio.py):
                                              the fraction of its non-silent power at freq
                                              (several Hz for a dual tone), the longest gap
+
+Phones (baresip peers; ${uri:NAME} is a started phone's own sip:user@ip:port):
+  baresip_dial     peer, uri, as             dial (ctrl_tcp 'dial')
+  baresip_hangup   peer, as                  hang up the current call
+  baresip_accept   peer, as                  answer the incoming call (answer: manual)
+  baresip_wait     peer, event, timeout_s, match, since, as   wait for a baresip event
+                   (CALL_INCOMING, CALL_RINGING, CALL_PROGRESS, CALL_ESTABLISHED,
+                   CALL_CLOSED (param: the reason), CALL_RTPESTAB, CALL_MENC, ...):
+                   the first one of that type not waited for before that came after
+                   the last command to this phone (and after the mark 'since'); "as"
+                   marks when it arrived; match: its fields (fxsgwtest.match)
+  ${rec:NAME}      what the phone heard in its latest call (the sndfile dump after
+                   the decoder, copied with its sizes fixed, so also during a call):
+                   for expect_wav's file; ${sent:NAME} what it sent (before the encoder)
 
 Network namespaces (netns.py): a case with
     "lab": {"hosts": ["gw", "main", "r1"], "subnet": "10.77.0"}
@@ -108,9 +133,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fxsgwtest import (EXIT_SKIP, Env, Failure, Gateway, Kamailio, Sipp, Skip,  # noqa: E402
+from fxsgwtest import (EXIT_SKIP, Baresip, Env, Failure, Gateway, Kamailio, Sipp, Skip,  # noqa: E402
                        log, match, substitute, wait_until)
 import netns  # noqa: E402
+import fxsgwtest  # noqa: E402
 import audio  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -155,6 +181,8 @@ class Case:
 
         def bins(o):
             if isinstance(o, str):
+                o = re.sub(r"\$\{(rec|sent):([A-Za-z0-9_.-]+)\}",
+                           lambda m: self.baresip(m.group(2)).recorded_wav("dec" if m.group(1) == "rec" else "enc"), o)
                 return re.sub(r"\$\{bin:([a-z]+)\}", lambda m: self.env.service_bin(m.group(1)), o)
             if isinstance(o, list):
                 return [bins(x) for x in o]
@@ -242,9 +270,69 @@ class Case:
                            self.t(5), 0.05)
             else:
                 time.sleep(0.2)   # a UAS binds its socket before anyone sends to it
+        elif kind == "baresip":
+            p = self.start_baresip(spec)
         else:
             raise Failure("unknown peer kind '%s'" % kind)
         self.peers[spec["name"]] = p
+
+    def start_baresip(self, spec):
+        if spec.get("host"):
+            host = self.lab_host(spec["host"])
+            ip, port, ns = host.ip, int(spec.get("port", 5060)), host.ns
+            rtp = spec.get("rtp_ports", "10000-10099")
+        elif spec.get("local"):
+            ip, port = spec["local"].rsplit(":", 1)
+            ns = None
+            # On the host's loopback the RTP sockets (bound to 0.0.0.0) must not collide.
+            idx = [q["name"] for q in self.spec["peers"] if q.get("kind") == "baresip"].index(spec["name"])
+            rtp = spec.get("rtp_ports", "%d-%d" % (20000 + 100 * idx, 20099 + 100 * idx))
+        else:
+            raise Failure("baresip peer '%s' needs \"host\" (a lab host) or \"local\" (ip:port)" % spec["name"])
+        p = Baresip(self.env, spec["name"], ip, port, user=spec.get("user"), play=spec.get("play"),
+                    answer=spec.get("answer", "auto"), registrar=spec.get("registrar"),
+                    password=spec.get("password"), media_enc=spec.get("media_enc"), netns=ns,
+                    rtp_ports=rtp, codecs=spec.get("codecs", ["PCMU", "PCMA"]),
+                    play_s=spec.get("play_s", 300))
+        p.start(timeout=self.t(10))
+        if spec.get("registrar") and spec.get("wait_registered", True):
+            p.wait_registered(self.t(spec.get("timeout_s", 10)))
+        self.vars["uri:" + spec["name"]] = p.uri
+        return p
+
+    def baresip(self, name):
+        p = self.peers.get(name)
+        if not isinstance(p, Baresip):
+            raise Failure("peer '%s' is not a running baresip" % name)
+        return p
+
+    def do_baresip_dial(self, s):
+        p = self.baresip(s["peer"])
+        t0 = time.monotonic()
+        out = p.dial(s["uri"])
+        self.set_mark(s, t0)
+        log("baresip '%s' dials %s%s" % (p.name, s["uri"], (": " + out.strip()) if out.strip() else ""))
+
+    def do_baresip_hangup(self, s):
+        p = self.baresip(s["peer"])
+        t0 = time.monotonic()
+        p.hangup()
+        self.set_mark(s, t0)
+        log("baresip '%s' hangs up" % p.name)
+
+    def do_baresip_accept(self, s):
+        p = self.baresip(s["peer"])
+        t0 = time.monotonic()
+        p.accept()
+        self.set_mark(s, t0)
+        log("baresip '%s' accepts" % p.name)
+
+    def do_baresip_wait(self, s):
+        p = self.baresip(s["peer"])
+        e = p.wait_event(s["event"], self.t(s.get("timeout_s", 10)), s.get("match"), self.mark(s.get("since")))
+        self.set_mark(s, e["t"])
+        log("baresip '%s': %s %s" % (p.name, e.get("type"), json.dumps({k: e[k] for k in ("peeruri", "param")
+                                                                        if k in e})))
 
     def do_start_gateway(self, s):
         cfg = self.sub(self.spec["gateway"])
@@ -914,6 +1002,13 @@ class Case:
                 Env.system_bin(name)
         for p in self.spec.get("peers", []):
             Env.system_bin({"kamailio": "kamailio", "sipp": "sipp"}.get(p.get("kind"), p.get("kind")))
+        if any(p.get("kind") == "baresip" for p in self.spec.get("peers", [])):
+            mods = ["g711", "aufile", "aubridge", "sndfile", "menu", "ctrl_tcp", "account"]
+            if any(p.get("media_enc") for p in self.spec.get("peers", [])):
+                mods.append("srtp")
+            for m in mods:
+                if not os.path.exists(os.path.join(fxsgwtest.BARESIP_MODULES, m + ".so")):
+                    raise Skip("baresip module %s.so is not installed" % m)
         if self.spec.get("lab"):
             if os.geteuid() != 0:
                 raise Skip("network namespaces need root")
