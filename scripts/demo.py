@@ -6,14 +6,17 @@ Two Kamailio registrars (tests/integration/kamailio/registrar.cfg): the main
 proxy on 127.0.0.70:5070 and a redundant one on 127.0.0.72:5070, each with the
 4 subscribers. The gateway (gwsupd and its 4 daemons) on 127.0.0.71:5062 with
 4 simulated lines, homing mode, OPTIONS checks every 2 s; the bus shown live
-by gwtap. The lines register on the main proxy; the main Kamailio is killed
-and the gateway moves every line to the redundant one; the main comes back
-and the gateway homes to it. 'gwctl status' and the location tables are
+by gwtap. The lines register on the main proxy; line 1 calls line 2 (DTMF
+dialling, ringing, auto-answer, a tone each way, recorded and checked); the
+main Kamailio is killed and the gateway moves every line to the redundant
+one, where a second call goes through; the main comes back and the gateway
+homes to it. 'gwctl status' and the location tables are
 printed at each step; a clean stop (un-REGISTER, location table empty) on
 Ctrl-C or after --duration seconds.
 """
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -24,6 +27,7 @@ import time
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 from fxsgwtest import Env, Failure, Gateway, Kamailio, Skip  # noqa: E402
+import audio  # noqa: E402
 
 KAM = "127.0.0.70:5070"
 KAM_R1 = "127.0.0.72:5070"
@@ -59,6 +63,62 @@ def show_location(kam):
     for aor, contacts in sorted(loc.items()):
         for c in contacts:
             print("  %-6s %-32s expires in %ss" % (aor, c.get("Address"), c.get("Expires")), flush=True)
+
+
+def gwctl_line(gw, *args):
+    r = subprocess.run([gw.gwctl, "--config", gw.config_path, "line"] + [str(a) for a in args],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+    return r.returncode, r.stdout.decode(errors="replace").strip()
+
+
+def line_state(gw, port):
+    rc, out = gwctl_line(gw, port, "status", "--json")
+    try:
+        doc = json.loads(out) if rc == 0 else {}
+    except ValueError:
+        return {}
+    return doc[0] if isinstance(doc, list) and doc else doc
+
+
+def call(gw, how):
+    """Line 1 (saying 1 kHz) calls line 2 (600 Hz, answers by itself): talk 3 s, hang up, check what each heard."""
+    say("a call %s: line 1 goes off hook and dials 1002 (DTMF), line 2 rings and answers" % how)
+    for f in ("heard-1.wav", "heard-2.wav"):
+        if os.path.exists(gw.env.path(f)):
+            os.unlink(gw.env.path(f))
+    gwctl_line(gw, 1, "offhook")
+    time.sleep(0.6)
+    t0 = time.monotonic()
+    gwctl_line(gw, 1, "dial", "1002")
+    deadline = time.monotonic() + 15
+    st = {}
+    while time.monotonic() < deadline:
+        st = line_state(gw, 1)
+        if (st.get("call") or {}).get("state") == "connected":
+            break
+        time.sleep(0.1)
+    else:
+        raise Failure("the call did not connect: line 1 %s" % json.dumps(st))
+    print("connected %.2f s after dialling began" % (time.monotonic() - t0), flush=True)
+    for port in (1, 2):
+        print("  $ gwctl line %d status\n%s" % (port, "\n".join("    " + x for x in gwctl_line(gw, port, "status")[1].splitlines())),
+              flush=True)
+    time.sleep(3)
+    say("line 1 hangs up; line 2 hears busy tone and hangs up too")
+    gwctl_line(gw, 1, "onhook")
+    time.sleep(1.0)
+    gwctl_line(gw, 2, "onhook")
+    time.sleep(0.5)
+    for port, expect in ((1, 600), (2, 1000)):
+        path = gw.env.path("heard-%d.wav" % port)
+        deadline = time.monotonic() + 5      # an on-hook is a hang-up only after flash_max
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not os.path.exists(path):
+            raise Failure("line %d's recording %s was not written" % (port, path))
+        _, samples = audio.read(path)
+        print("line %d heard %.1f s; of the loud part, %.0f %% is at %s Hz (the other side says %d Hz)" %
+              (port, len(samples) / 8000.0, 100 * audio.tone_fraction(samples, expect)[0], expect, expect), flush=True)
 
 
 def all_via(doc, proxy):
@@ -101,6 +161,14 @@ def main():
             "lines": [{"port": i, "number": n, "password": pw, "profile": "provider"}
                       for i, (n, pw) in enumerate(sorted(USERS.items()), 1)],
         }
+        # What the subscribers of lines 1 and 2 say (a tone each) and hear (recorded);
+        # line 2 answers by itself. Four-digit numbers: the call starts at the 4th digit.
+        cfg["profiles"][0]["dial_plan"] = "xxxx"
+        for port, hz in ((1, 1000), (2, 600)):
+            audio.write_tone(env.path("say-%d.wav" % port), hz, 2.0)
+            cfg["lines"][port - 1].update({"play": env.path("say-%d.wav" % port),
+                                           "record": env.path("heard-%d.wav" % port)})
+        cfg["lines"][1]["auto_answer"] = "500ms"
         gw = Gateway(env, cfg)
         say("gateway: gwsupd --config %s (4 simulated lines on sip %s)" % (gw.config_path, GW))
         print(open(gw.config_path).read().replace("demo-pw-", "***-"), flush=True)
@@ -117,6 +185,8 @@ def main():
         say("Kamailio's location table (ul.dump)")
         show_location(kam)
 
+        call(gw, "through the main proxy")
+
         say("the main proxy fails: Kamailio on %s killed (SIGKILL to all its processes)" % KAM)
         os.killpg(kam.proc.pid, signal.SIGKILL)
         kam.proc.wait(5)
@@ -130,6 +200,7 @@ def main():
         show_status(gw)
         say("the redundant Kamailio's location table")
         show_location(kam_r1)
+        call(gw, "through the redundant proxy")
 
         say("the main proxy is back: Kamailio on %s restarted (homing)" % KAM)
         kam = Kamailio(env, "kamailio-main", KAM, USERS).start()

@@ -319,8 +319,13 @@ static int handle_line_call(GwBus *bus, const Gw__Envelope *env, void *userdata)
 
         if (!l)
                 return -ENXIO;
-        if (l->phone)
-                sim_phone_connected(l->phone, env->line_call->state == GW__CALL_STATE__CALL_CONNECTED);
+        if (l->phone) {
+                Gw__CallState st = env->line_call->state;
+
+                sim_phone_connected(l->phone, st == GW__CALL_STATE__CALL_CONNECTED);
+                if (st == GW__CALL_STATE__CALL_RELEASING || st == GW__CALL_STATE__CALL_IDLE)
+                        sim_phone_call_ended(l->phone);
+        }
         return 0;
 }
 

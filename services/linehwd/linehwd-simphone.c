@@ -41,6 +41,7 @@ struct SimPhone {
         int16_t *play;
         size_t play_n, play_pos;
         bool playing;
+        bool auto_answered;              /* this call was answered by auto_answer: hang up with it */
 
         int16_t *rec;
         size_t rec_n, rec_cap;
@@ -89,6 +90,7 @@ static int on_answer(sd_event_source *s, uint64_t usec, void *userdata) {
 
         if (p->hook == LINE_HOOK_ON && !sim_phone_busy(p)) {
                 log_info("Line %u: auto-answering.", p->port);
+                p->auto_answered = true;
                 move_hook(p, LINE_HOOK_OFF, usec);
         }
         return 0;
@@ -245,11 +247,22 @@ void sim_phone_hook_changed(SimPhone *p, LineHook hook) {
                 return;
         }
         /* The handset is down: whatever it was saying stops. */
+        p->auto_answered = false;
         dtmf_tx_init(p->dtmf);
         dtmf_tx_set_timing(p->dtmf, DTMF_ON_MS, DTMF_OFF_MS);
         p->dtmf_active = false;
         p->playing = false;
         record_flush(p);
+}
+
+/* The far end released the call (or it ended): an auto-answering phone is
+ * an answering machine, it hangs up too, so the line can take the next call. */
+void sim_phone_call_ended(SimPhone *p) {
+        if (!p->auto_answered || p->hook != LINE_HOOK_OFF || sim_phone_busy(p))
+                return;
+        log_info("Line %u: call ended, the auto-answering phone hangs up.", p->port);
+        p->auto_answered = false;
+        move_hook(p, LINE_HOOK_ON, now_usec(CLOCK_MONOTONIC));
 }
 
 void sim_phone_ringing(SimPhone *p, bool on) {

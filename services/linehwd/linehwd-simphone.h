@@ -43,6 +43,8 @@ int sim_phone_dial(SimPhone *p, const char *digits, bool pulse);
 void sim_phone_hook_changed(SimPhone *p, LineHook hook);
 void sim_phone_ringing(SimPhone *p, bool on);
 void sim_phone_connected(SimPhone *p, bool connected);
+/* The line's call is releasing or idle: an auto-answered call hangs up. */
+void sim_phone_call_ended(SimPhone *p);
 
 /* Every 20 ms before linehwd reads the line's up frame: queue what the phone says. */
 void sim_phone_speak(SimPhone *p);

@@ -288,6 +288,14 @@ TEST(simulated_lines) {
         publish_control(sigd, 2, 0, GW__POLARITY__POLARITY_REVERSED);
         RUN_UNTIL(d.event, w->polarity[2] == GW__POLARITY__POLARITY_REVERSED, 2000);
 
+        /* The far end hangs up: the auto-answering phone hangs up too (after
+         * flash_max the on-hook is a hang-up); line 1, answered by hand, would not. */
+        publish_call(sigd, 2, GW__CALL_STATE__CALL_CONNECTED);
+        run_for(d.event, 100);
+        ASSERT_EQ(w->hook[2], GW__HOOK_STATE__HOOK_OFF);
+        publish_call(sigd, 2, GW__CALL_STATE__CALL_RELEASING);
+        RUN_UNTIL(d.event, w->hook[2] == GW__HOOK_STATE__HOOK_ON, 3000);
+
         /* The counters mediad would see in PcmCounters. */
         Gw__PcmCounters pc = GW__PCM_COUNTERS__INIT;
         gw_pcm_counters(m->pcm, &pc);
