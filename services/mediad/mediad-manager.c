@@ -9,9 +9,9 @@
 #include "gw-log.h"
 #include "mediad-manager.h"
 
-#define DTMF_PLAY_ON_MS   100       /* a received event is played this long ... */
-#define DTMF_PLAY_OFF_MS  50        /* ... then this much silence */
-#define DTMF_PLAY_LEVEL   (-10)     /* dBm0 of the low tone; high tone the same (no twist) */
+#define DTMF_PLAY_LEVEL   (-10)     /* dBm0 of each of the two tones (no twist) */
+#define DTMF_PLAY_MIN     320       /* samples (40 ms): shorter is not a valid DTMF digit */
+#define DTMF_LOST_END     12        /* frames (240 ms) without a packet: the end packets were lost */
 
 MediaLine *manager_line(Manager *m, uint32_t port) {
         return port <= m->max_port ? m->by_port[port] : NULL;
@@ -114,13 +114,56 @@ static void new_offhook(MediaLine *l) {
         dtmf_rx_set_realtime_callback(l->dtmf_rx, on_dtmf, l);
 }
 
-/* A received RFC 4733 event: heard on the line as DTMF. */
-static void on_rtp_event(RtpSession *s, char digit, void *userdata) {
+/* A received RFC 4733 event: heard on the line as DTMF, as long as the event lasted. */
+static void on_rtp_event(RtpSession *s, char digit, RtpEventPhase phase, uint32_t duration, void *userdata) {
+        static const char keys[] = "123A456B789C*0#D";
+        static const float rows[] = { 697, 770, 852, 941 }, cols[] = { 1209, 1336, 1477, 1633 };
         MediaLine *l = userdata;
-        char d[2] = { digit, 0 };
+        const char *k;
 
-        if (dtmf_tx_put(l->dtmf_tx, d, 1) != 0)
-                log_debug("Line %u: DTMF queue full, event '%c' not played.", l->port, digit);
+        switch (phase) {
+        case RTP_EVENT_BEGIN:
+                k = strchr(keys, digit);
+                if (!k || !digit)
+                        return;
+                l->ev_spec = (GwToneSpec) {
+                        .freqs_hz = { rows[(k - keys) / 4], cols[(k - keys) % 4] },
+                        .n_freqs = 2,
+                        .level_dbm0 = DTMF_PLAY_LEVEL,
+                };
+                tone_gen_start(&l->ev_gen, &l->ev_spec);
+                l->ev_playing = true;
+                l->ev_end_seen = false;
+                l->ev_played = 0;
+                l->ev_quiet = 0;
+                break;
+        case RTP_EVENT_UPDATE:
+                l->ev_quiet = 0;
+                break;
+        case RTP_EVENT_END:
+                l->ev_end_seen = true;
+                l->ev_target = MAX(duration, DTMF_PLAY_MIN);
+                l->ev_quiet = 0;
+                break;
+        }
+}
+
+/* Fill a down frame from the event being played; false if none plays. */
+static bool event_fill(MediaLine *l, int16_t *out) {
+        size_t n = GW_PCM_SAMPLES;
+
+        if (!l->ev_playing)
+                return false;
+        if (l->ev_end_seen)
+                n = l->ev_target > l->ev_played ? MIN(n, (size_t) (l->ev_target - l->ev_played)) : 0;
+        else if (++l->ev_quiet > DTMF_LOST_END)
+                n = 0;
+        tone_gen_fill(&l->ev_gen, out, n);
+        memset(out + n, 0, (GW_PCM_SAMPLES - n) * sizeof(*out));
+        l->ev_played += (uint32_t) n;
+        if (n < GW_PCM_SAMPLES)
+                l->ev_playing = false;
+        return n > 0;
 }
 
 /* ---------------------------------------------------------------- control */
@@ -219,7 +262,6 @@ void manager_frame(Manager *m, const GwPcmFrame *up) {
         int16_t rtp_pcm[GW_PCM_SAMPLES];
         GwPcmFrame down;
         bool have_rtp = false, any = false;
-        int n;
 
         if (!l) {
                 m->frames_unknown_port++;
@@ -250,12 +292,9 @@ void manager_frame(Manager *m, const GwPcmFrame *up) {
         };
         if (l->rtp)
                 have_rtp = rtp_session_playout(l->rtp, rtp_pcm) && rtp_session_receiving(l->rtp);
-        n = dtmf_tx(l->dtmf_tx, down.samples, GW_PCM_SAMPLES);
-        if (n > 0) {
-                if (n < GW_PCM_SAMPLES)
-                        memset(down.samples + n, 0, (GW_PCM_SAMPLES - (size_t) n) * sizeof(int16_t));
+        if (event_fill(l, down.samples))
                 any = true;
-        } else if (have_rtp) {
+        else if (have_rtp) {
                 memcpy(down.samples, rtp_pcm, sizeof(rtp_pcm));
                 any = true;
         } else if (l->rtp && rtp_session_receiving(l->rtp)) {
@@ -399,13 +438,10 @@ int manager_new(sd_event *e, const GwConf *c, const GwTonePlan *plan, Manager **
                 l->port = c->lines[i].port;
                 l->detect_digits = true;
                 l->dtmf_rx = dtmf_rx_init(NULL, NULL, NULL);
-                l->dtmf_tx = dtmf_tx_init(NULL);
                 m->n_lines++;
-                if (!l->dtmf_rx || !l->dtmf_tx)
+                if (!l->dtmf_rx)
                         return -ENOMEM;
                 dtmf_rx_set_realtime_callback(l->dtmf_rx, on_dtmf, l);
-                dtmf_tx_set_timing(l->dtmf_tx, DTMF_PLAY_ON_MS, DTMF_PLAY_OFF_MS);
-                dtmf_tx_set_level(l->dtmf_tx, DTMF_PLAY_LEVEL, 0);
                 m->max_port = MAX(m->max_port, l->port);
         }
         m->by_port = calloc(m->max_port + 1, sizeof(*m->by_port));
@@ -426,8 +462,6 @@ Manager *manager_free(Manager *m) {
                 rtp_session_free(l->rtp);
                 if (l->dtmf_rx)
                         dtmf_rx_free(l->dtmf_rx);
-                if (l->dtmf_tx)
-                        dtmf_tx_free(l->dtmf_tx);
         }
         free(m->lines);
         free(m->by_port);

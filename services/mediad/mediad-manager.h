@@ -51,7 +51,13 @@ struct MediaLine {
 
         ToneGen tone_gen;
         dtmf_rx_state_t *dtmf_rx;
-        dtmf_tx_state_t *dtmf_tx;     /* received RFC 4733 events, played to the line */
+        /* A received RFC 4733 event, played to the line for the duration it states. */
+        GwToneSpec ev_spec;
+        ToneGen ev_gen;
+        bool ev_playing, ev_end_seen;
+        uint32_t ev_target;           /* samples to play in all, once its end is known */
+        uint32_t ev_played;
+        unsigned ev_quiet;            /* frames since the event's last packet */
         char digit;                   /* being detected; 0: none */
         uint64_t digit_start;         /* samples counter at its start */
         uint64_t samples;             /* up samples processed */

@@ -20,11 +20,11 @@ void playout_buffer_put(Playout *p, uint16_t seq, uint32_t ts, const int16_t pcm
                 p->next_seq = seq;
         }
         ahead = (int16_t) (uint16_t) (seq - p->next_seq);
-        if (ahead < 0) {
+        if (ahead < 0 && ahead >= -PLAYOUT_RESYNC) {
                 p->counters.late++;
                 return;
         }
-        if (ahead >= PLAYOUT_SLOTS) {
+        if (ahead < 0 || ahead >= PLAYOUT_SLOTS) {
                 /* A jump (new source, long gap): start over from this frame. */
                 playout_buffer_reset(p);
                 p->started = true;

@@ -15,6 +15,7 @@
 #define PLAYOUT_SLOTS    8      /* ring of frames, a power of two */
 #define PLAYOUT_PREFILL  2      /* frames buffered before playing starts (40 ms) */
 #define PLAYOUT_IDLE     25     /* missing frames in a row before we stop and prefill again */
+#define PLAYOUT_RESYNC   50     /* further behind than this (1 s) is a new stream, not a late frame */
 
 typedef struct PlayoutCounters {
         uint64_t late;          /* arrived after their slot was played, or duplicates */
@@ -39,5 +40,7 @@ typedef struct Playout {
 void playout_buffer_reset(Playout *p);
 /* A decoded 20 ms frame. */
 void playout_buffer_put(Playout *p, uint16_t seq, uint32_t ts, const int16_t pcm[GW_PCM_SAMPLES], uint64_t now_us);
+/* A new stream (the sender's SSRC changed): forget what is buffered. */
+#define playout_buffer_new_stream playout_buffer_reset
 /* Fill one frame; false (and silence) while nothing plays. */
 bool playout_buffer_get(Playout *p, int16_t out[GW_PCM_SAMPLES]);

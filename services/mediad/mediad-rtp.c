@@ -41,10 +41,11 @@ struct RtpSession {
 
         /* receiving */
         Playout playout;
+        bool have_rx_ssrc;
+        uint32_t rx_ssrc;
         bool received_audio;
-        bool rx_ev_known;
+        bool rx_ev_known, rx_ev_ended;
         uint32_t rx_ev_ts;
-        uint16_t rx_ev_seq;
 
         RtpCounters c;
         rtp_event_cb_t cb;
@@ -427,6 +428,10 @@ void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const stru
                 s->c.rx++;
                 if (!may_receive(s))
                         return;
+                if (s->have_rx_ssrc && h.ssrc != s->rx_ssrc)
+                        playout_buffer_new_stream(&s->playout);   /* e.g. a B2BUA switched the media source */
+                s->have_rx_ssrc = true;
+                s->rx_ssrc = h.ssrc;
                 g711_decode_frame(s->law, h.payload, pcm, GW_PCM_SAMPLES);
                 playout_buffer_put(&s->playout, h.seq, h.ts, pcm, 0);
                 s->received_audio = true;
@@ -439,16 +444,29 @@ void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const stru
                 }
                 s->c.rx++;
                 /* One event per timestamp: updates and the repeated end packets share it. */
-                if (s->rx_ev_known && h.ts == s->rx_ev_ts)
-                        return;
-                s->rx_ev_known = true;
-                s->rx_ev_ts = h.ts;
-                s->rx_ev_seq = h.seq;
                 if (h.payload[0] >= sizeof(event_digits))
                         return;                           /* not a DTMF event (e.g. fax tones) */
-                s->c.events_rx++;
-                if (may_receive(s) && s->cb)
-                        s->cb(s, event_digits[h.payload[0]], s->userdata);
+                {
+                        bool end = h.payload[1] & 0x80, is_new = !s->rx_ev_known || h.ts != s->rx_ev_ts;
+                        uint32_t duration = ((uint32_t) h.payload[2] << 8) | h.payload[3];
+                        char digit = event_digits[h.payload[0]];
+                        bool play = may_receive(s) && s->cb;
+
+                        if (is_new) {
+                                s->rx_ev_known = true;
+                                s->rx_ev_ts = h.ts;
+                                s->rx_ev_ended = false;
+                                s->c.events_rx++;
+                                if (play)
+                                        s->cb(s, digit, RTP_EVENT_BEGIN, duration, s->userdata);
+                        }
+                        if (s->rx_ev_ended)
+                                return;                   /* the repeated end packets */
+                        if (end)
+                                s->rx_ev_ended = true;
+                        if (play)
+                                s->cb(s, digit, end ? RTP_EVENT_END : RTP_EVENT_UPDATE, duration, s->userdata);
+                }
                 return;
         }
         s->c.bad_pt++;

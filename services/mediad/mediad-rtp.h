@@ -34,8 +34,16 @@ typedef struct RtpCounters {
 
 typedef struct RtpSession RtpSession;
 
-/* An RFC 4733 event began (digit "0".."9", "*", "#", "A".."D") on the wire. */
-typedef void (*rtp_event_cb_t)(RtpSession *s, char digit, void *userdata);
+/* RFC 4733 DTMF events received (digit "0".."9", "*", "#", "A".."D"): BEGIN once per
+ * event, then UPDATE for each packet until END (once, with the final duration in
+ * samples); the repeated end packets are not reported. */
+typedef enum RtpEventPhase {
+        RTP_EVENT_BEGIN,
+        RTP_EVENT_UPDATE,
+        RTP_EVENT_END,
+} RtpEventPhase;
+typedef void (*rtp_event_cb_t)(RtpSession *s, char digit, RtpEventPhase phase, uint32_t duration,
+                               void *userdata);
 
 typedef struct RtpParams {
         const char *call_id;

@@ -448,41 +448,75 @@ static void send_event(int fd, uint16_t to_port, uint16_t seq, uint32_t ts, uint
         ASSERT_EQ(sendto(fd, p, sizeof(p), 0, (struct sockaddr *) &to, sizeof(to)), sizeof(p));
 }
 
-/* Events from the far end are played to the line as DTMF (and detected back from the down frames). */
+/* Samples from the first to the last non-zero one in frames [from, to) of port 1. */
+static size_t sounding(const Env *env, size_t from, size_t to) {
+        const int16_t *x = env->cap->pcm[1];
+        size_t first = SIZE_MAX, last = 0;
+
+        for (size_t i = from * GW_PCM_SAMPLES; i < to * GW_PCM_SAMPLES; i++)
+                if (x[i] != 0) {
+                        first = MIN(first, i);
+                        last = i;
+                }
+        return first == SIZE_MAX ? 0 : last - first + 1;
+}
+
+/* Events from the far end are played to the line as DTMF for the duration they state
+ * (and detected back from the down frames); an event whose end packets are lost stops
+ * 240 ms after its last packet. */
 TEST(events_received) {
         uint16_t pl = free_port(), pf;
         _cleanup_close_ int far = far_socket(&pf);
         dtmf_rx_state_t *rx;
         char got[16] = "";
+        size_t start[3];
+        unsigned seq = 1;
         Gw__RtpSession r;
         Env env;
 
         env_open(&env, "ru");
         rtp_session_proto(&r, "call-in", pl, pf, 8, 101);
         ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, &r));
-        for (unsigned k = 0, seq = 1; k < 2; k++) {
+        for (unsigned k = 0; k < 2; k++) {
                 uint32_t ts = 1000 + k * 8000;
-                uint8_t ev = k == 0 ? 7 : 11;   /* "7", then "#" */
+                uint8_t ev = k == 0 ? 7 : 11;   /* "7" (100 ms), then "#" (200 ms) */
+                uint16_t dur = k == 0 ? 800 : 1600;
 
                 for (unsigned i = 0; i < 5; i++)
                         send_event(far, pl, (uint16_t) seq++, ts, ev, i == 0, false, (uint16_t) ((i + 1) * 160));
                 for (unsigned i = 0; i < 3; i++)
-                        send_event(far, pl, (uint16_t) seq++, ts, ev, false, true, 800);
+                        send_event(far, pl, (uint16_t) seq++, ts, ev, false, true, dur);
                 pump(&env);
-                for (unsigned i = 0; i < 15; i++) {
+                start[k] = env.cap->frames[1];
+                for (unsigned i = 0; i < 20; i++) {
                         up(&env, 1, NULL, true);
                         pump(&env);
                 }
         }
+        /* "9": start and one update, then nothing (its end packets lost). */
+        send_event(far, pl, (uint16_t) seq++, 50000, 9, true, false, 160);
+        send_event(far, pl, (uint16_t) seq++, 50000, 9, false, false, 320);
+        pump(&env);
+        start[2] = env.cap->frames[1];
+        for (unsigned i = 0; i < 25; i++) {
+                up(&env, 1, NULL, true);
+                pump(&env);
+        }
+        /* (A sine starts at 0: the first sample of each is silent.) */
+        ASSERT_TRUE(sounding(&env, start[0], start[1]) >= 798 && sounding(&env, start[0], start[1]) <= 800);
+        ASSERT_TRUE(sounding(&env, start[1], start[2]) >= 1598 && sounding(&env, start[1], start[2]) <= 1600);
+        ASSERT_TRUE(sounding(&env, start[2], env.cap->frames[1]) >= 12 * GW_PCM_SAMPLES - 2 &&
+                    sounding(&env, start[2], env.cap->frames[1]) <= 12 * GW_PCM_SAMPLES);
+
         rx = dtmf_rx_init(NULL, NULL, NULL);
         ASSERT_NOT_NULL(rx);
         dtmf_rx(rx, env.cap->pcm[1], (int) (env.cap->frames[1] * GW_PCM_SAMPLES));
         dtmf_rx_get(rx, got, sizeof(got) - 1);
         dtmf_rx_free(rx);
-        ASSERT_STREQ(got, "7#");
+        ASSERT_STREQ(got, "7#9");
         manager_publish_all(env.m);
-        ASSERT_EQ(env.cap->last_state[1].events_rx, 2);
-        ASSERT_EQ(env.cap->last_state[1].rtp_rx, 16);
+        ASSERT_EQ(env.cap->last_state[1].events_rx, 3);
+        ASSERT_EQ(env.cap->last_state[1].rtp_rx, 18);
         /* The far end's digits are not the subscriber's: no DigitDetected. */
         ASSERT_STREQ(env.cap->digits[1], "");
         env_close(&env);

@@ -115,6 +115,19 @@ TEST(playout_order_loss_late) {
         playout_buffer_put(&p, 105, 0, f, 0);
         playout_buffer_put(&p, 105, 0, f, 0);
         ASSERT_EQ(p.counters.late, 2);
+        /* A jump far back is a new stream (not 'late' forever): it plays after the prefill. */
+        f[0] = 77;
+        playout_buffer_put(&p, 5, 0, f, 0);
+        playout_buffer_put(&p, 6, 0, f, 0);
+        ASSERT_EQ(p.counters.late, 2);
+        ASSERT_TRUE(playout_buffer_get(&p, out));
+        ASSERT_EQ(out[0], 77);
+        /* And far ahead too. */
+        f[0] = 88;
+        playout_buffer_put(&p, 30000, 0, f, 0);
+        playout_buffer_put(&p, 30001, 0, f, 0);
+        ASSERT_TRUE(playout_buffer_get(&p, out));
+        ASSERT_EQ(out[0], 88);
 }
 
 static void new_session(sd_event *e, uint8_t pt, uint8_t te, int far_fd, RtpSession **ret) {
@@ -226,6 +239,18 @@ TEST(receive_checks) {
         ASSERT_EQ(c->foreign, 1);
         ASSERT_EQ(c->malformed, 3);
         ASSERT_EQ(c->bad_pt, 2);
+
+        /* A new SSRC with lower sequence numbers (a B2BUA switched source): a new stream, played. */
+        pkt[11] = 5;
+        memset(pkt + RTP_HEADER, 0x00, GW_PCM_SAMPLES);          /* u-law 0x00 = -32124 */
+        for (uint16_t k = 0; k < 2; k++) {
+                pkt[3] = (uint8_t) (2 + k);
+                ASSERT_TRUE(sendto(far, pkt, sizeof(pkt), 0, (struct sockaddr *) &to, sizeof(struct sockaddr_in)) > 0);
+        }
+        run_until(e, &c->rx, 5);
+        ASSERT_TRUE(rtp_session_playout(s, out));
+        ASSERT_EQ(out[0], -32124);
+        ASSERT_EQ(rtp_session_playout_counters(s)->late, 0);
 }
 
 /* recvonly sends nothing, sendonly does not play, inactive neither. */

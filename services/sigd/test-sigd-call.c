@@ -831,3 +831,21 @@ TEST(incoming_hold_and_resume_by_reinvite) {
         ASSERT_OK(manager_line_hook(c.m, 1, false));
         teardown(&c);
 }
+
+TEST(outgoing_invite_authenticated_on_401) {
+        Ctx c = {};
+        char entry[64];
+        uint16_t port = free_port("127.0.0.2", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-auth.xml", "127.0.0.2", port, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
+        ASSERT_EQ(c.m->counters.auth_challenges, 1);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sipp_wait(&c, pid);                                    /* it verified the digest */
+        expect_events(&c.seen, (const char *const[]) { "start", "answer:pcma", "end:normal:0" }, 3);
+        teardown(&c);
+}
