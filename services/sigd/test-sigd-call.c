@@ -870,3 +870,22 @@ TEST(bye_after_a_failover_follows_the_dialog) {
         close(silent);
         teardown(&c);
 }
+
+TEST(incoming_late_offer_answered_in_the_ack) {
+        Ctx c = {};
+        uint16_t port = free_port("127.0.0.4", NULL);
+        pid_t pid;
+
+        setup(&c, "127.0.0.2:5", NULL, NULL);
+        pid = sipp_start(SCEN "call-uac-late-offer.xml", "127.0.0.4", port, c.listen, "1001");
+        RUN_UNTIL(&c, c.seen.ring, 5000);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_CONNECTED);
+        ASSERT_FALSE(c.seen.rtp);                              /* no answer yet: nothing to send to */
+        RUN_UNTIL(&c, c.seen.rtp, 3000);                       /* the ACK's SDP */
+        ASSERT_EQ(c.seen.rtp_pt, 0);
+        ASSERT_STREQ(c.seen.rtp_ip, "127.0.0.4");
+        sipp_wait(&c, pid);                                    /* it found our offer in the 200 */
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        teardown(&c);
+}
