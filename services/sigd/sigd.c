@@ -15,7 +15,9 @@ static int on_counters(sd_event_source *s, uint64_t usec, void *userdata) {
         log_debug("SIP counters: rx %" PRIu64 ", tx %" PRIu64 ", malformed %" PRIu64 ", dropped %" PRIu64
                   ", retransmissions %" PRIu64 ", auth challenges %" PRIu64 ", transport errors %" PRIu64 ".",
                   c->rx, c->tx, c->malformed, c->dropped, c->retransmissions, c->auth_challenges, c->transport_errors);
+        /* A time source is one-shot: re-arm it, and enable it again. */
         (void) sd_event_source_set_time_relative(s, 60 * USEC_PER_SEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
