@@ -98,7 +98,7 @@ static void hook_edge(LineLogic *l, LineHook hook, uint64_t t) {
 /* A raw edge before time t that is still being debounced decides what
  * happened at t: the timeout waits for it. */
 static bool edge_pending_before(const LineLogic *l, uint64_t t) {
-        return l->raw != l->debounced && l->raw_since < t;
+        return l->raw != l->debounced && l->burst_start < t;
 }
 
 uint64_t line_logic_next_deadline(const LineLogic *l) {
@@ -145,7 +145,7 @@ void line_logic_tick(LineLogic *l, uint64_t now) {
                         return;
                 if (l->raw != l->debounced && d >= l->raw_since + LINE_DEBOUNCE_US) {
                         l->debounced = l->raw;
-                        hook_edge(l, l->raw, l->raw_since);
+                        hook_edge(l, l->raw, l->burst_start);
                 } else if (l->phase == LINE_PHASE_BREAK && d == l->break_start + l->flash_max_us) {
                         /* On hook for flash_max: a hang-up. A digit in progress is lost. */
                         l->phase = LINE_PHASE_ON;
@@ -167,6 +167,10 @@ void line_logic_hook(LineLogic *l, LineHook hook, uint64_t now) {
         line_logic_tick(l, now);
         if (hook == l->raw)
                 return;
+        /* Changes closer than the debounce time are one bouncing contact:
+         * the edge is where the burst began, when the contact first moved. */
+        if (now - l->raw_since >= LINE_DEBOUNCE_US)
+                l->burst_start = now;
         l->raw = hook;
         l->raw_since = now;
 }

@@ -10,7 +10,9 @@
  *
  * Hook timing (docs/LINES.md):
  *   - an edge counts once the switch has stayed there LINE_DEBOUNCE_US;
- *     durations are measured between the raw edges, not the debounce ends;
+ *     it is dated at the first change of its bounce burst (changes less
+ *     than LINE_DEBOUNCE_US apart), and durations are measured between
+ *     those dates, not when the debounce ended;
  *   - an on-hook break shorter than flash_min is a dial pulse; pulses
  *     followed by LINE_DIGIT_GAP_US off hook make one digit (10 pulses: "0");
  *   - a break of flash_min..flash_max is a hook flash;
@@ -54,7 +56,8 @@ struct LineLogic {
 
         /* raw switch and debounce */
         LineHook raw;
-        uint64_t raw_since;
+        uint64_t raw_since;              /* last raw change */
+        uint64_t burst_start;            /* first change of the current bounce burst */
         LineHook debounced;
 
         LineHookPhase phase;

@@ -53,6 +53,10 @@ static int add_timer(SimPhone *p, sd_event_source **s, sd_event_time_handler_t c
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(*s, what);
+        /* Before the line logic's timers when both are due in one loop turn:
+         * an edge then always reaches the logic before any later deadline
+         * is handled (line_logic_hook() handles the earlier ones first). */
+        (void) sd_event_source_set_priority(*s, SD_EVENT_PRIORITY_IMPORTANT);
         return sd_event_source_set_enabled(*s, SD_EVENT_OFF);
 }
 

@@ -76,7 +76,7 @@ TEST(debounce) {
         ASSERT_STREQ(g.text, "");
         ASSERT_EQ(line_logic_hook_state(&l), LINE_HOOK_ON);
 
-        /* contacts bouncing for 6 ms: one off-hook, dated by the last edge */
+        /* contacts bouncing for 6 ms: one off-hook, dated by the first edge */
         edge(&l, LINE_HOOK_OFF, 2000);
         edge(&l, LINE_HOOK_ON, 2002);
         edge(&l, LINE_HOOK_OFF, 2004);
@@ -85,14 +85,14 @@ TEST(debounce) {
         run_to(&l, 2015);
         ASSERT_STREQ(g.text, "");
         run_to(&l, 2016);
-        ASSERT_STREQ(g.text, "off@2006");
+        ASSERT_STREQ(g.text, "off@2000");
         ASSERT_EQ(line_logic_hook_state(&l), LINE_HOOK_OFF);
 
         /* bounce while off hook: nothing */
         edge(&l, LINE_HOOK_ON, 3000);
         edge(&l, LINE_HOOK_OFF, 3008);
         run_to(&l, 5000);
-        ASSERT_STREQ(g.text, "off@2006");
+        ASSERT_STREQ(g.text, "off@2000");
 }
 
 TEST(flash_vs_hangup) {
@@ -221,6 +221,59 @@ TEST(ring_cadence) {
         ASSERT_EQ(line_logic_next_deadline(&l), UINT64_MAX);
         ASSERT_OK(line_logic_ring(&l, false, NULL, 5000 * MS));
         ASSERT_STREQ(g.text, "ring:on ring:off");
+}
+
+/* A bouncing contact: a few short blips (under the debounce) right after an edge. */
+static void edge_bouncy(LineLogic *l, LineHook h, uint64_t at_ms, unsigned *rnd) {
+        unsigned blips = (*rnd = *rnd * 1103515245u + 12345u) >> 16 & 3;
+
+        edge(l, h, at_ms);
+        for (unsigned i = 0; i < blips; i++) {
+                edge(l, h == LINE_HOOK_ON ? LINE_HOOK_OFF : LINE_HOOK_ON, at_ms + 1 + 2 * i);
+                edge(l, h, at_ms + 2 + 2 * i);
+        }
+}
+
+static unsigned in_range(unsigned *rnd, unsigned lo, unsigned hi) {
+        *rnd = *rnd * 1103515245u + 12345u;
+        return lo + (*rnd >> 16) % (hi - lo + 1);
+}
+
+/* 200 numbers of up to 12 digits, each pulse and gap drawn inside the
+ * specification (breaks 40-79 ms, makes 30-60 ms, 250-1000 ms between
+ * digits), contacts bouncing: every digit comes out, nothing else. */
+TEST(pulse_digits_random) {
+        LineLogic l;
+        Log g;
+        unsigned rnd = 4242;
+
+        for (int number = 0; number < 200; number++) {
+                char want[16] = "", got[16] = "";
+                unsigned n = in_range(&rnd, 1, 12);
+                uint64_t t = 1000;
+
+                setup(&l, &g);
+                edge(&l, LINE_HOOK_OFF, 0);
+                for (unsigned i = 0; i < n; i++) {
+                        unsigned digit = in_range(&rnd, 0, 9), pulses = digit == 0 ? 10 : digit;
+
+                        want[i] = (char) ('0' + digit);
+                        for (unsigned p = 0; p < pulses; p++) {
+                                unsigned brk = in_range(&rnd, 40, 79), make = in_range(&rnd, 30, 60);
+                                edge_bouncy(&l, LINE_HOOK_ON, t, &rnd);
+                                edge_bouncy(&l, LINE_HOOK_OFF, t + brk, &rnd);
+                                t += brk + make;
+                        }
+                        t += in_range(&rnd, 250, 1000);
+                }
+                run_to(&l, t + 1000);
+                /* collect the digits from the log */
+                size_t k = 0;
+                for (const char *p = g.text; (p = strstr(p, "digit:")); p += 6)
+                        got[k++] = p[6];
+                if (!streq(want, got) || strstr(g.text, "flash") || strstr(g.text, "on@"))
+                        GW_TEST_FAIL("number %d: dialled %s, got '%s'", number, want, g.text);
+        }
 }
 
 DEFINE_TEST_MAIN

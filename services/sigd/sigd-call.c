@@ -1330,7 +1330,7 @@ static void call_answer(Call *c) {
                                        10 * USEC_PER_MSEC, on_ok_timer, c) < 0)
                 c->ok_timer = NULL;
         log_info("Line %u: answered call %s from %s (%s).", l->conf->port, c->call_id, strna(c->remote_number),
-                 gw_codec_to_string(c->media.codec));
+                 c->have_media ? gw_codec_to_string(c->media.codec) : "our offer in the 200");
         line_connected(l);
         publish_call_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_ANSWER, NULL, 200);
 }
@@ -1399,9 +1399,10 @@ static int incoming_invite(Manager *m, osip_event_t *ev, const struct sockaddr_s
                         *ret_status = 486;
                         return call_respond(NULL, tr, req, 486, NULL, false) < 0 ? -ENOMEM : 1;
                 }
-                /* Late offer (no SDP): we would offer in the 200 and take the answer in the ACK. */
-                *ret_status = 488;
-                return call_respond(NULL, tr, req, 488, "an INVITE without SDP is not supported", false) < 0 ? -ENOMEM : 1;
+                /* Late offer (RFC 3261 §13.2.1): we offer in the 200, the answer comes in the ACK. */
+                r = call_new(m, l, false, &c);
+                if (r < 0)
+                        return r;
         }
 
         c->ist = tr;
@@ -1539,6 +1540,22 @@ static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struc
         return r < 0 ? r : 1;
 }
 
+/* The ACK of our 2xx to an INVITE without SDP carries the answer to our offer. */
+static void call_take_late_answer(Call *c, const osip_message_t *ack) {
+        if (call_take_answer(c, ack) >= 0) {
+                if (c->line)
+                        publish_media_control(c->line, true);
+                return;
+        }
+        log_warning("Call %s: no usable SDP answer in the ACK, hanging up.", c->call_id);
+        call_send_bye(c);
+        if (c->line) {
+                call_event_end(c, "bad-sdp", 0);
+                line_release(c->line, GW__TONE__TONE_CONGESTION);
+        }
+        call_detach(c);
+}
+
 int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
                          unsigned *ret_status) {
         osip_message_t *req = ev->sip;
@@ -1555,6 +1572,8 @@ int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_sto
                         c->ok_timer = sd_event_source_disable_unref(c->ok_timer);
                         free(c->ok);
                         c->ok = NULL;
+                        if (!c->have_media)
+                                call_take_late_answer(c, req);
                 }
                 osip_event_free(ev);
                 return 1;

@@ -66,6 +66,14 @@ static int on_entry_report(GwBus *bus, const Gw__Envelope *env, void *u) {
         return 0;
 }
 
+static uint64_t invite_usec;
+
+static int on_tx(Manager *m, const char *buf, size_t n, const struct sockaddr *to, socklen_t tolen, void *u) {
+        if (!invite_usec && n > 7 && memcmp(buf, "INVITE ", 7) == 0)
+                invite_usec = now_usec(CLOCK_MONOTONIC);
+        return 0;
+}
+
 static const GwBusHandler line_table[] = {
         [GW__ENVELOPE__BODY_LINE_CALL] = { "LineCall", on_line_call, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
         [GW__ENVELOPE__BODY_LINE_CONTROL] = { "LineControl", on_line_control, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
@@ -153,6 +161,7 @@ TEST(call_over_the_bus) {
         GwBus *sigd = NULL, *line = NULL, *media = NULL, *regd = NULL;
         Peer lp = {}, mp = {}, rp = {};
         uint16_t port = free_port("127.0.0.2");
+        uint64_t t_last = 0;
         int status;
         pid_t pid;
 
@@ -189,6 +198,7 @@ TEST(call_over_the_bus) {
         ASSERT_OK(sd_event_new(&e));
         ASSERT_OK(manager_new(e, conf, &m));
         ASSERT_OK(manager_start(m));
+        manager_set_tx_hook(m, on_tx, NULL);
         ASSERT_OK(gw_bus_new(e, conf, GW__SERVICE__SERVICE_SIGD, &sigd));
         ASSERT_OK(sigd_bus_attach(sigd, m));
 
@@ -218,8 +228,13 @@ TEST(call_over_the_bus) {
         ASSERT_EQ(mp.tone, GW__TONE__TONE_DIAL);
         for (const char *d = "2001"; *d; d++) {
                 char s[2] = { *d, 0 };
+                if (!d[1])
+                        t_last = now_usec(CLOCK_MONOTONIC);
                 publish_digit(media, s);
         }
+        RUN_UNTIL(e, invite_usec > 0, 3000);
+        fprintf(stderr, "post-dial delay over the bus (last DigitDetected published -> INVITE on the wire): %.3f ms\n",
+                (double) (invite_usec - t_last) / 1000.0);
         RUN_UNTIL(e, lp.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
         ASSERT_TRUE(lp.reversed);
         RUN_UNTIL(e, mp.rtp, 2000);

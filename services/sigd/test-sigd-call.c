@@ -831,3 +831,61 @@ TEST(incoming_hold_and_resume_by_reinvite) {
         ASSERT_OK(manager_line_hook(c.m, 1, false));
         teardown(&c);
 }
+
+TEST(outgoing_invite_authenticated_on_401) {
+        Ctx c = {};
+        char entry[64];
+        uint16_t port = free_port("127.0.0.2", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-auth.xml", "127.0.0.2", port, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
+        ASSERT_EQ(c.m->counters.auth_challenges, 1);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sipp_wait(&c, pid);                                    /* it verified the digest */
+        expect_events(&c.seen, (const char *const[]) { "start", "answer:pcma", "end:normal:0" }, 3);
+        teardown(&c);
+}
+
+TEST(bye_after_a_failover_follows_the_dialog) {
+        Ctx c = {};
+        char entry[64], red[64], buf[2048];
+        int silent = -1;
+        uint16_t p1 = free_port("127.0.0.2", NULL), p2 = free_port("127.0.0.3", &silent);
+        pid_t pid = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.2", p1, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
+        snprintf(red, sizeof red, "127.0.0.3:%u", p2);
+        setup(&c, entry, red, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
+        set_active(&c, red, red);                               /* regd failed over meanwhile */
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sipp_wait(&c, pid);                                    /* the BYE reached the main's dialog */
+        ASSERT_EQ(recv(silent, buf, sizeof buf, MSG_DONTWAIT), -1);      /* nothing to redundant 1 */
+        close(silent);
+        teardown(&c);
+}
+
+TEST(incoming_late_offer_answered_in_the_ack) {
+        Ctx c = {};
+        uint16_t port = free_port("127.0.0.4", NULL);
+        pid_t pid;
+
+        setup(&c, "127.0.0.2:5", NULL, NULL);
+        pid = sipp_start(SCEN "call-uac-late-offer.xml", "127.0.0.4", port, c.listen, "1001");
+        RUN_UNTIL(&c, c.seen.ring, 5000);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_CONNECTED);
+        ASSERT_FALSE(c.seen.rtp);                              /* no answer yet: nothing to send to */
+        RUN_UNTIL(&c, c.seen.rtp, 3000);                       /* the ACK's SDP */
+        ASSERT_EQ(c.seen.rtp_pt, 0);
+        ASSERT_STREQ(c.seen.rtp_ip, "127.0.0.4");
+        sipp_wait(&c, pid);                                    /* it found our offer in the 200 */
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        teardown(&c);
+}

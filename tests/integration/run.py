@@ -1025,6 +1025,26 @@ class Case:
         if self.spec.get("lab"):
             self.open_lab()
         self.run_steps(self.spec["steps"])
+        self.check_sanitizers()
+
+    SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|"
+                              r"SUMMARY: (AddressSanitizer|UndefinedBehaviorSanitizer)")
+
+    def check_sanitizers(self):
+        """Every case, at its end: stop the gateway cleanly (its daemons report
+        leaks at exit) and fail on any sanitizer report in any log."""
+        if self.gw and self.gw.proc and self.gw.proc.poll() is None:
+            self.gw.stop(signal.SIGTERM, 10)
+        for label, path in self.env.logs:
+            try:
+                with open(path, "rb") as f:
+                    text = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            m = self.SANITIZER_RE.search(text)
+            if m:
+                start = text.rfind("\n", 0, m.start()) + 1
+                raise Failure("sanitizer report in %s's log: %s" % (label, text[start:start + 300].strip()))
 
 
 def main():
