@@ -42,6 +42,7 @@ struct SimPhone {
         size_t play_n, play_pos;
         bool playing;
         bool auto_answered;              /* this call was answered by auto_answer: hang up with it */
+        bool was_connected;              /* ... once it was connected (a stale IDLE before that is not its end) */
 
         int16_t *rec;
         size_t rec_n, rec_cap;
@@ -252,6 +253,7 @@ void sim_phone_hook_changed(SimPhone *p, LineHook hook) {
         }
         /* The handset is down: whatever it was saying stops. */
         p->auto_answered = false;
+        p->was_connected = false;
         dtmf_tx_init(p->dtmf);
         dtmf_tx_set_timing(p->dtmf, DTMF_ON_MS, DTMF_OFF_MS);
         p->dtmf_active = false;
@@ -262,7 +264,7 @@ void sim_phone_hook_changed(SimPhone *p, LineHook hook) {
 /* The far end released the call (or it ended): an auto-answering phone is
  * an answering machine, it hangs up too, so the line can take the next call. */
 void sim_phone_call_ended(SimPhone *p) {
-        if (!p->auto_answered || p->hook != LINE_HOOK_OFF || sim_phone_busy(p))
+        if (!p->auto_answered || !p->was_connected || p->hook != LINE_HOOK_OFF || sim_phone_busy(p))
                 return;
         log_info("Line %u: call ended, the auto-answering phone hangs up.", p->port);
         p->auto_answered = false;
@@ -282,6 +284,8 @@ void sim_phone_connected(SimPhone *p, bool connected) {
         size_t n = 0;
         int r;
 
+        if (connected && p->hook == LINE_HOOK_OFF)
+                p->was_connected = true;
         if (!connected || !p->conf->play) {
                 p->playing = false;
                 return;
