@@ -217,7 +217,7 @@ def main():
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--calls", type=int, default=20)
     ap.add_argument("--lines", type=int, default=64)
-    ap.add_argument("--rates", default="5,10,20,40,60,80,100")
+    ap.add_argument("--rates", default="10,20,30,40,50,60,70,80")
     ap.add_argument("--step-s", type=float, default=8.0)
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
@@ -247,6 +247,7 @@ def main():
                         ("answer -> audio, callee", a2a2)):
             print("%-40s %8.1f %8.1f %8.1f %5d" % (name, ms(statistics.median(v)) if v else float("nan"),
                                                     ms(pct(v, 99)), ms(max(v)) if v else float("nan"), len(v)))
+        print("(tap timestamps have 1 ms resolution: 0.0 means under a millisecond)")
         good = [r for r in rows if r[3] == 0 and r[2] == r[1]]
         best = max(good, key=lambda r: r[0]) if good else None
         if best:
