@@ -813,7 +813,11 @@ static void call_pick_entries(Call *c) {
                 InviteEntry *e = &c->entries[c->n_entries];
                 char text[80];
 
-                if (order[i] == active && ps->active_target && *ps->active_target)
+                /* regd's active target is where REGISTER goes: for the main entry
+                 * with its own registrar that is the registrar, not the proxy. */
+                bool registrar_apart = order[i] == 0 && p->registrar_set && !streq(p->registrar.text, p->proxy.text);
+
+                if (order[i] == active && !registrar_apart && ps->active_target && *ps->active_target)
                         snprintf(text, sizeof text, "%s", ps->active_target);
                 else if (hp->is_ip)
                         snprintf(text, sizeof text, strchr(hp->host, ':') ? "[%s]:%u" : "%s:%u", hp->host,

@@ -731,6 +731,31 @@ TEST(invite_goes_to_the_active_entry) {
         teardown(&c);
 }
 
+TEST(invite_goes_to_the_proxy_not_the_registrar) {
+        Ctx c = {};
+        char entry[64], extra[128], buf[2048];
+        int registrar = -1;
+        uint16_t p1 = free_port("127.0.0.3", NULL), pr = free_port("127.0.0.2", &registrar);
+        pid_t pid = sipp_start(SCEN "call-uas-busy.xml", "127.0.0.3", p1, NULL, NULL);
+
+        /* Main active with its own registrar: regd's active target is the
+         * registrar (REGISTER goes there), INVITEs still go to the proxy. */
+        snprintf(entry, sizeof entry, "127.0.0.3:%u", p1);
+        snprintf(extra, sizeof extra, "    registrar: 127.0.0.2:%u\n", pr);
+        setup(&c, entry, NULL, extra);
+        snprintf(extra, sizeof extra, "127.0.0.2:%u", pr);
+        set_active(&c, entry, extra);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        sipp_wait(&c, pid);
+        ASSERT_EQ(c.seen.n_invites, 1);
+        ASSERT_EQ(c.seen.invite_port[0], p1);
+        ASSERT_EQ(recv(registrar, buf, sizeof buf, MSG_DONTWAIT), -1);  /* the registrar saw no INVITE */
+        close(registrar);
+        teardown(&c);
+}
+
 TEST(keepalive_invite_homing_tries_the_main_first) {
         Ctx c = {};
         char entry[64], red[64];
