@@ -116,3 +116,80 @@ def longest_gap_ms(samples, rate=RATE, ms=5, min_rms=100.0, start_after_ms=0):
             cur += ms
             longest = max(longest, cur)
     return longest
+
+
+DTMF_ROWS = (697, 770, 852, 941)
+DTMF_COLS = (1209, 1336, 1477, 1633)
+DTMF_KEYS = ("123A", "456B", "789C", "*0#D")
+
+
+def dtmf_block(block, rate=RATE, min_rms=100.0, min_fraction=0.6, min_ratio=4.0):
+    """The DTMF key in one block (a row and a column tone holding most of its power,
+    each well above the other rows / columns), or None."""
+    ms = mean_square(block)
+    if ms < min_rms * min_rms:
+        return None
+    rows = sorted(((goertzel_power(block, f, rate), i) for i, f in enumerate(DTMF_ROWS)), reverse=True)
+    cols = sorted(((goertzel_power(block, f, rate), i) for i, f in enumerate(DTMF_COLS)), reverse=True)
+    if (rows[0][0] + cols[0][0]) / ms < min_fraction:
+        return None
+    if rows[0][0] < min_ratio * rows[1][0] or cols[0][0] < min_ratio * cols[1][0]:
+        return None
+    return DTMF_KEYS[rows[0][1]][cols[0][1]]
+
+
+def dtmf_runs(samples, rate=RATE, ms=10, min_ms=30, **kw):
+    """DTMF keys in the samples, in order: [(key, start_ms, duration_ms), ...] for each
+    run of 'ms' blocks holding the same key lasting at least min_ms (a key held, then
+    released and pressed again, is two runs)."""
+    runs = []
+    for i, b in enumerate(blocks(samples, ms, rate)):
+        k = dtmf_block(b, rate, **kw)
+        if runs and runs[-1][0] == k and runs[-1][1] + runs[-1][2] == i * ms:
+            runs[-1][2] += ms
+        else:
+            runs.append([k, i * ms, ms])
+    return [(k, s, d) for k, s, d in runs if k is not None and d >= min_ms]
+
+
+def dtmf_digits(samples, rate=RATE, **kw):
+    """The DTMF keys heard in the samples, as a string in order ('5#')."""
+    return "".join(k for k, _, _ in dtmf_runs(samples, rate, **kw))
+
+
+ULAW_BIAS = 0x84
+
+
+def ulaw_decode(b):
+    b = ~b & 0xff
+    t = ((b & 0x0f) << 3) + ULAW_BIAS
+    t <<= (b & 0x70) >> 4
+    return (ULAW_BIAS - t) if b & 0x80 else (t - ULAW_BIAS)
+
+
+def alaw_decode(b):
+    b ^= 0x55
+    t = (b & 0x0f) << 4
+    seg = (b & 0x70) >> 4
+    if seg == 0:
+        t += 8
+    elif seg == 1:
+        t += 0x108
+    else:
+        t = (t + 0x108) << (seg - 1)
+    return t if b & 0x80 else -t
+
+
+ULAW_TABLE = [ulaw_decode(i) for i in range(256)]
+ALAW_TABLE = [alaw_decode(i) for i in range(256)]
+
+
+def g711_decode(payload, law="pcmu"):
+    """Linear samples of a G.711 payload (bytes), 'pcmu' or 'pcma'."""
+    t = ULAW_TABLE if law == "pcmu" else ALAW_TABLE
+    return [t[b] for b in payload]
+
+
+def g711_encode_silence(law="pcmu"):
+    """The code of a zero sample."""
+    return 0xff if law == "pcmu" else 0xd5

@@ -32,6 +32,11 @@ A case file is JSON:
        "media_enc": "srtp" | "srtp-mand", # optional
        "codecs": ["PCMU", "PCMA"], "rtp_ports": "10000-10099"}   # defaults; on
                                           # loopback 20000+100*i.. for the i-th phone
+      {"name": "rtp", "kind": "command",  # any program, in the background (logged,
+       "argv": ["rtppeer.py", "--local", "${rtp}:40000", ...],  # stopped at the end); a
+       "host": "LABHOST", "settle_s": 0.3} # relative *.py: from tests/integration/, with
+                                          # python3; wait_peer waits for its exit
+                                          # (rtppeer.py: RTP with RFC 4733 events)
     ],
     "gateway": { ...the YAML config as JSON; bus.runtime_dir is set by the runner... },
     "steps": [ {"do": ACTION, ...}, ... ]
@@ -66,6 +71,11 @@ Actions:
                                              gwctl line PORT ACTION on a simulated line
   wait_line        port, match, timeout_s    poll 'gwctl line PORT status --json' until
                                              it matches (fields as in fxsgwtest.match)
+  expect_dtmf      file, digits (exactly these DTMF keys, in order) | contains,
+                   min_ms, skip_ms           DTMF in a recorded WAV (audio.dtmf_runs:
+                                             Goertzel on the row and column tones)
+  expect_json      file, match, timeout_s    a JSON file (e.g. a command peer's result)
+                                             matches (fxsgwtest.match)
   expect_wav       file, freq, min_fraction, min_loud_ms, not_freq, max_fraction,
                    max_gap_ms, skip_ms       what a recorded WAV holds (audio.py):
                                              the fraction of its non-silent power at freq
@@ -272,6 +282,18 @@ class Case:
                 time.sleep(0.2)   # a UAS binds its socket before anyone sends to it
         elif kind == "baresip":
             p = self.start_baresip(spec)
+        elif kind == "command":
+            host = self.lab_host(spec["host"]) if spec.get("host") else None
+            argv = [str(a) for a in spec["argv"]]
+            if argv and argv[0].endswith(".py") and not os.path.isabs(argv[0]):
+                argv = [sys.executable, os.path.join(HERE, argv[0])] + argv[1:]
+            if host:
+                argv = ["ip", "netns", "exec", host.ns] + argv
+            p = self.env.start(spec["name"], argv)
+            log("command '%s' started (pid %d): %s" % (spec["name"], p.pid, " ".join(argv)))
+            time.sleep(float(spec.get("settle_s", 0.3)))     # binds its socket first
+            if p.poll() is not None:
+                raise Failure("peer '%s' exited with %s at once" % (spec["name"], p.poll()))
         else:
             raise Failure("unknown peer kind '%s'" % kind)
         self.peers[spec["name"]] = p
@@ -486,6 +508,14 @@ class Case:
 
     def do_wait_peer(self, s):
         p = self.peers.get(s["peer"])
+        if isinstance(p, fxsgwtest.Proc):            # a "command" peer
+            rc = p.wait(self.t(s.get("timeout_s", 30)))
+            if rc is None:
+                raise Failure("'%s' still running after %ss" % (p.label, s.get("timeout_s", 30)))
+            log("'%s' exited %d" % (p.label, rc))
+            if "expect_exit" in s and rc != s["expect_exit"]:
+                raise Failure("'%s' exited %d, expected %d" % (p.label, rc, s["expect_exit"]))
+            return
         if not isinstance(p, Sipp):
             raise Failure("peer '%s' is not a running SIPp" % s["peer"])
         rc = p.wait(self.t(s.get("timeout_s", 30)))
@@ -634,6 +664,46 @@ class Case:
             if gap > float(s["max_gap_ms"]):
                 raise Failure("%s: a gap of %d ms (expected <= %s ms)" % (path, gap, s["max_gap_ms"]))
 
+    def do_expect_json(self, s):
+        path = s["file"]
+        if not os.path.isabs(path):
+            path = self.env.path(path)
+        deadline = time.monotonic() + self.t(s.get("timeout_s", 5))
+        while not os.path.exists(path):
+            if time.monotonic() > deadline:
+                raise Failure("%s was not written" % path)
+            time.sleep(0.1)
+        with open(path) as f:
+            doc = json.load(f)
+        log("%s: %s" % (os.path.basename(path), json.dumps(doc)[:2000]))
+        m = match(doc, s["match"])
+        if m:
+            raise Failure("%s: %s" % (os.path.basename(path), m))
+
+    def do_expect_dtmf(self, s):
+        path = s["file"]
+        if not os.path.isabs(path):
+            path = self.env.path(path)
+        deadline = time.monotonic() + self.t(s.get("timeout_s", 5))
+        while not os.path.exists(path):
+            if time.monotonic() > deadline:
+                raise Failure("%s was not written" % path)
+            time.sleep(0.1)
+        rate, samples = audio.read(path)
+        samples = samples[int(s.get("skip_ms", 0)) * rate // 1000:]
+        runs = audio.dtmf_runs(samples, rate)
+        got = "".join(k for k, _, _ in runs)
+        log("%s: DTMF %r %s" % (os.path.basename(path), got, runs))
+        self.figures.append(("%s DTMF" % os.path.basename(path),
+                             " ".join("%s@%d+%dms" % r for r in runs) or "none"))
+        if "digits" in s and got != s["digits"]:
+            raise Failure("%s: DTMF %r heard, expected exactly %r" % (path, got, s["digits"]))
+        if "contains" in s and s["contains"] not in got:
+            raise Failure("%s: DTMF %r heard, expected %r among them" % (path, got, s["contains"]))
+        for k, _, d in runs:
+            if d < int(s.get("min_ms", 0)):
+                raise Failure("%s: DTMF %s lasted only %d ms (expected >= %s ms)" % (path, k, d, s["min_ms"]))
+
     def do_for_each(self, s):
         for v in s["values"]:
             log("--- %s = %s" % (s["var"], v))
@@ -775,7 +845,7 @@ class Case:
         p = self.peers.pop(s["peer"], None)
         if p is None:
             raise Failure("peer '%s' is not running" % s["peer"])
-        proc = p.proc
+        proc = getattr(p, "proc", p)      # a Proc itself for a "command" peer
         proc.signal(getattr(signal, "SIG" + s.get("signal", "TERM")))
         if proc.wait(self.t(5)) is None:
             raise Failure("peer '%s' did not stop" % s["peer"])
@@ -1001,6 +1071,8 @@ class Case:
             else:
                 Env.system_bin(name)
         for p in self.spec.get("peers", []):
+            if p.get("kind") == "command":
+                continue
             Env.system_bin({"kamailio": "kamailio", "sipp": "sipp"}.get(p.get("kind"), p.get("kind")))
         if any(p.get("kind") == "baresip" for p in self.spec.get("peers", [])):
             mods = ["g711", "aufile", "aubridge", "sndfile", "menu", "ctrl_tcp", "account"]
