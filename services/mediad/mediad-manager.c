@@ -49,7 +49,7 @@ void media_line_state_fill(MediaLine *l, MediaStateStorage *st, Gw__MediaState *
                 s->has_rtp_tx = s->has_rtp_rx = s->has_rtp_dropped = true;
                 s->rtp_tx = c->tx;
                 s->rtp_rx = c->rx;
-                s->rtp_dropped = c->foreign + c->malformed + c->bad_pt;
+                s->rtp_dropped = c->foreign + c->malformed + c->bad_pt + c->srtp_auth_failed + c->srtp_replayed;
                 s->has_rtp_foreign = s->has_rtp_malformed = s->has_rtp_bad_pt = true;
                 s->rtp_foreign = c->foreign;
                 s->rtp_malformed = c->malformed;
@@ -62,6 +62,18 @@ void media_line_state_fill(MediaLine *l, MediaStateStorage *st, Gw__MediaState *
                 s->playout_lost = pc->lost;
                 rtp_session_remote_text(l->rtp, st->remote, sizeof(st->remote));
                 s->remote = st->remote;
+                s->has_ssrc = s->has_seq = true;
+                s->ssrc = rtp_session_ssrc(l->rtp);
+                s->seq = rtp_session_next_seq(l->rtp);
+                if (rtp_session_srtp_suite(l->rtp) != SRTP_SUITE_NONE) {
+                        s->srtp_suite = UNCONST(srtp_suite_to_string(rtp_session_srtp_suite(l->rtp)));
+                        s->has_srtp_auth_failed = s->has_srtp_replayed = true;
+                        s->srtp_auth_failed = c->srtp_auth_failed;
+                        s->srtp_replayed = c->srtp_replayed;
+                        s->has_srtp_tx_roc = s->has_srtp_rx_roc = true;
+                        s->srtp_tx_roc = rtp_session_srtp_tx_roc(l->rtp);
+                        s->srtp_rx_roc = rtp_session_srtp_rx_roc(l->rtp);
+                }
         }
 }
 
@@ -216,9 +228,16 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
         l->error[0] = 0;
 
         if (mc->rtp) {
-                if (l->rtp && rtp_session_same_socket(l->rtp, &p))
-                        rtp_session_update(l->rtp, &p);
-                else {
+                if (l->rtp && rtp_session_same_socket(l->rtp, &p)) {
+                        r = rtp_session_update(l->rtp, &p);
+                        if (r < 0) {
+                                /* Only SRTP set-up can fail here (memory): no half-keyed session. */
+                                snprintf(l->error, sizeof(l->error), "SRTP: %s", strerror(-r));
+                                log_warning_errno(r, "Line %u: failed to set up SRTP, RTP session %s ended: %m",
+                                                  l->port, rtp_session_call_id(l->rtp));
+                                l->rtp = rtp_session_free(l->rtp);
+                        }
+                } else {
                         l->rtp = rtp_session_free(l->rtp);
                         r = rtp_session_new(m->event, &p, on_rtp_event, l, &l->rtp);
                         if (r < 0) {

@@ -47,6 +47,8 @@ struct RtpSession {
         bool rx_ev_known, rx_ev_ended;
         uint32_t rx_ev_ts;
 
+        MediaSrtp *srtp;                     /* NULL: plain RTP */
+
         RtpCounters c;
         rtp_event_cb_t cb;
         void *userdata;
@@ -200,8 +202,27 @@ int rtp_params_from_proto(const Gw__RtpSession *rtp, const struct sockaddr_stora
                 BAD("direction unknown");
         if (rtp->has_ptime_ms && rtp->ptime_ms != GW_PCM_FRAME_MS)
                 BAD("ptime other than 20 ms is not supported");
-        if (!isempty(rtp->srtp_suite))
-                BAD("SRTP is not supported yet");
+        p.srtp_suite = srtp_suite_from_string(rtp->srtp_suite);
+        if (p.srtp_suite < 0)
+                BAD("srtp_suite unknown (AES_CM_128_HMAC_SHA1_80 or AES_CM_128_HMAC_SHA1_32)");
+        if (p.srtp_suite != SRTP_SUITE_NONE) {
+                if (!rtp->srtp_tx_key || !rtp->srtp_tx_key->has_value ||
+                    rtp->srtp_tx_key->value.len != SRTP_KEY_SALT_LEN)
+                        BAD("srtp_tx_key is not 30 bytes (key and salt)");
+                if (!rtp->srtp_rx_key || !rtp->srtp_rx_key->has_value ||
+                    rtp->srtp_rx_key->value.len != SRTP_KEY_SALT_LEN)
+                        BAD("srtp_rx_key is not 30 bytes (key and salt)");
+                p.srtp_tx_key = rtp->srtp_tx_key->value.data;
+                p.srtp_rx_key = rtp->srtp_rx_key->value.data;
+                p.srtp_tx_roc = rtp->srtp_tx_roc;
+                p.srtp_rx_roc = rtp->srtp_rx_roc;
+        } else if (rtp->srtp_tx_key || rtp->srtp_rx_key)
+                BAD("SRTP keys without srtp_suite");
+        if (rtp->seq > 65535)
+                BAD("seq out of range");
+        p.ssrc = rtp->ssrc;
+        p.seq = (uint16_t) rtp->seq;
+        p.have_seq = rtp->has_seq;
 #undef BAD
         p.call_id = rtp->call_id;
         p.payload_type = (uint8_t) rtp->payload_type;
@@ -223,6 +244,17 @@ static bool may_receive(const RtpSession *s) {
 }
 
 static void send_packet(RtpSession *s, const uint8_t *pkt, size_t n) {
+        uint8_t sbuf[RTP_MAX_PACKET + SRTP_TRAILER_MAX];
+
+        if (s->srtp) {
+                assert(n <= RTP_MAX_PACKET);
+                memcpy(sbuf, pkt, n);
+                if (media_srtp_protect(s->srtp, sbuf, &n) < 0) {
+                        s->c.send_errors++;
+                        return;
+                }
+                pkt = sbuf;
+        }
         if (sendto(s->fd, pkt, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *) &s->remote,
                    sa_len(&s->remote)) < 0) {
                 s->c.send_errors++;     /* ICMP unreachable from an earlier packet, full queue: audio moves on */
@@ -269,13 +301,16 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
         s->local = p->local;
         s->cb = cb;
         s->userdata = userdata;
-        rtp_session_update(s, p);
         if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
                 return -errno ?: -EIO;
-        /* RFC 3550 §5.1: random SSRC, initial sequence number and timestamp. */
-        s->ssrc = rnd[0];
-        s->seq = (uint16_t) rnd[1];
+        /* RFC 3550 §5.1: random SSRC, initial sequence number and timestamp; a resumed
+         * stream keeps its SSRC and sequence (SRTP's index goes on from its ROC). */
+        s->ssrc = p->ssrc ?: rnd[0];
+        s->seq = p->ssrc && p->have_seq ? p->seq : (uint16_t) rnd[1];
         s->ts = rnd[2];
+        r = rtp_session_update(s, p);
+        if (r < 0)
+                return r;
 
         s->fd = socket(s->local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (s->fd < 0)
@@ -298,6 +333,7 @@ RtpSession *rtp_session_free(RtpSession *s) {
         if (!s)
                 return NULL;
         sd_event_source_disable_unref(s->io);
+        media_srtp_free(s->srtp);
         if (s->fd >= 0)
                 close(s->fd);
         free(s);
@@ -309,10 +345,33 @@ bool rtp_session_same_socket(const RtpSession *s, const RtpParams *p) {
                sa_equal(&s->local, (const struct sockaddr *) &p->local, sa_len(&p->local));
 }
 
-void rtp_session_update(RtpSession *s, const RtpParams *p) {
+int rtp_session_update(RtpSession *s, const RtpParams *p) {
         bool remote_changed = p->remote.ss_family != s->remote.ss_family ||
                 (p->remote.ss_family != AF_UNSPEC &&
                  !sa_equal(&s->remote, (const struct sockaddr *) &p->remote, sa_len(&p->remote)));
+        MediaSrtpParams sp = {
+                .suite = p->srtp_suite,
+                .tx_key = p->srtp_tx_key,
+                .rx_key = p->srtp_rx_key,
+                .tx_ssrc = s->ssrc,
+                .tx_roc = p->srtp_tx_roc,
+                .rx_roc = p->srtp_rx_roc,
+        };
+        int r;
+
+        /* SRTP first: the only step that can fail, so a failure changes nothing. A
+         * level-triggered repeat with the same keys keeps the contexts (ROC, replay window). */
+        if (p->srtp_suite == SRTP_SUITE_NONE)
+                s->srtp = media_srtp_free(s->srtp);
+        else if (!s->srtp || !media_srtp_same_keys(s->srtp, &sp)) {
+                MediaSrtp *n = NULL;
+
+                r = media_srtp_new(&sp, &n);
+                if (r < 0)
+                        return r;
+                media_srtp_free(s->srtp);
+                s->srtp = n;
+        }
 
         s->remote = p->remote;
         s->pt = p->payload_type;
@@ -324,6 +383,7 @@ void rtp_session_update(RtpSession *s, const RtpParams *p) {
                 playout_buffer_reset(&s->playout);
                 s->rx_ev_known = false;
         }
+        return 0;
 }
 
 static void send_event(RtpSession *s, bool marker, bool end) {
@@ -408,13 +468,33 @@ void rtp_session_send_frame(RtpSession *s, const int16_t pcm[GW_PCM_SAMPLES]) {
 
 void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const struct sockaddr *from,
                          socklen_t fromlen) {
+        uint8_t plain[RTP_MAX_PACKET];
         int16_t pcm[GW_PCM_SAMPLES];
         RtpHeader h;
+        int r;
 
         /* Only the negotiated far end (RFC 3550 §8.2, and no hijacking by strangers). */
         if (s->remote.ss_family == AF_UNSPEC || !sa_equal(&s->remote, from, fromlen)) {
                 s->c.foreign++;
                 return;
+        }
+        if (s->srtp) {
+                /* Authenticated before anything is looked at; a failure is never played. */
+                if (n > sizeof(plain)) {
+                        s->c.malformed++;
+                        return;
+                }
+                memcpy(plain, buf, n);
+                r = media_srtp_unprotect(s->srtp, plain, &n);
+                if (r == -EACCES)
+                        s->c.srtp_auth_failed++;
+                else if (r == -EALREADY)
+                        s->c.srtp_replayed++;
+                else if (r < 0)
+                        s->c.malformed++;
+                if (r < 0)
+                        return;
+                buf = plain;
         }
         if (rtp_parse(buf, n, &h) < 0) {
                 s->c.malformed++;
@@ -492,6 +572,10 @@ uint8_t rtp_session_payload_type(const RtpSession *s) { return s->pt; }
 Gw__MediaDirection rtp_session_direction(const RtpSession *s) { return s->dir; }
 uint32_t rtp_session_ssrc(const RtpSession *s) { return s->ssrc; }
 int rtp_session_fd(const RtpSession *s) { return s->fd; }
+uint16_t rtp_session_next_seq(const RtpSession *s) { return s->seq; }
+SrtpSuite rtp_session_srtp_suite(const RtpSession *s) { return s->srtp ? media_srtp_suite(s->srtp) : SRTP_SUITE_NONE; }
+uint32_t rtp_session_srtp_tx_roc(const RtpSession *s) { return s->srtp ? media_srtp_tx_roc(s->srtp) : 0; }
+uint32_t rtp_session_srtp_rx_roc(const RtpSession *s) { return s->srtp ? media_srtp_rx_roc(s->srtp) : 0; }
 
 void rtp_session_remote_text(const RtpSession *s, char *buf, size_t n) {
         char ip[INET6_ADDRSTRLEN] = "";

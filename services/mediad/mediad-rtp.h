@@ -17,6 +17,7 @@
 #include "gw.pb-c.h"
 #include "mediad-dsp.h"
 #include "mediad-playout.h"
+#include "mediad-srtp.h"
 
 #define RTP_HEADER         12
 #define RTP_MAX_PACKET     1500
@@ -30,6 +31,8 @@ typedef struct RtpCounters {
         uint64_t foreign, malformed, bad_pt;
         uint64_t events_tx, events_rx;     /* events (digits), not packets */
         uint64_t send_errors;
+        uint64_t srtp_auth_failed;         /* bad tag (tampered, wrong key, ROC out of step) */
+        uint64_t srtp_replayed;            /* index seen already or older than the window */
 } RtpCounters;
 
 typedef struct RtpSession RtpSession;
@@ -52,6 +55,14 @@ typedef struct RtpParams {
         uint8_t payload_type;              /* 0 PCMU, 8 PCMA */
         uint8_t telephone_event_pt;        /* 0: none */
         Gw__MediaDirection direction;
+        /* SRTP: keys borrowed from the message (valid while it is), never logged. */
+        SrtpSuite srtp_suite;
+        const uint8_t *srtp_tx_key, *srtp_rx_key;
+        uint32_t srtp_tx_roc, srtp_rx_roc;
+        /* Resume our stream (after a restart): SSRC and next sequence number; 0: random. */
+        uint32_t ssrc;
+        uint16_t seq;
+        bool have_seq;
 } RtpParams;
 
 /* Convert a session of MediaControl into params; -EINVAL with *ret_error for
@@ -64,9 +75,11 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
 RtpSession *rtp_session_free(RtpSession *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(RtpSession *, rtp_session_free);
 
-/* Same socket (call and local address): change remote, payload types, direction in place. */
+/* Same socket (call and local address): change remote, payload types, direction in place;
+ * SRTP contexts are kept while suite and keys stay (ROC, replay window), re-created
+ * otherwise. -ENOMEM etc. (the session is then unchanged). */
 bool rtp_session_same_socket(const RtpSession *s, const RtpParams *p);
-void rtp_session_update(RtpSession *s, const RtpParams *p);
+int rtp_session_update(RtpSession *s, const RtpParams *p);
 
 /* One 20 ms up frame (what the subscriber says). */
 void rtp_session_send_frame(RtpSession *s, const int16_t pcm[GW_PCM_SAMPLES]);
@@ -93,6 +106,11 @@ Gw__MediaDirection rtp_session_direction(const RtpSession *s);
 /* "ip:port" of the remote, "" if unknown. */
 void rtp_session_remote_text(const RtpSession *s, char *buf, size_t n);
 uint32_t rtp_session_ssrc(const RtpSession *s);
+uint16_t rtp_session_next_seq(const RtpSession *s);
+/* SRTP_SUITE_NONE for plain RTP; the ROCs are 0 then. */
+SrtpSuite rtp_session_srtp_suite(const RtpSession *s);
+uint32_t rtp_session_srtp_tx_roc(const RtpSession *s);
+uint32_t rtp_session_srtp_rx_roc(const RtpSession *s);
 int rtp_session_fd(const RtpSession *s);
 
 /* Parse and check an RTP header (RFC 3550 §5.1): version 2, CSRC list,

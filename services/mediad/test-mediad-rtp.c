@@ -276,7 +276,7 @@ TEST(direction) {
         ASSERT_EQ(rtp_session_counters(s)->tx, 0);
 
         p.direction = GW__MEDIA_DIRECTION__DIRECTION_SENDONLY;
-        rtp_session_update(s, &p);
+        ASSERT_OK(rtp_session_update(s, &p));
         rtp_session_send_frame(s, pcm);
         ASSERT_EQ(recv_timeout(far, buf, sizeof(buf)), RTP_HEADER + GW_PCM_SAMPLES);
         for (uint16_t k = 0; k < 3; k++) {
@@ -288,7 +288,7 @@ TEST(direction) {
         ASSERT_FALSE(rtp_session_playout(s, out));
 
         p.direction = GW__MEDIA_DIRECTION__DIRECTION_INACTIVE;
-        rtp_session_update(s, &p);
+        ASSERT_OK(rtp_session_update(s, &p));
         rtp_session_send_frame(s, pcm);
         ASSERT_EQ(rtp_session_counters(s)->tx, 1);
         ASSERT_FALSE(rtp_session_playout(s, out));

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* mediad-srtp.c: SRTP of one RTP session on libsrtp2 (AES_CM_128_HMAC_SHA1_80/_32). */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <pthread.h>
+#include <srtp2/srtp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mediad-srtp.h"
+
+static_assert(SRTP_TRAILER_MAX >= SRTP_MAX_TRAILER_LEN, "SRTP_TRAILER_MAX too small for libsrtp");
+
+static const char *const suite_table[_SRTP_SUITE_MAX] = {
+        [SRTP_SUITE_NONE] = "",
+        [SRTP_SUITE_AES_CM_128_HMAC_SHA1_80] = "AES_CM_128_HMAC_SHA1_80",
+        [SRTP_SUITE_AES_CM_128_HMAC_SHA1_32] = "AES_CM_128_HMAC_SHA1_32",
+};
+
+const char *srtp_suite_to_string(SrtpSuite s) {
+        return s >= 0 && s < _SRTP_SUITE_MAX ? suite_table[s] : NULL;
+}
+
+SrtpSuite srtp_suite_from_string(const char *s) {
+        if (isempty(s))
+                return SRTP_SUITE_NONE;
+        for (int i = 1; i < _SRTP_SUITE_MAX; i++)
+                if (streq(s, suite_table[i]))
+                        return (SrtpSuite) i;
+        return _SRTP_SUITE_INVALID;
+}
+
+struct MediaSrtp {
+        SrtpSuite suite;
+        uint8_t tx_key[SRTP_KEY_SALT_LEN], rx_key[SRTP_KEY_SALT_LEN];
+        srtp_t tx, rx;
+        uint32_t tx_ssrc;
+        bool have_rx_stream, rx_roc_used;
+        uint32_t rx_ssrc;
+        uint32_t rx_roc_initial;
+};
+
+/* libsrtp's status → errno (STYLE.md: authentication failures -EACCES, else -EIO). */
+static int srtp_errno(srtp_err_status_t st) {
+        switch (st) {
+        case srtp_err_status_ok:
+                return 0;
+        case srtp_err_status_auth_fail:
+                return -EACCES;
+        case srtp_err_status_replay_fail:
+        case srtp_err_status_replay_old:
+                return -EALREADY;
+        case srtp_err_status_alloc_fail:
+                return -ENOMEM;
+        default:
+                return -EIO;
+        }
+}
+
+static srtp_err_status_t init_status;
+static void srtp_init_once(void) {
+        init_status = srtp_init();
+}
+
+static void policy_fill(srtp_policy_t *pol, SrtpSuite suite, uint8_t *key) {
+        memset(pol, 0, sizeof(*pol));
+        if (suite == SRTP_SUITE_AES_CM_128_HMAC_SHA1_32)
+                srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&pol->rtp);
+        else
+                srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol->rtp);
+        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol->rtcp);   /* RTCP always _80 (RFC 4568 §6.2.1) */
+        pol->key = key;
+        pol->window_size = 128;
+        pol->allow_repeat_tx = 0;
+}
+
+int media_srtp_new(const MediaSrtpParams *p, MediaSrtp **ret) {
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        _cleanup_(media_srtp_freep) MediaSrtp *s = NULL;
+        srtp_policy_t pol;
+        int r;
+
+        assert(p->suite > SRTP_SUITE_NONE && p->suite < _SRTP_SUITE_MAX);
+        pthread_once(&once, srtp_init_once);
+        if (init_status != srtp_err_status_ok)
+                return -EIO;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->suite = p->suite;
+        memcpy(s->tx_key, p->tx_key, SRTP_KEY_SALT_LEN);
+        memcpy(s->rx_key, p->rx_key, SRTP_KEY_SALT_LEN);
+        s->tx_ssrc = p->tx_ssrc;
+        s->rx_roc_initial = p->rx_roc;
+
+        policy_fill(&pol, s->suite, s->tx_key);
+        pol.ssrc.type = ssrc_specific;
+        pol.ssrc.value = s->tx_ssrc;
+        r = srtp_errno(srtp_create(&s->tx, &pol));
+        if (r < 0) {
+                s->tx = NULL;
+                return r;
+        }
+        if (p->tx_roc != 0) {
+                r = srtp_errno(srtp_set_stream_roc(s->tx, s->tx_ssrc, p->tx_roc));
+                if (r < 0)
+                        return r;
+        }
+        /* Inbound streams are added per SSRC as packets authenticate (media_srtp_unprotect). */
+        r = srtp_errno(srtp_create(&s->rx, NULL));
+        if (r < 0) {
+                s->rx = NULL;
+                return r;
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+MediaSrtp *media_srtp_free(MediaSrtp *s) {
+        if (!s)
+                return NULL;
+        if (s->tx)
+                srtp_dealloc(s->tx);
+        if (s->rx)
+                srtp_dealloc(s->rx);
+        explicit_bzero(s, sizeof(*s));
+        free(s);
+        return NULL;
+}
+
+bool media_srtp_same_keys(const MediaSrtp *s, const MediaSrtpParams *p) {
+        return s->suite == p->suite && memcmp(s->tx_key, p->tx_key, SRTP_KEY_SALT_LEN) == 0 &&
+               memcmp(s->rx_key, p->rx_key, SRTP_KEY_SALT_LEN) == 0;
+}
+
+int media_srtp_protect(MediaSrtp *s, uint8_t *buf, size_t *len) {
+        int n = (int) *len;
+        int r;
+
+        r = srtp_errno(srtp_protect(s->tx, buf, &n));
+        if (r < 0)
+                return -EIO;
+        *len = (size_t) n;
+        return 0;
+}
+
+static uint32_t read_ssrc(const uint8_t *b) {
+        return ((uint32_t) b[8] << 24) | ((uint32_t) b[9] << 16) | ((uint32_t) b[10] << 8) | b[11];
+}
+
+int media_srtp_unprotect(MediaSrtp *s, uint8_t *buf, size_t *len) {
+        srtp_policy_t pol;
+        uint32_t ssrc;
+        bool added = false;
+        int n = (int) *len;
+        int r;
+
+        if (*len < 12 || (buf[0] >> 6) != 2)
+                return -EBADMSG;
+        ssrc = read_ssrc(buf);
+        if (!s->have_rx_stream || ssrc != s->rx_ssrc) {
+                /* A stream for this SSRC, kept only if the packet authenticates: forged
+                 * packets with made-up SSRCs leave nothing behind. */
+                policy_fill(&pol, s->suite, s->rx_key);
+                pol.ssrc.type = ssrc_specific;
+                pol.ssrc.value = ssrc;
+                r = srtp_errno(srtp_add_stream(s->rx, &pol));
+                if (r < 0)
+                        return r;
+                if (!s->rx_roc_used && s->rx_roc_initial != 0) {
+                        r = srtp_errno(srtp_set_stream_roc(s->rx, ssrc, s->rx_roc_initial));
+                        if (r < 0) {
+                                (void) srtp_remove_stream(s->rx, htonl(ssrc));
+                                return r;
+                        }
+                }
+                added = true;
+        }
+        r = srtp_errno(srtp_unprotect(s->rx, buf, &n));
+        if (added) {
+                if (r < 0) {
+                        (void) srtp_remove_stream(s->rx, htonl(ssrc));
+                        return r;
+                }
+                if (s->have_rx_stream)          /* the far end changed SSRC: the old stream is done */
+                        (void) srtp_remove_stream(s->rx, htonl(s->rx_ssrc));
+                s->have_rx_stream = s->rx_roc_used = true;
+                s->rx_ssrc = ssrc;
+        }
+        if (r < 0)
+                return r;
+        *len = (size_t) n;
+        return 0;
+}
+
+SrtpSuite media_srtp_suite(const MediaSrtp *s) { return s->suite; }
+
+uint32_t media_srtp_tx_roc(const MediaSrtp *s) {
+        uint32_t roc = 0;
+
+        (void) srtp_get_stream_roc(s->tx, s->tx_ssrc, &roc);
+        return roc;
+}
+
+uint32_t media_srtp_rx_roc(const MediaSrtp *s) {
+        uint32_t roc = 0;
+
+        if (!s->have_rx_stream)
+                return s->rx_roc_initial;
+        (void) srtp_get_stream_roc(s->rx, s->rx_ssrc, &roc);
+        return roc;
+}
