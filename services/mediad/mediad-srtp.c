@@ -35,6 +35,8 @@ struct MediaSrtp {
         uint8_t tx_key[SRTP_KEY_SALT_LEN], rx_key[SRTP_KEY_SALT_LEN];
         srtp_t tx, rx;
         uint32_t tx_ssrc;
+        uint32_t tx_roc_initial;
+        bool tx_sent;                      /* libsrtp applies a set ROC with the first packet */
         bool have_rx_stream, rx_roc_used;
         uint32_t rx_ssrc;
         uint32_t rx_roc_initial;
@@ -92,6 +94,7 @@ int media_srtp_new(const MediaSrtpParams *p, MediaSrtp **ret) {
         memcpy(s->tx_key, p->tx_key, SRTP_KEY_SALT_LEN);
         memcpy(s->rx_key, p->rx_key, SRTP_KEY_SALT_LEN);
         s->tx_ssrc = p->tx_ssrc;
+        s->tx_roc_initial = p->tx_roc;
         s->rx_roc_initial = p->rx_roc;
 
         policy_fill(&pol, s->suite, s->tx_key);
@@ -141,6 +144,7 @@ int media_srtp_protect(MediaSrtp *s, uint8_t *buf, size_t *len) {
         r = srtp_errno(srtp_protect(s->tx, buf, &n));
         if (r < 0)
                 return -EIO;
+        s->tx_sent = true;
         *len = (size_t) n;
         return 0;
 }
@@ -199,6 +203,8 @@ SrtpSuite media_srtp_suite(const MediaSrtp *s) { return s->suite; }
 uint32_t media_srtp_tx_roc(const MediaSrtp *s) {
         uint32_t roc = 0;
 
+        if (!s->tx_sent)
+                return s->tx_roc_initial;
         (void) srtp_get_stream_roc(s->tx, s->tx_ssrc, &roc);
         return roc;
 }
