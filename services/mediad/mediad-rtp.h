@@ -17,6 +17,7 @@
 #include "gw.pb-c.h"
 #include "mediad-dsp.h"
 #include "mediad-playout.h"
+#include "mediad-rtcp.h"
 
 #define RTP_HEADER         12
 #define RTP_MAX_PACKET     1500
@@ -94,6 +95,11 @@ Gw__MediaDirection rtp_session_direction(const RtpSession *s);
 void rtp_session_remote_text(const RtpSession *s, char *buf, size_t n);
 uint32_t rtp_session_ssrc(const RtpSession *s);
 int rtp_session_fd(const RtpSession *s);
+/* RTCP beside it (mediad-rtcp.h); NULL if its port could not be bound (rtp_session_rtcp_error() says why). */
+Rtcp *rtp_session_rtcp(const RtpSession *s);
+int rtp_session_rtcp_error(const RtpSession *s);
+/* The call's figures from RTCP; false without RTCP. */
+bool rtp_session_quality(const RtpSession *s, RtcpQuality *ret);
 
 /* Parse and check an RTP header (RFC 3550 §5.1): version 2, CSRC list,
  * extension and padding inside the packet. */
