@@ -31,7 +31,7 @@ struct Rtcp {
         uint32_t rnd;                        /* xorshift state for the interval's randomisation */
 
         /* sending (sender info) */
-        bool sent_since_report;
+        bool sent_since_report, sent_before;   /* RTP sent in the current and the previous interval */
         uint32_t tx_packets, tx_octets;
         bool have_clock;
         uint32_t clock_ts;
@@ -306,7 +306,8 @@ static size_t write_sdes(const Rtcp *r, uint8_t *p) {
 /* SR or RR, SDES CNAME, and BYE if 'bye'. */
 static size_t build_compound(Rtcp *r, uint8_t *buf, bool bye) {
         uint64_t now_mono = now_usec(CLOCK_MONOTONIC);
-        bool sr = r->sent_since_report;
+        /* §6.3.8: a sender is one that sent in the last two intervals. */
+        bool sr = r->sent_since_report || r->sent_before;
         unsigned rc = r->have_rx ? 1 : 0;
         size_t n, len;
 
@@ -345,6 +346,7 @@ static size_t build_compound(Rtcp *r, uint8_t *buf, bool bye) {
                 r->c.sr_tx++;
         else
                 r->c.rr_tx++;
+        r->sent_before = r->sent_since_report;
         r->sent_since_report = false;
         return n;
 }
