@@ -288,19 +288,35 @@ TEST(generations) {
         env_close(&env);
 }
 
+/* An even port the kernel chose, with its odd neighbour free too (mediad binds RTCP there). */
 static uint16_t free_port(void) {
-        struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(in);
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        uint16_t port;
+        for (unsigned tries = 0; tries < 200; tries++) {
+                struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                socklen_t len = sizeof(in);
+                int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), fd2;
+                uint16_t port;
 
-        ASSERT_TRUE(fd >= 0);
-        /* An even port whose odd neighbour is irrelevant here: mediad binds only RTP. */
-        ASSERT_OK(bind(fd, (struct sockaddr *) &in, sizeof(in)));
-        ASSERT_OK(getsockname(fd, (struct sockaddr *) &in, &len));
-        port = ntohs(in.sin_port);
-        close(fd);
-        return port;
+                ASSERT_TRUE(fd >= 0);
+                ASSERT_OK(bind(fd, (struct sockaddr *) &in, sizeof(in)));
+                ASSERT_OK(getsockname(fd, (struct sockaddr *) &in, &len));
+                port = ntohs(in.sin_port);
+                if (port % 2 != 0 || port == 65534) {
+                        close(fd);
+                        continue;
+                }
+                in.sin_port = htons((uint16_t) (port + 1));
+                fd2 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                ASSERT_TRUE(fd2 >= 0);
+                if (bind(fd2, (struct sockaddr *) &in, sizeof(in)) < 0) {
+                        close(fd);
+                        close(fd2);
+                        continue;
+                }
+                close(fd2);
+                close(fd);
+                return port;
+        }
+        GW_TEST_FAIL("no free even port with a free neighbour");
 }
 
 static void rtp_session_proto(Gw__RtpSession *r, const char *call_id, uint16_t local, uint16_t remote,
