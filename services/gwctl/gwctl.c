@@ -550,6 +550,52 @@ typedef struct LinePart {
         char *message;
 } LinePart;
 
+/* A live RTP session of mediad's MediaState, and its RTCP figures (docs/MEDIA.md). */
+static void print_media_json(const Gw__MediaState *ms) {
+        const Gw__MediaQuality *q = ms->quality;
+
+        fputs(",\"media\":{\"call_id\":", stdout);
+        json_str_or_null(ms->call_id);
+        fputs(",\"remote\":", stdout);
+        json_str_or_null(ms->remote);
+        printf(",\"rtp_tx\":%" PRIu64 ",\"rtp_rx\":%" PRIu64 ",\"rtp_dropped\":%" PRIu64 ",\"quality\":",
+               ms->rtp_tx, ms->rtp_rx, ms->rtp_dropped);
+        if (!q) {
+                fputs("null}", stdout);
+                return;
+        }
+        printf("{\"rx_expected\":%" PRIu64 ",\"rx_lost\":%" PRId64 ",\"rx_loss_permille\":%u,\"rx_jitter_us\":%u",
+               q->rx_expected, q->rx_lost, q->rx_loss_permille, q->rx_jitter_us);
+        if (q->has_remote_lost)
+                printf(",\"remote_lost\":%" PRId64 ",\"remote_fraction_lost\":%u,\"remote_jitter_us\":%u",
+                       q->remote_lost, q->remote_fraction_lost, q->remote_jitter_us);
+        else
+                fputs(",\"remote_lost\":null,\"remote_fraction_lost\":null,\"remote_jitter_us\":null", stdout);
+        if (q->has_rtt_us)
+                printf(",\"rtt_us\":%u", q->rtt_us);
+        else
+                fputs(",\"rtt_us\":null", stdout);
+        printf(",\"mos\":%.2f,\"rtcp_tx\":%" PRIu64 ",\"rtcp_rx\":%" PRIu64 ",\"rtcp_dropped\":%" PRIu64 "}}",
+               q->mos, q->rtcp_tx, q->rtcp_rx, q->rtcp_malformed + q->rtcp_foreign);
+}
+
+static void print_media_text(const Gw__MediaState *ms) {
+        const Gw__MediaQuality *q = ms->quality;
+
+        printf("  media:  call-id %s, remote %s, rtp tx %" PRIu64 " rx %" PRIu64 " dropped %" PRIu64 "\n",
+               dash(ms->call_id), dash(ms->remote), ms->rtp_tx, ms->rtp_rx, ms->rtp_dropped);
+        if (!q)
+                return;
+        printf("  quality: loss %.1f %% (%" PRId64 " of %" PRIu64 "), jitter %.1f ms", q->rx_loss_permille / 10.0,
+               q->rx_lost, q->rx_expected, q->rx_jitter_us / 1000.0);
+        if (q->has_rtt_us)
+                printf(", rtt %.1f ms", q->rtt_us / 1000.0);
+        if (q->has_remote_lost)
+                printf(", far end: loss %.1f %%, jitter %.1f ms", q->remote_fraction_lost * 100.0 / 256,
+                       q->remote_jitter_us / 1000.0);
+        printf(", MOS %.2f\n", q->mos);
+}
+
 static void print_line_json(unsigned port, const LinePart *parts, size_t n) {
         const Gw__LineStatusEntry *hw = parts[0].entry, *call = parts[1].entry, *media = parts[2].entry;
         const Gw__LineHwState *h = hw ? hw->hw : NULL;
@@ -584,6 +630,8 @@ static void print_line_json(unsigned port, const LinePart *parts, size_t n) {
         }
         fputs("],\"last_digits\":", stdout);
         json_str(media && media->last_digits ? media->last_digits : "");
+        if (media && media->media && !isempty(media->media->call_id))
+                print_media_json(media->media);
         fputs(",\"errors\":[", stdout);
         for (size_t i = 0; i < n; i++) {
                 if (!parts[i].error)
@@ -619,6 +667,8 @@ static void print_line_text(unsigned port, const LinePart *parts, size_t n) {
                 for (size_t i = 0; i < media->n_last_tones; i++)
                         printf("%s%s", i ? ", " : "", media->last_tones[i]);
                 printf("%s\n  digits: %s\n", media->n_last_tones ? "" : "-", dash(media->last_digits));
+                if (media->media && !isempty(media->media->call_id))
+                        print_media_text(media->media);
         }
         for (size_t i = 0; i < n; i++)
                 if (parts[i].error)

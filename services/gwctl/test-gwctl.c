@@ -669,6 +669,50 @@ TEST(gwctl_line_status) {
         ASSERT_NOT_NULL(strstr(r.out, "digits: 123\n"));
         run_done(&r);
 
+        /* a live RTP session: its counters and RTCP figures */
+        {
+                Gw__MediaState ms = GW__MEDIA_STATE__INIT;
+                Gw__MediaQuality q = GW__MEDIA_QUALITY__INIT;
+
+                ms.port = 1;
+                ms.call_id = (char *) "abc@127.0.0.1";
+                ms.remote = (char *) "192.0.2.1:30000";
+                ms.has_rtp_tx = ms.has_rtp_rx = ms.has_rtp_dropped = true;
+                ms.rtp_tx = 1500;
+                ms.rtp_rx = 1480;
+                ms.rtp_dropped = 2;
+                q.has_rx_expected = q.has_rx_lost = q.has_rx_loss_permille = q.has_rx_jitter_us = true;
+                q.rx_expected = 1500;
+                q.rx_lost = 20;
+                q.rx_loss_permille = 13;
+                q.rx_jitter_us = 2500;
+                q.has_rtt_us = true;
+                q.rtt_us = 42000;
+                q.has_mos = true;
+                q.mos = 4.2;
+                q.has_rtcp_tx = q.has_rtcp_rx = q.has_rtcp_malformed = true;
+                q.rtcp_tx = 6;
+                q.rtcp_rx = 5;
+                q.rtcp_malformed = 1;
+                ms.quality = &q;
+                entry_media.media = &ms;
+                run_with_line_daemons(7, json, &r);
+                ASSERT_EQ(r.exit_code, 0);
+                check_json(r.out,
+                        "assert d['media'] == {'call_id': 'abc@127.0.0.1', 'remote': '192.0.2.1:30000',\n"
+                        "  'rtp_tx': 1500, 'rtp_rx': 1480, 'rtp_dropped': 2, 'quality': {'rx_expected': 1500,\n"
+                        "  'rx_lost': 20, 'rx_loss_permille': 13, 'rx_jitter_us': 2500, 'remote_lost': None,\n"
+                        "  'remote_fraction_lost': None, 'remote_jitter_us': None, 'rtt_us': 42000, 'mos': 4.2,\n"
+                        "  'rtcp_tx': 6, 'rtcp_rx': 5, 'rtcp_dropped': 1}}, d['media']\n");
+                run_done(&r);
+                run_with_line_daemons(7, text, &r);
+                ASSERT_EQ(r.exit_code, 0);
+                ASSERT_NOT_NULL(strstr(r.out, "media:  call-id abc@127.0.0.1, remote 192.0.2.1:30000, rtp tx 1500 rx 1480 dropped 2\n"));
+                ASSERT_NOT_NULL(strstr(r.out, "quality: loss 1.3 % (20 of 1500), jitter 2.5 ms, rtt 42.0 ms, MOS 4.20\n"));
+                run_done(&r);
+                entry_media.media = NULL;
+        }
+
         /* mediad answers an error, sigd does not answer: their parts stay empty, exit 0 */
         mediad_refuses = true;
         run_with_line_daemons(1 | 4, json, &r);

@@ -74,7 +74,58 @@ void media_line_state_fill(MediaLine *l, MediaStateStorage *st, Gw__MediaState *
                         s->srtp_tx_roc = rtp_session_srtp_tx_roc(l->rtp);
                         s->srtp_rx_roc = rtp_session_srtp_rx_roc(l->rtp);
                 }
+                if (rtp_session_rtcp(l->rtp)) {
+                        media_quality_fill(l->rtp, &st->quality);
+                        s->quality = &st->quality;
+                }
         }
+}
+
+void media_quality_fill(const RtpSession *rtp, Gw__MediaQuality *ret) {
+        const RtcpCounters *c = rtcp_counters(rtp_session_rtcp(rtp));
+        Gw__MediaQuality *m = ret;
+        RtcpQuality q;
+
+        gw__media_quality__init(m);
+        (void) rtp_session_quality(rtp, &q);
+        m->has_rx_packets = m->has_rx_expected = m->has_rx_lost = m->has_rx_loss_permille = true;
+        m->rx_packets = q.rx_packets;
+        m->rx_expected = q.rx_expected;
+        m->rx_lost = q.rx_lost;
+        m->rx_loss_permille = q.rx_lost > 0 && q.rx_expected > 0 ? (uint32_t) (1000 * (uint64_t) q.rx_lost / q.rx_expected) : 0;
+        m->has_rx_fraction_lost = m->has_rx_jitter_us = true;
+        m->rx_fraction_lost = q.rx_fraction_lost;
+        m->rx_jitter_us = q.rx_jitter_us;
+        if (q.have_remote) {
+                m->has_remote_fraction_lost = m->has_remote_lost = m->has_remote_jitter_us = true;
+                m->remote_fraction_lost = q.remote_fraction_lost;
+                m->remote_lost = q.remote_lost;
+                m->remote_jitter_us = q.remote_jitter_us;
+        }
+        m->has_rtt_us = q.have_rtt;
+        m->rtt_us = q.rtt_us;
+        m->has_r_factor = m->has_mos = true;
+        m->r_factor = q.r_factor;
+        m->mos = q.mos;
+        m->has_rtcp_tx = m->has_rtcp_rx = m->has_rtcp_malformed = m->has_rtcp_foreign = true;
+        m->rtcp_tx = c->tx;
+        m->rtcp_rx = c->rx;
+        m->rtcp_malformed = c->malformed;
+        m->rtcp_foreign = c->foreign;
+}
+
+/* The session is about to end: its last figures, for call records (MediaState.session_ended). */
+static void publish_final(MediaLine *l) {
+        Manager *m = l->manager;
+        MediaStateStorage st;
+        Gw__MediaState s;
+
+        if (!l->rtp || !m->cb.media_state)
+                return;
+        media_line_state_fill(l, &st, &s);
+        s.has_session_ended = true;
+        s.session_ended = true;
+        m->cb.media_state(m, &s, m->userdata);
 }
 
 /* ---------------------------------------------------------------- DTMF on the line */
@@ -235,9 +286,11 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
                                 snprintf(l->error, sizeof(l->error), "SRTP: %s", strerror(-r));
                                 log_warning_errno(r, "Line %u: failed to set up SRTP, RTP session %s ended: %m",
                                                   l->port, rtp_session_call_id(l->rtp));
+                                publish_final(l);
                                 l->rtp = rtp_session_free(l->rtp);
                         }
                 } else {
+                        publish_final(l);
                         l->rtp = rtp_session_free(l->rtp);
                         r = rtp_session_new(m->event, &p, on_rtp_event, l, &l->rtp);
                         if (r < 0) {
@@ -245,12 +298,18 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
                                          r == -EADDRINUSE ? "in use" : strerror(-r));
                                 log_warning_errno(r, "Line %u: failed to open RTP port %u: %m", l->port,
                                                   mc->rtp->local_port);
-                        } else
+                        } else {
                                 log_debug("Line %u: RTP session %s on port %u.", l->port, mc->rtp->call_id,
                                           mc->rtp->local_port);
+                                if (!rtp_session_rtcp(l->rtp))
+                                        log_warning_errno(rtp_session_rtcp_error(l->rtp),
+                                                          "Line %u: failed to open RTCP port %u, call without RTCP: %m",
+                                                          l->port, mc->rtp->local_port + 1);
+                        }
                 }
         } else if (l->rtp) {
                 log_debug("Line %u: RTP session %s ended.", l->port, rtp_session_call_id(l->rtp));
+                publish_final(l);
                 l->rtp = rtp_session_free(l->rtp);
         }
         set_tone(l, mc->has_tone ? mc->tone : GW__TONE__TONE_NONE);

@@ -115,8 +115,11 @@ void manager_publish_all(Manager *m);
 /* Fill a MediaState for l. Strings point into l/storage; valid until l changes. */
 typedef struct MediaStateStorage {
         char remote[64];
+        Gw__MediaQuality quality;
 } MediaStateStorage;
 void media_line_state_fill(MediaLine *l, MediaStateStorage *st, Gw__MediaState *ret);
+/* MediaState.quality of a session with RTCP. */
+void media_quality_fill(const RtpSession *rtp, Gw__MediaQuality *ret);
 
 /* LineStatusReply for 'port' (0: all). Free with manager_line_status_free(). */
 int manager_line_status(Manager *m, uint32_t port, Gw__LineStatusReply **ret);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gw-macro.h"
@@ -48,6 +49,8 @@ struct RtpSession {
         uint32_t rx_ev_ts;
 
         MediaSrtp *srtp;                     /* NULL: plain RTP */
+        Rtcp *rtcp;                          /* NULL: the odd port could not be bound */
+        int rtcp_error;
 
         RtpCounters c;
         rtp_event_cb_t cb;
@@ -261,6 +264,14 @@ static void send_packet(RtpSession *s, const uint8_t *pkt, size_t n) {
                 return;
         }
         s->c.tx++;
+        rtcp_rtp_sent(s->rtcp, n - RTP_HEADER);
+}
+
+static uint64_t arrival_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
 static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
@@ -325,6 +336,9 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
         r = sd_event_add_io(e, &s->io, s->fd, EPOLLIN, on_io, s);
         if (r < 0)
                 return r;
+        /* RTCP on the odd port beside it; without it the call still has audio. */
+        s->rtcp_error = rtcp_new(e, &s->local, s->ssrc, &s->rtcp);
+        rtcp_set_remote(s->rtcp, &s->remote);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -332,6 +346,7 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
 RtpSession *rtp_session_free(RtpSession *s) {
         if (!s)
                 return NULL;
+        rtcp_free(s->rtcp);
         sd_event_source_disable_unref(s->io);
         media_srtp_free(s->srtp);
         if (s->fd >= 0)
@@ -378,6 +393,7 @@ int rtp_session_update(RtpSession *s, const RtpParams *p) {
         s->law = p->payload_type == 8 ? LAW_ALAW : LAW_ULAW;
         s->te_pt = p->telephone_event_pt;
         s->dir = p->direction;
+        rtcp_set_remote(s->rtcp, &s->remote);
         if (remote_changed) {
                 /* A new far end (re-INVITE with new address): its packets start a new stream. */
                 playout_buffer_reset(&s->playout);
@@ -445,6 +461,7 @@ void rtp_session_send_frame(RtpSession *s, const int16_t pcm[GW_PCM_SAMPLES]) {
 
                         memcpy(pkt + n, s->delay[0], GW_PCM_SAMPLES);
                         send_packet(s, pkt, n + GW_PCM_SAMPLES);
+                        rtcp_media_clock(s->rtcp, ts);
                         s->sent_any = true;
                         /* RFC 4733 §2.5.1.2: start, then an update per packet interval, all with the
                          * timestamp of the event's start; the duration grows. */
@@ -506,6 +523,7 @@ void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const stru
                         return;
                 }
                 s->c.rx++;
+                rtcp_rtp_received(s->rtcp, h.ssrc, h.seq, h.ts, true, arrival_usec());
                 if (!may_receive(s))
                         return;
                 if (s->have_rx_ssrc && h.ssrc != s->rx_ssrc)
@@ -523,6 +541,7 @@ void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const stru
                         return;
                 }
                 s->c.rx++;
+                rtcp_rtp_received(s->rtcp, h.ssrc, h.seq, h.ts, false, arrival_usec());
                 /* One event per timestamp: updates and the repeated end packets share it. */
                 if (h.payload[0] >= sizeof(event_digits))
                         return;                           /* not a DTMF event (e.g. fax tones) */
@@ -589,4 +608,14 @@ void rtp_session_remote_text(const RtpSession *s, char *buf, size_t n) {
                 return;
         }
         snprintf(buf, n, s->remote.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, get_port(&s->remote));
+}
+
+Rtcp *rtp_session_rtcp(const RtpSession *s) { return s->rtcp; }
+int rtp_session_rtcp_error(const RtpSession *s) { return s->rtcp ? 0 : s->rtcp_error; }
+
+bool rtp_session_quality(const RtpSession *s, RtcpQuality *ret) {
+        if (!s->rtcp)
+                return false;
+        rtcp_quality(s->rtcp, PLAYOUT_PREFILL * GW_PCM_FRAME_MS, ret);
+        return true;
 }

@@ -18,6 +18,7 @@
 #include "mediad-dsp.h"
 #include "mediad-playout.h"
 #include "mediad-srtp.h"
+#include "mediad-rtcp.h"
 
 #define RTP_HEADER         12
 #define RTP_MAX_PACKET     1500
@@ -112,6 +113,11 @@ SrtpSuite rtp_session_srtp_suite(const RtpSession *s);
 uint32_t rtp_session_srtp_tx_roc(const RtpSession *s);
 uint32_t rtp_session_srtp_rx_roc(const RtpSession *s);
 int rtp_session_fd(const RtpSession *s);
+/* RTCP beside it (mediad-rtcp.h); NULL if its port could not be bound (rtp_session_rtcp_error() says why). */
+Rtcp *rtp_session_rtcp(const RtpSession *s);
+int rtp_session_rtcp_error(const RtpSession *s);
+/* The call's figures from RTCP; false without RTCP. */
+bool rtp_session_quality(const RtpSession *s, RtcpQuality *ret);
 
 /* Parse and check an RTP header (RFC 3550 §5.1): version 2, CSRC list,
  * extension and padding inside the packet. */
