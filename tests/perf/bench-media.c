@@ -37,6 +37,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -165,6 +166,7 @@ typedef struct Bench {
         GwBus *bus;
         GwPcm *pcm;
         pid_t mediad;
+        char self_exe[PATH_MAX];        /* the echo is this program again */
         char dir[64];
         unsigned n_lines;
         uint16_t port_base;
@@ -509,6 +511,20 @@ static int echo_main(void) {
         return r;
 }
 
+/* Wait for our child 'pid' at most 'ms', then SIGKILL it; its wait status. */
+static int child_reap(pid_t pid, unsigned ms) {
+        int status = 0;
+
+        for (unsigned i = 0; i < ms / 10; i++) {
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        return status;
+                usleep(10000);
+        }
+        (void) kill(pid, SIGKILL);
+        (void) waitpid(pid, &status, 0);
+        return status;
+}
+
 /* Start the echo for the calls of b; *ret_in is its stdin: closing it stops it; its
  * report comes on *ret_out. */
 static int echo_start(Bench *b, pid_t *ret_pid, int *ret_in, int *ret_out) {
@@ -546,7 +562,7 @@ static int echo_start(Bench *b, pid_t *ret_pid, int *ret_in, int *ret_out) {
                 (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
                 if (dup2(in[0], STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0)
                         _exit(1);
-                execl("/proc/self/exe", "bench-media", "--echo", (char *) NULL);
+                execl(b->self_exe, "bench-media", "--echo", (char *) NULL);
                 _exit(127);
         }
         close(in[0]);
@@ -561,25 +577,13 @@ static int echo_start(Bench *b, pid_t *ret_pid, int *ret_in, int *ret_out) {
         if (r < 0) {
                 close(in[1]);
                 close(out[0]);
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
+                (void) child_reap(pid, 0);
                 return r;
         }
         *ret_pid = pid;
         *ret_in = in[1];
         *ret_out = out[0];
         return 0;
-}
-
-/* Wait for our child 'pid' at most 'ms', then SIGKILL it. */
-static void child_reap(pid_t pid, unsigned ms) {
-        for (unsigned i = 0; i < ms / 10; i++) {
-                if (waitpid(pid, NULL, WNOHANG) == pid)
-                        return;
-                usleep(10000);
-        }
-        (void) kill(pid, SIGKILL);
-        (void) waitpid(pid, NULL, 0);
 }
 
 /* ---------------------------------------------------------------- bus: being sigd */
@@ -1111,7 +1115,7 @@ finish:
                         res->echo_packets = er.packets;
                         res->echo_crypto_ns = er.crypto_ns;
                 }
-                child_reap(echo, 3000);
+                (void) child_reap(echo, 3000);
         }
         calls_free(b);
         lat_done(&b->lat_out);
@@ -1270,8 +1274,8 @@ static double per_call_s(const Result *r, double cpu_s) {
         return r->wall_s > 0 && r->n > 0 ? cpu_s * 1e6 / (r->n * r->wall_s) : NAN;
 }
 
-static void print_tables(const Bench *b, const Result *res, size_t n_res, long rss0[2], long rss1[2],
-                         const CryptoFigures *cf) {
+static void print_tables(const Bench *b, const Result *res, size_t n_res, double idle_us, long rss0[2],
+                         long rss1[2], const CryptoFigures *cf) {
         printf("\nmediad under load: %u s measured per row after %u ms of warm-up; %ld CPUs online\n",
                b->seconds, WARMUP_MS, sysconf(_SC_NPROCESSORS_ONLN));
         printf("far ends %s <-> mediad %s (echo: %s); PCMU, 20 ms, 50 packets/s per call each way;\n",
@@ -1281,6 +1285,7 @@ static void print_tables(const Bench *b, const Result *res, size_t n_res, long r
         printf("\n1. CPU per call-second: us of CPU per second of call (stat: /proc/<pid>/stat, 1/%ld s ticks;\n"
                "   clock: the process's CPU-time clock, ns). 'x floor': mediad / the echo of the same packets.\n",
                sysconf(_SC_CLK_TCK));
+        printf("   mediad with no call and no frame: %.0f us of CPU per second (bus heartbeat, timers).\n", idle_us);
         printf("%5s  %-22s %11s %11s %7s %8s %10s %6s\n", "calls", "setup", "stat us/c-s", "clock us/c-s",
                "%core", "x floor", "peer %core", "late");
         for (size_t i = 0; i < n_res; i++) {
@@ -1359,7 +1364,7 @@ static void print_tables(const Bench *b, const Result *res, size_t n_res, long r
         printf("%-36s %9ld %9ld\n", "all calls ended", rss1[0], rss1[1]);
 
         printf("\n5. SRTP crypto alone, per 172-byte packet, this process (thread CPU time)\n");
-        printf("   libsrtp2 %s: '%s' + '%s'\n", srtp_get_version_string(), srtp_aes_icm_128.description,
+        printf("   %s: '%s' + '%s'\n", srtp_get_version_string(), srtp_aes_icm_128.description,
                srtp_hmac.description);
         printf("   srtp_protect %.2f us, srtp_unprotect %.2f us (%u packets): %.0f us per call-second\n"
                "   (50 of each)\n", cf->protect_us, cf->unprotect_us, cf->packets,
@@ -1483,6 +1488,8 @@ int main(int argc, char **argv) {
         const char *exe;
         char config[128], cmd[160];
         long rss0[2] = { -1, -1 }, rss1[2] = { -1, -1 };
+        double idle_us = NAN;
+        ssize_t n_self;
         CryptoFigures cf = {};
         struct sigaction sa = { .sa_handler = on_signal };
         int r;
@@ -1494,6 +1501,11 @@ int main(int argc, char **argv) {
                 return 2;
         }
         exe = argv[1];
+        /* Resolved now (valgrind reports the program's path here, not its own). */
+        n_self = readlink("/proc/self/exe", b.self_exe, sizeof b.self_exe - 1);
+        if (n_self <= 0)
+                return 1;
+        b.self_exe[n_self] = 0;
         for (int i = 2; i < argc; i++) {
                 const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -1564,6 +1576,14 @@ int main(int argc, char **argv) {
         }
         drain(&b, USEC_PER_SEC);
         proc_rss(b.mediad, &rss0[0], &rss0[1]);
+        {
+                CpuSample c0, c1;
+
+                cpu_sample(b.mediad, &c0);
+                drain(&b, 3 * USEC_PER_SEC);
+                cpu_sample(b.mediad, &c1);
+                idle_us = (double) (c1.ns - c0.ns) / 1000.0 / ((double) (c1.mono_us - c0.mono_us) / 1e6);
+        }
 
         for (size_t s = 0; s < n_sizes && r >= 0; s++)
                 for (size_t m = 0; m < ELEMENTSOF(per_size) + (s == 0) && r >= 0 && !interrupted; m++) {
@@ -1587,13 +1607,31 @@ int main(int argc, char **argv) {
 #endif
         if (r < 0)
                 fprintf(stderr, "bench-media: crypto figures failed: %s\n", strerror(-r));
-        print_tables(&b, res, n_res, rss0, rss1, &cf);
+        print_tables(&b, res, n_res, idle_us, rss0, rss1, &cf);
         r = 0;
 
 finish:
         if (b.mediad > 0) {
+                int status;
+
                 (void) kill(b.mediad, SIGTERM);
-                child_reap(b.mediad, 5000);
+                status = child_reap(b.mediad, 5000);
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                        fprintf(stderr, "bench-media: mediad ended with status 0x%x\n", (unsigned) status);
+                        r = r < 0 ? r : -EPROTO;
+                }
+        }
+        {
+                /* Whatever mediad logged (warnings and worse): part of the result. */
+                char path[128], line[512];
+                FILE *f;
+
+                snprintf(path, sizeof path, "%s/mediad.log", b.dir);
+                f = fopen(path, "re");
+                for (unsigned i = 0; f && i < 40 && fgets(line, sizeof line, f); i++)
+                        fprintf(stderr, "mediad: %s", line);
+                if (f)
+                        fclose(f);
         }
         gw_pcm_free(b.pcm);
         gw_bus_free(b.bus);
