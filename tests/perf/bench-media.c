@@ -164,6 +164,7 @@ typedef struct Bench {
         sd_event *event;
         GwConf *conf;
         GwBus *bus;
+        GwBus *others[3];               /* gwsupd, regd, linehwd: present and silent */
         GwPcm *pcm;
         pid_t mediad;
         char self_exe[PATH_MAX];        /* the echo is this program again */
@@ -1564,6 +1565,11 @@ int main(int argc, char **argv) {
                 gw_bus_set_handlers(b.bus, sigd_handlers, ELEMENTSOF(sigd_handlers), &b);
                 r = gw_bus_subscribe(b.bus, "MediaState");
         }
+        /* The other daemons' buses, so that mediad's SUBs connect as in a gateway instead of
+         * retrying absent peers every 50 ms (which costs it about 0.6 % of a core here). */
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(b.others); i++)
+                r = gw_bus_new(b.event, b.conf, (Gw__Service[]) { GW__SERVICE__SERVICE_GWSUPD, GW__SERVICE__SERVICE_REGD,
+                                                                  GW__SERVICE__SERVICE_LINEHWD }[i], &b.others[i]);
         if (r >= 0)
                 r = gw_pcm_new(b.event, b.conf, GW_PCM_LINE, on_down, &b, &b.pcm);
         if (r >= 0)
@@ -1635,6 +1641,8 @@ finish:
         }
         gw_pcm_free(b.pcm);
         gw_bus_free(b.bus);
+        for (size_t i = 0; i < ELEMENTSOF(b.others); i++)
+                gw_bus_free(b.others[i]);
         sd_event_unref(b.event);
         gw_conf_free(b.conf);
         free(b.gen);
