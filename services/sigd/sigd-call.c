@@ -942,6 +942,16 @@ static const osip_body_t *message_sdp(const osip_message_t *msg) {
         return b;
 }
 
+/* "pcma" or "pcma, SRTP AES_CM_128_HMAC_SHA1_80", for logs. */
+static const char *media_label(const Call *c, char *buf, size_t n) {
+        if (c->media.local.suite == SDP_SRTP_NONE)
+                snprintf(buf, n, "%s", gw_codec_to_string(c->media.codec));
+        else
+                snprintf(buf, n, "%s, SRTP %s", gw_codec_to_string(c->media.codec),
+                         sdp_srtp_suite_to_string(c->media.local.suite));
+        return buf;
+}
+
 /* The SRTP in use, by suite and tag (never the keys). */
 static void call_log_srtp(const Call *c) {
         if (c->media.local.suite != SDP_SRTP_NONE)
@@ -1058,6 +1068,7 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
         c->got_final = true;
         call_invite_timer_stop(c);
         if (code < 300) {
+                char label[64];
                 bool sdp_ok;
 
                 if (!c->got_1xx)
@@ -1080,7 +1091,7 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                         return;
                 }
                 log_info("Line %u: call %s to %s answered (%s).", l->conf->port, c->call_id, c->remote_number,
-                         gw_codec_to_string(c->media.codec));
+                         media_label(c, label, sizeof label));
                 line_set_reversed(l, true);
                 line_connected(l);
                 publish_call_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_ANSWER, NULL, (uint32_t) code);
@@ -1354,6 +1365,7 @@ static int on_ok_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 static void call_answer(Call *c) {
         Line *l = c->line;
         TransactionCtx *ctx;
+        char label[64];
 
         if (!c->ist || !c->invite)
                 return;
@@ -1372,7 +1384,7 @@ static void call_answer(Call *c) {
                                        10 * USEC_PER_MSEC, on_ok_timer, c) < 0)
                 c->ok_timer = NULL;
         log_info("Line %u: answered call %s from %s (%s).", l->conf->port, c->call_id, strna(c->remote_number),
-                 c->have_media ? gw_codec_to_string(c->media.codec) : "our offer in the 200");
+                 c->have_media ? media_label(c, label, sizeof label) : "our offer in the 200");
         line_connected(l);
         publish_call_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_ANSWER, NULL, 200);
 }
