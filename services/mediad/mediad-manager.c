@@ -112,6 +112,11 @@ void media_quality_fill(const RtpSession *rtp, Gw__MediaQuality *ret) {
         m->rtcp_rx = c->rx;
         m->rtcp_malformed = c->malformed;
         m->rtcp_foreign = c->foreign;
+        if (rtp_session_srtp_suite(rtp) != SRTP_SUITE_NONE) {
+                m->has_srtcp_auth_failed = m->has_srtcp_replayed = true;
+                m->srtcp_auth_failed = c->auth_failed;
+                m->srtcp_replayed = c->replayed;
+        }
 }
 
 /* The session is about to end: its last figures, for call records (MediaState.session_ended). */

@@ -339,6 +339,7 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
         /* RTCP on the odd port beside it; without it the call still has audio. */
         s->rtcp_error = rtcp_new(e, &s->local, s->ssrc, &s->rtcp);
         rtcp_set_remote(s->rtcp, &s->remote);
+        rtcp_set_srtp(s->rtcp, s->srtp);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -394,6 +395,7 @@ int rtp_session_update(RtpSession *s, const RtpParams *p) {
         s->te_pt = p->telephone_event_pt;
         s->dir = p->direction;
         rtcp_set_remote(s->rtcp, &s->remote);
+        rtcp_set_srtp(s->rtcp, s->srtp);
         if (remote_changed) {
                 /* A new far end (re-INVITE with new address): its packets start a new stream. */
                 playout_buffer_reset(&s->playout);
