@@ -224,6 +224,8 @@ int media_srtp_unprotect_rtcp(MediaSrtp *s, uint8_t *buf, size_t *len) {
 
 SrtpSuite media_srtp_suite(const MediaSrtp *s) { return s->suite; }
 
+bool media_srtp_tx_sent(const MediaSrtp *s) { return s->tx_sent; }
+
 uint32_t media_srtp_tx_roc(const MediaSrtp *s) {
         uint32_t roc = 0;
 

@@ -60,5 +60,7 @@ int media_srtp_unprotect_rtcp(MediaSrtp *s, uint8_t *buf, size_t *len);
 
 SrtpSuite media_srtp_suite(const MediaSrtp *s);
 uint32_t media_srtp_tx_roc(const MediaSrtp *s);
+/* A packet was protected (tx_roc is then that packet's ROC, else the initial one). */
+bool media_srtp_tx_sent(const MediaSrtp *s);
 /* Of the stream being received; before one, the initial ROC. */
 uint32_t media_srtp_rx_roc(const MediaSrtp *s);
