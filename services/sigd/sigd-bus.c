@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* sigd-bus.c: sigd's handler table (SipRequest from regd, StateSyncRequest, the lines' and media's
- * states) and outcome publishing. */
+/* sigd-bus.c: sigd's handler table (SipRequest from regd, StateSyncRequest) and outcome publishing. */
 #include <inttypes.h>
 #include <stdio.h>
 
@@ -54,10 +53,6 @@ static int handle_digit(GwBus *bus, const Gw__Envelope *env, void *userdata) {
         return manager_line_digit(userdata, d->port, d->digit);
 }
 
-static int handle_media_state(GwBus *bus, const Gw__Envelope *env, void *userdata) {
-        return manager_media_state(userdata, env->media_state);
-}
-
 static int handle_profile_status(GwBus *bus, const Gw__Envelope *env, void *userdata) {
         return manager_profile_status(userdata, env->profile_status);
 }
@@ -72,8 +67,6 @@ static const GwBusHandler sigd_handlers[] = {
                                             GW_SERVICE_BIT(GW__SERVICE__SERVICE_LINEHWD) },
         [GW__ENVELOPE__BODY_DIGIT_DETECTED] = { "DigitDetected", handle_digit,
                                                 GW_SERVICE_BIT(GW__SERVICE__SERVICE_MEDIAD) },
-        [GW__ENVELOPE__BODY_MEDIA_STATE] = { "MediaState", handle_media_state,
-                                             GW_SERVICE_BIT(GW__SERVICE__SERVICE_MEDIAD) },
         [GW__ENVELOPE__BODY_PROFILE_STATUS] = { "ProfileStatus", handle_profile_status,
                                                 GW_SERVICE_BIT(GW__SERVICE__SERVICE_REGD) },
 };
@@ -199,7 +192,7 @@ static int ctl_handler(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply,
 
 int sigd_bus_attach(GwBus *bus, Manager *m) {
         static const char *const topics[] = { "SipRequest", "StateSyncRequest", "LineHwState", "LineEvent",
-                                              "DigitDetected", "ProfileStatus", "MediaState" };
+                                              "DigitDetected", "ProfileStatus" };
         int r;
 
         gw_bus_set_handlers(bus, sigd_handlers, ELEMENTSOF(sigd_handlers), m);

@@ -132,15 +132,6 @@ static void publish_media_control(Line *l, bool bump) {
                         rx_key.value = (ProtobufCBinaryData) { SDP_KEY_SALT_LEN, c->media.remote_key };
                         rtp.srtp_tx_key = &tx_key;
                         rtp.srtp_rx_key = &rx_key;
-                        if (c->srtp_keys_new && bump) {
-                                c->srtp_generation = l->generation;
-                                c->srtp_keys_new = false;
-                        }
-                        /* Only a new session takes it (a restarted mediad); a running one keeps its own. */
-                        if (c->have_srtp_rx_roc) {
-                                rtp.has_srtp_rx_roc = true;
-                                rtp.srtp_rx_roc = c->srtp_rx_roc;
-                        }
                 }
                 mc.rtp = &rtp;
         }
@@ -951,23 +942,6 @@ static const osip_body_t *message_sdp(const osip_message_t *msg) {
         return b;
 }
 
-/* The call's media becomes res (wiped); returns whether SRTP or its keys changed. */
-static bool call_set_media(Call *c, SdpResult *res) {
-        bool changed = !c->have_media || res->local.suite != c->media.local.suite ||
-                       memcmp(res->local.key, c->media.local.key, SDP_KEY_SALT_LEN) != 0 ||
-                       memcmp(res->remote_key, c->media.remote_key, SDP_KEY_SALT_LEN) != 0;
-
-        sdp_result_wipe(&c->media);
-        c->media = *res;
-        c->have_media = true;
-        sdp_result_wipe(res);
-        if (changed) {
-                c->srtp_keys_new = true;
-                c->have_srtp_rx_roc = false;
-        }
-        return changed;
-}
-
 /* "pcma" or "pcma, SRTP AES_CM_128_HMAC_SHA1_80", for logs. */
 static const char *media_label(const Call *c, char *buf, size_t n) {
         if (c->media.local.suite == SDP_SRTP_NONE)
@@ -1009,8 +983,11 @@ static int call_take_answer(Call *c, const osip_message_t *resp) {
                         log_warning("Call %s: unusable SDP answer in the ACK: %s.", c->call_id, why);
                 return r;
         }
-        if (call_set_media(c, &res))
-                call_log_srtp(c);
+        sdp_result_wipe(&c->media);
+        c->media = res;
+        c->have_media = true;
+        sdp_result_wipe(&res);
+        call_log_srtp(c);
         return 0;
 }
 
@@ -1472,7 +1449,8 @@ static int incoming_invite(Manager *m, osip_event_t *ev, const struct sockaddr_s
                 r = call_new(m, l, false, &c);
                 if (r < 0)
                         return r;
-                (void) call_set_media(c, &res);
+                c->media = res;
+                c->have_media = true;
         } else {
                 if (l->off_hook || l->call || l->state != GW__CALL_STATE__CALL_IDLE) {
                         *ret_status = 486;
@@ -1584,6 +1562,7 @@ static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struc
         _cleanup_(sdp_media_wipe) SdpMedia offer = {};
         _cleanup_(sdp_result_wipe) SdpResult res = {};
         osip_contact_t *ct = NULL;
+        bool srtp_changed;
         int r;
 
         r = server_transaction_new(m, ev, dest, dest_len, &tr);
@@ -1604,7 +1583,12 @@ static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struc
                 *ret_status = refused ? 488 : 500;
                 return call_respond(c, tr, req, *ret_status, refused ? why : NULL, false) < 0 ? -ENOMEM : 1;
         }
-        if (call_set_media(c, &res))
+        srtp_changed = !c->have_media || res.local.suite != c->media.local.suite ||
+                       memcmp(res.local.key, c->media.local.key, sizeof res.local.key) != 0;
+        sdp_result_wipe(&c->media);
+        c->media = res;
+        c->have_media = true;
+        if (srtp_changed)
                 call_log_srtp(c);
         if (osip_message_get_contact(req, 0, &ct) >= 0 && ct && ct->url) {
                 char *t = uri_string(ct->url);
@@ -1878,29 +1862,6 @@ int manager_line_digit(Manager *m, unsigned port, const char *digit) {
         publish_line_call(l);
         line_check_digits(l, false);
         manager_osip_run(m);
-        return 0;
-}
-
-int manager_media_state(Manager *m, const Gw__MediaState *ms) {
-        Line *l;
-        Call *c;
-
-        if (!ms)
-                return -EBADMSG;
-        l = line_by_port(m, ms->port);
-        if (!l)
-                return -ENOENT;
-        c = l->call;
-        /* Only a state about the keys in force: this call, its suite, a MediaControl
-         * generation that already carried them, and not a session's final words. */
-        if (!c || !c->have_media || c->media.local.suite == SDP_SRTP_NONE || c->srtp_keys_new ||
-            ms->session_ended || !ms->has_srtp_rx_roc || !ms->has_generation || !ms->call_id ||
-            !c->call_id || !streq(ms->call_id, c->call_id) ||
-            !streq_ptr(ms->srtp_suite, sdp_srtp_suite_to_string(c->media.local.suite)) ||
-            ms->generation < c->srtp_generation || ms->generation > l->generation)
-                return 0;
-        c->srtp_rx_roc = ms->srtp_rx_roc;
-        c->have_srtp_rx_roc = true;
         return 0;
 }
 

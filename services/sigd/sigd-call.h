@@ -131,13 +131,6 @@ struct Call {
         SdpCrypto offered[SDP_OFFER_CRYPTO]; /* our offer's a=crypto lines and keys (every attempt's) */
         size_t n_offered;
         bool made_offer;
-        /* SRTP resumed by a restarted mediad: the rollover counter of the stream
-         * we receive, from mediad's MediaState for the current keys (those first
-         * sent in MediaControl generation srtp_generation). */
-        bool srtp_keys_new;              /* changed: the next MediaControl starts a new epoch */
-        uint64_t srtp_generation;
-        bool have_srtp_rx_roc;
-        uint32_t srtp_rx_roc;
         uint16_t local_port;
         uint64_t sdp_sess_id, sdp_version;
 
@@ -167,9 +160,6 @@ int manager_line_hook(Manager *m, unsigned port, bool off_hook);
 int manager_line_digit(Manager *m, unsigned port, const char *digit);
 int manager_line_flash(Manager *m, unsigned port);
 int manager_profile_status(Manager *m, const Gw__ProfileStatus *ps);
-/* mediad's MediaState: remembers the SRTP receive ROC of a line's call, so
- * that a restarted mediad resumes the stream (MediaControl srtp_rx_roc). */
-int manager_media_state(Manager *m, const Gw__MediaState *ms);
 /* Re-publish every line's LineControl, MediaControl and LineCall (StateSyncRequest). */
 void manager_publish_lines(Manager *m);
 /* Fill e (INIT'd by the caller) with line 'port''s call; storage is the caller's. */

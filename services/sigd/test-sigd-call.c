@@ -48,8 +48,6 @@ typedef struct Seen {
         char srtp_suite[32];
         uint8_t tx_key[SDP_KEY_SALT_LEN], rx_key[SDP_KEY_SALT_LEN];
         char sdp_out[4096];
-        bool has_rx_roc;
-        uint32_t rx_roc;
 } Seen;
 
 static void on_publish(Manager *m, const char *key, Gw__Envelope *env, void *u) {
@@ -77,8 +75,6 @@ static void on_publish(Manager *m, const char *key, Gw__Envelope *env, void *u) 
                         s->saw_recvonly = s->saw_recvonly || s->rtp_dir == GW__MEDIA_DIRECTION__DIRECTION_RECVONLY;
                         s->rtp_local_port = mc->rtp->local_port;
                         s->ever_rtp = true;
-                        s->has_rx_roc = mc->rtp->has_srtp_rx_roc;
-                        s->rx_roc = mc->rtp->srtp_rx_roc;
                         snprintf(s->srtp_suite, sizeof s->srtp_suite, "%s", strempty(mc->rtp->srtp_suite));
                         if (!isempty(mc->rtp->srtp_suite)) {
                                 ASSERT_TRUE(mc->rtp->srtp_tx_key && mc->rtp->srtp_tx_key->has_value);
@@ -1046,39 +1042,6 @@ TEST(incoming_srtp_offer_answered_with_our_own_key) {
         ASSERT_STREQ(c.seen.srtp_suite, "AES_CM_128_HMAC_SHA1_80");
         ASSERT_TRUE(memcmp(c.seen.tx_key, m.crypto[0].key, SDP_KEY_SALT_LEN) == 0);
         ASSERT_TRUE(memcmp(c.seen.rx_key, bytes_from(0), SDP_KEY_SALT_LEN) == 0);
-        ASSERT_FALSE(c.seen.has_rx_roc);
-
-        /* mediad's reports: only one about these keys teaches the receive ROC, which a
-         * re-published MediaControl (for a restarted mediad) then carries */
-        {
-                Gw__MediaState ms = GW__MEDIA_STATE__INIT;
-                ms.port = 1;
-                ms.has_generation = true;
-                ms.generation = c.seen.generation[1];
-                ms.call_id = c.m->calls->call_id;
-                ms.srtp_suite = (char *) "AES_CM_128_HMAC_SHA1_32";    /* another suite */
-                ms.has_srtp_rx_roc = true;
-                ms.srtp_rx_roc = 3;
-                ASSERT_OK(manager_media_state(c.m, &ms));
-                ms.srtp_suite = (char *) "AES_CM_128_HMAC_SHA1_80";
-                ms.call_id = (char *) "another-call";
-                ASSERT_OK(manager_media_state(c.m, &ms));
-                ms.call_id = c.m->calls->call_id;
-                ms.generation = c.seen.generation[1] - 1;               /* before these keys */
-                ASSERT_OK(manager_media_state(c.m, &ms));
-                ms.generation = c.seen.generation[1];
-                ms.has_session_ended = ms.session_ended = true;
-                ASSERT_OK(manager_media_state(c.m, &ms));
-                manager_publish_lines(c.m);
-                ASSERT_FALSE(c.seen.has_rx_roc);
-                ms.session_ended = false;
-                ASSERT_OK(manager_media_state(c.m, &ms));
-                manager_publish_lines(c.m);
-                ASSERT_TRUE(c.seen.has_rx_roc);
-                ASSERT_EQ(c.seen.rx_roc, 3);
-                ms.port = 9;
-                ASSERT_ERROR(manager_media_state(c.m, &ms), ENOENT);
-        }
         sipp_wait(&c, pid);                                     /* checked our answer, then BYE */
         ASSERT_OK(manager_line_hook(c.m, 1, false));
         expect_events(&c.seen, (const char *const[]) { "start", "answer:pcma", "end:normal:0" }, 3);
