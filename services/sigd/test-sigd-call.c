@@ -1072,3 +1072,23 @@ TEST(incoming_refused_by_the_srtp_mode) {
         ASSERT_EQ(c.seen.n_events, 0);
         teardown(&c);
 }
+
+TEST(incoming_late_offer_with_srtp_optional) {
+        Ctx c = {};
+        pid_t pid;
+        SdpMedia m;
+
+        setup(&c, "127.0.0.2:5", NULL, "    srtp: optional\n");
+        pid = sipp_start(SCEN "call-uac-late-offer.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        RUN_UNTIL(&c, c.seen.ring, 5000);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        sent_sdp(&c.seen, &m);                                  /* our offer, in the 200 */
+        ASSERT_FALSE(m.secure);
+        ASSERT_EQ(m.n_crypto, 2);
+        RUN_UNTIL(&c, c.seen.rtp, 3000);                        /* the ACK's answer: no a=crypto */
+        ASSERT_STREQ(c.seen.srtp_suite, "");
+        sipp_wait(&c, pid);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sdp_media_wipe(&m);
+        teardown(&c);
+}
