@@ -942,6 +942,12 @@ static const osip_body_t *message_sdp(const osip_message_t *msg) {
         return b;
 }
 
+static bool srtp_differs(const SdpResult *a, const SdpResult *b) {
+        return a->local.suite != b->local.suite || a->local.tag != b->local.tag ||
+               memcmp(a->local.key, b->local.key, SDP_KEY_SALT_LEN) != 0 ||
+               memcmp(a->remote_key, b->remote_key, SDP_KEY_SALT_LEN) != 0;
+}
+
 /* "pcma" or "pcma, SRTP AES_CM_128_HMAC_SHA1_80", for logs. */
 static const char *media_label(const Call *c, char *buf, size_t n) {
         if (c->media.local.suite == SDP_SRTP_NONE)
@@ -968,6 +974,7 @@ static int call_take_answer(Call *c, const osip_message_t *resp) {
         const char *why = NULL;
         SdpMedia m;
         SdpResult res;
+        bool changed;
         int r;
 
         if (!b)
@@ -983,11 +990,13 @@ static int call_take_answer(Call *c, const osip_message_t *resp) {
                         log_warning("Call %s: unusable SDP answer in the ACK: %s.", c->call_id, why);
                 return r;
         }
+        changed = !c->have_media || srtp_differs(&res, &c->media);
         sdp_result_wipe(&c->media);
         c->media = res;
         c->have_media = true;
         sdp_result_wipe(&res);
-        call_log_srtp(c);
+        if (changed)                              /* a 183's answer again in the 200: said once */
+                call_log_srtp(c);
         return 0;
 }
 
@@ -1583,8 +1592,7 @@ static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struc
                 *ret_status = refused ? 488 : 500;
                 return call_respond(c, tr, req, *ret_status, refused ? why : NULL, false) < 0 ? -ENOMEM : 1;
         }
-        srtp_changed = !c->have_media || res.local.suite != c->media.local.suite ||
-                       memcmp(res.local.key, c->media.local.key, sizeof res.local.key) != 0;
+        srtp_changed = !c->have_media || srtp_differs(&res, &c->media);
         sdp_result_wipe(&c->media);
         c->media = res;
         c->have_media = true;
