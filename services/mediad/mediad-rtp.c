@@ -382,6 +382,11 @@ int rtp_session_update(RtpSession *s, const RtpParams *p) {
         else if (!s->srtp || !media_srtp_same_keys(s->srtp, &sp)) {
                 MediaSrtp *n = NULL;
 
+                /* Only the peer's key changed: our stream goes on under the same key, so
+                 * its index must too (a ROC back at 0 would repeat indexes: key stream reuse). */
+                if (s->srtp && media_srtp_same_tx_key(s->srtp, &sp))
+                        sp.tx_roc = rtp_session_srtp_next_roc(s);
+
                 r = media_srtp_new(&sp, &n);
                 if (r < 0)
                         return r;

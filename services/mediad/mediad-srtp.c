@@ -137,6 +137,10 @@ bool media_srtp_same_keys(const MediaSrtp *s, const MediaSrtpParams *p) {
                memcmp(s->rx_key, p->rx_key, SRTP_KEY_SALT_LEN) == 0;
 }
 
+bool media_srtp_same_tx_key(const MediaSrtp *s, const MediaSrtpParams *p) {
+        return s->suite == p->suite && memcmp(s->tx_key, p->tx_key, SRTP_KEY_SALT_LEN) == 0;
+}
+
 int media_srtp_protect(MediaSrtp *s, uint8_t *buf, size_t *len) {
         int n = (int) *len;
         int r;

@@ -46,6 +46,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(MediaSrtp *, media_srtp_free);
 
 /* Same suite and keys (so the running contexts, ROC and replay window stay). */
 bool media_srtp_same_keys(const MediaSrtp *s, const MediaSrtpParams *p);
+/* Same suite and our key (only the peer's changed). */
+bool media_srtp_same_tx_key(const MediaSrtp *s, const MediaSrtpParams *p);
 
 /* In place; buf has room for *len + SRTP_TRAILER_MAX. -EIO on failure. */
 int media_srtp_protect(MediaSrtp *s, uint8_t *buf, size_t *len);

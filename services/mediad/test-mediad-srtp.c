@@ -345,6 +345,36 @@ static void roc_across_restart(uint16_t seq0, unsigned frames, uint32_t want_roc
         pair_done(&p);
 }
 
+/* A re-INVITE changes only the peer's key: A keeps its key and its stream, so its
+ * ROC must go on (back at 0 after a wrap it would repeat indexes). B, keyed the
+ * same as before for A's stream, keeps taking A's packets. */
+TEST(rekey_peer_only_keeps_our_roc) {
+        Pair p;
+        RtpParams pa;
+        uint8_t knew[SRTP_KEY_SALT_LEN];
+
+        pair_init(&p, SRTP_SUITE_AES_CM_128_HMAC_SHA1_80);
+        p.a = rtp_session_free(p.a);
+        pa = params(&p, SRTP_SUITE_AES_CM_128_HMAC_SHA1_80, p.ka, p.kb);
+        pa.ssrc = 0x5eed;
+        pa.seq = 65530;
+        pa.have_seq = true;
+        ASSERT_OK(rtp_session_new(p.e, &pa, NULL, NULL, &p.a));
+        send_frames(&p, 0, 10);                              /* wraps: ROC 1 */
+        ASSERT_EQ(rtp_session_srtp_tx_roc(p.a), 1);
+
+        ASSERT_EQ(getrandom(knew, sizeof(knew), 0), sizeof(knew));
+        pa = params(&p, SRTP_SUITE_AES_CM_128_HMAC_SHA1_80, p.ka, knew);
+        pa.local = loopback(rtp_session_local_port(p.a));
+        ASSERT_OK(rtp_session_update(p.a, &pa));
+        ASSERT_EQ(rtp_session_srtp_tx_roc(p.a), 1);
+        send_frames(&p, 10, 5);
+        ASSERT_EQ(rtp_session_counters(p.b)->rx, 15);
+        ASSERT_EQ(rtp_session_counters(p.b)->srtp_auth_failed + rtp_session_counters(p.b)->srtp_replayed, 0);
+        ASSERT_EQ(rtp_session_srtp_rx_roc(p.b), 1);
+        pair_done(&p);
+}
+
 TEST(roc_sequence_wrap_then_restart) {
         roc_across_restart(65530, 12, 1);          /* wraps after 6 packets */
 }
