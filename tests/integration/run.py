@@ -799,6 +799,7 @@ class Case:
     def do_expect_rtp(self, s):
         want = s.get("match", {})
         pkts = []
+        ids = []                   # (SSRC, sequence number) of each audio packet
         for src, sport, dst, dport, p in self.capture_udp(s["capture"]):
             rec = {"src": src, "sport": sport, "dst": dst, "dport": dport}
             if match(rec, want) is not None:
@@ -810,6 +811,7 @@ class Case:
             if p[0] & 0x10 and len(p) >= head + 4:
                 head += 4 + 4 * int.from_bytes(p[head + 2:head + 4], "big")
             pkts.append((p[1] & 0x7f, p[head:]))
+            ids.append((int.from_bytes(p[8:12], "big"), int.from_bytes(p[2:4], "big")))
         n = len(pkts)
         what = "%s %s" % (s["capture"], json.dumps(want))
         if "max_packets" in s:
@@ -832,6 +834,18 @@ class Case:
         log("%s: %d RTP packets, payload sizes %s, byte entropy %.2f bits%s" % (
             what, n, sizes, ent, "" if fr is None else ", %.1f %% of the decoded G.711 at %s Hz" % (100 * fr, s["freq"])))
         self.figures.append(("%s entropy" % s["capture"], "%.2f bits/byte" % ent))
+        ssrcs = sorted(set(x for x, _ in ids))
+        if "max_ssrcs" in s:
+            log("%s: SSRCs %s" % (what, ["%08x" % x for x in ssrcs]))
+            if len(ssrcs) > int(s["max_ssrcs"]):
+                raise Failure("%s: %d SSRCs %s, expected at most %s" % (
+                    what, len(ssrcs), ["%08x" % x for x in ssrcs], s["max_ssrcs"]))
+        if s.get("unique_seq"):
+            # With SRTP a (SSRC, sequence number) sent twice within a ROC is an index used twice.
+            dup = len(ids) - len(set(ids))
+            log("%s: %d sequence numbers sent more than once" % (what, dup))
+            if dup:
+                raise Failure("%s: %d (SSRC, sequence number) pairs sent more than once" % (what, dup))
         if s.get("srtp", True):
             if any(x not in (164, 170) for x in sizes):
                 raise Failure("%s: payload sizes %s: not 160 bytes of G.711 + an SRTP tag (4 or 10)" % (what, sizes))
