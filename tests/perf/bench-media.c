@@ -628,8 +628,7 @@ static int publish_control(Bench *b, unsigned line, const Call *c) {
         mc.detect_digits = true;
         if (c) {
                 rtp.call_id = UNCONST(c->call_id);
-                rtp.local_port = c->rtp_port;
-                rtp.local_ip = UNCONST(IP_MEDIAD);
+                rtp.local_port = c->rtp_port;           /* on sip.listen's address, IP_MEDIAD */
                 rtp.remote_ip = UNCONST(IP_PEER);
                 rtp.has_remote_port = true;
                 rtp.remote_port = c->rtp_port;
