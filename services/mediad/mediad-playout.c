@@ -6,8 +6,9 @@
  * silence suppression the timestamp says where a talkspurt belongs. The
  * sequence number tells a timestamp jump (sequence contiguous, timestamp not)
  * from a gap. A packet that does not fit (the first, a new SSRC, a jump of
- * the timestamp, a second of difference, ten late ones in a row) starts a new
- * timeline, joined right after what is buffered: nothing buffered is lost.
+ * the timestamp, a second of difference, ten late ones in a row, not in one
+ * burst) starts a new timeline, joined right after what is buffered: nothing
+ * buffered is lost.
  *
  * Clock. get() is called on the line's 20 ms clock; the buffer counts those
  * calls (clock_us: +20 ms each) and places each arrival on that clock (the
@@ -18,9 +19,13 @@
  * Delay. For every packet D = arrival - k * 20 ms. Over the last 128 packets
  * the smallest D is the fastest path; a frame played at t has waited
  * t - (k * 20 ms + min D) beyond it: the buffer delay. The target is the 97th
- * percentile of D - min D, between 20 and 200 ms: it rises with the packet
- * that needs it and falls by at most 20 ms a second once the window (2.56 s)
- * no longer needs it.
+ * percentile of D - min D, or the second largest of the last 16 packets if
+ * more (so that it rises within a few packets when jitter sets in), plus 5 ms
+ * (under drift the newest packet is the latest yet), between 20 and 200 ms; it falls by at most 20 ms a second once the window (2.56 s)
+ * no longer needs it; it is kept as a point in time when the fastest packet
+ * of the window changes. Not counted: a delay beyond 220 ms over the fastest (a
+ * spike no target covers), and a late packet right behind another (a burst
+ * after a stall: the first of it measured the stall).
  *
  * Adjusting, at each get(), by comparing the delay of the frame due with the
  * target:
@@ -107,8 +112,11 @@ static int64_t min_d(const Playout *p) {
 /* One packet's D into the window (a ring, and the same values sorted). */
 static void stats_add(Playout *p, int64_t d) {
         unsigned i;
-        int64_t need;
+        int64_t need, old_min;
 
+        if (p->win_n > 0 && d - p->win_sorted[0] > MAX_US + FRAME_US)
+                return;           /* a spike no target would cover: concealed, not adapted to */
+        old_min = p->win_n > 0 ? p->win_sorted[0] : INT64_MIN;
         if (p->win_n == PLAYOUT_WINDOW) {
                 i = lower_bound(p->win_sorted, p->win_n, p->win[p->win_pos]);
                 memmove(&p->win_sorted[i], &p->win_sorted[i + 1], (p->win_n - i - 1) * sizeof(int64_t));
@@ -121,8 +129,31 @@ static void stats_add(Playout *p, int64_t d) {
         p->win_sorted[i] = d;
         p->win_n++;
 
-        need = p->win_sorted[(p->win_n - 1) * PLAYOUT_PERCENTILE / 100] - p->win_sorted[0];
+        need = p->win_sorted[(p->win_n - 1) * PLAYOUT_PERCENTILE / 100];
+        /* When jitter sets in, the window's percentile needs 3 % of 128 packets to
+         * see it; the recent packets' second largest (one outlier is not enough)
+         * raises the target within a few packets. */
+        {
+                int64_t first = INT64_MIN, second = INT64_MIN;
+
+                for (unsigned n = 0; n < MIN(p->win_n, (unsigned) PLAYOUT_RECENT); n++) {
+                        int64_t x = p->win[(p->win_pos + PLAYOUT_WINDOW - 1 - n) % PLAYOUT_WINDOW];
+
+                        if (x > first) {
+                                second = first;
+                                first = x;
+                        } else if (x > second)
+                                second = x;
+                }
+                need = MAX(need, second);
+        }
+        need += (int64_t) PLAYOUT_MARGIN_MS * 1000 - p->win_sorted[0];
         p->need_us = CLAMP(need, MIN_US, MAX_US);
+        /* The target is a point in time: when the fastest packet of the window
+         * changes (it left, or a faster came) the target measured from it moves the
+         * other way, so that nothing is grown or shrunk for the reference alone. */
+        if (old_min != INT64_MIN)
+                p->target_us = CLAMP(p->target_us - (p->win_sorted[0] - old_min), MIN_US, MAX_US);
         if (p->need_us > p->target_us)
                 p->target_us = p->need_us;         /* up at once */
         p->counters.target_ms = (uint32_t) (p->target_us / 1000);
@@ -261,11 +292,20 @@ void playout_buffer_put(Playout *p, const PlayoutPacket *pk) {
                                 p->counters.duplicates++;
                                 return;
                         }
-                        if (++p->late_run >= PLAYOUT_LATE_RESYNC)
-                                join = true;       /* not late: the sender's timeline moved back */
+                        if (p->late_run++ == 0)
+                                p->late_since = a;
+                        /* Late one after the other, not in one burst: the sender's timeline moved back. */
+                        if (p->late_run >= PLAYOUT_LATE_RESYNC &&
+                            a - p->late_since >= PLAYOUT_LATE_RESYNC / 2 * FRAME_US)
+                                join = true;
                         else {
-                                /* Its delay counts: the target must cover packets like it. */
-                                stats_add(p, a - k * FRAME_US);
+                                /* Its delay counts (the target must cover packets like it),
+                                 * unless it only queued behind the one before: after a stall
+                                 * the network lets a burst go, and the first of it says how
+                                 * long the stall was. */
+                                if (a - p->last_arrival >= PLAYOUT_BURST_US)
+                                        stats_add(p, a - k * FRAME_US);
+                                p->last_arrival = a;
                                 p->counters.late++;
                                 return;
                         }
@@ -283,6 +323,7 @@ void playout_buffer_put(Playout *p, const PlayoutPacket *pk) {
                 p->max_k = k;
         }
         p->late_run = 0;
+        p->last_arrival = a;
         store(p, k, pk->pcm, a);
 }
 
@@ -449,8 +490,9 @@ static bool play(Playout *p, int16_t out[SAMPLES]) {
 bool playout_buffer_get(Playout *p, int16_t out[SAMPLES], uint64_t now_us) {
         uint64_t since = p->have_ref && now_us > p->ref_us ? now_us - p->ref_us : 0;
 
-        /* A tick. After a stop (frames did not come) the clock catches up with the
-         * caller's, so what arrived meanwhile keeps its place in time. */
+        /* A tick. One after a stop (frames did not come, or none yet while packets
+         * did) catches up with the caller's clock, so what arrived meanwhile keeps
+         * its place in time. */
         p->clock_us += since > STALL_US ? (int64_t) since : FRAME_US;
         p->ref_us = now_us;
         p->have_ref = p->have_get = true;

@@ -19,6 +19,8 @@
 #define PLAYOUT_SLOTS         16     /* ring of frames, a power of two: the depth bound (320 ms) */
 #define PLAYOUT_WINDOW        128    /* arrivals the delay statistics look back on (2.56 s) */
 #define PLAYOUT_PERCENTILE    97     /* of the delay variation the target covers; later ones are concealed */
+#define PLAYOUT_RECENT        16     /* packets (320 ms): their second largest variation raises the target at once */
+#define PLAYOUT_MARGIN_MS     5      /* added to what the statistics ask (the newest packet may be the latest yet) */
 #define PLAYOUT_MIN_MS        20     /* target never below one frame */
 #define PLAYOUT_INIT_MS       40     /* target before anything is known (the old fixed buffer) */
 #define PLAYOUT_MAX_MS        200    /* target never above (the ring holds 320 ms) */
@@ -28,8 +30,9 @@
 #define PLAYOUT_CONCEAL_FULL_MS 20   /* concealment at full level this long into a gap, */
 #define PLAYOUT_CONCEAL_MS    80     /* then fading to silence at this point */
 #define PLAYOUT_RESYNC        50     /* frames (1 s): a timestamp further off starts a new timeline */
-#define PLAYOUT_LATE_RESYNC   10     /* late packets in a row: the sender's timeline moved back */
+#define PLAYOUT_LATE_RESYNC   10     /* late packets in a row over 100 ms or more: the sender's timeline moved back */
 #define PLAYOUT_STALL_MS      200    /* no down frame for this long: the line's clock stopped */
+#define PLAYOUT_BURST_US      1000   /* a late packet this soon after the one before queued behind it */
 #define PLAYOUT_QUIET         64     /* peak below this (about -48 dBm0): a frame that can go unheard */
 
 typedef struct PlayoutCounters {
@@ -74,6 +77,8 @@ typedef struct Playout {
         bool last_inserted;     /* the last get() inserted a frame to grow */
         unsigned since_merge;
         unsigned late_run;
+        int64_t late_since;     /* arrival of the first of them */
+        int64_t last_arrival;
         int32_t last_peak;      /* of the last frame output */
 
         /* The line's clock: +20 ms per get(); arrivals are placed on it. While it
@@ -86,7 +91,7 @@ typedef struct Playout {
         /* Delay statistics: D = arrival - k * 20 ms over the last PLAYOUT_WINDOW packets. */
         int64_t win[PLAYOUT_WINDOW];        /* in arrival order (a ring) */
         int64_t win_sorted[PLAYOUT_WINDOW];
-        unsigned win_n, win_pos;
+        unsigned win_n, win_pos;            /* the last PLAYOUT_RECENT are the ring's newest */
         int64_t need_us;        /* percentile - minimum of the window, clamped */
         int64_t target_us;
 
