@@ -550,7 +550,7 @@ typedef struct LinePart {
         char *message;
 } LinePart;
 
-/* A live RTP session of mediad's MediaState, and its RTCP figures (docs/MEDIA.md). */
+/* A live RTP session of mediad's MediaState, its jitter buffer and RTCP figures (docs/MEDIA.md). */
 static void print_media_json(const Gw__MediaState *ms) {
         const Gw__MediaQuality *q = ms->quality;
 
@@ -558,8 +558,18 @@ static void print_media_json(const Gw__MediaState *ms) {
         json_str_or_null(ms->call_id);
         fputs(",\"remote\":", stdout);
         json_str_or_null(ms->remote);
-        printf(",\"rtp_tx\":%" PRIu64 ",\"rtp_rx\":%" PRIu64 ",\"rtp_dropped\":%" PRIu64 ",\"quality\":",
+        printf(",\"rtp_tx\":%" PRIu64 ",\"rtp_rx\":%" PRIu64 ",\"rtp_dropped\":%" PRIu64 ",\"playout\":",
                ms->rtp_tx, ms->rtp_rx, ms->rtp_dropped);
+        if (ms->has_playout_delay_ms)
+                printf("{\"delay_ms\":%u,\"target_ms\":%u,\"max_delay_ms\":%u,\"lost\":%" PRIu64 ",\"late\":%" PRIu64
+                       ",\"concealed\":%" PRIu64 ",\"overflow\":%" PRIu64 ",\"duplicates\":%" PRIu64
+                       ",\"grown\":%" PRIu64 ",\"shrunk\":%" PRIu64 "}",
+                       ms->playout_delay_ms, ms->playout_target_ms, ms->playout_max_delay_ms, ms->playout_lost,
+                       ms->playout_late, ms->playout_concealed, ms->playout_overflow, ms->playout_duplicates,
+                       ms->playout_grown, ms->playout_shrunk);
+        else
+                fputs("null", stdout);
+        fputs(",\"quality\":", stdout);
         if (!q) {
                 fputs("null}", stdout);
                 return;
@@ -584,6 +594,11 @@ static void print_media_text(const Gw__MediaState *ms) {
 
         printf("  media:  call-id %s, remote %s, rtp tx %" PRIu64 " rx %" PRIu64 " dropped %" PRIu64 "\n",
                dash(ms->call_id), dash(ms->remote), ms->rtp_tx, ms->rtp_rx, ms->rtp_dropped);
+        if (ms->has_playout_delay_ms)
+                printf("  playout: delay %u ms (target %u, max %u), lost %" PRIu64 ", late %" PRIu64
+                       ", concealed %" PRIu64 ", overflow %" PRIu64 "\n", ms->playout_delay_ms, ms->playout_target_ms,
+                       ms->playout_max_delay_ms, ms->playout_lost, ms->playout_late, ms->playout_concealed,
+                       ms->playout_overflow);
         if (!q)
                 return;
         printf("  quality: loss %.1f %% (%" PRId64 " of %" PRIu64 "), jitter %.1f ms", q->rx_loss_permille / 10.0,
