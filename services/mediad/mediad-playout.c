@@ -35,13 +35,18 @@
  *  - a frame plus 10 ms above it: shrink by one frame: skip a missing frame
  *    (free), drop a quiet frame after a quiet one, or merge the next two
  *    frames into one with a raised-cosine cross-fade, at most every 10th frame;
- *  - in silence (concealment run out) both are free: nothing is heard.
+ *  - in silence (concealment run out) both are free: nothing is heard;
+ *  - nothing buffered and the frame due missing while audio goes on: it is
+ *    more likely late than lost (a delay spike, jitter setting in): held
+ *    while concealed, so that it still plays if it comes.
  *
  * Concealment. A missing frame is synthesised by spandsp's PLC (plc_fillin:
  * the last pitch period repeated, blended in; plc_rx blends the next received
  * frame back). spandsp alone fades to zero within 50 ms; we keep the level for
- * 20 ms and fade to silence at 80 ms by setting its count of erased samples,
- * from which it derives the gain, before each sample. Then silence. */
+ * 40 ms and fade to silence at 100 ms by setting its count of erased samples,
+ * from which it derives the gain, before each sample. Then silence. A jitter
+ * onset costs a few frames in a row (the late ones, then the frames held to
+ * grow): they stay audible. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +236,15 @@ static void advance(Playout *p, bool played) {
         p->played_mask = (p->played_mask << 1) | played;
 }
 
+/* The play point passes a slot whose frame is missing. It is lost if a later frame
+ * came; if none did yet, put() counts it when one comes, unless that one starts a
+ * talkspurt (then the sender had paused). */
+static void pass_missing(Playout *p) {
+        if (p->idx <= p->max_k)
+                p->counters.lost++;
+        advance(p, false);
+}
+
 static void store(Playout *p, int64_t k, const int16_t *pcm, int64_t a) {
         PlayoutSlot *s;
 
@@ -256,9 +270,9 @@ static void store(Playout *p, int64_t k, const int16_t *pcm, int64_t a) {
                 if (has(p, p->idx)) {
                         take(p, p->idx);
                         p->counters.overflow++;
-                } else if (p->playing)
-                        p->counters.lost++;
-                advance(p, false);
+                        advance(p, false);
+                } else
+                        pass_missing(p);
         }
         if (!p->playing)
                 while (p->idx < k && !has(p, p->idx))
@@ -317,6 +331,9 @@ void playout_buffer_put(Playout *p, const PlayoutPacket *pk) {
                 p->ssrc = pk->ssrc;
                 newest = true;
         }
+        if (newest && !join && !pk->marker && p->playing)
+                /* Slots passed while nothing after them had come: lost after all. */
+                p->counters.lost += (uint64_t) MAX(MIN(k, p->idx) - (p->max_k + 1), (int64_t) 0);
         if (newest) {
                 p->max_seq = pk->seq;
                 p->max_ts = pk->ts;
@@ -407,7 +424,7 @@ static int64_t ideal(const Playout *p) {
 
 static bool play(Playout *p, int16_t out[SAMPLES]) {
         int64_t cur, excess;
-        bool silent = in_silence(p), r;
+        bool silent = in_silence(p), starving, r;
 
         if (p->clock_us - p->idx * FRAME_US - min_d(p) - p->target_us > (int64_t) PLAYOUT_SLOTS * FRAME_US) {
                 /* Behind by more than the ring holds (the clock stopped for a while):
@@ -430,20 +447,25 @@ static bool play(Playout *p, int16_t out[SAMPLES]) {
         if (p->since_merge < PLAYOUT_MERGE_GAP)
                 p->since_merge++;
 
+        /* Nothing buffered and the frame due missing, with audio going on: more likely
+         * late than lost (a delay spike, jitter setting in). Hold it while concealing,
+         * so that it still plays when it comes: the delay grows at once. */
+        starving = !has(p, p->idx) && p->n_used == 0 && !silent;
+
         /* A frame (and the hysteresis) over target: missing frames go for free. */
-        for (unsigned n = 0; n < PLAYOUT_SLOTS && excess >= FRAME_US + HYST_US && !has(p, p->idx); n++) {
-                if (!silent)
-                        p->counters.lost++;
-                advance(p, false);
+        for (unsigned n = 0; n < PLAYOUT_SLOTS && !starving && excess >= FRAME_US + HYST_US && !has(p, p->idx); n++) {
+                pass_missing(p);
                 p->counters.shrunk++;
                 excess -= FRAME_US;
         }
 
-        if (excess < 0 && (!has(p, p->idx) || !p->last_inserted)) {
-                /* Under target: one frame more, the play point held. */
+        if ((excess < 0 || starving) && (!has(p, p->idx) || !p->last_inserted)) {
+                /* Under target, or starving: one frame more, the play point held. */
                 p->last_inserted = has(p, p->idx);
                 p->counters.grown++;
-                return fill(p, out);
+                r = fill(p, out);
+                p->last_peak = r ? peak(out) : 0;
+                return r;
         }
         p->last_inserted = false;
 
@@ -479,10 +501,8 @@ static bool play(Playout *p, int16_t out[SAMPLES]) {
         }
 
         /* Due and missing: lost, or late. */
-        if (!silent)
-                p->counters.lost++;
         r = fill(p, out);
-        advance(p, false);
+        pass_missing(p);
         p->last_peak = r ? peak(out) : 0;
         return r;
 }

@@ -27,8 +27,8 @@
 #define PLAYOUT_HYST_MS       10     /* shrink only this far above target + one frame */
 #define PLAYOUT_DECAY_MS_S    20     /* the target falls at most this many ms per second */
 #define PLAYOUT_MERGE_GAP     10     /* frames between two merges of loud audio (at most 10 % faster) */
-#define PLAYOUT_CONCEAL_FULL_MS 20   /* concealment at full level this long into a gap, */
-#define PLAYOUT_CONCEAL_MS    80     /* then fading to silence at this point */
+#define PLAYOUT_CONCEAL_FULL_MS 40   /* concealment at full level this long into a gap, */
+#define PLAYOUT_CONCEAL_MS    100    /* then fading to silence at this point */
 #define PLAYOUT_RESYNC        50     /* frames (1 s): a timestamp further off starts a new timeline */
 #define PLAYOUT_LATE_RESYNC   10     /* late packets in a row over 100 ms or more: the sender's timeline moved back */
 #define PLAYOUT_STALL_MS      200    /* no down frame for this long: the line's clock stopped */
@@ -37,7 +37,8 @@
 
 typedef struct PlayoutCounters {
         uint64_t played;        /* frames of received audio played */
-        uint64_t lost;          /* slots whose frame was missing when due (concealed, or skipped to shrink) */
+        uint64_t lost;          /* slots passed without their frame (concealed or skipped): lost or
+                                 * late; not those of a pause that ended with a talkspurt */
         uint64_t late;          /* arrived after their slot was played, concealed or skipped */
         uint64_t duplicates;    /* a frame already buffered or played */
         uint64_t concealed;     /* frames synthesised by PLC: missing slots, and frames inserted to grow */
