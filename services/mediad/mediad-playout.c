@@ -358,12 +358,29 @@ static bool in_silence(const Playout *p) {
         return !p->have_audio || p->conceal_samples >= CONCEAL_END;
 }
 
+/* spandsp 0.0.6 puts its history ring in order (oldest first) at a gap's start
+ * with memcpy() between overlapping ranges when its write position is below half
+ * the ring: we do it first, the same way but through a copy, so it finds nothing
+ * to do. */
+static void plc_history_in_order(plc_state_t *s) {
+        int16_t tmp[PLC_HISTORY_LEN];
+        size_t n = (size_t) s->buf_ptr;
+
+        if (n == 0 || n >= PLC_HISTORY_LEN)
+                return;
+        memcpy(tmp, s->history + n, (PLC_HISTORY_LEN - n) * sizeof(int16_t));
+        memcpy(tmp + PLC_HISTORY_LEN - n, s->history, n * sizeof(int16_t));
+        memcpy(s->history, tmp, sizeof(tmp));
+        s->buf_ptr = 0;
+}
+
 /* One frame of PLC: full level for CONCEAL_FULL samples into the gap, then a
  * linear fade to zero at CONCEAL_END. */
 static void conceal(Playout *p, int16_t out[SAMPLES]) {
         unsigned i = 0;
 
         if (p->conceal_samples == 0) {
+                plc_history_in_order(&p->plc);
                 /* At a gap's start spandsp finds the pitch and blends up to a quarter
                  * period (PLC_PITCH_OVERLAP_MAX) into the history: that many at once. */
                 plc_fillin(&p->plc, out, PLC_PITCH_OVERLAP_MAX);
