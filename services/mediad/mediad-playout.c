@@ -23,9 +23,9 @@
  * more (so that it rises within a few packets when jitter sets in), plus 5 ms
  * (under drift the newest packet is the latest yet), between 20 and 200 ms; it falls by at most 20 ms a second once the window (2.56 s)
  * no longer needs it; it is kept as a point in time when the fastest packet
- * of the window changes. Not counted: a delay beyond 220 ms over the fastest (a
- * spike no target covers), and a late packet right behind another (a burst
- * after a stall: the first of it measured the stall).
+ * of the window changes. A delay beyond 220 ms over the fastest (a spike no
+ * target covers) counts as 220 ms; a late packet right behind another (a
+ * burst after a stall: the first of it measured the stall) does not count.
  *
  * Adjusting, at each get(), by comparing the delay of the frame due with the
  * target:
@@ -119,8 +119,11 @@ static void stats_add(Playout *p, int64_t d) {
         unsigned i;
         int64_t need, old_min;
 
-        if (p->win_n > 0 && d - p->win_sorted[0] > MAX_US + FRAME_US)
-                return;           /* a spike no target would cover: concealed, not adapted to */
+        /* A spike no target would cover is concealed, not adapted to: it counts as
+         * just over the largest target (so that the window moves on, and a lasting
+         * change of path still shows). */
+        if (p->win_n > 0)
+                d = MIN(d, p->win_sorted[0] + MAX_US + FRAME_US);
         old_min = p->win_n > 0 ? p->win_sorted[0] : INT64_MIN;
         if (p->win_n == PLAYOUT_WINDOW) {
                 i = lower_bound(p->win_sorted, p->win_n, p->win[p->win_pos]);
