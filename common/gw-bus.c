@@ -629,9 +629,12 @@ int gw_bus_publish(GwBus *b, const char *topic, Gw__Envelope *env) {
 
         if (zmq_send(b->pub, topic, strlen(topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
             zmq_send(b->pub, buf, len, ZMQ_DONTWAIT) < 0) {
+                explicit_bzero(buf, len);
                 b->dropped_tx++;
                 return zmq_errno_neg();
         }
+        /* The packed message may hold a Secret (an SRTP key in MediaControl). */
+        explicit_bzero(buf, len);
         b->tx++;
         /* A send may swallow the SUB/ROUTER fd's edge; let the post source look. */
         return 0;

@@ -770,6 +770,30 @@ static int parse_unregistered_calls_key(ParseCtx *ctx, const ConfKey *k, const c
         return 0;
 }
 
+static const char *const gw_srtp_mode_table[_GW_SRTP_MODE_MAX] = {
+        [GW_SRTP_OFF] = "off",
+        [GW_SRTP_OPTIONAL] = "optional",
+        [GW_SRTP_MANDATORY] = "mandatory",
+};
+
+const char *gw_srtp_mode_to_string(GwSrtpMode m) {
+        return m >= 0 && m < _GW_SRTP_MODE_MAX ? gw_srtp_mode_table[m] : NULL;
+}
+
+GwSrtpMode gw_srtp_mode_from_string(const char *s) {
+        int i = s ? string_table_lookup(gw_srtp_mode_table, ELEMENTSOF(gw_srtp_mode_table), s) : -EINVAL;
+        return i < 0 ? _GW_SRTP_MODE_INVALID : (GwSrtpMode) i;
+}
+
+static int parse_srtp_key(ParseCtx *ctx, const ConfKey *k, const char *v, void *field) {
+        GwSrtpMode m = gw_srtp_mode_from_string(v);
+
+        if (m < 0)
+                return conf_why(ctx, "expected off, optional or mandatory, got '%s'", GOT(v));
+        *(GwSrtpMode *) field = m;
+        return 0;
+}
+
 static int parse_codec_key(ParseCtx *ctx, const ConfKey *k, const char *v, void *field) {
         GwCodec c = gw_codec_from_string(v);
 
@@ -882,6 +906,10 @@ static void print_keepalive(const ConfKey *k, const void *field, FILE *f) {
 
 static void print_codec(const ConfKey *k, const void *field, FILE *f) {
         fputs(strempty(gw_codec_to_string(*(const GwCodec *) field)), f);
+}
+
+static void print_srtp(const ConfKey *k, const void *field, FILE *f) {
+        fputs(strempty(gw_srtp_mode_to_string(*(const GwSrtpMode *) field)), f);
 }
 
 static void print_unregistered_calls(const ConfKey *k, const void *field, FILE *f) {
@@ -1012,6 +1040,10 @@ static const ConfKey conf_keys[] = {
           .elem_size = sizeof(char *), .max = ELEMENTSOF(((GwProfileConf *) NULL)->emergency_numbers),
           .parse = parse_number_key, .print = print_string, .def_text = "none",
           .help = "Numbers always attempted, even when unregistered_calls refuses" },
+        { .path = "profiles[].srtp", .shape = KEY_SCALAR, .scope = SCOPE_PROFILE,
+          .type = "off|optional|mandatory", .offset = P_(srtp), .parse = parse_srtp_key, .print = print_srtp,
+          .def_text = "media.srtp",
+          .help = "SRTP of the profile's calls, overriding media.srtp" },
 
         { .path = "lines", .shape = KEY_SECTION_LIST, .type = "list of sections",
           .child_scope = SCOPE_LINE, .max = GW_CONF_MAX_LINES, .flags = KEY_REQUIRED,
@@ -1061,7 +1093,7 @@ static const ConfKey conf_keys[] = {
           .parse = parse_name_key, .print = print_string, .def = "ru",
           .help = "Tones and ring cadence of the country: ru, us (files in the tone-plans directory)" },
 
-        SECTION("media", "RTP and codecs"),
+        SECTION("media", "RTP, codecs and SRTP"),
         { .path = "media.rtp_ports", .shape = KEY_SCALAR, .type = "MIN-MAX", .offset = C_(media_rtp_ports),
           .parse = parse_rtp_ports_key, .print = print_string, .def = "16384-32767",
           .help = "UDP ports of RTP (even) and RTCP (odd); four per line" },
@@ -1069,6 +1101,9 @@ static const ConfKey conf_keys[] = {
           .n_offset = C_(n_media_codecs), .elem_size = sizeof(GwCodec), .max = _GW_CODEC_MAX,
           .parse = parse_codec_key, .print = print_codec, .def_text = "[pcma, pcmu]",
           .help = "Codecs offered and accepted, in order of preference" },
+        { .path = "media.srtp", .shape = KEY_SCALAR, .type = "off|optional|mandatory", .offset = C_(media_srtp),
+          .parse = parse_srtp_key, .print = print_srtp, .def = "off",
+          .help = "SRTP with SDES keys: off (plain RTP), optional (offer keys, accept plain), mandatory (SRTP or no call)" },
 
         SECTION("supervisor", "gwsupd, or systemd's watchdog settings"),
         { .path = "supervisor.watchdog_interval", .shape = KEY_SCALAR, DURATION,
@@ -1657,6 +1692,8 @@ static int fill_derived(ParseCtx *ctx) {
                         if (r < 0)
                                 return r;
                 }
+                if (!ctx->profile_marks[i * n_conf_keys + key_index("profiles[].srtp")].set)
+                        p->srtp = c->media_srtp;
         }
         for (size_t i = 0; i < c->n_lines; i++) {
                 GwLineConf *l = &c->lines[i];

@@ -49,6 +49,15 @@ typedef enum GwCodec {
         _GW_CODEC_INVALID = -EINVAL,
 } GwCodec;
 
+/* media.srtp and profiles[].srtp: SRTP with SDES keys (RFC 4568), docs/MEDIA.md "SRTP". */
+typedef enum GwSrtpMode {
+        GW_SRTP_OFF,                     /* RTP/AVP offers, no a=crypto; RTP/SAVP offers refused */
+        GW_SRTP_OPTIONAL,                /* RTP/AVP offers with a=crypto; plain RTP if the peer has none */
+        GW_SRTP_MANDATORY,               /* RTP/SAVP offers; nothing without a usable a=crypto */
+        _GW_SRTP_MODE_MAX,
+        _GW_SRTP_MODE_INVALID = -EINVAL,
+} GwSrtpMode;
+
 const char *gw_codec_to_string(GwCodec c);
 GwCodec gw_codec_from_string(const char *s);
 const char *unregistered_calls_to_string(UnregisteredCalls u);
@@ -57,6 +66,8 @@ const char *redundancy_mode_to_string(RedundancyMode m);
 RedundancyMode redundancy_mode_from_string(const char *s);
 const char *keepalive_mode_to_string(KeepaliveMode m);
 KeepaliveMode keepalive_mode_from_string(const char *s);
+const char *gw_srtp_mode_to_string(GwSrtpMode m);
+GwSrtpMode gw_srtp_mode_from_string(const char *s);
 
 /* "host[:port]" as the user wrote it, split. host is an IPv4/IPv6 literal or a
  * DNS name; port 0 means "not given" (5060 for A/AAAA, SRV lookup for names). */
@@ -97,6 +108,7 @@ typedef struct GwProfileConf {
         UnregisteredCalls unregistered_calls;      /* default allow */
         char *emergency_numbers[16];               /* always attempted */
         size_t n_emergency_numbers;
+        GwSrtpMode srtp;                           /* default: media.srtp */
 } GwProfileConf;
 
 typedef struct GwLineConf {
@@ -139,6 +151,7 @@ typedef struct GwConf {
         uint16_t media_rtp_port_min, media_rtp_port_max; /* parsed; min even */
         GwCodec media_codecs[_GW_CODEC_MAX];       /* default pcma, pcmu */
         size_t n_media_codecs;
+        GwSrtpMode media_srtp;                     /* default off; profiles[].srtp overrides it */
         /* supervisor */
         uint64_t watchdog_interval_us;             /* default 10 s */
         unsigned restart_limit;                    /* default 10 */

@@ -218,6 +218,14 @@ TEST(enums) {
         ASSERT_STREQ(keepalive_mode_to_string(KEEPALIVE_OFF), "off");
         ASSERT_EQ(keepalive_mode_from_string("ping"), _KEEPALIVE_INVALID);
         ASSERT_TRUE(keepalive_mode_to_string(_KEEPALIVE_MAX) == NULL);
+
+        for (GwSrtpMode m = 0; m < _GW_SRTP_MODE_MAX; m++)
+                ASSERT_EQ(gw_srtp_mode_from_string(gw_srtp_mode_to_string(m)), m);
+        ASSERT_STREQ(gw_srtp_mode_to_string(GW_SRTP_OPTIONAL), "optional");
+        ASSERT_EQ(gw_srtp_mode_from_string("Mandatory"), _GW_SRTP_MODE_INVALID);
+        ASSERT_EQ(gw_srtp_mode_from_string("on"), _GW_SRTP_MODE_INVALID);
+        ASSERT_EQ(gw_srtp_mode_from_string(NULL), _GW_SRTP_MODE_INVALID);
+        ASSERT_TRUE(gw_srtp_mode_to_string(_GW_SRTP_MODE_MAX) == NULL);
 }
 
 /* ---- files ---- */
@@ -313,6 +321,8 @@ TEST(defaults) {
         ASSERT_EQ(p->register_retry_base_us, 30 * USEC_PER_SEC);
         ASSERT_EQ(p->register_retry_max_us, 1800 * USEC_PER_SEC);
         ASSERT_EQ(p->register_forbidden_retry_us, 3600 * USEC_PER_SEC);
+        ASSERT_EQ(p->srtp, GW_SRTP_OFF);
+        ASSERT_EQ(c->media_srtp, GW_SRTP_OFF);
 
         ASSERT_EQ(c->n_lines, 1);
         ASSERT_EQ(l->port, 1);
@@ -392,6 +402,9 @@ TEST(full) {
         ASSERT_EQ(b->redundancy_mode, REDUNDANCY_HOMING);
         ASSERT_STREQ(b->registrar.host, "2001:db8::5");
         ASSERT_STREQ(b->domain, "2001:db8::5");
+        ASSERT_EQ(c->media_srtp, GW_SRTP_MANDATORY);
+        ASSERT_EQ(p->srtp, GW_SRTP_MANDATORY);                 /* inherited from media.srtp */
+        ASSERT_EQ(b->srtp, GW_SRTP_OFF);                       /* its own */
 
         ASSERT_EQ(c->n_lines, 3);
         ASSERT_STREQ(c->lines[0].number, "+4930123");

@@ -7,7 +7,8 @@ proxy on 127.0.0.70:5070 and a redundant one on 127.0.0.72:5070, each with the
 4 subscribers. The gateway (gwsupd and its 4 daemons) on 127.0.0.71:5062 with
 4 simulated lines, homing mode, OPTIONS checks every 2 s; the bus shown live
 by gwtap. The lines register on the main proxy; line 1 calls line 2 (DTMF
-dialling, ringing, auto-answer, a tone each way, recorded and checked); the
+dialling, ringing, auto-answer, a tone each way over SDES-SRTP, recorded and
+checked); the
 main Kamailio is killed and the gateway moves every line to the redundant
 one, where a second call goes through; the main comes back and the gateway
 homes to it. 'gwctl status' and the location tables are
@@ -160,6 +161,8 @@ def main():
                           "register_retry_base": "1s", "register_retry_max": "8s"}],
             "lines": [{"port": i, "number": n, "password": pw, "profile": "provider"}
                       for i, (n, pw) in enumerate(sorted(USERS.items()), 1)],
+            # SDES SRTP where the far end offers or accepts it (both ends are ours here).
+            "media": {"srtp": "optional"},
         }
         # What the subscribers of lines 1 and 2 say (a tone each) and hear (recorded);
         # line 2 answers by itself. Four-digit numbers: the call starts at the 4th digit.

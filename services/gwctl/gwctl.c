@@ -558,8 +558,17 @@ static void print_media_json(const Gw__MediaState *ms) {
         json_str_or_null(ms->call_id);
         fputs(",\"remote\":", stdout);
         json_str_or_null(ms->remote);
-        printf(",\"rtp_tx\":%" PRIu64 ",\"rtp_rx\":%" PRIu64 ",\"rtp_dropped\":%" PRIu64 ",\"playout\":",
+        printf(",\"rtp_tx\":%" PRIu64 ",\"rtp_rx\":%" PRIu64 ",\"rtp_dropped\":%" PRIu64,
                ms->rtp_tx, ms->rtp_rx, ms->rtp_dropped);
+        fputs(",\"srtp\":", stdout);
+        if (isempty(ms->srtp_suite))
+                fputs("null", stdout);
+        else {
+                json_str_or_null(ms->srtp_suite);
+                printf(",\"srtp_auth_failed\":%" PRIu64 ",\"srtp_replayed\":%" PRIu64,
+                       ms->srtp_auth_failed, ms->srtp_replayed);
+        }
+        fputs(",\"playout\":", stdout);
         if (ms->has_playout_delay_ms)
                 printf("{\"delay_ms\":%u,\"target_ms\":%u,\"max_delay_ms\":%u,\"lost\":%" PRIu64 ",\"late\":%" PRIu64
                        ",\"concealed\":%" PRIu64 ",\"overflow\":%" PRIu64 ",\"duplicates\":%" PRIu64
@@ -586,7 +595,8 @@ static void print_media_json(const Gw__MediaState *ms) {
         else
                 fputs(",\"rtt_us\":null", stdout);
         printf(",\"mos\":%.2f,\"rtcp_tx\":%" PRIu64 ",\"rtcp_rx\":%" PRIu64 ",\"rtcp_dropped\":%" PRIu64 "}}",
-               q->mos, q->rtcp_tx, q->rtcp_rx, q->rtcp_malformed + q->rtcp_foreign);
+               q->mos, q->rtcp_tx, q->rtcp_rx,
+               q->rtcp_malformed + q->rtcp_foreign + q->srtcp_auth_failed + q->srtcp_replayed);
 }
 
 static void print_media_text(const Gw__MediaState *ms) {
@@ -594,6 +604,11 @@ static void print_media_text(const Gw__MediaState *ms) {
 
         printf("  media:  call-id %s, remote %s, rtp tx %" PRIu64 " rx %" PRIu64 " dropped %" PRIu64 "\n",
                dash(ms->call_id), dash(ms->remote), ms->rtp_tx, ms->rtp_rx, ms->rtp_dropped);
+        if (!isempty(ms->srtp_suite))
+                printf("  srtp:   %s, dropped: auth %" PRIu64 ", replay %" PRIu64 "\n", ms->srtp_suite,
+                       ms->srtp_auth_failed, ms->srtp_replayed);
+        else
+                printf("  srtp:   off (plain RTP)\n");
         if (ms->has_playout_delay_ms)
                 printf("  playout: delay %u ms (target %u, max %u), lost %" PRIu64 ", late %" PRIu64
                        ", concealed %" PRIu64 ", overflow %" PRIu64 "\n", ms->playout_delay_ms, ms->playout_target_ms,

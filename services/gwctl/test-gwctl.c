@@ -713,7 +713,7 @@ TEST(gwctl_line_status) {
                 ASSERT_EQ(r.exit_code, 0);
                 check_json(r.out,
                         "assert d['media'] == {'call_id': 'abc@127.0.0.1', 'remote': '192.0.2.1:30000',\n"
-                        "  'rtp_tx': 1500, 'rtp_rx': 1480, 'rtp_dropped': 2, 'playout': {'delay_ms': 95,\n"
+                        "  'rtp_tx': 1500, 'rtp_rx': 1480, 'rtp_dropped': 2, 'srtp': None, 'playout': {'delay_ms': 95,\n"
                         "  'target_ms': 82, 'max_delay_ms': 104, 'lost': 30, 'late': 10, 'concealed': 31,\n"
                         "  'overflow': 0, 'duplicates': 1, 'grown': 3, 'shrunk': 2}, 'quality': {'rx_expected': 1500,\n"
                         "  'rx_lost': 20, 'rx_loss_permille': 13, 'rx_jitter_us': 2500, 'remote_lost': None,\n"
@@ -725,6 +725,26 @@ TEST(gwctl_line_status) {
                 ASSERT_NOT_NULL(strstr(r.out, "media:  call-id abc@127.0.0.1, remote 192.0.2.1:30000, rtp tx 1500 rx 1480 dropped 2\n"));
                 ASSERT_NOT_NULL(strstr(r.out, "playout: delay 95 ms (target 82, max 104), lost 30, late 10, concealed 31, overflow 0\n"));
                 ASSERT_NOT_NULL(strstr(r.out, "quality: loss 1.3 % (20 of 1500), jitter 2.5 ms, rtt 42.0 ms, MOS 4.20\n"));
+                ASSERT_NOT_NULL(strstr(r.out, "srtp:   off (plain RTP)\n"));
+                run_done(&r);
+
+                /* the same on SRTP: the suite and what it dropped (never a key: MediaState has none) */
+                ms.srtp_suite = (char *) "AES_CM_128_HMAC_SHA1_80";
+                ms.has_srtp_auth_failed = ms.has_srtp_replayed = true;
+                ms.srtp_auth_failed = 3;
+                ms.srtp_replayed = 4;
+                q.has_srtcp_auth_failed = true;
+                q.srtcp_auth_failed = 2;
+                run_with_line_daemons(7, json, &r);
+                ASSERT_EQ(r.exit_code, 0);
+                check_json(r.out,
+                        "m = d['media']\n"
+                        "assert (m['srtp'], m['srtp_auth_failed'], m['srtp_replayed']) == ('AES_CM_128_HMAC_SHA1_80', 3, 4), m\n"
+                        "assert m['quality']['rtcp_dropped'] == 3, m\n");
+                run_done(&r);
+                run_with_line_daemons(7, text, &r);
+                ASSERT_EQ(r.exit_code, 0);
+                ASSERT_NOT_NULL(strstr(r.out, "srtp:   AES_CM_128_HMAC_SHA1_80, dropped: auth 3, replay 4\n"));
                 run_done(&r);
                 entry_media.media = NULL;
         }

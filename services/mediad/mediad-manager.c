@@ -123,6 +123,11 @@ void media_quality_fill(const RtpSession *rtp, Gw__MediaQuality *ret) {
         m->rtcp_rx = c->rx;
         m->rtcp_malformed = c->malformed;
         m->rtcp_foreign = c->foreign;
+        if (rtp_session_srtp_suite(rtp) != SRTP_SUITE_NONE) {
+                m->has_srtcp_auth_failed = m->has_srtcp_replayed = true;
+                m->srtcp_auth_failed = c->auth_failed;
+                m->srtcp_replayed = c->replayed;
+        }
 }
 
 /* The session is about to end: its last figures, for call records (MediaState.session_ended). */
@@ -254,6 +259,7 @@ static void set_tone(MediaLine *l, Gw__Tone tone) {
 }
 
 static int state_timer_arm(Manager *m);
+static void save_streams(Manager *m);
 
 int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
         MediaLine *l = manager_line(m, mc->port);
@@ -301,8 +307,12 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
                                 l->rtp = rtp_session_free(l->rtp);
                         }
                 } else {
+                        uint32_t skip = 0;
+                        bool resumed;
+
                         publish_final(l);
                         l->rtp = rtp_session_free(l->rtp);
+                        resumed = media_resume_apply(m->resume, l->port, &p, &skip);
                         r = rtp_session_new(m->event, &p, on_rtp_event, l, &l->rtp);
                         if (r < 0) {
                                 snprintf(l->error, sizeof(l->error), "port %u: %s", mc->rtp->local_port,
@@ -312,6 +322,12 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
                         } else {
                                 log_debug("Line %u: RTP session %s on port %u.", l->port, mc->rtp->call_id,
                                           mc->rtp->local_port);
+                                if (resumed) {
+                                        m->streams_resumed++;
+                                        log_info("Line %u: RTP session %s resumes its stream of before the restart "
+                                                 "(SSRC %08x, %u sequence numbers on).", l->port, mc->rtp->call_id,
+                                                 p.ssrc, skip);
+                                }
                                 if (!rtp_session_rtcp(l->rtp))
                                         log_warning_errno(rtp_session_rtcp_error(l->rtp),
                                                           "Line %u: failed to open RTCP port %u, call without RTCP: %m",
@@ -325,6 +341,7 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
         }
         set_tone(l, mc->has_tone ? mc->tone : GW__TONE__TONE_NONE);
         publish_state(l);
+        save_streams(m);
         return state_timer_arm(m);
 }
 
@@ -502,6 +519,50 @@ void manager_line_status_free(Gw__LineStatusReply *r) {
         free(r);
 }
 
+/* ---------------------------------------------------------------- restart */
+
+static int on_save_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        save_streams(userdata);
+        return 0;
+}
+
+/* Now, and every second while sessions run (their sequence numbers move on). */
+static void save_streams(Manager *m) {
+        MediaResumeEntry e[m->n_lines ?: 1];
+        size_t n = 0;
+        int r;
+
+        if (!m->state_dir)
+                return;
+        for (size_t i = 0; i < m->n_lines; i++)
+                if (m->lines[i].rtp)
+                        e[n++] = (MediaResumeEntry) { .port = m->lines[i].port, .rtp = m->lines[i].rtp };
+        r = media_resume_save(m->state_dir, e, n);
+        if (r < 0)
+                log_warning_errno(r, "Failed to save the RTP streams to %s: %m", m->state_dir);
+        if (!m->save_timer) {
+                r = sd_event_add_time_relative(m->event, &m->save_timer, CLOCK_MONOTONIC, MEDIAD_RESUME_SAVE_USEC,
+                                               0, on_save_timer, m);
+                if (r < 0) {
+                        log_warning_errno(r, "Failed to arm the stream save timer: %m");
+                        return;
+                }
+        } else
+                (void) sd_event_source_set_time_relative(m->save_timer, MEDIAD_RESUME_SAVE_USEC);
+        (void) sd_event_source_set_enabled(m->save_timer, n > 0 ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
+}
+
+int manager_set_state_dir(Manager *m, const char *dir) {
+        char *d = strdup(dir);
+
+        if (!d)
+                return -ENOMEM;
+        free(m->state_dir);
+        m->state_dir = d;
+        m->resume = media_resume_free(m->resume);
+        return media_resume_load(dir, &m->resume);
+}
+
 /* ---------------------------------------------------------------- life cycle */
 
 int manager_new(sd_event *e, const GwConf *c, const GwTonePlan *plan, Manager **ret) {
@@ -555,6 +616,9 @@ Manager *manager_free(Manager *m) {
         free(m->lines);
         free(m->by_port);
         sd_event_source_disable_unref(m->state_timer);
+        sd_event_source_disable_unref(m->save_timer);
+        media_resume_free(m->resume);
+        free(m->state_dir);
         sd_event_unref(m->event);
         free(m);
         return NULL;

@@ -22,6 +22,7 @@
 #include "gw-toneplan.h"
 #include "gw.pb-c.h"
 #include "mediad-dsp.h"
+#include "mediad-resume.h"
 #include "mediad-rtp.h"
 
 #define MEDIAD_LAST_TONES       8
@@ -85,6 +86,11 @@ struct Manager {
         MediaLine **by_port;          /* [0..max_port]: the per-frame lookup is an index */
         uint32_t max_port;
         sd_event_source *state_timer;
+        /* streams saved for a restart (mediad-resume.h); state_dir NULL: none */
+        char *state_dir;
+        MediaResume *resume;
+        sd_event_source *save_timer;
+        uint64_t streams_resumed;
         ManagerCallbacks cb;
         void *userdata;
         uint64_t frames_unknown_port; /* up frames for a port not in the config */
@@ -96,6 +102,9 @@ int manager_new(sd_event *e, const GwConf *c, const GwTonePlan *plan, Manager **
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 void manager_set_callbacks(Manager *m, const ManagerCallbacks *cb, void *userdata);
+/* Keep our RTP streams in dir/mediad.streams and resume the ones saved there
+ * by the previous instance (mediad-resume.h). */
+int manager_set_state_dir(Manager *m, const char *dir);
 
 MediaLine *manager_line(Manager *m, uint32_t port);
 

@@ -57,6 +57,8 @@ struct Rtcp {
         bool have_rtt;
         uint32_t rtt_us;
 
+        MediaSrtp *srtp;                     /* borrowed from the RTP session; NULL: plain RTCP */
+
         RtcpCounters c;
 };
 
@@ -352,12 +354,16 @@ static size_t build_compound(Rtcp *r, uint8_t *buf, bool bye) {
 }
 
 static int send_compound(Rtcp *r, bool bye) {
-        uint8_t buf[28 + REPORT_BLOCK + 8 + 2 + sizeof(r->cname) + 4 + 8];
+        uint8_t buf[28 + REPORT_BLOCK + 8 + 2 + sizeof(r->cname) + 4 + 8 + SRTP_TRAILER_MAX];
         size_t n;
 
         if (r->remote.ss_family == AF_UNSPEC)
                 return -ENOTCONN;
         n = build_compound(r, buf, bye);
+        if (r->srtp && media_srtp_protect_rtcp(r->srtp, buf, &n) < 0) {
+                r->c.send_errors++;              /* never sent in clear on an SRTP call */
+                return -EIO;
+        }
         if (sendto(r->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *) &r->remote,
                    sa_len(&r->remote)) < 0) {
                 r->c.send_errors++;
@@ -420,11 +426,35 @@ static void parse_report_blocks(Rtcp *r, const uint8_t *p, unsigned rc) {
 }
 
 void rtcp_receive(Rtcp *r, const uint8_t *buf, size_t n, const struct sockaddr *from, socklen_t fromlen) {
+        uint8_t plain[RTCP_MAX_PACKET];
         size_t off = 0;
 
         if (r->remote.ss_family == AF_UNSPEC || !sa_equal(&r->remote, from, fromlen)) {
                 r->c.foreign++;
                 return;
+        }
+        if (r->srtp) {
+                int k;
+
+                if (n > sizeof(plain)) {
+                        r->c.malformed++;
+                        return;
+                }
+                memcpy(plain, buf, n);
+                k = media_srtp_unprotect_rtcp(r->srtp, plain, &n);
+                if (k == -EACCES) {
+                        r->c.auth_failed++;
+                        return;
+                }
+                if (k == -EALREADY) {
+                        r->c.replayed++;
+                        return;
+                }
+                if (k < 0) {
+                        r->c.malformed++;       /* not SRTCP at all (e.g. plain RTCP) */
+                        return;
+                }
+                buf = plain;
         }
         if (rtcp_validate(buf, n) < 0) {
                 r->c.malformed++;
@@ -534,6 +564,11 @@ Rtcp *rtcp_free(Rtcp *r) {
                 close(r->fd);
         free(r);
         return NULL;
+}
+
+void rtcp_set_srtp(Rtcp *r, MediaSrtp *srtp) {
+        if (r)
+                r->srtp = srtp;
 }
 
 void rtcp_set_remote(Rtcp *r, const struct sockaddr_storage *rtp_remote) {

@@ -19,6 +19,7 @@
 #include <systemd/sd-event.h>
 
 #include "gw-macro.h"
+#include "mediad-srtp.h"
 
 #define RTCP_INTERVAL_USEC      (5 * USEC_PER_SEC)   /* RFC 3550 §6.2 minimum, one peer */
 #define RTCP_MAX_PACKET         1500
@@ -37,6 +38,7 @@ typedef struct RtcpCounters {
         uint64_t tx, rx;                    /* compound packets */
         uint64_t sr_tx, rr_tx, sr_rx, rr_rx;
         uint64_t malformed, foreign;        /* dropped */
+        uint64_t auth_failed, replayed;     /* SRTCP: dropped, bad tag / replayed index */
         uint64_t send_errors;
 } RtcpCounters;
 
@@ -88,6 +90,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Rtcp *, rtcp_free);
 /* The peer's RTP address (AF_UNSPEC: unknown); RTCP goes to its port + 1.
  * A new peer starts a new reception (statistics reset). */
 void rtcp_set_remote(Rtcp *r, const struct sockaddr_storage *rtp_remote);
+/* SRTCP with the RTP session's SRTP contexts (not owned; NULL: plain RTCP).
+ * With it, nothing goes out or comes in unprotected. NULL r is a no-op. */
+void rtcp_set_srtp(Rtcp *r, MediaSrtp *srtp);
 /* Reports every 'usec' (randomised 0.5-1.5); the first after half of it. Tests use short ones. */
 void rtcp_set_interval(Rtcp *r, uint64_t usec);
 

@@ -317,7 +317,7 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
          * stream keeps its SSRC and sequence (SRTP's index goes on from its ROC). */
         s->ssrc = p->ssrc ?: rnd[0];
         s->seq = p->ssrc && p->have_seq ? p->seq : (uint16_t) rnd[1];
-        s->ts = rnd[2];
+        s->ts = p->ssrc && p->have_ts ? p->ts : rnd[2];
         r = rtp_session_update(s, p);
         if (r < 0)
                 return r;
@@ -338,6 +338,7 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
         /* RTCP on the odd port beside it; without it the call still has audio. */
         s->rtcp_error = rtcp_new(e, &s->local, s->ssrc, &s->rtcp);
         rtcp_set_remote(s->rtcp, &s->remote);
+        rtcp_set_srtp(s->rtcp, s->srtp);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -380,6 +381,11 @@ int rtp_session_update(RtpSession *s, const RtpParams *p) {
         else if (!s->srtp || !media_srtp_same_keys(s->srtp, &sp)) {
                 MediaSrtp *n = NULL;
 
+                /* Only the peer's key changed: our stream goes on under the same key, so
+                 * its index must too (a ROC back at 0 would repeat indexes: key stream reuse). */
+                if (s->srtp && media_srtp_same_tx_key(s->srtp, &sp))
+                        sp.tx_roc = rtp_session_srtp_next_roc(s);
+
                 r = media_srtp_new(&sp, &n);
                 if (r < 0)
                         return r;
@@ -393,6 +399,7 @@ int rtp_session_update(RtpSession *s, const RtpParams *p) {
         s->te_pt = p->telephone_event_pt;
         s->dir = p->direction;
         rtcp_set_remote(s->rtcp, &s->remote);
+        rtcp_set_srtp(s->rtcp, s->srtp);
         if (remote_changed) {
                 /* A new far end (re-INVITE with new address): its packets start a new stream. */
                 playout_buffer_reset(&s->playout);
@@ -594,6 +601,13 @@ Gw__MediaDirection rtp_session_direction(const RtpSession *s) { return s->dir; }
 uint32_t rtp_session_ssrc(const RtpSession *s) { return s->ssrc; }
 int rtp_session_fd(const RtpSession *s) { return s->fd; }
 uint16_t rtp_session_next_seq(const RtpSession *s) { return s->seq; }
+uint32_t rtp_session_next_ts(const RtpSession *s) { return s->ts; }
+uint32_t rtp_session_srtp_next_roc(const RtpSession *s) {
+        if (!s->srtp)
+                return 0;
+        /* The ROC is that of the last packet protected; the next one (seq 0) starts a new cycle. */
+        return media_srtp_tx_roc(s->srtp) + (media_srtp_tx_sent(s->srtp) && s->seq == 0 ? 1 : 0);
+}
 SrtpSuite rtp_session_srtp_suite(const RtpSession *s) { return s->srtp ? media_srtp_suite(s->srtp) : SRTP_SUITE_NONE; }
 uint32_t rtp_session_srtp_tx_roc(const RtpSession *s) { return s->srtp ? media_srtp_tx_roc(s->srtp) : 0; }
 uint32_t rtp_session_srtp_rx_roc(const RtpSession *s) { return s->srtp ? media_srtp_rx_roc(s->srtp) : 0; }

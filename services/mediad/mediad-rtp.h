@@ -64,6 +64,8 @@ typedef struct RtpParams {
         uint32_t ssrc;
         uint16_t seq;
         bool have_seq;
+        uint32_t ts;                       /* and the media clock (mediad-resume.c) */
+        bool have_ts;
 } RtpParams;
 
 /* Convert a session of MediaControl into params; -EINVAL with *ret_error for
@@ -108,6 +110,9 @@ Gw__MediaDirection rtp_session_direction(const RtpSession *s);
 void rtp_session_remote_text(const RtpSession *s, char *buf, size_t n);
 uint32_t rtp_session_ssrc(const RtpSession *s);
 uint16_t rtp_session_next_seq(const RtpSession *s);
+uint32_t rtp_session_next_ts(const RtpSession *s);
+/* The SRTP ROC of our next packet (next_seq's), for resuming: 0 for plain RTP. */
+uint32_t rtp_session_srtp_next_roc(const RtpSession *s);
 /* SRTP_SUITE_NONE for plain RTP; the ROCs are 0 then. */
 SrtpSuite rtp_session_srtp_suite(const RtpSession *s);
 uint32_t rtp_session_srtp_tx_roc(const RtpSession *s);

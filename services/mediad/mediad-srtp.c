@@ -137,6 +137,10 @@ bool media_srtp_same_keys(const MediaSrtp *s, const MediaSrtpParams *p) {
                memcmp(s->rx_key, p->rx_key, SRTP_KEY_SALT_LEN) == 0;
 }
 
+bool media_srtp_same_tx_key(const MediaSrtp *s, const MediaSrtpParams *p) {
+        return s->suite == p->suite && memcmp(s->tx_key, p->tx_key, SRTP_KEY_SALT_LEN) == 0;
+}
+
 int media_srtp_protect(MediaSrtp *s, uint8_t *buf, size_t *len) {
         int n = (int) *len;
         int r;
@@ -149,30 +153,35 @@ int media_srtp_protect(MediaSrtp *s, uint8_t *buf, size_t *len) {
         return 0;
 }
 
-static uint32_t read_ssrc(const uint8_t *b) {
-        return ((uint32_t) b[8] << 24) | ((uint32_t) b[9] << 16) | ((uint32_t) b[10] << 8) | b[11];
+static uint32_t read_be32(const uint8_t *b) {
+        return ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) | ((uint32_t) b[2] << 8) | b[3];
 }
 
-int media_srtp_unprotect(MediaSrtp *s, uint8_t *buf, size_t *len) {
+/* The inbound stream for 'ssrc' (RTP header offset 8, RTCP offset 4) is added
+ * only when a packet of it authenticates: forged packets with made-up SSRCs
+ * leave nothing behind. A new SSRC of RTP replaces the old stream (the far end
+ * restarted its stream). An RTCP packet of an SSRC other than the one RTP
+ * uses is checked against a stream made for it alone and removed again, so
+ * RTCP can never displace the media stream (its replay window and ROC). */
+static int unprotect(MediaSrtp *s, uint8_t *buf, size_t *len, bool rtcp) {
         srtp_policy_t pol;
         uint32_t ssrc;
-        bool added = false;
+        bool added = false, keep;
         int n = (int) *len;
         int r;
 
-        if (*len < 12 || (buf[0] >> 6) != 2)
+        if (*len < (rtcp ? 8u : 12u) || (buf[0] >> 6) != 2)
                 return -EBADMSG;
-        ssrc = read_ssrc(buf);
+        ssrc = rtcp ? read_be32(buf + 4) : read_be32(buf + 8);
+        keep = !rtcp || !s->have_rx_stream;
         if (!s->have_rx_stream || ssrc != s->rx_ssrc) {
-                /* A stream for this SSRC, kept only if the packet authenticates: forged
-                 * packets with made-up SSRCs leave nothing behind. */
                 policy_fill(&pol, s->suite, s->rx_key);
                 pol.ssrc.type = ssrc_specific;
                 pol.ssrc.value = ssrc;
                 r = srtp_errno(srtp_add_stream(s->rx, &pol));
                 if (r < 0)
                         return r;
-                if (!s->rx_roc_used && s->rx_roc_initial != 0) {
+                if (keep && !s->rx_roc_used && s->rx_roc_initial != 0) {
                         r = srtp_errno(srtp_set_stream_roc(s->rx, ssrc, s->rx_roc_initial));
                         if (r < 0) {
                                 (void) srtp_remove_stream(s->rx, htonl(ssrc));
@@ -181,16 +190,18 @@ int media_srtp_unprotect(MediaSrtp *s, uint8_t *buf, size_t *len) {
                 }
                 added = true;
         }
-        r = srtp_errno(srtp_unprotect(s->rx, buf, &n));
+        r = srtp_errno(rtcp ? srtp_unprotect_rtcp(s->rx, buf, &n) : srtp_unprotect(s->rx, buf, &n));
         if (added) {
-                if (r < 0) {
+                if (r < 0 || !keep) {
                         (void) srtp_remove_stream(s->rx, htonl(ssrc));
-                        return r;
+                        if (r < 0)
+                                return r;
+                } else {
+                        if (s->have_rx_stream)  /* the far end changed SSRC: the old stream is done */
+                                (void) srtp_remove_stream(s->rx, htonl(s->rx_ssrc));
+                        s->have_rx_stream = s->rx_roc_used = true;
+                        s->rx_ssrc = ssrc;
                 }
-                if (s->have_rx_stream)          /* the far end changed SSRC: the old stream is done */
-                        (void) srtp_remove_stream(s->rx, htonl(s->rx_ssrc));
-                s->have_rx_stream = s->rx_roc_used = true;
-                s->rx_ssrc = ssrc;
         }
         if (r < 0)
                 return r;
@@ -198,7 +209,26 @@ int media_srtp_unprotect(MediaSrtp *s, uint8_t *buf, size_t *len) {
         return 0;
 }
 
+int media_srtp_unprotect(MediaSrtp *s, uint8_t *buf, size_t *len) {
+        return unprotect(s, buf, len, false);
+}
+
+int media_srtp_protect_rtcp(MediaSrtp *s, uint8_t *buf, size_t *len) {
+        int n = (int) *len;
+
+        if (srtp_protect_rtcp(s->tx, buf, &n) != srtp_err_status_ok)
+                return -EIO;
+        *len = (size_t) n;
+        return 0;
+}
+
+int media_srtp_unprotect_rtcp(MediaSrtp *s, uint8_t *buf, size_t *len) {
+        return unprotect(s, buf, len, true);
+}
+
 SrtpSuite media_srtp_suite(const MediaSrtp *s) { return s->suite; }
+
+bool media_srtp_tx_sent(const MediaSrtp *s) { return s->tx_sent; }
 
 uint32_t media_srtp_tx_roc(const MediaSrtp *s) {
         uint32_t roc = 0;

@@ -46,6 +46,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(MediaSrtp *, media_srtp_free);
 
 /* Same suite and keys (so the running contexts, ROC and replay window stay). */
 bool media_srtp_same_keys(const MediaSrtp *s, const MediaSrtpParams *p);
+/* Same suite and our key (only the peer's changed). */
+bool media_srtp_same_tx_key(const MediaSrtp *s, const MediaSrtpParams *p);
 
 /* In place; buf has room for *len + SRTP_TRAILER_MAX. -EIO on failure. */
 int media_srtp_protect(MediaSrtp *s, uint8_t *buf, size_t *len);
@@ -53,7 +55,14 @@ int media_srtp_protect(MediaSrtp *s, uint8_t *buf, size_t *len);
  * not SRTP (short, version), -EIO otherwise. */
 int media_srtp_unprotect(MediaSrtp *s, uint8_t *buf, size_t *len);
 
+/* SRTCP (RFC 3711 §3.4) with the same master keys; always the 80-bit tag
+ * (RFC 4568 §6.2). Same return values as the RTP functions. */
+int media_srtp_protect_rtcp(MediaSrtp *s, uint8_t *buf, size_t *len);
+int media_srtp_unprotect_rtcp(MediaSrtp *s, uint8_t *buf, size_t *len);
+
 SrtpSuite media_srtp_suite(const MediaSrtp *s);
 uint32_t media_srtp_tx_roc(const MediaSrtp *s);
+/* A packet was protected (tx_roc is then that packet's ROC, else the initial one). */
+bool media_srtp_tx_sent(const MediaSrtp *s);
 /* Of the stream being received; before one, the initial ROC. */
 uint32_t media_srtp_rx_roc(const MediaSrtp *s);

@@ -28,6 +28,9 @@ int main(int argc, char **argv) {
         r = manager_new(d.event, d.conf, d.tone_plan, &m);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the manager: %m"), EXIT_FAILURE;
+        r = manager_set_state_dir(m, d.state_dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the stream state: %m"), EXIT_FAILURE;
         r = gw_pcm_new(d.event, d.conf, GW_PCM_MEDIA, mediad_on_frame, m, &pcm);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the PCM data plane: %m"), EXIT_FAILURE;

@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 #include <math.h>
 #include <poll.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gw-tests.h"
@@ -586,6 +588,131 @@ TEST(port_in_use) {
         ASSERT_TRUE(strstr(env.cap->last_error[1], "in use") != NULL);
         ASSERT_EQ(manager_line(env.m, 1)->tone, GW__TONE__TONE_RINGBACK);
         env_close(&env);
+}
+
+/* ---------------------------------------------------------------- restart */
+
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+TEST(resume_advance) {
+        uint16_t seq;
+        uint32_t roc;
+
+        media_resume_advance(100, 0, 100, &seq, &roc);
+        ASSERT_EQ(seq, 200);
+        ASSERT_EQ(roc, 0);
+        media_resume_advance(65500, 3, 100, &seq, &roc);           /* over a wrap: the ROC follows */
+        ASSERT_EQ(seq, 64);
+        ASSERT_EQ(roc, 4);
+}
+
+/* Line 1 sends SRTP to the test, which unprotects with its own libsrtp context (as
+ * a peer would); mediad "restarts" (a new manager on the same state directory);
+ * sigd's MediaControl for the same call comes again: the stream goes on with the
+ * same SSRC and later indexes, and the peer takes every packet (no replay, no
+ * auth failure). A session of another call does not inherit it. */
+static unsigned srtp_take(int fd, MediaSrtp *peer, uint32_t *ssrc, uint16_t *last_seq, unsigned *bad) {
+        uint8_t pkt[RTP_MAX_PACKET + SRTP_TRAILER_MAX];
+        unsigned n = 0;
+        ssize_t k;
+
+        while ((k = recv(fd, pkt, sizeof(pkt), MSG_DONTWAIT)) > 0) {
+                size_t len = (size_t) k;
+
+                if (media_srtp_unprotect(peer, pkt, &len) < 0) {
+                        (*bad)++;
+                        continue;
+                }
+                *ssrc = (uint32_t) pkt[8] << 24 | (uint32_t) pkt[9] << 16 | (uint32_t) pkt[10] << 8 | pkt[11];
+                *last_seq = (uint16_t) (pkt[2] << 8 | pkt[3]);
+                n++;
+        }
+        return n;
+}
+
+static void talk_frames(Env *env, uint32_t port, unsigned frames) {
+        for (unsigned k = 0; k < frames; k++) {
+                int16_t a[GW_PCM_SAMPLES];
+
+                sine(a, k, 1000, 6000);
+                up(env, port, a, true);
+                pump(env);
+        }
+}
+
+TEST(resume_srtp_stream_after_restart) {
+        char dir[] = "/tmp/test-mediad-resume-XXXXXX";
+        uint8_t ktx[SRTP_KEY_SALT_LEN], krx[SRTP_KEY_SALT_LEN];
+        Gw__Secret stx = GW__SECRET__INIT, srx = GW__SECRET__INIT;
+        _cleanup_(media_srtp_freep) MediaSrtp *peer = NULL;
+        uint16_t p1 = free_port(), far_port, seq_before = 0, seq_after = 0;
+        uint32_t ssrc_before = 0, ssrc_after = 0;
+        unsigned bad = 0, got;
+        int far = far_socket(&far_port);
+        Gw__RtpSession r;
+        Env env;
+
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        ASSERT_EQ(getrandom(ktx, sizeof(ktx), 0), sizeof(ktx));
+        ASSERT_EQ(getrandom(krx, sizeof(krx), 0), sizeof(krx));
+        stx.has_value = srx.has_value = true;
+        stx.value = (ProtobufCBinaryData) { sizeof(ktx), ktx };
+        srx.value = (ProtobufCBinaryData) { sizeof(krx), krx };
+        rtp_session_proto(&r, "call-srtp", p1, far_port, 0, 101);
+        r.srtp_suite = (char *) "AES_CM_128_HMAC_SHA1_80";
+        r.srtp_tx_key = &stx;
+        r.srtp_rx_key = &srx;
+        /* the peer receives with our tx key */
+        ASSERT_OK(media_srtp_new(&(MediaSrtpParams) { .suite = SRTP_SUITE_AES_CM_128_HMAC_SHA1_80,
+                                                       .tx_key = krx, .rx_key = ktx, .tx_ssrc = 1 }, &peer));
+
+        env_open(&env, "ru");
+        ASSERT_OK(manager_set_state_dir(env.m, dir));
+        ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, &r));
+        talk_frames(&env, 1, 40);
+        /* the save timer (1 s) runs while the call does */
+        for (uint64_t end = mono_usec() + 1200 * USEC_PER_MSEC; mono_usec() < end;)
+                ASSERT_OK(sd_event_run(env.e, 50 * USEC_PER_MSEC));
+        talk_frames(&env, 1, 40);
+        got = srtp_take(far, peer, &ssrc_before, &seq_before, &bad);
+        ASSERT_TRUE(got >= 70);
+        ASSERT_EQ(bad, 0);
+        env_close(&env);                                  /* mediad dies: the file stays */
+
+        env_open(&env, "ru");
+        ASSERT_OK(manager_set_state_dir(env.m, dir));
+        ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, &r));   /* sigd re-sends the call's MediaControl */
+        ASSERT_EQ(env.m->streams_resumed, 1);
+        talk_frames(&env, 1, 40);
+        got = srtp_take(far, peer, &ssrc_after, &seq_after, &bad);
+        ASSERT_TRUE(got >= 30);
+        ASSERT_EQ(bad, 0);                                /* not one replayed or unauthenticated packet */
+        ASSERT_EQ(ssrc_after, ssrc_before);
+        ASSERT_TRUE((uint16_t) (seq_after - seq_before) > 40);
+        ASSERT_TRUE((uint16_t) (seq_after - seq_before) < 40 + 100 + 100);
+        env_close(&env);
+
+        /* a third instance: the stream was taken once; another call on the line starts afresh */
+        env_open(&env, "ru");
+        ASSERT_OK(manager_set_state_dir(env.m, dir));
+        r.call_id = (char *) "another-call";
+        ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, &r));
+        ASSERT_EQ(env.m->streams_resumed, 0);
+        env_close(&env);
+
+        {
+                _cleanup_free_ char *f = NULL;
+
+                ASSERT_TRUE(asprintf(&f, "%s/%s", dir, MEDIAD_STREAMS_FILE) > 0);
+                (void) unlink(f);
+                ASSERT_OK(rmdir(dir));
+        }
+        close(far);
 }
 
 DEFINE_TEST_MAIN

@@ -345,6 +345,36 @@ static void roc_across_restart(uint16_t seq0, unsigned frames, uint32_t want_roc
         pair_done(&p);
 }
 
+/* A re-INVITE changes only the peer's key: A keeps its key and its stream, so its
+ * ROC must go on (back at 0 after a wrap it would repeat indexes). B, keyed the
+ * same as before for A's stream, keeps taking A's packets. */
+TEST(rekey_peer_only_keeps_our_roc) {
+        Pair p;
+        RtpParams pa;
+        uint8_t knew[SRTP_KEY_SALT_LEN];
+
+        pair_init(&p, SRTP_SUITE_AES_CM_128_HMAC_SHA1_80);
+        p.a = rtp_session_free(p.a);
+        pa = params(&p, SRTP_SUITE_AES_CM_128_HMAC_SHA1_80, p.ka, p.kb);
+        pa.ssrc = 0x5eed;
+        pa.seq = 65530;
+        pa.have_seq = true;
+        ASSERT_OK(rtp_session_new(p.e, &pa, NULL, NULL, &p.a));
+        send_frames(&p, 0, 10);                              /* wraps: ROC 1 */
+        ASSERT_EQ(rtp_session_srtp_tx_roc(p.a), 1);
+
+        ASSERT_EQ(getrandom(knew, sizeof(knew), 0), sizeof(knew));
+        pa = params(&p, SRTP_SUITE_AES_CM_128_HMAC_SHA1_80, p.ka, knew);
+        pa.local = loopback(rtp_session_local_port(p.a));
+        ASSERT_OK(rtp_session_update(p.a, &pa));
+        ASSERT_EQ(rtp_session_srtp_tx_roc(p.a), 1);
+        send_frames(&p, 10, 5);
+        ASSERT_EQ(rtp_session_counters(p.b)->rx, 15);
+        ASSERT_EQ(rtp_session_counters(p.b)->srtp_auth_failed + rtp_session_counters(p.b)->srtp_replayed, 0);
+        ASSERT_EQ(rtp_session_srtp_rx_roc(p.b), 1);
+        pair_done(&p);
+}
+
 TEST(roc_sequence_wrap_then_restart) {
         roc_across_restart(65530, 12, 1);          /* wraps after 6 packets */
 }
@@ -426,6 +456,116 @@ TEST(params_from_proto) {
         ASSERT_EQ(srtp_suite_from_string(""), SRTP_SUITE_NONE);
         ASSERT_EQ(srtp_suite_from_string("aes_cm_128_hmac_sha1_80"), _SRTP_SUITE_INVALID);
         ASSERT_STREQ(srtp_suite_to_string(SRTP_SUITE_AES_CM_128_HMAC_SHA1_32), "AES_CM_128_HMAC_SHA1_32");
+}
+
+/* A free port whose successor is free too at the time of asking (RTCP binds +1). */
+static uint16_t rtcp_base_port(void) {
+        int fd = udp_socket();
+        uint16_t port = fd_port(fd);
+
+        close(fd);
+        return (uint16_t) (port - 1);
+}
+
+static void rtcp_pump(sd_event *e, const RtcpCounters *c, uint64_t before) {
+        for (unsigned i = 0; i < 200; i++) {
+                if (c->rx + c->malformed + c->foreign + c->auth_failed + c->replayed > before)
+                        return;
+                ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
+        }
+        GW_TEST_FAIL("RTCP packet never taken");
+}
+
+static uint64_t rtcp_taken(const RtcpCounters *c) {
+        return c->rx + c->malformed + c->foreign + c->auth_failed + c->replayed;
+}
+
+/* SRTCP (RFC 3711 §3.4): reports leave protected (E flag, index, tag; the CNAME
+ * not in clear), the peer accepts them; tampered, replayed and plain RTCP is
+ * dropped and counted. The test's socket T sits between A and B. */
+TEST(srtcp_reports) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_(media_srtp_freep) MediaSrtp *sa = NULL, *sb = NULL;
+        _cleanup_(rtcp_freep) Rtcp *a = NULL, *b = NULL;
+        uint8_t ka[SRTP_KEY_SALT_LEN], kb[SRTP_KEY_SALT_LEN], pkt[512], copy[512];
+        int t = udp_socket();
+        struct sockaddr_storage via = loopback((uint16_t) (fd_port(t) - 1)), to;
+        struct pollfd pfd = { .fd = t, .events = POLLIN };
+        const RtcpCounters *cb;
+        uint64_t before;
+        ssize_t n;
+
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_EQ(getrandom(ka, sizeof(ka), 0), sizeof(ka));
+        ASSERT_EQ(getrandom(kb, sizeof(kb), 0), sizeof(kb));
+        ASSERT_OK(media_srtp_new(&(MediaSrtpParams) { .suite = SRTP_SUITE_AES_CM_128_HMAC_SHA1_32,
+                                                       .tx_key = ka, .rx_key = kb, .tx_ssrc = 0x1111 }, &sa));
+        ASSERT_OK(media_srtp_new(&(MediaSrtpParams) { .suite = SRTP_SUITE_AES_CM_128_HMAC_SHA1_32,
+                                                       .tx_key = kb, .rx_key = ka, .tx_ssrc = 0x2222 }, &sb));
+        {
+                struct sockaddr_storage la = loopback(rtcp_base_port()), lb = loopback(rtcp_base_port());
+
+                ASSERT_OK(rtcp_new(e, &la, 0x1111, &a));
+                ASSERT_OK(rtcp_new(e, &lb, 0x2222, &b));
+        }
+        rtcp_set_srtp(a, sa);
+        rtcp_set_srtp(b, sb);
+        rtcp_set_remote(a, &via);
+        rtcp_set_remote(b, &via);
+        cb = rtcp_counters(b);
+        to = loopback(rtcp_local_port(b));
+
+        ASSERT_OK(rtcp_send_report(a));
+        ASSERT_EQ(poll(&pfd, 1, 2000), 1);
+        n = recv(t, pkt, sizeof(pkt), 0);
+        /* RR (8) + SDES with "00001111@fxsgw" (28) = 36 bytes; SRTCP adds index (4) and an 80-bit tag
+         * even with the _32 suite (RFC 4568 §6.2). */
+        ASSERT_EQ(n, 36 + 4 + 10);
+        ASSERT_TRUE(pkt[36] & 0x80);                              /* E: encrypted */
+        ASSERT_TRUE(rtcp_validate(pkt, (size_t) n) < 0);
+        ASSERT_TRUE(memmem(pkt, (size_t) n, "fxsgw", 5) == NULL);
+        memcpy(copy, pkt, (size_t) n);
+
+        before = rtcp_taken(cb);
+        ASSERT_EQ(sendto(t, pkt, (size_t) n, 0, (struct sockaddr *) &to, sizeof(struct sockaddr_in)), n);
+        rtcp_pump(e, cb, before);
+        ASSERT_EQ(cb->rx, 1u);
+        ASSERT_EQ(cb->rr_rx, 1u);
+
+        /* A's next report, tampered: the tag fails (the index is fresh, so not a replay) */
+        ASSERT_OK(rtcp_send_report(a));
+        ASSERT_EQ(poll(&pfd, 1, 2000), 1);
+        n = recv(t, pkt, sizeof(pkt), 0);
+        ASSERT_TRUE(n > 20);
+        memcpy(copy, pkt, (size_t) n);
+        copy[20] ^= 0x01;
+        before = rtcp_taken(cb);
+        ASSERT_EQ(sendto(t, copy, (size_t) n, 0, (struct sockaddr *) &to, sizeof(struct sockaddr_in)), n);
+        rtcp_pump(e, cb, before);
+        ASSERT_EQ(cb->auth_failed, 1u);
+        ASSERT_EQ(cb->rx, 1u);
+
+        /* ... and the untouched one is still taken: a forgery does not move the replay window */
+        before = rtcp_taken(cb);
+        ASSERT_EQ(sendto(t, pkt, (size_t) n, 0, (struct sockaddr *) &to, sizeof(struct sockaddr_in)), n);
+        rtcp_pump(e, cb, before);
+        ASSERT_EQ(cb->rx, 2u);
+
+        before = rtcp_taken(cb);                                   /* replayed */
+        ASSERT_EQ(sendto(t, pkt, (size_t) n, 0, (struct sockaddr *) &to, sizeof(struct sockaddr_in)), n);
+        rtcp_pump(e, cb, before);
+        ASSERT_EQ(cb->replayed, 1u);
+
+        {                                                          /* a plain RR is not taken */
+                uint8_t rr[8] = { 0x80, 201, 0, 1, 0, 0, 0x11, 0x11 };
+
+                before = rtcp_taken(cb);
+                ASSERT_EQ(sendto(t, rr, sizeof(rr), 0, (struct sockaddr *) &to, sizeof(struct sockaddr_in)), 8);
+                rtcp_pump(e, cb, before);
+                ASSERT_EQ(cb->auth_failed + cb->malformed, 2u);
+        }
+        ASSERT_EQ(cb->rx, 2u);
+        close(t);
 }
 
 DEFINE_TEST_MAIN

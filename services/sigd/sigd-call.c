@@ -97,6 +97,7 @@ static void publish_media_control(Line *l, bool bump) {
         Gw__MediaControl mc = GW__MEDIA_CONTROL__INIT;
         Gw__RtpSession rtp = GW__RTP_SESSION__INIT;
         Call *c = l->call;
+        Gw__Secret tx_key = GW__SECRET__INIT, rx_key = GW__SECRET__INIT;
         char key[16];
 
         if (bump)
@@ -123,6 +124,15 @@ static void publish_media_control(Line *l, bool bump) {
                 rtp.direction = media_direction(c->media.direction);
                 rtp.has_ptime_ms = true;
                 rtp.ptime_ms = SDP_PTIME_MS;
+                if (c->media.local.suite != SDP_SRTP_NONE) {
+                        /* Pointers into the call: packed by the bus (which wipes its buffer), never copied. */
+                        rtp.srtp_suite = UNCONST(sdp_srtp_suite_to_string(c->media.local.suite));
+                        tx_key.has_value = rx_key.has_value = true;
+                        tx_key.value = (ProtobufCBinaryData) { SDP_KEY_SALT_LEN, c->media.local.key };
+                        rx_key.value = (ProtobufCBinaryData) { SDP_KEY_SALT_LEN, c->media.remote_key };
+                        rtp.srtp_tx_key = &tx_key;
+                        rtp.srtp_rx_key = &rx_key;
+                }
                 mc.rtp = &rtp;
         }
         env.body_case = GW__ENVELOPE__BODY_MEDIA_CONTROL;
@@ -318,6 +328,7 @@ static int call_new(Manager *m, Line *l, bool outgoing, Call **ret) {
                 l->call = c;
                 l->call_seq++;
                 c->local_port = gw_conf_rtp_port(m->conf, l->index, l->call_seq);
+                c->srtp = l->profile ? l->profile->srtp : m->conf->media_srtp;
         }
         *ret = c;
         return 0;
@@ -368,7 +379,9 @@ static void call_free(Call *c) {
         free(c->remote_target);
         free(c->request_uri);
         free(c->ack);
-        free(c->ok);
+        erase_and_free(c->ok);                    /* our SDP, with our key */
+        sdp_result_wipe(&c->media);
+        explicit_bzero(c->offered, sizeof c->offered);
         free(c);
 }
 
@@ -424,7 +437,7 @@ static void host_of(Manager *m, char *buf, size_t n) {
 
 static int set_sdp_body(Call *c, osip_message_t *msg) {
         Manager *m = c->manager;
-        _cleanup_free_ char *text = NULL;
+        _cleanup_(sdp_text_freep) char *text = NULL;
         char host[sizeof m->via_host], len[24];
         SdpLocal l = {};
         int r;
@@ -442,8 +455,17 @@ static int set_sdp_body(Call *c, osip_message_t *msg) {
         l.sess_version = c->sdp_version;
         if (c->have_media)
                 sdp_local_answer(&l, &c->media);
-        else
-                sdp_local_offer(&l, m->conf);
+        else {
+                /* One set of keys per call: every attempt (failover, authentication) offers the same. */
+                if (!c->made_offer) {
+                        r = sdp_offer_crypto(c->srtp, c->offered);
+                        if (r < 0)
+                                return log_error_errno(r, "Call %s: no random SRTP key: %m", strna(c->call_id));
+                        c->n_offered = (size_t) r;
+                        c->made_offer = true;
+                }
+                sdp_local_offer(&l, m->conf, c->srtp, c->offered, c->n_offered);
+        }
         r = sdp_build(&l, &text);
         if (r < 0)
                 return r;
@@ -920,25 +942,61 @@ static const osip_body_t *message_sdp(const osip_message_t *msg) {
         return b;
 }
 
-/* An SDP answer to our offer (183 or 2xx). */
+static bool srtp_differs(const SdpResult *a, const SdpResult *b) {
+        return a->local.suite != b->local.suite || a->local.tag != b->local.tag ||
+               memcmp(a->local.key, b->local.key, SDP_KEY_SALT_LEN) != 0 ||
+               memcmp(a->remote_key, b->remote_key, SDP_KEY_SALT_LEN) != 0;
+}
+
+/* "pcma" or "pcma, SRTP AES_CM_128_HMAC_SHA1_80", for logs. */
+static const char *media_label(const Call *c, char *buf, size_t n) {
+        if (c->media.local.suite == SDP_SRTP_NONE)
+                snprintf(buf, n, "%s", gw_codec_to_string(c->media.codec));
+        else
+                snprintf(buf, n, "%s, SRTP %s", gw_codec_to_string(c->media.codec),
+                         sdp_srtp_suite_to_string(c->media.local.suite));
+        return buf;
+}
+
+/* The SRTP in use, by suite and tag (never the keys). */
+static void call_log_srtp(const Call *c) {
+        if (c->media.local.suite != SDP_SRTP_NONE)
+                log_info("Call %s: SRTP %s (a=crypto tag %" PRIu32 ", %s).", c->call_id,
+                         sdp_srtp_suite_to_string(c->media.local.suite), c->media.local.tag,
+                         c->media.secure ? "RTP/SAVP" : "RTP/AVP");
+        else if (c->srtp != GW_SRTP_OFF)
+                log_info("Call %s: plain RTP (the peer has no SRTP).", c->call_id);
+}
+
+/* An SDP answer to our offer (183 or 2xx; the ACK after a late offer). */
 static int call_take_answer(Call *c, const osip_message_t *resp) {
         const osip_body_t *b = message_sdp(resp);
         const char *why = NULL;
         SdpMedia m;
         SdpResult res;
+        bool changed;
         int r;
 
         if (!b)
                 return -ENOENT;
         r = sdp_parse(b->body, &m, &why);
         if (r >= 0)
-                r = sdp_accept_answer(&m, c->manager->conf, &res, &why);
+                r = sdp_accept_answer(&m, c->manager->conf, c->srtp, c->offered, c->n_offered, &res, &why);
+        sdp_media_wipe(&m);
         if (r < 0) {
-                log_warning("Call %s: unusable SDP answer in %d: %s.", c->call_id, resp->status_code, why);
+                if (resp->status_code)
+                        log_warning("Call %s: unusable SDP answer in %d: %s.", c->call_id, resp->status_code, why);
+                else
+                        log_warning("Call %s: unusable SDP answer in the ACK: %s.", c->call_id, why);
                 return r;
         }
+        changed = !c->have_media || srtp_differs(&res, &c->media);
+        sdp_result_wipe(&c->media);
         c->media = res;
         c->have_media = true;
+        sdp_result_wipe(&res);
+        if (changed)                              /* a 183's answer again in the 200: said once */
+                call_log_srtp(c);
         return 0;
 }
 
@@ -1019,6 +1077,7 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
         c->got_final = true;
         call_invite_timer_stop(c);
         if (code < 300) {
+                char label[64];
                 bool sdp_ok;
 
                 if (!c->got_1xx)
@@ -1041,7 +1100,7 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                         return;
                 }
                 log_info("Line %u: call %s to %s answered (%s).", l->conf->port, c->call_id, c->remote_number,
-                         gw_codec_to_string(c->media.codec));
+                         media_label(c, label, sizeof label));
                 line_set_reversed(l, true);
                 line_connected(l);
                 publish_call_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_ANSWER, NULL, (uint32_t) code);
@@ -1272,7 +1331,7 @@ static int call_respond(Call *c, osip_transaction_t *tr, const osip_message_t *r
                 char *s = NULL;
                 size_t len = 0;
                 if (osip_message_to_str(resp, &s, &len) == 0) {
-                        free(c->ok);
+                        erase_and_free(c->ok);
                         c->ok = strndup(s, len);
                         c->ok_len = len;
                         osip_free(s);
@@ -1291,8 +1350,7 @@ static int on_ok_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 c->ok_timer = sd_event_source_disable_unref(c->ok_timer);
                 if (c->ok) {
                         log_warning("Call %s: no ACK for our 2xx, hanging up.", c->call_id);
-                        free(c->ok);
-                        c->ok = NULL;
+                        c->ok = erase_and_free(c->ok);
                         call_send_bye(c);
                         if (c->line) {
                                 call_event_end(c, "no-ack", 0);
@@ -1316,6 +1374,7 @@ static int on_ok_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 static void call_answer(Call *c) {
         Line *l = c->line;
         TransactionCtx *ctx;
+        char label[64];
 
         if (!c->ist || !c->invite)
                 return;
@@ -1334,7 +1393,7 @@ static void call_answer(Call *c) {
                                        10 * USEC_PER_MSEC, on_ok_timer, c) < 0)
                 c->ok_timer = NULL;
         log_info("Line %u: answered call %s from %s (%s).", l->conf->port, c->call_id, strna(c->remote_number),
-                 c->have_media ? gw_codec_to_string(c->media.codec) : "our offer in the 200");
+                 c->have_media ? media_label(c, label, sizeof label) : "our offer in the 200");
         line_connected(l);
         publish_call_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_ANSWER, NULL, 200);
 }
@@ -1376,12 +1435,12 @@ static int incoming_invite(Manager *m, osip_event_t *ev, const struct sockaddr_s
         }
         b = message_sdp(req);
         if (b) {
-                SdpMedia offer;
-                SdpResult res;
+                _cleanup_(sdp_media_wipe) SdpMedia offer = {};
+                _cleanup_(sdp_result_wipe) SdpResult res = {};
                 r = sdp_parse(b->body, &offer, &why);
                 if (r >= 0)
-                        r = sdp_answer_offer(&offer, m->conf, false, &res, &why);
-                if (r < 0) {
+                        r = sdp_answer_offer(&offer, m->conf, l->profile->srtp, false, NULL, &res, &why);
+                if (r == -EPROTO || r == -EBADMSG) {
                         log_warning("Line %u: refusing INVITE %s: %s.", l->conf->port,
                                     req->call_id && req->call_id->number ? req->call_id->number : "?", why);
                         *ret_status = 488;
@@ -1391,11 +1450,14 @@ static int incoming_invite(Manager *m, osip_event_t *ev, const struct sockaddr_s
                         *ret_status = 486;
                         return call_respond(NULL, tr, req, 486, NULL, false) < 0 ? -ENOMEM : 1;
                 }
+                if (r < 0) {
+                        log_warning_errno(r, "Line %u: refusing INVITE: %m", l->conf->port);
+                        *ret_status = 500;
+                        return call_respond(NULL, tr, req, 500, NULL, false) < 0 ? -ENOMEM : 1;
+                }
                 r = call_new(m, l, false, &c);
                 if (r < 0)
                         return r;
-                c->offer = offer;
-                c->have_offer = true;
                 c->media = res;
                 c->have_media = true;
         } else {
@@ -1445,6 +1507,8 @@ static int incoming_invite(Manager *m, osip_event_t *ev, const struct sockaddr_s
                 goto oom;
 
         log_info("Line %u: incoming call %s from %s.", l->conf->port, c->call_id, c->remote_number);
+        if (c->have_media)
+                call_log_srtp(c);
         (void) call_respond(c, tr, req, 100, NULL, false);
         (void) call_respond(c, tr, req, 180, NULL, false);
         line_set_state(l, GW__CALL_STATE__CALL_RINGING);
@@ -1504,9 +1568,10 @@ static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struc
         osip_transaction_t *tr = NULL;
         const osip_body_t *b = message_sdp(req);
         const char *why = NULL;
-        SdpMedia offer;
-        SdpResult res;
+        _cleanup_(sdp_media_wipe) SdpMedia offer = {};
+        _cleanup_(sdp_result_wipe) SdpResult res = {};
         osip_contact_t *ct = NULL;
+        bool srtp_changed;
         int r;
 
         r = server_transaction_new(m, ev, dest, dest_len, &tr);
@@ -1520,14 +1585,19 @@ static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struc
         }
         r = sdp_parse(b->body, &offer, &why);
         if (r >= 0)
-                r = sdp_answer_offer(&offer, m->conf, false, &res, &why);
+                r = sdp_answer_offer(&offer, m->conf, c->srtp, false, c->have_media ? &c->media : NULL, &res, &why);
         if (r < 0) {
-                log_warning("Call %s: refusing re-INVITE: %s.", c->call_id, why);
-                *ret_status = 488;
-                return call_respond(c, tr, req, 488, why, false) < 0 ? -ENOMEM : 1;
+                bool refused = r == -EPROTO || r == -EBADMSG;
+                log_warning("Call %s: refusing re-INVITE: %s.", c->call_id, refused ? why : strerror(-r));
+                *ret_status = refused ? 488 : 500;
+                return call_respond(c, tr, req, *ret_status, refused ? why : NULL, false) < 0 ? -ENOMEM : 1;
         }
+        srtp_changed = !c->have_media || srtp_differs(&res, &c->media);
+        sdp_result_wipe(&c->media);
         c->media = res;
         c->have_media = true;
+        if (srtp_changed)
+                call_log_srtp(c);
         if (osip_message_get_contact(req, 0, &ct) >= 0 && ct && ct->url) {
                 char *t = uri_string(ct->url);
                 if (t) {
@@ -1574,8 +1644,7 @@ int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_sto
                 c = call_for_request(m, req, false);
                 if (c && c->ok) {
                         c->ok_timer = sd_event_source_disable_unref(c->ok_timer);
-                        free(c->ok);
-                        c->ok = NULL;
+                        c->ok = erase_and_free(c->ok);
                         if (!c->have_media)
                                 call_take_late_answer(c, req);
                 }

@@ -125,10 +125,12 @@ struct Call {
         unsigned ok_sent;
 
         /* media */
-        bool have_offer;                 /* incoming: the INVITE's SDP */
-        SdpMedia offer;
         bool have_media;
-        SdpResult media;
+        SdpResult media;                 /* holds both SRTP keys: wiped on change and at free */
+        GwSrtpMode srtp;                 /* the line's profile's, fixed for the call */
+        SdpCrypto offered[SDP_OFFER_CRYPTO]; /* our offer's a=crypto lines and keys (every attempt's) */
+        size_t n_offered;
+        bool made_offer;
         uint16_t local_port;
         uint64_t sdp_sess_id, sdp_version;
 

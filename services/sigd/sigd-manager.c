@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sigd-manager.c: the manager object: creation, start, teardown, callbacks. */
 #include <assert.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,35 @@ static void osip_trace_to_log(const char *fi, int li, osip_trace_level_t level, 
         log_debug("libosip2: %s", buf);
 }
 
+/* Everything libosip2 frees is wiped first: SIP messages carry SDP with SRTP
+ * keys (a=crypto), and their parsed and printed copies must not linger in
+ * freed memory after a call. A few hundred small blocks per message. */
+static void osip_wiping_free(void *p) {
+        if (p) {
+                explicit_bzero(p, malloc_usable_size(p));
+                free(p);
+        }
+}
+
+static void *osip_wiping_realloc(void *p, size_t n) {
+        size_t old;
+        void *q;
+
+        if (!p)
+                return malloc(n);
+        if (n == 0) {
+                osip_wiping_free(p);
+                return NULL;
+        }
+        old = malloc_usable_size(p);
+        q = malloc(n);
+        if (!q)
+                return NULL;
+        memcpy(q, p, MIN(old, n));
+        osip_wiping_free(p);
+        return q;
+}
+
 int manager_new(sd_event *e, const GwConf *c, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
@@ -38,6 +68,7 @@ int manager_new(sd_event *e, const GwConf *c, Manager **ret) {
         m->conf = c;
 
         osip_trace_initialize_func(OSIP_INFO4, osip_trace_to_log);
+        osip_set_allocators(malloc, osip_wiping_realloc, osip_wiping_free);
         r = manager_osip_init(m);
         if (r < 0)
                 return r;

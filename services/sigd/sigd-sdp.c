@@ -2,10 +2,12 @@
 /* sigd-sdp.c: SDP offer/answer for one audio stream (see sigd-sdp.h). */
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include <osipparser2/osip_port.h>
 #include <osipparser2/sdp_message.h>
@@ -21,6 +23,16 @@ static const char *const direction_table[_SDP_DIRECTION_MAX] = {
 
 const char *sdp_direction_to_string(SdpDirection d) {
         return d >= 0 && d < _SDP_DIRECTION_MAX ? direction_table[d] : NULL;
+}
+
+static const char *const srtp_suite_table[_SDP_SRTP_SUITE_MAX] = {
+        [SDP_SRTP_NONE] = "",
+        [SDP_SRTP_AES_CM_128_HMAC_SHA1_80] = "AES_CM_128_HMAC_SHA1_80",
+        [SDP_SRTP_AES_CM_128_HMAC_SHA1_32] = "AES_CM_128_HMAC_SHA1_32",
+};
+
+const char *sdp_srtp_suite_to_string(SdpSrtpSuite s) {
+        return s >= 0 && s < _SDP_SRTP_SUITE_MAX ? srtp_suite_table[s] : NULL;
 }
 
 static SdpDirection direction_from_string(const char *s) {
@@ -48,9 +60,210 @@ static int parse_number(const char *s, uint64_t max, uint64_t *ret) {
         return 0;
 }
 
+/* The parsed copies of a=crypto values hold keys: wiped before libosip2 frees them. */
 static void sdp_message_freep(sdp_message_t **s) {
-        if (*s)
-                sdp_message_free(*s);
+        osip_list_iterator_t it, it2;
+
+        if (!*s)
+                return;
+        for (sdp_media_t *med = osip_list_get_first(&(*s)->m_medias, &it); med; med = osip_list_get_next(&it))
+                for (sdp_attribute_t *a = osip_list_get_first(&med->a_attributes, &it2); a; a = osip_list_get_next(&it2))
+                        if (a->a_att_value)
+                                explicit_bzero(a->a_att_value, strlen(a->a_att_value));
+        for (sdp_attribute_t *a = osip_list_get_first(&(*s)->a_attributes, &it); a; a = osip_list_get_next(&it))
+                if (a->a_att_value)
+                        explicit_bzero(a->a_att_value, strlen(a->a_att_value));
+        sdp_message_free(*s);
+}
+
+/* ---------------------------------------------------------------- a=crypto (RFC 4568) */
+
+static int base64_value(char ch) {
+        if (ch >= 'A' && ch <= 'Z')
+                return ch - 'A';
+        if (ch >= 'a' && ch <= 'z')
+                return ch - 'a' + 26;
+        if (ch >= '0' && ch <= '9')
+                return ch - '0' + 52;
+        if (ch == '+')
+                return 62;
+        if (ch == '/')
+                return 63;
+        return -1;
+}
+
+/* Exactly SDP_KEY_SALT_LEN bytes: 40 characters, no padding (30 is a multiple of 3). */
+static int base64_key_decode(const char *s, size_t n, uint8_t ret[static SDP_KEY_SALT_LEN]) {
+        uint8_t out[SDP_KEY_SALT_LEN];
+
+        if (n != SDP_KEY_SALT_LEN / 3 * 4)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i += 4) {
+                int v[4];
+                for (size_t j = 0; j < 4; j++)
+                        if ((v[j] = base64_value(s[i + j])) < 0) {
+                                explicit_bzero(out, sizeof out);
+                                return -EINVAL;
+                        }
+                out[i / 4 * 3] = (uint8_t) (v[0] << 2 | v[1] >> 4);
+                out[i / 4 * 3 + 1] = (uint8_t) ((v[1] & 0xf) << 4 | v[2] >> 2);
+                out[i / 4 * 3 + 2] = (uint8_t) ((v[2] & 0x3) << 6 | v[3]);
+        }
+        memcpy(ret, out, sizeof out);
+        explicit_bzero(out, sizeof out);
+        return 0;
+}
+
+static void base64_key_encode(const uint8_t key[static SDP_KEY_SALT_LEN], char ret[static SDP_KEY_SALT_LEN / 3 * 4 + 1]) {
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+        for (size_t i = 0; i < SDP_KEY_SALT_LEN; i += 3) {
+                uint32_t v = (uint32_t) key[i] << 16 | (uint32_t) key[i + 1] << 8 | key[i + 2];
+                char *o = ret + i / 3 * 4;
+                o[0] = alphabet[v >> 18 & 63];
+                o[1] = alphabet[v >> 12 & 63];
+                o[2] = alphabet[v >> 6 & 63];
+                o[3] = alphabet[v & 63];
+        }
+        ret[SDP_KEY_SALT_LEN / 3 * 4] = 0;
+}
+
+/* "2^N" or a decimal number of packets. */
+static int parse_lifetime(const char *s, size_t n, unsigned *ret_log2, bool *ret_exact) {
+        char buf[24];
+        uint64_t v;
+
+        if (n == 0 || n >= sizeof buf)
+                return -EINVAL;
+        memcpy(buf, s, n);
+        buf[n] = 0;
+        if (n > 2 && buf[0] == '2' && buf[1] == '^') {
+                if (parse_number(buf + 2, 64, &v) < 0)
+                        return -EINVAL;
+                *ret_log2 = (unsigned) v;
+                *ret_exact = true;
+                return 0;
+        }
+        if (parse_number(buf, UINT64_MAX, &v) < 0 || v == 0)
+                return -EINVAL;
+        *ret_log2 = 63 - (unsigned) __builtin_clzll(v);       /* floor(log2) */
+        *ret_exact = (v & (v - 1)) == 0;
+        return 0;
+}
+
+static bool is_wsp(char ch) {
+        return ch == ' ' || ch == '\t';
+}
+
+/* Next token of v at *p (WSP-separated); false at the end. */
+static bool next_token(const char **p, const char **ret, size_t *ret_n) {
+        const char *s = *p;
+
+        while (is_wsp(*s))
+                s++;
+        if (!*s)
+                return false;
+        *ret = s;
+        while (*s && !is_wsp(*s))
+                s++;
+        *ret_n = (size_t) (s - *ret);
+        *p = s;
+        return true;
+}
+
+static bool token_is(const char *t, size_t n, const char *word) {
+        return strlen(word) == n && memcmp(t, word, n) == 0;
+}
+
+/* "<tag> <suite> inline:<key||salt>[|lifetime][|MKI:len] [session params]"
+ * (RFC 4568 §9.1). What we cannot honour is refused with a reason: other
+ * suites, a key that is not 30 bytes, several keys, an MKI (mediad does not
+ * send or expect one), a lifetime below 2^31 (we never re-key within a call;
+ * 2^31 packets are 497 days of 20 ms) or above the suites' 2^48, and session
+ * parameters that change the protection (UNENCRYPTED_*, UNAUTHENTICATED_SRTP,
+ * KDR, FEC_*). WSH (a replay window hint) and '-'-prefixed extensions are
+ * optional for the receiver and ignored (§6.3.7). */
+static int parse_crypto(const char *v, SdpCrypto *ret, const char **ret_error) {
+        const char *p = v, *t, *key, *bar;
+        size_t n, key_n;
+        uint64_t tag;
+
+        if (!v)
+                return *ret_error = "a=crypto without a value", -EBADMSG;
+        if (!next_token(&p, &t, &n) || n > 9 || strspn(t, "0123456789") < n ||
+            parse_number(strndupa(t, n), 999999999, &tag) < 0)
+                return *ret_error = "a=crypto tag is not 1 to 9 digits", -EBADMSG;
+        ret->tag = (uint32_t) tag;
+
+        if (!next_token(&p, &t, &n))
+                return *ret_error = "a=crypto without a crypto suite", -EBADMSG;
+        if (token_is(t, n, srtp_suite_table[SDP_SRTP_AES_CM_128_HMAC_SHA1_80]))
+                ret->suite = SDP_SRTP_AES_CM_128_HMAC_SHA1_80;
+        else if (token_is(t, n, srtp_suite_table[SDP_SRTP_AES_CM_128_HMAC_SHA1_32]))
+                ret->suite = SDP_SRTP_AES_CM_128_HMAC_SHA1_32;
+        else
+                return *ret_error = "a=crypto suite not supported (only AES_CM_128_HMAC_SHA1_80 and _32)", -EBADMSG;
+
+        if (!next_token(&p, &t, &n))
+                return *ret_error = "a=crypto without key parameters", -EBADMSG;
+        if (memchr(t, ';', n))
+                return *ret_error = "a=crypto with several keys is not supported", -EBADMSG;
+        if (n < 7 || strncasecmp(t, "inline:", 7) != 0)
+                return *ret_error = "a=crypto key method is not inline:", -EBADMSG;
+        key = t + 7;
+        bar = memchr(key, '|', n - 7);
+        key_n = bar ? (size_t) (bar - key) : n - 7;
+        if (bar) {
+                /* |lifetime, |MKI:length, or both in this order */
+                const char *f = bar + 1, *end = t + n, *f_end = memchr(f, '|', (size_t) (end - f)) ?: end;
+                unsigned lg;
+                bool exact;
+
+                if (memchr(f, ':', (size_t) (f_end - f)) || f_end < end)
+                        return *ret_error = "a=crypto with an MKI is not supported", -EBADMSG;
+                if (parse_lifetime(f, (size_t) (f_end - f), &lg, &exact) < 0)
+                        return *ret_error = "a=crypto key lifetime is not 2^N or a number", -EBADMSG;
+                if (lg < 31)
+                        return *ret_error = "a=crypto key lifetime below 2^31 (keys are never renewed in a call)", -EBADMSG;
+                if (lg > 48 || (lg == 48 && !exact))
+                        return *ret_error = "a=crypto key lifetime above 2^48 (the suite's maximum)", -EBADMSG;
+        }
+        if (base64_key_decode(key, key_n, ret->key) < 0)
+                return *ret_error = "a=crypto key is not 30 bytes of base64 (key and salt)", -EBADMSG;
+
+        while (next_token(&p, &t, &n)) {
+                if (t[0] == '-')
+                        continue;
+                if (n > 4 && memcmp(t, "WSH=", 4) == 0 && strspn(t + 4, "0123456789") >= n - 4)
+                        continue;
+                explicit_bzero(ret->key, sizeof ret->key);
+                if (token_is(t, n, "UNENCRYPTED_SRTP") || token_is(t, n, "UNENCRYPTED_SRTCP") ||
+                    token_is(t, n, "UNAUTHENTICATED_SRTP"))
+                        return *ret_error = "a=crypto asks for unencrypted or unauthenticated SRTP/SRTCP", -EBADMSG;
+                return *ret_error = "a=crypto session parameter not supported (KDR, FEC or unknown)", -EBADMSG;
+        }
+        return 0;
+}
+
+static void note_crypto(SdpMedia *m, const char *v) {
+        SdpCrypto c = {};
+        const char *why = NULL;
+
+        m->n_crypto_lines++;
+        if (parse_crypto(v, &c, &why) >= 0) {
+                for (size_t i = 0; i < m->n_crypto; i++)
+                        if (m->crypto[i].tag == c.tag) {
+                                why = "a=crypto tag used twice";
+                                break;
+                        }
+                if (!why && m->n_crypto >= SDP_MAX_CRYPTO)
+                        why = "too many a=crypto lines";
+                if (!why)
+                        m->crypto[m->n_crypto++] = c;
+        }
+        if (why && !m->crypto_error)
+                m->crypto_error = why;
+        explicit_bzero(&c, sizeof c);
 }
 
 /* "IN IP4 192.0.2.1": a unicast IP literal of the given type. */
@@ -161,6 +374,8 @@ static int parse_audio(sdp_message_t *sdp, int pos, SdpMedia *m, const char **re
                         else if (level == 1 && strcmp(a->a_att_field, "ptime") == 0 &&
                                  parse_number(a->a_att_value, 1000, &v) == 0)
                                 m->ptime_ms = (unsigned) v;
+                        else if (level == 1 && strcmp(a->a_att_field, "crypto") == 0)
+                                note_crypto(m, a->a_att_value);
                 }
         }
         for (size_t i = 0; i < m->n_pts; i++) {
@@ -234,10 +449,10 @@ int sdp_parse(const char *body, SdpMedia *ret, const char **ret_error) {
                         return *ret_error = "no audio stream", -EBADMSG;
         }
         r = parse_audio(sdp, audio, &m, ret_error);
-        if (r < 0)
-                return r;
-        *ret = m;
-        return 0;
+        if (r >= 0)
+                *ret = m;
+        sdp_media_wipe(&m);
+        return r;
 }
 
 static int pick_codec(const SdpMedia *r, const GwConf *c, SdpResult *ret) {
@@ -259,8 +474,6 @@ static int result_common(const SdpMedia *r, const GwConf *c, SdpResult *ret, con
                 ret_error = &dummy;
         if (r->port == 0)
                 return *ret_error = "the audio stream is refused (port 0)", -EPROTO;
-        if (r->secure)
-                return *ret_error = "SRTP (RTP/SAVP) is not supported", -EPROTO;
         if (r->ptime_ms != 0 && r->ptime_ms % 10 != 0)
                 return *ret_error = "ptime is not a multiple of 10 ms", -EPROTO;
         if (pick_codec(r, c, ret) < 0)
@@ -271,14 +484,90 @@ static int result_common(const SdpMedia *r, const GwConf *c, SdpResult *ret, con
         return 0;
 }
 
-int sdp_answer_offer(const SdpMedia *offer, const GwConf *c, bool local_hold, SdpResult *ret,
-                     const char **ret_error) {
-        SdpResult res = {};
+static int crypto_new_key(SdpCrypto *c) {
+        ssize_t k = getrandom(c->key, sizeof c->key, 0);
+
+        if (k < 0)
+                return -errno;
+        return k == (ssize_t) sizeof c->key ? 0 : -EIO;
+}
+
+int sdp_offer_crypto(GwSrtpMode srtp, SdpCrypto ret[static SDP_OFFER_CRYPTO]) {
+        static const SdpSrtpSuite suites[SDP_OFFER_CRYPTO] = {
+                SDP_SRTP_AES_CM_128_HMAC_SHA1_80, SDP_SRTP_AES_CM_128_HMAC_SHA1_32,
+        };
         int r;
 
-        r = result_common(offer, c, &res, ret_error);
+        if (srtp == GW_SRTP_OFF)
+                return 0;
+        /* One key per line: the answer picks one, the other is never used. */
+        for (size_t i = 0; i < SDP_OFFER_CRYPTO; i++) {
+                ret[i] = (SdpCrypto) { .tag = (uint32_t) i + 1, .suite = suites[i] };
+                r = crypto_new_key(&ret[i]);
+                if (r < 0) {
+                        explicit_bzero(ret, sizeof(SdpCrypto) * SDP_OFFER_CRYPTO);
+                        return r;
+                }
+        }
+        return SDP_OFFER_CRYPTO;
+}
+
+/* Why an offer or answer has no crypto we can use. */
+static const char *no_crypto_reason(const SdpMedia *r, const char *none) {
+        return r->n_crypto_lines > 0 && r->crypto_error ? r->crypto_error : none;
+}
+
+/* SRTP for an offer per srtp: 1 chosen (ret->local/remote_key set), 0 plain, -EPROTO. */
+static int answer_crypto(const SdpMedia *offer, GwSrtpMode srtp, const SdpResult *current, SdpResult *ret,
+                         const char **ret_error) {
+        const SdpCrypto *chosen;
+        int r;
+
+        ret->secure = offer->secure;
+        if (srtp == GW_SRTP_OFF) {
+                if (offer->secure)
+                        return *ret_error = "SRTP (RTP/SAVP) offered, but SRTP is off here", -EPROTO;
+                return 0;                                 /* a=crypto on RTP/AVP: ignored */
+        }
+        if (offer->n_crypto == 0) {
+                if (offer->secure)
+                        return *ret_error = no_crypto_reason(offer, "RTP/SAVP without a=crypto"), -EPROTO;
+                if (srtp == GW_SRTP_MANDATORY)
+                        return *ret_error = no_crypto_reason(offer, "SRTP is required: the offer has no a=crypto"),
+                               -EPROTO;
+                return 0;
+        }
+        /* The first line we support, in the offer's order (RFC 4568 §7.1.2). */
+        chosen = &offer->crypto[0];
+        ret->local.tag = chosen->tag;
+        ret->local.suite = chosen->suite;
+        memcpy(ret->remote_key, chosen->key, sizeof ret->remote_key);
+        if (current && current->local.suite == chosen->suite && current->local.tag == chosen->tag &&
+            memcmp(current->remote_key, chosen->key, sizeof chosen->key) == 0) {
+                memcpy(ret->local.key, current->local.key, sizeof ret->local.key);
+                return 1;
+        }
+        r = crypto_new_key(&ret->local);
         if (r < 0)
+                return *ret_error = "no random key", r;
+        return 1;
+}
+
+int sdp_answer_offer(const SdpMedia *offer, const GwConf *c, GwSrtpMode srtp, bool local_hold,
+                     const SdpResult *current, SdpResult *ret, const char **ret_error) {
+        SdpResult res = {};
+        const char *dummy;
+        int r;
+
+        if (!ret_error)
+                ret_error = &dummy;
+        r = result_common(offer, c, &res, ret_error);
+        if (r >= 0)
+                r = answer_crypto(offer, srtp, current, &res, ret_error);
+        if (r < 0) {
+                sdp_result_wipe(&res);
                 return r;
+        }
         switch (offer->direction) {
         case SDP_SENDONLY:
                 res.direction = SDP_RECVONLY;
@@ -301,16 +590,52 @@ int sdp_answer_offer(const SdpMedia *offer, const GwConf *c, bool local_hold, Sd
                 res.direction = res.direction == SDP_SENDRECV || res.direction == SDP_SENDONLY ? SDP_SENDONLY
                                                                                                : SDP_INACTIVE;
         *ret = res;
+        sdp_result_wipe(&res);
         return 0;
 }
 
-int sdp_accept_answer(const SdpMedia *answer, const GwConf *c, SdpResult *ret, const char **ret_error) {
+/* SRTP from an answer to our offer: 1 SRTP, 0 plain, -EPROTO. */
+static int accept_crypto(const SdpMedia *answer, GwSrtpMode srtp, const SdpCrypto *offered, size_t n_offered,
+                         SdpResult *ret, const char **ret_error) {
+        ret->secure = answer->secure;
+        if (n_offered == 0) {
+                if (answer->secure)
+                        return *ret_error = "RTP/SAVP answer to a plain RTP offer", -EPROTO;
+                return 0;
+        }
+        if (answer->n_crypto_lines == 0 && !answer->secure) {
+                if (srtp == GW_SRTP_MANDATORY)
+                        return *ret_error = "SRTP is required: the answer has no a=crypto", -EPROTO;
+                return 0;                                 /* the peer does not do SRTP: plain RTP */
+        }
+        /* The answer names the line it chose by tag, with its own key (RFC 4568 §7.1.3). */
+        for (size_t i = 0; i < answer->n_crypto; i++)
+                for (size_t j = 0; j < n_offered; j++)
+                        if (answer->crypto[i].tag == offered[j].tag && answer->crypto[i].suite == offered[j].suite) {
+                                ret->local = offered[j];
+                                memcpy(ret->remote_key, answer->crypto[i].key, sizeof ret->remote_key);
+                                return 1;
+                        }
+        if (answer->n_crypto > 0)
+                return *ret_error = "the answer's a=crypto matches no line of our offer (tag and suite)", -EPROTO;
+        return *ret_error = no_crypto_reason(answer, "RTP/SAVP answer without a=crypto"), -EPROTO;
+}
+
+int sdp_accept_answer(const SdpMedia *answer, const GwConf *c, GwSrtpMode srtp, const SdpCrypto *offered,
+                      size_t n_offered, SdpResult *ret, const char **ret_error) {
         SdpResult res = {};
+        const char *dummy;
         int r;
 
+        if (!ret_error)
+                ret_error = &dummy;
         r = result_common(answer, c, &res, ret_error);
-        if (r < 0)
+        if (r >= 0)
+                r = accept_crypto(answer, srtp, offered, n_offered, &res, ret_error);
+        if (r < 0) {
+                sdp_result_wipe(&res);
                 return r;
+        }
         /* Our offer was sendrecv: the answer's direction is what the far end does. */
         switch (answer->direction) {
         case SDP_SENDONLY:
@@ -327,10 +652,11 @@ int sdp_accept_answer(const SdpMedia *answer, const GwConf *c, SdpResult *ret, c
                 res.direction = SDP_RECVONLY;
         /* Events only if the answer kept them (RFC 4733 §7.1.2): their PT is the answer's. */
         *ret = res;
+        sdp_result_wipe(&res);
         return 0;
 }
 
-void sdp_local_offer(SdpLocal *l, const GwConf *c) {
+void sdp_local_offer(SdpLocal *l, const GwConf *c, GwSrtpMode srtp, const SdpCrypto *crypto, size_t n_crypto) {
         l->n_codecs = 0;
         for (size_t i = 0; i < c->n_media_codecs && i < ELEMENTSOF(l->codecs); i++) {
                 l->codecs[l->n_codecs] = c->media_codecs[i];
@@ -339,6 +665,10 @@ void sdp_local_offer(SdpLocal *l, const GwConf *c) {
         }
         l->telephone_event_pt = SDP_TELEPHONE_EVENT_PT;
         l->direction = SDP_SENDRECV;
+        /* optional: RTP/AVP with a=crypto, which a peer without SRTP ignores (best effort) */
+        l->secure = srtp == GW_SRTP_MANDATORY;
+        l->crypto = srtp == GW_SRTP_OFF ? NULL : crypto;
+        l->n_crypto = srtp == GW_SRTP_OFF ? 0 : n_crypto;
 }
 
 void sdp_local_answer(SdpLocal *l, const SdpResult *res) {
@@ -347,35 +677,81 @@ void sdp_local_answer(SdpLocal *l, const SdpResult *res) {
         l->n_codecs = 1;
         l->telephone_event_pt = res->telephone_event_pt;
         l->direction = res->direction;
+        l->secure = res->secure;
+        l->crypto = res->local.suite != SDP_SRTP_NONE ? &res->local : NULL;
+        l->n_crypto = l->crypto ? 1 : 0;
+}
+
+/* A fixed buffer, never reallocated: a copy of our key must not be left in freed memory. */
+#define SDP_TEXT_MAX 4096
+
+typedef struct SdpText {
+        char *buf;
+        size_t len;
+        bool overflow;
+} SdpText;
+
+_printf_(2, 3) static void text_add(SdpText *t, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        if (t->overflow)
+                return;
+        va_start(ap, fmt);
+        k = vsnprintf(t->buf + t->len, SDP_TEXT_MAX - t->len, fmt, ap);
+        va_end(ap);
+        if (k < 0 || (size_t) k >= SDP_TEXT_MAX - t->len)
+                t->overflow = true;
+        else
+                t->len += (size_t) k;
 }
 
 int sdp_build(const SdpLocal *l, char **ret) {
         const char *ipv = l->family == AF_INET6 ? "IP6" : "IP4";
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f;
+        SdpText t = { .buf = calloc(1, SDP_TEXT_MAX) };
 
-        f = open_memstream(&buf, &size);
-        if (!f)
+        if (!t.buf)
                 return -ENOMEM;
-        fprintf(f, "v=0\r\no=fxsgw %" PRIu64 " %" PRIu64 " IN %s %s\r\ns=fxsgw\r\nc=IN %s %s\r\nt=0 0\r\n",
-                l->sess_id, l->sess_version, ipv, l->addr, ipv, l->addr);
-        fprintf(f, "m=audio %u RTP/AVP", l->port);
+        text_add(&t, "v=0\r\no=fxsgw %" PRIu64 " %" PRIu64 " IN %s %s\r\ns=fxsgw\r\nc=IN %s %s\r\nt=0 0\r\n",
+                 l->sess_id, l->sess_version, ipv, l->addr, ipv, l->addr);
+        text_add(&t, "m=audio %u %s", l->port, l->secure ? "RTP/SAVP" : "RTP/AVP");
         for (size_t i = 0; i < l->n_codecs; i++)
-                fprintf(f, " %d", l->pts[i]);
+                text_add(&t, " %d", l->pts[i]);
         if (l->telephone_event_pt >= 0)
-                fprintf(f, " %d", l->telephone_event_pt);
-        fputs("\r\n", f);
+                text_add(&t, " %d", l->telephone_event_pt);
+        text_add(&t, "\r\n");
         for (size_t i = 0; i < l->n_codecs; i++)
-                fprintf(f, "a=rtpmap:%d %s/8000\r\n", l->pts[i], l->codecs[i] == GW_CODEC_PCMU ? "PCMU" : "PCMA");
+                text_add(&t, "a=rtpmap:%d %s/8000\r\n", l->pts[i], l->codecs[i] == GW_CODEC_PCMU ? "PCMU" : "PCMA");
         if (l->telephone_event_pt >= 0)
-                fprintf(f, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-15\r\n",
-                        l->telephone_event_pt, l->telephone_event_pt);
-        fprintf(f, "a=ptime:%d\r\na=%s\r\n", SDP_PTIME_MS, sdp_direction_to_string(l->direction));
-        if (fclose(f) != 0) {
-                free(buf);
-                return -ENOMEM;
+                text_add(&t, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-15\r\n",
+                         l->telephone_event_pt, l->telephone_event_pt);
+        text_add(&t, "a=ptime:%d\r\na=%s\r\n", SDP_PTIME_MS, sdp_direction_to_string(l->direction));
+        for (size_t i = 0; i < l->n_crypto; i++) {
+                char key[SDP_KEY_SALT_LEN / 3 * 4 + 1];
+
+                base64_key_encode(l->crypto[i].key, key);
+                text_add(&t, "a=crypto:%" PRIu32 " %s inline:%s\r\n", l->crypto[i].tag,
+                         sdp_srtp_suite_to_string(l->crypto[i].suite), key);
+                explicit_bzero(key, sizeof key);
         }
-        *ret = buf;
+        if (t.overflow) {
+                sdp_text_free(t.buf);
+                return -E2BIG;
+        }
+        *ret = t.buf;
         return 0;
+}
+
+char *sdp_text_free(char *text) {
+        return erase_and_free(text);
+}
+
+void sdp_media_wipe(SdpMedia *m) {
+        if (m)
+                explicit_bzero(m, sizeof *m);
+}
+
+void sdp_result_wipe(SdpResult *r) {
+        if (r)
+                explicit_bzero(r, sizeof *r);
 }

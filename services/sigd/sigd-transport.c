@@ -119,6 +119,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                         continue;
                 }
                 (void) manager_handle_datagram(m, buf, (size_t) k, (const struct sockaddr *) &from, fromlen, &rx);
+                explicit_bzero(buf, (size_t) k);          /* it may have held an SRTP key (SDP a=crypto) */
         }
         return 0;
 }

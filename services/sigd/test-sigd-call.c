@@ -43,6 +43,11 @@ typedef struct Seen {
         uint16_t invite_port[4];
         char invite_call_id[4][128], invite_cseq[4][32], invite_branch[4][64];
         uint64_t invite_usec;
+        /* SRTP: what MediaControl said, and the last SDP we sent (INVITE or 2xx) */
+        bool ever_rtp;
+        char srtp_suite[32];
+        uint8_t tx_key[SDP_KEY_SALT_LEN], rx_key[SDP_KEY_SALT_LEN];
+        char sdp_out[4096];
 } Seen;
 
 static void on_publish(Manager *m, const char *key, Gw__Envelope *env, void *u) {
@@ -69,6 +74,17 @@ static void on_publish(Manager *m, const char *key, Gw__Envelope *env, void *u) 
                         s->rtp_dir = mc->rtp->direction;
                         s->saw_recvonly = s->saw_recvonly || s->rtp_dir == GW__MEDIA_DIRECTION__DIRECTION_RECVONLY;
                         s->rtp_local_port = mc->rtp->local_port;
+                        s->ever_rtp = true;
+                        snprintf(s->srtp_suite, sizeof s->srtp_suite, "%s", strempty(mc->rtp->srtp_suite));
+                        if (!isempty(mc->rtp->srtp_suite)) {
+                                ASSERT_TRUE(mc->rtp->srtp_tx_key && mc->rtp->srtp_tx_key->has_value);
+                                ASSERT_TRUE(mc->rtp->srtp_rx_key && mc->rtp->srtp_rx_key->has_value);
+                                ASSERT_EQ(mc->rtp->srtp_tx_key->value.len, SDP_KEY_SALT_LEN);
+                                ASSERT_EQ(mc->rtp->srtp_rx_key->value.len, SDP_KEY_SALT_LEN);
+                                memcpy(s->tx_key, mc->rtp->srtp_tx_key->value.data, SDP_KEY_SALT_LEN);
+                                memcpy(s->rx_key, mc->rtp->srtp_rx_key->value.data, SDP_KEY_SALT_LEN);
+                        } else
+                                ASSERT_TRUE(!mc->rtp->srtp_tx_key && !mc->rtp->srtp_rx_key);
                 }
                 break;
         }
@@ -132,6 +148,11 @@ static int on_tx(Manager *m, const char *buf, size_t n, const struct sockaddr *t
                 }
         }
         ASSERT_TRUE(memmem(buf, n, "s3cret", 6) == NULL);           /* never on the wire */
+        if ((n > 7 && memcmp(buf, "INVITE ", 7) == 0) || (n > 12 && memcmp(buf, "SIP/2.0 200 ", 12) == 0)) {
+                const char *body = memmem(buf, n, "\r\n\r\nv=0", 7);
+                if (body)
+                        snprintf(s->sdp_out, sizeof s->sdp_out, "%.*s", (int) (buf + n - body - 4), body + 4);
+        }
         return 0;
 }
 
@@ -912,5 +933,162 @@ TEST(incoming_late_offer_answered_in_the_ack) {
         ASSERT_STREQ(c.seen.rtp_ip, "127.0.0.4");
         sipp_wait(&c, pid);                                    /* it found our offer in the 200 */
         ASSERT_OK(manager_line_hook(c.m, 1, false));
+        teardown(&c);
+}
+
+/* ---------------------------------------------------------------- SRTP (media.srtp, profiles[].srtp) */
+
+static const uint8_t *bytes_from(uint8_t first) {
+        static uint8_t b[SDP_KEY_SALT_LEN];
+        for (unsigned i = 0; i < SDP_KEY_SALT_LEN; i++)
+                b[i] = (uint8_t) (first + i);
+        return b;
+}
+
+/* The a=crypto lines of the SDP we sent last. */
+static void sent_sdp(const Seen *s, SdpMedia *ret) {
+        const char *why = NULL;
+        if (sdp_parse(s->sdp_out, ret, &why) < 0)
+                GW_TEST_FAIL("our SDP does not parse: %s\n%s", why, s->sdp_out);
+}
+
+TEST(outgoing_srtp_mandatory_answer_without_crypto_is_hung_up) {
+        Ctx c = {};
+        char entry[64];
+        uint16_t port = free_port("127.0.0.2", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.2", port, NULL, NULL);
+        SdpMedia m;
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, "    srtp: mandatory\n");
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        sent_sdp(&c.seen, &m);
+        ASSERT_TRUE(m.secure);                                  /* RTP/SAVP, never a plain offer */
+        ASSERT_EQ(m.n_crypto, 2);
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_CONGESTION);
+        ASSERT_FALSE(c.seen.ever_rtp);                          /* no plain RTP, not even for a moment */
+        sipp_wait(&c, pid);                                     /* it got the ACK, then the BYE */
+        expect_events(&c.seen, (const char *const[]) { "start", "end:bad-sdp:200" }, 2);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sdp_media_wipe(&m);
+        teardown(&c);
+}
+
+TEST(outgoing_srtp_mandatory_answered_with_crypto) {
+        Ctx c = {};
+        char entry[64];
+        uint16_t port = free_port("127.0.0.2", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-srtp.xml", "127.0.0.2", port, NULL, NULL);
+        SdpMedia m;
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, "    srtp: mandatory\n");
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        sent_sdp(&c.seen, &m);
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
+        ASSERT_TRUE(c.seen.rtp);
+        ASSERT_STREQ(c.seen.srtp_suite, "AES_CM_128_HMAC_SHA1_80");
+        ASSERT_TRUE(memcmp(c.seen.tx_key, m.crypto[0].key, SDP_KEY_SALT_LEN) == 0);   /* ours of tag 1 */
+        ASSERT_TRUE(memcmp(c.seen.rx_key, bytes_from(100), SDP_KEY_SALT_LEN) == 0);  /* theirs */
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sipp_wait(&c, pid);
+        expect_events(&c.seen, (const char *const[]) { "start", "answer:pcma", "end:normal:0" }, 3);
+        sdp_media_wipe(&m);
+        teardown(&c);
+}
+
+TEST(outgoing_srtp_optional_falls_back_to_plain_rtp) {
+        Ctx c = {};
+        char entry[64];
+        uint16_t port = free_port("127.0.0.2", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.2", port, NULL, NULL);
+        SdpMedia m;
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, "    srtp: optional\n");
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        sent_sdp(&c.seen, &m);
+        ASSERT_FALSE(m.secure);                                 /* best effort: RTP/AVP with a=crypto */
+        ASSERT_EQ(m.n_crypto, 2);
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
+        ASSERT_TRUE(c.seen.rtp);
+        ASSERT_STREQ(c.seen.srtp_suite, "");                    /* the callee has no SRTP */
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sipp_wait(&c, pid);
+        sdp_media_wipe(&m);
+        teardown(&c);
+}
+
+TEST(incoming_srtp_offer_answered_with_our_own_key) {
+        Ctx c = {};
+        pid_t pid;
+        SdpMedia m;
+
+        setup(&c, "127.0.0.2:5", NULL, "    srtp: optional\n");
+        pid = sipp_start(SCEN "call-uac-srtp.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        RUN_UNTIL(&c, c.seen.ring, 5000);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_CONNECTED);
+        sent_sdp(&c.seen, &m);                                  /* our 200 */
+        ASSERT_TRUE(m.secure);                                  /* the offer's profile */
+        ASSERT_EQ(m.n_crypto, 1);
+        ASSERT_EQ(m.crypto[0].tag, 1);                          /* the offer's first line */
+        ASSERT_EQ(m.crypto[0].suite, SDP_SRTP_AES_CM_128_HMAC_SHA1_80);
+        ASSERT_TRUE(memcmp(m.crypto[0].key, bytes_from(0), SDP_KEY_SALT_LEN) != 0); /* not theirs */
+        ASSERT_STREQ(c.seen.srtp_suite, "AES_CM_128_HMAC_SHA1_80");
+        ASSERT_TRUE(memcmp(c.seen.tx_key, m.crypto[0].key, SDP_KEY_SALT_LEN) == 0);
+        ASSERT_TRUE(memcmp(c.seen.rx_key, bytes_from(0), SDP_KEY_SALT_LEN) == 0);
+        sipp_wait(&c, pid);                                     /* checked our answer, then BYE */
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        expect_events(&c.seen, (const char *const[]) { "start", "answer:pcma", "end:normal:0" }, 3);
+        sdp_media_wipe(&m);
+        teardown(&c);
+}
+
+TEST(incoming_refused_by_the_srtp_mode) {
+        Ctx c = {};
+        pid_t pid;
+
+        /* mandatory: a plain offer gets 488 (with a Warning, SIPp checks), the line never rings */
+        setup(&c, "127.0.0.2:5", NULL, "    srtp: mandatory\n");
+        pid = sipp_start(SCEN "call-uac-plain-488.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        sipp_wait(&c, pid);
+        ASSERT_EQ(c.seen.ring_ons, 0);
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_IDLE);
+        ASSERT_EQ(c.seen.n_events, 0);
+        ASSERT_TRUE(c.m->calls == NULL);
+        teardown(&c);
+
+        /* off: an RTP/SAVP offer gets 488 */
+        c = (Ctx) {};
+        setup(&c, "127.0.0.2:5", NULL, "    srtp: off\n");
+        pid = sipp_start(SCEN "call-uac-savp-488.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        sipp_wait(&c, pid);
+        ASSERT_EQ(c.seen.ring_ons, 0);
+        ASSERT_EQ(c.seen.n_events, 0);
+        teardown(&c);
+}
+
+TEST(incoming_late_offer_with_srtp_optional) {
+        Ctx c = {};
+        pid_t pid;
+        SdpMedia m;
+
+        setup(&c, "127.0.0.2:5", NULL, "    srtp: optional\n");
+        pid = sipp_start(SCEN "call-uac-late-offer.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        RUN_UNTIL(&c, c.seen.ring, 5000);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        sent_sdp(&c.seen, &m);                                  /* our offer, in the 200 */
+        ASSERT_FALSE(m.secure);
+        ASSERT_EQ(m.n_crypto, 2);
+        RUN_UNTIL(&c, c.seen.rtp, 3000);                        /* the ACK's answer: no a=crypto */
+        ASSERT_STREQ(c.seen.srtp_suite, "");
+        sipp_wait(&c, pid);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        sdp_media_wipe(&m);
         teardown(&c);
 }

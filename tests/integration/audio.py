@@ -5,6 +5,7 @@ Standard library only. Everything is 8 kHz, 16-bit, mono PCM, the format of
 the simulated line's play: and record: files.
 """
 
+import bisect
 import math
 import struct
 import wave
@@ -212,6 +213,26 @@ def g711_decode(payload, law="pcmu"):
 def g711_encode_silence(law="pcmu"):
     """The code of a zero sample."""
     return 0xff if law == "pcmu" else 0xd5
+
+
+def g711_encode(samples, law="pcmu"):
+    """G.711 codes of linear samples: the code whose decoded value is nearest
+    (exact for what decodes from a code; fine for the tests' tones)."""
+    t = ULAW_TABLE if law == "pcmu" else ALAW_TABLE
+    order = sorted(range(256), key=lambda c: t[c])
+    values = [t[c] for c in order]
+    out = bytearray()
+    for s in samples:
+        i = bisect.bisect_left(values, s)
+        if i == len(values) or (i > 0 and s - values[i - 1] <= values[i] - s):
+            i -= 1
+        out.append(order[i])
+    return bytes(out)
+
+
+def tone_frame(freq, law="pcmu", level=0.25, n=160, rate=RATE):
+    """One 20 ms G.711 frame of a sine at 'freq' (a multiple of 50 Hz, so frames join up)."""
+    return g711_encode([round(level * 32767 * math.sin(2 * math.pi * freq * i / rate)) for i in range(n)], law)
 
 
 def window_figures(samples, freqs, ms=100, rate=RATE, sub_ms=20):

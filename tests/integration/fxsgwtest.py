@@ -978,9 +978,9 @@ def match(actual, expected, path="$"):
     """None if actual matches expected, else a message. expected: a scalar (equal),
     a dict of fields (subset), a list (same length, element-wise), or an operator
     object {"regex": s} {"in": [..]} {"ge": n} {"le": n} {"gt": n} {"ne": v}
-    {"present": bool} {"nonempty": true}."""
+    {"present": bool} {"nonempty": true} {"len": n}."""
     if isinstance(expected, dict):
-        ops = {"regex", "in", "ge", "le", "gt", "lt", "ne", "present", "nonempty"}
+        ops = {"regex", "in", "ge", "le", "gt", "lt", "ne", "present", "nonempty", "len"}
         if expected and set(expected) <= ops:
             for op, v in expected.items():
                 if op == "present":
@@ -1005,6 +1005,8 @@ def match(actual, expected, path="$"):
                     return "%s: %r == %r" % (path, actual, v)
                 elif op == "nonempty" and not actual:
                     return "%s: empty" % path
+                elif op == "len" and (not hasattr(actual, "__len__") or len(actual) != v):
+                    return "%s: %r does not have %d elements" % (path, actual, v)
             return None
         if not isinstance(actual, dict):
             return "%s: expected an object, got %r" % (path, actual)

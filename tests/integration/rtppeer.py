@@ -5,6 +5,8 @@
     rtppeer.py --local IP:PORT --result FILE [--law pcmu|pcma] [--pt N] [--te-pt 101]
                [--send-digits 5#] [--send-after 1.0] [--event-ms 200] [--gap-ms 200]
                [--expect-digits 79] [--min-run 0] [--tail 0.5] [--timeout 30]
+               [--tone HZ] [--inject-from IP [--inject-tone HZ]] [--malformed-every N]
+               [--ssrc-change-after S]
 
 It waits on IP:PORT (the address the SIP peer's SDP gave) for the gateway's RTP and
 answers symmetrically (to where that came from, from IP:PORT), every 20 ms:
@@ -18,6 +20,16 @@ What it receives it records: each RFC 4733 event (one per timestamp: key, end bi
 how many end packets, volume, final duration, whether the duration never shrank and
 the first packet had the marker) and the G.711 audio, which it searches for DTMF
 (audio.py's Goertzel detector) to tell whether a digit also went in-band.
+
+--tone sends a sine (a multiple of 50 Hz) instead of silence. The hostile modes
+play an attacker and a misbehaving peer against the gateway's RTP discipline:
+--inject-from IP sends, from another socket on IP (a source the gateway did not
+negotiate), a copy of our stream (same SSRC, sequence and timestamps) carrying
+--inject-tone instead, one packet per tick; --malformed-every N sends, from our
+own address, every N ticks one malformed packet (in turn: short, version 0, CSRC
+count past the end, extension past the end, padding past the end);
+--ssrc-change-after S restarts our stream S seconds after the first packet with
+a new SSRC, sequence and timestamp (as a B2BUA switching its media source).
 
 It stops once it has sent its digits and received an ended event for each of
 --expect-digits (then --tail seconds more, and not before --min-run seconds after
@@ -88,6 +100,13 @@ class Sender:
         self.ts = random.randint(0, 0x7fffffff)
         self.ssrc = random.randint(1, 0xffffffff)
         self.silence = bytes([audio.g711_encode_silence(a.law)]) * FRAME
+        if a.tone:
+            self.silence = audio.tone_frame(a.tone, a.law)
+        self.ssrcs = [self.ssrc]
+        self.inject = audio.tone_frame(a.inject_tone, a.law) if a.inject_from else None
+        self.injected = 0
+        self.malformed = 0
+        self.ticks = 0
         self.first = True
         self.packets = 0
         self.plan = []             # per tick: None (audio) or (key, tick in event, ticks)
@@ -107,10 +126,45 @@ class Sender:
         self.packets += 1
         return p
 
-    def tick(self, sock, remote, now):
+    def restart_stream(self):
+        self.ssrc = random.randint(1, 0xffffffff)
+        self.seq = random.randint(0, 0xffff)
+        self.ts = random.randint(0, 0x7fffffff)
+        self.first = True
+        self.ssrcs.append(self.ssrc)
+
+    MALFORMED = ("short", "version", "csrc", "extension", "padding")
+
+    def malformed_packet(self):
+        kind = self.MALFORMED[self.malformed % len(self.MALFORMED)]
+        hdr = bytearray(rtp_header(False, self.a.pt, self.seq, self.ts, self.ssrc))
+        body = bytearray(self.silence)
+        if kind == "short":
+            return bytes(hdr[:8])
+        if kind == "version":
+            hdr[0] = 0x00
+        elif kind == "csrc":
+            hdr[0] = 0x8f                  # 15 CSRCs: 60 bytes, the packet has 12 + 8
+            body = body[:8]
+        elif kind == "extension":
+            hdr[0] = 0x90                  # X: a 4-byte extension header claiming 0xffff words
+            body = bytearray(struct.pack("!HH", 0xbede, 0xffff)) + body
+        elif kind == "padding":
+            hdr[0] = 0xa0
+            body[-1] = 0xff                # 255 bytes of padding in a 172-byte packet
+        return bytes(hdr + body)
+
+    def tick(self, sock, remote, now, isock=None):
         """One 20 ms tick: the packets to send now."""
         out = []
         step = None
+        self.ticks += 1
+        if self.inject is not None and isock is not None:
+            isock.sendto(rtp_header(False, self.a.pt, self.seq, self.ts, self.ssrc) + self.inject, remote)
+            self.injected += 1
+        if self.a.malformed_every and self.ticks % self.a.malformed_every == 0:
+            sock.sendto(self.malformed_packet(), remote)
+            self.malformed += 1
         if self.started is not None and now >= self.started and self.plan:
             step = self.plan.pop(0)
         if step is None:
@@ -199,7 +253,15 @@ def main():
     ap.add_argument("--min-run", type=float, default=0.0)
     ap.add_argument("--tail", type=float, default=0.5)
     ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--tone", type=int, default=0)
+    ap.add_argument("--inject-from")
+    ap.add_argument("--inject-tone", type=int, default=2000)
+    ap.add_argument("--malformed-every", type=int, default=0)
+    ap.add_argument("--ssrc-change-after", type=float)
     a = ap.parse_args()
+    for f in (a.tone, a.inject_tone):
+        if f < 0 or f % 50:
+            ap.error("--tone/--inject-tone: a multiple of 50 Hz")
     if a.pt is None:
         a.pt = 0 if a.law == "pcmu" else 8
     if any(k not in EVENT_KEYS for k in a.send_digits):
@@ -212,6 +274,10 @@ def main():
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((ip, int(port)))
+    isock = None
+    if a.inject_from:
+        isock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        isock.bind((a.inject_from, 0))
     print("rtppeer: on %s, result %s" % (a.local, a.result), flush=True)
     snd, rcv = Sender(a), Receiver(a)
     remote = None
@@ -238,7 +304,10 @@ def main():
                     rcv.packet(pkt)
             now = time.monotonic()
             if next_tick is not None and now >= next_tick:
-                snd.tick(sock, remote, now)
+                if a.ssrc_change_after is not None and len(snd.ssrcs) == 1 and \
+                        now - first_at >= a.ssrc_change_after:
+                    snd.restart_stream()
+                snd.tick(sock, remote, now, isock)
                 next_tick += 0.020
                 if next_tick < now - 0.1:          # stalled: do not burst to catch up
                     next_tick = now + 0.020
@@ -257,6 +326,7 @@ def main():
         "payload_types": sorted(rcv.pts), "events": rcv.events, "digits": rcv.ended_digits(),
         "inband_digits": "".join(k for k, _, _ in runs), "inband_runs": [list(x) for x in runs],
         "sent_digits": snd.sent_digits, "sent_packets": snd.packets, "stopped": stopped,
+        "injected": snd.injected, "malformed_sent": snd.malformed, "ssrcs": snd.ssrcs,
     }
     tmp = a.result + ".tmp"
     with open(tmp, "w") as f:

@@ -60,7 +60,8 @@ Actions:
   wait_peer        peer, expect_exit, timeout_s   a SIPp peer's exit code
   expect_tap       match, min                gwtap --json lines seen so far
                    (since: a tap_mark's name: only lines after it; sequence: [match, ...]
-                   instead of match: these in this order, others between them allowed)
+                   instead of match: these in this order, others between them allowed;
+                   max N (with settle_s): at most N such lines, no waiting)
   tap_mark         as                        remember how many tap lines were seen
   run              argv, expect_exit, output_regex, timeout_s   a command to completion
   write_file       name, text
@@ -92,6 +93,23 @@ Actions:
   line_value       port, path, as, le, ge, max_above: {ref, by}, figure   one number of
                                              'gwctl line N status --json' (e.g.
                                              media.playout.delay_ms), remembered and checked
+
+Packet captures (dumpcap and tshark, Debian package tshark):
+  capture_start    as, filter (BPF, default "udp"), host   dumpcap on the bridge port of
+                                             'host' (default the gateway's) in a lab, else
+                                             on lo (filter by your own addresses there)
+  capture_stop     name                      stop it (SIGINT: the file is complete)
+  expect_rtp       capture, match {src, dst, sport, dport}, srtp (true|false), freq,
+                   min_packets | max_packets the RTP packets (PCMU/PCMA) of the capture
+                                             that match: srtp true: none carries G.711
+                                             (payload = 160 bytes + a 4 or 10 byte tag,
+                                             byte entropy >= 7.5 bits, no tone at freq);
+                                             false: plain 160-byte G.711 with the tone
+  expect_no_keys   sources [log labels, capture names, files], in [log labels],
+                   min_keys                  every SDES key (a=crypto inline:) found in
+                                             the sources, as base64 or hex, appears in
+                                             none of the 'in' logs (e.g. gw, gw-tap);
+                                             at least min_keys distinct keys were found
 
 Phones (baresip peers; ${uri:NAME} is a started phone's own sip:user@ip:port):
   baresip_dial     peer, uri, as             dial (ctrl_tcp 'dial')
@@ -180,6 +198,7 @@ class Case:
         self.figures = []
         self.tap_marks = {}
         self.values = {}
+        self.captures = {}
         e = self.env
         self.vars = {"tmp": e.tmp, "build": e.build_dir, "source": e.source_dir,
                      "runtime_dir": e.path("gw-run"), "gw_config": e.path("gw.yaml")}
@@ -558,6 +577,16 @@ class Case:
             log("gwtap showed in order %s" % json.dumps(s["sequence"]))
             return
 
+        if "max" in s:
+            # At most: no waiting for more, only settle_s for what is under way.
+            time.sleep(self.t(s.get("settle_s", 0)))
+            seen = [m for m in gw.tap_messages()[start:] if match(m, s["match"]) is None]
+            log("gwtap showed %d x %s (at most %d)" % (len(seen), json.dumps(s["match"]), s["max"]))
+            if len(seen) > s["max"]:
+                raise Failure("gwtap showed %d x %s, expected at most %d: %s" % (
+                    len(seen), json.dumps(s["match"]), s["max"], json.dumps(seen[0])[:300]))
+            return
+
         def probe():
             seen = [m for m in gw.tap_messages()[start:] if match(m, s["match"]) is None]
             return seen if len(seen) >= s.get("min", 1) else None
@@ -839,6 +868,166 @@ class Case:
             log("--- %s = %s" % (s["var"], v))
             self.run_steps(s["steps"], {s["var"]: v})
 
+
+    # ------------------------------------------------------------ packet captures
+
+    def do_capture_start(self, s):
+        name = s["as"]
+        dumpcap = Env.system_bin("dumpcap")
+        path = self.env.path("%s.pcapng" % name)
+        if self.lab:
+            h = self.lab_host(s.get("host", self.spec.get("gateway_host", "gw")))
+            argv = ["ip", "netns", "exec", self.lab.br_ns, dumpcap, "-i", h.port]
+        else:
+            argv = [dumpcap, "-i", "lo"]
+        argv += ["-f", s.get("filter", "udp"), "-w", path]
+        proc = self.env.start("capture-%s" % name, argv)
+        wait_until("dumpcap '%s' to capture" % name,
+                   lambda: "Capturing on" in proc.output() or (
+                       proc.poll() is not None and self._peer_died("capture-" + name, proc)), self.t(5), 0.05)
+        self.captures[name] = (proc, path)
+        self.vars["capture:" + name] = path
+        log("capture '%s' on %s: %s" % (name, argv[argv.index("-i") + 1], s.get("filter", "udp")))
+
+    def do_capture_stop(self, s):
+        proc, path = self.captures[s["name"]]
+        time.sleep(0.3)                          # what is still in flight
+        proc.signal(signal.SIGINT)
+        if proc.wait(self.t(5)) is None:
+            raise Failure("dumpcap '%s' did not stop" % s["name"])
+        log("capture '%s' stopped: %s" % (s["name"], proc.output().strip().splitlines()[-1:]))
+
+    def capture_udp(self, name):
+        """[(src, sport, dst, dport, payload bytes)] of a stopped capture, via tshark."""
+        if name not in self.captures:
+            raise Failure("no capture '%s'" % name)
+        proc, path = self.captures[name]
+        if proc.poll() is None:
+            raise Failure("capture '%s' is still running (capture_stop first)" % name)
+        r = subprocess.run([Env.system_bin("tshark"), "-r", path, "-Y", "udp", "-T", "fields",
+                            "-E", "separator=/t", "-e", "ip.src", "-e", "udp.srcport", "-e", "ip.dst",
+                            "-e", "udp.dstport", "-e", "udp.payload"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=self.t(30))
+        out = []
+        for line in r.stdout.decode(errors="replace").splitlines():
+            f = line.split("\t")
+            if len(f) == 5 and f[4]:
+                out.append((f[0], int(f[1]), f[2], int(f[3]), bytes.fromhex(f[4].replace(":", ""))))
+        return out
+
+    @staticmethod
+    def entropy_bits(data):
+        import math
+        if not data:
+            return 0.0
+        counts = [0] * 256
+        for b in data:
+            counts[b] += 1
+        n = float(len(data))
+        return -sum(c / n * math.log2(c / n) for c in counts if c)
+
+    def do_expect_rtp(self, s):
+        want = s.get("match", {})
+        pkts = []
+        ids = []                   # (SSRC, sequence number) of each audio packet
+        for src, sport, dst, dport, p in self.capture_udp(s["capture"]):
+            rec = {"src": src, "sport": sport, "dst": dst, "dport": dport}
+            if match(rec, want) is not None:
+                continue
+            # RTP version 2 with PCMU/PCMA; RTCP (PT 72-76 after the marker bit) and events are not audio
+            if len(p) < 12 or p[0] >> 6 != 2 or (p[1] & 0x7f) not in (0, 8):
+                continue
+            head = 12 + 4 * (p[0] & 0x0f)
+            if p[0] & 0x10 and len(p) >= head + 4:
+                head += 4 + 4 * int.from_bytes(p[head + 2:head + 4], "big")
+            pkts.append((p[1] & 0x7f, p[head:]))
+            ids.append((int.from_bytes(p[8:12], "big"), int.from_bytes(p[2:4], "big")))
+        n = len(pkts)
+        what = "%s %s" % (s["capture"], json.dumps(want))
+        if "max_packets" in s:
+            log("%s: %d RTP packets (at most %s)" % (what, n, s["max_packets"]))
+            if n > int(s["max_packets"]):
+                raise Failure("%s: %d RTP packets, expected at most %s" % (what, n, s["max_packets"]))
+            if n == 0:
+                return
+        elif n < int(s.get("min_packets", 50)):
+            raise Failure("%s: %d RTP packets (PCMU/PCMA), expected at least %s" % (what, n, s.get("min_packets", 50)))
+        payload = b"".join(p for _, p in pkts)
+        sizes = sorted(set(len(p) for _, p in pkts))
+        ent = self.entropy_bits(payload)
+        fr = None
+        if "freq" in s:
+            samples = []
+            for pt, p in pkts:
+                samples += audio.g711_decode(p[:160], "pcmu" if pt == 0 else "pcma")
+            fr, _ = audio.tone_fraction(samples, s["freq"])
+        log("%s: %d RTP packets, payload sizes %s, byte entropy %.2f bits%s" % (
+            what, n, sizes, ent, "" if fr is None else ", %.1f %% of the decoded G.711 at %s Hz" % (100 * fr, s["freq"])))
+        self.figures.append(("%s entropy" % s["capture"], "%.2f bits/byte" % ent))
+        ssrcs = sorted(set(x for x, _ in ids))
+        if "max_ssrcs" in s:
+            log("%s: SSRCs %s" % (what, ["%08x" % x for x in ssrcs]))
+            if len(ssrcs) > int(s["max_ssrcs"]):
+                raise Failure("%s: %d SSRCs %s, expected at most %s" % (
+                    what, len(ssrcs), ["%08x" % x for x in ssrcs], s["max_ssrcs"]))
+        if s.get("unique_seq"):
+            # With SRTP a (SSRC, sequence number) sent twice within a ROC is an index used twice.
+            dup = len(ids) - len(set(ids))
+            log("%s: %d sequence numbers sent more than once" % (what, dup))
+            if dup:
+                raise Failure("%s: %d (SSRC, sequence number) pairs sent more than once" % (what, dup))
+        if s.get("srtp", True):
+            if any(x not in (164, 170) for x in sizes):
+                raise Failure("%s: payload sizes %s: not 160 bytes of G.711 + an SRTP tag (4 or 10)" % (what, sizes))
+            if ent < 7.5:
+                raise Failure("%s: byte entropy %.2f bits: the payload is not encrypted" % (what, ent))
+            if fr is not None and fr > 0.2:
+                raise Failure("%s: %.1f %% of the payload decodes to the %s Hz tone" % (what, 100 * fr, s["freq"]))
+        else:
+            if sizes != [160]:
+                raise Failure("%s: payload sizes %s, expected plain G.711 (160)" % (what, sizes))
+            if ent > 7.0:
+                raise Failure("%s: byte entropy %.2f bits: does not look like G.711 of a tone" % (what, ent))
+            if fr is not None and fr < 0.8:
+                raise Failure("%s: only %.1f %% of the payload at %s Hz" % (what, 100 * fr, s["freq"]))
+
+    KEY_RE = re.compile(rb"inline:([A-Za-z0-9+/]{40})(?![A-Za-z0-9+/=])")
+
+    def do_expect_no_keys(self, s):
+        import base64
+        keys = set()
+        logs = dict(self.env.logs)
+        for src in s["sources"]:
+            if src in self.captures:
+                path = self.captures[src][1]
+            elif src in logs:
+                path = logs[src]
+            else:
+                path = src if os.path.isabs(src) else self.env.path(src)
+            try:
+                with open(path, "rb") as f:
+                    keys.update(m.group(1).decode() for m in self.KEY_RE.finditer(f.read()))
+            except OSError as e:
+                raise Failure("expect_no_keys: cannot read source %s: %s" % (src, e))
+        log("SDES keys found in %s: %d distinct" % (s["sources"], len(keys)))
+        if len(keys) < int(s.get("min_keys", 2)):
+            raise Failure("only %d SDES keys found in %s (expected >= %s): nothing to look for" % (
+                len(keys), s["sources"], s.get("min_keys", 2)))
+        forms = []
+        for k in keys:
+            raw = base64.b64decode(k)
+            forms += [k.encode(), raw.hex().encode(), raw.hex().upper().encode(), raw]
+        for label in s.get("in", ["gw", "gw-tap"]):
+            found = [path for lb, path in self.env.logs if lb == label]
+            if not found:
+                raise Failure("expect_no_keys: no log '%s'" % label)
+            for path in found:
+                with open(path, "rb") as f:
+                    text = f.read()
+                hits = sum(text.count(x) for x in forms)
+                log("log %s (%d bytes): %d occurrence(s) of the keys" % (label, len(text), hits))
+                if hits:
+                    raise Failure("an SRTP key appears %d time(s) in log %s (%s)" % (hits, label, path))
 
     # ------------------------------------------------------------ network namespaces
 
