@@ -12,20 +12,22 @@
  *
  * Clock. get() is called on the line's 20 ms clock; the buffer counts those
  * calls (clock_us: +20 ms each) and places each arrival on that clock (the
- * last tick plus the time since, at most a frame). Jitter is measured against
- * the clock that consumes the audio; drift between the sender's clock and the
- * line's looks like what it is, a slowly moving delay.
+ * last tick plus the time since, at most a frame; while no get() comes for
+ * 200 ms, the caller's clock). Jitter is measured against the clock that
+ * consumes the audio; drift between the sender's clock and the line's looks
+ * like what it is, a slowly moving delay.
  *
  * Delay. For every packet D = arrival - k * 20 ms. Over the last 128 packets
  * the smallest D is the fastest path; a frame played at t has waited
  * t - (k * 20 ms + min D) beyond it: the buffer delay. The target is the 97th
  * percentile of D - min D, or the second largest of the last 16 packets if
  * more (so that it rises within a few packets when jitter sets in), plus 5 ms
- * (under drift the newest packet is the latest yet), between 20 and 200 ms; it falls by at most 20 ms a second once the window (2.56 s)
- * no longer needs it; it is kept as a point in time when the fastest packet
- * of the window changes. A delay beyond 220 ms over the fastest (a spike no
- * target covers) counts as 220 ms; a late packet right behind another (a
- * burst after a stall: the first of it measured the stall) does not count.
+ * (under drift the newest packet is the latest yet), between 20 and 200 ms.
+ * It falls by at most 20 ms a second once the window (2.56 s) no longer needs
+ * it, and is kept as a point in time when the fastest packet of the window
+ * changes. A delay beyond 220 ms over the fastest (a spike no target covers)
+ * counts as 220 ms; a late packet right behind another (a burst after a stall:
+ * the first of it measured the stall) does not count.
  *
  * Adjusting, at each get(), by comparing the delay of the frame due with the
  * target:
