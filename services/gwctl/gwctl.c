@@ -550,7 +550,7 @@ typedef struct LinePart {
         char *message;
 } LinePart;
 
-/* A live RTP session of mediad's MediaState, and its RTCP figures (docs/MEDIA.md). */
+/* A live RTP session of mediad's MediaState, its jitter buffer and RTCP figures (docs/MEDIA.md). */
 static void print_media_json(const Gw__MediaState *ms) {
         const Gw__MediaQuality *q = ms->quality;
 
@@ -568,6 +568,16 @@ static void print_media_json(const Gw__MediaState *ms) {
                 printf(",\"srtp_auth_failed\":%" PRIu64 ",\"srtp_replayed\":%" PRIu64,
                        ms->srtp_auth_failed, ms->srtp_replayed);
         }
+        fputs(",\"playout\":", stdout);
+        if (ms->has_playout_delay_ms)
+                printf("{\"delay_ms\":%u,\"target_ms\":%u,\"max_delay_ms\":%u,\"lost\":%" PRIu64 ",\"late\":%" PRIu64
+                       ",\"concealed\":%" PRIu64 ",\"overflow\":%" PRIu64 ",\"duplicates\":%" PRIu64
+                       ",\"grown\":%" PRIu64 ",\"shrunk\":%" PRIu64 "}",
+                       ms->playout_delay_ms, ms->playout_target_ms, ms->playout_max_delay_ms, ms->playout_lost,
+                       ms->playout_late, ms->playout_concealed, ms->playout_overflow, ms->playout_duplicates,
+                       ms->playout_grown, ms->playout_shrunk);
+        else
+                fputs("null", stdout);
         fputs(",\"quality\":", stdout);
         if (!q) {
                 fputs("null}", stdout);
@@ -599,6 +609,11 @@ static void print_media_text(const Gw__MediaState *ms) {
                        ms->srtp_auth_failed, ms->srtp_replayed);
         else
                 printf("  srtp:   off (plain RTP)\n");
+        if (ms->has_playout_delay_ms)
+                printf("  playout: delay %u ms (target %u, max %u), lost %" PRIu64 ", late %" PRIu64
+                       ", concealed %" PRIu64 ", overflow %" PRIu64 "\n", ms->playout_delay_ms, ms->playout_target_ms,
+                       ms->playout_max_delay_ms, ms->playout_lost, ms->playout_late, ms->playout_concealed,
+                       ms->playout_overflow);
         if (!q)
                 return;
         printf("  quality: loss %.1f %% (%" PRId64 " of %" PRIu64 "), jitter %.1f ms", q->rx_loss_permille / 10.0,

@@ -681,6 +681,19 @@ TEST(gwctl_line_status) {
                 ms.rtp_tx = 1500;
                 ms.rtp_rx = 1480;
                 ms.rtp_dropped = 2;
+                ms.has_playout_lost = ms.has_playout_late = ms.has_playout_concealed = ms.has_playout_overflow = true;
+                ms.playout_lost = 30;
+                ms.playout_late = 10;
+                ms.playout_concealed = 31;
+                ms.playout_overflow = 0;
+                ms.has_playout_duplicates = ms.has_playout_grown = ms.has_playout_shrunk = true;
+                ms.playout_duplicates = 1;
+                ms.playout_grown = 3;
+                ms.playout_shrunk = 2;
+                ms.has_playout_delay_ms = ms.has_playout_target_ms = ms.has_playout_max_delay_ms = true;
+                ms.playout_delay_ms = 95;
+                ms.playout_target_ms = 82;
+                ms.playout_max_delay_ms = 104;
                 q.has_rx_expected = q.has_rx_lost = q.has_rx_loss_permille = q.has_rx_jitter_us = true;
                 q.rx_expected = 1500;
                 q.rx_lost = 20;
@@ -700,7 +713,9 @@ TEST(gwctl_line_status) {
                 ASSERT_EQ(r.exit_code, 0);
                 check_json(r.out,
                         "assert d['media'] == {'call_id': 'abc@127.0.0.1', 'remote': '192.0.2.1:30000',\n"
-                        "  'rtp_tx': 1500, 'rtp_rx': 1480, 'rtp_dropped': 2, 'srtp': None, 'quality': {'rx_expected': 1500,\n"
+                        "  'rtp_tx': 1500, 'rtp_rx': 1480, 'rtp_dropped': 2, 'srtp': None, 'playout': {'delay_ms': 95,\n"
+                        "  'target_ms': 82, 'max_delay_ms': 104, 'lost': 30, 'late': 10, 'concealed': 31,\n"
+                        "  'overflow': 0, 'duplicates': 1, 'grown': 3, 'shrunk': 2}, 'quality': {'rx_expected': 1500,\n"
                         "  'rx_lost': 20, 'rx_loss_permille': 13, 'rx_jitter_us': 2500, 'remote_lost': None,\n"
                         "  'remote_fraction_lost': None, 'remote_jitter_us': None, 'rtt_us': 42000, 'mos': 4.2,\n"
                         "  'rtcp_tx': 6, 'rtcp_rx': 5, 'rtcp_dropped': 1}}, d['media']\n");
@@ -708,6 +723,7 @@ TEST(gwctl_line_status) {
                 run_with_line_daemons(7, text, &r);
                 ASSERT_EQ(r.exit_code, 0);
                 ASSERT_NOT_NULL(strstr(r.out, "media:  call-id abc@127.0.0.1, remote 192.0.2.1:30000, rtp tx 1500 rx 1480 dropped 2\n"));
+                ASSERT_NOT_NULL(strstr(r.out, "playout: delay 95 ms (target 82, max 104), lost 30, late 10, concealed 31, overflow 0\n"));
                 ASSERT_NOT_NULL(strstr(r.out, "quality: loss 1.3 % (20 of 1500), jitter 2.5 ms, rtt 42.0 ms, MOS 4.20\n"));
                 ASSERT_NOT_NULL(strstr(r.out, "srtp:   off (plain RTP)\n"));
                 run_done(&r);

@@ -60,6 +60,17 @@ void media_line_state_fill(MediaLine *l, MediaStateStorage *st, Gw__MediaState *
                 s->has_playout_late = s->has_playout_lost = true;
                 s->playout_late = pc->late;
                 s->playout_lost = pc->lost;
+                s->has_playout_concealed = s->has_playout_overflow = s->has_playout_duplicates = true;
+                s->playout_concealed = pc->concealed;
+                s->playout_overflow = pc->overflow;
+                s->playout_duplicates = pc->duplicates;
+                s->has_playout_grown = s->has_playout_shrunk = true;
+                s->playout_grown = pc->grown;
+                s->playout_shrunk = pc->shrunk;
+                s->has_playout_delay_ms = s->has_playout_max_delay_ms = s->has_playout_target_ms = true;
+                s->playout_delay_ms = pc->delay_ms;
+                s->playout_max_delay_ms = pc->max_delay_ms;
+                s->playout_target_ms = pc->target_ms;
                 rtp_session_remote_text(l->rtp, st->remote, sizeof(st->remote));
                 s->remote = st->remote;
                 s->has_ssrc = s->has_seq = true;

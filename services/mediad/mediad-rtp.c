@@ -41,9 +41,7 @@ struct RtpSession {
         uint32_t ev_ts, ev_duration;
 
         /* receiving */
-        Playout playout;
-        bool have_rx_ssrc;
-        uint32_t rx_ssrc;
+        Playout playout;                     /* the jitter buffer (SSRC changes included) */
         bool received_audio;
         bool rx_ev_known, rx_ev_ended;
         uint32_t rx_ev_ts;
@@ -310,6 +308,7 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
         s->fd = -EBADF;
         snprintf(s->call_id, sizeof(s->call_id), "%s", p->call_id);
         s->local = p->local;
+        playout_buffer_reset(&s->playout);
         s->cb = cb;
         s->userdata = userdata;
         if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -525,20 +524,22 @@ void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const stru
                 return;
         }
         if (h.pt == s->pt) {
+                uint64_t now;
+
                 if (h.payload_len != GW_PCM_SAMPLES) {      /* 20 ms of G.711 at 8 kHz */
                         s->c.bad_pt++;
                         return;
                 }
+                now = arrival_usec();
                 s->c.rx++;
-                rtcp_rtp_received(s->rtcp, h.ssrc, h.seq, h.ts, true, arrival_usec());
+                rtcp_rtp_received(s->rtcp, h.ssrc, h.seq, h.ts, true, now);
                 if (!may_receive(s))
                         return;
-                if (s->have_rx_ssrc && h.ssrc != s->rx_ssrc)
-                        playout_buffer_new_stream(&s->playout);   /* e.g. a B2BUA switched the media source */
-                s->have_rx_ssrc = true;
-                s->rx_ssrc = h.ssrc;
                 g711_decode_frame(s->law, h.payload, pcm, GW_PCM_SAMPLES);
-                playout_buffer_put(&s->playout, h.seq, h.ts, pcm, 0);
+                /* A new SSRC (a B2BUA switched the media source) is a new timeline there. */
+                playout_buffer_put(&s->playout, &(PlayoutPacket) {
+                        .seq = h.seq, .ts = h.ts, .ssrc = h.ssrc, .marker = h.marker, .pcm = pcm, .now_us = now,
+                });
                 s->received_audio = true;
                 return;
         }
@@ -583,7 +584,8 @@ bool rtp_session_playout(RtpSession *s, int16_t out[GW_PCM_SAMPLES]) {
                 memset(out, 0, GW_PCM_SAMPLES * sizeof(*out));
                 return false;
         }
-        return playout_buffer_get(&s->playout, out);
+        /* The line's clock: this is called once per down frame. */
+        return playout_buffer_get(&s->playout, out, arrival_usec());
 }
 
 bool rtp_session_receiving(const RtpSession *s) {
@@ -591,7 +593,7 @@ bool rtp_session_receiving(const RtpSession *s) {
 }
 
 const RtpCounters *rtp_session_counters(const RtpSession *s) { return &s->c; }
-const PlayoutCounters *rtp_session_playout_counters(const RtpSession *s) { return &s->playout.counters; }
+const PlayoutCounters *rtp_session_playout_counters(const RtpSession *s) { return playout_buffer_counters(&s->playout); }
 const char *rtp_session_call_id(const RtpSession *s) { return s->call_id; }
 uint16_t rtp_session_local_port(const RtpSession *s) { return get_port(&s->local); }
 uint8_t rtp_session_payload_type(const RtpSession *s) { return s->pt; }
@@ -628,8 +630,11 @@ Rtcp *rtp_session_rtcp(const RtpSession *s) { return s->rtcp; }
 int rtp_session_rtcp_error(const RtpSession *s) { return s->rtcp ? 0 : s->rtcp_error; }
 
 bool rtp_session_quality(const RtpSession *s, RtcpQuality *ret) {
+        const PlayoutCounters *pc = playout_buffer_counters(&s->playout);
+
         if (!s->rtcp)
                 return false;
-        rtcp_quality(s->rtcp, PLAYOUT_PREFILL * GW_PCM_FRAME_MS, ret);
+        /* What the buffer holds now (its target until it plays). */
+        rtcp_quality(s->rtcp, s->playout.playing ? pc->delay_ms : pc->target_ms, ret);
         return true;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-mediad-rtp.c: RTP header checks, the playout buffer, and sessions on 127.0.0.1:
+/* test-mediad-rtp.c: RTP header checks and sessions on 127.0.0.1 (the jitter buffer: test-mediad-playout.c):
  * what is sent (header fields, marker, sequence, timestamp), what is dropped and counted
  * (malformed, foreign source, wrong payload type), direction. */
 #include <arpa/inet.h>
@@ -80,56 +80,6 @@ TEST(parse) {
         ASSERT_ERROR(rtp_parse(p, 20, &h), EBADMSG);
 }
 
-TEST(playout_order_loss_late) {
-        Playout p = {};
-        int16_t f[GW_PCM_SAMPLES], out[GW_PCM_SAMPLES];
-
-        /* Nothing plays before PLAYOUT_PREFILL frames are in. */
-        f[0] = 10;
-        playout_buffer_put(&p, 100, 0, f, 0);
-        ASSERT_FALSE(playout_buffer_get(&p, out));
-        ASSERT_EQ(out[0], 0);
-        /* 102 before 101: reordered. */
-        f[0] = 12;
-        playout_buffer_put(&p, 102, 0, f, 0);
-        f[0] = 11;
-        playout_buffer_put(&p, 101, 0, f, 0);
-        ASSERT_TRUE(playout_buffer_get(&p, out));
-        ASSERT_EQ(out[0], 10);
-        ASSERT_TRUE(playout_buffer_get(&p, out));
-        ASSERT_EQ(out[0], 11);
-        ASSERT_TRUE(playout_buffer_get(&p, out));
-        ASSERT_EQ(out[0], 12);
-        /* 103 never comes: silence, counted lost; 103 arriving later is late. */
-        f[0] = 14;
-        playout_buffer_put(&p, 104, 0, f, 0);
-        ASSERT_TRUE(playout_buffer_get(&p, out));
-        ASSERT_EQ(out[0], 0);
-        ASSERT_EQ(p.counters.lost, 1);
-        f[0] = 13;
-        playout_buffer_put(&p, 103, 0, f, 0);
-        ASSERT_EQ(p.counters.late, 1);
-        ASSERT_TRUE(playout_buffer_get(&p, out));
-        ASSERT_EQ(out[0], 14);
-        /* A duplicate is dropped. */
-        playout_buffer_put(&p, 105, 0, f, 0);
-        playout_buffer_put(&p, 105, 0, f, 0);
-        ASSERT_EQ(p.counters.late, 2);
-        /* A jump far back is a new stream (not 'late' forever): it plays after the prefill. */
-        f[0] = 77;
-        playout_buffer_put(&p, 5, 0, f, 0);
-        playout_buffer_put(&p, 6, 0, f, 0);
-        ASSERT_EQ(p.counters.late, 2);
-        ASSERT_TRUE(playout_buffer_get(&p, out));
-        ASSERT_EQ(out[0], 77);
-        /* And far ahead too. */
-        f[0] = 88;
-        playout_buffer_put(&p, 30000, 0, f, 0);
-        playout_buffer_put(&p, 30001, 0, f, 0);
-        ASSERT_TRUE(playout_buffer_get(&p, out));
-        ASSERT_EQ(out[0], 88);
-}
-
 static void new_session(sd_event *e, uint8_t pt, uint8_t te, int far_fd, RtpSession **ret) {
         RtpParams p = { .call_id = "c1@test", .local = loopback(0), .payload_type = pt,
                         .telephone_event_pt = te, .direction = GW__MEDIA_DIRECTION__DIRECTION_SENDRECV };
@@ -195,6 +145,7 @@ TEST(receive_checks) {
         struct sockaddr_storage to;
         uint8_t pkt[RTP_HEADER + GW_PCM_SAMPLES] = { 0x80, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4 };
         int16_t out[GW_PCM_SAMPLES];
+        unsigned played = 0;
 
         ASSERT_OK(sd_event_new(&e));
         new_session(e, 0, 101, far, &s);
@@ -227,30 +178,47 @@ TEST(receive_checks) {
         for (unsigned i = 0; i < 4; i++)
                 ASSERT_FALSE(rtp_session_playout(s, out));
 
-        /* Then good packets from the remote play. */
+        /* Then good packets from the remote play: a stream, one packet per down frame,
+         * heard once the jitter buffer's initial delay has passed. */
         for (uint16_t k = 0; k < 3; k++) {
                 pkt[3] = (uint8_t) (10 + k);
+                pkt[6] = (uint8_t) ((k * GW_PCM_SAMPLES) >> 8);          /* timestamps 160 apart */
+                pkt[7] = (uint8_t) (k * GW_PCM_SAMPLES);
                 ASSERT_TRUE(sendto(far, pkt, sizeof(pkt), 0, (struct sockaddr *) &to, sizeof(struct sockaddr_in)) > 0);
+                run_until(e, &c->rx, k + 1);
+                if (rtp_session_playout(s, out)) {
+                        ASSERT_EQ(out[0], 32124);
+                        played++;
+                }
         }
-        run_until(e, &c->rx, 3);
         ASSERT_TRUE(rtp_session_receiving(s));
-        ASSERT_TRUE(rtp_session_playout(s, out));
-        ASSERT_EQ(out[0], 32124);
+        ASSERT_TRUE(played >= 1);
         ASSERT_EQ(c->foreign, 1);
         ASSERT_EQ(c->malformed, 3);
         ASSERT_EQ(c->bad_pt, 2);
 
-        /* A new SSRC with lower sequence numbers (a B2BUA switched source): a new stream, played. */
+        /* A new SSRC with lower sequence numbers and another timestamp (a B2BUA
+         * switched source): a new stream, played right after what was buffered of
+         * the first, nothing of it late. */
         pkt[11] = 5;
         memset(pkt + RTP_HEADER, 0x00, GW_PCM_SAMPLES);          /* u-law 0x00 = -32124 */
         for (uint16_t k = 0; k < 2; k++) {
                 pkt[3] = (uint8_t) (2 + k);
+                pkt[4] = 0x70;
+                pkt[7] = (uint8_t) (k * GW_PCM_SAMPLES);
                 ASSERT_TRUE(sendto(far, pkt, sizeof(pkt), 0, (struct sockaddr *) &to, sizeof(struct sockaddr_in)) > 0);
         }
         run_until(e, &c->rx, 5);
-        ASSERT_TRUE(rtp_session_playout(s, out));
-        ASSERT_EQ(out[0], -32124);
+        for (unsigned i = played; i < 3; i++) {
+                ASSERT_TRUE(rtp_session_playout(s, out));
+                ASSERT_EQ(out[0], 32124);
+        }
+        for (unsigned i = 0; i < 2; i++) {
+                ASSERT_TRUE(rtp_session_playout(s, out));
+                ASSERT_EQ(out[0], -32124);
+        }
         ASSERT_EQ(rtp_session_playout_counters(s)->late, 0);
+        ASSERT_EQ(rtp_session_playout_counters(s)->played, 5);
 }
 
 /* recvonly sends nothing, sendonly does not play, inactive neither. */

@@ -29,6 +29,25 @@ def write_tone(path, freqs, seconds, level=0.25, rate=RATE):
         w.writeframes(bytes(frames))
 
 
+def write_segments(path, segments, level=0.25, rate=RATE):
+    """A WAV of consecutive tones: segments = [[freq (Hz, 0: silence), seconds], ...],
+    each sine continuing the running sample index (a change of frequency is a
+    change of phase too, not a gap)."""
+    amp = level * 32767
+    frames = bytearray()
+    n = 0
+    for freq, seconds in segments:
+        for _ in range(int(round(seconds * rate))):
+            v = math.sin(2 * math.pi * freq * n / rate) * amp if freq else 0.0
+            frames += struct.pack("<h", int(round(v)))
+            n += 1
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes(frames))
+
+
 def read(path):
     """(rate, [samples]) of a 16-bit mono WAV; ValueError for anything else."""
     with wave.open(path, "rb") as w:
@@ -214,3 +233,40 @@ def g711_encode(samples, law="pcmu"):
 def tone_frame(freq, law="pcmu", level=0.25, n=160, rate=RATE):
     """One 20 ms G.711 frame of a sine at 'freq' (a multiple of 50 Hz, so frames join up)."""
     return g711_encode([round(level * 32767 * math.sin(2 * math.pi * freq * i / rate)) for i in range(n)], law)
+
+
+def window_figures(samples, freqs, ms=100, rate=RATE, sub_ms=20):
+    """Per window of 'ms': (start_ms, rms, fraction of its power at freqs). The fraction
+    is taken per 'sub_ms' block (a 20 ms frame of the line) and weighted by the blocks'
+    power, so a change from one of freqs to another between two frames counts as tone."""
+    freqs = freqs if isinstance(freqs, (list, tuple)) else [freqs]
+    out = []
+    for i, b in enumerate(blocks(samples, ms, rate)):
+        at, total = 0.0, 0.0
+        for sb in blocks(b, min(sub_ms, ms), rate):
+            e = mean_square(sb)
+            if e > 0:
+                at += min(1.0, sum(goertzel_power(sb, f, rate) for f in freqs) / e) * e
+                total += e
+        out.append((i * ms, math.sqrt(mean_square(b)), at / total if total > 0 else 0.0))
+    return out
+
+
+def onset_ms(samples, freq, other, start_ms, end_ms, rate=RATE, win_ms=10, step_ms=2.5, min_fraction=0.5):
+    """The first time in [start_ms, end_ms) where a 'win_ms' window holds more power
+    at 'freq' than at 'other' and at least min_fraction of its power at freq: where
+    a change from 'other' to 'freq' arrived (the window's middle), or None."""
+    n = rate * win_ms // 1000
+    t = start_ms
+    while t < end_ms:
+        i = int(t * rate / 1000)
+        b = samples[i:i + n]
+        if len(b) < n:
+            return None
+        e = mean_square(b)
+        if e > 0:
+            pf, po = goertzel_power(b, freq, rate), goertzel_power(b, other, rate)
+            if pf > po and pf / e >= min_fraction:
+                return t + win_ms / 2.0
+        t += step_ms
+    return None

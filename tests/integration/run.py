@@ -16,7 +16,8 @@ A case file is JSON:
                                           # ${gw_config} ${bin:NAME} (a built binary)
     "peers": [                            # started by {"do": "start", "peer": NAME}
       {"name": "kam", "kind": "kamailio", "listen": "${kam}:5070",
-       "users": {"1001": "pw1001"}, "realm": "optional"},
+       "users": {"1001": "pw1001"}, "realm": "optional",
+       "media_relay": "optional IP: the SDP of INVITEs and answers gets it"},
       {"name": "reg", "kind": "sipp", "scenario": "reg-401-200.xml",
        "local": "${sipp}:5070", "remote": "optional ip:port",
        "vars": {"username": "1001", ...},  # ${...} in the scenario file
@@ -64,13 +65,14 @@ Actions:
   tap_mark         as                        remember how many tap lines were seen
   run              argv, expect_exit, output_regex, timeout_s   a command to completion
   write_file       name, text
-  sleep            s
+  sleep            s | until (a mark: "connected+12.5")
   for_each         var, values, steps        the steps once per value (${var})
   write_wav        name, freq (Hz or [Hz]), seconds, level   a tone WAV for a line's play:
-                                             (${file:NAME} is its path)
+                                             (${file:NAME} is its path); or segments:
+                                             [[Hz, seconds], ...] one after the other
   line             port, action (offhook|onhook|flash|dial), digits, pulse
                                              gwctl line PORT ACTION on a simulated line
-  wait_line        port, match, timeout_s    poll 'gwctl line PORT status --json' until
+  wait_line        port, match, timeout_s, as   poll 'gwctl line PORT status --json' until
                                              it matches (fields as in fxsgwtest.match)
   expect_dtmf      file, digits (exactly these DTMF keys, in order) | contains,
                    min_ms, skip_ms           DTMF in a recorded WAV (audio.dtmf_runs:
@@ -78,9 +80,19 @@ Actions:
   expect_json      file, match, timeout_s    a JSON file (e.g. a command peer's result)
                                              matches (fxsgwtest.match)
   expect_wav       file, freq, min_fraction, min_loud_ms, not_freq, max_fraction,
-                   max_gap_ms, skip_ms       what a recorded WAV holds (audio.py):
+                   max_gap_ms, skip_ms, trim_end_ms   what a recorded WAV holds (audio.py):
                                              the fraction of its non-silent power at freq
-                                             (several Hz for a dual tone), the longest gap
+                                             (several Hz for a dual tone), the longest gap;
+                   window_freq, window_ms, min_window_fraction, min_window_level
+                                             every window's power fraction at window_freq,
+                                             every 20 ms block's level against the median
+  expect_wav_markers  file, freq, base_freq, markers_ms, reference, max_added_ms,
+                   min_added_ms              delay added along a call, measured in the sound:
+                                             bursts of freq in a base_freq tone, their
+                                             arrivals against the reference marker's
+  line_value       port, path, as, le, ge, max_above: {ref, by}, figure   one number of
+                                             'gwctl line N status --json' (e.g.
+                                             media.playout.delay_ms), remembered and checked
 
 Packet captures (dumpcap and tshark, Debian package tshark):
   capture_start    as, filter (BPF, default "udp"), host   dumpcap on the bridge port of
@@ -185,6 +197,7 @@ class Case:
         self.services_before = {}
         self.figures = []
         self.tap_marks = {}
+        self.values = {}
         self.captures = {}
         e = self.env
         self.vars = {"tmp": e.tmp, "build": e.build_dir, "source": e.source_dir,
@@ -282,7 +295,12 @@ class Case:
         spec = self.sub(self.peer_spec(s["peer"]))
         kind = spec.get("kind")
         if kind == "kamailio":
-            p = Kamailio(self.env, spec["name"], spec["listen"], spec.get("users", {}), spec.get("realm"))
+            defines = {}
+            if spec.get("media_relay"):
+                # Both parties' SDP get the relay's address (registrar.cfg route MEDIA).
+                defines["KAM_MEDIA_SUBST"] = '"/c=IN IP4 [0-9.]+/c=IN IP4 %s/g"' % spec["media_relay"]
+            p = Kamailio(self.env, spec["name"], spec["listen"], spec.get("users", {}), spec.get("realm"),
+                         extra_defines=defines)
             p.start(timeout=self.t(10))
         elif kind == "sipp":
             host = self.lab_host(spec["host"]) if spec.get("host") else None
@@ -601,11 +619,21 @@ class Case:
         self.vars["file:" + s["name"]] = p
 
     def do_sleep(self, s):
+        if "until" in s:
+            # Until a mark (+/- seconds), e.g. "connected+12.5"; not beyond the case's timeout.
+            t = self.mark(s["until"])
+            if t > self.deadline:
+                raise Failure("sleep until %s lies beyond the case's timeout_s" % s["until"])
+            time.sleep(max(0.0, t - time.monotonic()))
+            return
         time.sleep(float(s["s"]))
 
     def do_write_wav(self, s):
         p = self.env.path(s["name"])
-        audio.write_tone(p, s["freq"], float(s.get("seconds", 2)), float(s.get("level", 0.25)))
+        if "segments" in s:
+            audio.write_segments(p, s["segments"], float(s.get("level", 0.25)))
+        else:
+            audio.write_tone(p, s["freq"], float(s.get("seconds", 2)), float(s.get("level", 0.25)))
         self.vars["file:" + s["name"]] = p
 
     def gwctl_line(self, port, args, timeout=10):
@@ -656,7 +684,35 @@ class Case:
         except Failure:
             log("line %s status: %s" % (s["port"], json.dumps(last[0])))
             raise
+        self.set_mark(s)
         log("line %s: %s" % (s["port"], json.dumps(last[0])))
+
+    def do_line_value(self, s):
+        """One figure of 'gwctl line N status --json' (a dotted path), remembered as
+        'as' and checked: le / ge, and max_above / min_below another remembered one."""
+        doc = self.line_status(s["port"])
+        if doc is None:
+            raise Failure("gwctl line %s status failed" % s["port"])
+        v = doc
+        for key in s["path"].split("."):
+            v = v.get(key) if isinstance(v, dict) else None
+        if not isinstance(v, (int, float)):
+            raise Failure("line %s: %s is %r, not a number" % (s["port"], s["path"], v))
+        log("line %s: %s = %s" % (s["port"], s["path"], v))
+        if s.get("as"):
+            self.values[s["as"]] = v
+        if s.get("figure"):
+            self.figures.append((s["figure"], str(v)))
+        if "le" in s and v > self.num(s["le"]):
+            raise Failure("line %s: %s = %s, expected <= %s" % (s["port"], s["path"], v, s["le"]))
+        if "ge" in s and v < self.num(s["ge"]):
+            raise Failure("line %s: %s = %s, expected >= %s" % (s["port"], s["path"], v, s["ge"]))
+        if "max_above" in s:
+            ref, bound = self.values[s["max_above"]["ref"]], self.num(s["max_above"]["by"])
+            log("line %s: %s = %s, %+g over %s" % (s["port"], s["path"], v, v - ref, s["max_above"]["ref"]))
+            if v - ref > bound:
+                raise Failure("line %s: %s = %s is %g over %s (%s), expected at most %g" % (
+                    s["port"], s["path"], v, v - ref, s["max_above"]["ref"], ref, bound))
 
     def do_expect_wav(self, s):
         path = s["file"]
@@ -671,7 +727,11 @@ class Case:
         if rate != audio.RATE:
             raise Failure("%s: %d Hz, expected %d" % (path, rate, audio.RATE))
         samples = samples[int(s.get("skip_ms", 0)) * rate // 1000:]
+        if s.get("trim_end_ms"):
+            samples = samples[:max(0, len(samples) - int(s["trim_end_ms"]) * rate // 1000)]
         loud_ms = 0
+        if "min_window_fraction" in s or "min_window_level" in s:
+            self.check_windows(path, samples, s)
         if "freq" in s:
             fr, loud = audio.tone_fraction(samples, s["freq"], rate)
             loud_ms = loud * 20
@@ -692,6 +752,76 @@ class Case:
             log("%s: longest gap %d ms" % (os.path.basename(path), gap))
             if gap > float(s["max_gap_ms"]):
                 raise Failure("%s: a gap of %d ms (expected <= %s ms)" % (path, gap, s["max_gap_ms"]))
+
+    def check_windows(self, path, samples, s):
+        """Every window (window_ms, 100 by default) holds min_window_fraction of its power at
+        window_freq, and every 20 ms block at least min_window_level of the median block's rms."""
+        name = os.path.basename(path)
+        wins = audio.window_figures(samples, s.get("window_freq", s.get("freq")), int(s.get("window_ms", 100)))
+        if not wins:
+            raise Failure("%s: nothing to check" % path)
+        worst = min(wins, key=lambda w: w[2])
+        log("%s: %d windows of %s ms, the worst %.1f %% at %s Hz (at %d ms)" % (
+            name, len(wins), s.get("window_ms", 100), 100 * worst[2], s.get("window_freq", s.get("freq")),
+            worst[0] + int(s.get("skip_ms", 0))))
+        self.figures.append(("%s worst window at %s Hz" % (name, s.get("window_freq", s.get("freq"))),
+                             "%.1f %%" % (100 * worst[2])))
+        if "min_window_fraction" in s and worst[2] < float(s["min_window_fraction"]):
+            bad = [w for w in wins if w[2] < float(s["min_window_fraction"])]
+            raise Failure("%s: %d window(s) below %.0f %% at the tone, e.g. %.1f %% at %d ms" % (
+                path, len(bad), 100 * float(s["min_window_fraction"]), 100 * bad[0][2],
+                bad[0][0] + int(s.get("skip_ms", 0))))
+        if "min_window_level" in s:
+            blk = audio.window_figures(samples, s.get("window_freq", s.get("freq")), 20)
+            levels = sorted(b[1] for b in blk)
+            median = levels[len(levels) // 2]
+            low = min(blk, key=lambda b: b[1])
+            log("%s: 20 ms blocks: median rms %.0f, the lowest %.0f (%.0f %%) at %d ms" % (
+                name, median, low[1], 100 * low[1] / median if median else 0, low[0] + int(s.get("skip_ms", 0))))
+            self.figures.append(("%s lowest 20 ms block" % name, "%.0f %% of the median" % (
+                100 * low[1] / median if median else 0)))
+            if low[1] < float(s["min_window_level"]) * median:
+                bad = [b for b in blk if b[1] < float(s["min_window_level"]) * median]
+                raise Failure("%s: %d block(s) of 20 ms below %.0f %% of the median level, e.g. at %d ms" % (
+                    path, len(bad), 100 * float(s["min_window_level"]), bad[0][0] + int(s.get("skip_ms", 0))))
+
+    def do_expect_wav_markers(self, s):
+        """Delay measured in the sound: the source holds short bursts of 'freq' (markers,
+        at markers_ms of the played file) in a tone of 'base_freq'; each burst's arrival
+        in the recording is found in order (audio.onset_ms). Its delay relative to the
+        reference marker's (the same path before any impairment) is the delay added since:
+        delay_i = (arrival_i - arrival_ref) - (marker_i - marker_ref). max_added_ms: a bound
+        (or null) per marker."""
+        path = s["file"] if os.path.isabs(s["file"]) else self.env.path(s["file"])
+        rate, samples = audio.read(path)
+        markers = [float(m) for m in s["markers_ms"]]
+        ref = int(s.get("reference", 0))
+        arrivals = []
+        start = 0.0
+        for i, m in enumerate(markers):
+            if i > 0:
+                start = arrivals[-1] + (m - markers[i - 1]) - float(s.get("search_ms", 400))
+            t = audio.onset_ms(samples, float(s["freq"]), float(s["base_freq"]), start,
+                               start + (float(s.get("first_within_ms", 5000)) if i == 0 else
+                                        2 * float(s.get("search_ms", 400))), rate)
+            if t is None:
+                raise Failure("%s: marker %d (%.0f ms in the source) not found" % (path, i, m))
+            arrivals.append(t)
+        added = [(arrivals[i] - arrivals[ref]) - (markers[i] - markers[ref]) for i in range(len(markers))]
+        log("%s: markers at %s ms arrived at %s ms: added delay %s ms" % (
+            os.path.basename(path), markers, ["%.1f" % a for a in arrivals], ["%.1f" % a for a in added]))
+        for i, a in enumerate(added):
+            if i != ref:
+                self.figures.append(("%s added delay at %.1f s" % (os.path.basename(path), markers[i] / 1000),
+                                     "%.1f ms" % a))
+        for i, bound in enumerate(s.get("max_added_ms", [])):
+            if bound is not None and added[i] > float(bound):
+                raise Failure("%s: marker %d (%.0f ms) arrived %.1f ms later than the reference's delay, "
+                              "expected at most %s ms" % (path, i, markers[i], added[i], bound))
+        for i, bound in enumerate(s.get("min_added_ms", [])):
+            if bound is not None and added[i] < float(bound):
+                raise Failure("%s: marker %d (%.0f ms) arrived only %.1f ms later than the reference's delay, "
+                              "expected at least %s ms" % (path, i, markers[i], added[i], bound))
 
     def do_expect_json(self, s):
         path = s["file"]

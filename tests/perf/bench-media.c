@@ -122,6 +122,8 @@ typedef struct CpuSample {
 
 typedef struct MediadCounters {
         uint64_t rx, tx, dropped, auth_failed, replayed, playout_lost, playout_late;
+        uint64_t concealed, grown, shrunk;      /* the jitter buffer's adjustments */
+        uint32_t max_delay_ms;                  /* the largest of the sessions' */
         bool valid;
 } MediadCounters;
 
@@ -727,6 +729,10 @@ static void mediad_counters(Bench *b, unsigned n, MediadCounters *ret) {
                         ret->replayed += m->srtp_replayed;
                         ret->playout_lost += m->playout_lost;
                         ret->playout_late += m->playout_late;
+                        ret->concealed += m->playout_concealed;
+                        ret->grown += m->playout_grown;
+                        ret->shrunk += m->playout_shrunk;
+                        ret->max_delay_ms = MAX(ret->max_delay_ms, m->playout_max_delay_ms);
                 }
                 ret->valid = true;
         }
@@ -1301,11 +1307,14 @@ static void print_tables(const Bench *b, const Result *res, size_t n_res, double
         }
 
         printf("\n2. Packets in the measured window. To the far end: mediad's RTP for the up frames sent\n"
-               "   (echo: our packets back); to the line: our RTP that came out in a down frame.\n"
-               "   mediad's own counters are session totals (warm-up and tail included).\n");
-        printf("%5s  %-22s %9s %9s %6s %5s | %9s %9s %6s | %9s %7s %6s %7s %6s\n", "calls", "setup",
-               "expected", "received", "lost", "auth", "sent", "played", "lost",
-               "md rx", "dropped", "authf", "pl.lost", "late");
+               "   (echo: our packets back); to the line: our RTP that came out in a down frame ('lost':\n"
+               "   never heard with its id: lost, late, or merged into its neighbour by the playout).\n"
+               "   mediad's own counters are session totals (warm-up and tail included): received,\n"
+               "   dropped, SRTP authentication failures; the playout's lost and late packets, frames\n"
+               "   concealed, grown and shrunk, and its largest delay in ms.\n");
+        printf("%5s  %-22s %9s %9s %6s %5s | %9s %9s %6s | %9s %7s %5s %7s %6s %7s %6s %6s %5s\n", "calls",
+               "setup", "expected", "received", "lost", "auth", "sent", "played", "lost",
+               "md rx", "dropped", "authf", "pl.lost", "late", "conceal", "grown", "shrunk", "delay");
         for (size_t i = 0; i < n_res; i++) {
                 const Result *r = &res[i];
                 uint64_t exp = mode_echo(r->mode) ? r->in_sent : r->out_expected;
@@ -1322,10 +1331,12 @@ static void print_tables(const Bench *b, const Result *res, size_t n_res, double
                         printf("%9" PRIu64 " %9" PRIu64 " %6" PRId64 " | ", r->in_sent, r->in_played,
                                (int64_t) (r->in_sent - r->in_played));
                 if (r->mc.valid)
-                        printf("%9" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7" PRIu64 " %6" PRIu64 "\n", r->mc.rx,
-                               r->mc.dropped, r->mc.auth_failed, r->mc.playout_lost, r->mc.playout_late);
+                        printf("%9" PRIu64 " %7" PRIu64 " %5" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7" PRIu64 " %6" PRIu64
+                               " %6" PRIu64 " %5" PRIu32 "\n", r->mc.rx, r->mc.dropped, r->mc.auth_failed,
+                               r->mc.playout_lost, r->mc.playout_late, r->mc.concealed, r->mc.grown, r->mc.shrunk,
+                               r->mc.max_delay_ms);
                 else
-                        printf("%9s %7s %6s %7s %6s\n", "-", "-", "-", "-", "-");
+                        printf("%9s %7s %5s %7s %6s %7s %6s %6s %5s\n", "-", "-", "-", "-", "-", "-", "-", "-", "-");
                 if (r->out_bad || r->out_events)
                         printf("%5s  (from the far end's view also: %" PRIu64 " malformed/unexpected, %" PRIu64
                                " telephone-event packets)\n", "", r->out_bad, r->out_events);
