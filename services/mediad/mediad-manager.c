@@ -264,6 +264,7 @@ static void save_streams(Manager *m);
 int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
         MediaLine *l = manager_line(m, mc->port);
         const char *why = NULL;
+        bool sessions_changed = false;          /* a session started or ended: save the streams */
         RtpParams p;
         int r;
 
@@ -305,6 +306,7 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
                                                   l->port, rtp_session_call_id(l->rtp));
                                 publish_final(l);
                                 l->rtp = rtp_session_free(l->rtp);
+                                sessions_changed = true;
                         }
                 } else {
                         uint32_t skip = 0;
@@ -312,6 +314,7 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
 
                         publish_final(l);
                         l->rtp = rtp_session_free(l->rtp);
+                        sessions_changed = true;
                         resumed = media_resume_apply(m->resume, l->port, &p, &skip);
                         r = rtp_session_new(m->event, &p, on_rtp_event, l, &l->rtp);
                         if (r < 0) {
@@ -338,10 +341,12 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
                 log_debug("Line %u: RTP session %s ended.", l->port, rtp_session_call_id(l->rtp));
                 publish_final(l);
                 l->rtp = rtp_session_free(l->rtp);
+                sessions_changed = true;
         }
         set_tone(l, mc->has_tone ? mc->tone : GW__TONE__TONE_NONE);
         publish_state(l);
-        save_streams(m);
+        if (sessions_changed)
+                save_streams(m);
         return state_timer_arm(m);
 }
 

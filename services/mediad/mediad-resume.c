@@ -1,26 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mediad-resume.c: save and resume our RTP streams across a restart (mediad-resume.h). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "gw-bus.h"
 #include "gw-daemon.h"
 #include "gw-log.h"
+#include "mediad-addr.h"
 #include "mediad-resume.h"
 
 struct MediaResume {
         Gw__MediadStreams *streams;        /* NULL: nothing saved */
         bool *used;
 };
-
-static uint64_t boottime_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_BOOTTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
 
 int media_resume_load(const char *dir, MediaResume **ret) {
         _cleanup_free_ void *data = NULL;
@@ -74,16 +68,8 @@ void media_resume_advance(uint16_t seq, uint32_t roc, uint32_t skip, uint16_t *r
         *ret_roc = (uint32_t) (index >> 16);
 }
 
-static uint16_t sa_port(const struct sockaddr_storage *ss) {
-        if (ss->ss_family == AF_INET)
-                return ntohs(((const struct sockaddr_in *) ss)->sin_port);
-        if (ss->ss_family == AF_INET6)
-                return ntohs(((const struct sockaddr_in6 *) ss)->sin6_port);
-        return 0;
-}
-
 bool media_resume_apply(MediaResume *r, uint32_t port, RtpParams *p, uint32_t *ret_skip) {
-        uint64_t now = boottime_usec();
+        uint64_t now = now_usec(CLOCK_BOOTTIME);
 
         if (!r || !r->streams || p->ssrc != 0)
                 return false;
@@ -118,7 +104,7 @@ int media_resume_save(const char *dir, const MediaResumeEntry *e, size_t n) {
         _cleanup_free_ Gw__MediadStream *s = NULL;
         _cleanup_free_ Gw__MediadStream **ptrs = NULL;
         _cleanup_free_ uint8_t *buf = NULL;
-        uint64_t now = boottime_usec();
+        uint64_t now = now_usec(CLOCK_BOOTTIME);
         size_t len;
 
         if (!dir)

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gw-bus.h"
+#include "mediad-addr.h"
 #include "mediad-rtcp.h"
 
 #define RECV_BURST       8
@@ -64,13 +66,6 @@ struct Rtcp {
 
 /* ---------------------------------------------------------------- helpers */
 
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-
-        (void) clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static uint64_t ntp_now(void) {
         struct timespec ts;
 
@@ -92,40 +87,6 @@ static void put32(uint8_t *p, uint32_t v) {
 
 static uint32_t get32(const uint8_t *p) {
         return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16) | ((uint32_t) p[2] << 8) | p[3];
-}
-
-static socklen_t sa_len(const struct sockaddr_storage *ss) {
-        return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
-
-static uint16_t sa_port(const struct sockaddr_storage *ss) {
-        if (ss->ss_family == AF_INET)
-                return ntohs(((const struct sockaddr_in *) ss)->sin_port);
-        if (ss->ss_family == AF_INET6)
-                return ntohs(((const struct sockaddr_in6 *) ss)->sin6_port);
-        return 0;
-}
-
-static void sa_set_port(struct sockaddr_storage *ss, uint16_t port) {
-        if (ss->ss_family == AF_INET)
-                ((struct sockaddr_in *) ss)->sin_port = htons(port);
-        else if (ss->ss_family == AF_INET6)
-                ((struct sockaddr_in6 *) ss)->sin6_port = htons(port);
-}
-
-static bool sa_equal(const struct sockaddr_storage *a, const struct sockaddr *b, socklen_t blen) {
-        if (a->ss_family != b->sa_family)
-                return false;
-        if (a->ss_family == AF_INET) {
-                const struct sockaddr_in *x = (const struct sockaddr_in *) a, *y = (const struct sockaddr_in *) b;
-                return blen >= sizeof(*y) && x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-        }
-        if (a->ss_family == AF_INET6) {
-                const struct sockaddr_in6 *x = (const struct sockaddr_in6 *) a, *y = (const struct sockaddr_in6 *) b;
-                return blen >= sizeof(*y) && x->sin6_port == y->sin6_port &&
-                       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-        }
-        return false;
 }
 
 /* 0.5 .. 1.5 times 'usec' (RFC 3550 §6.3.1, against synchronised reports). */

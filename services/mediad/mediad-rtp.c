@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "gw-macro.h"
+#include "mediad-addr.h"
 #include "mediad-rtp.h"
 
 #define RECV_BURST 32          /* datagrams per wake-up, so one busy session cannot starve the loop */
@@ -132,41 +133,6 @@ static int parse_ip(const char *s, uint16_t port, struct sockaddr_storage *ret) 
         return -EINVAL;
 }
 
-static void set_port(struct sockaddr_storage *ss, uint16_t port) {
-        if (ss->ss_family == AF_INET)
-                ((struct sockaddr_in *) ss)->sin_port = htons(port);
-        else if (ss->ss_family == AF_INET6)
-                ((struct sockaddr_in6 *) ss)->sin6_port = htons(port);
-}
-
-static uint16_t get_port(const struct sockaddr_storage *ss) {
-        if (ss->ss_family == AF_INET)
-                return ntohs(((const struct sockaddr_in *) ss)->sin_port);
-        if (ss->ss_family == AF_INET6)
-                return ntohs(((const struct sockaddr_in6 *) ss)->sin6_port);
-        return 0;
-}
-
-static socklen_t sa_len(const struct sockaddr_storage *ss) {
-        return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
-
-static bool sa_equal(const struct sockaddr_storage *a, const struct sockaddr *b, socklen_t blen) {
-        if (a->ss_family != b->sa_family)
-                return false;
-        if (a->ss_family == AF_INET) {
-                const struct sockaddr_in *x = (const struct sockaddr_in *) a, *y = (const struct sockaddr_in *) b;
-                return blen >= sizeof(*y) && x->sin_port == y->sin_port &&
-                       x->sin_addr.s_addr == y->sin_addr.s_addr;
-        }
-        if (a->ss_family == AF_INET6) {
-                const struct sockaddr_in6 *x = (const struct sockaddr_in6 *) a, *y = (const struct sockaddr_in6 *) b;
-                return blen >= sizeof(*y) && x->sin6_port == y->sin6_port &&
-                       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-        }
-        return false;
-}
-
 int rtp_params_from_proto(const Gw__RtpSession *rtp, const struct sockaddr_storage *default_ip,
                           RtpParams *ret, const char **ret_error) {
         RtpParams p = {};
@@ -183,7 +149,7 @@ int rtp_params_from_proto(const Gw__RtpSession *rtp, const struct sockaddr_stora
                 if (!default_ip || (default_ip->ss_family != AF_INET && default_ip->ss_family != AF_INET6))
                         BAD("no local_ip and no sip.listen address");
                 p.local = *default_ip;
-                set_port(&p.local, (uint16_t) rtp->local_port);
+                sa_set_port(&p.local, (uint16_t) rtp->local_port);
         }
         p.remote.ss_family = AF_UNSPEC;
         if (!isempty(rtp->remote_ip)) {
@@ -595,7 +561,7 @@ bool rtp_session_receiving(const RtpSession *s) {
 const RtpCounters *rtp_session_counters(const RtpSession *s) { return &s->c; }
 const PlayoutCounters *rtp_session_playout_counters(const RtpSession *s) { return playout_buffer_counters(&s->playout); }
 const char *rtp_session_call_id(const RtpSession *s) { return s->call_id; }
-uint16_t rtp_session_local_port(const RtpSession *s) { return get_port(&s->local); }
+uint16_t rtp_session_local_port(const RtpSession *s) { return sa_port(&s->local); }
 uint8_t rtp_session_payload_type(const RtpSession *s) { return s->pt; }
 Gw__MediaDirection rtp_session_direction(const RtpSession *s) { return s->dir; }
 uint32_t rtp_session_ssrc(const RtpSession *s) { return s->ssrc; }
@@ -623,7 +589,7 @@ void rtp_session_remote_text(const RtpSession *s, char *buf, size_t n) {
                 snprintf(buf, n, "%s", "");
                 return;
         }
-        snprintf(buf, n, s->remote.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, get_port(&s->remote));
+        snprintf(buf, n, s->remote.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, sa_port(&s->remote));
 }
 
 Rtcp *rtp_session_rtcp(const RtpSession *s) { return s->rtcp; }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gw-bus.h"
 #include "gw-tests.h"
 #include "mediad-manager.h"
 
@@ -592,13 +593,6 @@ TEST(port_in_use) {
 
 /* ---------------------------------------------------------------- restart */
 
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
 TEST(resume_advance) {
         uint16_t seq;
         uint32_t roc;
@@ -676,7 +670,7 @@ TEST(resume_srtp_stream_after_restart) {
         ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, &r));
         talk_frames(&env, 1, 40);
         /* the save timer (1 s) runs while the call does */
-        for (uint64_t end = mono_usec() + 1200 * USEC_PER_MSEC; mono_usec() < end;)
+        for (uint64_t end = now_usec(CLOCK_MONOTONIC) + 1200 * USEC_PER_MSEC; now_usec(CLOCK_MONOTONIC) < end;)
                 ASSERT_OK(sd_event_run(env.e, 50 * USEC_PER_MSEC));
         talk_frames(&env, 1, 40);
         got = srtp_take(far, peer, &ssrc_before, &seq_before, &bad);

@@ -9,27 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gw-bus.h"
 #include "gw-tests.h"
+#include "test-mediad-net.h"
 #include "mediad-rtp.h"
 
 #define RELAY_RTCP_DELAY_USEC  (10 * USEC_PER_MSEC)
-
-static struct sockaddr_storage loopback(uint16_t port) {
-        struct sockaddr_storage ss = {};
-        struct sockaddr_in *in = (struct sockaddr_in *) &ss;
-
-        in->sin_family = AF_INET;
-        in->sin_port = htons(port);
-        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        return ss;
-}
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static uint16_t random_even_port(void) {
         uint16_t v;
@@ -129,7 +114,7 @@ static int relay_io(sd_event_source *src, int fd, uint32_t revents, void *userda
                         r->held[i].used = true;
                         r->held[i].fd = fd == r->a[1] ? r->b[1] : r->a[1];
                         r->held[i].to = fd == r->a[1] ? r->to_b[1] : r->to_a[1];
-                        r->held[i].due = mono_usec() + RELAY_RTCP_DELAY_USEC;
+                        r->held[i].due = now_usec(CLOCK_MONOTONIC) + RELAY_RTCP_DELAY_USEC;
                         memcpy(r->held[i].buf, buf, (size_t) n);
                         r->held[i].n = (size_t) n;
                 }
@@ -138,7 +123,7 @@ static int relay_io(sd_event_source *src, int fd, uint32_t revents, void *userda
 }
 
 static void relay_flush(Relay *r) {
-        uint64_t now = mono_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
 
         for (unsigned i = 0; i < ELEMENTSOF(r->held); i++)
                 if (r->held[i].used && r->held[i].due <= now) {
@@ -177,12 +162,12 @@ static void relay_close(Relay *r) {
 
 /* Run the loop for 'usec'; every 20 ms each session gets an up frame (a tone). */
 static void run(sd_event *e, Relay *r, RtpSession *a, RtpSession *b, uint64_t usec, bool frames) {
-        uint64_t end = mono_usec() + usec, next = mono_usec();
+        uint64_t end = now_usec(CLOCK_MONOTONIC) + usec, next = now_usec(CLOCK_MONOTONIC);
         int16_t pcm[GW_PCM_SAMPLES];
         static unsigned phase;
 
-        while (mono_usec() < end) {
-                uint64_t now = mono_usec();
+        while (now_usec(CLOCK_MONOTONIC) < end) {
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
 
                 if (frames && now >= next) {
                         for (unsigned i = 0; i < GW_PCM_SAMPLES; i++, phase++)

@@ -8,35 +8,8 @@
 #include <unistd.h>
 
 #include "gw-tests.h"
+#include "test-mediad-net.h"
 #include "mediad-rtp.h"
-
-static struct sockaddr_storage loopback(uint16_t port) {
-        struct sockaddr_storage ss = {};
-        struct sockaddr_in *in = (struct sockaddr_in *) &ss;
-
-        in->sin_family = AF_INET;
-        in->sin_port = htons(port);
-        in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        return ss;
-}
-
-static uint16_t fd_port(int fd) {
-        struct sockaddr_in in;
-        socklen_t len = sizeof(in);
-
-        ASSERT_OK(getsockname(fd, (struct sockaddr *) &in, &len));
-        return ntohs(in.sin_port);
-}
-
-/* A plain UDP socket on 127.0.0.1 (a far end we fully control). */
-static int udp_socket(void) {
-        struct sockaddr_storage ss = loopback(0);
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-        ASSERT_TRUE(fd >= 0);
-        ASSERT_OK(bind(fd, (struct sockaddr *) &ss, sizeof(struct sockaddr_in)));
-        return fd;
-}
 
 static ssize_t recv_timeout(int fd, uint8_t *buf, size_t n) {
         struct pollfd p = { .fd = fd, .events = POLLIN };

@@ -714,7 +714,9 @@ class Case:
                 raise Failure("line %s: %s = %s is %g over %s (%s), expected at most %g" % (
                     s["port"], s["path"], v, v - ref, s["max_above"]["ref"], ref, bound))
 
-    def do_expect_wav(self, s):
+    def written_file(self, s):
+        """The path of s["file"] (relative: in the case's directory), once it exists
+        (within s["timeout_s"], default 5 s)."""
         path = s["file"]
         if not os.path.isabs(path):
             path = self.env.path(path)
@@ -723,6 +725,10 @@ class Case:
             if time.monotonic() > deadline:
                 raise Failure("%s was not written" % path)
             time.sleep(0.1)
+        return path
+
+    def do_expect_wav(self, s):
+        path = self.written_file(s)
         rate, samples = audio.read(path)
         if rate != audio.RATE:
             raise Failure("%s: %d Hz, expected %d" % (path, rate, audio.RATE))
@@ -824,14 +830,7 @@ class Case:
                               "expected at least %s ms" % (path, i, markers[i], added[i], bound))
 
     def do_expect_json(self, s):
-        path = s["file"]
-        if not os.path.isabs(path):
-            path = self.env.path(path)
-        deadline = time.monotonic() + self.t(s.get("timeout_s", 5))
-        while not os.path.exists(path):
-            if time.monotonic() > deadline:
-                raise Failure("%s was not written" % path)
-            time.sleep(0.1)
+        path = self.written_file(s)
         with open(path) as f:
             doc = json.load(f)
         log("%s: %s" % (os.path.basename(path), json.dumps(doc)[:2000]))
@@ -840,14 +839,7 @@ class Case:
             raise Failure("%s: %s" % (os.path.basename(path), m))
 
     def do_expect_dtmf(self, s):
-        path = s["file"]
-        if not os.path.isabs(path):
-            path = self.env.path(path)
-        deadline = time.monotonic() + self.t(s.get("timeout_s", 5))
-        while not os.path.exists(path):
-            if time.monotonic() > deadline:
-                raise Failure("%s was not written" % path)
-            time.sleep(0.1)
+        path = self.written_file(s)
         rate, samples = audio.read(path)
         samples = samples[int(s.get("skip_ms", 0)) * rate // 1000:]
         runs = audio.dtmf_runs(samples, rate)
