@@ -190,7 +190,7 @@ TEST(call_over_the_bus) {
                 dup2(devnull, STDIN_FILENO);
                 dup2(devnull, STDOUT_FILENO);
                 execl(sipp, "sipp", "-sf", GW_SOURCE_ROOT "/tests/integration/sipp/call-uas-answer.xml", "-i",
-                      "127.0.0.2", "-p", port_s, "-mi", "127.0.0.2", "-mp", mport_s, "-m", "1", "-timeout", "15s",
+                      "127.0.0.2", "-p", port_s, "-mi", "127.0.0.2", "-mp", mport_s, "-m", "1", "-timeout", "30s",
                       "-timeout_error", "-nostdin", (char *) NULL);
                 _exit(127);
         }
@@ -221,7 +221,7 @@ TEST(call_over_the_bus) {
 
         /* A DigitDetected from the wrong sender (linehwd) is dropped by the table. */
         publish_hook(line, true);
-        RUN_UNTIL(e, lp.state == GW__CALL_STATE__CALL_DIALING && mp.tone == GW__TONE__TONE_DIAL, 3000);
+        RUN_UNTIL(e, lp.state == GW__CALL_STATE__CALL_DIALING && mp.tone == GW__TONE__TONE_DIAL, 10000);
         publish_digit(line, "9");
         for (unsigned k = 0; k < 10; k++)
                 ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
@@ -232,18 +232,18 @@ TEST(call_over_the_bus) {
                         t_last = now_usec(CLOCK_MONOTONIC);
                 publish_digit(media, s);
         }
-        RUN_UNTIL(e, invite_usec > 0, 3000);
+        RUN_UNTIL(e, invite_usec > 0, 10000);
         fprintf(stderr, "post-dial delay over the bus (last DigitDetected published -> INVITE on the wire): %.3f ms\n",
                 (double) (invite_usec - t_last) / 1000.0);
-        RUN_UNTIL(e, lp.state == GW__CALL_STATE__CALL_CONNECTED, 5000);
+        RUN_UNTIL(e, lp.state == GW__CALL_STATE__CALL_CONNECTED, 10000);
         ASSERT_TRUE(lp.reversed);
-        RUN_UNTIL(e, mp.rtp, 2000);
-        RUN_UNTIL(e, rp.report[0], 2000);
+        RUN_UNTIL(e, mp.rtp, 10000);
+        RUN_UNTIL(e, rp.report[0], 10000);
         snprintf(text, sizeof text, "p 127.0.0.2:%u alive", port);
         ASSERT_STREQ(rp.report, text);
 
         publish_hook(line, false);
-        RUN_UNTIL(e, lp.state == GW__CALL_STATE__CALL_IDLE && !lp.reversed && !mp.rtp, 3000);
+        RUN_UNTIL(e, lp.state == GW__CALL_STATE__CALL_IDLE && !lp.reversed && !mp.rtp, 10000);
         for (unsigned i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++)
                 ASSERT_OK(sd_event_run(e, 20 * USEC_PER_MSEC));
         if (waitpid(pid, &status, WNOHANG) == 0) {
