@@ -394,26 +394,6 @@ static int recv_ctl_one(void *sock, void *userdata) {
         return 1;
 }
 
-static int mkdir_p(const char *path, mode_t mode) {
-        char buf[512];
-        size_t n = strlen(path);
-
-        if (n >= sizeof buf)
-                return -ENAMETOOLONG;
-        memcpy(buf, path, n + 1);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = 0;
-                if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
         _cleanup_(gw_bus_freep) GwBus *b = NULL;
         char dir[512];
@@ -432,7 +412,7 @@ int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
 
         if (snprintf(dir, sizeof dir, "%s/bus", c->runtime_dir) >= (int) sizeof dir)
                 return -ENAMETOOLONG;
-        r = mkdir_p(dir, 0750);
+        r = gw_mkdir_parents(dir, 0750);
         if (r < 0)
                 return r;
 
