@@ -384,6 +384,60 @@ TEST(control_call) {
         rm_rf(dir);
 }
 
+/* A daemon's status answer: the bus's box, and line entries of the daemon's own. */
+static int ctl_status_box(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void *userdata) {
+        typedef struct Lines {
+                Gw__LineStatus ls;
+                Gw__LineStatus *lsp[1];
+        } Lines;
+        Lines *l;
+
+        ASSERT_OK(gw_bus_status_reply_new(bus, reply));
+        l = calloc(1, sizeof(*l));
+        ASSERT_NOT_NULL(l);
+        gw__line_status__init(&l->ls);
+        l->ls.port = 3;
+        l->lsp[0] = &l->ls;
+        reply->status_reply->n_lines = 1;
+        reply->status_reply->lines = l->lsp;
+        gw_bus_status_reply_own(reply, l);
+        return 0;
+}
+
+static void ctl_status_box_free(Gw__Envelope *reply, void *userdata) {
+        ASSERT_TRUE(gw_bus_status_reply_free(reply));
+        ASSERT_EQ(reply->body_case, GW__ENVELOPE__BODY__NOT_SET);
+        ASSERT_FALSE(gw_bus_status_reply_free(reply));
+}
+
+TEST(status_reply_with_counters) {
+        _cleanup_free_ char *dir = make_runtime_dir();
+        GwConf c = { .runtime_dir = dir };
+        sd_event *e = NULL;
+        GwBus *b = NULL;
+        pthread_t t;
+        CallArgs a = { .conf = &c };
+
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(gw_bus_new(e, &c, GW__SERVICE__SERVICE_REGD, &b));
+        gw_bus_set_ctl_handler(b, ctl_status_box, ctl_status_box_free, NULL);
+        ASSERT_EQ(pthread_create(&t, NULL, call_thread, &a), 0);
+        RUN_UNTIL(e, __atomic_load_n(&a.done, __ATOMIC_SEQ_CST));
+        ASSERT_EQ(pthread_join(t, NULL), 0);
+        ASSERT_OK(a.r);
+        ASSERT_EQ(a.reply->body_case, GW__ENVELOPE__BODY_STATUS_REPLY);
+        ASSERT_NOT_NULL(a.reply->status_reply->counters);
+        ASSERT_EQ(a.reply->status_reply->counters->service, GW__SERVICE__SERVICE_REGD);
+        ASSERT_EQ(a.reply->status_reply->counters->rx, 1);   /* the request itself */
+        ASSERT_EQ(a.reply->status_reply->n_lines, 1);
+        ASSERT_EQ(a.reply->status_reply->lines[0]->port, 3);
+        gw__envelope__free_unpacked(a.reply, NULL);
+
+        gw_bus_free(b);
+        sd_event_unref(e);
+        rm_rf(dir);
+}
+
 TEST(state_file_atomic) {
         _cleanup_free_ char *dir = make_runtime_dir();
         void *data = NULL;
