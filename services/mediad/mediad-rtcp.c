@@ -25,6 +25,7 @@
 struct Rtcp {
         sd_event *event;
         sd_event_source *io, *timer;
+        MediaUdpReader reader;               /* how io reads fd */
         int fd;
         struct sockaddr_storage local;
         struct sockaddr_storage remote;      /* RTCP address of the peer; AF_UNSPEC: unknown */
@@ -454,14 +455,6 @@ static void on_datagram(void *userdata, const uint8_t *buf, size_t n, const stru
         rtcp_receive(userdata, buf, n, from, fromlen);
 }
 
-static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        Rtcp *r = userdata;
-        uint8_t buf[RTCP_MAX_PACKET];
-
-        media_udp_receive(fd, buf, sizeof(buf), RECV_BURST, on_datagram, r, &r->c.malformed);
-        return 0;
-}
-
 /* ---------------------------------------------------------------- lifecycle */
 
 int rtcp_new(sd_event *e, const struct sockaddr_storage *rtp_local, uint32_t ssrc, Rtcp **ret) {
@@ -487,7 +480,11 @@ int rtcp_new(sd_event *e, const struct sockaddr_storage *rtp_local, uint32_t ssr
         r = media_udp_open(&t->local, &t->fd);
         if (r < 0)
                 return r;
-        r = sd_event_add_io(e, &t->io, t->fd, EPOLLIN, on_io, t);
+        t->reader = (MediaUdpReader) {
+                .datagram = on_datagram, .userdata = t, .max = RTCP_MAX_PACKET,
+                .oversize = &t->c.malformed, .burst = RECV_BURST,
+        };
+        r = media_udp_watch(e, t->fd, &t->reader, &t->io);
         if (r < 0)
                 return r;
         r = sd_event_add_time(e, &t->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, t);

@@ -17,12 +17,13 @@
 #include "mediad-rtp.h"
 #include "mediad-udp.h"
 
-#define RECV_BURST 32          /* datagrams per wake-up, so one busy session cannot starve the loop */
+#define RECV_BURST 32          /* datagrams per wake-up */
 
 static const char event_digits[16] = "0123456789*#ABCD";
 
 struct RtpSession {
         sd_event_source *io;
+        MediaUdpReader reader;               /* how io reads fd */
         int fd;
         char call_id[128];
         struct sockaddr_storage local;
@@ -220,14 +221,6 @@ static void on_datagram(void *userdata, const uint8_t *buf, size_t n, const stru
         rtp_session_receive(userdata, buf, n, from, fromlen);
 }
 
-static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        RtpSession *s = userdata;
-        uint8_t buf[RTP_MAX_PACKET];
-
-        media_udp_receive(fd, buf, sizeof(buf), RECV_BURST, on_datagram, s, &s->c.malformed);
-        return 0;
-}
-
 int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *userdata, RtpSession **ret) {
         _cleanup_(rtp_session_freep) RtpSession *s = NULL;
         uint32_t rnd[3];
@@ -256,7 +249,11 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
         r = media_udp_open(&s->local, &s->fd);
         if (r < 0)
                 return r;
-        r = sd_event_add_io(e, &s->io, s->fd, EPOLLIN, on_io, s);
+        s->reader = (MediaUdpReader) {
+                .datagram = on_datagram, .userdata = s, .max = RTP_MAX_PACKET,
+                .oversize = &s->c.malformed, .burst = RECV_BURST,
+        };
+        r = media_udp_watch(e, s->fd, &s->reader, &s->io);
         if (r < 0)
                 return r;
         /* RTCP on the odd port beside it; without it the call still has audio. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mediad-udp.c: the UDP socket of an RTP or RTCP session: open it, read it in bursts. */
+#include <assert.h>
 #include <errno.h>
 #include <unistd.h>
 
@@ -24,23 +25,31 @@ int media_udp_open(struct sockaddr_storage *local, int *ret_fd) {
         return 0;
 }
 
-void media_udp_receive(int fd, uint8_t *buf, size_t size, unsigned burst,
-                       media_udp_datagram_t cb, void *userdata, uint64_t *oversize) {
-        for (unsigned i = 0; i < burst; i++) {
+static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        const MediaUdpReader *r = userdata;
+        uint8_t buf[MEDIA_UDP_MAX_DATAGRAM];
+
+        for (unsigned i = 0; i < r->burst; i++) {
                 struct sockaddr_storage from;
                 socklen_t fromlen = sizeof(from);
                 ssize_t n;
 
-                n = recvfrom(fd, buf, size, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
+                n = recvfrom(fd, buf, r->max, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
-                                return;
+                                return 0;
                         continue;        /* ECONNREFUSED and the like, from an earlier send */
                 }
-                if ((size_t) n > size) {
-                        (*oversize)++;
+                if ((size_t) n > r->max) {
+                        (*r->oversize)++;
                         continue;
                 }
-                cb(userdata, buf, (size_t) n, (const struct sockaddr *) &from, fromlen);
+                r->datagram(r->userdata, buf, (size_t) n, (const struct sockaddr *) &from, fromlen);
         }
+        return 0;
+}
+
+int media_udp_watch(sd_event *e, int fd, MediaUdpReader *r, sd_event_source **ret) {
+        assert(r->max <= MEDIA_UDP_MAX_DATAGRAM && r->burst > 0 && r->datagram && r->oversize);
+        return sd_event_add_io(e, ret, fd, EPOLLIN, on_io, r);
 }

@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <systemd/sd-event.h>
+
+#define MEDIA_UDP_MAX_DATAGRAM 1500      /* the largest a reader may take (one Ethernet MTU) */
 
 /* A non-blocking socket bound to *local; *local then holds the bound address (the port,
  * if the kernel chose it). The fd is the caller's; negative errno on failure. */
@@ -14,9 +17,17 @@ int media_udp_open(struct sockaddr_storage *local, int *ret_fd);
 typedef void (*media_udp_datagram_t)(void *userdata, const uint8_t *buf, size_t n,
                                      const struct sockaddr *from, socklen_t fromlen);
 
-/* Read what is queued on fd, at most 'burst' datagrams (so one busy session cannot starve
- * the loop; the level-triggered io source wakes again for the rest), into buf, handing each
- * to cb. A datagram larger than buf is dropped and counted in *oversize; the errors a UDP
- * socket reports on reading (ICMP errors of our sends) are skipped, counted where we send. */
-void media_udp_receive(int fd, uint8_t *buf, size_t size, unsigned burst,
-                       media_udp_datagram_t cb, void *userdata, uint64_t *oversize);
+/* How a session reads its socket. Nothing is allocated per packet. */
+typedef struct MediaUdpReader {
+        media_udp_datagram_t datagram;
+        void *userdata;
+        size_t max;                      /* larger datagrams are dropped, counted in *oversize */
+        uint64_t *oversize;
+        unsigned burst;                  /* datagrams per wake-up, so one busy session cannot
+                                          * starve the loop (the io source wakes again) */
+} MediaUdpReader;
+
+/* An io source on the loop that reads fd as 'r' says when it is readable. The errors a UDP
+ * socket reports on reading (ICMP errors of our sends) are skipped: they are counted where
+ * we send. 'r' must outlive the source; r->max <= MEDIA_UDP_MAX_DATAGRAM. */
+int media_udp_watch(sd_event *e, int fd, MediaUdpReader *r, sd_event_source **ret);
