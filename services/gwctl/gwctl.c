@@ -138,6 +138,23 @@ static int load_config(GwConf **ret) {
 
 /* ------------------------------------------------------------------ status */
 
+/* The running gateway's pid, or minus the exit code after saying why there is none. */
+static int gateway_pid(const GwConf *conf) {
+        int r;
+
+        r = gw_gateway_pid(conf);
+        if (r < 0) {
+                fprintf(stderr, "gwctl: Failed to read the gateway's pid file in '%s': %s\n",
+                        conf->runtime_dir, strerror(-r));
+                return -EXIT_FAILURE;
+        }
+        if (r == 0) {
+                fprintf(stderr, "gwctl: gateway is not running\n");
+                return -EXIT_NOT_RUNNING;
+        }
+        return r;
+}
+
 /* 'req' to 'target' over its control socket, 1 s at most. On success *ret is the reply,
  * whose body is 'want' (protobuf-c sets a body's pointer with its case); otherwise a
  * negative errno and, for an ErrorReply, its text in *ret_message. */
@@ -380,16 +397,9 @@ static int verb_status(void) {
         if (r < 0)
                 return -r;
 
-        r = gw_gateway_pid(conf);
-        if (r < 0) {
-                fprintf(stderr, "gwctl: Failed to read the gateway's pid file in '%s': %s\n",
-                        conf->runtime_dir, strerror(-r));
-                return EXIT_FAILURE;
-        }
-        if (r == 0) {
-                fprintf(stderr, "gwctl: gateway is not running\n");
-                return EXIT_NOT_RUNNING;
-        }
+        r = gateway_pid(conf);
+        if (r < 0)
+                return -r;
         s.gateway_pid = r;
 
         s.supd_error = ask_status(conf, GW__SERVICE__SERVICE_GWSUPD, &s.supd, &s.supd_message);
@@ -742,16 +752,9 @@ static int verb_line(int argc, char **argv) {
         if (!gw_conf_line_by_port(conf, (unsigned) port))
                 return -usage_error("line %lu is not configured in '%s'", port, arg.config);
 
-        r = gw_gateway_pid(conf);
-        if (r < 0) {
-                fprintf(stderr, "gwctl: Failed to read the gateway's pid file in '%s': %s\n",
-                        conf->runtime_dir, strerror(-r));
-                return EXIT_FAILURE;
-        }
-        if (r == 0) {
-                fprintf(stderr, "gwctl: gateway is not running\n");
-                return EXIT_NOT_RUNNING;
-        }
+        r = gateway_pid(conf);
+        if (r < 0)
+                return -r;
 
         if (streq(action, "status"))
                 return line_status(conf, (unsigned) port);
