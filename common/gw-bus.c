@@ -551,6 +551,13 @@ int gw_bus_publish_auto(GwBus *b, const char *key, Gw__Envelope *env) {
         return gw_bus_publish(b, topic, env);
 }
 
+int gw_bus_publish_port(GwBus *b, unsigned port, Gw__Envelope *env) {
+        char key[16];
+
+        snprintf(key, sizeof key, "%u", port);
+        return gw_bus_publish_auto(b, key, env);
+}
+
 uint64_t gw_bus_instance_id(const GwBus *b) {
         return b->instance_id;
 }

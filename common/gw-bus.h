@@ -96,6 +96,8 @@ void gw_bus_set_sync_hook(GwBus *b, gw_bus_handler_t hook, void *userdata);
 int gw_bus_publish(GwBus *b, const char *topic, Gw__Envelope *env);
 /* Topic "<MessageName>" for the body case of env, or "<MessageName>/<key>" if key. */
 int gw_bus_publish_auto(GwBus *b, const char *key, Gw__Envelope *env);
+/* Topic "<MessageName>/<port>": a line's message, keyed by its port. */
+int gw_bus_publish_port(GwBus *b, unsigned port, Gw__Envelope *env);
 
 uint64_t gw_bus_instance_id(const GwBus *b);
 Gw__Service gw_bus_self(const GwBus *b);

@@ -438,6 +438,52 @@ TEST(status_reply_with_counters) {
         rm_rf(dir);
 }
 
+static int count_ports(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        unsigned *n = userdata;   /* [0]: port 12, [1]: any other */
+
+        n[env->line_registration->port == 12 ? 0 : 1]++;
+        return 0;
+}
+
+/* A line's message goes out as "<Name>/<port>": a subscriber to one port gets only that one. */
+TEST(publish_port_topic) {
+        static const GwBusHandler ports_table[] = {
+                [GW__ENVELOPE__BODY_LINE_REGISTRATION] = {
+                        "LineRegistration", count_ports, GW_SRC_DAEMONS },
+        };
+        unsigned n[2] = {};
+        _cleanup_free_ char *dir = make_runtime_dir();
+        GwConf c = { .runtime_dir = dir };
+        Gw__LineRegistration lr = GW__LINE_REGISTRATION__INIT;
+        Gw__Envelope env = GW__ENVELOPE__INIT;
+        sd_event *e = NULL;
+        GwBus *a = NULL, *b = NULL;
+
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_OK(gw_bus_new(e, &c, GW__SERVICE__SERVICE_REGD, &a));
+        ASSERT_OK(gw_bus_new(e, &c, GW__SERVICE__SERVICE_SIGD, &b));
+        gw_bus_set_handlers(b, ports_table, ELEMENTSOF(ports_table), n);
+        ASSERT_OK(gw_bus_subscribe(b, "LineRegistration/12"));
+        lr.number = (char *) "x";
+        env.body_case = GW__ENVELOPE__BODY_LINE_REGISTRATION;
+        env.line_registration = &lr;
+        for (int i = 0; i < 200 && n[0] == 0; i++) {
+                lr.port = 1;                      /* "LineRegistration/1": not a match */
+                ASSERT_OK(gw_bus_publish_port(a, 1, &env));
+                lr.port = 12;
+                ASSERT_OK(gw_bus_publish_port(a, 12, &env));
+                ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
+        }
+        RUN_UNTIL(e, false);                      /* let anything else arrive */
+        ASSERT_TRUE(n[0] > 0);
+        ASSERT_EQ(n[1], 0);
+
+        gw_bus_free(a);
+        gw_bus_free(b);
+        sd_event_unref(e);
+        rm_rf(dir);
+}
+
 TEST(state_file_atomic) {
         _cleanup_free_ char *dir = make_runtime_dir();
         void *data = NULL;

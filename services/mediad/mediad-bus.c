@@ -28,22 +28,18 @@ static void send_frame(Manager *m, const GwPcmFrame *f, void *userdata) {
 
 static void digit_detected(Manager *m, const Gw__DigitDetected *d, void *userdata) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
-        char key[16];
 
-        snprintf(key, sizeof(key), "%u", d->port);
         env.body_case = GW__ENVELOPE__BODY_DIGIT_DETECTED;
         env.digit_detected = UNCONST(d);
-        (void) gw_bus_publish_auto(((MediadGlue *) userdata)->bus, key, &env);
+        (void) gw_bus_publish_port(((MediadGlue *) userdata)->bus, d->port, &env);
 }
 
 static void media_state(Manager *m, const Gw__MediaState *s, void *userdata) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
-        char key[16];
 
-        snprintf(key, sizeof(key), "%u", s->port);
         env.body_case = GW__ENVELOPE__BODY_MEDIA_STATE;
         env.media_state = UNCONST(s);
-        (void) gw_bus_publish_auto(((MediadGlue *) userdata)->bus, key, &env);
+        (void) gw_bus_publish_port(((MediadGlue *) userdata)->bus, s->port, &env);
 }
 
 void mediad_on_frame(GwPcm *p, const GwPcmFrame *f, void *userdata) {
