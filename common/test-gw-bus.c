@@ -9,6 +9,7 @@
 
 #include "gw-bus.h"
 #include "gw-daemon.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 
 typedef struct Rx {
@@ -49,15 +50,7 @@ static const GwBusHandler table[] = {
 };
 
 static char *make_runtime_dir(void) {
-        char *d = strdup("/tmp/gw-test-bus-XXXXXX");
-        ASSERT_NOT_NULL(mkdtemp(d));
-        return d;
-}
-
-static void rm_rf(const char *d) {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-        ASSERT_EQ(system(cmd), 0);
+        return strdup(gw_test_tmpdir("gw-test-bus"));
 }
 
 static void publish_lr(GwBus *b, unsigned port, const char *number) {
@@ -222,7 +215,7 @@ TEST(publish_subscribe_and_restart) {
         gw_bus_free(a);
         gw_bus_free(b);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 /* Garbage from a "peer" (a raw socket bound at mediad's endpoint) is dropped and counted. */
@@ -298,7 +291,7 @@ TEST(malformed_input_dropped) {
         zmq_ctx_term(zctx);
         gw_bus_free(b);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 typedef struct CallArgs {
@@ -381,7 +374,7 @@ TEST(control_call) {
 
         gw_bus_free(b);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 TEST(state_file_atomic) {
@@ -399,7 +392,7 @@ TEST(state_file_atomic) {
         ASSERT_OK(gw_state_read(dir, "s", &data, &len));
         ASSERT_EQ(len, 0);
         free(data);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 TEST(gateway_pid_file) {
@@ -416,7 +409,7 @@ TEST(gateway_pid_file) {
         /* pid of a process that is gone */
         ASSERT_OK(gw_state_write(dir, "gwsupd.pid", "2147483000\n", 11));
         ASSERT_EQ(gw_gateway_pid(&c), 0);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 /* tcp:// endpoints are CURVE-secured: peers with the key talk, a stranger hears nothing. */
@@ -427,10 +420,10 @@ TEST(tcp_curve_endpoints) {
         sd_event *e = NULL;
         GwBus *a = NULL, *b = NULL;
         Rx rx = {};
-        int port = 20000 + (getpid() % 20000);
+        int port = gw_test_port(SOCK_STREAM, "127.0.0.1", 3, NULL);     /* and port + 2 */
 
         if (!zmq_has("curve"))
-                exit(77);
+                gw_test_skip("libzmq without CURVE");
         ASSERT_EQ(zmq_curve_keypair(pub, sec), 0);
         c.bus_curve_public_key = pub;
         c.bus_curve_secret_key = sec;
@@ -473,7 +466,7 @@ TEST(tcp_curve_endpoints) {
         gw_bus_free(a);
         gw_bus_free(b);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 static int count_sync(GwBus *bus, const Gw__Envelope *env, void *userdata) {
@@ -520,7 +513,7 @@ TEST(daemon_repeats_sync_request) {
         ASSERT_TRUE(n >= 3);
         gw_bus_free(listener);
         gw_daemon_done(&d);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 DEFINE_TEST_MAIN

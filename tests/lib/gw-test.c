@@ -437,6 +437,23 @@ pid_t gw_test_spawn_daemon(const char *binary, const char *config_path, const ch
         return gw_test_spawn(argv, env, flags);
 }
 
+pid_t gw_test_spawn_server(char *const argv[], char *const env[], GwTestSpawnFlags flags,
+                           int type, const char *ip, uint16_t port, uint64_t timeout_usec) {
+        uint64_t deadline = gw_test_now_usec() + timeout_usec;
+        pid_t pid = gw_test_spawn(argv, env, flags);
+
+        while (!gw_test_port_in_use(type, ip, port)) {
+                if (waitpid(pid, NULL, WNOHANG) == pid)
+                        return -1;
+                if (gw_test_now_usec() >= deadline) {
+                        gw_test_stop(pid);
+                        return -1;
+                }
+                (void) usleep(10 * 1000);
+        }
+        return pid;
+}
+
 int gw_test_wait_exit(sd_event *e, pid_t pid, uint64_t timeout_usec, int *ret_status) {
         uint64_t deadline = gw_test_now_usec() + timeout_usec;
         int status;

@@ -117,6 +117,12 @@ pid_t gw_test_spawn(char *const argv[], char *const env[], GwTestSpawnFlags flag
 pid_t gw_test_spawn_daemon(const char *binary, const char *config_path, const char *config_text,
                            char *const args[], char *const env[], GwTestSpawnFlags flags);
 
+/* A server: spawn argv as gw_test_spawn() does, then wait (bounded by timeout_usec) until it
+ * has bound ip:port (type), its port from gw_test_port(). Returns its pid, or -1 when it exited
+ * first or did not bind in time (it is stopped and reaped then). */
+pid_t gw_test_spawn_server(char *const argv[], char *const env[], GwTestSpawnFlags flags,
+                           int type, const char *ip, uint16_t port, uint64_t timeout_usec);
+
 /* Wait for child pid to exit, turning e meanwhile when not NULL (else sleeping 5 ms between
  * looks). Returns 0 and the wait status in *ret_status (may be NULL), or -ETIMEDOUT after
  * timeout_usec with the child left running. */
