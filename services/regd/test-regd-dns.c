@@ -6,13 +6,13 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "gw-bus.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "regd-manager.h"
 #include "test-regd-util.h"
@@ -25,29 +25,6 @@ DEFINE_TEST_MAIN
 
 static pid_t dnsmasq_pid = -1;
 static char dns_server[32];
-
-static unsigned udp_port_free(void) {
-        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(sin);
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-        ASSERT_TRUE(fd >= 0);
-        ASSERT_OK(bind(fd, (struct sockaddr *) &sin, sizeof(sin)));
-        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin, &len));
-        close(fd);
-        return ntohs(sin.sin_port);
-}
-
-static bool udp_port_in_use(unsigned port) {
-        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
-                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), k;
-
-        ASSERT_TRUE(fd >= 0);
-        k = bind(fd, (struct sockaddr *) &sin, sizeof(sin));
-        close(fd);
-        return k < 0 && errno == EADDRINUSE;
-}
 
 static void dnsmasq_stop(void) {
         if (dnsmasq_pid > 0) {
@@ -63,12 +40,9 @@ static void dnsmasq_start(void) {
 
         if (dnsmasq_pid > 0)
                 return;
-        if (access("/usr/sbin/dnsmasq", X_OK) < 0 && access("/usr/bin/dnsmasq", X_OK) < 0) {
-                fprintf(stderr, "dnsmasq not installed, skipping.\n");
-                exit(77);
-        }
+        (void) gw_test_require_program("dnsmasq");
         for (unsigned attempt = 0; attempt < 5; attempt++) {
-                unsigned port = udp_port_free();
+                unsigned port = gw_test_port(SOCK_DGRAM, "127.0.0.1", 1, NULL);
                 pid_t pid;
 
                 snprintf(port_arg, sizeof(port_arg), "--port=%u", port);
@@ -86,34 +60,16 @@ static void dnsmasq_start(void) {
                         NULL
                 };
 
-                pid = fork();
-                ASSERT_TRUE(pid >= 0);
-                if (pid == 0) {
-                        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-                        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-                        if (null >= 0) {
-                                dup2(null, STDOUT_FILENO);
-                                dup2(null, STDERR_FILENO);
-                        }
-                        execvp("dnsmasq", (char **) UNCONST(argv));
-                        _exit(127);
+                /* Ready once it holds the port; bounded: 2 s. */
+                pid = gw_test_spawn_server((char **) UNCONST(argv), NULL,
+                                           GW_TEST_SPAWN_DIE_WITH_TEST | GW_TEST_SPAWN_NULL_STDOUT | GW_TEST_SPAWN_NULL_STDERR,
+                                           SOCK_DGRAM, "127.0.0.1", (uint16_t) port, 2 * USEC_PER_SEC);
+                if (pid > 0) {
+                        dnsmasq_pid = pid;
+                        atexit(dnsmasq_stop);
+                        snprintf(dns_server, sizeof(dns_server), "127.0.0.1:%u", port);
+                        return;
                 }
-                dnsmasq_pid = pid;
-                /* Ready once it holds the port; bounded: 100 x 20 ms. */
-                for (unsigned i = 0; i < 100; i++) {
-                        if (waitpid(pid, NULL, WNOHANG) == pid) {
-                                dnsmasq_pid = -1;
-                                break;
-                        }
-                        if (udp_port_in_use(port)) {
-                                atexit(dnsmasq_stop);
-                                snprintf(dns_server, sizeof(dns_server), "127.0.0.1:%u", port);
-                                return;
-                        }
-                        usleep(20 * 1000);
-                }
-                dnsmasq_stop();
         }
         GW_TEST_FAIL("Could not start dnsmasq");
 }
