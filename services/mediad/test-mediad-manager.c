@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gw-bus.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "mediad-manager.h"
 
@@ -291,35 +292,9 @@ TEST(generations) {
         env_close(&env);
 }
 
-/* An even port the kernel chose, with its odd neighbour free too (mediad binds RTCP there). */
+/* An even port for mediad to bind, with its odd neighbour (RTCP), reserved (see gw-test.h). */
 static uint16_t free_port(void) {
-        for (unsigned tries = 0; tries < 200; tries++) {
-                struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-                socklen_t len = sizeof(in);
-                int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), fd2;
-                uint16_t port;
-
-                ASSERT_TRUE(fd >= 0);
-                ASSERT_OK(bind(fd, (struct sockaddr *) &in, sizeof(in)));
-                ASSERT_OK(getsockname(fd, (struct sockaddr *) &in, &len));
-                port = ntohs(in.sin_port);
-                if (port % 2 != 0 || port == 65534) {
-                        close(fd);
-                        continue;
-                }
-                in.sin_port = htons((uint16_t) (port + 1));
-                fd2 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-                ASSERT_TRUE(fd2 >= 0);
-                if (bind(fd2, (struct sockaddr *) &in, sizeof(in)) < 0) {
-                        close(fd);
-                        close(fd2);
-                        continue;
-                }
-                close(fd2);
-                close(fd);
-                return port;
-        }
-        GW_TEST_FAIL("no free even port with a free neighbour");
+        return gw_test_port(SOCK_DGRAM, "127.0.0.1", 2, NULL);
 }
 
 static void rtp_session_proto(Gw__RtpSession *r, const char *call_id, uint16_t local, uint16_t remote,
@@ -640,7 +615,7 @@ static void talk_frames(Env *env, uint32_t port, unsigned frames) {
 }
 
 TEST(resume_srtp_stream_after_restart) {
-        char dir[] = "/tmp/test-mediad-resume-XXXXXX";
+        const char *dir = gw_test_tmpdir("test-mediad-resume");
         uint8_t ktx[SRTP_KEY_SALT_LEN], krx[SRTP_KEY_SALT_LEN];
         Gw__Secret stx = GW__SECRET__INIT, srx = GW__SECRET__INIT;
         _cleanup_(media_srtp_freep) MediaSrtp *peer = NULL;
@@ -651,7 +626,6 @@ TEST(resume_srtp_stream_after_restart) {
         Gw__RtpSession r;
         Env env;
 
-        ASSERT_NOT_NULL(mkdtemp(dir));
         ASSERT_EQ(getrandom(ktx, sizeof(ktx), 0), sizeof(ktx));
         ASSERT_EQ(getrandom(krx, sizeof(krx), 0), sizeof(krx));
         stx.has_value = srx.has_value = true;
@@ -670,8 +644,7 @@ TEST(resume_srtp_stream_after_restart) {
         ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, &r));
         talk_frames(&env, 1, 40);
         /* the save timer (1 s) runs while the call does */
-        for (uint64_t end = now_usec(CLOCK_MONOTONIC) + 1200 * USEC_PER_MSEC; now_usec(CLOCK_MONOTONIC) < end;)
-                ASSERT_OK(sd_event_run(env.e, 50 * USEC_PER_MSEC));
+        gw_test_run_for(env.e, 1200 * USEC_PER_MSEC);
         talk_frames(&env, 1, 40);
         got = srtp_take(far, peer, &ssrc_before, &seq_before, &bad);
         ASSERT_TRUE(got >= 70);
