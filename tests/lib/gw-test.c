@@ -251,21 +251,33 @@ static int block_lock(unsigned port) {
         return fd;
 }
 
-static struct sockaddr_in ipv4(const char *ip, uint16_t port) {
-        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+/* ip (IPv4 or IPv6 text) and port as a socket address; its length. */
+static socklen_t ip_address(const char *ip, uint16_t port, struct sockaddr_storage *ret) {
+        struct sockaddr_in *in = (struct sockaddr_in *) ret;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ret;
 
-        if (inet_pton(AF_INET, ip, &sin.sin_addr) != 1)
-                GW_TEST_FAIL("'%s' is not an IPv4 address", ip);
-        return sin;
+        memset(ret, 0, sizeof *ret);
+        if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
+                in->sin_family = AF_INET;
+                in->sin_port = htons(port);
+                return sizeof *in;
+        }
+        if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(port);
+                return sizeof *in6;
+        }
+        GW_TEST_FAIL("'%s' is not an IP address", ip);
 }
 
 /* A socket bound to ip:port, or -errno of bind. */
 static int bind_port(int type, const char *ip, uint16_t port) {
-        struct sockaddr_in sin = ipv4(ip, port);
-        int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+        struct sockaddr_storage ss;
+        socklen_t len = ip_address(ip, port, &ss);
+        int fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0);
 
         ASSERT_TRUE(fd >= 0);
-        if (bind(fd, (struct sockaddr *) &sin, sizeof sin) < 0) {
+        if (bind(fd, (struct sockaddr *) &ss, len) < 0) {
                 int r = -errno;
                 close(fd);
                 return r;
@@ -316,8 +328,13 @@ uint16_t gw_test_port(int type, const char *ip, unsigned span, int *ret_fd) {
         GW_TEST_FAIL("no free block of %u ports on %s within %u-%u", PORT_BLOCK, ip, lo, hi);
 }
 
-/* /proc/net/<file> lists a socket on (addr, port)? v6: only the wildcard address is looked for. */
-static bool proc_net_has(const char *file, bool v6, uint32_t addr, uint16_t port, bool listen_only) {
+uint16_t gw_test_udp_port(const char *ip, int *ret_fd) {
+        return gw_test_port(SOCK_DGRAM, ip, 1, ret_fd);
+}
+
+/* /proc/net/<file> (udp, udp6, tcp, tcp6) lists a socket bound to addr (nwords 32-bit words,
+ * as stored: network order) or to the wildcard, on port? The kernel prints each word with %08X. */
+static bool proc_net_has(const char *file, const uint32_t *addr, size_t nwords, uint16_t port, bool listen_only) {
         char path[64], line[512];
         bool found = false;
         FILE *f;
@@ -326,34 +343,43 @@ static bool proc_net_has(const char *file, bool v6, uint32_t addr, uint16_t port
         f = fopen(path, "re");
         if (!f)
                 return false;
-        (void) fgets(line, sizeof line, f);    /* header */
+        (void) !fgets(line, sizeof line, f);   /* header */
         while (!found && fgets(line, sizeof line, f)) {
-                char local[64];
+                char local[64], word[9] = {};
                 unsigned p, st;
+                bool same = true, wildcard = true;
 
                 /* "  sl  local_address rem_address   st ..." with local "0100007F:1F90" */
                 if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", local, &p, &st) != 3)
                         continue;
-                if (p != port || (listen_only && st != 0x0A))
+                if (p != port || (listen_only && st != 0x0A) || strlen(local) != 8 * nwords)
                         continue;
-                if (v6)
-                        found = strspn(local, "0") == strlen(local);
-                else {
-                        /* the kernel prints the address as the u32 it stores (network order) */
-                        uint32_t a = (uint32_t) strtoul(local, NULL, 16);
-                        found = a == addr || a == INADDR_ANY;
+                for (size_t i = 0; i < nwords; i++) {
+                        uint32_t w;
+                        memcpy(word, local + 8 * i, 8);
+                        w = (uint32_t) strtoul(word, NULL, 16);
+                        same = same && w == addr[i];
+                        wildcard = wildcard && w == 0;
                 }
+                found = same || wildcard;
         }
         fclose(f);
         return found;
 }
 
 bool gw_test_port_in_use(int type, const char *ip, uint16_t port) {
-        struct sockaddr_in sin = ipv4(ip, port);
+        static const uint32_t any6[4] = {};
+        struct sockaddr_storage ss;
         bool tcp = type == SOCK_STREAM;
 
-        return proc_net_has(tcp ? "tcp" : "udp", false, sin.sin_addr.s_addr, port, tcp) ||
-               proc_net_has(tcp ? "tcp6" : "udp6", true, 0, port, tcp);
+        (void) ip_address(ip, port, &ss);
+        if (ss.ss_family == AF_INET6) {
+                uint32_t a[4];
+                memcpy(a, &((struct sockaddr_in6 *) &ss)->sin6_addr, sizeof a);
+                return proc_net_has(tcp ? "tcp6" : "udp6", a, 4, port, tcp);
+        }
+        return proc_net_has(tcp ? "tcp" : "udp", &((struct sockaddr_in *) &ss)->sin_addr.s_addr, 1, port, tcp) ||
+               proc_net_has(tcp ? "tcp6" : "udp6", any6, 4, port, tcp);    /* [::]: dual-stack */
 }
 
 bool gw_test_port_wait_bound(sd_event *e, int type, const char *ip, uint16_t port, uint64_t timeout_usec) {

@@ -13,6 +13,7 @@
 #include <systemd/sd-event.h>
 
 #include "gw-macro.h"
+#include "gw-tests.h"
 
 /* ---- skipping ---------------------------------------------------------------------------- */
 
@@ -52,6 +53,13 @@ void gw_test_run_for(sd_event *e, uint64_t usec);
                 _gw_ok_;                                                                       \
         })
 
+/* The same, failing the test with the condition's text when it does not hold in time. */
+#define GW_TEST_ASSERT_RUN_UNTIL(e, cond, timeout_usec) do {                                   \
+                if (!GW_TEST_RUN_UNTIL((e), (cond), (timeout_usec)))                            \
+                        GW_TEST_FAIL("timed out after %.1f s waiting for %s",                   \
+                                     (double) (timeout_usec) / 1e6, #cond);                     \
+        } while (0)
+
 /* ---- temporary directories --------------------------------------------------------------- */
 
 /* A new empty directory "$TMPDIR/<prefix>-XXXXXX" (TMPDIR defaults to /tmp), removed with all
@@ -69,7 +77,7 @@ void gw_test_write_file(const char *path, const char *text);
 
 /* ---- ports ------------------------------------------------------------------------------- */
 
-/* A port on ip (IPv4 text), for a socket of type SOCK_DGRAM or SOCK_STREAM, that no other test
+/* A port on ip (IPv4 or IPv6 text), for a socket of type SOCK_DGRAM or SOCK_STREAM, that no other test
  * process can be given and the kernel never hands out on its own:
  *
  *  - ports come from a range outside the kernel's ephemeral range
@@ -88,9 +96,12 @@ void gw_test_write_file(const char *path, const char *text);
  * The reservation ends when the process exits. Returns the (first) port. */
 uint16_t gw_test_port(int type, const char *ip, unsigned span, int *ret_fd);
 
+/* The common case: one UDP port, gw_test_port(SOCK_DGRAM, ip, 1, ret_fd). */
+uint16_t gw_test_udp_port(const char *ip, int *ret_fd);
+
 /* Whether some socket of type is bound to ip:port (listening, for SOCK_STREAM), read from
- * /proc/net/{udp,tcp}: looking never binds, so it cannot take the port from the program that
- * is about to bind it. A wildcard (0.0.0.0) binding counts. */
+ * /proc/net/{udp,tcp}{,6}: looking never binds, so it cannot take the port from the program
+ * that is about to bind it. A wildcard binding (0.0.0.0, ::) counts. */
 bool gw_test_port_in_use(int type, const char *ip, uint16_t port);
 
 /* Wait (sleeping 10 ms between looks, or turning e when not NULL) until ip:port is bound, as a

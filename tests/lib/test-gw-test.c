@@ -26,6 +26,15 @@ static uint16_t bound_port(int fd) {
         return ntohs(sin.sin_port);
 }
 
+static uint16_t bound_port6(int fd) {
+        struct sockaddr_in6 sin6;
+        socklen_t len = sizeof sin6;
+
+        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin6, &len));
+        ASSERT_EQ(sin6.sin6_family, AF_INET6);
+        return ntohs(sin6.sin6_port);
+}
+
 /* bind() result for a fresh socket on ip:port: 0, or -errno. The socket is closed again. */
 static int try_bind(int type, const char *ip, uint16_t port) {
         struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
@@ -80,6 +89,14 @@ TEST(port_with_fd_stays_bound) {
         ASSERT_OK(listen(fd, 1));
         ASSERT_TRUE(gw_test_port_in_use(SOCK_STREAM, "127.0.0.1", port));
         close(fd);
+
+        /* IPv6 */
+        port = gw_test_udp_port("::1", &fd);
+        ASSERT_EQ(bound_port6(fd), port);
+        ASSERT_TRUE(gw_test_port_in_use(SOCK_DGRAM, "::1", port));
+        ASSERT_FALSE(gw_test_port_in_use(SOCK_DGRAM, "127.0.0.1", port));
+        close(fd);
+        ASSERT_FALSE(gw_test_port_in_use(SOCK_DGRAM, "::1", port));
 }
 
 /* A port for a program that binds it itself: free on the address, yet reserved — a second
@@ -349,6 +366,31 @@ TEST(spawn_and_wait) {
         ASSERT_STREQ(buf, "sip:\n  listen: 127.0.0.1:5060\n");
         ASSERT_OK(stat(conf, &st));
         ASSERT_EQ(st.st_mode & 0777, 0600);
+}
+
+/* A server is ready once it has bound its port; one that never does is stopped. */
+TEST(spawn_server) {
+        const char *python = gw_test_require_program("python3");
+        uint16_t port = gw_test_udp_port("127.0.0.3", NULL);
+        char script[256];
+        char *const binds[] = { UNCONST(python), (char *) "-c", script, NULL };
+        char *const sleeps[] = { (char *) "sleep", (char *) "30", NULL };
+        pid_t pid;
+
+        snprintf(script, sizeof script,
+                 "import socket, time\n"
+                 "time.sleep(0.1)\n"
+                 "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                 "s.bind(('127.0.0.3', %u))\n"
+                 "time.sleep(30)\n", port);
+        pid = gw_test_spawn_server(binds, NULL, GW_TEST_SPAWN_DIE_WITH_TEST, SOCK_DGRAM, "127.0.0.3", port, 5 * USEC_PER_SEC);
+        ASSERT_TRUE(pid > 0);
+        ASSERT_TRUE(gw_test_port_in_use(SOCK_DGRAM, "127.0.0.3", port));
+        gw_test_stop(pid);
+        ASSERT_FALSE(gw_test_port_in_use(SOCK_DGRAM, "127.0.0.3", port));
+
+        port = gw_test_udp_port("127.0.0.3", NULL);
+        ASSERT_EQ(gw_test_spawn_server(sleeps, NULL, 0, SOCK_DGRAM, "127.0.0.3", port, 100 * USEC_PER_MSEC), -1);
 }
 
 TEST(skip_says_why) {
