@@ -293,7 +293,7 @@ TEST(generations) {
 }
 
 /* An even port for mediad to bind, with its odd neighbour (RTCP), reserved (see gw-test.h). */
-static uint16_t free_port(void) {
+static uint16_t rtp_port(void) {
         return gw_test_port(SOCK_DGRAM, "127.0.0.1", 2, NULL);
 }
 
@@ -317,7 +317,7 @@ static void sine(int16_t *x, unsigned frame, double f, double amp) {
 
 /* Line 1 says 1 kHz, line 2 hears it, through RTP on 127.0.0.1; and 600 Hz the other way. */
 static void talk(uint32_t pt) {
-        uint16_t p1 = free_port(), p2 = free_port();
+        uint16_t p1 = rtp_port(), p2 = rtp_port();
         Gw__RtpSession r1, r2;
         Env env;
 
@@ -390,7 +390,7 @@ static int far_socket(uint16_t *ret_port) {
 /* A digit dialled during a call: RFC 4733 packets (start with marker, updates, three ends,
  * one timestamp) and no trace of the tone in the audio sent. */
 TEST(events_sent) {
-        uint16_t pl = free_port(), pf;
+        uint16_t pl = rtp_port(), pf;
         _cleanup_close_ int far = far_socket(&pf);
         uint8_t buf[RTP_MAX_PACKET];
         unsigned n_audio = 0, n_ev = 0, n_end = 0;
@@ -494,7 +494,7 @@ static size_t sounding(const Env *env, size_t from, size_t to) {
  * (and detected back from the down frames); an event whose end packets are lost stops
  * 240 ms after its last packet. */
 TEST(events_received) {
-        uint16_t pl = free_port(), pf;
+        uint16_t pl = rtp_port(), pf;
         _cleanup_close_ int far = far_socket(&pf);
         dtmf_rx_state_t *rx;
         char got[16] = "";
@@ -619,7 +619,7 @@ TEST(resume_srtp_stream_after_restart) {
         uint8_t ktx[SRTP_KEY_SALT_LEN], krx[SRTP_KEY_SALT_LEN];
         Gw__Secret stx = GW__SECRET__INIT, srx = GW__SECRET__INIT;
         _cleanup_(media_srtp_freep) MediaSrtp *peer = NULL;
-        uint16_t p1 = free_port(), far_port, seq_before = 0, seq_after = 0;
+        uint16_t p1 = rtp_port(), far_port, seq_before = 0, seq_after = 0;
         uint32_t ssrc_before = 0, ssrc_after = 0;
         unsigned bad = 0, got;
         int far = far_socket(&far_port);
