@@ -19,78 +19,42 @@ DEFINE_TEST_MAIN
 
 #define DNS_ADDR "127.0.0.1"
 
-static pid_t dnsmasq_pid = -1;
 static uint16_t dnsmasq_port;
-
-static void dnsmasq_stop(void) {
-        if (dnsmasq_pid > 0) {
-                kill(dnsmasq_pid, SIGTERM);
-                (void) waitpid(dnsmasq_pid, NULL, 0);
-                dnsmasq_pid = -1;
-        }
-}
 
 /* Start (once) a dnsmasq authoritative for "test." with the records the tests use. Exits 77
  * if dnsmasq is not installed. */
 static void dnsmasq_start(void) {
-        char port_arg[32];
+        static const char *const records[] = {
+                /* SRV: priority order */
+                "--srv-host=_sip._udp.pbx.test,main.pbx.test,5070,10,50",
+                "--srv-host=_sip._udp.pbx.test,backup.pbx.test,5080,20,50",
+                "--host-record=main.pbx.test,127.0.0.41,30",
+                "--host-record=backup.pbx.test,127.0.0.42,30",
+                /* SRV: equal priority, equal weights */
+                "--srv-host=_sip._udp.lb.test,a.lb.test,5061,10,50",
+                "--srv-host=_sip._udp.lb.test,b.lb.test,5062,10,50",
+                "--host-record=a.lb.test,127.0.0.51",
+                "--host-record=b.lb.test,127.0.0.52",
+                /* SRV: equal priority, 90/10 weights */
+                "--srv-host=_sip._udp.skew.test,light.skew.test,5061,10,10",
+                "--srv-host=_sip._udp.skew.test,heavy.skew.test,5062,10,90",
+                "--host-record=light.skew.test,127.0.0.53",
+                "--host-record=heavy.skew.test,127.0.0.54",
+                /* SRV whose first target does not exist */
+                "--srv-host=_sip._udp.half.test,gone.half.test,5090,10,0",
+                "--srv-host=_sip._udp.half.test,ok.half.test,5091,20,0",
+                "--host-record=ok.half.test,127.0.0.55",
+                /* SRV saying "not offered" (target ".") */
+                "--srv-host=_sip._udp.nosvc.test",
+                /* no SRV at all */
+                "--host-record=plain.test,127.0.0.61",
+                "--host-record=dual.test,127.0.0.71,fd00::71",
+                "--host-record=v6only.test,fd00::81",
+                NULL
+        };
 
-        if (dnsmasq_pid > 0)
-                return;
-        (void) gw_test_require_program("dnsmasq");
-
-        for (unsigned attempt = 0; attempt < 5; attempt++) {
-                pid_t pid;
-
-                dnsmasq_port = gw_test_port(SOCK_DGRAM, DNS_ADDR, 1, NULL);
-                snprintf(port_arg, sizeof(port_arg), "--port=%u", dnsmasq_port);
-                const char *argv[] = {
-                        "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                        "--listen-address=" DNS_ADDR, port_arg, "--bind-interfaces", "--pid-file",
-                        "--local=/test/", "--local-ttl=7",
-                        geteuid() == 0 ? "--user=root" : "--local-ttl=7",
-                        geteuid() == 0 ? "--group=root" : "--local-ttl=7",
-                        /* SRV: priority order */
-                        "--srv-host=_sip._udp.pbx.test,main.pbx.test,5070,10,50",
-                        "--srv-host=_sip._udp.pbx.test,backup.pbx.test,5080,20,50",
-                        "--host-record=main.pbx.test,127.0.0.41,30",
-                        "--host-record=backup.pbx.test,127.0.0.42,30",
-                        /* SRV: equal priority, equal weights */
-                        "--srv-host=_sip._udp.lb.test,a.lb.test,5061,10,50",
-                        "--srv-host=_sip._udp.lb.test,b.lb.test,5062,10,50",
-                        "--host-record=a.lb.test,127.0.0.51",
-                        "--host-record=b.lb.test,127.0.0.52",
-                        /* SRV: equal priority, 90/10 weights */
-                        "--srv-host=_sip._udp.skew.test,light.skew.test,5061,10,10",
-                        "--srv-host=_sip._udp.skew.test,heavy.skew.test,5062,10,90",
-                        "--host-record=light.skew.test,127.0.0.53",
-                        "--host-record=heavy.skew.test,127.0.0.54",
-                        /* SRV whose first target does not exist */
-                        "--srv-host=_sip._udp.half.test,gone.half.test,5090,10,0",
-                        "--srv-host=_sip._udp.half.test,ok.half.test,5091,20,0",
-                        "--host-record=ok.half.test,127.0.0.55",
-                        /* SRV saying "not offered" (target ".") */
-                        "--srv-host=_sip._udp.nosvc.test",
-                        /* no SRV at all */
-                        "--host-record=plain.test,127.0.0.61",
-                        "--host-record=dual.test,127.0.0.71,fd00::71",
-                        "--host-record=v6only.test,fd00::81",
-                        NULL
-                };
-
-                /* Ready once it holds the port; bounded: 2 s. */
-                pid = gw_test_spawn_server((char **) UNCONST(argv), NULL,
-                                           GW_TEST_SPAWN_DIE_WITH_TEST |
-                                           (getenv("TEST_DNSMASQ_VERBOSE") ? 0 : GW_TEST_SPAWN_NULL_STDOUT | GW_TEST_SPAWN_NULL_STDERR),
-                                           SOCK_DGRAM, DNS_ADDR, dnsmasq_port, 2 * USEC_PER_SEC);
-                if (pid > 0) {
-                        dnsmasq_pid = pid;
-                        atexit(dnsmasq_stop);
-                        fprintf(stderr, "dnsmasq %d serving on %s:%u\n", (int) pid, DNS_ADDR, dnsmasq_port);
-                        return;
-                }
-        }
-        GW_TEST_FAIL("Could not start dnsmasq");
+        if (dnsmasq_port == 0)
+                dnsmasq_port = gw_test_dnsmasq(DNS_ADDR, 7, records);
 }
 
 /* --- running the loop --- */

@@ -23,55 +23,21 @@ DEFINE_TEST_MAIN
 #define T42 "127.0.0.42:5080"           /* _sip._udp.pbx.test priority 20 */
 #define R1  "127.0.0.3:5060"
 
-static pid_t dnsmasq_pid = -1;
 static char dns_server[32];
-
-static void dnsmasq_stop(void) {
-        if (dnsmasq_pid > 0) {
-                kill(dnsmasq_pid, SIGTERM);
-                (void) waitpid(dnsmasq_pid, NULL, 0);
-                dnsmasq_pid = -1;
-        }
-}
 
 /* One dnsmasq for the whole test, authoritative for "test."; exits 77 without dnsmasq. */
 static void dnsmasq_start(void) {
-        char port_arg[32];
+        static const char *const records[] = {
+                "--srv-host=_sip._udp.pbx.test,main.pbx.test,5070,10,50",
+                "--srv-host=_sip._udp.pbx.test,backup.pbx.test,5080,20,50",
+                "--host-record=main.pbx.test,127.0.0.41",
+                "--host-record=backup.pbx.test,127.0.0.42",
+                "--host-record=dual.test,127.0.0.71,fd00::71",
+                NULL
+        };
 
-        if (dnsmasq_pid > 0)
-                return;
-        (void) gw_test_require_program("dnsmasq");
-        for (unsigned attempt = 0; attempt < 5; attempt++) {
-                unsigned port = gw_test_port(SOCK_DGRAM, "127.0.0.1", 1, NULL);
-                pid_t pid;
-
-                snprintf(port_arg, sizeof(port_arg), "--port=%u", port);
-                const char *argv[] = {
-                        "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                        "--listen-address=127.0.0.1", port_arg, "--bind-interfaces", "--pid-file",
-                        "--local=/test/", "--local-ttl=1",
-                        geteuid() == 0 ? "--user=root" : "--local-ttl=1",
-                        geteuid() == 0 ? "--group=root" : "--local-ttl=1",
-                        "--srv-host=_sip._udp.pbx.test,main.pbx.test,5070,10,50",
-                        "--srv-host=_sip._udp.pbx.test,backup.pbx.test,5080,20,50",
-                        "--host-record=main.pbx.test,127.0.0.41",
-                        "--host-record=backup.pbx.test,127.0.0.42",
-                        "--host-record=dual.test,127.0.0.71,fd00::71",
-                        NULL
-                };
-
-                /* Ready once it holds the port; bounded: 2 s. */
-                pid = gw_test_spawn_server((char **) UNCONST(argv), NULL,
-                                           GW_TEST_SPAWN_DIE_WITH_TEST | GW_TEST_SPAWN_NULL_STDOUT | GW_TEST_SPAWN_NULL_STDERR,
-                                           SOCK_DGRAM, "127.0.0.1", (uint16_t) port, 2 * USEC_PER_SEC);
-                if (pid > 0) {
-                        dnsmasq_pid = pid;
-                        atexit(dnsmasq_stop);
-                        snprintf(dns_server, sizeof(dns_server), "127.0.0.1:%u", port);
-                        return;
-                }
-        }
-        GW_TEST_FAIL("Could not start dnsmasq");
+        if (dns_server[0] == 0)
+                snprintf(dns_server, sizeof(dns_server), "127.0.0.1:%u", gw_test_dnsmasq("127.0.0.1", 1, records));
 }
 
 /* ---------------------------------------------------------------- fixture */

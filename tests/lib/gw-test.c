@@ -480,6 +480,70 @@ pid_t gw_test_spawn_server(char *const argv[], char *const env[], GwTestSpawnFla
         return pid;
 }
 
+static struct {
+        pid_t pids[8];
+        size_t n;
+        pid_t owner;
+} dnsmasqs;
+
+static void dnsmasqs_stop(void) {
+        if (getpid() != dnsmasqs.owner)
+                return;
+        while (dnsmasqs.n > 0)
+                gw_test_stop(dnsmasqs.pids[--dnsmasqs.n]);
+}
+
+uint16_t gw_test_dnsmasq(const char *ip, unsigned ttl_s, const char *const records[]) {
+        char listen[128], port_arg[32], ttl[32];
+        const char *argv[64];
+        size_t n = 0;
+        uint16_t port;
+        pid_t pid;
+
+        (void) gw_test_require_program("dnsmasq");
+        port = gw_test_udp_port(ip, NULL);
+        snprintf(listen, sizeof listen, "--listen-address=%s", ip);
+        snprintf(port_arg, sizeof port_arg, "--port=%u", port);
+        snprintf(ttl, sizeof ttl, "--local-ttl=%u", ttl_s);
+        argv[n++] = "dnsmasq";
+        argv[n++] = "--no-daemon";
+        argv[n++] = "--conf-file=/dev/null";
+        argv[n++] = "--no-resolv";
+        argv[n++] = "--no-hosts";
+        argv[n++] = listen;
+        argv[n++] = port_arg;
+        argv[n++] = "--bind-interfaces";
+        argv[n++] = "--pid-file";          /* none */
+        argv[n++] = "--local=/test/";
+        argv[n++] = ttl;
+        if (geteuid() == 0) {
+                /* it would drop to 'nobody' */
+                argv[n++] = "--user=root";
+                argv[n++] = "--group=root";
+        }
+        for (size_t i = 0; records[i]; i++) {
+                ASSERT_TRUE(n + 1 < ELEMENTSOF(argv));
+                argv[n++] = records[i];
+        }
+        argv[n] = NULL;
+
+        pid = gw_test_spawn_server((char *const *) UNCONST(argv), NULL,
+                                   GW_TEST_SPAWN_DIE_WITH_TEST |
+                                   (getenv("TEST_DNSMASQ_VERBOSE") ? 0 : GW_TEST_SPAWN_NULL_STDOUT | GW_TEST_SPAWN_NULL_STDERR),
+                                   SOCK_DGRAM, ip, port, 5 * USEC_PER_SEC);
+        if (pid < 0)
+                GW_TEST_FAIL("dnsmasq did not start on %s:%u (TEST_DNSMASQ_VERBOSE=1 shows why)", ip, port);
+        if (dnsmasqs.owner != getpid()) {
+                dnsmasqs.owner = getpid();
+                dnsmasqs.n = 0;
+                ASSERT_OK(atexit(dnsmasqs_stop));
+        }
+        ASSERT_TRUE(dnsmasqs.n < ELEMENTSOF(dnsmasqs.pids));
+        dnsmasqs.pids[dnsmasqs.n++] = pid;
+        fprintf(stderr, "dnsmasq %d serving on %s:%u\n", (int) pid, ip, port);
+        return port;
+}
+
 int gw_test_wait_exit(sd_event *e, pid_t pid, uint64_t timeout_usec, int *ret_status) {
         uint64_t deadline = gw_test_now_usec() + timeout_usec;
         int status;

@@ -134,6 +134,12 @@ pid_t gw_test_spawn_daemon(const char *binary, const char *config_path, const ch
 pid_t gw_test_spawn_server(char *const argv[], char *const env[], GwTestSpawnFlags flags,
                            int type, const char *ip, uint16_t port, uint64_t timeout_usec);
 
+/* A dnsmasq on ip, authoritative for the domain "test." with records (dnsmasq options such as
+ * "--srv-host=..." and "--host-record=...", NULL-terminated) and ttl_s for records that give
+ * none; on a port from gw_test_udp_port(), ready when this returns, stopped when the test exits.
+ * Skips the test without dnsmasq. $TEST_DNSMASQ_VERBOSE keeps its output. Returns its port. */
+uint16_t gw_test_dnsmasq(const char *ip, unsigned ttl_s, const char *const records[]);
+
 /* Wait for child pid to exit, turning e meanwhile when not NULL (else sleeping 5 ms between
  * looks). Returns 0 and the wait status in *ret_status (may be NULL), or -ETIMEDOUT after
  * timeout_usec with the child left running. */
