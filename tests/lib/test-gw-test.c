@@ -108,9 +108,16 @@ TEST(port_without_fd_stays_reserved) {
         pid_t pid;
         int status;
 
-        /* Blocks of four inside the ephemeral range, where no other test looks for ports. */
+        /* Blocks of four inside the ephemeral range, where no other test looks for ports: 32
+         * ports that nothing holds right now (the kernel may hand them out meanwhile, rarely). */
         ephemeral_range(&lo, &hi);
-        base = (lo + 256 + (unsigned) (getpid() % 64) * 16) / 4 * 4;
+        for (base = (lo + 256 + (unsigned) (getpid() % 64) * 32) / 4 * 4; base + 31 <= hi; base += 32) {
+                unsigned k = 0;
+                while (k < 32 && !gw_test_port_in_use(SOCK_DGRAM, "127.0.0.2", (uint16_t) (base + k)))
+                        k++;
+                if (k == 32)
+                        break;
+        }
         ASSERT_TRUE(base + 31 <= hi);
         snprintf(range, sizeof range, "%u-%u", base, base + 15);
         ASSERT_OK(setenv("GW_TEST_PORTS", range, 1));
