@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
                 --no-san) san=0 ;;
                 --no-valgrind) vg=0 ;;
                 --) shift; extra=("$@"); break ;;
-                -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+                -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
                 *) echo "test.sh: unknown argument '$1'" >&2; exit 2 ;;
         esac
         shift
