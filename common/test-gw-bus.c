@@ -9,6 +9,7 @@
 
 #include "gw-bus.h"
 #include "gw-daemon.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 
 typedef struct Rx {
@@ -49,15 +50,7 @@ static const GwBusHandler table[] = {
 };
 
 static char *make_runtime_dir(void) {
-        char *d = strdup("/tmp/gw-test-bus-XXXXXX");
-        ASSERT_NOT_NULL(mkdtemp(d));
-        return d;
-}
-
-static void rm_rf(const char *d) {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-        ASSERT_EQ(system(cmd), 0);
+        return strdup(gw_test_tmpdir("gw-test-bus"));
 }
 
 static void publish_lr(GwBus *b, unsigned port, const char *number) {
@@ -76,11 +69,8 @@ static void publish_lr(GwBus *b, unsigned port, const char *number) {
         ASSERT_OK(gw_bus_publish_auto(b, key, &env));
 }
 
-/* Run the loop until cond or about 3 s. */
-#define RUN_UNTIL(e, cond) do {                                                 \
-                for (int _i_ = 0; _i_ < 300 && !(cond); _i_++)                  \
-                        ASSERT_OK(sd_event_run((e), 10 * USEC_PER_MSEC));       \
-        } while (0)
+/* Run the loop until cond or 3 s. */
+#define RUN_UNTIL(e, cond) (void) GW_TEST_RUN_UNTIL(e, cond, 3 * USEC_PER_SEC)
 
 TEST(envelope_round_trip) {
         Gw__Envelope env = GW__ENVELOPE__INIT, *out;
@@ -222,7 +212,7 @@ TEST(publish_subscribe_and_restart) {
         gw_bus_free(a);
         gw_bus_free(b);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 /* Garbage from a "peer" (a raw socket bound at mediad's endpoint) is dropped and counted. */
@@ -298,7 +288,7 @@ TEST(malformed_input_dropped) {
         zmq_ctx_term(zctx);
         gw_bus_free(b);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 typedef struct CallArgs {
@@ -381,7 +371,7 @@ TEST(control_call) {
 
         gw_bus_free(b);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 /* A daemon's status answer: the bus's box, and line entries of the daemon's own. */
@@ -499,7 +489,7 @@ TEST(state_file_atomic) {
         ASSERT_OK(gw_state_read(dir, "s", &data, &len));
         ASSERT_EQ(len, 0);
         free(data);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 TEST(gateway_pid_file) {
@@ -516,7 +506,7 @@ TEST(gateway_pid_file) {
         /* pid of a process that is gone */
         ASSERT_OK(gw_state_write(dir, "gwsupd.pid", "2147483000\n", 11));
         ASSERT_EQ(gw_gateway_pid(&c), 0);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 /* tcp:// endpoints are CURVE-secured: peers with the key talk, a stranger hears nothing. */
@@ -527,10 +517,10 @@ TEST(tcp_curve_endpoints) {
         sd_event *e = NULL;
         GwBus *a = NULL, *b = NULL;
         Rx rx = {};
-        int port = 20000 + (getpid() % 20000);
+        int port = gw_test_port(SOCK_STREAM, "127.0.0.1", 3, NULL);     /* and port + 2 */
 
         if (!zmq_has("curve"))
-                exit(77);
+                gw_test_skip("libzmq without CURVE");
         ASSERT_EQ(zmq_curve_keypair(pub, sec), 0);
         c.bus_curve_public_key = pub;
         c.bus_curve_secret_key = sec;
@@ -573,7 +563,7 @@ TEST(tcp_curve_endpoints) {
         gw_bus_free(a);
         gw_bus_free(b);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 static int count_sync(GwBus *bus, const Gw__Envelope *env, void *userdata) {
@@ -615,12 +605,11 @@ TEST(daemon_repeats_sync_request) {
         ASSERT_OK(gw_bus_subscribe(listener, "StateSyncRequest"));
         e = d.event;
         /* The schedule is 0, 150, 400, 1000, 2500 ms: the first may be lost to connecting. */
-        for (int i = 0; i < 400 && n < 4; i++)
-                ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
+        (void) GW_TEST_RUN_UNTIL(e, n >= 4, 4 * USEC_PER_SEC);
         ASSERT_TRUE(n >= 3);
         gw_bus_free(listener);
         gw_daemon_done(&d);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 DEFINE_TEST_MAIN
