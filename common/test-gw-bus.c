@@ -425,7 +425,7 @@ TEST(status_reply_with_counters) {
 
         gw_bus_free(b);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 static int count_ports(GwBus *bus, const Gw__Envelope *env, void *userdata) {
@@ -471,7 +471,7 @@ TEST(publish_port_topic) {
         gw_bus_free(a);
         gw_bus_free(b);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 TEST(state_file_atomic) {
