@@ -17,7 +17,7 @@
  * lesson goes to regd as an EntryReport.
  *
  * libosip2's callbacks only note transaction events (calls_tx_event); they
- * are handled in calls_settle() once libosip2 is out of its loops. */
+ * are handled in call_settle() once libosip2 is out of its loops. */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <inttypes.h>
@@ -32,7 +32,13 @@
 #include "gw-build-config.h"
 #include "gw-bus.h"
 #include "gw-log.h"
+#include "sigd-call.h"
 #include "sigd-manager.h"
+#include "sigd-message.h"
+#include "sigd-osip.h"
+#include "sigd-sockaddr.h"
+#include "sigd-transaction.h"
+#include "sigd-transport.h"
 
 #define T1_USEC (500 * USEC_PER_MSEC)
 
@@ -42,6 +48,7 @@ static void call_free(Call *c);
 static void call_detach(Call *c);
 static void call_send_bye(Call *c);
 static void call_event_end(Call *c, const char *cause, uint32_t status);
+static const TransactionOps call_tr_ops;
 
 _printf_(1, 2) static char *strdup_printf(const char *fmt, ...) {
         va_list ap;
@@ -141,7 +148,7 @@ static void publish_media_control(Line *l, bool bump) {
         publish(l->manager, key, &env);
 }
 
-int manager_line_call(Manager *m, unsigned port, Gw__LineCall *lc) {
+int line_call_info(Manager *m, unsigned port, Gw__LineCall *lc) {
         for (size_t i = 0; i < m->n_lines; i++) {
                 Line *l = &m->lines[i];
                 if (l->conf->port != port)
@@ -169,14 +176,14 @@ static void publish_line_call(Line *l) {
         Gw__LineCall lc = GW__LINE_CALL__INIT;
         char key[16];
 
-        (void) manager_line_call(l->manager, l->conf->port, &lc);
+        (void) line_call_info(l->manager, l->conf->port, &lc);
         env.body_case = GW__ENVELOPE__BODY_LINE_CALL;
         env.line_call = &lc;
         port_key(l, key, sizeof key);
         publish(l->manager, key, &env);
 }
 
-void manager_publish_lines(Manager *m) {
+void line_publish_all(Manager *m) {
         for (size_t i = 0; i < m->n_lines; i++) {
                 publish_line_control(&m->lines[i]);
                 publish_media_control(&m->lines[i], false);
@@ -334,15 +341,6 @@ static int call_new(Manager *m, Line *l, bool outgoing, Call **ret) {
         return 0;
 }
 
-static void transaction_unhook(Manager *m, osip_transaction_t *tr) {
-        TransactionCtx *ctx;
-
-        if (!tr)
-                return;
-        ctx = osip_transaction_get_your_instance(tr);
-        if (ctx)
-                ctx->call = 0;
-}
 
 static void call_free(Call *c) {
         Manager *m;
@@ -359,8 +357,8 @@ static void call_free(Call *c) {
         if (c->next)
                 c->next->prev = c->prev;
         /* Transactions live on in libosip2 (retransmissions, Timer K/D) without us. */
-        transaction_unhook(m, c->ict);
-        transaction_unhook(m, c->ist);
+        transaction_set_owner(c->ict, NULL, NULL);
+        transaction_set_owner(c->ist, NULL, NULL);
         sd_event_source_disable_unref(c->invite_timer);
         sd_event_source_disable_unref(c->ok_timer);
         sd_event_source_disable_unref(c->linger);
@@ -391,7 +389,7 @@ static int on_linger(sd_event_source *s, uint64_t usec, void *userdata) {
 
         log_debug("Call %s: released, done waiting for late answers.", strna(c->call_id));
         call_free(c);
-        manager_osip_run(m);
+        transaction_run(m);
         return 0;
 }
 
@@ -407,16 +405,6 @@ static void call_detach(Call *c) {
                 c->linger = NULL;
 }
 
-void calls_transaction_gone(Manager *m, uint64_t serial, osip_transaction_t *tr) {
-        Call *c = call_by_serial(m, serial);
-
-        if (!c)
-                return;
-        if (c->ict == tr)
-                c->ict = NULL;
-        if (c->ist == tr)
-                c->ist = NULL;
-}
 
 /* ---------------------------------------------------------------- building messages */
 
@@ -488,7 +476,7 @@ static int set_contact(Call *c, osip_message_t *msg) {
         char buf[512];
         const char *number = c->line ? c->line->conf->number : "fxsgw";
 
-        if (contact_uri_for(c->manager, number, &uri) < 0)
+        if (message_contact_uri(c->manager, number, &uri) < 0)
                 return -ENOMEM;
         snprintf(buf, sizeof buf, "<%s>", uri);
         return osip_message_set_contact(msg, buf) == 0 ? 0 : -ENOMEM;
@@ -503,7 +491,7 @@ static int call_request_build(Call *c, const char *method, uint32_t cseq, char *
         char branch[33], buf[2048];
         const char *ruri = c->remote_target && c->confirmed ? c->remote_target : c->request_uri;
 
-        if (!ruri || random_token(branch, 24) < 0)
+        if (!ruri || message_token(branch, 24) < 0)
                 return -EINVAL;
         if (osip_message_init(&msg) != 0)
                 return -ENOMEM;
@@ -583,25 +571,11 @@ static void call_dialog_dest(Call *c, struct sockaddr_storage *ret, socklen_t *r
 /* Send a non-INVITE request in a new client transaction (BYE, CANCEL): its
  * answer matters to nobody, so it is not tied to the call. */
 static int send_nict(Manager *m, osip_message_t *msg, const struct sockaddr_storage *dest, socklen_t dest_len) {
-        osip_transaction_t *tr = NULL;
-        TransactionCtx *ctx;
+        int r;
 
-        ctx = calloc(1, sizeof(*ctx));
-        if (!ctx) {
-                osip_message_free(msg);
-                return -ENOMEM;
-        }
-        ctx->manager = m;
-        ctx->dest = *dest;
-        ctx->dest_len = dest_len;
-        if (osip_transaction_init(&tr, NICT, m->osip, msg) != 0) {
-                free(ctx);
-                osip_message_free(msg);
-                return -EINVAL;
-        }
-        osip_transaction_set_your_instance(tr, ctx);
-        osip_transaction_add_event(tr, osip_new_outgoing_sipmessage(msg));
-        m->counters.requests_sent++;
+        r = transaction_new_client(m, NICT, msg, dest, dest_len, NULL, NULL, NULL);
+        if (r < 0)
+                return r;
         m->call_actions++;
         return 0;
 }
@@ -658,7 +632,7 @@ static void call_send_cancel(Call *c) {
 
         if (c->cancel_sent || !c->ict || !(inv = c->ict->orig_request))
                 return;
-        ctx = osip_transaction_get_your_instance(c->ict);
+        ctx = transaction_ctx(c->ict);
         if (!ctx)
                 return;
         if (osip_message_init(&msg) != 0)
@@ -702,9 +676,8 @@ static int on_invite_timeout(sd_event_source *s, uint64_t usec, void *userdata);
 static int call_send_invite(Call *c) {
         Manager *m = c->manager;
         InviteEntry *e = &c->entries[c->entry];
-        osip_message_t *msg = NULL;
+        _cleanup_(osip_message_freep) osip_message_t *msg = NULL;
         osip_transaction_t *tr = NULL;
-        TransactionCtx *ctx;
         int r;
 
         r = call_request_build(c, "INVITE", c->invite_cseq, c->branch, &msg);
@@ -717,46 +690,26 @@ static int call_send_invite(Call *c) {
                 c->auth[i].nc++;
                 r = digest_authorization(&c->auth[i].challenge, lc->auth_user ?: lc->number, strempty(lc->password),
                                          "INVITE", c->request_uri, c->auth[i].nc, c->cnonce, &v);
-                if (r < 0) {
-                        osip_message_free(msg);
+                if (r < 0)
                         return r;
-                }
-                r = osip_message_set_header(msg, c->auth[i].proxy ? "Proxy-Authorization" : "Authorization", v);
+                r = osip_to_errno(osip_message_set_header(msg, c->auth[i].proxy ? "Proxy-Authorization" : "Authorization", v));
                 explicit_bzero(v, strlen(v));
-                if (r != 0) {
-                        osip_message_free(msg);
-                        return -ENOMEM;
-                }
+                if (r < 0)
+                        return r;
         }
         r = set_sdp_body(c, msg);
-        if (r < 0) {
-                osip_message_free(msg);
+        if (r < 0)
                 return r;
-        }
-        ctx = calloc(1, sizeof(*ctx));
-        if (!ctx) {
-                osip_message_free(msg);
-                return -ENOMEM;
-        }
-        ctx->manager = m;
-        ctx->call = c->serial;
-        ctx->dest = e->addr;
-        ctx->dest_len = e->addr_len;
-        if (osip_transaction_init(&tr, ICT, m->osip, msg) != 0) {
-                free(ctx);
-                osip_message_free(msg);
-                return -EINVAL;
-        }
-        osip_transaction_set_your_instance(tr, ctx);
+        r = transaction_new_client(m, ICT, TAKE_PTR(msg), &e->addr, e->addr_len, &call_tr_ops, c, &tr);
+        if (r < 0)
+                return r;
         if (c->ict)
-                manager_transaction_kill(m, c->ict);     /* an abandoned attempt: no more retransmissions */
+                transaction_kill(m, c->ict);             /* an abandoned attempt: no more retransmissions */
         c->ict = tr;
         c->got_1xx = c->got_18x = c->got_final = false;
         c->peer = e->addr;
         c->peer_len = e->addr_len;
-        manager_note_peer(m, (const struct sockaddr *) &e->addr);
-        osip_transaction_add_event(tr, osip_new_outgoing_sipmessage(msg));
-        m->counters.requests_sent++;
+        message_note_peer(m, (const struct sockaddr *) &e->addr);
         m->call_actions++;
 
         call_invite_timer_stop(c);
@@ -775,7 +728,7 @@ static void call_fail_over(Call *c, const char *reason) {
         publish_entry_report(c, false, reason);
         call_invite_timer_stop(c);
         if (c->ict) {
-                manager_transaction_kill(c->manager, c->ict);
+                transaction_kill(c->manager, c->ict);
                 c->ict = NULL;
         }
         c->n_auth = 0;
@@ -798,7 +751,7 @@ static int on_invite_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
         if (!c->line || c->got_1xx || c->got_final)
                 return 0;
         call_fail_over(c, "timeout");
-        manager_osip_run(m);
+        transaction_run(m);
         return 0;
 }
 
@@ -886,9 +839,9 @@ static void line_place_call(Line *l) {
                 return;
         }
         c->remote_number = strdup(l->digits);
-        if (random_token(tok, 32) >= 0)
+        if (message_token(tok, 32) >= 0)
                 c->call_id = strdup_printf("%s@%s", tok, m->via_host[0] == '[' ? "fxsgw" : m->via_host);
-        if (random_token(tok, 16) >= 0)
+        if (message_token(tok, 16) >= 0)
                 c->local_tag = strdup(tok);
         {
                 /* '#' is not allowed in a URI's user part (RFC 3261 §25.1): escaped */
@@ -901,7 +854,7 @@ static void line_place_call(Line *l) {
         }
         c->request_uri = c->remote_uri ? strdup(c->remote_uri) : NULL;
         if (!c->remote_number || !c->call_id || !c->local_tag || !c->local_uri || !c->remote_uri ||
-            !c->request_uri || random_token(c->cnonce, 32) < 0) {
+            !c->request_uri || message_token(c->cnonce, 32) < 0) {
                 log_oom();
                 call_free(c);
                 line_release(l, GW__TONE__TONE_CONGESTION);
@@ -1115,7 +1068,7 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                 c->manager->counters.auth_challenges++;
                 if (!c->got_1xx)
                         publish_entry_report(c, true, NULL);
-                if (!l->conf->password || response_pick_challenge(resp, code == 407, &ch) < 0)
+                if (!l->conf->password || message_pick_challenge(resp, code == 407, &ch) < 0)
                         goto final;
                 for (i = 0; i < c->n_auth; i++)
                         if (c->auth[i].proxy == (code == 407) && streq(c->auth[i].challenge.realm, ch.realm))
@@ -1132,7 +1085,8 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                 c->auth[i].challenge = ch;
                 c->auth[i].nc = 0;
                 c->invite_cseq = ++c->local_cseq;
-                c->ict = NULL;                            /* the challenged one ends by itself (Timer D) */
+                transaction_set_owner(c->ict, NULL, NULL); /* the challenged one ends by itself (Timer D) */
+                c->ict = NULL;
                 if (call_send_invite(c) >= 0)
                         return;
                 goto final;
@@ -1163,12 +1117,13 @@ final:
         }
 }
 
-void calls_tx_event(Manager *m, osip_transaction_t *tr, int kind, osip_message_t *msg) {
-        TransactionCtx *ctx = osip_transaction_get_your_instance(tr);
+/* ---------------------------------------------------------------- libosip2's news, noted */
+
+/* Noted in libosip2's callbacks, handled in call_settle(): by serial, as the call may be gone by then. */
+static void call_tx_note(Call *c, osip_transaction_t *tr, int kind, osip_message_t *msg) {
+        Manager *m = c->manager;
         CallTxEvent *e;
 
-        if (!ctx || !ctx->call)
-                return;
         if (m->n_tx_events == m->n_tx_events_alloc) {
                 size_t k = MAX(m->n_tx_events_alloc * 2, (size_t) 16);
                 CallTxEvent *n = realloc(m->tx_events, k * sizeof(*n));
@@ -1180,7 +1135,7 @@ void calls_tx_event(Manager *m, osip_transaction_t *tr, int kind, osip_message_t
                 m->n_tx_events_alloc = k;
         }
         e = &m->tx_events[m->n_tx_events];
-        *e = (CallTxEvent) { .serial = ctx->call, .tr = tr, .kind = kind };
+        *e = (CallTxEvent) { .serial = c->serial, .tr = tr, .kind = kind };
         if (msg && osip_message_clone(msg, &e->msg) != 0) {
                 log_oom();
                 return;
@@ -1189,7 +1144,48 @@ void calls_tx_event(Manager *m, osip_transaction_t *tr, int kind, osip_message_t
         m->call_actions++;
 }
 
-void calls_settle(Manager *m) {
+static void call_on_tx_message(void *owner, osip_transaction_t *tr, int type, osip_message_t *msg) {
+        switch (type) {
+        case OSIP_ICT_STATUS_1XX_RECEIVED:
+        case OSIP_ICT_STATUS_2XX_RECEIVED:
+        case OSIP_ICT_STATUS_3XX_RECEIVED:
+        case OSIP_ICT_STATUS_4XX_RECEIVED:
+        case OSIP_ICT_STATUS_5XX_RECEIVED:
+        case OSIP_ICT_STATUS_6XX_RECEIVED:
+                call_tx_note(owner, tr, 1, msg);
+                break;
+        default:
+                break;
+        }
+}
+
+static void call_on_tx_killed(void *owner, osip_transaction_t *tr, int type) {
+        if (type == OSIP_ICT_KILL_TRANSACTION)
+                call_tx_note(owner, tr, 3, NULL);
+}
+
+static void call_on_tx_transport_error(void *owner, osip_transaction_t *tr, int type) {
+        if (type == OSIP_ICT_TRANSPORT_ERROR)
+                call_tx_note(owner, tr, 2, NULL);
+}
+
+static void call_on_tx_gone(void *owner, osip_transaction_t *tr) {
+        Call *c = owner;
+
+        if (c->ict == tr)
+                c->ict = NULL;
+        if (c->ist == tr)
+                c->ist = NULL;
+}
+
+static const TransactionOps call_tr_ops = {
+        .message = call_on_tx_message,
+        .killed = call_on_tx_killed,
+        .transport_error = call_on_tx_transport_error,
+        .gone = call_on_tx_gone,
+};
+
+void call_settle(Manager *m) {
         /* Handling may queue more (a new attempt's events come in a later run). */
         for (size_t i = 0; i < m->n_tx_events; i++) {
                 CallTxEvent e = m->tx_events[i];
@@ -1212,7 +1208,7 @@ void calls_settle(Manager *m) {
         m->n_tx_events = 0;
 }
 
-void calls_transport_error(Manager *m, const struct sockaddr *to, socklen_t tolen, int error) {
+void call_transport_error(Manager *m, const struct sockaddr *to, socklen_t tolen, int error) {
         Call *next;
 
         for (Call *c = m->calls; c; c = next) {
@@ -1228,7 +1224,7 @@ void calls_transport_error(Manager *m, const struct sockaddr *to, socklen_t tole
 
 /* A response no transaction took: a retransmitted 2xx (ACK again) or one of
  * an abandoned attempt or a call we let go (ACK, then BYE). */
-int calls_handle_stray_response(Manager *m, osip_message_t *resp, const struct sockaddr *from, socklen_t fromlen) {
+int call_handle_stray_response(Manager *m, osip_message_t *resp, const struct sockaddr *from, socklen_t fromlen) {
         Call *c = NULL, tmp = {};
         osip_generic_param_t *tag = NULL;
         const char *to_tag;
@@ -1290,7 +1286,7 @@ static Line *line_by_number(Manager *m, const char *user) {
 /* An answer to request req in server transaction tr, with our tag. */
 static int call_respond(Call *c, osip_transaction_t *tr, const osip_message_t *req, unsigned code,
                         const char *warning, bool with_sdp) {
-        TransactionCtx *ctx = osip_transaction_get_your_instance(tr);
+        TransactionCtx *ctx = transaction_ctx(tr);
         osip_message_t *resp = NULL;
         osip_generic_param_t *tag = NULL, *req_tag = NULL;
         int r;
@@ -1298,7 +1294,7 @@ static int call_respond(Call *c, osip_transaction_t *tr, const osip_message_t *r
         if (!ctx)
                 return -ESTALE;
 
-        r = response_build(req, code, &resp);
+        r = message_response_build(req, code, &resp);
         if (r < 0)
                 return r;
         if (c && code > 100 && resp->to && osip_to_get_tag(resp->to, &tag) == 0 && tag && c->local_tag &&
@@ -1337,7 +1333,7 @@ static int call_respond(Call *c, osip_transaction_t *tr, const osip_message_t *r
                         osip_free(s);
                 }
         }
-        server_transaction_respond(ctx->manager, tr, resp);
+        transaction_respond(ctx->manager, tr, resp);
         return 0;
 }
 
@@ -1357,7 +1353,7 @@ static int on_ok_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                                 line_release(c->line, GW__TONE__TONE_CONGESTION);
                         }
                         call_detach(c);
-                        manager_osip_run(c->manager);
+                        transaction_run(c->manager);
                 }
                 return 0;
         }
@@ -1383,7 +1379,7 @@ static void call_answer(Call *c) {
                 log_warning("Line %u: could not build the 200 for call %s.", l->conf->port, c->call_id);
                 return;
         }
-        ctx = osip_transaction_get_your_instance(c->ist);
+        ctx = transaction_ctx(c->ist);
         if (ctx) {
                 c->ok_dest = ctx->dest;
                 c->ok_dest_len = ctx->dest_len;
@@ -1424,7 +1420,7 @@ static int incoming_invite(Manager *m, osip_event_t *ev, const struct sockaddr_s
         l = line_by_number(m, user);
         if (!l && req->to && req->to->url)
                 l = line_by_number(m, req->to->url->username);
-        r = server_transaction_new(m, ev, dest, dest_len, &tr);
+        r = transaction_new_server(m, ev, dest, dest_len, &tr);
         if (r < 0) {
                 osip_event_free(ev);
                 return r == -ENOMEM ? r : 1;
@@ -1472,8 +1468,8 @@ static int incoming_invite(Manager *m, osip_event_t *ev, const struct sockaddr_s
         }
 
         c->ist = tr;
-        ((TransactionCtx *) osip_transaction_get_your_instance(tr))->call = c->serial;
-        if (osip_message_clone(req, &c->invite) != 0 || random_token(tok, 16) < 0 || !(c->local_tag = strdup(tok)))
+        transaction_set_owner(tr, &call_tr_ops, c);
+        if (osip_message_clone(req, &c->invite) != 0 || message_token(tok, 16) < 0 || !(c->local_tag = strdup(tok)))
                 goto oom;
         {
                 char *cid = NULL;
@@ -1574,7 +1570,7 @@ static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struc
         bool srtp_changed;
         int r;
 
-        r = server_transaction_new(m, ev, dest, dest_len, &tr);
+        r = transaction_new_server(m, ev, dest, dest_len, &tr);
         if (r < 0) {
                 osip_event_free(ev);
                 return r == -ENOMEM ? r : 1;
@@ -1630,7 +1626,7 @@ static void call_take_late_answer(Call *c, const osip_message_t *ack) {
         call_detach(c);
 }
 
-int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
+int call_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
                          unsigned *ret_status) {
         osip_message_t *req = ev->sip;
         const char *method = req->sip_method;
@@ -1657,7 +1653,7 @@ int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_sto
         c = call_for_request(m, req, streq(method, "CANCEL"));
         if (!c && streq(method, "INVITE")) {
                 /* A re-INVITE for a dialog we do not know */
-                r = server_transaction_new(m, ev, dest, dest_len, &tr);
+                r = transaction_new_server(m, ev, dest, dest_len, &tr);
                 if (r < 0) {
                         osip_event_free(ev);
                         return r == -ENOMEM ? r : 1;
@@ -1670,7 +1666,7 @@ int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_sto
         if (streq(method, "INVITE"))
                 return in_dialog_reinvite(m, c, ev, dest, dest_len, ret_status);
 
-        r = server_transaction_new(m, ev, dest, dest_len, &tr);
+        r = transaction_new_server(m, ev, dest, dest_len, &tr);
         if (r < 0) {
                 osip_event_free(ev);
                 return r == -ENOMEM ? r : 1;
@@ -1793,11 +1789,11 @@ static int on_line_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         default:
                 break;
         }
-        manager_osip_run(m);
+        transaction_run(m);
         return 0;
 }
 
-int manager_line_hook(Manager *m, unsigned port, bool off_hook) {
+int line_hook(Manager *m, unsigned port, bool off_hook) {
         Line *l = line_by_port(m, port);
         Call *c;
 
@@ -1817,7 +1813,7 @@ int manager_line_hook(Manager *m, unsigned port, bool off_hook) {
                         publish_media_control(l, true);
                         line_timer_start(l, LINE_TIMER_INTERDIGIT, l->profile->interdigit_timeout_us);
                 }
-                manager_osip_run(m);
+                transaction_run(m);
                 return 0;
         }
 
@@ -1844,11 +1840,11 @@ int manager_line_hook(Manager *m, unsigned port, bool off_hook) {
                 }
         }
         line_release(l, GW__TONE__TONE_NONE);
-        manager_osip_run(m);
+        transaction_run(m);
         return 0;
 }
 
-int manager_line_digit(Manager *m, unsigned port, const char *digit) {
+int line_digit(Manager *m, unsigned port, const char *digit) {
         Line *l = line_by_port(m, port);
         size_t n;
 
@@ -1869,16 +1865,16 @@ int manager_line_digit(Manager *m, unsigned port, const char *digit) {
                 line_set_tone(l, GW__TONE__TONE_NONE);
         publish_line_call(l);
         line_check_digits(l, false);
-        manager_osip_run(m);
+        transaction_run(m);
         return 0;
 }
 
-int manager_line_flash(Manager *m, unsigned port) {
+int line_flash(Manager *m, unsigned port) {
         /* No supplementary services yet (hold, transfer): a flash changes nothing. */
         return line_by_port(m, port) ? 0 : -ENOENT;
 }
 
-int manager_profile_status(Manager *m, const Gw__ProfileStatus *ps) {
+int call_profile_status(Manager *m, const Gw__ProfileStatus *ps) {
         const GwProfileConf *p = NULL;
         ProfileState *st;
         size_t i;
@@ -1909,7 +1905,7 @@ int manager_profile_status(Manager *m, const Gw__ProfileStatus *ps) {
 
 /* ---------------------------------------------------------------- setup */
 
-int manager_calls_init(Manager *m) {
+int call_init(Manager *m) {
         const GwConf *c = m->conf;
 
         m->profiles = calloc(MAX(c->n_profiles, (size_t) 1), sizeof(ProfileState));
@@ -1938,7 +1934,7 @@ int manager_calls_init(Manager *m) {
         return 0;
 }
 
-void manager_calls_done(Manager *m) {
+void call_done(Manager *m) {
         while (m->calls)
                 call_free(m->calls);
         for (size_t i = 0; i < m->n_lines; i++) {
@@ -1960,9 +1956,4 @@ void manager_calls_done(Manager *m) {
         free(m->tx_events);
         m->tx_events = NULL;
         m->n_tx_events = m->n_tx_events_alloc = 0;
-}
-
-void manager_set_publish_callback(Manager *m, manager_publish_cb_t cb, void *userdata) {
-        m->publish_cb = cb;
-        m->publish_userdata = userdata;
 }

@@ -19,8 +19,8 @@
 #include "gw.pb-c.h"
 #include "sigd-sdp.h"
 
-typedef struct Manager Manager;
-typedef struct Call Call;
+#include "sigd-digest.h"
+#include "sigd-forward.h"
 
 #define SIGD_HOWLER_AFTER_USEC (30 * USEC_PER_SEC)   /* far end gone: busy tone, then howler */
 #define SIGD_CALL_LINGER_USEC  (32 * USEC_PER_SEC)   /* a released call waits this long for late answers */
@@ -151,32 +151,25 @@ typedef struct CallTxEvent {
 
 typedef void (*manager_publish_cb_t)(Manager *m, const char *key, Gw__Envelope *env, void *userdata);
 
-int manager_calls_init(Manager *m);
-void manager_calls_done(Manager *m);
-void manager_set_publish_callback(Manager *m, manager_publish_cb_t cb, void *userdata);
+int call_init(Manager *m);
+void call_done(Manager *m);
 
-/* Bus inputs (validated by the caller's handler table for the sender). */
-int manager_line_hook(Manager *m, unsigned port, bool off_hook);
-int manager_line_digit(Manager *m, unsigned port, const char *digit);
-int manager_line_flash(Manager *m, unsigned port);
-int manager_profile_status(Manager *m, const Gw__ProfileStatus *ps);
+/* Line inputs (validated by the caller's handler table for the sender). */
+int line_hook(Manager *m, unsigned port, bool off_hook);
+int line_digit(Manager *m, unsigned port, const char *digit);
+int line_flash(Manager *m, unsigned port);
+int call_profile_status(Manager *m, const Gw__ProfileStatus *ps);
 /* Re-publish every line's LineControl, MediaControl and LineCall (StateSyncRequest). */
-void manager_publish_lines(Manager *m);
-/* Fill e (INIT'd by the caller) with line 'port''s call; storage is the caller's. */
-int manager_line_call(Manager *m, unsigned port, Gw__LineCall *ret);
+void line_publish_all(Manager *m);
+/* Fill lc (INIT'd by the caller) with line 'port''s call; storage is the callee's. */
+int line_call_info(Manager *m, unsigned port, Gw__LineCall *lc);
 
-/* ---- internal, between sigd-*.c ---- */
-
-/* sigd-message.c hands requests for calls here: INVITE (new or in a dialog),
- * ACK for a 2xx, BYE, CANCEL, INFO. Returns 1 when it took ev (answered it),
- * 0 when the generic answer applies. dest: where answers go. */
-int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
-                         unsigned *ret_status);
-/* A 2xx to INVITE that matched no transaction (a retransmission, or from an
- * abandoned attempt): re-ACK, or ACK and BYE. Returns 1 if handled. */
-int calls_handle_stray_response(Manager *m, osip_message_t *resp, const struct sockaddr *from, socklen_t fromlen);
-void calls_tx_event(Manager *m, osip_transaction_t *tr, int kind, osip_message_t *msg);
-void calls_settle(Manager *m);
-/* libosip2 is done with tr (about to be freed). */
-void calls_transaction_gone(Manager *m, uint64_t serial, osip_transaction_t *tr);
-void calls_transport_error(Manager *m, const struct sockaddr *to, socklen_t tolen, int error);
+/* The MessageHandlers: requests for calls (INVITE new or in a dialog, ACK
+ * for a 2xx, BYE, CANCEL, INFO) and 2xx responses no transaction took. */
+int call_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
+                        unsigned *ret_status);
+int call_handle_stray_response(Manager *m, osip_message_t *resp, const struct sockaddr *from, socklen_t fromlen);
+/* Handle the transaction events noted in libosip2's callbacks (after each run). */
+void call_settle(Manager *m);
+/* An ICMP error for 'to': outgoing INVITEs there (before any 1xx) fail over. */
+void call_transport_error(Manager *m, const struct sockaddr *to, socklen_t tolen, int error);
