@@ -20,6 +20,7 @@
 
 #include "gw-log.h"
 #include "sigd-call.h"
+#include "sigd-line.h"
 #include "sigd-manager.h"
 #include "sigd-message.h"
 #include "sigd-request.h"
@@ -130,6 +131,9 @@ int manager_new(sd_event *e, const GwConf *c, Manager **ret) {
         r = call_init(m);
         if (r < 0)
                 return r;
+        r = line_init(m);
+        if (r < 0)
+                return r;
 
         /* Until the socket is open, Via/Contact name the configured address. */
         m->local = c->sip_listen_addr;
@@ -151,6 +155,7 @@ Manager *manager_free(Manager *m) {
         m->outcome_cb = NULL;
         request_free_all(m);
         call_done(m);
+        line_done(m);
         transaction_done(m);
         transport_close(m);
         sd_event_unref(m->event);

@@ -23,6 +23,7 @@
 #include "gw-conf.h"
 #include "gw.pb-c.h"
 #include "sigd-call.h"
+#include "sigd-line.h"
 #include "sigd-forward.h"
 #include "sigd-message.h"
 #include "sigd-request.h"
@@ -91,15 +92,18 @@ struct Manager {
         void *outcome_userdata;
 
         /* calls (sigd-call.c) */
-        Line *lines;
-        size_t n_lines;
         ProfileState *profiles;         /* per conf->profiles[] */
         Call *calls;                    /* doubly linked, incl. those a line let go */
         uint64_t next_call_serial;
         CallTxEvent *tx_events;         /* noted in libosip2's callbacks */
         size_t n_tx_events, n_tx_events_alloc;
+        const CallLineOps *call_line_ops;
         manager_publish_cb_t publish_cb;
         void *publish_userdata;
+
+        /* lines (sigd-line.c) */
+        Line *lines;
+        size_t n_lines;
 };
 
 int manager_new(sd_event *e, const GwConf *c, Manager **ret);

@@ -572,3 +572,37 @@ int message_contact_uri(Manager *m, const char *number, char **ret) {
 
 
 
+
+/* ---------------------------------------------------------------- reading libosip2's messages */
+
+char *message_call_id(const osip_message_t *msg) {
+        char *s = NULL, *d;
+
+        if (!msg->call_id || osip_call_id_to_str(msg->call_id, &s) != 0)
+                return NULL;
+        d = strdup(s);
+        osip_free(s);
+        return d;
+}
+
+char *message_uri_string(const osip_uri_t *u) {
+        char *s = NULL, *d;
+
+        if (!u || osip_uri_to_str(u, &s) != 0)
+                return NULL;
+        d = strdup(s);
+        osip_free(s);
+        return d;
+}
+
+const osip_body_t *message_sdp_body(const osip_message_t *msg) {
+        osip_body_t *b = NULL;
+
+        if (osip_message_get_body(msg, 0, &b) < 0 || !b || !b->body || b->length == 0)
+                return NULL;
+        if (msg->content_type && msg->content_type->type &&
+            !(strcasecmp(msg->content_type->type, "application") == 0 && msg->content_type->subtype &&
+              strcasecmp(msg->content_type->subtype, "sdp") == 0))
+                return NULL;
+        return b;
+}

@@ -71,3 +71,9 @@ int message_contact_uri(Manager *m, const char *number, char **ret);
 int message_response_build(const osip_message_t *req, unsigned code, osip_message_t **ret);
 /* The challenge to answer in a 401/407: SHA-256 before MD5. -ENOENT if none is usable. */
 int message_pick_challenge(const osip_message_t *resp, bool proxy, DigestChallenge *ret);
+
+/* Copies (caller frees, NULL on failure) of a message's Call-ID and of a URI. */
+char *message_call_id(const osip_message_t *msg);
+char *message_uri_string(const osip_uri_t *u);
+/* The message's body if it is SDP (no Content-Type counts as SDP), else NULL. */
+const osip_body_t *message_sdp_body(const osip_message_t *msg);
