@@ -1051,7 +1051,7 @@ static int call_take_invite(Call *c, osip_transaction_t *tr, const osip_message_
         return 0;
 }
 
-static int incoming_invite(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
+static int call_incoming_invite(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
                            unsigned *ret_status) {
         osip_message_t *req = ev->sip;
         const char *user = req->req_uri ? req->req_uri->username : NULL;
@@ -1169,7 +1169,7 @@ static void call_remote_bye(Call *c) {
         call_detach(c);
 }
 
-static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struct sockaddr_storage *dest,
+static int call_reinvite(Manager *m, Call *c, osip_event_t *ev, const struct sockaddr_storage *dest,
                               socklen_t dest_len, unsigned *ret_status) {
         osip_message_t *req = ev->sip;
         osip_transaction_t *tr = NULL;
@@ -1259,7 +1259,7 @@ int call_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_stor
                 return 1;
         }
         if (streq(method, "INVITE") && !has_to_tag)
-                return incoming_invite(m, ev, dest, dest_len, ret_status);
+                return call_incoming_invite(m, ev, dest, dest_len, ret_status);
 
         c = call_for_request(m, req, streq(method, "CANCEL"));
         if (!c && streq(method, "INVITE")) {
@@ -1275,7 +1275,7 @@ int call_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_stor
         if (!c)
                 return 0;                                 /* 481 from the generic path */
         if (streq(method, "INVITE"))
-                return in_dialog_reinvite(m, c, ev, dest, dest_len, ret_status);
+                return call_reinvite(m, c, ev, dest, dest_len, ret_status);
 
         r = transaction_new_server(m, ev, dest, dest_len, &tr);
         if (r < 0) {

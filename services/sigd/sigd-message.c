@@ -129,7 +129,7 @@ void message_note_peer(Manager *m, const struct sockaddr *sa) {
 
 /* ---------------------------------------------------------------- responses */
 
-static void response_destination(const struct sockaddr *from, socklen_t fromlen, bool rport, uint16_t via_port,
+static void message_response_dest(const struct sockaddr *from, socklen_t fromlen, bool rport, uint16_t via_port,
                                  struct sockaddr_storage *ret, socklen_t *ret_len) {
         memset(ret, 0, sizeof(*ret));
         memcpy(ret, from, MIN((size_t) fromlen, sizeof(*ret)));
@@ -146,7 +146,7 @@ static void fput_header(FILE *f, const RawHeader *h) {
 }
 
 /* Answer statelessly from the raw headers (the request may not have parsed). */
-static int raw_respond(Manager *m, const RawMessage *rm, unsigned code, const char *reason,
+static int message_respond_raw(Manager *m, const RawMessage *rm, unsigned code, const char *reason,
                        const struct sockaddr *from, socklen_t fromlen) {
         _cleanup_free_ char *buf = NULL;
         struct sockaddr_storage dest;
@@ -159,7 +159,7 @@ static int raw_respond(Manager *m, const RawMessage *rm, unsigned code, const ch
 
         if (!rm->via_ok)
                 return -EDESTADDRREQ;
-        response_destination(from, fromlen, rm->via_rport, rm->via_port, &dest, &dest_len);
+        message_response_dest(from, fromlen, rm->via_rport, rm->via_port, &dest, &dest_len);
         if (from->sa_family == AF_INET)
                 inet_ntop(AF_INET, &((const struct sockaddr_in *) from)->sin_addr, ip, sizeof(ip));
         else if (from->sa_family == AF_INET6)
@@ -306,7 +306,7 @@ static bool accepts_sdp(const osip_message_t *sip) {
 
 /* What we answer to a well-formed request (RFC 3261 §8.2 in order: method,
  * Request-URI, Require, content). 0 for ACK. */
-static unsigned request_answer(const osip_message_t *sip, const RawMessage *rm, char **ret_unsupported) {
+static unsigned message_answer_code(const osip_message_t *sip, const RawMessage *rm, char **ret_unsupported) {
         const char *method = sip->sip_method;
         osip_header_t *h = NULL;
 
@@ -342,7 +342,7 @@ static unsigned request_answer(const osip_message_t *sip, const RawMessage *rm, 
         return 480;                                       /* unless the call layer takes it */
 }
 
-static int handle_request(Manager *m, osip_event_t *ev, const RawMessage *rm,
+static int message_handle_request(Manager *m, osip_event_t *ev, const RawMessage *rm,
                           const struct sockaddr *from, socklen_t fromlen, RxResult *ret) {
         _cleanup_free_ char *unsupported = NULL;
         _cleanup_(osip_message_freep) osip_message_t *resp = NULL;
@@ -386,11 +386,11 @@ static int handle_request(Manager *m, osip_event_t *ev, const RawMessage *rm,
                 return 0;
         }
 
-        code = request_answer(sip, rm, &unsupported);
+        code = message_answer_code(sip, rm, &unsupported);
         if (code == 480 || code == 481) {
                 unsigned status = 0;
 
-                response_destination(from, fromlen, rm->via_rport, rm->via_port, &dest, &dest_len);
+                message_response_dest(from, fromlen, rm->via_rport, rm->via_port, &dest, &dest_len);
                 r = m->message_handlers ? m->message_handlers->request(m, ev, &dest, dest_len, &status) : 0;
                 if (r < 0)
                         return r;
@@ -407,7 +407,7 @@ static int handle_request(Manager *m, osip_event_t *ev, const RawMessage *rm,
                 /* libosip2 accepted it but lost a header we need to answer: malformed */
                 osip_event_free(ev);
                 m->counters.malformed++;
-                (void) raw_respond(m, rm, 400, "Bad Request", from, fromlen);
+                (void) message_respond_raw(m, rm, 400, "Bad Request", from, fromlen);
                 *ret = (RxResult) { RX_ANSWERED, 400 };
                 return 0;
         }
@@ -426,7 +426,7 @@ static int handle_request(Manager *m, osip_event_t *ev, const RawMessage *rm,
         else if (code == 420 && unsupported)
                 osip_message_set_header(resp, "Unsupported", unsupported);
 
-        response_destination(from, fromlen, rm->via_rport, rm->via_port, &dest, &dest_len);
+        message_response_dest(from, fromlen, rm->via_rport, rm->via_port, &dest, &dest_len);
         r = transaction_new_server(m, ev, &dest, dest_len, &tr);
         if (r == -EINVAL) {
                 /* libosip2 refused it (e.g. no usable Via): answer without a transaction */
@@ -513,7 +513,7 @@ int message_handle_datagram(Manager *m, const void *data, size_t n,
                         else
                                 status = 400;
                         if (status == 501 || status == 416) {
-                                r = raw_respond(m, &rm, (unsigned) status, status == 501 ? "Not Implemented" :
+                                r = message_respond_raw(m, &rm, (unsigned) status, status == 501 ? "Not Implemented" :
                                                 "Unsupported URI Scheme", from, fromlen);
                                 m->counters.requests_received++;
                                 *ret = (RxResult) { RX_ANSWERED, (unsigned) status };
@@ -538,7 +538,7 @@ int message_handle_datagram(Manager *m, const void *data, size_t n,
                         return 0;
                 } else {
                         m->counters.requests_received++;
-                        return handle_request(m, ev, &rm, from, fromlen, ret);
+                        return message_handle_request(m, ev, &rm, from, fromlen, ret);
                 }
         }
 
@@ -546,7 +546,7 @@ int message_handle_datagram(Manager *m, const void *data, size_t n,
         m->counters.malformed++;
         if (rm.is_request && rm.via_ok && from) {
                 log_debug("Answering malformed request from %s with %d.", src, status);
-                r = raw_respond(m, &rm, (unsigned) status, status == 505 ? "Version Not Supported" : "Bad Request",
+                r = message_respond_raw(m, &rm, (unsigned) status, status == 505 ? "Version Not Supported" : "Bad Request",
                                 from, fromlen);
                 if (r < 0)
                         log_debug_errno(r, "Failed to answer %s: %m", src);
