@@ -30,12 +30,12 @@
 #include "gw-build-config.h"
 #include "gw-bus.h"
 #include "gw-log.h"
+#include "gw-sockaddr.h"
 #include "sigd-call.h"
 #include "sigd-dialog.h"
 #include "sigd-manager.h"
 #include "sigd-message.h"
 #include "sigd-osip.h"
-#include "sigd-sockaddr.h"
 #include "sigd-transaction.h"
 #include "sigd-transport.h"
 
@@ -853,7 +853,7 @@ void call_transport_error(Manager *m, const struct sockaddr *to, socklen_t tolen
                 next = c->next;
                 if (!c->outgoing || !c->line || !c->ict || c->got_1xx || c->got_final)
                         continue;
-                if (!sockaddr_equal((const struct sockaddr *) &c->dialog.peer, c->dialog.peer_len, to, tolen))
+                if (!gw_sockaddr_equal((const struct sockaddr *) &c->dialog.peer, c->dialog.peer_len, to, tolen))
                         continue;
                 log_debug("Call %s: %s from %s.", c->dialog.call_id, strerror(error), c->entries[c->entry].target);
                 call_fail_over(c, "transport");

@@ -24,7 +24,7 @@
 #include "sigd-manager.h"
 #include "sigd-message.h"
 #include "sigd-request.h"
-#include "sigd-sockaddr.h"
+#include "gw-sockaddr.h"
 #include "sigd-transaction.h"
 #include "sigd-transport.h"
 
@@ -79,7 +79,7 @@ static void on_transport_error(Manager *m, const struct sockaddr *to, socklen_t 
         char dest[64] = "?";
         unsigned n;
 
-        (void) sockaddr_to_string(to, dest, sizeof(dest));
+        (void) gw_sockaddr_to_string(to, dest, sizeof(dest));
         n = request_transport_error(m, to, tolen, error);
         call_transport_error(m, to, tolen, error);
         log_debug("ICMP error for %s: %s (%u requests).", dest, strerror(error), n);

@@ -30,11 +30,11 @@
 
 #include "gw-build-config.h"
 #include "gw-log.h"
+#include "gw-sockaddr.h"
 #include "sigd-manager.h"
 #include "sigd-message.h"
 #include "sigd-osip.h"
 #include "sigd-scan.h"
-#include "sigd-sockaddr.h"
 #include "sigd-transaction.h"
 #include "sigd-transport.h"
 
@@ -73,25 +73,16 @@ int message_token(char *buf, size_t n_chars) {
         return 0;
 }
 
-
-
 /* ---------------------------------------------------------------- sources */
 
-
 static bool host_port_is(const GwHostPort *hp, const struct sockaddr *sa) {
-        struct sockaddr_storage ss = {};
-        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
+        struct sockaddr_storage ss;
 
         if (!hp->is_ip || isempty(hp->host))
                 return false;
-        if (inet_pton(AF_INET, hp->host, &sin->sin_addr) == 1)
-                sin->sin_family = AF_INET;
-        else if (inet_pton(AF_INET6, hp->host, &sin6->sin6_addr) == 1)
-                sin6->sin6_family = AF_INET6;
-        else
+        if (gw_sockaddr_from_ip(hp->host, 0, &ss) < 0)
                 return false;
-        return sockaddr_same_ip((const struct sockaddr *) &ss, sa);
+        return gw_sockaddr_same_ip((const struct sockaddr *) &ss, sa);
 }
 
 bool message_source_trusted(Manager *m, const struct sockaddr *sa) {
@@ -111,14 +102,14 @@ bool message_source_trusted(Manager *m, const struct sockaddr *sa) {
                                 return true;
         }
         for (size_t i = 0; i < m->n_peers; i++)
-                if (sockaddr_same_ip((const struct sockaddr *) &m->peers[i], sa))
+                if (gw_sockaddr_same_ip((const struct sockaddr *) &m->peers[i], sa))
                         return true;
         return false;
 }
 
 void message_note_peer(Manager *m, const struct sockaddr *sa) {
         for (size_t i = 0; i < m->n_peers; i++)
-                if (sockaddr_same_ip((const struct sockaddr *) &m->peers[i], sa))
+                if (gw_sockaddr_same_ip((const struct sockaddr *) &m->peers[i], sa))
                         return;
         memset(&m->peers[m->next_peer], 0, sizeof(m->peers[0]));
         memcpy(&m->peers[m->next_peer], sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
@@ -135,7 +126,7 @@ static void message_response_dest(const struct sockaddr *from, socklen_t fromlen
         memcpy(ret, from, MIN((size_t) fromlen, sizeof(*ret)));
         *ret_len = fromlen;
         if (!rport)
-                sockaddr_set_port(ret, via_port ? via_port : 5060);
+                gw_sockaddr_set_port(ret, via_port ? via_port : 5060);
 }
 
 static void fput_header(FILE *f, const RawHeader *h) {
@@ -160,10 +151,7 @@ static int message_respond_raw(Manager *m, const RawMessage *rm, unsigned code, 
         if (!rm->via_ok)
                 return -EDESTADDRREQ;
         message_response_dest(from, fromlen, rm->via_rport, rm->via_port, &dest, &dest_len);
-        if (from->sa_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *) from)->sin_addr, ip, sizeof(ip));
-        else if (from->sa_family == AF_INET6)
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) from)->sin6_addr, ip, sizeof(ip));
+        (void) gw_sockaddr_ip_to_string(from, ip, sizeof(ip));
         r = message_token(tag, 16);
         if (r < 0)
                 return r;
@@ -192,9 +180,7 @@ static int message_respond_raw(Manager *m, const RawMessage *rm, unsigned code, 
                         fwrite(h->value, 1, top, f);
                         fprintf(f, ";received=%s", ip);
                         if (rm->via_rport)
-                                fprintf(f, ";rport=%u", ntohs(from->sa_family == AF_INET ?
-                                                              ((const struct sockaddr_in *) from)->sin_port :
-                                                              ((const struct sockaddr_in6 *) from)->sin6_port));
+                                fprintf(f, ";rport=%u", gw_sockaddr_port(from));
                         fwrite(h->value + top, 1, h->len - top, f);
                         fputs("\r\n", f);
                         first_via = false;
@@ -350,18 +336,13 @@ static int message_handle_request(Manager *m, osip_event_t *ev, const RawMessage
         osip_transaction_t *tr = NULL;
         struct sockaddr_storage dest;
         socklen_t dest_len;
-        char ip[INET6_ADDRSTRLEN];
+        char ip[INET6_ADDRSTRLEN] = "";
         uint16_t port;
         unsigned code;
         int r;
 
-        if (from->sa_family == AF_INET) {
-                inet_ntop(AF_INET, &((const struct sockaddr_in *) from)->sin_addr, ip, sizeof(ip));
-                port = ntohs(((const struct sockaddr_in *) from)->sin_port);
-        } else {
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) from)->sin6_addr, ip, sizeof(ip));
-                port = ntohs(((const struct sockaddr_in6 *) from)->sin6_port);
-        }
+        (void) gw_sockaddr_ip_to_string(from, ip, sizeof(ip));
+        port = gw_sockaddr_port(from);
         /* received= and rport= on the top Via (RFC 3261 §18.2.1, RFC 3581 §4) */
         osip_message_fix_last_via_header(sip, ip, port);
 
@@ -464,7 +445,7 @@ int message_handle_datagram(Manager *m, const void *data, size_t n,
                 ret = &dummy;
         m->counters.rx++;
         if (from)
-                (void) sockaddr_to_string(from, src, sizeof(src));
+                (void) gw_sockaddr_to_string(from, src, sizeof(src));
 
         if (n == 0 || n > SIGD_MAX_DATAGRAM) {
                 m->counters.dropped++;

@@ -3,7 +3,7 @@
  *
  * It reads datagrams and ICMP errors on the manager's loop and hands them
  * upward through the TransportHandlers the manager registers; it calls no
- * other sigd file but sigd-sockaddr.c. */
+ * other sigd file. */
 #pragma once
 
 #include <stddef.h>
