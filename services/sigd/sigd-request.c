@@ -225,14 +225,14 @@ static int parse_target(const char *s, struct sockaddr_storage *ret, socklen_t *
         return gw_sockaddr_parse(s, ret, ret_len);
 }
 
-static const GwLineConf *line_by_port(const GwConf *c, unsigned port) {
+static const GwLineConf *request_line_conf(const GwConf *c, unsigned port) {
         for (size_t i = 0; c && i < c->n_lines; i++)
                 if (c->lines[i].port == port)
                         return &c->lines[i];
         return NULL;
 }
 
-static void bad_request(Manager *m, uint64_t cid, const Gw__SipRequest *req, const char *why) {
+static void request_refuse(Manager *m, uint64_t cid, const Gw__SipRequest *req, const char *why) {
         Gw__SipRequestOutcome o = GW__SIP_REQUEST_OUTCOME__INIT;
 
         log_warning("Refusing SipRequest %" PRIu64 ": %s.", cid, why);
@@ -260,11 +260,11 @@ int request_submit(Manager *m, uint64_t cid, const Gw__SipRequest *req) {
                 return 1;
         }
         if (!req || !req->method || !(streq(req->method, "REGISTER") || streq(req->method, "OPTIONS")))
-                return bad_request(m, cid, req, "method must be REGISTER or OPTIONS"), 0;
+                return request_refuse(m, cid, req, "method must be REGISTER or OPTIONS"), 0;
         if (!valid_sip_uri(req->request_uri))
-                return bad_request(m, cid, req, "invalid request_uri"), 0;
+                return request_refuse(m, cid, req, "invalid request_uri"), 0;
         if (m->n_requests >= SIGD_MAX_IN_FLIGHT)
-                return bad_request(m, cid, req, "too many requests in flight"), 0;
+                return request_refuse(m, cid, req, "too many requests in flight"), 0;
 
         cr = calloc(1, sizeof(*cr));
         if (!cr)
@@ -275,37 +275,37 @@ int request_submit(Manager *m, uint64_t cid, const Gw__SipRequest *req) {
         r = parse_target(req->target, &cr->target, &cr->target_len);
         if (r < 0 || cr->target.ss_family != m->local.ss_family) {
                 request_free(cr);
-                return bad_request(m, cid, req, "target must be an ip:port literal of the listening address family"), 0;
+                return request_refuse(m, cid, req, "target must be an ip:port literal of the listening address family"), 0;
         }
         if (req->has_line_port && req->line_port != 0) {
-                cr->line = line_by_port(m->conf, req->line_port);
+                cr->line = request_line_conf(m->conf, req->line_port);
                 if (!cr->line) {
                         request_free(cr);
-                        return bad_request(m, cid, req, "unknown line_port"), 0;
+                        return request_refuse(m, cid, req, "unknown line_port"), 0;
                 }
                 cr->line_port = req->line_port;
         }
         if ((!isempty(req->from_uri) && !valid_sip_uri(req->from_uri)) ||
             (!isempty(req->to_uri) && !valid_sip_uri(req->to_uri))) {
                 request_free(cr);
-                return bad_request(m, cid, req, "invalid from_uri or to_uri"), 0;
+                return request_refuse(m, cid, req, "invalid from_uri or to_uri"), 0;
         }
         if ((!isempty(req->call_id) && (!valid_text(req->call_id, 256) || strchr(req->call_id, ','))) ||
             (!isempty(req->from_tag) && !valid_token(req->from_tag, 128))) {
                 request_free(cr);
-                return bad_request(m, cid, req, "invalid call_id or from_tag"), 0;
+                return request_refuse(m, cid, req, "invalid call_id or from_tag"), 0;
         }
         if (req->has_cseq && req->cseq >= (UINT32_C(1) << 31) - SIGD_MAX_AUTH_ROUNDS) {
                 request_free(cr);
-                return bad_request(m, cid, req, "cseq out of range"), 0;
+                return request_refuse(m, cid, req, "cseq out of range"), 0;
         }
         if (req->with_contact && streq(req->method, "REGISTER") && !cr->line) {
                 request_free(cr);
-                return bad_request(m, cid, req, "with_contact needs a line_port"), 0;
+                return request_refuse(m, cid, req, "with_contact needs a line_port"), 0;
         }
         if (req->profile && strnlen(req->profile, 257) > 256) {
                 request_free(cr);
-                return bad_request(m, cid, req, "invalid profile"), 0;
+                return request_refuse(m, cid, req, "invalid profile"), 0;
         }
 
         cr->method = strdup(req->method);
