@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-sigd-torture.c: RFC 4475 torture messages and random mutations through
- * manager_handle_datagram(), the function the socket feeds. Outgoing
+ * manager_handle_datagram(), the path the socket feeds (message_handle_datagram()). Outgoing
  * datagrams are captured by the tx hook, so nothing leaves the process. */
 #include <arpa/inet.h>
 #include <stdio.h>
