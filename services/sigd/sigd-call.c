@@ -1364,3 +1364,256 @@ void call_done(Manager *m) {
         m->tx_events = NULL;
         m->n_tx_events = m->n_tx_events_alloc = 0;
 }
+
+/* ---------------------------------------------------------------- across a restart */
+
+static void call_save_crypto(const SdpCrypto *k, Gw__SigdCrypto *ret) {
+        gw__sigd_crypto__init(ret);
+        ret->has_tag = ret->has_suite = ret->has_key = true;
+        ret->tag = k->tag;
+        ret->suite = (uint32_t) k->suite;
+        ret->key = (ProtobufCBinaryData) { SDP_KEY_SALT_LEN, UNCONST(k->key) };
+}
+
+int call_save(const Call *c, CallSaved *ret) {
+        const osip_message_t *invite = NULL;
+        Gw__SigdCall *s = &ret->call;
+
+        *ret = (CallSaved) {};
+        if (!c->dialog.confirmed) {
+                invite = c->outgoing ? (c->ict ? c->ict->orig_request : NULL) : (c->ist ? c->invite : NULL);
+                if (!invite)
+                        return -ENOENT;
+        }
+        gw__sigd_call__init(s);
+        s->has_outgoing = s->has_local_port = s->has_srtp = s->has_sdp_sess_id = s->has_sdp_version = true;
+        s->has_start_real_us = s->has_got_1xx = s->has_got_18x = true;
+        s->outgoing = c->outgoing;
+        s->remote_number = c->remote_number;
+        s->local_port = c->local_port;
+        s->srtp = (uint32_t) c->srtp;
+        s->sdp_sess_id = c->sdp_sess_id;
+        s->sdp_version = c->sdp_version;
+        s->start_real_us = c->start_real_us;
+        s->got_1xx = c->got_1xx;
+        s->got_18x = c->got_18x;
+        dialog_save(&c->dialog, &ret->dialog, ret->peer, sizeof ret->peer);
+        s->dialog = &ret->dialog;
+        if (c->outgoing && c->entry < c->n_entries) {
+                s->proxy = c->entries[c->entry].proxy->text;
+                s->target = UNCONST(c->entries[c->entry].target);
+        }
+        if (c->have_media) {
+                Gw__SigdMedia *md = &ret->media;
+
+                gw__sigd_media__init(md);
+                md->codec = UNCONST(gw_codec_to_string(c->media.codec));
+                md->has_pt = md->has_telephone_event_pt = md->has_direction = md->has_remote_port = md->has_secure = true;
+                md->pt = (uint32_t) c->media.pt;
+                md->telephone_event_pt = c->media.telephone_event_pt;
+                md->direction = (uint32_t) c->media.direction;
+                md->remote_addr = UNCONST(c->media.remote_addr);
+                md->remote_port = c->media.remote_port;
+                md->secure = c->media.secure;
+                if (c->media.local.suite != SDP_SRTP_NONE) {
+                        call_save_crypto(&c->media.local, &ret->local);
+                        md->local = &ret->local;
+                        md->has_remote_key = true;
+                        md->remote_key = (ProtobufCBinaryData) { SDP_KEY_SALT_LEN, UNCONST(c->media.remote_key) };
+                }
+                s->media = md;
+        }
+        if (invite) {
+                char *text = NULL;
+                size_t len = 0;
+
+                if (osip_message_to_str(UNCONST(invite), &text, &len) != 0)
+                        return -ENOMEM;
+                ret->invite = strndup(text, len);
+                explicit_bzero(text, len);
+                osip_free(text);
+                if (!ret->invite)
+                        return -ENOMEM;
+                s->invite = ret->invite;
+                for (size_t i = 0; c->outgoing && i < c->n_offered; i++) {
+                        call_save_crypto(&c->offered[i], &ret->offered[i]);
+                        ret->offered_ptrs[i] = &ret->offered[i];
+                }
+                s->n_offered = c->outgoing ? c->n_offered : 0;
+                s->offered = s->n_offered > 0 ? ret->offered_ptrs : NULL;
+        }
+        return 0;
+}
+
+void call_saved_done(CallSaved *s) {
+        s->invite = erase_and_free(s->invite);
+}
+
+static int call_restore_crypto(const Gw__SigdCrypto *s, SdpCrypto *ret) {
+        if (!s || !s->has_tag || s->tag < 1 || s->tag > 999999999 || !s->has_suite ||
+            (s->suite != SDP_SRTP_AES_CM_128_HMAC_SHA1_80 && s->suite != SDP_SRTP_AES_CM_128_HMAC_SHA1_32) ||
+            !s->has_key || s->key.len != SDP_KEY_SALT_LEN)
+                return -EBADMSG;
+        ret->tag = s->tag;
+        ret->suite = (SdpSrtpSuite) s->suite;
+        memcpy(ret->key, s->key.data, SDP_KEY_SALT_LEN);
+        return 0;
+}
+
+static int call_restore_media(Call *c, const Gw__SigdMedia *s) {
+        SdpResult *r = &c->media;
+        struct in6_addr a6;
+        int family = c->manager->local.ss_family;
+
+        if (!s->codec || gw_codec_from_string(s->codec) < 0 || !s->has_pt || s->pt > 127 ||
+            !s->has_telephone_event_pt || s->telephone_event_pt < -1 || s->telephone_event_pt > 127 ||
+            !s->has_direction || s->direction >= _SDP_DIRECTION_MAX || !s->remote_addr ||
+            strlen(s->remote_addr) >= sizeof r->remote_addr || inet_pton(family, s->remote_addr, &a6) != 1 ||
+            !s->has_remote_port || s->remote_port > 65535)
+                return -EBADMSG;
+        r->codec = gw_codec_from_string(s->codec);
+        r->pt = (int) s->pt;
+        r->telephone_event_pt = s->telephone_event_pt;
+        r->direction = (SdpDirection) s->direction;
+        snprintf(r->remote_addr, sizeof r->remote_addr, "%s", s->remote_addr);
+        r->remote_port = (uint16_t) s->remote_port;
+        r->secure = s->secure;
+        if (s->local) {
+                if (call_restore_crypto(s->local, &r->local) < 0 || !s->has_remote_key ||
+                    s->remote_key.len != SDP_KEY_SALT_LEN)
+                        return -EBADMSG;
+                memcpy(r->remote_key, s->remote_key.data, SDP_KEY_SALT_LEN);
+        } else
+                r->local.suite = SDP_SRTP_NONE;
+        c->have_media = true;
+        return 0;
+}
+
+/* The entry an outgoing call went to: the configured proxy of that text, at the saved target. */
+static int call_restore_entry(Call *c, const Gw__SigdCall *s) {
+        const GwProfileConf *p = c->profile;
+        InviteEntry *e = &c->entries[0];
+
+        if (!s->proxy || !s->target || strlen(s->target) >= sizeof e->target)
+                return -EBADMSG;
+        if (streq(p->proxy.text, s->proxy))
+                e->proxy = &p->proxy;
+        for (size_t i = 0; !e->proxy && i < p->n_redundant; i++)
+                if (streq(p->redundant[i].text, s->proxy))
+                        e->proxy = &p->redundant[i];
+        if (!e->proxy || gw_sockaddr_parse(s->target, &e->addr, &e->addr_len) < 0 ||
+            e->addr.ss_family != c->manager->local.ss_family)
+                return -EBADMSG;
+        snprintf(e->target, sizeof e->target, "%s", s->target);
+        c->n_entries = 1;
+        c->entry = 0;
+        return 0;
+}
+
+/* A pending INVITE goes on in a new transaction: ours sent again, theirs answered 180 again. */
+static int call_restore_invite(Call *c, const char *text) {
+        Manager *m = c->manager;
+        size_t len = strlen(text);
+        int r;
+
+        if (c->outgoing) {
+                _cleanup_(osip_message_freep) osip_message_t *msg = NULL;
+                osip_generic_param_t *br = NULL;
+                osip_via_t *via = NULL;
+
+                if (osip_message_init(&msg) != 0)
+                        return -ENOMEM;
+                if (osip_message_parse(msg, text, len) != 0 || !MSG_IS_INVITE(msg) || !msg->cseq || !msg->cseq->number ||
+                    strtoul(msg->cseq->number, NULL, 10) != c->dialog.invite_cseq ||
+                    osip_message_get_via(msg, 0, &via) < 0 || !via || osip_via_param_get_byname(via, "branch", &br) != 0 ||
+                    !br || !br->gvalue || strlen(br->gvalue) >= sizeof c->branch)
+                        return -EBADMSG;
+                snprintf(c->branch, sizeof c->branch, "%s", br->gvalue);
+                r = transaction_new_client(m, ICT, TAKE_PTR(msg), &c->entries[0].addr, c->entries[0].addr_len,
+                                           &call_tr_ops, c, &c->ict);
+                if (r < 0)
+                        return r;
+        } else {
+                osip_event_t *ev = osip_parse(text, len);
+                osip_transaction_t *tr = NULL;
+
+                if (!ev || !ev->sip || !MSG_IS_INVITE(ev->sip) || !ev->sip->cseq || !ev->sip->call_id) {
+                        if (ev)
+                                osip_event_free(ev);
+                        return -EBADMSG;
+                }
+                if (osip_message_clone(ev->sip, &c->invite) != 0) {
+                        osip_event_free(ev);
+                        return -ENOMEM;
+                }
+                r = transaction_new_server(m, ev, &c->dialog.peer, c->dialog.peer_len, &tr);
+                if (r < 0) {
+                        osip_event_free(ev);
+                        return r;
+                }
+                c->ist = tr;
+                transaction_set_owner(tr, &call_tr_ops, c);
+                (void) call_respond(c, tr, c->invite, 180, NULL, false);
+        }
+        m->call_actions++;
+        return 0;
+}
+
+int call_restore(Manager *m, Line *l, const GwLineConf *lc, const GwProfileConf *p, const Gw__SigdCall *s,
+                 Call **ret) {
+        Call *c;
+        int r = 0;
+
+        if (!s || !s->dialog || !s->has_outgoing || !s->has_local_port || s->local_port == 0 || s->local_port > 65535 ||
+            !s->has_srtp || s->srtp >= _GW_SRTP_MODE_MAX || !s->remote_number || strlen(s->remote_number) > 64 ||
+            s->n_offered > SDP_OFFER_CRYPTO || (!s->dialog->confirmed && !s->invite))
+                return -EBADMSG;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->manager = m;
+        c->dialog.manager = m;
+        c->serial = ++m->next_call_serial;
+        c->line = l;
+        c->line_conf = lc;
+        c->profile = p;
+        c->outgoing = s->outgoing;
+        c->local_port = (uint16_t) s->local_port;
+        c->srtp = (GwSrtpMode) s->srtp;
+        c->sdp_sess_id = s->sdp_sess_id;
+        c->sdp_version = s->sdp_version;
+        c->start_real_us = s->start_real_us;
+        c->got_1xx = s->got_1xx;
+        c->got_18x = s->got_18x;
+        c->remote_number = strdup(s->remote_number);
+        if (!c->remote_number)
+                r = -ENOMEM;
+        if (r >= 0 && c->outgoing)
+                r = call_restore_entry(c, s);
+        if (r >= 0 && c->outgoing)
+                message_note_peer(m, (const struct sockaddr *) &c->entries[0].addr);  /* its requests are trusted */
+        if (r >= 0 && c->outgoing && message_token(c->cnonce, 32) < 0)
+                r = -EIO;
+        if (r >= 0 && s->media)
+                r = call_restore_media(c, s->media);
+        for (size_t i = 0; r >= 0 && i < s->n_offered; i++) {
+                r = call_restore_crypto(s->offered[i], &c->offered[i]);
+                c->n_offered = i + 1;
+        }
+        c->made_offer = c->n_offered > 0 || (c->outgoing && c->srtp == GW_SRTP_OFF);
+        if (r >= 0)
+                r = dialog_restore(&c->dialog, s->dialog);
+        c->next = m->calls;
+        if (m->calls)
+                m->calls->prev = c;
+        m->calls = c;
+        if (r >= 0 && !c->dialog.confirmed)
+                r = call_restore_invite(c, s->invite);
+        if (r < 0) {
+                c->line = NULL;                           /* the line never had it */
+                call_free(c);
+                return r == -ENOMEM ? r : -EBADMSG;
+        }
+        *ret = c;
+        return 0;
+}

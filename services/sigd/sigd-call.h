@@ -177,3 +177,30 @@ int call_handle_stray_response(Manager *m, osip_message_t *resp, const struct so
 void call_settle(Manager *m);
 /* An ICMP error for 'to': outgoing INVITEs there (before any 1xx) fail over. */
 void call_transport_error(Manager *m, const struct sockaddr *to, socklen_t tolen, int error);
+
+/* ---------------------------------------------------------------- across a restart (sigd-state.c) */
+
+/* A call as the state file keeps it: the messages point into the call, valid
+ * while it is unchanged; invite is our INVITE or theirs as text (it may hold
+ * our SRTP key): call_saved_done() wipes and frees it. */
+typedef struct CallSaved {
+        Gw__SigdCall call;
+        Gw__SigdDialog dialog;
+        Gw__SigdMedia media;
+        Gw__SigdCrypto local, offered[SDP_OFFER_CRYPTO];
+        Gw__SigdCrypto *offered_ptrs[SDP_OFFER_CRYPTO];
+        char peer[64];
+        char *invite;
+} CallSaved;
+
+/* Fill ret from c: a confirmed call, or one whose INVITE is still pending (the
+ * INVITE's text kept). -ENOMEM; -ENOENT for a call there is nothing to go on
+ * with (e.g. its INVITE transaction already gone). */
+int call_save(const Call *c, CallSaved *ret);
+void call_saved_done(CallSaved *s);
+/* Rebuild line l's call from s, every field checked (-EBADMSG: nothing is
+ * left of it). A pending INVITE gets its transaction again: ours is sent
+ * again (a retransmission, same branch: the proxy answers with its last
+ * response), theirs is answered 180 again. Nothing is told to the line. */
+int call_restore(Manager *m, Line *l, const GwLineConf *lc, const GwProfileConf *p, const Gw__SigdCall *s,
+                 Call **ret);

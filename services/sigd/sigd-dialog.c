@@ -13,6 +13,7 @@
 
 #include "gw-build-config.h"
 #include "gw-log.h"
+#include "gw-sockaddr.h"
 #include "sigd-dialog.h"
 #include "sigd-manager.h"
 #include "sigd-message.h"
@@ -226,4 +227,81 @@ void dialog_send_bye(Dialog *d) {
         dialog_dest(d, &dest, &dest_len);
         if (transaction_new_client(d->manager, NICT, msg, &dest, dest_len, NULL, NULL, NULL) >= 0)
                 d->manager->call_actions++;
+}
+
+/* ---------------------------------------------------------------- across a restart */
+
+void dialog_save(const Dialog *d, Gw__SigdDialog *ret, char *peer_buf, size_t peer_buf_len) {
+        gw__sigd_dialog__init(ret);
+        ret->call_id = d->call_id;
+        ret->local_tag = d->local_tag;
+        ret->remote_tag = d->remote_tag;
+        ret->local_uri = d->local_uri;
+        ret->remote_uri = d->remote_uri;
+        ret->remote_target = d->remote_target;
+        ret->n_routes = d->n_routes;
+        ret->routes = d->n_routes > 0 ? UNCONST(d->routes) : NULL;
+        ret->request_uri = d->request_uri;
+        ret->has_local_cseq = ret->has_remote_cseq = ret->has_invite_cseq = ret->has_confirmed = true;
+        ret->local_cseq = d->local_cseq;
+        ret->remote_cseq = d->remote_cseq;
+        ret->invite_cseq = d->invite_cseq;
+        ret->confirmed = d->confirmed;
+        if (d->peer_len > 0 && gw_sockaddr_to_string((const struct sockaddr *) &d->peer, peer_buf, peer_buf_len) >= 0)
+                ret->peer = peer_buf;
+}
+
+/* A saved string: present when required, bounded, no line breaks (it goes into headers). */
+static int dialog_restore_string(const char *s, bool required, char **ret) {
+        if (!s) {
+                *ret = NULL;
+                return required ? -EBADMSG : 0;
+        }
+        if (strlen(s) > 1024 || s[strcspn(s, "\r\n")] != 0 || (required && !*s))
+                return -EBADMSG;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int dialog_restore(Dialog *d, const Gw__SigdDialog *s) {
+        int r = 0;
+
+        if (!s || !s->peer || s->n_routes > SIGD_MAX_ROUTES)
+                return -EBADMSG;
+        if (gw_sockaddr_parse(s->peer, &d->peer, &d->peer_len) < 0 || d->peer.ss_family != d->manager->local.ss_family)
+                r = -EBADMSG;
+        if (r >= 0)
+                r = dialog_restore_string(s->call_id, true, &d->call_id);
+        if (r >= 0)
+                r = dialog_restore_string(s->local_tag, true, &d->local_tag);
+        if (r >= 0)
+                r = dialog_restore_string(s->remote_tag, s->confirmed, &d->remote_tag);
+        if (r >= 0)
+                r = dialog_restore_string(s->local_uri, true, &d->local_uri);
+        if (r >= 0)
+                r = dialog_restore_string(s->remote_uri, true, &d->remote_uri);
+        if (r >= 0)
+                r = dialog_restore_string(s->remote_target, false, &d->remote_target);
+        if (r >= 0)
+                r = dialog_restore_string(s->request_uri, false, &d->request_uri);
+        for (size_t i = 0; r >= 0 && i < s->n_routes; i++) {
+                r = dialog_restore_string(s->routes[i], true, &d->routes[i]);
+                if (r >= 0)
+                        d->n_routes = i + 1;
+        }
+        if (r >= 0 && (!s->has_local_cseq || !s->has_remote_cseq || !s->has_invite_cseq ||
+                       s->local_cseq >= (1U << 31) || s->invite_cseq > s->local_cseq || s->remote_cseq >= (1U << 31)))
+                r = -EBADMSG;
+        /* A request needs a Request-URI: the remote target, else our INVITE's. */
+        if (r >= 0 && !d->remote_target && !d->request_uri)
+                r = -EBADMSG;
+        if (r < 0) {
+                dialog_done(d);
+                return r;
+        }
+        d->local_cseq = s->local_cseq;
+        d->remote_cseq = s->remote_cseq;
+        d->invite_cseq = s->invite_cseq;
+        d->confirmed = s->confirmed;
+        return 0;
 }

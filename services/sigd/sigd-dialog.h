@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <osip2/osip.h>
 
+#include "gw.pb-c.h"
 #include "sigd-forward.h"
 
 #define SIGD_MAX_ROUTES 8
@@ -55,3 +56,10 @@ int dialog_from_invite(Dialog *d, const osip_message_t *req, const struct sockad
 void dialog_send_ack(Dialog *d);
 /* BYE in a client transaction of its own, at most once per dialog. */
 void dialog_send_bye(Dialog *d);
+
+/* For the state file (sigd-state.c): ret points into d (peer into peer_buf,
+ * 64 bytes), valid while d is unchanged. */
+void dialog_save(const Dialog *d, Gw__SigdDialog *ret, char *peer_buf, size_t peer_buf_len);
+/* Rebuild d (empty, its manager set) from a saved dialog, every field checked:
+ * -EBADMSG (d emptied again) when anything is missing or out of bounds. */
+int dialog_restore(Dialog *d, const Gw__SigdDialog *s);

@@ -14,6 +14,7 @@
 
 #include "gw-bus.h"
 #include "gw-log.h"
+#include "gw-toneplan.h"
 #include "sigd-call.h"
 #include "sigd-line.h"
 #include "sigd-manager.h"
@@ -189,6 +190,8 @@ static void line_timer_start(Line *l, LineTimer kind, uint64_t after_usec) {
         int r;
 
         l->timer_kind = kind;
+        if (kind == LINE_TIMER_NO_ANSWER)
+                l->no_answer_at_real_us = now_usec(CLOCK_REALTIME) + after_usec;
         if (!l->timer) {
                 r = sd_event_add_time_relative(l->manager->event, &l->timer, CLOCK_MONOTONIC, after_usec,
                                                10 * USEC_PER_MSEC, on_line_timer, l);
@@ -488,6 +491,91 @@ int line_digit(Manager *m, unsigned port, const char *digit) {
 int line_flash(Manager *m, unsigned port) {
         /* No supplementary services yet (hold, transfer): a flash changes nothing. */
         return line_by_port(m, port) ? 0 : -ENOENT;
+}
+
+/* ---------------------------------------------------------------- across a restart */
+
+int line_save(Line *l, LineSaved *ret) {
+        Gw__SigdLine *s = &ret->line;
+        Call *c = l->call;
+        bool ours_pending = l->state == GW__CALL_STATE__CALL_PROCEEDING || l->state == GW__CALL_STATE__CALL_RINGBACK;
+        int r;
+
+        *ret = (LineSaved) {};
+        if (!c || !(l->state == GW__CALL_STATE__CALL_CONNECTED || l->state == GW__CALL_STATE__CALL_RINGING ||
+                    ours_pending))
+                return 0;
+        r = call_save(c, &ret->call);
+        if (r < 0) {
+                call_saved_done(&ret->call);
+                return r == -ENOENT ? 0 : r;
+        }
+        gw__sigd_line__init(s);
+        s->has_port = s->has_state = s->has_off_hook = s->has_ring = s->has_reversed = true;
+        s->has_tone = s->has_generation = s->has_call_seq = true;
+        s->port = l->conf->port;
+        s->number = l->conf->number;
+        s->profile = l->profile->name;
+        s->state = l->state;
+        s->off_hook = l->off_hook;
+        s->ring = l->ring;
+        s->reversed = l->reversed;
+        s->tone = l->tone;
+        s->generation = l->generation;
+        s->call_seq = l->call_seq;
+        if (l->timer_kind == LINE_TIMER_NO_ANSWER) {
+                s->has_no_answer_at_real_us = true;
+                s->no_answer_at_real_us = l->no_answer_at_real_us;
+        }
+        s->call = &ret->call.call;
+        return 1;
+}
+
+void line_saved_done(LineSaved *s) {
+        call_saved_done(&s->call);
+}
+
+int line_restore(Manager *m, const Gw__SigdLine *s) {
+        Line *l = s->has_port ? line_by_port(m, s->port) : NULL;
+        bool connected, ringing, ours_pending;
+        Call *c = NULL;
+        int r;
+
+        if (!l)
+                return -ENOENT;
+        if (!l->profile || !streq_ptr(s->number, l->conf->number) || !streq_ptr(s->profile, l->profile->name) ||
+            !s->call || !s->has_state || !s->has_off_hook || !s->has_tone || s->tone < GW__TONE__TONE_NONE ||
+            s->tone > GW_TONE_LAST || l->call || l->state != GW__CALL_STATE__CALL_IDLE)
+                return -EBADMSG;
+        connected = s->state == GW__CALL_STATE__CALL_CONNECTED;
+        ringing = s->state == GW__CALL_STATE__CALL_RINGING;
+        ours_pending = s->state == GW__CALL_STATE__CALL_PROCEEDING || s->state == GW__CALL_STATE__CALL_RINGBACK;
+        if (!(connected || (ringing && !s->call->outgoing) || (ours_pending && s->call->outgoing)) ||
+            !s->call->dialog || s->call->dialog->confirmed != connected)
+                return -EBADMSG;
+        r = call_restore(m, l, l->conf, l->profile, s->call, &c);
+        if (r < 0)
+                return r;
+        l->call = c;
+        l->state = s->state;
+        l->off_hook = s->off_hook;
+        l->ring = s->ring;
+        l->reversed = s->reversed;
+        l->tone = s->tone;
+        l->generation = s->generation;                 /* MediaControl goes on from there */
+        l->call_seq = s->call_seq;
+        if (!connected) {
+                /* What is left of the no-answer time, no more than a whole one. */
+                uint64_t now = now_usec(CLOCK_REALTIME), full = l->profile->no_answer_timeout_us, left = full;
+
+                if (s->has_no_answer_at_real_us)
+                        left = s->no_answer_at_real_us <= now ? 0 : MIN(s->no_answer_at_real_us - now, full);
+                line_timer_start(l, LINE_TIMER_NO_ANSWER, left);
+        }
+        log_info("Line %u: %s call %s %s goes on after the restart.", l->conf->port,
+                 c->outgoing ? "outgoing" : "incoming", c->dialog.call_id,
+                 connected ? "(connected)" : ringing ? "(ringing)" : "(not answered yet)");
+        return 0;
 }
 
 /* ---------------------------------------------------------------- setup */

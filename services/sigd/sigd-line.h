@@ -15,6 +15,7 @@
 #include "gw-conf.h"
 #include "gw-digitmap.h"
 #include "gw.pb-c.h"
+#include "sigd-call.h"
 #include "sigd-forward.h"
 
 #define SIGD_HOWLER_AFTER_USEC (30 * USEC_PER_SEC)   /* far end gone: busy tone, then howler */
@@ -46,6 +47,7 @@ struct Line {
 
         LineTimer timer_kind;
         sd_event_source *timer;
+        uint64_t no_answer_at_real_us;   /* LINE_TIMER_NO_ANSWER: when it fires (kept across a restart) */
 
         Call *call;                      /* the line's call, if any */
 };
@@ -62,3 +64,20 @@ int line_flash(Manager *m, unsigned port);
 void line_publish_all(Manager *m);
 /* Fill lc (INIT'd by the caller) with line 'port''s call; storage is the callee's. */
 int line_call_info(Manager *m, unsigned port, Gw__LineCall *lc);
+
+/* ---------------------------------------------------------------- across a restart (sigd-state.c) */
+
+typedef struct LineSaved {
+        Gw__SigdLine line;
+        CallSaved call;
+} LineSaved;
+
+/* 1 and ret filled (pointing into l) when l has a call to go on with after a
+ * restart: connected, ringing, or our INVITE pending; 0 when not; -ENOMEM.
+ * line_saved_done() frees what ret holds. */
+int line_save(Line *l, LineSaved *ret);
+void line_saved_done(LineSaved *s);
+/* Rebuild a line and its call from s: -ENOENT (no such line), -EBADMSG (it is
+ * not the same line, or the call is not usable: the line stays idle), -ENOMEM.
+ * Nothing is published: the peers' StateSyncRequests ask for it. */
+int line_restore(Manager *m, const Gw__SigdLine *s);

@@ -24,6 +24,7 @@
 #include "sigd-manager.h"
 #include "sigd-message.h"
 #include "sigd-request.h"
+#include "sigd-state.h"
 #include "gw-sockaddr.h"
 #include "sigd-transaction.h"
 #include "sigd-transport.h"
@@ -148,12 +149,21 @@ int manager_start(Manager *m) {
         return transport_open(m);
 }
 
+int manager_resume(Manager *m, const char *state_dir) {
+        int r;
+
+        r = state_init(m, state_dir);
+        transaction_run(m);
+        return r;
+}
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         /* Requests die with us: regd re-sends them to the next sigd instance. */
         m->outcome_cb = NULL;
         request_free_all(m);
+        state_done(m);                  /* the file stays: the next instance goes on with its calls */
         call_done(m);
         line_done(m);
         transaction_done(m);

@@ -104,6 +104,14 @@ struct Manager {
         /* lines (sigd-line.c) */
         Line *lines;
         size_t n_lines;
+
+        /* the calls file (sigd-state.c) */
+        char *state_dir;                /* NULL: calls are not kept */
+        sd_event_source *state_post;
+        uint8_t *state_last;            /* as last written (holds keys: wiped) */
+        size_t state_last_len;
+        bool state_written;
+        uint64_t state_writes;
 };
 
 int manager_new(sd_event *e, const GwConf *c, Manager **ret);
@@ -112,6 +120,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
 /* Open the SIP socket on conf->sip_listen_addr and start reading. */
 int manager_start(Manager *m);
+
+/* Go on with the calls kept in <state_dir>/calls by the instance before
+ * (after manager_start(): a pending INVITE is sent again), and keep that file
+ * from now on. Returns the number of calls resumed (a bad file: none, logged). */
+int manager_resume(Manager *m, const char *state_dir);
 
 void manager_set_outcome_callback(Manager *m, manager_outcome_cb_t cb, void *userdata);
 void manager_set_tx_hook(Manager *m, manager_tx_hook_t hook, void *userdata);

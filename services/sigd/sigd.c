@@ -36,6 +36,8 @@ int main(int argc, char **argv) {
         r = manager_start(m);
         if (r < 0)
                 return EXIT_FAILURE;
+        /* Before the bus: the first LineControl/MediaControl we publish already carry the calls. */
+        (void) manager_resume(m, d.state_dir);
         r = sigd_bus_attach(d.bus, m);
         if (r < 0)
                 return EXIT_FAILURE;

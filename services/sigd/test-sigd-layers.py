@@ -23,12 +23,13 @@ LAYERS = [
     ["sigd-request", "sigd-dialog"],            # beside each other: neither calls the other
     ["sigd-call"],
     ["sigd-line"],
+    ["sigd-state"],
     ["sigd-manager"],
 ]
 PREFIX = {
     "sigd-scan": "scan_", "sigd-transport": "transport_", "sigd-transaction": "transaction_",
     "sigd-message": "message_", "sigd-request": "request_", "sigd-dialog": "dialog_",
-    "sigd-call": "call_", "sigd-line": "line_", "sigd-manager": "manager_",
+    "sigd-call": "call_", "sigd-line": "line_", "sigd-state": "state_", "sigd-manager": "manager_",
 }
 # Enum string tables keep the x_to_string() form (docs/STYLE.md, Naming).
 PREFIX_EXCEPTIONS = {"rx_disposition_to_string"}
