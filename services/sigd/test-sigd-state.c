@@ -398,3 +398,51 @@ TEST(files_not_usable_are_refused) {
         ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_DIALING);
         teardown(&c);
 }
+
+/* ---------------------------------------------------------------- calls not answered yet */
+
+TEST(outgoing_ringing_goes_on_and_connects) {
+        Ctx c = {};
+        char entry[64];
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-restart-ringing.xml", "127.0.0.2", port, NULL, NULL);
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, 1);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RINGBACK, 5000);
+        ASSERT_EQ(restart(&c), 1);                              /* the INVITE goes again, same branch */
+        manager_publish_lines(c.m);
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_RINGBACK);
+        ASSERT_EQ(c.seen.tone, GW__TONE__TONE_RINGBACK);
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_CONNECTED, 8000);   /* its 200 ACKed */
+        ASSERT_TRUE(c.seen.rtp);
+        ASSERT_TRUE(c.seen.reversed);
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        sipp_wait(&c, pid);
+        teardown(&c);
+}
+
+TEST(incoming_ringing_goes_on_and_is_answered) {
+        Ctx c = {};
+        uint16_t port = gw_test_udp_port("127.0.0.4", NULL);
+        pid_t pid;
+
+        setup(&c, "127.0.0.2:5", 2);
+        pid = sipp_start(SCEN "call-uac-restart-ringing.xml", "127.0.0.4", port, c.listen, "1002");
+        RUN_UNTIL(&c, c.seen.ring, 5000);
+        ASSERT_EQ(restart(&c), 1);                              /* our 180 again */
+        manager_publish_lines(c.m);
+        ASSERT_TRUE(c.seen.ring);
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_RINGING);
+        ASSERT_OK(manager_line_hook(c.m, 2, true));             /* answered: 200 in the new transaction */
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_CONNECTED);
+        ASSERT_FALSE(c.seen.ring);
+        ASSERT_TRUE(c.seen.rtp);
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);   /* the caller's BYE */
+        sipp_wait(&c, pid);
+        ASSERT_OK(manager_line_hook(c.m, 2, false));
+        RUN_UNTIL(&c, !file_exists(&c, NULL), 1000);
+        teardown(&c);
+}
