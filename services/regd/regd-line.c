@@ -71,19 +71,6 @@ LineState line_state_from_proto(Gw__RegState s) {
 
 /* ---------------------------------------------------------------- policy, pure */
 
-uint64_t regd_backoff_usec(uint64_t base_usec, uint64_t max_usec, unsigned failures, double r) {
-        uint64_t w = base_usec;
-
-        if (max_usec < base_usec)
-                max_usec = base_usec;
-        for (unsigned i = 1; i < failures && w < max_usec; i++)
-                w = w > max_usec / 2 ? max_usec : w * 2;
-        w = MIN(w, max_usec);
-
-        r = CLAMP(r, 0.0, 1.0);
-        return (uint64_t) ((double) w * (0.5 + 0.5 * r));
-}
-
 uint64_t regd_refresh_usec(uint64_t granted_usec, double r) {
         r = CLAMP(r, 0.0, 1.0);
         return (uint64_t) ((double) granted_usec * (0.45 + 0.10 * r));
@@ -348,7 +335,7 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
         if (index >= p->n_proxies)
                 return -EINVAL;
 
-        if (purpose == REQUEST_NORMAL && p->searching) {
+        if (purpose == REQUEST_NORMAL && p->search.on) {
                 line_wait_for_search(l);
                 return 0;
         }
@@ -368,7 +355,7 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
                 if (profile_has_alternatives(p) && l->manager) {
                         /* The active entry cannot be reached: that is its failure. */
                         profile_search_start(p, "dns", l);
-                        if (p->searching) {
+                        if (p->search.on) {
                                 line_set_state(l, l->state == LINE_REGISTERED ? l->state : LINE_FAILED, "dns");
                                 line_wait_for_search(l);
                                 return 0;
@@ -449,7 +436,7 @@ bool line_retarget(Line *l) {
 
         if (l->req.kind != LINE_REQUEST_REGISTER || l->req.purpose != REQUEST_NORMAL)
                 return true;
-        if (p->searching) {
+        if (p->search.on) {
                 l->req.kind = LINE_REQUEST_NONE;
                 l->req.correlation_id = 0;
                 line_wait_for_search(l);
@@ -518,10 +505,13 @@ static void line_registered(Line *l, const LineRequest *q, const Gw__SipRequestO
         (void) line_arm_timer(l, regd_refresh_usec(granted_s * USEC_PER_SEC, line_random(l)));
 }
 
-LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
+RequestPurpose line_request_purpose(const Line *l) {
+        return l->req.kind == LINE_REQUEST_REGISTER ? l->req.purpose : REQUEST_NORMAL;
+}
+
+LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o, PolicyLineAction act) {
         LineRequest q = l->req;
         Profile *p = l->profile;
-        ProfileLineAction act = PROFILE_LINE_OWN;
         LineVerdict v;
         char detail[128] = "";
         uint64_t delay;
@@ -536,7 +526,7 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
         line_classify_outcome(o, &v);
         if (q.kind == LINE_REQUEST_REGISTER && q.cseq != 0 &&
             (q.purpose == REQUEST_NORMAL || q.purpose == REQUEST_SEARCH) &&
-            proxy_verdict_from_outcome(o) == PROXY_VERDICT_FAILED) {
+            policy_classify_sip(o, q.purpose) == PROXY_VERDICT_FAILED) {
                 if (l->failover_cseq != q.cseq) {
                         l->failover_cseq = q.cseq;
                         l->n_failover_seen = 0;
@@ -545,10 +535,6 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
                         l->failover_seen[l->n_failover_seen++] = line_target_hash(q.target);
         } else if (q.kind == LINE_REQUEST_REGISTER)
                 l->failover_cseq = 0;        /* answered: the next REGISTER is a new request */
-        if (q.proxy_index < p->n_proxies)
-                act = profile_record_outcome(p, p->proxies[q.proxy_index], o, v.reason,
-                                             q.kind == LINE_REQUEST_REGISTER ? q.purpose : REQUEST_NORMAL, l,
-                                             l->manager ? manager_now(l->manager, CLOCK_REALTIME) : 0);
 
         if (q.kind == LINE_REQUEST_UNREGISTER) {
                 /* Stopping: whatever the answer, we no longer hold a registration. */
@@ -570,7 +556,7 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
                 snprintf(detail, sizeof(detail), "%u %s", o->status_code, o->reason_phrase);
 
         switch (act) {
-        case PROFILE_LINE_WAIT:
+        case POLICY_LINE_WAIT:
                 /* The entry failed: the profile's search finds the next one. */
                 l->retry_now = 0;
                 if (l->state != LINE_FAILED || !streq(l->reason, v.reason)) {
@@ -587,12 +573,12 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
                 }
                 line_wait_for_search(l);
                 return q.kind;
-        case PROFILE_LINE_AGAIN:
+        case POLICY_LINE_AGAIN:
                 log_debug("Line %u: entry '%s' was left meanwhile, registering at the active one.",
                           l->port, proxy_address(p->proxies[q.proxy_index]));
                 (void) line_register(l);
                 return q.kind;
-        case PROFILE_LINE_KEEP:
+        case POLICY_LINE_KEEP:
                 /* A homing check: the registration at the active entry stands. */
                 if (l->state == LINE_REGISTERED && l->manager) {
                         uint64_t now = manager_now(l->manager, CLOCK_REALTIME);
@@ -613,7 +599,7 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
                 line_registered(l, &q, o);
                 /* Registered through an entry that is not (or no longer) the
                  * active one: renew at the active entry now. */
-                if (l->via_index != p->active && !p->searching)
+                if (l->via_index != p->active && !p->search.on)
                         (void) line_register(l);
                 break;
 

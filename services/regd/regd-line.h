@@ -108,9 +108,8 @@ int line_new(Manager *m, Profile *p, const GwLineConf *c, Line **ret);
 Line *line_free(Line *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Line *, line_free);
 
-/* Policy helpers, pure: r is a uniform random number in [0, 1). */
-/* base doubled per consecutive failure beyond the first, capped at max, times 50–100 %. */
-uint64_t regd_backoff_usec(uint64_t base_usec, uint64_t max_usec, unsigned failures, double r);
+/* Policy helpers, pure: r is a uniform random number in [0, 1). The back-off
+ * of retries is regd_backoff_usec() (regd-policy.h). */
 /* 45–55 % of the granted time. */
 uint64_t regd_refresh_usec(uint64_t granted_usec, double r);
 /* Outcome of a REGISTER with expires > 0 → what to do and the reason to show. */
@@ -135,9 +134,13 @@ uint64_t line_target_hash(const char *target);
 /* The active entry's name does not resolve and there is nothing else to try:
  * failed with 'dns', retried with back-off. */
 void line_dns_failed(Line *l);
-/* An outcome of l->req (already taken off the manager's window). Returns the
- * request kind it answered. */
-LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o);
+/* What l->req was for, as the policy needs it: its purpose (REQUEST_NORMAL
+ * for an un-REGISTER) and the entry it went to. */
+RequestPurpose line_request_purpose(const Line *l);
+/* An outcome of l->req (already taken off the manager's window), after the
+ * profile learnt from it: 'act' is what the policy said the line does.
+ * Returns the request kind it answered. */
+LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o, PolicyLineAction act);
 /* Gateway stopping: un-REGISTER l if it is (or may be about to be) registered.
  * Returns 1 if an un-REGISTER was submitted, 0 if nothing to do. */
 int line_unregister(Line *l, uint32_t timeout_ms);

@@ -9,6 +9,7 @@
 #include "gw-conf.h"
 #include "gw.pb-c.h"
 #include "regd-forward.h"
+#include "regd-policy.h"
 #include "regd-proxy.h"
 
 /* An OPTIONS regd sends for a profile (no line): health check of the active
@@ -31,6 +32,19 @@ typedef struct ProfileProbe {
 
 #define REGD_SEARCH_SPACING_USEC USEC_PER_SEC    /* at least this between two attempts to one entry */
 
+/* The failover search: one per profile, all of its state. Where it goes next
+ * is the policy's PolicySearch; the rest is how the profile carries it out. */
+typedef struct ProfileSearch {
+        bool on;                         /* searching */
+        bool in_flight;                  /* an attempt is out */
+        bool resolving;                  /* the attempt waits for the entry's DNS answer */
+        char reason[16];                 /* why the entry it started from failed */
+        char from_target[REGD_TARGET_MAX];   /* active target when the search started */
+        PolicySearch cursor;             /* next entry, attempts in this cycle, cycles */
+        Line *line;                      /* preferred carrier of the attempts; NULL: OPTIONS */
+        sd_event_source *timer;
+} ProfileSearch;
+
 struct Profile {
         Manager *manager;                /* owner; may be NULL in tests */
         const GwProfileConf *conf;       /* borrowed from the manager's config */
@@ -42,34 +56,13 @@ struct Profile {
 
         bool dirty;                      /* ProfileStatus not yet published */
 
-        /* The failover search: one per profile (regd-profile.c). */
-        bool searching;
-        bool search_in_flight;           /* an attempt is out */
-        char search_reason[16];          /* why the entry it started from failed */
-        size_t search_next;              /* entry the next attempt goes to */
-        unsigned search_attempts;        /* in this cycle, skipped entries included */
-        unsigned search_cycles;          /* whole cycles without an answer */
-        bool search_resolving;           /* the attempt waits for the entry's DNS answer */
-        char search_from_target[REGD_TARGET_MAX];   /* active target when the search started */
-        Line *search_line;               /* preferred carrier of the attempts; NULL: OPTIONS */
-        sd_event_source *search_timer;
+        ProfileSearch search;
 
         unsigned homing_good;            /* consecutive good homing checks of the main entry */
         sd_event_source *check_timer;    /* keepalive_period */
         sd_event_source *renew_timer;    /* deferred: every line renews at the active entry */
         ProfileProbe probes[_PROBE_KIND_MAX];
 };
-
-/* What a line does with the outcome of its request, after the profile has
- * learnt from it (profile_record_outcome). */
-typedef enum ProfileLineAction {
-        PROFILE_LINE_OWN,                /* the line's own policy: registered, back-off, 403 ... */
-        PROFILE_LINE_WAIT,               /* the entry failed: wait for the profile's search */
-        PROFILE_LINE_AGAIN,              /* a non-active entry failed: register at the active one now */
-        PROFILE_LINE_KEEP,               /* a homing REGISTER to the main entry (not the active one): keep the registration we have */
-        _PROFILE_LINE_ACTION_MAX,
-        _PROFILE_LINE_ACTION_INVALID = -EINVAL,
-} ProfileLineAction;
 
 int profile_new(Manager *m, const GwProfileConf *c, Profile **ret);
 Profile *profile_free(Profile *p);
@@ -111,12 +104,12 @@ int profile_active_target(const Profile *p, char *buf, size_t n);
 const GwHostPort *profile_active_hostport(const Profile *p);
 
 /* Account one outcome of a request that went to entry 'x' for 'purpose', sent
- * by line l (NULL: a probe). Drives the search, homing and Retry-After, and
- * says what the line should do. Marks the profile dirty. Never sends anything
- * itself: sending is deferred to the profile's timers. */
-ProfileLineAction profile_record_outcome(Profile *p, Proxy *x, const Gw__SipRequestOutcome *o,
-                                         const char *reason, RequestPurpose purpose, Line *l,
-                                         uint64_t now_real_us);
+ * by line l (NULL: a probe or a call): regd-policy.c decides, this carries it
+ * out (search, switch, homing, Retry-After hold) and says what the line should
+ * do. Marks the profile dirty. Never sends anything itself: sending is
+ * deferred to the profile's timers. */
+PolicyLineAction profile_record_outcome(Profile *p, Proxy *x, const PolicyOutcome *o, RequestPurpose purpose,
+                                        Line *l, uint64_t now_real_us);
 
 /* Another entry, or another target of the only entry, to fail over to. */
 bool profile_has_alternatives(const Profile *p);
@@ -128,16 +121,14 @@ void profile_stop(Profile *p);
 /* Start the search because the active entry failed with 'reason' (l: the line
  * whose request failed, or NULL). No-op if already searching. */
 void profile_search_start(Profile *p, const char *reason, Line *l);
-/* An INVITE of sigd reached entry r->proxy (alive) or found it failed
- * (r->reason). Failure of the active entry starts the search; an answer from
- * another entry while searching makes it active; with keepalive 'invite' in
- * homing mode, an answer from the main entry homes. -ENOENT: no such entry. */
+/* What happened to an INVITE of a call at entry r->proxy: fed to the policy
+ * as an outcome of purpose REQUEST_INVITE. -ENOENT: no such entry; -EINVAL:
+ * a response without a status code. */
 int profile_entry_report(Profile *p, const Gw__EntryReport *r);
 /* An outcome for a probe of p with correlation id cid? Handles it and returns true. */
 bool profile_probe_outcome(Profile *p, uint64_t cid, const Gw__SipRequestOutcome *o);
 
 const char *probe_kind_to_string(ProbeKind k);
-const char *request_purpose_to_string(RequestPurpose r);
 
 /* Journal MESSAGE_IDs (docs/REGISTRATION.md). */
 #define REGD_MESSAGE_FAILOVER              "c9c1933e61764192895990f0a5ab2555"

@@ -216,11 +216,17 @@ static void publish_call_event(Call *c, Gw__CallEventKind kind, const char *caus
         publish(c->manager, key, &env);
 }
 
-static void publish_entry_report(Call *c, bool alive, const char *reason) {
+/* Tell regd what happened to the current INVITE attempt: its first
+ * provisional response, or its end (resp: the final response; NULL for a
+ * timeout or a transport error). What that says about the entry is regd's
+ * decision (regd-policy.c), not ours. */
+static void publish_entry_report(Call *c, Gw__SipOutcomeKind kind, const osip_message_t *resp) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
         Gw__EntryReport er = GW__ENTRY_REPORT__INIT;
         const InviteEntry *e;
         const GwProfileConf *p;
+        bool provisional = resp && resp->status_code < 200;
+        int32_t v;
 
         if (!c->outgoing || c->entry >= c->n_entries || !c->line)
                 return;
@@ -229,11 +235,22 @@ static void publish_entry_report(Call *c, bool alive, const char *reason) {
         er.profile = p->name;
         er.proxy = e->proxy->text;
         er.target = UNCONST(e->target);
-        er.has_alive = true;
-        er.alive = alive;
-        er.reason = UNCONST(reason);
-        log_debug("Call %s: entry %s (%s) %s%s%s.", c->call_id, e->proxy->text, e->target,
-                  alive ? "answered" : "failed", reason ? ": " : "", strempty(reason));
+        er.kind = kind;
+        if (resp) {
+                er.has_status_code = true;
+                er.status_code = (uint32_t) resp->status_code;
+                if (response_header_int(resp, "retry-after", &v) == 0) {
+                        er.has_retry_after_s = true;
+                        er.retry_after_s = v;
+                }
+        }
+        er.has_got_provisional = er.has_got_18x = true;
+        er.got_provisional = c->got_1xx && !provisional;
+        er.got_18x = c->got_18x && !provisional;
+        log_debug("Call %s: entry %s (%s): %s %u%s.", c->call_id, e->proxy->text, e->target,
+                  kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE ? "response" :
+                  kind == GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT ? "timeout" : "transport error",
+                  er.status_code, er.got_provisional ? " after a provisional" : "");
         env.body_case = GW__ENVELOPE__BODY_ENTRY_REPORT;
         env.entry_report = &er;
         publish(c->manager, p->name, &env);
@@ -771,8 +788,8 @@ static int call_send_invite(Call *c) {
 }
 
 /* The current entry failed (before any 1xx): the next one, or congestion. */
-static void call_fail_over(Call *c, const char *reason) {
-        publish_entry_report(c, false, reason);
+static void call_fail_over(Call *c, const char *reason, Gw__SipOutcomeKind kind, const osip_message_t *resp) {
+        publish_entry_report(c, kind, resp);
         call_invite_timer_stop(c);
         if (c->ict) {
                 manager_transaction_kill(c->manager, c->ict);
@@ -797,7 +814,7 @@ static int on_invite_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
         c->invite_timer = sd_event_source_disable_unref(c->invite_timer);
         if (!c->line || c->got_1xx || c->got_final)
                 return 0;
-        call_fail_over(c, "timeout");
+        call_fail_over(c, "timeout", GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT, NULL);
         manager_osip_run(m);
         return 0;
 }
@@ -1052,7 +1069,7 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                 c->got_1xx = true;
                 call_invite_timer_stop(c);
                 if (first)
-                        publish_entry_report(c, true, NULL);
+                        publish_entry_report(c, GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE, resp);
                 if (c->cancel_wanted) {
                         call_send_cancel(c);
                         return;
@@ -1080,8 +1097,7 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                 char label[64];
                 bool sdp_ok;
 
-                if (!c->got_1xx)
-                        publish_entry_report(c, true, NULL);
+                publish_entry_report(c, GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE, resp);
                 call_learn_dialog(c, resp);
                 c->confirmed = true;
                 call_send_ack(c);
@@ -1113,8 +1129,7 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                 size_t i;
 
                 c->manager->counters.auth_challenges++;
-                if (!c->got_1xx)
-                        publish_entry_report(c, true, NULL);
+                publish_entry_report(c, GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE, resp);
                 if (!l->conf->password || response_pick_challenge(resp, code == 407, &ch) < 0)
                         goto final;
                 for (i = 0; i < c->n_auth; i++)
@@ -1137,14 +1152,15 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                         return;
                 goto final;
         }
-        /* An entry failure: 408 before any 1xx, 503 before any 18x. After that
-         * the final response is the callee's (Kamailio's 408 when it rings out). */
+        /* The call goes on at the next entry after a 408 before any 1xx or a
+         * 503 before any 18x; after that the final response is the callee's
+         * (Kamailio's 408 when it rings out). What it says about the entry is
+         * regd's decision: the report only says what happened. */
         if (l && ((!c->got_1xx && code == 408) || (!c->got_18x && code == 503))) {
-                call_fail_over(c, code == 408 ? "408" : "503");
+                call_fail_over(c, code == 408 ? "408" : "503", GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE, resp);
                 return;
         }
-        if (!c->got_1xx)
-                publish_entry_report(c, true, NULL);
+        publish_entry_report(c, GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE, resp);
 final:
         if (!l) {
                 call_free(c);                             /* a cancelled call's 487 */
@@ -1198,13 +1214,13 @@ void calls_settle(Manager *m) {
                 if (c && e.kind == 1 && e.msg)
                         call_on_response(c, e.tr, e.msg);
                 else if (c && e.kind == 2 && e.tr == c->ict && !c->got_1xx && !c->got_final && c->line)
-                        call_fail_over(c, "transport");
+                        call_fail_over(c, "transport", GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT, NULL);
                 else if (c && e.kind == 3 && e.tr == c->ict && !c->got_final) {
                         /* Timer B: no final answer at all */
                         if (!c->line)
                                 call_free(c);
                         else if (!c->got_1xx)
-                                call_fail_over(c, "timeout");
+                                call_fail_over(c, "timeout", GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT, NULL);
                 }
                 if (e.msg)
                         osip_message_free(e.msg);
@@ -1222,7 +1238,7 @@ void calls_transport_error(Manager *m, const struct sockaddr *to, socklen_t tole
                 if (!sockaddr_equal((const struct sockaddr *) &c->peer, c->peer_len, to, tolen))
                         continue;
                 log_debug("Call %s: %s from %s.", c->call_id, strerror(error), c->entries[c->entry].target);
-                call_fail_over(c, "transport");
+                call_fail_over(c, "transport", GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT, NULL);
         }
 }
 

@@ -207,6 +207,8 @@ void manager_note_peer(Manager *m, const struct sockaddr *sa);
 
 /* sigd-transaction.c: the challenge to answer in a 401/407 (SHA-256 before MD5) */
 int response_pick_challenge(const osip_message_t *resp, bool proxy, DigestChallenge *ret);
+/* A header with a non-negative integer value (Retry-After, Min-Expires): -ENOENT, -EINVAL. */
+int response_header_int(const osip_message_t *msg, const char *name, int32_t *ret);
 
 /* sigd-message.c: building messages */
 int request_build(ClientRequest *cr, osip_message_t **ret);
