@@ -707,6 +707,9 @@ static Gw__ProxyHealth health_to_proto(ProxyHealth h) {
 }
 
 void profile_status_fill(Profile *p, ProfileStatusStorage *s, Gw__ProfileStatus *ret) {
+        uint64_t now_mono = profile_now(p),
+                 now_real = p->manager ? manager_now(p->manager, CLOCK_REALTIME) : now_usec(CLOCK_REALTIME);
+
         assert(p);
         assert(s);
         assert(ret);
@@ -747,6 +750,11 @@ void profile_status_fill(Profile *p, ProfileStatusStorage *s, Gw__ProfileStatus 
                         e->last_failure_real_us = x->last_failure_real_us;
                 }
                 e->counters = c;
+                if (x->down_until_mono_us > now_mono) {
+                        /* As wall-clock time: sigd compares it with its own clock. */
+                        e->has_held_until_real_us = true;
+                        e->held_until_real_us = now_real + (x->down_until_mono_us - now_mono);
+                }
                 s->entry_ptrs[i] = e;
         }
         ret->n_proxies = p->n_proxies;

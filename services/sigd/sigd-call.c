@@ -835,14 +835,22 @@ static void call_pick_entries(Call *c) {
         all[n++] = &p->proxy;
         for (size_t i = 0; i < p->n_redundant && n < SIGD_MAX_ENTRIES; i++)
                 all[n++] = &p->redundant[i];
+        uint64_t now = now_usec(CLOCK_REALTIME);
+        bool all_held = true;
+
         for (size_t i = 0; i < n && ps->active_proxy; i++)
                 if (streq(all[i]->text, ps->active_proxy))
                         active = i;
-        if (p->keepalive == KEEPALIVE_INVITE && p->redundancy_mode == REDUNDANCY_HOMING && active != 0)
+        /* Entries held after a 503 Retry-After (regd's decision) are skipped,
+         * unless every one is: a call still goes out then. */
+        for (size_t i = 0; i < n; i++)
+                all_held = all_held && ps->held_until_real_us[i] > now;
+        if (p->keepalive == KEEPALIVE_INVITE && p->redundancy_mode == REDUNDANCY_HOMING && active != 0 &&
+            (all_held || ps->held_until_real_us[0] <= now))
                 order[k++] = 0;
         for (size_t i = 0; i < n; i++) {
                 size_t j = (active + i) % n;
-                if (k > 0 && order[0] == j)
+                if ((k > 0 && order[0] == j) || (!all_held && ps->held_until_real_us[j] > now))
                         continue;
                 order[k++] = j;
         }
@@ -1917,9 +1925,18 @@ int manager_profile_status(Manager *m, const Gw__ProfileStatus *ps) {
         st->active_target = ps->active_target && *ps->active_target ? strdup(ps->active_target) : NULL;
         st->known = true;
         st->any_up = false;
-        for (size_t k = 0; k < ps->n_proxies; k++)
-                if (ps->proxies[k] && ps->proxies[k]->state == GW__PROXY_HEALTH__HEALTH_UP)
+        memset(st->held_until_real_us, 0, sizeof(st->held_until_real_us));
+        for (size_t k = 0; k < ps->n_proxies; k++) {
+                if (!ps->proxies[k])
+                        continue;
+                if (ps->proxies[k]->state == GW__PROXY_HEALTH__HEALTH_UP)
                         st->any_up = true;
+                if (ps->proxies[k]->has_held_until_real_us)
+                        for (size_t e = 0; e <= p->n_redundant && e < SIGD_MAX_ENTRIES; e++)
+                                if (streq(e == 0 ? p->proxy.text : p->redundant[e - 1].text,
+                                          strempty(ps->proxies[k]->address)))
+                                        st->held_until_real_us[e] = ps->proxies[k]->held_until_real_us;
+        }
         return 0;
 }
 

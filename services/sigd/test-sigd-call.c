@@ -771,6 +771,44 @@ TEST(invite_goes_to_the_active_entry) {
         teardown(&c);
 }
 
+/* The main said 503 with Retry-After (to a call or a REGISTER): regd holds
+ * it, and calls skip it until then, even the main-first of homing by INVITE. */
+TEST(invite_skips_an_entry_held_after_retry_after) {
+        Ctx c = {};
+        char entry[64], red[64], buf[2048];
+        int silent = -1;
+        uint16_t p1 = free_port("127.0.0.2", &silent), p2 = free_port("127.0.0.3", NULL);
+        pid_t pid = sipp_start(SCEN "call-uas-busy.xml", "127.0.0.3", p2, NULL, NULL);
+        Gw__ProfileStatus ps = GW__PROFILE_STATUS__INIT;
+        Gw__ProxyEntryStatus e[2] = { GW__PROXY_ENTRY_STATUS__INIT, GW__PROXY_ENTRY_STATUS__INIT };
+        Gw__ProxyEntryStatus *ep[2] = { &e[0], &e[1] };
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
+        snprintf(red, sizeof red, "127.0.0.3:%u", p2);
+        setup(&c, entry, red, "    redundancy_mode: homing\n    keepalive: invite\n");
+        ps.name = (char *) "p";
+        ps.active_proxy = red;
+        ps.active_target = red;
+        e[0].address = entry;
+        e[0].state = GW__PROXY_HEALTH__HEALTH_DOWN;
+        e[0].has_held_until_real_us = true;
+        e[0].held_until_real_us = now_usec(CLOCK_REALTIME) + 60 * USEC_PER_SEC;
+        e[1].address = red;
+        e[1].state = GW__PROXY_HEALTH__HEALTH_UP;
+        ps.proxies = ep;
+        ps.n_proxies = 2;
+        ASSERT_OK(manager_profile_status(c.m, &ps));
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        RUN_UNTIL(&c, c.seen.state == GW__CALL_STATE__CALL_RELEASING, 5000);
+        sipp_wait(&c, pid);
+        ASSERT_EQ(c.seen.n_invites, 1);
+        ASSERT_EQ(c.seen.invite_port[0], p2);
+        ASSERT_EQ(recv(silent, buf, sizeof buf, MSG_DONTWAIT), -1);      /* the held main saw nothing */
+        close(silent);
+        teardown(&c);
+}
+
 TEST(invite_goes_to_the_proxy_not_the_registrar) {
         Ctx c = {};
         char entry[64], extra[128], buf[2048];
