@@ -13,6 +13,7 @@
 #include "gw-bus.h"
 #include "gw-daemon.h"
 #include "gw-log.h"
+#include "gw-zsource.h"
 
 #define GW_BUS_BATCH 256                 /* messages handled per wake-up per socket */
 #define GW_BUS_HWM 20000
@@ -29,10 +30,8 @@ struct GwBus {
         void *pub;
         void *sub;
         void *ctl;
-        sd_event_source *sub_source;
-        sd_event_source *ctl_source;
-        sd_event_source *post_source;
-        sd_event_source *defer_source;
+        GwZSource *sub_source;
+        GwZSource *ctl_source;
 
         const GwBusHandler *handlers;
         size_t n_handlers;
@@ -96,11 +95,6 @@ uint64_t now_usec(clockid_t clock) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static int zmq_errno_neg(void) {
-        int e = zmq_errno();
-        return e > 0 ? -e : -EIO;
-}
-
 int gw_bus_endpoint(const GwConf *c, Gw__Service s, const char *kind, char *buf, size_t n) {
         const char *name = gw_service_to_string(s);
         const char *base;
@@ -151,25 +145,13 @@ int gw_bus_setup_curve(void *sock, const GwConf *c, bool server) {
         if (server) {
                 if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) < 0 ||
                     zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, c->bus_curve_secret_key, 40) < 0)
-                        return zmq_errno_neg();
+                        return gw_zmq_errno();
                 return 0;
         }
         if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, c->bus_curve_public_key, 40) < 0 ||
             zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, c->bus_curve_public_key, 40) < 0 ||
             zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, c->bus_curve_secret_key, 40) < 0)
-                return zmq_errno_neg();
-        return 0;
-}
-
-static int socket_common_options(void *sock) {
-        int linger = 0, hwm = GW_BUS_HWM, ivl = 50, ivl_max = 0;   /* 0: no back-off, a restarted peer is found within 50 ms */
-
-        if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
-            zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
-            zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) < 0 ||
-            zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) < 0 ||
-            zmq_setsockopt(sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) < 0)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         return 0;
 }
 
@@ -188,7 +170,7 @@ static int bind_endpoint(GwBus *b, void *sock, const char *kind) {
                 /* A previous instance killed with SIGKILL leaves its socket file behind. */
                 (void) unlink(ep + 6);
         if (zmq_bind(sock, ep) < 0)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         return 0;
 }
 
@@ -205,7 +187,7 @@ static int connect_endpoint(const GwConf *c, void *sock, Gw__Service s, const ch
                         return r;
         }
         if (zmq_connect(sock, ep) < 0)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         return 0;
 }
 
@@ -284,7 +266,8 @@ static void dispatch_envelope(GwBus *b, const uint8_t *data, size_t len) {
 
 /* Receive one multipart message; returns 1 if one was handled, 0 if none
  * pending, <0 on error. Extra or missing frames count as malformed. */
-static int recv_sub_one(GwBus *b) {
+static int recv_sub_one(void *sock, void *userdata) {
+        GwBus *b = userdata;
         zmq_msg_t topic, body;
         int more = 0, r;
         size_t more_len = sizeof more;
@@ -343,7 +326,8 @@ static void ctl_send_reply(GwBus *b, zmq_msg_t *identity, Gw__Envelope *reply) {
 }
 
 /* ROUTER frames from a REQ peer: [identity][empty][envelope]. */
-static int recv_ctl_one(GwBus *b) {
+static int recv_ctl_one(void *sock, void *userdata) {
+        GwBus *b = userdata;
         zmq_msg_t identity, part;
         _cleanup_(gw__envelope__free_unpackedp_) Gw__Envelope *req = NULL;
         Gw__Envelope reply = GW__ENVELOPE__INIT;
@@ -410,84 +394,6 @@ static int recv_ctl_one(GwBus *b) {
         return 1;
 }
 
-static bool socket_readable(void *sock) {
-        int events = 0;
-        size_t len = sizeof events;
-
-        if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) < 0)
-                return false;
-        return events & ZMQ_POLLIN;
-}
-
-/* ZMQ_FD is edge-triggered and any zmq call may consume the edge, so we
- * drain until ZMQ_EVENTS says empty, and re-check from a post source after
- * every other event. A batch limit keeps one busy peer from starving the loop. */
-static void bus_process(GwBus *b) {
-        bool more = false;
-
-        for (unsigned i = 0; i < GW_BUS_BATCH; i++)
-                if (recv_sub_one(b) <= 0)
-                        break;
-        if (socket_readable(b->sub))
-                more = true;
-        if (b->ctl) {
-                for (unsigned i = 0; i < GW_BUS_BATCH; i++)
-                        if (recv_ctl_one(b) <= 0)
-                                break;
-                if (socket_readable(b->ctl))
-                        more = true;
-        }
-        if (more && b->defer_source)
-                (void) sd_event_source_set_enabled(b->defer_source, SD_EVENT_ONESHOT);
-}
-
-static int on_bus_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        bus_process(userdata);
-        return 0;
-}
-
-static int on_bus_post(sd_event_source *s, void *userdata) {
-        GwBus *b = userdata;
-
-        if (socket_readable(b->sub) || (b->ctl && socket_readable(b->ctl)))
-                bus_process(b);
-        return 0;
-}
-
-static int add_zmq_io(GwBus *b, void *sock, sd_event_source **ret) {
-        int fd;
-        size_t len = sizeof fd;
-        int r;
-
-        if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) < 0)
-                return zmq_errno_neg();
-        r = sd_event_add_io(b->event, ret, fd, EPOLLIN, on_bus_io, b);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_description(*ret, "bus-io");
-        return 0;
-}
-
-static int mkdir_p(const char *path, mode_t mode) {
-        char buf[512];
-        size_t n = strlen(path);
-
-        if (n >= sizeof buf)
-                return -ENAMETOOLONG;
-        memcpy(buf, path, n + 1);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = 0;
-                if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
         _cleanup_(gw_bus_freep) GwBus *b = NULL;
         char dir[512];
@@ -506,22 +412,22 @@ int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
 
         if (snprintf(dir, sizeof dir, "%s/bus", c->runtime_dir) >= (int) sizeof dir)
                 return -ENAMETOOLONG;
-        r = mkdir_p(dir, 0750);
+        r = gw_mkdir_parents(dir, 0750);
         if (r < 0)
                 return r;
 
         b->zctx = zmq_ctx_new();
         if (!b->zctx)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
 
         b->pub = zmq_socket(b->zctx, ZMQ_PUB);
         b->sub = zmq_socket(b->zctx, ZMQ_SUB);
         b->ctl = zmq_socket(b->zctx, ZMQ_ROUTER);
         if (!b->pub || !b->sub || !b->ctl)
-                return zmq_errno_neg();
-        if ((r = socket_common_options(b->pub)) < 0 ||
-            (r = socket_common_options(b->sub)) < 0 ||
-            (r = socket_common_options(b->ctl)) < 0)
+                return gw_zmq_errno();
+        if ((r = gw_zsocket_set_options(b->pub, GW_BUS_HWM)) < 0 ||
+            (r = gw_zsocket_set_options(b->sub, GW_BUS_HWM)) < 0 ||
+            (r = gw_zsocket_set_options(b->ctl, GW_BUS_HWM)) < 0)
                 return r;
 
         r = bind_endpoint(b, b->pub, "pub");
@@ -538,19 +444,12 @@ int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
                         return r;
         }
 
-        r = add_zmq_io(b, b->sub, &b->sub_source);
+        r = gw_zsource_new(e, b->sub, "bus-sub", GW_BUS_BATCH, recv_sub_one, b, &b->sub_source);
         if (r < 0)
                 return r;
-        r = add_zmq_io(b, b->ctl, &b->ctl_source);
+        r = gw_zsource_new(e, b->ctl, "bus-ctl", GW_BUS_BATCH, recv_ctl_one, b, &b->ctl_source);
         if (r < 0)
                 return r;
-        r = sd_event_add_post(e, &b->post_source, on_bus_post, b);
-        if (r < 0)
-                return r;
-        r = sd_event_add_defer(e, &b->defer_source, on_bus_post, b);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_enabled(b->defer_source, SD_EVENT_OFF);
 
         *ret = TAKE_PTR(b);
         return 0;
@@ -559,10 +458,8 @@ int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
 GwBus *gw_bus_free(GwBus *b) {
         if (!b)
                 return NULL;
-        sd_event_source_disable_unref(b->sub_source);
-        sd_event_source_disable_unref(b->ctl_source);
-        sd_event_source_disable_unref(b->post_source);
-        sd_event_source_disable_unref(b->defer_source);
+        gw_zsource_free(b->sub_source);
+        gw_zsource_free(b->ctl_source);
         if (b->pub)
                 zmq_close(b->pub);
         if (b->sub)
@@ -580,7 +477,7 @@ int gw_bus_subscribe(GwBus *b, const char *topic_prefix) {
         const char *p = topic_prefix ? topic_prefix : "";
 
         if (zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, p, strlen(p)) < 0)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         return 0;
 }
 
@@ -631,12 +528,12 @@ int gw_bus_publish(GwBus *b, const char *topic, Gw__Envelope *env) {
             zmq_send(b->pub, buf, len, ZMQ_DONTWAIT) < 0) {
                 explicit_bzero(buf, len);
                 b->dropped_tx++;
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         }
         /* The packed message may hold a Secret (an SRTP key in MediaControl). */
         explicit_bzero(buf, len);
         b->tx++;
-        /* A send may swallow the SUB/ROUTER fd's edge; let the post source look. */
+        /* A send may swallow the SUB/ROUTER fd's edge; the sources' post check looks. */
         return 0;
 }
 
@@ -706,10 +603,10 @@ int gw_bus_ctl_call(const GwConf *c, Gw__Service target, Gw__Envelope *req,
 
         zctx = zmq_ctx_new();
         if (!zctx)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         sock = zmq_socket(zctx, ZMQ_REQ);
         if (!sock) {
-                r = zmq_errno_neg();
+                r = gw_zmq_errno();
                 goto finish;
         }
         (void) zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
@@ -717,14 +614,14 @@ int gw_bus_ctl_call(const GwConf *c, Gw__Service target, Gw__Envelope *req,
         if (r < 0)
                 goto finish;
         if (zmq_send(sock, buf, len, 0) < 0) {
-                r = zmq_errno_neg();
+                r = gw_zmq_errno();
                 goto finish;
         }
 
         item = (zmq_pollitem_t) { .socket = sock, .events = ZMQ_POLLIN };
         r = zmq_poll(&item, 1, (long) (timeout_usec / 1000));
         if (r < 0) {
-                r = zmq_errno_neg();
+                r = gw_zmq_errno();
                 goto finish;
         }
         if (r == 0) {
@@ -733,7 +630,7 @@ int gw_bus_ctl_call(const GwConf *c, Gw__Service target, Gw__Envelope *req,
         }
         zmq_msg_init(&msg);
         if (zmq_msg_recv(&msg, sock, 0) < 0) {
-                r = zmq_errno_neg();
+                r = gw_zmq_errno();
                 zmq_msg_close(&msg);
                 goto finish;
         }
@@ -759,12 +656,12 @@ int gw_bus_tap_open(const GwConf *c, void *zctx, const char *prefix, void **ret_
 
         sock = zmq_socket(zctx, ZMQ_SUB);
         if (!sock)
-                return zmq_errno_neg();
-        r = socket_common_options(sock);
+                return gw_zmq_errno();
+        r = gw_zsocket_set_options(sock, GW_BUS_HWM);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(bus_daemons); i++)
                 r = connect_endpoint(c, sock, bus_daemons[i], "pub");
         if (r >= 0 && zmq_setsockopt(sock, ZMQ_SUBSCRIBE, prefix ? prefix : "", prefix ? strlen(prefix) : 0) < 0)
-                r = zmq_errno_neg();
+                r = gw_zmq_errno();
         if (r < 0) {
                 zmq_close(sock);
                 return r;

@@ -27,6 +27,7 @@
 #include "gw-log.h"
 #include "gw-macro.h"
 #include "gw-resolve.h"
+#include "gw-sockaddr.h"
 
 #define SIP_DEFAULT_PORT 5060
 
@@ -537,19 +538,13 @@ static int target_from_addr(GwResolveTarget *t, int family, const void *addr, ui
                 .weight = h ? h->weight : 0,
                 .ttl_s = h ? MIN(ttl_s, h->srv_ttl_s) : ttl_s,
         };
-        if (family == AF_INET) {
-                struct sockaddr_in *sin = (struct sockaddr_in *) &t->addr;
-                sin->sin_family = AF_INET;
-                sin->sin_port = htons(port);
-                memcpy(&sin->sin_addr, addr, sizeof(sin->sin_addr));
-                t->addr_len = sizeof(*sin);
-        } else {
-                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &t->addr;
-                sin6->sin6_family = AF_INET6;
-                sin6->sin6_port = htons(port);
-                memcpy(&sin6->sin6_addr, addr, sizeof(sin6->sin6_addr));
-                t->addr_len = sizeof(*sin6);
-        }
+        if (family == AF_INET)
+                memcpy(&((struct sockaddr_in *) &t->addr)->sin_addr, addr, sizeof(struct in_addr));
+        else
+                memcpy(&((struct sockaddr_in6 *) &t->addr)->sin6_addr, addr, sizeof(struct in6_addr));
+        t->addr.ss_family = (sa_family_t) family;
+        gw_sockaddr_set_port(&t->addr, port);
+        t->addr_len = gw_sockaddr_len(&t->addr);
         return 0;
 }
 
@@ -973,19 +968,9 @@ GwResolveResult *gw_resolve_result_free(GwResolveResult *res) {
 }
 
 const char *gw_resolve_target_to_string(const GwResolveTarget *t, char *buf, size_t size) {
-        char a[INET6_ADDRSTRLEN];
-
         if (!t || !buf || size == 0)
                 return NULL;
-        if (t->addr.ss_family == AF_INET) {
-                const struct sockaddr_in *sin = (const struct sockaddr_in *) &t->addr;
-                inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
-                snprintf(buf, size, "%s:%u", a, ntohs(sin->sin_port));
-        } else if (t->addr.ss_family == AF_INET6) {
-                const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) &t->addr;
-                inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
-                snprintf(buf, size, "[%s]:%u", a, ntohs(sin6->sin6_port));
-        } else
+        if (gw_sockaddr_to_string(GW_SOCKADDR(&t->addr), buf, size) == -EAFNOSUPPORT)
                 snprintf(buf, size, "?");
         return buf;
 }

@@ -32,6 +32,7 @@
 #include "gw-build-config.h"
 #include "gw-bus.h"
 #include "gw-log.h"
+#include "gw-sockaddr.h"
 #include "sigd-manager.h"
 
 #define T1_USEC (500 * USEC_PER_MSEC)
@@ -1243,7 +1244,7 @@ void calls_transport_error(Manager *m, const struct sockaddr *to, socklen_t tole
                 next = c->next;
                 if (!c->outgoing || !c->line || !c->ict || c->got_1xx || c->got_final)
                         continue;
-                if (!sockaddr_equal((const struct sockaddr *) &c->peer, c->peer_len, to, tolen))
+                if (!gw_sockaddr_equal((const struct sockaddr *) &c->peer, c->peer_len, to, tolen))
                         continue;
                 log_debug("Call %s: %s from %s.", c->call_id, strerror(error), c->entries[c->entry].target);
                 call_fail_over(c, "transport", GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT, NULL);

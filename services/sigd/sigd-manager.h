@@ -247,6 +247,4 @@ bool client_request_targets(const ClientRequest *cr, const struct sockaddr *sa, 
 void manager_settle_requests(Manager *m);
 
 /* sigd-message.c */
-bool sockaddr_equal(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b, socklen_t blen);
-int sockaddr_to_string(const struct sockaddr *sa, char *buf, size_t n);  /* "ip:port", "[v6]:port" */
 int random_token(char *buf, size_t n_chars);                             /* lowercase hex */

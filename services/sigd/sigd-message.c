@@ -31,6 +31,7 @@
 
 #include "gw-build-config.h"
 #include "gw-log.h"
+#include "gw-sockaddr.h"
 #include "sigd-manager.h"
 
 #define RAW_MAX_HEADERS 512
@@ -63,47 +64,6 @@ int random_token(char *buf, size_t n_chars) {
                 buf[i] = digits[(raw[i / 2] >> (i % 2 ? 0 : 4)) & 15];
         buf[n_chars] = 0;
         return 0;
-}
-
-bool sockaddr_equal(const struct sockaddr *a, socklen_t alen, const struct sockaddr *b, socklen_t blen) {
-        if (!a || !b || a->sa_family != b->sa_family)
-                return false;
-        if (a->sa_family == AF_INET) {
-                const struct sockaddr_in *x = (const struct sockaddr_in *) a, *y = (const struct sockaddr_in *) b;
-                if (alen < sizeof(*x) || blen < sizeof(*y))
-                        return false;
-                return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-        }
-        if (a->sa_family == AF_INET6) {
-                const struct sockaddr_in6 *x = (const struct sockaddr_in6 *) a, *y = (const struct sockaddr_in6 *) b;
-                if (alen < sizeof(*x) || blen < sizeof(*y))
-                        return false;
-                return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-        }
-        return false;
-}
-
-int sockaddr_to_string(const struct sockaddr *sa, char *buf, size_t n) {
-        char ip[INET6_ADDRSTRLEN];
-
-        if (sa->sa_family == AF_INET) {
-                const struct sockaddr_in *s = (const struct sockaddr_in *) sa;
-                inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
-                return snprintf(buf, n, "%s:%u", ip, ntohs(s->sin_port)) < (int) n ? 0 : -ENOBUFS;
-        }
-        if (sa->sa_family == AF_INET6) {
-                const struct sockaddr_in6 *s = (const struct sockaddr_in6 *) sa;
-                inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
-                return snprintf(buf, n, "[%s]:%u", ip, ntohs(s->sin6_port)) < (int) n ? 0 : -ENOBUFS;
-        }
-        return -EAFNOSUPPORT;
-}
-
-static void sockaddr_set_port(struct sockaddr_storage *ss, uint16_t port) {
-        if (ss->ss_family == AF_INET)
-                ((struct sockaddr_in *) ss)->sin_port = htons(port);
-        else if (ss->ss_family == AF_INET6)
-                ((struct sockaddr_in6 *) ss)->sin6_port = htons(port);
 }
 
 static bool is_token_char(char c) {
@@ -139,31 +99,14 @@ static int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *ret) {
 
 /* ---------------------------------------------------------------- sources */
 
-static bool same_ip(const struct sockaddr *a, const struct sockaddr *b) {
-        if (a->sa_family != b->sa_family)
-                return false;
-        if (a->sa_family == AF_INET)
-                return ((const struct sockaddr_in *) a)->sin_addr.s_addr == ((const struct sockaddr_in *) b)->sin_addr.s_addr;
-        if (a->sa_family == AF_INET6)
-                return memcmp(&((const struct sockaddr_in6 *) a)->sin6_addr, &((const struct sockaddr_in6 *) b)->sin6_addr,
-                              sizeof(struct in6_addr)) == 0;
-        return false;
-}
-
 static bool host_port_is(const GwHostPort *hp, const struct sockaddr *sa) {
-        struct sockaddr_storage ss = {};
-        struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
+        struct sockaddr_storage ss;
 
         if (!hp->is_ip || isempty(hp->host))
                 return false;
-        if (inet_pton(AF_INET, hp->host, &sin->sin_addr) == 1)
-                sin->sin_family = AF_INET;
-        else if (inet_pton(AF_INET6, hp->host, &sin6->sin6_addr) == 1)
-                sin6->sin6_family = AF_INET6;
-        else
+        if (gw_sockaddr_from_ip(hp->host, 0, &ss) < 0)
                 return false;
-        return same_ip((const struct sockaddr *) &ss, sa);
+        return gw_sockaddr_same_ip((const struct sockaddr *) &ss, sa);
 }
 
 bool manager_source_trusted(Manager *m, const struct sockaddr *sa) {
@@ -183,14 +126,14 @@ bool manager_source_trusted(Manager *m, const struct sockaddr *sa) {
                                 return true;
         }
         for (size_t i = 0; i < m->n_peers; i++)
-                if (same_ip((const struct sockaddr *) &m->peers[i], sa))
+                if (gw_sockaddr_same_ip((const struct sockaddr *) &m->peers[i], sa))
                         return true;
         return false;
 }
 
 void manager_note_peer(Manager *m, const struct sockaddr *sa) {
         for (size_t i = 0; i < m->n_peers; i++)
-                if (same_ip((const struct sockaddr *) &m->peers[i], sa))
+                if (gw_sockaddr_same_ip((const struct sockaddr *) &m->peers[i], sa))
                         return;
         memset(&m->peers[m->next_peer], 0, sizeof(m->peers[0]));
         memcpy(&m->peers[m->next_peer], sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
@@ -707,7 +650,7 @@ static void response_destination(const struct sockaddr *from, socklen_t fromlen,
         memcpy(ret, from, MIN((size_t) fromlen, sizeof(*ret)));
         *ret_len = fromlen;
         if (!rport)
-                sockaddr_set_port(ret, via_port ? via_port : 5060);
+                gw_sockaddr_set_port(ret, via_port ? via_port : 5060);
 }
 
 static void fput_header(FILE *f, const RawHeader *h) {
@@ -732,10 +675,7 @@ static int raw_respond(Manager *m, const RawMessage *rm, unsigned code, const ch
         if (!rm->via_ok)
                 return -EDESTADDRREQ;
         response_destination(from, fromlen, rm->via_rport, rm->via_port, &dest, &dest_len);
-        if (from->sa_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *) from)->sin_addr, ip, sizeof(ip));
-        else if (from->sa_family == AF_INET6)
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) from)->sin6_addr, ip, sizeof(ip));
+        (void) gw_sockaddr_ip_to_string(from, ip, sizeof(ip));
         r = random_token(tag, 16);
         if (r < 0)
                 return r;
@@ -764,9 +704,7 @@ static int raw_respond(Manager *m, const RawMessage *rm, unsigned code, const ch
                         fwrite(h->value, 1, top, f);
                         fprintf(f, ";received=%s", ip);
                         if (rm->via_rport)
-                                fprintf(f, ";rport=%u", ntohs(from->sa_family == AF_INET ?
-                                                              ((const struct sockaddr_in *) from)->sin_port :
-                                                              ((const struct sockaddr_in6 *) from)->sin6_port));
+                                fprintf(f, ";rport=%u", gw_sockaddr_port(from));
                         fwrite(h->value + top, 1, h->len - top, f);
                         fputs("\r\n", f);
                         first_via = false;
@@ -922,18 +860,13 @@ static int handle_request(Manager *m, osip_event_t *ev, const RawMessage *rm,
         osip_message_t *sip = ev->sip, *resp = NULL;
         osip_transaction_t *tr = NULL;
         TransactionCtx *ctx;
-        char ip[INET6_ADDRSTRLEN];
+        char ip[INET6_ADDRSTRLEN] = "";
         uint16_t port;
         unsigned code;
         int r;
 
-        if (from->sa_family == AF_INET) {
-                inet_ntop(AF_INET, &((const struct sockaddr_in *) from)->sin_addr, ip, sizeof(ip));
-                port = ntohs(((const struct sockaddr_in *) from)->sin_port);
-        } else {
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) from)->sin6_addr, ip, sizeof(ip));
-                port = ntohs(((const struct sockaddr_in6 *) from)->sin6_port);
-        }
+        (void) gw_sockaddr_ip_to_string(from, ip, sizeof(ip));
+        port = gw_sockaddr_port(from);
         /* received= and rport= on the top Via (RFC 3261 §18.2.1, RFC 3581 §4) */
         osip_message_fix_last_via_header(sip, ip, port);
 
@@ -1048,7 +981,7 @@ int manager_handle_datagram(Manager *m, const void *data, size_t n,
                 ret = &dummy;
         m->counters.rx++;
         if (from)
-                (void) sockaddr_to_string(from, src, sizeof(src));
+                (void) gw_sockaddr_to_string(from, src, sizeof(src));
 
         if (n == 0 || n > SIGD_MAX_DATAGRAM) {
                 m->counters.dropped++;

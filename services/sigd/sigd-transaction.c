@@ -26,6 +26,7 @@
 
 #include "gw-bus.h"
 #include "gw-log.h"
+#include "gw-sockaddr.h"
 #include "sigd-manager.h"
 
 static void client_request_finish(ClientRequest *cr, Gw__SipOutcomeKind kind, const osip_message_t *resp,
@@ -341,7 +342,7 @@ ClientRequest *client_request_find(Manager *m, uint64_t correlation_id) {
 }
 
 bool client_request_targets(const ClientRequest *cr, const struct sockaddr *sa, socklen_t len) {
-        return sockaddr_equal((const struct sockaddr *) &cr->target, cr->target_len, sa, len);
+        return gw_sockaddr_equal((const struct sockaddr *) &cr->target, cr->target_len, sa, len);
 }
 
 void client_request_transport_error(ClientRequest *cr, int error) {
@@ -438,56 +439,11 @@ static bool valid_sip_uri(const char *s) {
         return ok;
 }
 
+/* "ip:port" or "[v6]:port" as regd sends it, nothing else (no names: regd resolves them). */
 static int parse_target(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
-        char host[INET6_ADDRSTRLEN + 1];
-        const char *colon;
-        size_t hn;
-        unsigned long port;
-        char *end;
-
         if (!valid_text(s, 64))
                 return -EINVAL;
-        if (s[0] == '[') {
-                const char *rb = strchr(s, ']');
-                if (!rb || rb[1] != ':')
-                        return -EINVAL;
-                hn = (size_t) (rb - s - 1);
-                if (hn >= sizeof(host))
-                        return -EINVAL;
-                memcpy(host, s + 1, hn);
-                colon = rb + 1;
-        } else {
-                colon = strrchr(s, ':');
-                if (!colon || memchr(s, ':', (size_t) (colon - s)))
-                        return -EINVAL;
-                hn = (size_t) (colon - s);
-                if (hn >= sizeof(host))
-                        return -EINVAL;
-                memcpy(host, s, hn);
-        }
-        host[hn] = 0;
-        errno = 0;
-        port = strtoul(colon + 1, &end, 10);
-        if (errno || *end || end == colon + 1 || port == 0 || port > 65535)
-                return -EINVAL;
-
-        memset(ret, 0, sizeof(*ret));
-        if (s[0] != '[') {
-                struct sockaddr_in *sin = (struct sockaddr_in *) ret;
-                if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-                        return -EINVAL;
-                sin->sin_family = AF_INET;
-                sin->sin_port = htons((uint16_t) port);
-                *ret_len = sizeof(*sin);
-        } else {
-                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ret;
-                if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-                        return -EINVAL;
-                sin6->sin6_family = AF_INET6;
-                sin6->sin6_port = htons((uint16_t) port);
-                *ret_len = sizeof(*sin6);
-        }
-        return 0;
+        return gw_sockaddr_parse(s, ret, ret_len);
 }
 
 static const GwLineConf *line_by_port(const GwConf *c, unsigned port) {
@@ -803,7 +759,7 @@ void manager_transport_error(Manager *m, const struct sockaddr *to, socklen_t to
         char dest[64] = "?";
         unsigned n = 0;
 
-        (void) sockaddr_to_string(to, dest, sizeof(dest));
+        (void) gw_sockaddr_to_string(to, dest, sizeof(dest));
         for (ClientRequest *cr = m->requests; cr; cr = cr->next)
                 if (client_request_targets(cr, to, tolen) && cr->pending == PENDING_NONE) {
                         client_request_transport_error(cr, error);
