@@ -12,7 +12,13 @@
  * stops retrying, and every failure is logged.
  *
  * One Call-ID and From tag per line, kept across refreshes and regd restarts
- * (RFC 3261 §10.2.4); CSeq only grows, continuing from what sigd reports. */
+ * (RFC 3261 §10.2.4); CSeq only grows, continuing from what sigd reports.
+ *
+ * A line never calls into its profile nor reads its fields: what it needs of
+ * the entries (the active one, the search, targets) it asks through the
+ * LineEntriesOps its owner gave it, and what it does after a failure of an
+ * entry (wait for the search, go to the active entry, keep a registration)
+ * the policy decides and the manager hands it with the outcome. */
 #include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,7 +27,6 @@
 #include "gw-log.h"
 #include "regd-line.h"
 #include "regd-manager.h"
-#include "regd-profile.h"
 
 static const char *const line_state_table[_LINE_STATE_MAX] = {
         [LINE_UNREGISTERED] = "unregistered",
@@ -119,6 +124,23 @@ void line_classify_outcome(const Gw__SipRequestOutcome *o, LineVerdict *ret) {
         *ret = v;
 }
 
+/* ---------------------------------------------------------------- the entries (through the ops) */
+
+static size_t line_active(const Line *l) {
+        return l->entries->active(l->profile);
+}
+
+static bool line_searching(const Line *l) {
+        return l->entries->searching(l->profile);
+}
+
+/* The entry as configured ("host:port"), "?" if there is no such entry. */
+static const char *line_entry_address(const Line *l, size_t i) {
+        const char *a = l->entries->address(l->profile, i);
+
+        return a ?: "?";
+}
+
 /* ---------------------------------------------------------------- object */
 
 static int random_hex(char *buf, size_t n_bytes) {
@@ -136,13 +158,16 @@ static int random_hex(char *buf, size_t n_bytes) {
         return 0;
 }
 
-int line_new(Manager *m, Profile *p, const GwLineConf *c, Line **ret) {
+int line_new(Manager *m, Profile *p, const GwProfileConf *pc, const LineEntriesOps *ops, const GwLineConf *c,
+             Line **ret) {
         _cleanup_(line_freep) Line *l = NULL;
         const char *domain;
         char id[65];
         int r;
 
         assert(p);
+        assert(pc);
+        assert(ops);
         assert(c);
         assert(ret);
 
@@ -151,14 +176,16 @@ int line_new(Manager *m, Profile *p, const GwLineConf *c, Line **ret) {
                 return -ENOMEM;
         l->manager = m;
         l->profile = p;
+        l->pconf = pc;
+        l->entries = ops;
         l->conf = c;
         l->port = c->port;
         l->state = LINE_UNREGISTERED;
-        l->expires_req_s = (uint32_t) MIN(p->conf->register_expires_us / USEC_PER_SEC, (uint64_t) INT32_MAX);
+        l->expires_req_s = (uint32_t) MIN(pc->register_expires_us / USEC_PER_SEC, (uint64_t) INT32_MAX);
 
-        domain = !isempty(p->conf->domain) ? p->conf->domain : p->conf->registrar.host;
+        domain = !isempty(pc->domain) ? pc->domain : pc->registrar.host;
         if (isempty(domain))
-                domain = p->conf->proxy.host;
+                domain = pc->proxy.host;
         l->number = strdup(strempty(c->number));
         if (!l->number)
                 return -ENOMEM;
@@ -207,9 +234,9 @@ Line *line_free(Line *l) {
 #define line_log(l, level, message_id, ...) do {                                          \
                 char _fl_[32], _fp_[96], _fx_[160], _fm_[64];                              \
                 snprintf(_fl_, sizeof(_fl_), "GW_LINE=%u", (l)->port);                     \
-                snprintf(_fp_, sizeof(_fp_), "GW_PROFILE=%s", (l)->profile->name);        \
+                snprintf(_fp_, sizeof(_fp_), "GW_PROFILE=%s", strempty((l)->pconf->name)); \
                 snprintf(_fx_, sizeof(_fx_), "GW_PROXY=%s",                                \
-                         proxy_address(profile_active_proxy((l)->profile)));               \
+                         line_entry_address((l), line_active(l)));                          \
                 snprintf(_fm_, sizeof(_fm_), "MESSAGE_ID=%s", strempty(message_id));      \
                 log_struct((level), ((const char *[]) { _fl_, _fp_, _fx_,                  \
                                                        (message_id) ? _fm_ : NULL, NULL }), \
@@ -294,14 +321,14 @@ static void line_fail(Line *l, const char *reason, uint64_t delay_usec, const ch
 }
 
 static uint64_t line_backoff(Line *l) {
-        const GwProfileConf *pc = l->profile->conf;
+        const GwProfileConf *pc = l->pconf;
 
         return regd_backoff_usec(pc->register_retry_base_us, pc->register_retry_max_us,
                                  l->failures + 1, line_random(l));
 }
 
 bool line_wants_registration(const Line *l) {
-        return l->profile->conf->register_lines;
+        return l->pconf->register_lines;
 }
 
 /* The profile is searching: this line waits for it (the search renews every
@@ -318,11 +345,10 @@ static void line_wait_for_search(Line *l) {
 }
 
 int line_register(Line *l) {
-        return line_register_to(l, l->profile->active, REQUEST_NORMAL);
+        return line_register_to(l, line_active(l), REQUEST_NORMAL);
 }
 
 int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
-        Profile *p = l->profile;
         char target[REGD_TARGET_MAX];
         int r;
 
@@ -332,17 +358,17 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
                 return 0;
         if (l->req.kind != LINE_REQUEST_NONE)
                 return 0;              /* one outstanding request per line */
-        if (index >= p->n_proxies)
+        if (index >= l->entries->n_entries(l->profile))
                 return -EINVAL;
 
-        if (purpose == REQUEST_NORMAL && p->search.on) {
+        if (purpose == REQUEST_NORMAL && line_searching(l)) {
                 line_wait_for_search(l);
                 return 0;
         }
 
         l->timer = sd_event_source_disable_unref(l->timer);
 
-        r = profile_entry_use_target(p, index, target, sizeof(target));
+        r = l->entries->use_target(l->profile, index, target, sizeof(target));
         if (r == -EAGAIN) {
                 /* A name being resolved: its answer renews the waiting lines. */
                 if (purpose == REQUEST_NORMAL)
@@ -352,14 +378,12 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
         if (r == -EADDRNOTAVAIL) {
                 if (purpose != REQUEST_NORMAL)
                         return 0;
-                if (profile_has_alternatives(p) && l->manager) {
-                        /* The active entry cannot be reached: that is its failure. */
-                        profile_search_start(p, "dns", l);
-                        if (p->search.on) {
-                                line_set_state(l, l->state == LINE_REGISTERED ? l->state : LINE_FAILED, "dns");
-                                line_wait_for_search(l);
-                                return 0;
-                        }
+                /* The active entry cannot be reached: that is its failure, and
+                 * the profile searches if it has something to search. */
+                if (l->manager && l->entries->unresolved(l->profile, l)) {
+                        line_set_state(l, l->state == LINE_REGISTERED ? l->state : LINE_FAILED, "dns");
+                        line_wait_for_search(l);
+                        return 0;
                 }
                 line_dns_failed(l);
                 return 0;
@@ -375,7 +399,7 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
                 .expires_s = (int32_t) l->expires_req_s,
                 .proxy_index = index,
                 .purpose = purpose,
-                .timeout_ms = (uint32_t) MIN(p->conf->invite_total_timeout_us / USEC_PER_MSEC, (uint64_t) UINT32_MAX),
+                .timeout_ms = (uint32_t) MIN(l->pconf->invite_total_timeout_us / USEC_PER_MSEC, (uint64_t) UINT32_MAX),
         };
         memcpy(l->req.target, target, sizeof(target));
 
@@ -397,13 +421,10 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
 }
 
 void line_dns_failed(Line *l) {
-        const GwHostPort *hp = profile_active_hostport(l->profile);
-        const Proxy *x = profile_active_proxy(l->profile);
         char detail[192];
 
         l->search_wait = false;
-        snprintf(detail, sizeof(detail), "'%s' does not resolve: %s", hp->text,
-                 regd_dns_error_to_string(x->dns_error));
+        l->entries->dns_detail(l->profile, detail, sizeof(detail));
         line_fail(l, "dns", line_backoff(l), detail);
 }
 
@@ -431,19 +452,19 @@ uint32_t line_next_cseq(Line *l) {
 }
 
 bool line_retarget(Line *l) {
-        Profile *p = l->profile;
         char target[REGD_TARGET_MAX];
+        size_t active = line_active(l);
 
         if (l->req.kind != LINE_REQUEST_REGISTER || l->req.purpose != REQUEST_NORMAL)
                 return true;
-        if (p->search.on) {
+        if (line_searching(l)) {
                 l->req.kind = LINE_REQUEST_NONE;
                 l->req.correlation_id = 0;
                 line_wait_for_search(l);
                 return false;
         }
-        if (l->req.proxy_index != p->active && profile_active_target(p, target, sizeof(target)) >= 0) {
-                l->req.proxy_index = p->active;
+        if (l->req.proxy_index != active && l->entries->active_target(l->profile, target, sizeof(target)) >= 0) {
+                l->req.proxy_index = active;
                 memcpy(l->req.target, target, sizeof(target));
         }
         return true;
@@ -469,7 +490,7 @@ int line_adopt_registration(Line *l, const char *target, uint64_t expires_at_rea
         remaining = expires_at_real_us - now_real_us;
 
         snprintf(l->target, sizeof(l->target), "%s", target);
-        l->via_index = l->profile->active;
+        l->via_index = line_active(l);
         l->expires_at_real_us = expires_at_real_us;
         l->failures = 0;
         line_set_state(l, LINE_REGISTERED, NULL);
@@ -495,7 +516,7 @@ static void line_registered(Line *l, const LineRequest *q, const Gw__SipRequestO
                 line_log(l, LOG_NOTICE, REGD_MESSAGE_LINE_REGISTERED,
                          "Line %u ('%s') registered at %s via '%s' for %" PRIu64 " s.",
                          l->port, l->number, l->target,
-                         proxy_address(l->profile->proxies[l->via_index]), granted_s);
+                         line_entry_address(l, l->via_index), granted_s);
         else
                 log_debug("Line %u refreshed at %s for %" PRIu64 " s.", l->port, l->target, granted_s);
 
@@ -511,7 +532,6 @@ RequestPurpose line_request_purpose(const Line *l) {
 
 LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o, PolicyLineAction act) {
         LineRequest q = l->req;
-        Profile *p = l->profile;
         LineVerdict v;
         char detail[128] = "";
         uint64_t delay;
@@ -575,7 +595,7 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o, Pol
                 return q.kind;
         case POLICY_LINE_AGAIN:
                 log_debug("Line %u: entry '%s' was left meanwhile, registering at the active one.",
-                          l->port, proxy_address(p->proxies[q.proxy_index]));
+                          l->port, line_entry_address(l, q.proxy_index));
                 (void) line_register(l);
                 return q.kind;
         case POLICY_LINE_KEEP:
@@ -583,7 +603,7 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o, Pol
                 if (l->state == LINE_REGISTERED && l->manager) {
                         uint64_t now = manager_now(l->manager, CLOCK_REALTIME);
 
-                        if (l->expires_at_real_us > now + p->conf->invite_total_timeout_us + REGD_STATE_MARGIN_USEC) {
+                        if (l->expires_at_real_us > now + l->pconf->invite_total_timeout_us + REGD_STATE_MARGIN_USEC) {
                                 (void) line_arm_timer(l, regd_refresh_usec(l->expires_at_real_us - now, line_random(l)));
                                 return q.kind;
                         }
@@ -599,7 +619,7 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o, Pol
                 line_registered(l, &q, o);
                 /* Registered through an entry that is not (or no longer) the
                  * active one: renew at the active entry now. */
-                if (l->via_index != p->active && !p->search.on)
+                if (l->via_index != line_active(l) && !line_searching(l))
                         (void) line_register(l);
                 break;
 
@@ -619,7 +639,7 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o, Pol
 
         case LINE_ACTION_FORBIDDEN:
                 l->retry_now = 0;
-                line_fail(l, v.reason, p->conf->register_forbidden_retry_us, detail[0] ? detail : NULL);
+                line_fail(l, v.reason, l->pconf->register_forbidden_retry_us, detail[0] ? detail : NULL);
                 break;
 
         case LINE_ACTION_BACKOFF:
@@ -693,9 +713,9 @@ void line_stop(Line *l) {
 }
 
 const char *line_registered_via(const Line *l) {
-        if (l->state != LINE_REGISTERED || l->via_index >= l->profile->n_proxies)
+        if (l->state != LINE_REGISTERED)
                 return NULL;
-        return proxy_address(l->profile->proxies[l->via_index]);
+        return l->entries->address(l->profile, l->via_index);
 }
 
 void line_registration_fill(Line *l, Gw__LineRegistration *ret) {
@@ -703,11 +723,11 @@ void line_registration_fill(Line *l, Gw__LineRegistration *ret) {
         ret->port = l->port;
         ret->number = l->number;
         ret->state = line_state_to_proto(l->state);
-        ret->profile = l->profile->name;
+        ret->profile = UNCONST(l->pconf->name);
         if (l->reason[0])
                 ret->reason = l->reason;
         if (l->state == LINE_REGISTERED) {
-                ret->registered_via = l->profile->proxies[l->via_index]->hp.text;
+                ret->registered_via = UNCONST(line_registered_via(l));
                 ret->target = l->target;
                 ret->has_expires_at_real_us = true;
                 ret->expires_at_real_us = l->expires_at_real_us;
@@ -719,13 +739,13 @@ void line_status_fill(Line *l, uint64_t now_real_us, Gw__LineStatus *ret) {
         ret->port = l->port;
         ret->number = l->number;
         ret->registration = line_state_to_proto(l->state);
-        ret->profile = l->profile->name;
+        ret->profile = UNCONST(l->pconf->name);
         if (l->reason[0])
                 ret->reason = l->reason;
         ret->has_expires_in_s = true;
         ret->expires_in_s = -1;
         if (l->state == LINE_REGISTERED) {
-                ret->registered_via = l->profile->proxies[l->via_index]->hp.text;
+                ret->registered_via = UNCONST(line_registered_via(l));
                 if (l->expires_at_real_us > now_real_us)
                         ret->expires_in_s = (int64_t) ((l->expires_at_real_us - now_real_us) / USEC_PER_SEC);
                 else

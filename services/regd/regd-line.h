@@ -60,9 +60,31 @@ typedef struct LineRequest {
         sd_event_source *lost_timer;     /* timeout_ms + grace: sigd lost it */
 } LineRequest;
 
+/* What a line needs of the entries it registers through, asked of its
+ * profile through this table (regd-profile.c fills it): a line never calls
+ * into the profile nor reads its fields. */
+typedef struct LineEntriesOps {
+        size_t (*n_entries)(const Profile *p);
+        size_t (*active)(const Profile *p);
+        bool (*searching)(const Profile *p);
+        /* Entry i as configured ("host:port"); NULL if there is no such entry. */
+        const char *(*address)(const Profile *p, size_t i);
+        /* The target of entry i for a request about to be sent, or the active
+         * one's now (errors: resolve_entry_use_target, resolve_active_target). */
+        int (*use_target)(Profile *p, size_t i, char *buf, size_t n);
+        int (*active_target)(const Profile *p, char *buf, size_t n);
+        /* The active entry does not resolve (l's request found it): true if
+         * the profile searches now, and l waits for it. */
+        bool (*unresolved)(Profile *p, Line *l);
+        /* "'<name>' does not resolve: <why>" for the active entry. */
+        void (*dns_detail)(const Profile *p, char *buf, size_t n);
+} LineEntriesOps;
+
 struct Line {
         Manager *manager;                /* owner */
-        Profile *profile;
+        Profile *profile;                /* opaque here: only passed to 'entries' */
+        const GwProfileConf *pconf;      /* the profile's configuration, borrowed */
+        const LineEntriesOps *entries;
         const GwLineConf *conf;          /* borrowed */
         unsigned port;
         char *number;
@@ -104,7 +126,8 @@ LineState line_state_from_string(const char *s);
 Gw__RegState line_state_to_proto(LineState s);
 LineState line_state_from_proto(Gw__RegState s);
 
-int line_new(Manager *m, Profile *p, const GwLineConf *c, Line **ret);
+int line_new(Manager *m, Profile *p, const GwProfileConf *pc, const LineEntriesOps *ops, const GwLineConf *c,
+             Line **ret);
 Line *line_free(Line *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Line *, line_free);
 

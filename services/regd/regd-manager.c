@@ -83,7 +83,7 @@ int manager_new(sd_event *e, const GwConf *c, const char *state_dir, Manager **r
                 m->n_profiles++;
         }
 
-        r = regd_resolver_setup(m);
+        r = resolve_setup(m);
         if (r < 0)
                 return r;
 
@@ -105,7 +105,7 @@ int manager_new(sd_event *e, const GwConf *c, const char *state_dir, Manager **r
                                     lc->port, strna(lc->profile));
                         continue;
                 }
-                r = line_new(m, p, lc, &m->lines[m->n_lines]);
+                r = line_new(m, p, p->conf, &profile_line_ops, lc, &m->lines[m->n_lines]);
                 if (r < 0)
                         return r;
                 m->n_lines++;

@@ -58,7 +58,7 @@ int profile_new(Manager *m, const GwProfileConf *c, Profile **ret) {
         }
         p->active = 0;
         p->dirty = true;
-        r = profile_entries_init(p);
+        r = resolve_entries_init(p);
         if (r < 0)
                 return r;
 
@@ -85,6 +85,45 @@ Proxy *profile_active_proxy(const Profile *p) {
         assert(p->active < p->n_proxies);
         return p->proxies[p->active];
 }
+
+/* ---------------------------------------------------------------- what lines ask (LineEntriesOps) */
+
+static size_t profile_line_n_entries(const Profile *p) {
+        return p->n_proxies;
+}
+
+static size_t profile_line_active(const Profile *p) {
+        return p->active;
+}
+
+static bool profile_line_searching(const Profile *p) {
+        return p->search.on;
+}
+
+static const char *profile_line_address(const Profile *p, size_t i) {
+        return i < p->n_proxies ? proxy_address(p->proxies[i]) : NULL;
+}
+
+static bool profile_line_unresolved(Profile *p, Line *l) {
+        profile_search_start(p, "dns", l);
+        return p->search.on;
+}
+
+static void profile_line_dns_detail(const Profile *p, char *buf, size_t n) {
+        snprintf(buf, n, "'%s' does not resolve: %s", resolve_active_hostport(p)->text,
+                 resolve_error_to_string(profile_active_proxy(p)->dns_error));
+}
+
+const LineEntriesOps profile_line_ops = {
+        .n_entries = profile_line_n_entries,
+        .active = profile_line_active,
+        .searching = profile_line_searching,
+        .address = profile_line_address,
+        .use_target = resolve_entry_use_target,
+        .active_target = resolve_active_target,
+        .unresolved = profile_line_unresolved,
+        .dns_detail = profile_line_dns_detail,
+};
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -196,7 +235,7 @@ static int profile_send_probe(Profile *p, ProbeKind k, size_t index) {
                 return -EBUSY;
         if (!profile_may_send(p))
                 return -EAGAIN;
-        r = profile_entry_use_target(p, index, target, sizeof(target));
+        r = resolve_entry_use_target(p, index, target, sizeof(target));
         if (r < 0)
                 return r;
 
@@ -247,7 +286,7 @@ static int profile_on_renew(sd_event_source *s, uint64_t usec, void *userdata) {
 
         if (!profile_may_send(p) || p->search.on)
                 return 0;
-        if (profile_active_target(p, target, sizeof(target)) < 0)
+        if (resolve_active_target(p, target, sizeof(target)) < 0)
                 target[0] = 0;
         /* Bounded by the number of lines; the window paces what goes out. */
         for (size_t i = 0; i < m->n_lines; i++) {
@@ -282,7 +321,7 @@ static void profile_switch(Profile *p, size_t i, const char *reason) {
         profile_disarm(p->search.timer);
         p->homing_good = 0;
         p->dirty = true;
-        (void) profile_entry_target(p, i, target, sizeof(target));
+        (void) resolve_entry_target(p, i, target, sizeof(target));
 
         if (old == i) {
                 if (was_searching && p->search.from_target[0] && target[0] &&
@@ -419,7 +458,7 @@ static int profile_on_search_timer(sd_event_source *s, uint64_t usec, void *user
                 profile_search_advance(p, now);
                 return 0;
         }
-        r = profile_entry_use_target(p, i, target, sizeof(target));
+        r = resolve_entry_use_target(p, i, target, sizeof(target));
         if (r == -EAGAIN) {
                 /* A name being resolved: its answer resumes the search. */
                 p->search.in_flight = true;
@@ -549,7 +588,7 @@ static void profile_restart_checks(Profile *p) {
 }
 
 int profile_start(Profile *p) {
-        profile_resolve_all(p);
+        resolve_all(p);
         profile_restart_checks(p);
         return 0;
 }
@@ -717,7 +756,7 @@ void profile_status_fill(Profile *p, ProfileStatusStorage *s, Gw__ProfileStatus 
         gw__profile_status__init(ret);
         ret->name = p->name;
         ret->active_proxy = profile_active_proxy(p)->hp.text;
-        if (profile_active_target(p, s->target, sizeof(s->target)) < 0)
+        if (resolve_active_target(p, s->target, sizeof(s->target)) < 0)
                 s->target[0] = 0;
         ret->active_target = s->target;
         ret->has_searching = true;

@@ -9,8 +9,10 @@
 #include "gw-conf.h"
 #include "gw.pb-c.h"
 #include "regd-forward.h"
+#include "regd-line.h"
 #include "regd-policy.h"
 #include "regd-proxy.h"
+#include "regd-resolve.h"
 
 /* An OPTIONS regd sends for a profile (no line): health check of the active
  * entry, homing check of the main entry, or a search attempt when no line can
@@ -64,44 +66,19 @@ struct Profile {
         ProfileProbe probes[_PROBE_KIND_MAX];
 };
 
+/* What the profile answers its lines (regd-line.h): given to line_new(). */
+extern const LineEntriesOps profile_line_ops;
+
 int profile_new(Manager *m, const GwProfileConf *c, Profile **ret);
 Profile *profile_free(Profile *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Profile *, profile_free);
 
 Proxy *profile_active_proxy(const Profile *p);
 
-/* ---- regd-resolve.c: where the requests of an entry go ---- */
-/* What entry i resolves: the registrar for the main entry, else the entry. */
-const GwHostPort *profile_entry_hostport(const Profile *p, size_t i);
-/* Set up the entries' destinations and the targets of IP literals (profile_new). */
-int profile_entries_init(Profile *p);
-/* The current target of entry i ("ip:port" or "[v6]:port") into buf, without
- * side effects. -EAGAIN: a name not resolved yet (or being resolved);
- * -EADDRNOTAVAIL: a name that did not resolve (the entry failed with 'dns');
- * -EINVAL: an invalid address; -ENOBUFS: buf too small. */
-int profile_entry_target(const Profile *p, size_t i, char *buf, size_t n);
-/* The same for a request about to be sent: also starts the resolution of a
- * name never resolved, failed more than REGD_DNS_HOLDOFF_USEC ago, or whose
- * answer outlived its TTL (the known targets stay in use meanwhile). On
- * -EAGAIN the profile resumes its search or renews its lines when the answer
- * comes (profile_entry_resolved / profile_entry_dns_failed). */
-int profile_entry_use_target(Profile *p, size_t i, char *buf, size_t n);
-/* Resolve every name entry that has no targets yet (profile_start). */
-void profile_resolve_all(Profile *p);
-/* Adopt 'target' as the current target of name entry i before any resolution
- * (a registration kept from the state file). */
-int profile_entry_seed_target(Profile *p, size_t i, const char *target);
-/* "no such name", ... for a resolution error (0: "no address"). */
-const char *regd_dns_error_to_string(int error);
-/* Called by regd-resolve.c when entry x got targets, or did not resolve. */
+/* Called by regd-resolve.c when entry x got targets, or did not resolve: the
+ * search resumes, or the lines that waited for the answer renew. */
 void profile_entry_resolved(Profile *p, Proxy *x);
 void profile_entry_dns_failed(Profile *p, Proxy *x);
-
-/* Where requests of the active entry go: the registrar while the main entry is
- * active, else the entry itself: its current target. Errors as profile_entry_target(). */
-int profile_active_target(const Profile *p, char *buf, size_t n);
-/* The host:port (as configured) a REGISTER of the active entry goes to. */
-const GwHostPort *profile_active_hostport(const Profile *p);
 
 /* Account one outcome of a request that went to entry 'x' for 'purpose', sent
  * by line l (NULL: a probe or a call): regd-policy.c decides, this carries it

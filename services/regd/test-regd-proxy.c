@@ -110,15 +110,15 @@ TEST(regd_profile_entries_and_status) {
         ASSERT_EQ(p->proxies[2]->role, PROXY_ROLE_REDUNDANT);
 
         /* Main active: REGISTER goes to the registrar. */
-        ASSERT_OK(profile_active_target(p, buf, sizeof(buf)));
+        ASSERT_OK(resolve_active_target(p, buf, sizeof(buf)));
         ASSERT_STREQ(buf, "127.0.0.2:5070");
         /* A redundant entry active: to the entry itself. */
         p->active = 1;
-        ASSERT_OK(profile_active_target(p, buf, sizeof(buf)));
+        ASSERT_OK(resolve_active_target(p, buf, sizeof(buf)));
         ASSERT_STREQ(buf, "127.0.0.3:5060");
         /* A DNS name is resolved by the manager's loop: no target before that. */
         p->active = 2;
-        ASSERT_ERROR(profile_active_target(p, buf, sizeof(buf)), EAGAIN);
+        ASSERT_ERROR(resolve_active_target(p, buf, sizeof(buf)), EAGAIN);
         p->active = 0;
 
         /* A failure of the active entry is recorded; without a manager (no loop)
