@@ -334,7 +334,7 @@ bool line_wants_registration(const Line *l) {
 /* The profile is searching: this line waits for it (the search renews every
  * line once it finds an entry). A registration that still runs is watched. */
 static void line_wait_for_search(Line *l) {
-        l->search_wait = true;
+        l->entries->wait(l->profile, l, true);
         if (l->state == LINE_REGISTERED && l->manager) {
                 uint64_t now = manager_now(l->manager, CLOCK_REALTIME);
 
@@ -393,7 +393,7 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
                 return 0;
         }
 
-        l->search_wait = false;
+        l->entries->wait(l->profile, l, false);
         l->req = (LineRequest) {
                 .kind = LINE_REQUEST_REGISTER,
                 .expires_s = (int32_t) l->expires_req_s,
@@ -423,7 +423,7 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
 void line_dns_failed(Line *l) {
         char detail[192];
 
-        l->search_wait = false;
+        l->entries->wait(l->profile, l, false);
         l->entries->dns_detail(l->profile, detail, sizeof(detail));
         line_fail(l, "dns", line_backoff(l), detail);
 }

@@ -78,10 +78,14 @@ typedef struct LineEntriesOps {
         bool (*unresolved)(Profile *p, Line *l);
         /* "'<name>' does not resolve: <why>" for the active entry. */
         void (*dns_detail)(const Profile *p, char *buf, size_t n);
+        /* l waits (on) for the search, or no longer (its request goes out):
+         * the profile keeps who waits, with the rest of the search. */
+        void (*wait)(Profile *p, const Line *l, bool on);
 } LineEntriesOps;
 
 struct Line {
         Manager *manager;                /* owner */
+        size_t index;                    /* in the manager's lines[] */
         Profile *profile;                /* opaque here: only passed to 'entries' */
         const GwProfileConf *pconf;      /* the profile's configuration, borrowed */
         const LineEntriesOps *entries;
@@ -107,7 +111,6 @@ struct Line {
         unsigned failures;               /* consecutive */
         unsigned retry_now;              /* consecutive 423s: bounded */
         bool call_id_adopted;            /* identity taken from the state file */
-        bool search_wait;                /* waits for the profile's search to find an entry */
         /* RFC 3263 §4.3: a request that failed at a target is sent again,
          * identical but for the Via branch, to the next one — same CSeq. A
          * target that has seen this CSeq gets a new one (a registrar that did

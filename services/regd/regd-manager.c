@@ -106,6 +106,8 @@ int manager_new(sd_event *e, const GwConf *c, const char *state_dir, Manager **r
                         continue;
                 }
                 r = line_new(m, p, p->conf, &profile_line_ops, lc, &m->lines[m->n_lines]);
+                if (r >= 0)
+                        m->lines[m->n_lines]->index = m->n_lines;
                 if (r < 0)
                         return r;
                 m->n_lines++;

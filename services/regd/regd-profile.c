@@ -104,6 +104,20 @@ static const char *profile_line_address(const Profile *p, size_t i) {
         return i < p->n_proxies ? proxy_address(p->proxies[i]) : NULL;
 }
 
+bool profile_line_waits(const Profile *p, const Line *l) {
+        return l->index < GW_CONF_MAX_LINES && (p->search.waiting[l->index / 64] >> (l->index % 64)) & 1;
+}
+
+static void profile_line_wait(Profile *p, const Line *l, bool on) {
+        uint64_t bit = UINT64_C(1) << (l->index % 64);
+
+        assert(l->index < GW_CONF_MAX_LINES);
+        if (on)
+                p->search.waiting[l->index / 64] |= bit;
+        else
+                p->search.waiting[l->index / 64] &= ~bit;
+}
+
 static bool profile_line_unresolved(Profile *p, Line *l) {
         profile_search_start(p, "dns", l);
         return p->search.on;
@@ -123,6 +137,7 @@ const LineEntriesOps profile_line_ops = {
         .active_target = resolve_active_target,
         .unresolved = profile_line_unresolved,
         .dns_detail = profile_line_dns_detail,
+        .wait = profile_line_wait,
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -295,9 +310,9 @@ static int profile_on_renew(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (l->profile != p || !line_wants_registration(l) || l->req.kind != LINE_REQUEST_NONE)
                         continue;
                 if (l->state == LINE_REGISTERED && l->via_index == p->active && streq(l->target, target) &&
-                    !l->search_wait)
+                    !profile_line_waits(p, l))
                         continue;
-                l->search_wait = false;
+                profile_line_wait(p, l, false);
                 (void) line_register(l);
                 n++;
         }
@@ -541,7 +556,7 @@ void profile_entry_dns_failed(Profile *p, Proxy *x) {
         for (size_t i = 0; i < m->n_lines; i++) {
                 Line *l = m->lines[i];
 
-                if (l->profile == p && l->search_wait && l->req.kind == LINE_REQUEST_NONE)
+                if (l->profile == p && profile_line_waits(p, l) && l->req.kind == LINE_REQUEST_NONE)
                         line_dns_failed(l);
         }
 }

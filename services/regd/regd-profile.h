@@ -43,6 +43,9 @@ typedef struct ProfileSearch {
         char reason[16];                 /* why the entry it started from failed */
         char from_target[REGD_TARGET_MAX];   /* active target when the search started */
         PolicySearch cursor;             /* next entry, attempts in this cycle, cycles */
+        /* Lines (by index) whose requests wait for the search; they renew
+         * at the entry it finds, and then leave this set. */
+        uint64_t waiting[(GW_CONF_MAX_LINES + 63) / 64];
         Line *line;                      /* preferred carrier of the attempts; NULL: OPTIONS */
         sd_event_source *timer;
 } ProfileSearch;
@@ -68,6 +71,8 @@ struct Profile {
 
 /* What the profile answers its lines (regd-line.h): given to line_new(). */
 extern const LineEntriesOps profile_line_ops;
+/* Does line l wait for the search (or for the renewal after it)? */
+bool profile_line_waits(const Profile *p, const Line *l);
 
 int profile_new(Manager *m, const GwProfileConf *c, Profile **ret);
 Profile *profile_free(Profile *p);

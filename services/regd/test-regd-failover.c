@@ -310,7 +310,7 @@ TEST(regd_failover_one_search_per_profile) {
         ASSERT_EQ(count_to(&f, 0, "REGISTER", R1), 1);    /* one search attempt */
         ASSERT_TRUE(f.m->profiles[0]->search.on);
         for (unsigned port = 2; port <= 40; port++)
-                ASSERT_TRUE(manager_line_by_port(f.m, port)->search_wait);
+                ASSERT_TRUE(profile_line_waits(f.m->profiles[0], manager_line_by_port(f.m, port)));
 
         /* r1 answers: it becomes active and every line renews there. */
         f.by_entry[1] = PEER_OK;
