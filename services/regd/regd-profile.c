@@ -30,6 +30,8 @@ const char *probe_kind_to_string(ProbeKind k) {
         return (unsigned) k < _PROBE_KIND_MAX ? probe_kind_table[k] : NULL;
 }
 
+static void profile_entry_answered(Profile *p, Proxy *x, bool resolved);
+
 int profile_new(Manager *m, const GwProfileConf *c, Profile **ret) {
         _cleanup_(profile_freep) Profile *p = NULL;
         int r;
@@ -58,7 +60,7 @@ int profile_new(Manager *m, const GwProfileConf *c, Profile **ret) {
         }
         p->active = 0;
         p->dirty = true;
-        r = resolve_entries_init(p);
+        r = resolve_entries_init(p, profile_entry_answered);
         if (r < 0)
                 return r;
 
@@ -516,7 +518,7 @@ static int profile_on_search_timer(sd_event_source *s, uint64_t usec, void *user
 
 /* ---------------------------------------------------------------- DNS answers */
 
-void profile_entry_resolved(Profile *p, Proxy *x) {
+static void profile_entry_resolved(Profile *p, Proxy *x) {
         if (!profile_may_send(p))
                 return;
         if (p->search.on) {
@@ -532,7 +534,7 @@ void profile_entry_resolved(Profile *p, Proxy *x) {
                 (void) profile_arm(p, &p->renew_timer, profile_now(p), profile_on_renew, "profile-renew");
 }
 
-void profile_entry_dns_failed(Profile *p, Proxy *x) {
+static void profile_entry_dns_failed(Profile *p, Proxy *x) {
         Manager *m = p->manager;
 
         profile_entry_note_dns_failure(p, x);
@@ -559,6 +561,15 @@ void profile_entry_dns_failed(Profile *p, Proxy *x) {
                 if (l->profile == p && profile_line_waits(p, l) && l->req.kind == LINE_REQUEST_NONE)
                         line_dns_failed(l);
         }
+}
+
+/* The resolver's answer for x (ResolveAnswerFn): the search resumes, or the
+ * lines that waited for the answer renew. */
+static void profile_entry_answered(Profile *p, Proxy *x, bool resolved) {
+        if (resolved)
+                profile_entry_resolved(p, x);
+        else
+                profile_entry_dns_failed(p, x);
 }
 
 /* ---------------------------------------------------------------- checks */

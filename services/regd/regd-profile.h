@@ -80,11 +80,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Profile *, profile_free);
 
 Proxy *profile_active_proxy(const Profile *p);
 
-/* Called by regd-resolve.c when entry x got targets, or did not resolve: the
- * search resumes, or the lines that waited for the answer renew. */
-void profile_entry_resolved(Profile *p, Proxy *x);
-void profile_entry_dns_failed(Profile *p, Proxy *x);
-
 /* Account one outcome of a request that went to entry 'x' for 'purpose', sent
  * by line l (NULL: a probe or a call): regd-policy.c decides, this carries it
  * out (search, switch, homing, Retry-After hold) and says what the line should

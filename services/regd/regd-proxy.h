@@ -70,6 +70,7 @@ struct Proxy {
         uint64_t dns_failed_mono_us;     /* last resolution failed then (0: it did not) */
         int dns_error;                   /* of the last resolution, 0 if it worked */
         GwResolveQuery *query;           /* resolution in progress */
+        void (*answered)(Profile *p, Proxy *x, bool resolved);   /* the owner hears the answers */
 };
 
 const char *proxy_role_to_string(ProxyRole r);

@@ -88,13 +88,14 @@ static int resolve_family(const Manager *m) {
 
 /* ---------------------------------------------------------------- entries */
 
-int resolve_entries_init(Profile *p) {
+int resolve_entries_init(Profile *p, ResolveAnswerFn answered) {
         for (size_t i = 0; i < p->n_proxies; i++) {
                 Proxy *x = p->proxies[i];
                 char buf[REGD_TARGET_MAX];
                 const char *a = buf;
                 int r;
 
+                x->answered = answered;
                 x->dest = i == 0 && !isempty(p->conf->registrar.host) ? &p->conf->registrar : &x->hp;
                 r = hostport_format_target(x->dest, buf, sizeof(buf));
                 if (r == -EADDRNOTAVAIL)
@@ -264,7 +265,8 @@ static void resolve_on_answer(GwResolveQuery *q, int error, const GwResolveResul
                 log_info("Profile '%s': '%s' resolved%s to %s; in use: %s; again in %" PRIu64 " s.",
                          p->name, x->dest->text, res->from_srv ? " (SRV)" : "", buf,
                          strna(proxy_current_target(x)), ttl / USEC_PER_SEC);
-                profile_entry_resolved(p, x);
+                if (x->answered)
+                        x->answered(p, x, true);
                 return;
         }
 
@@ -279,5 +281,6 @@ failed:
         x->dns_failed_mono_us = now;
         log_warning("Profile '%s': '%s' does not resolve (%s).", p->name, x->dest->text,
                     resolve_error_to_string(error));
-        profile_entry_dns_failed(p, x);
+        if (x->answered)
+                x->answered(p, x, false);
 }

@@ -3,6 +3,7 @@
  * names resolved with c-ares); regd-resolve.c states the policy. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "gw-conf.h"
@@ -12,8 +13,11 @@
 int resolve_setup(Manager *m);
 /* What entry i resolves: the registrar for the main entry, else the entry. */
 const GwHostPort *resolve_entry_hostport(const Profile *p, size_t i);
-/* Set up the entries' destinations and the targets of IP literals (profile_new). */
-int resolve_entries_init(Profile *p);
+/* An answer for entry x of p: it got targets (resolved), or did not resolve. */
+typedef void (*ResolveAnswerFn)(Profile *p, Proxy *x, bool resolved);
+/* Set up the entries' destinations and the targets of IP literals
+ * (profile_new); 'answered' hears every later answer. */
+int resolve_entries_init(Profile *p, ResolveAnswerFn answered);
 /* The current target of entry i ("ip:port" or "[v6]:port") into buf, without
  * side effects. -EAGAIN: a name not resolved yet (or being resolved);
  * -EADDRNOTAVAIL: a name that did not resolve (the entry failed with 'dns');
@@ -23,7 +27,7 @@ int resolve_entry_target(const Profile *p, size_t i, char *buf, size_t n);
  * name never resolved, failed more than REGD_DNS_HOLDOFF_USEC ago, or whose
  * answer outlived its TTL (the known targets stay in use meanwhile). On
  * -EAGAIN the profile resumes its search or renews its lines when the answer
- * comes (profile_entry_resolved / profile_entry_dns_failed). */
+ * comes (the ResolveAnswerFn). */
 int resolve_entry_use_target(Profile *p, size_t i, char *buf, size_t n);
 /* Resolve every name entry that has no targets yet (profile_start). */
 void resolve_all(Profile *p);
