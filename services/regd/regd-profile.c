@@ -7,9 +7,10 @@
  * (profile_view), applies the PolicyDecision (switch, search, hold, homing)
  * and owns the timers: the search, the periodic checks, the renewal of every
  * line after a switch, and the OPTIONS probes. Outcomes arrive from the
- * manager: a line's (profile_record_outcome, called by the manager after the
- * line handled its own), a probe's (profile_probe_outcome), a call's
- * (profile_entry_report). */
+ * manager: a line's (profile_record_outcome, called by the manager before the
+ * line acts on the PolicyLineAction it returns), a probe's
+ * (profile_probe_outcome), a call's (profile_entry_report). Lines ask the
+ * profile about the entries only through profile_line_ops (LineEntriesOps). */
 #include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -718,7 +719,8 @@ int profile_entry_report(Profile *p, const Gw__EntryReport *r) {
 
         /* The same classification and decisions as our own requests' outcomes. */
         policy_outcome_from_entry_report(r, &o);
-        log_info("Profile '%s': a call's INVITE to entry '%s': %s%s.", p->name, proxy_address(x),
+        log_full_errno(policy_classify(&o, REQUEST_INVITE) == PROXY_VERDICT_FAILED ? LOG_INFO : LOG_DEBUG, 0,
+                 "Profile '%s': a call's INVITE to entry '%s': %s%s.", p->name, proxy_address(x),
                  policy_failure_reason(&o, what, sizeof(what)), o.got_provisional ? " after a provisional" : "");
         /* A report after a provisional one is about an attempt already counted. */
         if (!o.got_provisional)
