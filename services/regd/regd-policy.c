@@ -265,7 +265,10 @@ void policy_decide(const PolicyView *v, size_t entry, RequestPurpose purpose, co
         case REQUEST_HOME_REGISTER:
                 policy_homing_result(v, o->kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE &&
                                         o->status_code >= 200 && o->status_code < 300, &d);
-                d.line = entry == v->active ? POLICY_LINE_OWN : POLICY_LINE_KEEP;
+                /* The line keeps its registration at the active entry, unless
+                 * this one made the main entry active: then it is registered
+                 * there by this very REGISTER. */
+                d.line = entry == v->active || d.action == POLICY_HOME ? POLICY_LINE_OWN : POLICY_LINE_KEEP;
                 goto done;
 
         case REQUEST_HOME_OPTIONS:

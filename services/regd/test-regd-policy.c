@@ -159,8 +159,12 @@ static const Row rows[] = {
           { R, 200, false, false, 0 }, PROXY_VERDICT_ALIVE, "", POLICY_STAY, 0, 0, 0, POLICY_LINE_OWN },
 
         /* ---- homing by REGISTER */
-        { "homing REGISTER 2xx: home, the line keeps its registration", ON_R1, H, KR, 1, 0, REQUEST_HOME_REGISTER, 0,
-          { R, 200, false, false, 0 }, PROXY_VERDICT_ALIVE, "", POLICY_HOME, 0, 1, 0, POLICY_LINE_KEEP },
+        { "homing REGISTER 2xx: home, the line is registered there by it", ON_R1, H, KR, 1, 0,
+          REQUEST_HOME_REGISTER, 0, { R, 200, false, false, 0 }, PROXY_VERDICT_ALIVE, "", POLICY_HOME, 0, 1, 0,
+          POLICY_LINE_OWN },
+        { "homing REGISTER 2xx, 1 of 2: the line keeps its registration", ON_R1, H, KR, 2, 0,
+          REQUEST_HOME_REGISTER, 0, { R, 200, false, false, 0 }, PROXY_VERDICT_ALIVE, "", POLICY_HOMING_GOOD, 0, 1,
+          0, POLICY_LINE_KEEP },
         { "homing REGISTER 401 (alive, but not a 2xx): bad", ON_R1, H, KR, 1, 0, REQUEST_HOME_REGISTER, 0,
           { R, 401, false, false, 0 }, PROXY_VERDICT_ALIVE, "", POLICY_HOMING_BAD, 0, 0, 0, POLICY_LINE_KEEP },
         { "homing REGISTER 503: bad", ON_R1, H, KR, 1, 0, REQUEST_HOME_REGISTER, 0,
