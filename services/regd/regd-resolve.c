@@ -17,7 +17,7 @@
  * them, the current target, while it answers: registrations, checks and calls
  * of a profile all go to the same address, there is no per-request DNS. When
  * the current target fails, the profile's search tries the entry's next
- * targets before the next entry (regd-profile.c). The answer is used for
+ * targets before the next entry (regd-policy.c). The answer is used for
  * max(its TTL, dns.min_ttl); after that the next use of the entry starts a new
  * resolution in the background while the known targets stay in use, and the
  * target in use stays first even if the new answer no longer lists it (it is
