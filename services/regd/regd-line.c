@@ -439,15 +439,15 @@ uint64_t line_target_hash(const char *target) {
 uint32_t line_next_cseq(Line *l) {
         uint64_t h = line_target_hash(l->req.target);
 
-        if (l->failover_cseq != 0 && (l->req.purpose == REQUEST_NORMAL || l->req.purpose == REQUEST_SEARCH)) {
+        if (l->resend.cseq != 0 && (l->req.purpose == REQUEST_NORMAL || l->req.purpose == REQUEST_SEARCH)) {
                 bool seen = false;
 
-                for (size_t i = 0; i < l->n_failover_seen; i++)
-                        seen = seen || l->failover_seen[i] == h;
+                for (size_t i = 0; i < l->resend.n_seen; i++)
+                        seen = seen || l->resend.seen[i] == h;
                 if (!seen)
-                        return l->failover_cseq;
+                        return l->resend.cseq;
         }
-        l->failover_cseq = 0;
+        l->resend.cseq = 0;
         return ++l->cseq;
 }
 
@@ -547,14 +547,14 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o, Pol
         if (q.kind == LINE_REQUEST_REGISTER && q.cseq != 0 &&
             (q.purpose == REQUEST_NORMAL || q.purpose == REQUEST_SEARCH) &&
             policy_classify_sip(o, q.purpose) == PROXY_VERDICT_FAILED) {
-                if (l->failover_cseq != q.cseq) {
-                        l->failover_cseq = q.cseq;
-                        l->n_failover_seen = 0;
+                if (l->resend.cseq != q.cseq) {
+                        l->resend.cseq = q.cseq;
+                        l->resend.n_seen = 0;
                 }
-                if (l->n_failover_seen < ELEMENTSOF(l->failover_seen))
-                        l->failover_seen[l->n_failover_seen++] = line_target_hash(q.target);
+                if (l->resend.n_seen < ELEMENTSOF(l->resend.seen))
+                        l->resend.seen[l->resend.n_seen++] = line_target_hash(q.target);
         } else if (q.kind == LINE_REQUEST_REGISTER)
-                l->failover_cseq = 0;        /* answered: the next REGISTER is a new request */
+                l->resend.cseq = 0;        /* answered: the next REGISTER is a new request */
 
         if (q.kind == LINE_REQUEST_UNREGISTER) {
                 /* Stopping: whatever the answer, we no longer hold a registration. */

@@ -114,10 +114,16 @@ struct Line {
         /* RFC 3263 §4.3: a request that failed at a target is sent again,
          * identical but for the Via branch, to the next one — same CSeq. A
          * target that has seen this CSeq gets a new one (a registrar that did
-         * process it would refuse a CSeq that is not higher). */
-        uint32_t failover_cseq;          /* 0: none */
-        uint64_t failover_seen[GW_CONF_MAX_PROXIES]; /* hashes of the targets that saw it */
-        size_t n_failover_seen;
+         * process it would refuse a CSeq that is not higher). This is the
+         * identity of this line's own request, not the search's state (that
+         * is ProfileSearch): each line's failed request has its own CSeq,
+         * and it outlives the search (a waiting line renews at the entry
+         * found with it). */
+        struct {
+                uint32_t cseq;           /* 0: none */
+                uint64_t seen[GW_CONF_MAX_PROXIES];   /* hashes of the targets that saw it */
+                size_t n_seen;
+        } resend;
 
         sd_event_source *timer;          /* refresh or retry */
         LineRequest req;
