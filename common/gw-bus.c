@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gw-bus.c: the brokerless ZeroMQ bus: PUB/SUB mesh for daemons, ROUTER control sockets for tools. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -550,6 +551,13 @@ int gw_bus_publish_auto(GwBus *b, const char *key, Gw__Envelope *env) {
         return gw_bus_publish(b, topic, env);
 }
 
+int gw_bus_publish_port(GwBus *b, unsigned port, Gw__Envelope *env) {
+        char key[16];
+
+        snprintf(key, sizeof key, "%u", port);
+        return gw_bus_publish_auto(b, key, env);
+}
+
 uint64_t gw_bus_instance_id(const GwBus *b) {
         return b->instance_id;
 }
@@ -575,6 +583,45 @@ void gw_bus_counters(const GwBus *b, Gw__BusCounters *ret) {
 }
 
 /* ---------------------------------------------------------------- tools */
+
+/* The reply and what it points to; reply first, so status_reply is the box. */
+typedef struct StatusReplyBox {
+        Gw__StatusReply reply;
+        Gw__BusCounters counters;
+        void *storage;
+} StatusReplyBox;
+
+int gw_bus_status_reply_new(const GwBus *b, Gw__Envelope *reply) {
+        StatusReplyBox *box = calloc(1, sizeof(*box));
+
+        if (!box)
+                return -ENOMEM;
+        gw__status_reply__init(&box->reply);
+        gw__bus_counters__init(&box->counters);
+        gw_bus_counters(b, &box->counters);
+        box->reply.counters = &box->counters;
+        reply->body_case = GW__ENVELOPE__BODY_STATUS_REPLY;
+        reply->status_reply = &box->reply;
+        return 0;
+}
+
+void gw_bus_status_reply_own(Gw__Envelope *reply, void *storage) {
+        assert(reply->body_case == GW__ENVELOPE__BODY_STATUS_REPLY && reply->status_reply);
+        ((StatusReplyBox *) reply->status_reply)->storage = storage;
+}
+
+bool gw_bus_status_reply_free(Gw__Envelope *reply) {
+        StatusReplyBox *box;
+
+        if (reply->body_case != GW__ENVELOPE__BODY_STATUS_REPLY || !reply->status_reply)
+                return false;
+        box = (StatusReplyBox *) reply->status_reply;
+        free(box->storage);
+        free(box);
+        reply->status_reply = NULL;
+        reply->body_case = GW__ENVELOPE__BODY__NOT_SET;
+        return true;
+}
 
 int gw_bus_ctl_call(const GwConf *c, Gw__Service target, Gw__Envelope *req,
                     uint64_t timeout_usec, Gw__Envelope **ret_reply) {

@@ -550,51 +550,47 @@ static int target_from_addr(GwResolveTarget *t, int family, const void *addr, ui
 
 static void query_handle_addr(GwResolveQuery *q, size_t host, int type, int status,
                               unsigned char *abuf, int alen) {
+        struct ares_addrttl a4[ADDRS_PER_LOOKUP_MAX];
+        struct ares_addr6ttl a6[ADDRS_PER_LOOKUP_MAX];
         Host *h = &q->hosts[host];
+        bool v4 = type == DNS_TYPE_A;
         GwResolveTarget *targets;
         int n = ADDRS_PER_LOOKUP_MAX;
 
         if (status == ARES_SUCCESS) {
-                if (type == DNS_TYPE_A) {
-                        struct ares_addrttl a[ADDRS_PER_LOOKUP_MAX];
-                        status = ares_parse_a_reply(abuf, alen, NULL, a, &n);
-                        if (status == ARES_SUCCESS && n <= 0)
-                                status = ARES_ENODATA;
-                        if (status == ARES_SUCCESS) {
-                                targets = calloc((size_t) n, sizeof(*targets));
-                                if (!targets) {
-                                        error_merge(&h->error, -ENOMEM);
-                                        return;
-                                }
-                                for (int i = 0; i < n; i++)
-                                        target_from_addr(&targets[i], AF_INET, &a[i].ipaddr, h->port,
-                                                         (uint32_t) MAX(a[i].ttl, 0), h);
-                                free(h->v4);
-                                h->v4 = targets;
-                                h->n_v4 = (size_t) n;
-                        }
-                } else {
-                        struct ares_addr6ttl a[ADDRS_PER_LOOKUP_MAX];
-                        status = ares_parse_aaaa_reply(abuf, alen, NULL, a, &n);
-                        if (status == ARES_SUCCESS && n <= 0)
-                                status = ARES_ENODATA;
-                        if (status == ARES_SUCCESS) {
-                                targets = calloc((size_t) n, sizeof(*targets));
-                                if (!targets) {
-                                        error_merge(&h->error, -ENOMEM);
-                                        return;
-                                }
-                                for (int i = 0; i < n; i++)
-                                        target_from_addr(&targets[i], AF_INET6, &a[i].ip6addr, h->port,
-                                                         (uint32_t) MAX(a[i].ttl, 0), h);
-                                free(h->v6);
-                                h->v6 = targets;
-                                h->n_v6 = (size_t) n;
-                        }
-                }
+                if (v4)
+                        status = ares_parse_a_reply(abuf, alen, NULL, a4, &n);
+                else
+                        status = ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n);
+                if (status == ARES_SUCCESS && n <= 0)
+                        status = ARES_ENODATA;
         }
-        if (status != ARES_SUCCESS)
+        if (status != ARES_SUCCESS) {
                 error_merge(&h->error, errno_from_ares(status));
+                return;
+        }
+
+        targets = calloc((size_t) n, sizeof(*targets));
+        if (!targets) {
+                error_merge(&h->error, -ENOMEM);
+                return;
+        }
+        for (int i = 0; i < n; i++)
+                if (v4)
+                        target_from_addr(&targets[i], AF_INET, &a4[i].ipaddr, h->port,
+                                         (uint32_t) MAX(a4[i].ttl, 0), h);
+                else
+                        target_from_addr(&targets[i], AF_INET6, &a6[i].ip6addr, h->port,
+                                         (uint32_t) MAX(a6[i].ttl, 0), h);
+        if (v4) {
+                free(h->v4);
+                h->v4 = targets;
+                h->n_v4 = (size_t) n;
+        } else {
+                free(h->v6);
+                h->v6 = targets;
+                h->n_v6 = (size_t) n;
+        }
 }
 
 static void on_ares_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {

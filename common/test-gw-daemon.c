@@ -6,14 +6,15 @@
 #include <sys/stat.h>
 
 #include "gw-daemon.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 
 TEST(mkdir_parents) {
-        char dir[] = "/tmp/gw-test-daemon-XXXXXX", path[256], cmd[300];
+        const char *dir = gw_test_tmpdir("gw-test-daemon");
+        char path[256], cmd[300];
         struct stat st;
 
         umask(022);
-        ASSERT_NOT_NULL(mkdtemp(dir));
         snprintf(path, sizeof path, "%s/a/b/c", dir);
         ASSERT_OK(gw_mkdir_parents(path, 0700));
         ASSERT_EQ(stat(path, &st), 0);
@@ -34,8 +35,7 @@ TEST(mkdir_parents) {
         ASSERT_ERROR(gw_mkdir_parents("", 0700), EINVAL);
         ASSERT_ERROR(gw_mkdir_parents("/proc/self/no/such", 0700), ENOENT);
 
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        ASSERT_EQ(system(cmd), 0);
+        gw_test_rm_rf(dir);
 }
 
 DEFINE_TEST_MAIN

@@ -138,26 +138,40 @@ static int load_config(GwConf **ret) {
 
 /* ------------------------------------------------------------------ status */
 
-/* One StatusRequest to 'target'. On success *ret is its reply, holding a
- * StatusReply; otherwise a negative errno and, for an ErrorReply, its text. */
-static int ask_status(const GwConf *c, Gw__Service target, Gw__Envelope **ret, char **ret_message) {
-        Gw__Envelope req = GW__ENVELOPE__INIT;
-        Gw__StatusRequest sr = GW__STATUS_REQUEST__INIT;
+/* The running gateway's pid, or minus the exit code after saying why there is none. */
+static int gateway_pid(const GwConf *conf) {
+        int r;
+
+        r = gw_gateway_pid(conf);
+        if (r < 0) {
+                fprintf(stderr, "gwctl: Failed to read the gateway's pid file in '%s': %s\n",
+                        conf->runtime_dir, strerror(-r));
+                return -EXIT_FAILURE;
+        }
+        if (r == 0) {
+                fprintf(stderr, "gwctl: gateway is not running\n");
+                return -EXIT_NOT_RUNNING;
+        }
+        return r;
+}
+
+/* 'req' to 'target' over its control socket, 1 s at most. On success *ret is the reply,
+ * whose body is 'want' (protobuf-c sets a body's pointer with its case); otherwise a
+ * negative errno and, for an ErrorReply, its text in *ret_message. */
+static int ask(const GwConf *c, Gw__Service target, Gw__Envelope *req, Gw__Envelope__BodyCase want,
+               Gw__Envelope **ret, char **ret_message) {
         Gw__Envelope *reply = NULL;
         int r;
 
-        req.source = GW__SERVICE__SERVICE_GWCTL;
-        req.body_case = GW__ENVELOPE__BODY_STATUS_REQUEST;
-        req.status_request = &sr;
-        r = gw_bus_ctl_call(c, target, &req, CTL_TIMEOUT_USEC, &reply);
+        req->source = GW__SERVICE__SERVICE_GWCTL;
+        r = gw_bus_ctl_call(c, target, req, CTL_TIMEOUT_USEC, &reply);
         if (r < 0)
                 return r;
-
-        if (reply->body_case == GW__ENVELOPE__BODY_STATUS_REPLY && reply->status_reply) {
+        if (reply->body_case == want) {
                 *ret = reply;
                 return 0;
         }
-        if (reply->body_case == GW__ENVELOPE__BODY_ERROR_REPLY && reply->error_reply) {
+        if (reply->body_case == GW__ENVELOPE__BODY_ERROR_REPLY) {
                 r = reply->error_reply->errno_value > 0 ? -reply->error_reply->errno_value : -EIO;
                 if (!isempty(reply->error_reply->message))
                         *ret_message = strdup(reply->error_reply->message);
@@ -165,6 +179,16 @@ static int ask_status(const GwConf *c, Gw__Service target, Gw__Envelope **ret, c
                 r = -EBADMSG;
         gw__envelope__free_unpacked(reply, NULL);
         return r;
+}
+
+/* One StatusRequest to 'target'; *ret holds a StatusReply. */
+static int ask_status(const GwConf *c, Gw__Service target, Gw__Envelope **ret, char **ret_message) {
+        Gw__Envelope req = GW__ENVELOPE__INIT;
+        Gw__StatusRequest sr = GW__STATUS_REQUEST__INIT;
+
+        req.body_case = GW__ENVELOPE__BODY_STATUS_REQUEST;
+        req.status_request = &sr;
+        return ask(c, target, &req, GW__ENVELOPE__BODY_STATUS_REPLY, ret, ret_message);
 }
 
 static const Gw__StatusReply *reply_of(const Gw__Envelope *e) {
@@ -379,16 +403,9 @@ static int verb_status(void) {
         if (r < 0)
                 return -r;
 
-        r = gw_gateway_pid(conf);
-        if (r < 0) {
-                fprintf(stderr, "gwctl: Failed to read the gateway's pid file in '%s': %s\n",
-                        conf->runtime_dir, strerror(-r));
-                return EXIT_FAILURE;
-        }
-        if (r == 0) {
-                fprintf(stderr, "gwctl: gateway is not running\n");
-                return EXIT_NOT_RUNNING;
-        }
+        r = gateway_pid(conf);
+        if (r < 0)
+                return -r;
         s.gateway_pid = r;
 
         s.supd_error = ask_status(conf, GW__SERVICE__SERVICE_GWSUPD, &s.supd, &s.supd_message);
@@ -476,28 +493,17 @@ static int ask_line(const GwConf *c, Gw__Service target, Gw__Envelope *req, unsi
         Gw__Envelope *reply = NULL;
         int r;
 
-        req->source = GW__SERVICE__SERVICE_GWCTL;
         req->has_correlation_id = false;
         req->instance_id = 0;
-        r = gw_bus_ctl_call(c, target, req, CTL_TIMEOUT_USEC, &reply);
+        r = ask(c, target, req, GW__ENVELOPE__BODY_LINE_STATUS_REPLY, &reply, ret_message);
         if (r < 0)
                 return r;
-        if (reply->body_case == GW__ENVELOPE__BODY_LINE_STATUS_REPLY && reply->line_status_reply) {
-                *ret_entry = NULL;
-                for (size_t i = 0; i < reply->line_status_reply->n_lines; i++)
-                        if (reply->line_status_reply->lines[i]->port == port)
-                                *ret_entry = reply->line_status_reply->lines[i];
-                *ret = reply;
-                return 0;
-        }
-        if (reply->body_case == GW__ENVELOPE__BODY_ERROR_REPLY && reply->error_reply) {
-                r = reply->error_reply->errno_value > 0 ? -reply->error_reply->errno_value : -EIO;
-                if (!isempty(reply->error_reply->message))
-                        *ret_message = strdup(reply->error_reply->message);
-        } else
-                r = -EBADMSG;
-        gw__envelope__free_unpacked(reply, NULL);
-        return r;
+        *ret_entry = NULL;
+        for (size_t i = 0; i < reply->line_status_reply->n_lines; i++)
+                if (reply->line_status_reply->lines[i]->port == port)
+                        *ret_entry = reply->line_status_reply->lines[i];
+        *ret = reply;
+        return 0;
 }
 
 static void envelope_freep(Gw__Envelope **e) {
@@ -752,16 +758,9 @@ static int verb_line(int argc, char **argv) {
         if (!gw_conf_line_by_port(conf, (unsigned) port))
                 return -usage_error("line %lu is not configured in '%s'", port, arg.config);
 
-        r = gw_gateway_pid(conf);
-        if (r < 0) {
-                fprintf(stderr, "gwctl: Failed to read the gateway's pid file in '%s': %s\n",
-                        conf->runtime_dir, strerror(-r));
-                return EXIT_FAILURE;
-        }
-        if (r == 0) {
-                fprintf(stderr, "gwctl: gateway is not running\n");
-                return EXIT_NOT_RUNNING;
-        }
+        r = gateway_pid(conf);
+        if (r < 0)
+                return -r;
 
         if (streq(action, "status"))
                 return line_status(conf, (unsigned) port);

@@ -13,6 +13,7 @@
 #include "gw-bus.h"
 #include "gw-sockaddr.h"
 #include "mediad-rtcp.h"
+#include "mediad-udp.h"
 
 #define RECV_BURST       8
 #define RTP_SEQ_MOD      (UINT32_C(1) << 16)
@@ -24,6 +25,7 @@
 struct Rtcp {
         sd_event *event;
         sd_event_source *io, *timer;
+        MediaUdpReader reader;               /* how io reads fd */
         int fd;
         struct sockaddr_storage local;
         struct sockaddr_storage remote;      /* RTCP address of the peer; AF_UNSPEC: unknown */
@@ -448,35 +450,15 @@ void rtcp_receive(Rtcp *r, const uint8_t *buf, size_t n, const struct sockaddr *
         }
 }
 
-static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        Rtcp *r = userdata;
-        uint8_t buf[RTCP_MAX_PACKET];
-
-        for (unsigned i = 0; i < RECV_BURST; i++) {
-                struct sockaddr_storage from;
-                socklen_t fromlen = sizeof(from);
-                ssize_t n;
-
-                n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
-                if (n < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
-                                return 0;
-                        continue;                        /* ICMP errors of our sends */
-                }
-                if ((size_t) n > sizeof(buf)) {
-                        r->c.malformed++;
-                        continue;
-                }
-                rtcp_receive(r, buf, (size_t) n, (struct sockaddr *) &from, fromlen);
-        }
-        return 0;
+static void on_datagram(void *userdata, const uint8_t *buf, size_t n, const struct sockaddr *from,
+                        socklen_t fromlen) {
+        rtcp_receive(userdata, buf, n, from, fromlen);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
 
 int rtcp_new(sd_event *e, const struct sockaddr_storage *rtp_local, uint32_t ssrc, Rtcp **ret) {
         _cleanup_(rtcp_freep) Rtcp *t = NULL;
-        socklen_t len;
         int r;
 
         t = calloc(1, sizeof(*t));
@@ -495,15 +477,14 @@ int rtcp_new(sd_event *e, const struct sockaddr_storage *rtp_local, uint32_t ssr
                 return -EINVAL;
         gw_sockaddr_set_port(&t->local, (uint16_t) (gw_sockaddr_port(GW_SOCKADDR(rtp_local)) + 1));
 
-        t->fd = socket(t->local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (t->fd < 0)
-                return -errno;
-        if (bind(t->fd, (struct sockaddr *) &t->local, gw_sockaddr_len(&t->local)) < 0)
-                return -errno;
-        len = sizeof(t->local);
-        if (getsockname(t->fd, (struct sockaddr *) &t->local, &len) < 0)
-                return -errno;
-        r = sd_event_add_io(e, &t->io, t->fd, EPOLLIN, on_io, t);
+        r = media_udp_open(&t->local, &t->fd);
+        if (r < 0)
+                return r;
+        t->reader = (MediaUdpReader) {
+                .datagram = on_datagram, .userdata = t, .max = RTCP_MAX_PACKET,
+                .oversize = &t->c.malformed, .burst = RECV_BURST,
+        };
+        r = media_udp_watch(e, t->fd, &t->reader, &t->io);
         if (r < 0)
                 return r;
         r = sd_event_add_time(e, &t->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, t);

@@ -11,16 +11,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gw-bus.h"
 #include "gw-macro.h"
 #include "gw-sockaddr.h"
 #include "mediad-rtp.h"
+#include "mediad-udp.h"
 
-#define RECV_BURST 32          /* datagrams per wake-up, so one busy session cannot starve the loop */
+#define RECV_BURST 32          /* datagrams per wake-up */
 
 static const char event_digits[16] = "0123456789*#ABCD";
 
 struct RtpSession {
         sd_event_source *io;
+        MediaUdpReader reader;               /* how io reads fd */
         int fd;
         char call_id[128];
         struct sockaddr_storage local;
@@ -213,36 +216,9 @@ static void send_packet(RtpSession *s, const uint8_t *pkt, size_t n) {
         rtcp_rtp_sent(s->rtcp, n - RTP_HEADER);
 }
 
-static uint64_t arrival_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        RtpSession *s = userdata;
-        uint8_t buf[RTP_MAX_PACKET];
-
-        for (unsigned i = 0; i < RECV_BURST; i++) {
-                struct sockaddr_storage from;
-                socklen_t fromlen = sizeof(from);
-                ssize_t n;
-
-                n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
-                if (n < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
-                                return 0;
-                        /* ICMP errors of our sends come back here (ECONNREFUSED): counted at send. */
-                        continue;
-                }
-                if ((size_t) n > sizeof(buf)) {
-                        s->c.malformed++;
-                        continue;
-                }
-                rtp_session_receive(s, buf, (size_t) n, (struct sockaddr *) &from, fromlen);
-        }
-        return 0;
+static void on_datagram(void *userdata, const uint8_t *buf, size_t n, const struct sockaddr *from,
+                        socklen_t fromlen) {
+        rtp_session_receive(userdata, buf, n, from, fromlen);
 }
 
 int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *userdata, RtpSession **ret) {
@@ -270,17 +246,14 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
         if (r < 0)
                 return r;
 
-        s->fd = socket(s->local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (s->fd < 0)
-                return -errno;
-        if (bind(s->fd, (struct sockaddr *) &s->local, gw_sockaddr_len(&s->local)) < 0)
-                return -errno;
-        {
-                socklen_t len = sizeof(s->local);          /* the port, if the kernel chose it */
-                if (getsockname(s->fd, (struct sockaddr *) &s->local, &len) < 0)
-                        return -errno;
-        }
-        r = sd_event_add_io(e, &s->io, s->fd, EPOLLIN, on_io, s);
+        r = media_udp_open(&s->local, &s->fd);
+        if (r < 0)
+                return r;
+        s->reader = (MediaUdpReader) {
+                .datagram = on_datagram, .userdata = s, .max = RTP_MAX_PACKET,
+                .oversize = &s->c.malformed, .burst = RECV_BURST,
+        };
+        r = media_udp_watch(e, s->fd, &s->reader, &s->io);
         if (r < 0)
                 return r;
         /* RTCP on the odd port beside it; without it the call still has audio. */
@@ -479,7 +452,7 @@ void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const stru
                         s->c.bad_pt++;
                         return;
                 }
-                now = arrival_usec();
+                now = now_usec(CLOCK_MONOTONIC);
                 s->c.rx++;
                 rtcp_rtp_received(s->rtcp, h.ssrc, h.seq, h.ts, true, now);
                 if (!may_receive(s))
@@ -498,7 +471,7 @@ void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const stru
                         return;
                 }
                 s->c.rx++;
-                rtcp_rtp_received(s->rtcp, h.ssrc, h.seq, h.ts, false, arrival_usec());
+                rtcp_rtp_received(s->rtcp, h.ssrc, h.seq, h.ts, false, now_usec(CLOCK_MONOTONIC));
                 /* One event per timestamp: updates and the repeated end packets share it. */
                 if (h.payload[0] >= sizeof(event_digits))
                         return;                           /* not a DTMF event (e.g. fax tones) */
@@ -534,7 +507,7 @@ bool rtp_session_playout(RtpSession *s, int16_t out[GW_PCM_SAMPLES]) {
                 return false;
         }
         /* The line's clock: this is called once per down frame. */
-        return playout_buffer_get(&s->playout, out, arrival_usec());
+        return playout_buffer_get(&s->playout, out, now_usec(CLOCK_MONOTONIC));
 }
 
 bool rtp_session_receiving(const RtpSession *s) {

@@ -7,7 +7,11 @@
  * that caused it; the client transactions sent there end with
  * OUTCOME_TRANSPORT. The kernel also sets the socket's pending error, which
  * the next sendto() reports for whatever destination: such a send is retried
- * once. */
+ * once.
+ *
+ * The lowest layer: what comes in goes up through the TransportHandlers the
+ * manager registered (datagrams to sigd-message.c, ICMP errors to the requests
+ * and calls). */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <linux/errqueue.h>
@@ -20,6 +24,11 @@
 #include "gw-log.h"
 #include "gw-sockaddr.h"
 #include "sigd-manager.h"
+#include "sigd-transport.h"
+
+void transport_set_handlers(Manager *m, const TransportHandlers *h) {
+        m->transport_handlers = h;
+}
 
 static bool errno_is_async_icmp(int e) {
         return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN ||
@@ -86,7 +95,9 @@ static void drain_errqueue(Manager *m) {
                         if (ee->ee_errno == EMSGSIZE)
                                 continue;                 /* path MTU news, not a dead peer */
                         m->counters.transport_errors++;
-                        manager_transport_error(m, (const struct sockaddr *) &dest, mh.msg_namelen, (int) ee->ee_errno);
+                        if (m->transport_handlers && m->transport_handlers->error)
+                                m->transport_handlers->error(m, (const struct sockaddr *) &dest, mh.msg_namelen,
+                                                             (int) ee->ee_errno);
                 }
         }
 }
@@ -102,7 +113,6 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 struct sockaddr_storage from = {};
                 socklen_t fromlen = sizeof(from);
                 ssize_t k = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
-                RxResult rx;
 
                 if (k < 0) {
                         if (errno == EAGAIN || errno == EINTR)
@@ -119,7 +129,8 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                         m->counters.dropped++;
                         continue;
                 }
-                (void) manager_handle_datagram(m, buf, (size_t) k, (const struct sockaddr *) &from, fromlen, &rx);
+                if (m->transport_handlers && m->transport_handlers->datagram)
+                        m->transport_handlers->datagram(m, buf, (size_t) k, (const struct sockaddr *) &from, fromlen);
                 explicit_bzero(buf, (size_t) k);          /* it may have held an SRTP key (SDP a=crypto) */
         }
         return 0;
