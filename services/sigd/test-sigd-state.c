@@ -86,13 +86,13 @@ static pid_t sipp_start(const char *scenario, const char *addr, uint16_t port, c
         if (remote)
                 pid = gw_test_spawn((char *const[]) { UNCONST(sipp), UNCONST(remote), "-sf", UNCONST(scenario),
                                                       "-s", UNCONST(service), "-i", UNCONST(addr), "-p", port_s,
-                                                      "-mi", UNCONST(addr), "-mp", mport_s, "-m", "1",
+                                                      "-mi", UNCONST(addr), "-mp", mport_s, "-m", "1", "-d", "2500",
                                                       "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err",
                                                       "-error_file", err, NULL },
                                     NULL, GW_TEST_SPAWN_NULL_STDOUT | GW_TEST_SPAWN_DIE_WITH_TEST);
         else
                 pid = gw_test_spawn((char *const[]) { UNCONST(sipp), "-sf", UNCONST(scenario), "-i", UNCONST(addr),
-                                                      "-p", port_s, "-mi", UNCONST(addr), "-mp", mport_s, "-m", "1",
+                                                      "-p", port_s, "-mi", UNCONST(addr), "-mp", mport_s, "-m", "1", "-d", "2500",
                                                       "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err",
                                                       "-error_file", err, NULL },
                                     NULL, GW_TEST_SPAWN_NULL_STDOUT | GW_TEST_SPAWN_DIE_WITH_TEST);
