@@ -126,6 +126,26 @@ static void publish_digit(GwBus *b, const char *d) {
         ASSERT_OK(gw_bus_publish_auto(b, "1", &env));
 }
 
+/* SIPp's own address: test-sigd-call's SIPp peers live on 127.0.0.2-4, so the two can run at once. */
+#define SIPP_ADDR "127.0.0.12"
+
+/* Is addr:port bound by some UDP socket? Read from /proc/net/udp, which binds nothing
+ * itself: a bind probe could take the port just as SIPp wants it. */
+static bool udp_bound(const char *addr, uint16_t port) {
+        FILE *f = fopen("/proc/net/udp", "re");
+        struct in_addr a;
+        char want[32], line[256];
+        bool found = false;
+
+        ASSERT_NOT_NULL(f);
+        ASSERT_EQ(inet_pton(AF_INET, addr, &a), 1);
+        snprintf(want, sizeof want, " %08X:%04X ", a.s_addr, port);
+        while (!found && fgets(line, sizeof line, f))
+                found = strstr(line, want) != NULL;
+        fclose(f);
+        return found;
+}
+
 static uint16_t free_port(const char *addr) {
         struct sockaddr_in sin = { .sin_family = AF_INET };
         socklen_t len = sizeof(sin);
@@ -148,7 +168,7 @@ TEST(call_over_the_bus) {
         Manager *m = NULL;
         GwBus *sigd = NULL, *line = NULL, *media = NULL, *regd = NULL;
         Peer lp = {}, mp = {}, rp = {};
-        uint16_t port = free_port("127.0.0.2");
+        uint16_t port = free_port(SIPP_ADDR);
         uint64_t t_last = 0;
         int status;
         pid_t pid;
@@ -161,7 +181,7 @@ TEST(call_over_the_bus) {
         ASSERT_NOT_NULL(mkdtemp(dir));
         snprintf(text, sizeof text,
                  "sip:\n  listen: 127.0.0.1:5060\n  trusted_sources: [\"127.0.0.0/8\"]\n"
-                 "profiles:\n  - name: p\n    proxy: 127.0.0.2:%u\n    domain: test.invalid\n"
+                 "profiles:\n  - name: p\n    proxy: " SIPP_ADDR ":%u\n    domain: test.invalid\n"
                  "    dial_plan: \"[2-9]xxx\"\n"
                  "lines:\n  - port: 1\n    number: \"1001\"\n"
                  "bus:\n  runtime_dir: %s\n", port, dir);
@@ -170,7 +190,7 @@ TEST(call_over_the_bus) {
         ((struct sockaddr_in *) &conf->sip_listen_addr)->sin_port = 0;
 
         snprintf(port_s, sizeof port_s, "%u", port);
-        snprintf(mport_s, sizeof mport_s, "%u", free_port("127.0.0.2"));
+        snprintf(mport_s, sizeof mport_s, "%u", free_port(SIPP_ADDR));
         pid = fork();
         ASSERT_TRUE(pid >= 0);
         if (pid == 0) {
@@ -178,10 +198,15 @@ TEST(call_over_the_bus) {
                 dup2(devnull, STDIN_FILENO);
                 dup2(devnull, STDOUT_FILENO);
                 execl(sipp, "sipp", "-sf", GW_SOURCE_ROOT "/tests/integration/sipp/call-uas-answer.xml", "-i",
-                      "127.0.0.2", "-p", port_s, "-mi", "127.0.0.2", "-mp", mport_s, "-m", "1", "-timeout", "30s",
+                      SIPP_ADDR, "-p", port_s, "-mi", SIPP_ADDR, "-mp", mport_s, "-m", "1", "-timeout", "30s",
                       "-timeout_error", "-nostdin", (char *) NULL);
                 _exit(127);
         }
+
+        /* The INVITE must not find the port closed (a transport error) because SIPp is slow to start. */
+        for (unsigned i = 0; i < 200 && !udp_bound(SIPP_ADDR, port); i++)
+                usleep(50000);
+        ASSERT_TRUE(udp_bound(SIPP_ADDR, port));
 
         ASSERT_OK(sd_event_new(&e));
         ASSERT_OK(manager_new(e, conf, &m));
@@ -229,7 +254,7 @@ TEST(call_over_the_bus) {
         ASSERT_TRUE(lp.reversed);
         RUN_UNTIL(e, mp.rtp, 10000);
         RUN_UNTIL(e, rp.report[0], 10000);
-        snprintf(text, sizeof text, "p 127.0.0.2:%u alive", port);
+        snprintf(text, sizeof text, "p " SIPP_ADDR ":%u alive", port);
         ASSERT_STREQ(rp.report, text);
 
         publish_hook(line, false);
