@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gw-bus.c: the brokerless ZeroMQ bus: PUB/SUB mesh for daemons, ROUTER control sockets for tools. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,6 +15,7 @@
 #include "gw-bus.h"
 #include "gw-daemon.h"
 #include "gw-log.h"
+#include "gw-zsource.h"
 
 #define GW_BUS_BATCH 256                 /* messages handled per wake-up per socket */
 #define GW_BUS_HWM 20000
@@ -35,14 +37,12 @@ struct GwBus {
         void *pub;                       /* XPUB: it reads the subscriptions of whoever connects */
         void *sub;
         void *ctl;
-        sd_event_source *pub_source;
-        sd_event_source *sub_source;
-        sd_event_source *ctl_source;
+        GwZSource *pub_source;
+        GwZSource *sub_source;
+        GwZSource *ctl_source;
         sd_event_source *announce_source;
         bool announced;
         char listener_topic[64];         /* our own, see GW_BUS_LISTENER_TOPIC */
-        sd_event_source *post_source;
-        sd_event_source *defer_source;
 
         const GwBusHandler *handlers;
         size_t n_handlers;
@@ -107,11 +107,6 @@ uint64_t now_usec(clockid_t clock) {
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
-static int zmq_errno_neg(void) {
-        int e = zmq_errno();
-        return e > 0 ? -e : -EIO;
-}
-
 int gw_bus_endpoint(const GwConf *c, Gw__Service s, const char *kind, char *buf, size_t n) {
         const char *name = gw_service_to_string(s);
         const char *base;
@@ -162,25 +157,13 @@ int gw_bus_setup_curve(void *sock, const GwConf *c, bool server) {
         if (server) {
                 if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) < 0 ||
                     zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, c->bus_curve_secret_key, 40) < 0)
-                        return zmq_errno_neg();
+                        return gw_zmq_errno();
                 return 0;
         }
         if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, c->bus_curve_public_key, 40) < 0 ||
             zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, c->bus_curve_public_key, 40) < 0 ||
             zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, c->bus_curve_secret_key, 40) < 0)
-                return zmq_errno_neg();
-        return 0;
-}
-
-static int socket_common_options(void *sock) {
-        int linger = 0, hwm = GW_BUS_HWM, ivl = 50, ivl_max = 0;   /* 0: no back-off, a restarted peer is found within 50 ms */
-
-        if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
-            zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
-            zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) < 0 ||
-            zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) < 0 ||
-            zmq_setsockopt(sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) < 0)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         return 0;
 }
 
@@ -199,7 +182,7 @@ static int bind_endpoint(GwBus *b, void *sock, const char *kind) {
                 /* A previous instance killed with SIGKILL leaves its socket file behind. */
                 (void) unlink(ep + 6);
         if (zmq_bind(sock, ep) < 0)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         return 0;
 }
 
@@ -216,7 +199,7 @@ static int connect_endpoint(const GwConf *c, void *sock, Gw__Service s, const ch
                         return r;
         }
         if (zmq_connect(sock, ep) < 0)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         return 0;
 }
 
@@ -327,7 +310,7 @@ static int recv_pub_one(void *sock, void *userdata) {
 
         len = zmq_recv(sock, buf, sizeof buf - 1, ZMQ_DONTWAIT);
         if (len < 0)
-                return zmq_errno() == EAGAIN ? 0 : zmq_errno_neg();
+                return zmq_errno() == EAGAIN ? 0 : gw_zmq_errno();
         if ((size_t) len > sizeof buf - 1 || (size_t) len < 1 + n || (buf[0] != 0 && buf[0] != 1) ||
             memcmp(buf + 1, GW_BUS_LISTENER_TOPIC, n) != 0)
                 return 1;
@@ -346,7 +329,8 @@ static int recv_pub_one(void *sock, void *userdata) {
 
 /* Receive one multipart message; returns 1 if one was handled, 0 if none
  * pending, <0 on error. Extra or missing frames count as malformed. */
-static int recv_sub_one(GwBus *b) {
+static int recv_sub_one(void *sock, void *userdata) {
+        GwBus *b = userdata;
         zmq_msg_t topic, body;
         int more = 0, r;
         size_t more_len = sizeof more;
@@ -405,7 +389,8 @@ static void ctl_send_reply(GwBus *b, zmq_msg_t *identity, Gw__Envelope *reply) {
 }
 
 /* ROUTER frames from a REQ peer: [identity][empty][envelope]. */
-static int recv_ctl_one(GwBus *b) {
+static int recv_ctl_one(void *sock, void *userdata) {
+        GwBus *b = userdata;
         zmq_msg_t identity, part;
         _cleanup_(gw__envelope__free_unpackedp_) Gw__Envelope *req = NULL;
         Gw__Envelope reply = GW__ENVELOPE__INIT;
@@ -472,90 +457,6 @@ static int recv_ctl_one(GwBus *b) {
         return 1;
 }
 
-static bool socket_readable(void *sock) {
-        int events = 0;
-        size_t len = sizeof events;
-
-        if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) < 0)
-                return false;
-        return events & ZMQ_POLLIN;
-}
-
-/* ZMQ_FD is edge-triggered and any zmq call may consume the edge, so we
- * drain until ZMQ_EVENTS says empty, and re-check from a post source after
- * every other event. A batch limit keeps one busy peer from starving the loop. */
-static void bus_process(GwBus *b) {
-        bool more = false;
-
-        for (unsigned i = 0; i < GW_BUS_BATCH; i++)
-                if (recv_pub_one(b->pub, b) <= 0)
-                        break;
-        if (socket_readable(b->pub))
-                more = true;
-
-        for (unsigned i = 0; i < GW_BUS_BATCH; i++)
-                if (recv_sub_one(b) <= 0)
-                        break;
-        if (socket_readable(b->sub))
-                more = true;
-        if (b->ctl) {
-                for (unsigned i = 0; i < GW_BUS_BATCH; i++)
-                        if (recv_ctl_one(b) <= 0)
-                                break;
-                if (socket_readable(b->ctl))
-                        more = true;
-        }
-        if (more && b->defer_source)
-                (void) sd_event_source_set_enabled(b->defer_source, SD_EVENT_ONESHOT);
-}
-
-static int on_bus_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        bus_process(userdata);
-        return 0;
-}
-
-static int on_bus_post(sd_event_source *s, void *userdata) {
-        GwBus *b = userdata;
-
-        if (socket_readable(b->pub) || socket_readable(b->sub) || (b->ctl && socket_readable(b->ctl)))
-                bus_process(b);
-        return 0;
-}
-
-static int add_zmq_io(GwBus *b, void *sock, sd_event_source **ret) {
-        int fd;
-        size_t len = sizeof fd;
-        int r;
-
-        if (zmq_getsockopt(sock, ZMQ_FD, &fd, &len) < 0)
-                return zmq_errno_neg();
-        r = sd_event_add_io(b->event, ret, fd, EPOLLIN, on_bus_io, b);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_description(*ret, "bus-io");
-        return 0;
-}
-
-static int mkdir_p(const char *path, mode_t mode) {
-        char buf[512];
-        size_t n = strlen(path);
-
-        if (n >= sizeof buf)
-                return -ENAMETOOLONG;
-        memcpy(buf, path, n + 1);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = 0;
-                if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 /* Subscribe to our listener topic after the other subscriptions of this loop
  * iteration, so that a peer's XPUB, which reads a pipe's subscriptions in order,
  * has them all when it sees it. A later gw_bus_subscribe() announces it again. */
@@ -566,7 +467,7 @@ static int on_announce(sd_event_source *s, void *userdata) {
         if (b->announced)
                 (void) zmq_setsockopt(b->sub, ZMQ_UNSUBSCRIBE, b->listener_topic, n);
         if (zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, b->listener_topic, n) < 0)
-                return log_warning_errno(zmq_errno_neg(), "Failed to announce ourselves on the bus: %m"), 0;
+                return log_warning_errno(gw_zmq_errno(), "Failed to announce ourselves on the bus: %m"), 0;
         b->announced = true;
         return 0;
 }
@@ -589,22 +490,22 @@ int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
 
         if (snprintf(dir, sizeof dir, "%s/bus", c->runtime_dir) >= (int) sizeof dir)
                 return -ENAMETOOLONG;
-        r = mkdir_p(dir, 0750);
+        r = gw_mkdir_parents(dir, 0750);
         if (r < 0)
                 return r;
 
         b->zctx = zmq_ctx_new();
         if (!b->zctx)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
 
         b->pub = zmq_socket(b->zctx, ZMQ_XPUB);
         b->sub = zmq_socket(b->zctx, ZMQ_SUB);
         b->ctl = zmq_socket(b->zctx, ZMQ_ROUTER);
         if (!b->pub || !b->sub || !b->ctl)
-                return zmq_errno_neg();
-        if ((r = socket_common_options(b->pub)) < 0 ||
-            (r = socket_common_options(b->sub)) < 0 ||
-            (r = socket_common_options(b->ctl)) < 0)
+                return gw_zmq_errno();
+        if ((r = gw_zsocket_set_options(b->pub, GW_BUS_HWM)) < 0 ||
+            (r = gw_zsocket_set_options(b->sub, GW_BUS_HWM)) < 0 ||
+            (r = gw_zsocket_set_options(b->ctl, GW_BUS_HWM)) < 0)
                 return r;
 
         r = bind_endpoint(b, b->pub, "pub");
@@ -621,22 +522,15 @@ int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
                         return r;
         }
 
-        r = add_zmq_io(b, b->pub, &b->pub_source);
+        r = gw_zsource_new(e, b->pub, "bus-pub", GW_BUS_BATCH, recv_pub_one, b, &b->pub_source);
         if (r < 0)
                 return r;
-        r = add_zmq_io(b, b->sub, &b->sub_source);
+        r = gw_zsource_new(e, b->sub, "bus-sub", GW_BUS_BATCH, recv_sub_one, b, &b->sub_source);
         if (r < 0)
                 return r;
-        r = add_zmq_io(b, b->ctl, &b->ctl_source);
+        r = gw_zsource_new(e, b->ctl, "bus-ctl", GW_BUS_BATCH, recv_ctl_one, b, &b->ctl_source);
         if (r < 0)
                 return r;
-        r = sd_event_add_post(e, &b->post_source, on_bus_post, b);
-        if (r < 0)
-                return r;
-        r = sd_event_add_defer(e, &b->defer_source, on_bus_post, b);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_enabled(b->defer_source, SD_EVENT_OFF);
         snprintf(b->listener_topic, sizeof b->listener_topic, GW_BUS_LISTENER_TOPIC "%s/%016" PRIx64,
                  gw_service_to_string(self), b->instance_id);
         r = sd_event_add_defer(e, &b->announce_source, on_announce, b);
@@ -651,12 +545,10 @@ int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
 GwBus *gw_bus_free(GwBus *b) {
         if (!b)
                 return NULL;
-        sd_event_source_disable_unref(b->pub_source);
-        sd_event_source_disable_unref(b->sub_source);
-        sd_event_source_disable_unref(b->ctl_source);
+        gw_zsource_free(b->pub_source);
+        gw_zsource_free(b->sub_source);
+        gw_zsource_free(b->ctl_source);
         sd_event_source_disable_unref(b->announce_source);
-        sd_event_source_disable_unref(b->post_source);
-        sd_event_source_disable_unref(b->defer_source);
         if (b->pub)
                 zmq_close(b->pub);
         if (b->sub)
@@ -674,7 +566,7 @@ int gw_bus_subscribe(GwBus *b, const char *topic_prefix) {
         const char *p = topic_prefix ? topic_prefix : "";
 
         if (zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, p, strlen(p)) < 0)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         if (b->announced)
                 (void) sd_event_source_set_enabled(b->announce_source, SD_EVENT_ONESHOT);
         return 0;
@@ -731,12 +623,12 @@ int gw_bus_publish(GwBus *b, const char *topic, Gw__Envelope *env) {
             zmq_send(b->pub, buf, len, ZMQ_DONTWAIT) < 0) {
                 explicit_bzero(buf, len);
                 b->dropped_tx++;
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         }
         /* The packed message may hold a Secret (an SRTP key in MediaControl). */
         explicit_bzero(buf, len);
         b->tx++;
-        /* A send may swallow the SUB/ROUTER fd's edge; let the post source look. */
+        /* A send may swallow the SUB/ROUTER fd's edge; the sources' post check looks. */
         return 0;
 }
 
@@ -751,6 +643,13 @@ int gw_bus_publish_auto(GwBus *b, const char *key, Gw__Envelope *env) {
         else
                 snprintf(topic, sizeof topic, "%s", name);
         return gw_bus_publish(b, topic, env);
+}
+
+int gw_bus_publish_port(GwBus *b, unsigned port, Gw__Envelope *env) {
+        char key[16];
+
+        snprintf(key, sizeof key, "%u", port);
+        return gw_bus_publish_auto(b, key, env);
 }
 
 uint64_t gw_bus_instance_id(const GwBus *b) {
@@ -779,6 +678,45 @@ void gw_bus_counters(const GwBus *b, Gw__BusCounters *ret) {
 
 /* ---------------------------------------------------------------- tools */
 
+/* The reply and what it points to; reply first, so status_reply is the box. */
+typedef struct StatusReplyBox {
+        Gw__StatusReply reply;
+        Gw__BusCounters counters;
+        void *storage;
+} StatusReplyBox;
+
+int gw_bus_status_reply_new(const GwBus *b, Gw__Envelope *reply) {
+        StatusReplyBox *box = calloc(1, sizeof(*box));
+
+        if (!box)
+                return -ENOMEM;
+        gw__status_reply__init(&box->reply);
+        gw__bus_counters__init(&box->counters);
+        gw_bus_counters(b, &box->counters);
+        box->reply.counters = &box->counters;
+        reply->body_case = GW__ENVELOPE__BODY_STATUS_REPLY;
+        reply->status_reply = &box->reply;
+        return 0;
+}
+
+void gw_bus_status_reply_own(Gw__Envelope *reply, void *storage) {
+        assert(reply->body_case == GW__ENVELOPE__BODY_STATUS_REPLY && reply->status_reply);
+        ((StatusReplyBox *) reply->status_reply)->storage = storage;
+}
+
+bool gw_bus_status_reply_free(Gw__Envelope *reply) {
+        StatusReplyBox *box;
+
+        if (reply->body_case != GW__ENVELOPE__BODY_STATUS_REPLY || !reply->status_reply)
+                return false;
+        box = (StatusReplyBox *) reply->status_reply;
+        free(box->storage);
+        free(box);
+        reply->status_reply = NULL;
+        reply->body_case = GW__ENVELOPE__BODY__NOT_SET;
+        return true;
+}
+
 int gw_bus_ctl_call(const GwConf *c, Gw__Service target, Gw__Envelope *req,
                     uint64_t timeout_usec, Gw__Envelope **ret_reply) {
         void *zctx = NULL, *sock = NULL;
@@ -806,10 +744,10 @@ int gw_bus_ctl_call(const GwConf *c, Gw__Service target, Gw__Envelope *req,
 
         zctx = zmq_ctx_new();
         if (!zctx)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         sock = zmq_socket(zctx, ZMQ_REQ);
         if (!sock) {
-                r = zmq_errno_neg();
+                r = gw_zmq_errno();
                 goto finish;
         }
         (void) zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
@@ -817,14 +755,14 @@ int gw_bus_ctl_call(const GwConf *c, Gw__Service target, Gw__Envelope *req,
         if (r < 0)
                 goto finish;
         if (zmq_send(sock, buf, len, 0) < 0) {
-                r = zmq_errno_neg();
+                r = gw_zmq_errno();
                 goto finish;
         }
 
         item = (zmq_pollitem_t) { .socket = sock, .events = ZMQ_POLLIN };
         r = zmq_poll(&item, 1, (long) (timeout_usec / 1000));
         if (r < 0) {
-                r = zmq_errno_neg();
+                r = gw_zmq_errno();
                 goto finish;
         }
         if (r == 0) {
@@ -833,7 +771,7 @@ int gw_bus_ctl_call(const GwConf *c, Gw__Service target, Gw__Envelope *req,
         }
         zmq_msg_init(&msg);
         if (zmq_msg_recv(&msg, sock, 0) < 0) {
-                r = zmq_errno_neg();
+                r = gw_zmq_errno();
                 zmq_msg_close(&msg);
                 goto finish;
         }
@@ -859,12 +797,12 @@ int gw_bus_tap_open(const GwConf *c, void *zctx, const char *prefix, void **ret_
 
         sock = zmq_socket(zctx, ZMQ_SUB);
         if (!sock)
-                return zmq_errno_neg();
-        r = socket_common_options(sock);
+                return gw_zmq_errno();
+        r = gw_zsocket_set_options(sock, GW_BUS_HWM);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(bus_daemons); i++)
                 r = connect_endpoint(c, sock, bus_daemons[i], "pub");
         if (r >= 0 && zmq_setsockopt(sock, ZMQ_SUBSCRIBE, prefix ? prefix : "", prefix ? strlen(prefix) : 0) < 0)
-                r = zmq_errno_neg();
+                r = gw_zmq_errno();
         if (r < 0) {
                 zmq_close(sock);
                 return r;

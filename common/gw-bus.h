@@ -102,11 +102,23 @@ bool gw_bus_peer_listening(const GwBus *b, Gw__Service peer);
 int gw_bus_publish(GwBus *b, const char *topic, Gw__Envelope *env);
 /* Topic "<MessageName>" for the body case of env, or "<MessageName>/<key>" if key. */
 int gw_bus_publish_auto(GwBus *b, const char *key, Gw__Envelope *env);
+/* Topic "<MessageName>/<port>": a line's message, keyed by its port. */
+int gw_bus_publish_port(GwBus *b, unsigned port, Gw__Envelope *env);
 
 uint64_t gw_bus_instance_id(const GwBus *b);
 Gw__Service gw_bus_self(const GwBus *b);
 uint64_t gw_bus_next_correlation_id(GwBus *b);
 void gw_bus_counters(const GwBus *b, Gw__BusCounters *ret);  /* ret must be INIT'd */
+
+/* For a control handler answering StatusRequest: 'reply' becomes a StatusReply carrying
+ * this bus's counters, in one allocation. The daemon fills the rest of
+ * reply->status_reply and may hand what it allocated for that to
+ * gw_bus_status_reply_own(); gw_bus_status_reply_free() (from the ctl reply-free
+ * callback) frees both. -ENOMEM, reply untouched, if the allocation fails. */
+int gw_bus_status_reply_new(const GwBus *b, Gw__Envelope *reply);
+void gw_bus_status_reply_own(Gw__Envelope *reply, void *storage);   /* freed with free() */
+/* Frees a reply made by gw_bus_status_reply_new() and returns true; false for any other body. */
+bool gw_bus_status_reply_free(Gw__Envelope *reply);
 
 /* Name of a body case: "LineRegistration", or NULL. Uses descriptors only. */
 const char *gw_envelope_body_name(Gw__Envelope__BodyCase c);

@@ -32,6 +32,7 @@
 #include "gw-conf.h"
 #include "gw-digitmap.h"
 #include "gw-log.h"
+#include "gw-sockaddr.h"
 
 #define CONF_MAX_FILE_SIZE     (1024 * 1024)
 #define CONF_MAX_RUNTIME_DIR   80     /* leaves room for "/bus/linehwd.ctl" in sun_path */
@@ -269,23 +270,6 @@ int gw_parse_host_port(const char *s, GwHostPort *ret) {
         return 0;
 }
 
-static int sockaddr_from_ip(const char *ip, uint16_t port, struct sockaddr_storage *ret) {
-        struct sockaddr_storage ss = {};
-
-        if (inet_pton(AF_INET, ip, &((struct sockaddr_in *) &ss)->sin_addr) == 1) {
-                struct sockaddr_in *sin = (struct sockaddr_in *) &ss;
-                sin->sin_family = AF_INET;
-                sin->sin_port = htons(port);
-        } else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *) &ss)->sin6_addr) == 1) {
-                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &ss;
-                sin6->sin6_family = AF_INET6;
-                sin6->sin6_port = htons(port);
-        } else
-                return -EINVAL;
-        *ret = ss;
-        return 0;
-}
-
 int gw_parse_sockaddr(const char *s, uint16_t default_port, struct sockaddr_storage *ret) {
         GwHostPort hp = {};
         uint16_t port;
@@ -298,7 +282,7 @@ int gw_parse_sockaddr(const char *s, uint16_t default_port, struct sockaddr_stor
         if (!hp.is_ip || port == 0)
                 r = -EINVAL;
         else
-                r = sockaddr_from_ip(hp.host, port, ret);
+                r = gw_sockaddr_from_ip(hp.host, port, ret);
         gw_host_port_done(&hp);
         return r;
 }
@@ -317,7 +301,7 @@ int gw_parse_cidr(const char *s, GwCidr *ret) {
         ip = slash ? strndup(s, (size_t) (slash - s)) : strdup(s);
         if (!ip)
                 return -ENOMEM;
-        if (sockaddr_from_ip(ip, 0, &ss) < 0)
+        if (gw_sockaddr_from_ip(ip, 0, &ss) < 0)
                 return -EINVAL;
 
         if (ss.ss_family == AF_INET) {
@@ -889,10 +873,7 @@ static void print_cidr(const ConfKey *k, const void *field, FILE *f) {
         const GwCidr *c = field;
         char buf[INET6_ADDRSTRLEN] = "?";
 
-        if (c->addr.ss_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *) &c->addr)->sin_addr, buf, sizeof buf);
-        else
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) &c->addr)->sin6_addr, buf, sizeof buf);
+        (void) gw_sockaddr_ip_to_string(GW_SOCKADDR(&c->addr), buf, sizeof buf);
         fprintf(f, "\"%s/%u\"", buf, c->prefix);
 }
 

@@ -2,6 +2,7 @@
 /* gw-daemon.c: start-up, readiness, heartbeat and state files shared by every daemon. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -109,26 +110,6 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
-static int mkdir_parents_and(const char *path, mode_t mode) {
-        char buf[512];
-        size_t n = strlen(path);
-
-        if (n >= sizeof buf)
-                return -ENAMETOOLONG;
-        memcpy(buf, path, n + 1);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = 0;
-                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
 #define IN_SET_SERVICE(s, a, b, c, d) ((s) == (a) || (s) == (b) || (s) == (c) || (s) == (d))
 
 int gw_daemon_load_tone_plan(GwDaemon *d) {
@@ -211,7 +192,7 @@ int gw_daemon_init(GwDaemon *d, Gw__Service service, int argc, char **argv) {
                 d->state_dir = NULL;
                 return log_oom(), EXIT_FAILURE;
         }
-        r = mkdir_parents_and(d->state_dir, 0750);
+        r = gw_mkdir_parents(d->state_dir, 0750);
         if (r < 0)
                 return log_error_errno(r, "Failed to create '%s': %m", d->state_dir), EXIT_FAILURE;
 
@@ -305,6 +286,29 @@ void gw_daemon_done(GwDaemon *d) {
         free(d->state_dir);
         free(d->status_text);
         d->state_dir = d->status_text = NULL;
+}
+
+int gw_mkdir_parents(const char *path, mode_t mode) {
+        char buf[PATH_MAX];
+        size_t n = strlen(path);
+
+        if (n == 0)
+                return -EINVAL;
+        if (n >= sizeof buf)
+                return -ENAMETOOLONG;
+        memcpy(buf, path, n + 1);
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = 0;
+                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        /* An existing directory keeps its mode: tmpfiles.d or the operator owns it. */
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
 }
 
 int gw_state_write(const char *dir, const char *name, const void *data, size_t len) {

@@ -13,6 +13,7 @@
  * StateSyncRequest with its ServiceState. */
 #pragma once
 
+#include <sys/types.h>
 #include <time.h>
 #include <systemd/sd-event.h>
 
@@ -54,6 +55,10 @@ void gw_daemon_status(GwDaemon *d, const char *fmt, ...) _printf_(2, 3);
 /* Run the loop until SIGTERM; returns the exit code. */
 int gw_daemon_run(GwDaemon *d);
 void gw_daemon_done(GwDaemon *d);
+
+/* mkdir -p: the missing parents with mode 0755, 'path' itself with 'mode' (an existing one
+ * is left as it is). 0 when it exists afterwards, negative errno otherwise. */
+int gw_mkdir_parents(const char *path, mode_t mode);
 
 /* Atomically replace <state_dir>/<name> with data (write tmp, rename). */
 int gw_state_write(const char *dir, const char *name, const void *data, size_t len);

@@ -10,6 +10,7 @@
 
 #include "gw-bus.h"
 #include "gw-pcm.h"
+#include "gw-zsource.h"
 
 #define GW_PCM_BATCH 512                 /* frames handled per wake-up */
 /* About 2.5 s of audio for 64 lines; the queue only fills when the peer stalls. */
@@ -25,17 +26,10 @@ struct GwPcm {
         void *zctx;
         void *pub;
         void *sub;
-        sd_event_source *io_source;
-        sd_event_source *post_source;
-        sd_event_source *defer_source;
+        GwZSource *sub_source;
 
         uint64_t tx, rx, dropped_malformed, dropped_full, late;
 };
-
-static int zmq_errno_neg(void) {
-        int e = zmq_errno();
-        return e > 0 ? -e : -EIO;
-}
 
 static Gw__Service role_service(GwPcmRole role) {
         return role == GW_PCM_LINE ? GW__SERVICE__SERVICE_LINEHWD : GW__SERVICE__SERVICE_MEDIAD;
@@ -45,18 +39,6 @@ int gw_pcm_endpoint(const GwConf *c, GwPcmRole role, char *buf, size_t n) {
         if (!c || (role != GW_PCM_LINE && role != GW_PCM_MEDIA))
                 return -EINVAL;
         return gw_bus_endpoint(c, role_service(role), "pcm", buf, n);
-}
-
-static int socket_options(void *sock) {
-        int linger = 0, hwm = GW_PCM_HWM, ivl = 50, ivl_max = 0;
-
-        if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
-            zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm) < 0 ||
-            zmq_setsockopt(sock, ZMQ_RCVHWM, &hwm, sizeof hwm) < 0 ||
-            zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) < 0 ||
-            zmq_setsockopt(sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) < 0)
-                return zmq_errno_neg();
-        return 0;
 }
 
 static bool endpoint_is_tcp(const char *ep) {
@@ -102,7 +84,8 @@ static int frame_from_wire(const uint8_t *data, size_t len, GwPcmFrame *ret) {
 /* ---------------------------------------------------------------- receive */
 
 /* 1 if a message was taken (good or not), 0 if none pending, <0 on error. */
-static int recv_one(GwPcm *p) {
+static int recv_one(void *sock, void *userdata) {
+        GwPcm *p = userdata;
         uint8_t buf[sizeof(GwPcmFrame) + 1];
         GwPcmFrame f;
         int more = 0, n;
@@ -111,7 +94,7 @@ static int recv_one(GwPcm *p) {
 
         n = zmq_recv(p->sub, buf, sizeof buf, ZMQ_DONTWAIT);
         if (n < 0)
-                return zmq_errno() == EAGAIN ? 0 : zmq_errno_neg();
+                return zmq_errno() == EAGAIN ? 0 : gw_zmq_errno();
         /* A multipart message is not a frame: take all its parts, then drop it. */
         (void) zmq_getsockopt(p->sub, ZMQ_RCVMORE, &more, &more_len);
         for (int i = 0; more && i < 64; i++) {
@@ -129,39 +112,6 @@ static int recv_one(GwPcm *p) {
         if (p->handler)
                 p->handler(p, &f, p->userdata);
         return 1;
-}
-
-static bool sub_readable(GwPcm *p) {
-        int events = 0;
-        size_t len = sizeof events;
-
-        if (zmq_getsockopt(p->sub, ZMQ_EVENTS, &events, &len) < 0)
-                return false;
-        return events & ZMQ_POLLIN;
-}
-
-/* ZMQ_FD is edge-triggered and any zmq call (a send, too) may consume the
- * edge: drain until ZMQ_EVENTS says empty, look again after every other
- * event, and continue from a defer source when the batch limit stopped us. */
-static void pcm_process(GwPcm *p) {
-        for (unsigned i = 0; i < GW_PCM_BATCH; i++)
-                if (recv_one(p) <= 0)
-                        break;
-        if (sub_readable(p))
-                (void) sd_event_source_set_enabled(p->defer_source, SD_EVENT_ONESHOT);
-}
-
-static int on_pcm_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        pcm_process(userdata);
-        return 0;
-}
-
-static int on_pcm_post(sd_event_source *s, void *userdata) {
-        GwPcm *p = userdata;
-
-        if (sub_readable(p))
-                pcm_process(p);
-        return 0;
 }
 
 /* ---------------------------------------------------------------- setup */
@@ -185,7 +135,7 @@ static int bind_pub(GwPcm *p) {
                 (void) unlink(ep + 6);
         }
         if (zmq_bind(p->pub, ep) < 0)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         return 0;
 }
 
@@ -202,17 +152,16 @@ static int connect_sub(GwPcm *p) {
                         return r;
         }
         if (zmq_setsockopt(p->sub, ZMQ_SUBSCRIBE, "", 0) < 0)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         if (zmq_connect(p->sub, ep) < 0)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         return 0;
 }
 
 int gw_pcm_new(sd_event *e, const GwConf *c, GwPcmRole role, gw_pcm_handler_t h, void *userdata,
                GwPcm **ret) {
         _cleanup_(gw_pcm_freep) GwPcm *p = NULL;
-        int fd, one = 1, r;
-        size_t len = sizeof fd;
+        int one = 1, r;
 
         if (!e || !c || !ret || (role != GW_PCM_LINE && role != GW_PCM_MEDIA))
                 return -EINVAL;
@@ -228,16 +177,17 @@ int gw_pcm_new(sd_event *e, const GwConf *c, GwPcmRole role, gw_pcm_handler_t h,
 
         p->zctx = zmq_ctx_new();
         if (!p->zctx)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
         p->pub = zmq_socket(p->zctx, ZMQ_PUB);
         p->sub = zmq_socket(p->zctx, ZMQ_SUB);
         if (!p->pub || !p->sub)
-                return zmq_errno_neg();
-        if ((r = socket_options(p->pub)) < 0 || (r = socket_options(p->sub)) < 0)
+                return gw_zmq_errno();
+        if ((r = gw_zsocket_set_options(p->pub, GW_PCM_HWM)) < 0 ||
+            (r = gw_zsocket_set_options(p->sub, GW_PCM_HWM)) < 0)
                 return r;
         /* A full queue must fail the send (counted) rather than drop silently. */
         if (zmq_setsockopt(p->pub, ZMQ_XPUB_NODROP, &one, sizeof one) < 0)
-                return zmq_errno_neg();
+                return gw_zmq_errno();
 
         r = bind_pub(p);
         if (r < 0)
@@ -246,19 +196,9 @@ int gw_pcm_new(sd_event *e, const GwConf *c, GwPcmRole role, gw_pcm_handler_t h,
         if (r < 0)
                 return r;
 
-        if (zmq_getsockopt(p->sub, ZMQ_FD, &fd, &len) < 0)
-                return zmq_errno_neg();
-        r = sd_event_add_io(e, &p->io_source, fd, EPOLLIN, on_pcm_io, p);
+        r = gw_zsource_new(e, p->sub, "pcm-sub", GW_PCM_BATCH, recv_one, p, &p->sub_source);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_description(p->io_source, "pcm-io");
-        r = sd_event_add_post(e, &p->post_source, on_pcm_post, p);
-        if (r < 0)
-                return r;
-        r = sd_event_add_defer(e, &p->defer_source, on_pcm_post, p);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_enabled(p->defer_source, SD_EVENT_OFF);
 
         *ret = TAKE_PTR(p);
         return 0;
@@ -267,9 +207,7 @@ int gw_pcm_new(sd_event *e, const GwConf *c, GwPcmRole role, gw_pcm_handler_t h,
 GwPcm *gw_pcm_free(GwPcm *p) {
         if (!p)
                 return NULL;
-        sd_event_source_disable_unref(p->io_source);
-        sd_event_source_disable_unref(p->post_source);
-        sd_event_source_disable_unref(p->defer_source);
+        gw_zsource_free(p->sub_source);
         if (p->pub)
                 zmq_close(p->pub);
         if (p->sub)
@@ -288,7 +226,7 @@ int gw_pcm_send(GwPcm *p, const GwPcmFrame *f) {
                 return -EINVAL;
         frame_to_wire(f, buf);
         if (zmq_send(p->pub, buf, sizeof buf, ZMQ_DONTWAIT) < 0) {
-                int r = zmq_errno_neg();
+                int r = gw_zmq_errno();
                 if (r == -EAGAIN)
                         p->dropped_full++;
                 return r;

@@ -27,6 +27,7 @@
 #include "gw-log.h"
 #include "gw-macro.h"
 #include "gw-resolve.h"
+#include "gw-sockaddr.h"
 
 #define SIP_DEFAULT_PORT 5060
 
@@ -537,69 +538,59 @@ static int target_from_addr(GwResolveTarget *t, int family, const void *addr, ui
                 .weight = h ? h->weight : 0,
                 .ttl_s = h ? MIN(ttl_s, h->srv_ttl_s) : ttl_s,
         };
-        if (family == AF_INET) {
-                struct sockaddr_in *sin = (struct sockaddr_in *) &t->addr;
-                sin->sin_family = AF_INET;
-                sin->sin_port = htons(port);
-                memcpy(&sin->sin_addr, addr, sizeof(sin->sin_addr));
-                t->addr_len = sizeof(*sin);
-        } else {
-                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &t->addr;
-                sin6->sin6_family = AF_INET6;
-                sin6->sin6_port = htons(port);
-                memcpy(&sin6->sin6_addr, addr, sizeof(sin6->sin6_addr));
-                t->addr_len = sizeof(*sin6);
-        }
+        if (family == AF_INET)
+                memcpy(&((struct sockaddr_in *) &t->addr)->sin_addr, addr, sizeof(struct in_addr));
+        else
+                memcpy(&((struct sockaddr_in6 *) &t->addr)->sin6_addr, addr, sizeof(struct in6_addr));
+        t->addr.ss_family = (sa_family_t) family;
+        gw_sockaddr_set_port(&t->addr, port);
+        t->addr_len = gw_sockaddr_len(&t->addr);
         return 0;
 }
 
 static void query_handle_addr(GwResolveQuery *q, size_t host, int type, int status,
                               unsigned char *abuf, int alen) {
+        struct ares_addrttl a4[ADDRS_PER_LOOKUP_MAX];
+        struct ares_addr6ttl a6[ADDRS_PER_LOOKUP_MAX];
         Host *h = &q->hosts[host];
+        bool v4 = type == DNS_TYPE_A;
         GwResolveTarget *targets;
         int n = ADDRS_PER_LOOKUP_MAX;
 
         if (status == ARES_SUCCESS) {
-                if (type == DNS_TYPE_A) {
-                        struct ares_addrttl a[ADDRS_PER_LOOKUP_MAX];
-                        status = ares_parse_a_reply(abuf, alen, NULL, a, &n);
-                        if (status == ARES_SUCCESS && n <= 0)
-                                status = ARES_ENODATA;
-                        if (status == ARES_SUCCESS) {
-                                targets = calloc((size_t) n, sizeof(*targets));
-                                if (!targets) {
-                                        error_merge(&h->error, -ENOMEM);
-                                        return;
-                                }
-                                for (int i = 0; i < n; i++)
-                                        target_from_addr(&targets[i], AF_INET, &a[i].ipaddr, h->port,
-                                                         (uint32_t) MAX(a[i].ttl, 0), h);
-                                free(h->v4);
-                                h->v4 = targets;
-                                h->n_v4 = (size_t) n;
-                        }
-                } else {
-                        struct ares_addr6ttl a[ADDRS_PER_LOOKUP_MAX];
-                        status = ares_parse_aaaa_reply(abuf, alen, NULL, a, &n);
-                        if (status == ARES_SUCCESS && n <= 0)
-                                status = ARES_ENODATA;
-                        if (status == ARES_SUCCESS) {
-                                targets = calloc((size_t) n, sizeof(*targets));
-                                if (!targets) {
-                                        error_merge(&h->error, -ENOMEM);
-                                        return;
-                                }
-                                for (int i = 0; i < n; i++)
-                                        target_from_addr(&targets[i], AF_INET6, &a[i].ip6addr, h->port,
-                                                         (uint32_t) MAX(a[i].ttl, 0), h);
-                                free(h->v6);
-                                h->v6 = targets;
-                                h->n_v6 = (size_t) n;
-                        }
-                }
+                if (v4)
+                        status = ares_parse_a_reply(abuf, alen, NULL, a4, &n);
+                else
+                        status = ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n);
+                if (status == ARES_SUCCESS && n <= 0)
+                        status = ARES_ENODATA;
         }
-        if (status != ARES_SUCCESS)
+        if (status != ARES_SUCCESS) {
                 error_merge(&h->error, errno_from_ares(status));
+                return;
+        }
+
+        targets = calloc((size_t) n, sizeof(*targets));
+        if (!targets) {
+                error_merge(&h->error, -ENOMEM);
+                return;
+        }
+        for (int i = 0; i < n; i++)
+                if (v4)
+                        target_from_addr(&targets[i], AF_INET, &a4[i].ipaddr, h->port,
+                                         (uint32_t) MAX(a4[i].ttl, 0), h);
+                else
+                        target_from_addr(&targets[i], AF_INET6, &a6[i].ip6addr, h->port,
+                                         (uint32_t) MAX(a6[i].ttl, 0), h);
+        if (v4) {
+                free(h->v4);
+                h->v4 = targets;
+                h->n_v4 = (size_t) n;
+        } else {
+                free(h->v6);
+                h->v6 = targets;
+                h->n_v6 = (size_t) n;
+        }
 }
 
 static void on_ares_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
@@ -973,19 +964,9 @@ GwResolveResult *gw_resolve_result_free(GwResolveResult *res) {
 }
 
 const char *gw_resolve_target_to_string(const GwResolveTarget *t, char *buf, size_t size) {
-        char a[INET6_ADDRSTRLEN];
-
         if (!t || !buf || size == 0)
                 return NULL;
-        if (t->addr.ss_family == AF_INET) {
-                const struct sockaddr_in *sin = (const struct sockaddr_in *) &t->addr;
-                inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
-                snprintf(buf, size, "%s:%u", a, ntohs(sin->sin_port));
-        } else if (t->addr.ss_family == AF_INET6) {
-                const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *) &t->addr;
-                inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
-                snprintf(buf, size, "[%s]:%u", a, ntohs(sin6->sin6_port));
-        } else
+        if (gw_sockaddr_to_string(GW_SOCKADDR(&t->addr), buf, size) == -EAFNOSUPPORT)
                 snprintf(buf, size, "?");
         return buf;
 }

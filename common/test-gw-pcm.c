@@ -9,6 +9,7 @@
 
 #include "gw-bus.h"
 #include "gw-pcm.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 
 typedef struct Rx {
@@ -24,15 +25,7 @@ static void on_frame(GwPcm *p, const GwPcmFrame *f, void *userdata) {
 }
 
 static char *make_runtime_dir(void) {
-        char *d = strdup("/tmp/gw-test-pcm-XXXXXX");
-        ASSERT_NOT_NULL(mkdtemp(d));
-        return d;
-}
-
-static void rm_rf(const char *d) {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-        ASSERT_EQ(system(cmd), 0);
+        return strdup(gw_test_tmpdir("gw-test-pcm"));
 }
 
 static void fill(GwPcmFrame *f, uint16_t port, uint32_t seq, int16_t base) {
@@ -136,7 +129,7 @@ TEST(frames_both_ways) {
         gw_pcm_free(line);
         gw_pcm_free(media);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 /* A foreign PUB bound at linehwd's endpoint sends garbage: mediad's end drops and counts it. */
@@ -208,7 +201,7 @@ TEST(malformed_dropped) {
         zmq_ctx_term(zctx);
         gw_pcm_free(media);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 /* mediad restarts (a new GwPcm on the same endpoint): both directions heal. */
@@ -248,7 +241,7 @@ TEST(peer_restart) {
         gw_pcm_free(line);
         gw_pcm_free(media);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 /* tcp with the bus's CURVE keys. */
@@ -282,7 +275,7 @@ TEST(tcp_curve) {
         gw_pcm_free(line);
         gw_pcm_free(media);
         sd_event_unref(e);
-        rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 DEFINE_TEST_MAIN

@@ -6,155 +6,55 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "gw-macro.h"
 #include "gw-resolve.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 
 DEFINE_TEST_MAIN
 
 #define DNS_ADDR "127.0.0.1"
 
-static pid_t dnsmasq_pid = -1;
 static uint16_t dnsmasq_port;
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
-/* A free UDP port on DNS_ADDR, or a bound socket kept open (ret_fd) that never answers. */
-static uint16_t udp_port_on_loopback(int *ret_fd) {
-        struct sockaddr_in sin = { .sin_family = AF_INET };
-        socklen_t len = sizeof(sin);
-        int fd;
-
-        inet_pton(AF_INET, DNS_ADDR, &sin.sin_addr);
-        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ASSERT_TRUE(fd >= 0);
-        ASSERT_OK(bind(fd, (struct sockaddr *) &sin, sizeof(sin)));
-        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin, &len));
-        if (ret_fd)
-                *ret_fd = fd;
-        else
-                close(fd);
-        return ntohs(sin.sin_port);
-}
-
-static bool udp_port_in_use(uint16_t port) {
-        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-        int fd, k;
-
-        inet_pton(AF_INET, DNS_ADDR, &sin.sin_addr);
-        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        ASSERT_TRUE(fd >= 0);
-        k = bind(fd, (struct sockaddr *) &sin, sizeof(sin));
-        close(fd);
-        return k < 0 && errno == EADDRINUSE;
-}
-
-static void dnsmasq_stop(void) {
-        if (dnsmasq_pid > 0) {
-                kill(dnsmasq_pid, SIGTERM);
-                (void) waitpid(dnsmasq_pid, NULL, 0);
-                dnsmasq_pid = -1;
-        }
-}
-
-static bool have_dnsmasq(void) {
-        const char *paths[] = { "/usr/sbin/dnsmasq", "/sbin/dnsmasq", "/usr/bin/dnsmasq" };
-        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
-                if (access(paths[i], X_OK) == 0)
-                        return true;
-        return false;
-}
 
 /* Start (once) a dnsmasq authoritative for "test." with the records the tests use. Exits 77
  * if dnsmasq is not installed. */
 static void dnsmasq_start(void) {
-        char port_arg[32];
+        static const char *const records[] = {
+                /* SRV: priority order */
+                "--srv-host=_sip._udp.pbx.test,main.pbx.test,5070,10,50",
+                "--srv-host=_sip._udp.pbx.test,backup.pbx.test,5080,20,50",
+                "--host-record=main.pbx.test,127.0.0.41,30",
+                "--host-record=backup.pbx.test,127.0.0.42,30",
+                /* SRV: equal priority, equal weights */
+                "--srv-host=_sip._udp.lb.test,a.lb.test,5061,10,50",
+                "--srv-host=_sip._udp.lb.test,b.lb.test,5062,10,50",
+                "--host-record=a.lb.test,127.0.0.51",
+                "--host-record=b.lb.test,127.0.0.52",
+                /* SRV: equal priority, 90/10 weights */
+                "--srv-host=_sip._udp.skew.test,light.skew.test,5061,10,10",
+                "--srv-host=_sip._udp.skew.test,heavy.skew.test,5062,10,90",
+                "--host-record=light.skew.test,127.0.0.53",
+                "--host-record=heavy.skew.test,127.0.0.54",
+                /* SRV whose first target does not exist */
+                "--srv-host=_sip._udp.half.test,gone.half.test,5090,10,0",
+                "--srv-host=_sip._udp.half.test,ok.half.test,5091,20,0",
+                "--host-record=ok.half.test,127.0.0.55",
+                /* SRV saying "not offered" (target ".") */
+                "--srv-host=_sip._udp.nosvc.test",
+                /* no SRV at all */
+                "--host-record=plain.test,127.0.0.61",
+                "--host-record=dual.test,127.0.0.71,fd00::71",
+                "--host-record=v6only.test,fd00::81",
+                NULL
+        };
 
-        if (dnsmasq_pid > 0)
-                return;
-        if (!have_dnsmasq()) {
-                fprintf(stderr, "dnsmasq not installed, skipping.\n");
-                exit(77);
-        }
-
-        for (unsigned attempt = 0; attempt < 5; attempt++) {
-                pid_t pid;
-
-                dnsmasq_port = udp_port_on_loopback(NULL);
-                snprintf(port_arg, sizeof(port_arg), "--port=%u", dnsmasq_port);
-                const char *argv[] = {
-                        "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                        "--listen-address=" DNS_ADDR, port_arg, "--bind-interfaces", "--pid-file",
-                        "--local=/test/", "--local-ttl=7",
-                        geteuid() == 0 ? "--user=root" : "--local-ttl=7",
-                        geteuid() == 0 ? "--group=root" : "--local-ttl=7",
-                        /* SRV: priority order */
-                        "--srv-host=_sip._udp.pbx.test,main.pbx.test,5070,10,50",
-                        "--srv-host=_sip._udp.pbx.test,backup.pbx.test,5080,20,50",
-                        "--host-record=main.pbx.test,127.0.0.41,30",
-                        "--host-record=backup.pbx.test,127.0.0.42,30",
-                        /* SRV: equal priority, equal weights */
-                        "--srv-host=_sip._udp.lb.test,a.lb.test,5061,10,50",
-                        "--srv-host=_sip._udp.lb.test,b.lb.test,5062,10,50",
-                        "--host-record=a.lb.test,127.0.0.51",
-                        "--host-record=b.lb.test,127.0.0.52",
-                        /* SRV: equal priority, 90/10 weights */
-                        "--srv-host=_sip._udp.skew.test,light.skew.test,5061,10,10",
-                        "--srv-host=_sip._udp.skew.test,heavy.skew.test,5062,10,90",
-                        "--host-record=light.skew.test,127.0.0.53",
-                        "--host-record=heavy.skew.test,127.0.0.54",
-                        /* SRV whose first target does not exist */
-                        "--srv-host=_sip._udp.half.test,gone.half.test,5090,10,0",
-                        "--srv-host=_sip._udp.half.test,ok.half.test,5091,20,0",
-                        "--host-record=ok.half.test,127.0.0.55",
-                        /* SRV saying "not offered" (target ".") */
-                        "--srv-host=_sip._udp.nosvc.test",
-                        /* no SRV at all */
-                        "--host-record=plain.test,127.0.0.61",
-                        "--host-record=dual.test,127.0.0.71,fd00::71",
-                        "--host-record=v6only.test,fd00::81",
-                        NULL
-                };
-
-                pid = fork();
-                ASSERT_TRUE(pid >= 0);
-                if (pid == 0) {
-                        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-                        if (null >= 0 && !getenv("TEST_DNSMASQ_VERBOSE")) {
-                                dup2(null, STDOUT_FILENO);
-                                dup2(null, STDERR_FILENO);
-                        }
-                        execvp("dnsmasq", (char **) UNCONST(argv));
-                        _exit(127);
-                }
-                dnsmasq_pid = pid;
-
-                /* Ready once it holds the port; bounded: 100 x 20 ms. */
-                for (unsigned i = 0; i < 100; i++) {
-                        if (waitpid(pid, NULL, WNOHANG) == pid) {
-                                dnsmasq_pid = -1;
-                                break;  /* port taken meanwhile? try another */
-                        }
-                        if (udp_port_in_use(dnsmasq_port)) {
-                                atexit(dnsmasq_stop);
-                                fprintf(stderr, "dnsmasq %d serving on %s:%u\n", (int) pid, DNS_ADDR, dnsmasq_port);
-                                return;
-                        }
-                        usleep(20 * 1000);
-                }
-                dnsmasq_stop();
-        }
-        GW_TEST_FAIL("Could not start dnsmasq");
+        if (dnsmasq_port == 0)
+                dnsmasq_port = gw_test_dnsmasq(DNS_ADDR, 7, records);
 }
 
 /* --- running the loop --- */
@@ -178,26 +78,13 @@ static void on_resolved(GwResolveQuery *q, int error, const GwResolveResult *res
         o->calls++;
         o->done = true;
         o->error = error;
-        o->at_usec = now_usec();
+        o->at_usec = gw_test_now_usec();
         if (error == 0) {
                 ASSERT_NOT_NULL(result);
                 ASSERT_TRUE(result->n_targets > 0);
                 ASSERT_OK(gw_resolve_result_copy(result, &o->result));
         } else
                 ASSERT_TRUE(result == NULL);
-}
-
-/* Run e until *flag or timeout; bounded in time. */
-static void run_until(sd_event *e, const bool *flag, uint64_t timeout_usec) {
-        uint64_t end = now_usec() + timeout_usec;
-
-        while (!*flag && now_usec() < end)
-                ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
-}
-
-static void run_for(sd_event *e, uint64_t usec) {
-        bool never = false;
-        run_until(e, &never, usec);
 }
 
 static GwResolver *resolver_at(sd_event *e, const char *server) {
@@ -226,7 +113,7 @@ static void resolve(GwResolver *r, sd_event *e, const char *name, uint16_t port,
         *o = (Outcome) {};
         ASSERT_OK(gw_resolve_host(r, name, port, family, on_resolved, o, NULL));
         ASSERT_FALSE(o->done);          /* never called back synchronously */
-        run_until(e, &o->done, 5 * USEC_PER_SEC);
+        GW_TEST_RUN_UNTIL(e, o->done, 5 * USEC_PER_SEC);
         ASSERT_TRUE(o->done);
         ASSERT_EQ(o->calls, 1);
         ASSERT_EQ(gw_resolver_n_pending(r), 0);
@@ -507,7 +394,7 @@ typedef struct Ticker {
 
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         Ticker *t = userdata;
-        uint64_t now = now_usec();
+        uint64_t now = gw_test_now_usec();
 
         if (t->last_usec > 0)
                 t->max_gap_usec = MAX(t->max_gap_usec, now - t->last_usec);
@@ -529,15 +416,15 @@ TEST(resolve_dead_server_times_out) {
 
         ASSERT_OK(sd_event_new(&e));
         /* A bound socket that never reads: queries vanish, no ICMP error comes back. */
-        snprintf(server, sizeof(server), DNS_ADDR ":%u", udp_port_on_loopback(&silent));
+        snprintf(server, sizeof(server), DNS_ADDR ":%u", gw_test_port(SOCK_DGRAM, DNS_ADDR, 1, &silent));
         r = resolver_at(e, server);
 
         ASSERT_OK(sd_event_add_time_relative(e, &tick, CLOCK_MONOTONIC, 20 * USEC_PER_MSEC, 0, on_tick, &t));
         ASSERT_OK(sd_event_source_set_enabled(tick, SD_EVENT_ON));
 
-        start = now_usec();
+        start = gw_test_now_usec();
         ASSERT_OK(gw_resolve_host(r, "pbx.test", 0, AF_INET, on_resolved, &o, NULL));
-        run_until(e, &o.done, 10 * USEC_PER_SEC);
+        GW_TEST_RUN_UNTIL(e, o.done, 10 * USEC_PER_SEC);
         ASSERT_TRUE(o.done);
         elapsed = o.at_usec - start;
         fprintf(stderr, "dead server: %s after %" PRIu64 " ms; timer ticked %u times, max gap %" PRIu64 " ms\n",
@@ -562,10 +449,10 @@ TEST(resolve_refused_port) {
 
         ASSERT_OK(sd_event_new(&e));
         /* A port nobody listens on: loopback answers ICMP port unreachable at once. */
-        snprintf(server, sizeof(server), DNS_ADDR ":%u", udp_port_on_loopback(NULL));
+        snprintf(server, sizeof(server), DNS_ADDR ":%u", gw_test_port(SOCK_DGRAM, DNS_ADDR, 1, NULL));
         r = resolver_at(e, server);
 
-        start = now_usec();
+        start = gw_test_now_usec();
         resolve(r, e, "plain.test", 5060, AF_INET, &o);
         elapsed = o.at_usec - start;
         fprintf(stderr, "closed port: %s after %" PRIu64 " ms\n", strerror(-o.error), elapsed / 1000);
@@ -594,11 +481,11 @@ TEST(resolve_cancel) {
         ASSERT_TRUE(gw_resolve_query_cancel(q2) == NULL);
         ASSERT_EQ(gw_resolver_n_pending(r), 1);
 
-        run_until(e, &o3.done, 5 * USEC_PER_SEC);
+        GW_TEST_RUN_UNTIL(e, o3.done, 5 * USEC_PER_SEC);
         ASSERT_TRUE(o3.done);
         ASSERT_OK(o3.error);
         /* Give the cancelled lookups time to come back from dnsmasq: still no callback. */
-        run_for(e, 300 * USEC_PER_MSEC);
+        gw_test_run_for(e, 300 * USEC_PER_MSEC);
         ASSERT_EQ(o1.calls, 0);
         ASSERT_EQ(o2.calls, 0);
         ASSERT_EQ(o3.calls, 1);
@@ -614,16 +501,16 @@ TEST(resolve_free_with_pending) {
         Outcome o1 = {}, o2 = {};
 
         ASSERT_OK(sd_event_new(&e));
-        snprintf(server, sizeof(server), DNS_ADDR ":%u", udp_port_on_loopback(&silent));
+        snprintf(server, sizeof(server), DNS_ADDR ":%u", gw_test_port(SOCK_DGRAM, DNS_ADDR, 1, &silent));
         r = resolver_at(e, server);
 
         /* One cancelled, one pending, then the resolver goes: no callback, nothing leaks. */
         ASSERT_OK(gw_resolve_host(r, "pbx.test", 0, AF_UNSPEC, on_resolved, &o1, &q));
         ASSERT_OK(gw_resolve_host(r, "plain.test", 5060, AF_UNSPEC, on_resolved, &o2, NULL));
         gw_resolve_query_cancel(q);
-        run_for(e, 100 * USEC_PER_MSEC);
+        gw_test_run_for(e, 100 * USEC_PER_MSEC);
         ASSERT_TRUE(gw_resolver_free(r) == NULL);
-        run_for(e, 50 * USEC_PER_MSEC);
+        gw_test_run_for(e, 50 * USEC_PER_MSEC);
         ASSERT_EQ(o1.calls + o2.calls, 0);
 }
 
@@ -643,7 +530,6 @@ static void on_resolved_free(GwResolveQuery *q, int error, const GwResolveResult
 TEST(resolve_free_in_callback) {
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         FreeInCallback f = {};
-        bool never = false;
 
         ASSERT_OK(sd_event_new(&e));
         f.resolver = resolver_dnsmasq(e);
@@ -653,7 +539,7 @@ TEST(resolve_free_in_callback) {
         ASSERT_OK(gw_resolve_host(f.resolver, "127.0.0.1", 0, AF_INET, on_resolved_free, &f, NULL));
         ASSERT_OK(gw_resolve_host(f.resolver, "127.0.0.2", 0, AF_INET, on_resolved_free, &f, NULL));
         ASSERT_OK(gw_resolve_host(f.resolver, "plain.test", 0, AF_INET, on_resolved_free, &f, NULL));
-        run_until(e, &never, 300 * USEC_PER_MSEC);
+        gw_test_run_for(e, 300 * USEC_PER_MSEC);
         ASSERT_EQ(f.calls, 1);
         ASSERT_TRUE(f.resolver == NULL);
 }
@@ -671,8 +557,8 @@ TEST(resolve_many_parallel) {
 
         for (size_t i = 0; i < ELEMENTSOF(o); i++)
                 ASSERT_OK(gw_resolve_host(r, names[i % ELEMENTSOF(names)], 0, AF_UNSPEC, on_resolved, &o[i], NULL));
-        end = now_usec() + 5 * USEC_PER_SEC;
-        while (!all && now_usec() < end) {
+        end = gw_test_now_usec() + 5 * USEC_PER_SEC;
+        while (!all && gw_test_now_usec() < end) {
                 ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
                 all = true;
                 for (size_t i = 0; i < ELEMENTSOF(o); i++)

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "gw-toneplan.h"
 
@@ -169,13 +170,12 @@ TEST(missing_tone) {
 
 /* The config's tone_plan is found beside the config first, then in the source tree. */
 TEST(load_for_conf) {
-        char dir[] = "/tmp/test-toneplan-XXXXXX";
+        const char *dir = gw_test_tmpdir("test-toneplan");
         _cleanup_free_ char *cpath = NULL, *ppath = NULL, *pdir = NULL, *error = NULL;
         _cleanup_(gw_conf_freep) GwConf *c = NULL;
         GwConf fake = {};
         FILE *f;
 
-        ASSERT_NOT_NULL(mkdtemp(dir));
         ASSERT_TRUE(asprintf(&cpath, "%s/fxsgw.yaml", dir) > 0);
         ASSERT_TRUE(asprintf(&pdir, "%s/tone-plans", dir) > 0);
         ASSERT_TRUE(asprintf(&ppath, "%s/tone-plans/zz.yaml", dir) > 0);
@@ -226,10 +226,7 @@ TEST(load_for_conf) {
         } else
                 GW_TEST_FAIL("config: %s", strna(error));
 
-        unlink(ppath);
-        unlink(cpath);
-        rmdir(pdir);
-        rmdir(dir);
+        gw_test_rm_rf(dir);
 }
 
 DEFINE_TEST_MAIN

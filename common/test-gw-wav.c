@@ -6,10 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "gw-wav.h"
 
-static char dir[] = "/tmp/gw-test-wav-XXXXXX";
+static const char *dir;
 
 static void put_file(const char *path, const void *data, size_t n) {
         FILE *f = fopen(path, "we");
@@ -59,7 +60,7 @@ TEST(round_trip) {
         int16_t in[1000], *out = NULL;
         size_t n = 0;
 
-        ASSERT_NOT_NULL(mkdtemp(dir));
+        dir = gw_test_tmpdir("gw-test-wav");
         for (int i = 0; i < 1000; i++)
                 in[i] = (int16_t) (i * 65 - 32768);
         snprintf(path, sizeof path, "%s/a.wav", dir);
@@ -148,9 +149,7 @@ TEST(refused) {
         /* writing into a missing directory fails and leaves nothing */
         ASSERT_ERROR(gw_wav_write("/nonexistent-dir/x.wav", (int16_t[]) { 1 }, 1), ENOENT);
 
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        ASSERT_EQ(system(cmd), 0);
+        gw_test_rm_rf(dir);
 }
 
 DEFINE_TEST_MAIN

@@ -5,7 +5,10 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer, leaks detected, any report
 # fatal); the unit suite once more under valgrind (memcheck, definite leaks
 # and invalid accesses fatal). Exits non-zero on any failure; the last line is
-# "N passed, N failed", summed over all runs.
+# "N passed, N failed, N skipped", summed over all runs. Skipped tests (exit 77:
+# a peer program missing) are listed by name with their reason; with CI=true in
+# the environment they count as failures too, since the install step provides
+# every peer and a skip there means a broken install.
 #
 #   ./scripts/test.sh [--no-install] [--no-san] [--no-valgrind] [-- MESON-TEST-ARGS...]
 set -euo pipefail
@@ -23,7 +26,7 @@ while [ $# -gt 0 ]; do
                 --no-san) san=0 ;;
                 --no-valgrind) vg=0 ;;
                 --) shift; extra=("$@"); break ;;
-                -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+                -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
                 *) echo "test.sh: unknown argument '$1'" >&2; exit 2 ;;
         esac
         shift
@@ -36,32 +39,26 @@ fi
 JOBS=$(nproc 2>/dev/null || echo 2)
 passed=0
 failed=0
+skipped=0
+skip_lines=()        # repeated at the end, next to the totals
+ci=0
+[ "${CI:-}" = true ] && ci=1
 
-# count BUILDDIR: add the results of the last 'meson test' in BUILDDIR.
+# count BUILDDIR [LABEL]: add the results of the last 'meson test' in BUILDDIR,
+# naming its skipped and failed tests.
 count() {
-        local p f
-        read -r p f < <(python3 - "$1/meson-logs/testlog.json" <<'PY'
-import json, sys
-p = f = 0
-try:
-    with open(sys.argv[1]) as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            r = json.loads(line).get("result")
-            if r in ("OK", "EXPECTEDFAIL"):
-                p += 1
-            elif r in ("FAIL", "TIMEOUT", "UNEXPECTEDPASS", "ERROR"):
-                f += 1
-except OSError:
-    f += 1
-print(p, f)
-PY
-        )
+        local p f s line
+        local -a lines
+        mapfile -t lines < <(python3 "$SRC/scripts/testlog-count.py" --label "${2:-$1}" "$1/meson-logs/testlog.json")
+        for line in "${lines[@]:0:${#lines[@]}-1}"; do
+                echo "$line"
+                case "$line" in *": skipped "*) skip_lines+=("$line") ;; esac
+        done
+        read -r p f s <<<"${lines[-1]}"
         passed=$((passed + p))
         failed=$((failed + f))
-        echo "== $1: $p passed, $f failed"
+        skipped=$((skipped + s))
+        echo "== ${2:-$1}: $p passed, $f failed, $s skipped"
 }
 
 # run_build DIR [meson setup options...]
@@ -101,7 +98,7 @@ if [ "$vg" = 1 ] && [ -f build/build.ninja ]; then
         # meson adds the wrapper's name to the log base (testlog-valgrind-valgrind.json).
         vglog=$(ls build/meson-logs/testlog-valgrind*.json 2>/dev/null | head -n 1 || true)
         if [ -n "$vglog" ]; then cp "$vglog" build/meson-logs/testlog.json; else rm -f build/meson-logs/testlog.json; fi
-        count build
+        count build "build (valgrind)"
 fi
 
 if [ "$san" = 1 ]; then
@@ -113,5 +110,10 @@ if [ "$san" = 1 ]; then
 fi
 
 echo "== total time $(( $(date +%s) - start )) s"
-echo "$passed passed, $failed failed"
+for line in "${skip_lines[@]}"; do echo "$line"; done
+if [ "$ci" = 1 ] && [ "$skipped" -gt 0 ]; then
+        echo "== CI=true: the $skipped skipped tests count as failed (every peer should be installed)"
+        failed=$((failed + skipped))
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -10,6 +10,7 @@
  * Exit status: 0 success; 1 failure (including a daemon that did not answer);
  * 2 bad arguments; 3 gateway not running; 78 bad configuration file. */
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -25,15 +26,15 @@
 #include "gw-format.h"
 #include "gw-log.h"
 #include "gw-macro.h"
+#include "gw-tool.h"
 
-#define EXIT_USAGE 2
 #define EXIT_NOT_RUNNING 3
-#define EXIT_CONFIG 78
 #define CTL_TIMEOUT_USEC (1 * USEC_PER_SEC)
 
-static const char *arg_config;
-static bool arg_json;
+static GwToolArgs arg;               /* --config, --json */
 static bool arg_pulse;
+
+#define usage_error(...) gw_tool_usage_error("gwctl", __VA_ARGS__)
 
 /* Words of the JSON and text output: a documented interface, so spelled out
  * here rather than derived from the proto's enum names. */
@@ -108,99 +109,69 @@ static void help(void) {
                "2 bad arguments, 3 gateway not running, 78 bad configuration file.\n");
 }
 
-_printf_(1, 2) static int usage_error(const char *fmt, ...) {
-        va_list ap;
-
-        fprintf(stderr, "gwctl: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'gwctl --help'.\n");
-        return -EXIT_USAGE;
+static int parse_option(int c, const char *value) {
+        assert(c == 'p');
+        arg_pulse = true;
+        return 0;
 }
 
 /* Returns 1 to go on, 0 to exit successfully (help, version), <0: -exit code. */
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_PULSE };
         static const struct option options[] = {
-                { "config",  required_argument, NULL, 'c' },
-                { "json",    no_argument,       NULL, 'j' },
-                { "help",    no_argument,       NULL, 'h' },
-                { "version", no_argument,       NULL, ARG_VERSION },
-                { "pulse",   no_argument,       NULL, ARG_PULSE },
+                { "pulse", no_argument, NULL, 'p' },   /* long only: 'p' is not in the short options */
                 {}
         };
-        int c;
+        static const GwTool tool = {
+                .name = "gwctl",
+                .help = help,
+                .options = options,
+                .option = parse_option,
+                .positional = true,
+        };
 
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":c:jh", options, NULL)) >= 0)
-                switch (c) {
-                case 'c':
-                        arg_config = optarg;
-                        break;
-                case 'j':
-                        arg_json = true;
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("gwctl %s\n", GW_VERSION);
-                        return 0;
-                case ARG_PULSE:
-                        arg_pulse = true;
-                        break;
-                case ':':
-                        return usage_error("option '%s' needs an argument", argv[optind - 1]);
-                case '?':
-                default:
-                        return usage_error("unknown option '%s'", argv[optind - 1]);
-                }
-
-        if (!arg_config)
-                arg_config = getenv("FXSGW_CONFIG");
-        if (isempty(arg_config))
-                arg_config = "/etc/fxsgw/fxsgw.yaml";
-        return 1;
+        return gw_tool_parse_argv(&tool, argc, argv, &arg);
 }
 
 static int load_config(GwConf **ret) {
-        _cleanup_free_ char *error = NULL;
-        int r;
-
-        r = gw_conf_load(arg_config, ret, &error);
-        if (r < 0) {
-                if (error)
-                        fprintf(stderr, "gwctl: %s\n", error);
-                else
-                        fprintf(stderr, "gwctl: Failed to load '%s': %s\n", arg_config, strerror(-r));
-                return -EXIT_CONFIG;
-        }
-        return 0;
+        return gw_tool_load_config("gwctl", arg.config, ret);
 }
 
 /* ------------------------------------------------------------------ status */
 
-/* One StatusRequest to 'target'. On success *ret is its reply, holding a
- * StatusReply; otherwise a negative errno and, for an ErrorReply, its text. */
-static int ask_status(const GwConf *c, Gw__Service target, Gw__Envelope **ret, char **ret_message) {
-        Gw__Envelope req = GW__ENVELOPE__INIT;
-        Gw__StatusRequest sr = GW__STATUS_REQUEST__INIT;
+/* The running gateway's pid, or minus the exit code after saying why there is none. */
+static int gateway_pid(const GwConf *conf) {
+        int r;
+
+        r = gw_gateway_pid(conf);
+        if (r < 0) {
+                fprintf(stderr, "gwctl: Failed to read the gateway's pid file in '%s': %s\n",
+                        conf->runtime_dir, strerror(-r));
+                return -EXIT_FAILURE;
+        }
+        if (r == 0) {
+                fprintf(stderr, "gwctl: gateway is not running\n");
+                return -EXIT_NOT_RUNNING;
+        }
+        return r;
+}
+
+/* 'req' to 'target' over its control socket, 1 s at most. On success *ret is the reply,
+ * whose body is 'want' (protobuf-c sets a body's pointer with its case); otherwise a
+ * negative errno and, for an ErrorReply, its text in *ret_message. */
+static int ask(const GwConf *c, Gw__Service target, Gw__Envelope *req, Gw__Envelope__BodyCase want,
+               Gw__Envelope **ret, char **ret_message) {
         Gw__Envelope *reply = NULL;
         int r;
 
-        req.source = GW__SERVICE__SERVICE_GWCTL;
-        req.body_case = GW__ENVELOPE__BODY_STATUS_REQUEST;
-        req.status_request = &sr;
-        r = gw_bus_ctl_call(c, target, &req, CTL_TIMEOUT_USEC, &reply);
+        req->source = GW__SERVICE__SERVICE_GWCTL;
+        r = gw_bus_ctl_call(c, target, req, CTL_TIMEOUT_USEC, &reply);
         if (r < 0)
                 return r;
-
-        if (reply->body_case == GW__ENVELOPE__BODY_STATUS_REPLY && reply->status_reply) {
+        if (reply->body_case == want) {
                 *ret = reply;
                 return 0;
         }
-        if (reply->body_case == GW__ENVELOPE__BODY_ERROR_REPLY && reply->error_reply) {
+        if (reply->body_case == GW__ENVELOPE__BODY_ERROR_REPLY) {
                 r = reply->error_reply->errno_value > 0 ? -reply->error_reply->errno_value : -EIO;
                 if (!isempty(reply->error_reply->message))
                         *ret_message = strdup(reply->error_reply->message);
@@ -208,6 +179,16 @@ static int ask_status(const GwConf *c, Gw__Service target, Gw__Envelope **ret, c
                 r = -EBADMSG;
         gw__envelope__free_unpacked(reply, NULL);
         return r;
+}
+
+/* One StatusRequest to 'target'; *ret holds a StatusReply. */
+static int ask_status(const GwConf *c, Gw__Service target, Gw__Envelope **ret, char **ret_message) {
+        Gw__Envelope req = GW__ENVELOPE__INIT;
+        Gw__StatusRequest sr = GW__STATUS_REQUEST__INIT;
+
+        req.body_case = GW__ENVELOPE__BODY_STATUS_REQUEST;
+        req.status_request = &sr;
+        return ask(c, target, &req, GW__ENVELOPE__BODY_STATUS_REPLY, ret, ret_message);
 }
 
 static const Gw__StatusReply *reply_of(const Gw__Envelope *e) {
@@ -416,22 +397,15 @@ static int verb_status(void) {
         if (r < 0)
                 return -r;
 
-        r = gw_gateway_pid(conf);
-        if (r < 0) {
-                fprintf(stderr, "gwctl: Failed to read the gateway's pid file in '%s': %s\n",
-                        conf->runtime_dir, strerror(-r));
-                return EXIT_FAILURE;
-        }
-        if (r == 0) {
-                fprintf(stderr, "gwctl: gateway is not running\n");
-                return EXIT_NOT_RUNNING;
-        }
+        r = gateway_pid(conf);
+        if (r < 0)
+                return -r;
         s.gateway_pid = r;
 
         s.supd_error = ask_status(conf, GW__SERVICE__SERVICE_GWSUPD, &s.supd, &s.supd_message);
         s.regd_error = ask_status(conf, GW__SERVICE__SERVICE_REGD, &s.regd, &s.regd_message);
 
-        if (arg_json)
+        if (arg.json)
                 print_json(&s);
         else
                 print_text(&s);
@@ -463,14 +437,14 @@ static int verb_config(int argc, char **argv) {
         r = load_config(&conf);
         if (r < 0)
                 return -r;
-        if (gw_conf_is_world_readable(arg_config) > 0)
+        if (gw_conf_is_world_readable(arg.config) > 0)
                 fprintf(stderr, "gwctl: warning: '%s' is readable by group or others and may hold passwords\n",
-                        arg_config);
+                        arg.config);
 
         if (streq(what, "show"))
                 gw_conf_dump(conf, stdout);
         else
-                printf("%s: OK (%zu profile%s, %zu line%s)\n", arg_config, conf->n_profiles,
+                printf("%s: OK (%zu profile%s, %zu line%s)\n", arg.config, conf->n_profiles,
                        conf->n_profiles == 1 ? "" : "s", conf->n_lines, conf->n_lines == 1 ? "" : "s");
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
@@ -513,28 +487,17 @@ static int ask_line(const GwConf *c, Gw__Service target, Gw__Envelope *req, unsi
         Gw__Envelope *reply = NULL;
         int r;
 
-        req->source = GW__SERVICE__SERVICE_GWCTL;
         req->has_correlation_id = false;
         req->instance_id = 0;
-        r = gw_bus_ctl_call(c, target, req, CTL_TIMEOUT_USEC, &reply);
+        r = ask(c, target, req, GW__ENVELOPE__BODY_LINE_STATUS_REPLY, &reply, ret_message);
         if (r < 0)
                 return r;
-        if (reply->body_case == GW__ENVELOPE__BODY_LINE_STATUS_REPLY && reply->line_status_reply) {
-                *ret_entry = NULL;
-                for (size_t i = 0; i < reply->line_status_reply->n_lines; i++)
-                        if (reply->line_status_reply->lines[i]->port == port)
-                                *ret_entry = reply->line_status_reply->lines[i];
-                *ret = reply;
-                return 0;
-        }
-        if (reply->body_case == GW__ENVELOPE__BODY_ERROR_REPLY && reply->error_reply) {
-                r = reply->error_reply->errno_value > 0 ? -reply->error_reply->errno_value : -EIO;
-                if (!isempty(reply->error_reply->message))
-                        *ret_message = strdup(reply->error_reply->message);
-        } else
-                r = -EBADMSG;
-        gw__envelope__free_unpacked(reply, NULL);
-        return r;
+        *ret_entry = NULL;
+        for (size_t i = 0; i < reply->line_status_reply->n_lines; i++)
+                if (reply->line_status_reply->lines[i]->port == port)
+                        *ret_entry = reply->line_status_reply->lines[i];
+        *ret = reply;
+        return 0;
 }
 
 static void envelope_freep(Gw__Envelope **e) {
@@ -725,7 +688,7 @@ static int line_status(const GwConf *conf, unsigned port) {
                 parts[i].error = ask_line(conf, parts[i].service, &req, port, &parts[i].reply, &parts[i].entry,
                                           &parts[i].message);
         }
-        if (arg_json)
+        if (arg.json)
                 print_line_json(port, parts, ELEMENTSOF(parts));
         else
                 print_line_text(port, parts, ELEMENTSOF(parts));
@@ -780,25 +743,18 @@ static int verb_line(int argc, char **argv) {
                 return -usage_error("unknown line action '%s' (offhook, onhook, flash, dial, status)", action);
         if (arg_pulse && !digits)
                 return -usage_error("--pulse is only for 'line N dial'");
-        if (arg_json && !streq(action, "status"))
+        if (arg.json && !streq(action, "status"))
                 return -usage_error("--json is only for 'line N status'");
 
         r = load_config(&conf);
         if (r < 0)
                 return -r;
         if (!gw_conf_line_by_port(conf, (unsigned) port))
-                return -usage_error("line %lu is not configured in '%s'", port, arg_config);
+                return -usage_error("line %lu is not configured in '%s'", port, arg.config);
 
-        r = gw_gateway_pid(conf);
-        if (r < 0) {
-                fprintf(stderr, "gwctl: Failed to read the gateway's pid file in '%s': %s\n",
-                        conf->runtime_dir, strerror(-r));
-                return EXIT_FAILURE;
-        }
-        if (r == 0) {
-                fprintf(stderr, "gwctl: gateway is not running\n");
-                return EXIT_NOT_RUNNING;
-        }
+        r = gateway_pid(conf);
+        if (r < 0)
+                return -r;
 
         if (streq(action, "status"))
                 return line_status(conf, (unsigned) port);

@@ -16,11 +16,12 @@
 #include "gw-bus.h"
 #include "gw-conf.h"
 #include "gw-macro.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 
 #define REAL_FAILURE_US UINT64_C(1764005000123456)   /* 2025-11-24T17:23:20.123Z */
 
-static char tmpdir[] = "/tmp/test-gwctl-XXXXXX";
+static const char *tmpdir;
 static char config_path[300];
 static char pid_path[300];
 
@@ -35,15 +36,6 @@ static void run_done(Run *r) {
         free(r->err);
 }
 
-__attribute__((destructor)) static void remove_tmpdir(void) {
-        char cmd[300];
-
-        if (!config_path[0])
-                return;
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        (void) !system(cmd);
-}
-
 static char *gwctl_path(void) {
         static char path[512];
         const char *p = getenv("GWCTL");
@@ -52,21 +44,12 @@ static char *gwctl_path(void) {
         return path;
 }
 
-static void write_file(const char *path, const char *text) {
-        FILE *f = fopen(path, "we");
-
-        ASSERT_NOT_NULL(f);
-        fputs(text, f);
-        ASSERT_EQ(fclose(f), 0);
-        ASSERT_OK(chmod(path, 0600));
-}
-
 static void setup(void) {
         char text[1024];
 
         if (config_path[0])
                 return;
-        ASSERT_NOT_NULL(mkdtemp(tmpdir));
+        tmpdir = gw_test_tmpdir("test-gwctl");
         snprintf(config_path, sizeof config_path, "%s/fxsgw.yaml", tmpdir);
         snprintf(pid_path, sizeof pid_path, "%s/run/gwsupd.pid", tmpdir);
         snprintf(text, sizeof text,
@@ -81,7 +64,7 @@ static void setup(void) {
                  "    profile: main\n"
                  "bus:\n"
                  "  runtime_dir: %s/run\n", tmpdir);
-        write_file(config_path, text);
+        gw_test_write_file(config_path, text);
         snprintf(text, sizeof text, "%s/run", tmpdir);
         ASSERT_OK(mkdir(text, 0700));
 }
@@ -180,8 +163,8 @@ static void check_json(const char *json, const char *python_asserts) {
 
         snprintf(data, sizeof data, "%s/out.json", tmpdir);
         snprintf(script, sizeof script, "%s/check.py", tmpdir);
-        write_file(data, json);
-        write_file(script, python_asserts);
+        gw_test_write_file(data, json);
+        gw_test_write_file(script, python_asserts);
         snprintf(cmd, sizeof cmd, "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
                  "exec(open(sys.argv[2]).read())' '%s' '%s'", data, script);
         status = system(cmd);
@@ -271,7 +254,7 @@ static void write_pid_file(pid_t pid) {
         char text[32];
 
         snprintf(text, sizeof text, "%d\n", (int) pid);
-        write_file(pid_path, text);
+        gw_test_write_file(pid_path, text);
 }
 
 /* ---- tests */
@@ -321,7 +304,7 @@ TEST(gwctl_config_check) {
         setup();
         snprintf(bad, sizeof bad, "%s/bad.yaml", tmpdir);
         snprintf(missing, sizeof missing, "%s/missing.yaml", tmpdir);
-        write_file(bad, "sip:\n  listen: 127.0.0.1:5062\nno_such_key: 1\n");
+        gw_test_write_file(bad, "sip:\n  listen: 127.0.0.1:5062\nno_such_key: 1\n");
 
         char *const check_bad[] = { gwctl_path(), (char *) "--config", bad, (char *) "config", (char *) "check", NULL };
         ASSERT_EQ(run_simple(check_bad, &r), 78);

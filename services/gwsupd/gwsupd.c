@@ -67,29 +67,6 @@ static int parse_argv(int argc, char **argv) {
         return 0;
 }
 
-static int mkdir_parents(const char *path, mode_t mode) {
-        char buf[PATH_MAX];
-        size_t n = strlen(path);
-
-        if (n == 0 || n >= sizeof buf)
-                return -ENAMETOOLONG;
-        memcpy(buf, path, n + 1);
-        for (char *p = buf + 1; *p; p++) {
-                if (*p != '/')
-                        continue;
-                *p = 0;
-                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *p = '/';
-        }
-        if (mkdir(buf, mode) < 0) {
-                if (errno != EEXIST)
-                        return -errno;
-                return 0;                /* an existing dir keeps its mode (tmpfiles.d owns it) */
-        }
-        return 0;
-}
-
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         log_info("SIGHUP received; configuration reload is not supported yet, ignoring.");
         return 0;
@@ -155,7 +132,7 @@ static int run(int argc, char **argv) {
         if (!config_abs)
                 return log_error_errno(errno, "Failed to resolve '%s': %m", arg_config), EXIT_FAILURE;
 
-        r = mkdir_parents(conf->runtime_dir, 0750);
+        r = gw_mkdir_parents(conf->runtime_dir, 0750);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the runtime directory '%s': %m",
                                        conf->runtime_dir), EXIT_FAILURE;

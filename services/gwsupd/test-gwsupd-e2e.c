@@ -8,7 +8,6 @@
  * its control socket (StatusRequest), the bus (ServiceState) and the
  * fixtures' start records. Measured times are printed. */
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -20,12 +19,13 @@
 #include <zmq.h>
 
 #include "gw-bus.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 
 DEFINE_TEST_MAIN;
 
 static const char *bin_gwsupd, *bin_mediad, *bin_linehwd, *bin_fixture;
-static char tmpdir[] = "/tmp/test-gwsupd-e2e.XXXXXX";
+static const char *tmpdir;
 static char run_dir[256], config_path[256];
 static GwConf conf;
 static const char *watchdog_interval = "1s";
@@ -99,36 +99,23 @@ static const char *fixture(const char *mode) {
 }
 
 static pid_t spawn_gwsupd(const char *children) {
-        pid_t pid = fork();
+        _cleanup_free_ char *set = NULL;
+        char *env[] = { (char *) "GWSUPD_CHILDREN", (char *) "NOTIFY_SOCKET", (char *) "WATCHDOG_USEC",
+                        (char *) "WATCHDOG_PID", NULL };
 
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-                if (children)
-                        setenv("GWSUPD_CHILDREN", children, 1);
-                else
-                        unsetenv("GWSUPD_CHILDREN");
-                unsetenv("NOTIFY_SOCKET");
-                unsetenv("WATCHDOG_USEC");
-                unsetenv("WATCHDOG_PID");
-                execl(bin_gwsupd, "gwsupd", "--config", config_path, (char *) NULL);
-                _exit(127);
+        if (children) {
+                ASSERT_TRUE(asprintf(&set, "GWSUPD_CHILDREN=%s", children) > 0);
+                env[0] = set;
         }
-        return pid;
+        /* the config is written already (write_config) */
+        return gw_test_spawn_daemon(bin_gwsupd, config_path, NULL, NULL, env, 0);
 }
 
 /* waitpid with a deadline; returns the raw status or -1 on timeout. */
 static int wait_exit(pid_t pid, uint64_t timeout) {
-        uint64_t end = mono() + timeout;
         int status;
 
-        while (mono() < end) {
-                pid_t r = waitpid(pid, &status, WNOHANG);
-                ASSERT_TRUE(r >= 0);
-                if (r == pid)
-                        return status;
-                usleep(5000);
-        }
-        return -1;
+        return gw_test_wait_exit(NULL, pid, timeout, &status) < 0 ? -1 : status;
 }
 
 static Gw__StatusReply *status_now(Gw__Envelope **ret_env) {
@@ -228,32 +215,17 @@ static void children_env(char *buf, size_t n, const char *const *names, const ch
         ASSERT_TRUE(off < n);
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        (void) remove(path);
-        return 0;
-}
-
-static void cleanup(void) {
-        if (config_path[0])
-                (void) nftw(tmpdir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void setup(void) {
         struct rlimit no_core = { 0, 0 };
 
         if (config_path[0])
                 return;
-        bin_gwsupd = getenv("GWSUPD_BIN");
-        bin_mediad = getenv("MEDIAD_BIN");
-        bin_linehwd = getenv("LINEHWD_BIN");
-        bin_fixture = getenv("FIXTURE_BIN");
-        if (!bin_gwsupd || !bin_mediad || !bin_linehwd || !bin_fixture) {
-                fprintf(stderr, "$GWSUPD_BIN, $MEDIAD_BIN, $LINEHWD_BIN, $FIXTURE_BIN not set: skipping.\n");
-                exit(77);
-        }
-        ASSERT_NOT_NULL(mkdtemp(tmpdir));
+        bin_gwsupd = gw_test_require_env("GWSUPD_BIN");
+        bin_mediad = gw_test_require_env("MEDIAD_BIN");
+        bin_linehwd = gw_test_require_env("LINEHWD_BIN");
+        bin_fixture = gw_test_require_env("FIXTURE_BIN");
+        tmpdir = gw_test_tmpdir("test-gwsupd-e2e");
         snprintf(config_path, sizeof config_path, "%s/fxsgw.yaml", tmpdir);
-        ASSERT_OK(atexit(cleanup));
         /* The watchdog case aborts a fixture: no core files. */
         ASSERT_OK(setrlimit(RLIMIT_CORE, &no_core));
         /* Daemons outliving gwsupd are reparented to us, so we can reap them. */

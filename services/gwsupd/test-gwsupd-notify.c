@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "gwsupd-notify.h"
 
@@ -103,13 +104,13 @@ TEST(gwsupd_notify_garbage) {
 }
 
 TEST(gwsupd_notify_socket_attributes_by_pid) {
-        char dir[] = "/tmp/test-gwsupd-notify.XXXXXX", path[128], buf[NOTIFY_DATAGRAM_MAX + 1];
+        const char *dir = gw_test_tmpdir("test-gwsupd-notify");
+        char path[128], buf[NOTIFY_DATAGRAM_MAX + 1];
         int fd = -1, status;
         pid_t child, from = 0;
         ssize_t n;
         NotifyMessage m;
 
-        ASSERT_NOT_NULL(mkdtemp(dir));
         snprintf(path, sizeof path, "%s/notify", dir);
         ASSERT_OK(notify_socket_open(path, &fd));
         ASSERT_ERROR(notify_socket_receive(fd, buf, sizeof buf, &from), EAGAIN);
@@ -153,6 +154,5 @@ TEST(gwsupd_notify_socket_attributes_by_pid) {
         close(fd);
         ASSERT_OK(notify_socket_open(path, &fd));
         close(fd);
-        unlink(path);
-        rmdir(dir);
+        gw_test_rm_rf(dir);
 }

@@ -11,6 +11,7 @@
  * script can read it through a pipe. Messages for the operator (warnings,
  * errors) go to stderr as plain "gwtap: ..." lines: this is a terminal tool. */
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -29,14 +30,12 @@
 #include "gw-format.h"
 #include "gw-log.h"
 #include "gw-macro.h"
+#include "gw-tool.h"
 
-#define EXIT_USAGE 2
-#define EXIT_CONFIG 78
 #define TAP_BATCH 1024                 /* messages drained per wake-up */
 #define TAP_TOPIC_MAX 256
 
-static const char *arg_config;
-static bool arg_json;
+static GwToolArgs arg;                 /* --config, --json */
 static const char *arg_topic;
 static uint64_t arg_count;             /* 0: no limit */
 static uint64_t arg_timeout_usec;      /* 0: no limit */
@@ -77,82 +76,53 @@ static void help(void) {
                "78 for a bad configuration file.\n");
 }
 
-_printf_(1, 2) static int usage_error(const char *fmt, ...) {
-        va_list ap;
+#define usage_error(...) gw_tool_usage_error("gwtap", __VA_ARGS__)
 
-        fprintf(stderr, "gwtap: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'gwtap --help'.\n");
-        return -EXIT_USAGE;
+enum { ARG_TIMEOUT = 0x100 };
+
+static int parse_option(int c, const char *value) {
+        switch (c) {
+        case 't':
+                if (strlen(value) >= TAP_TOPIC_MAX)
+                        return usage_error("topic prefix too long: '%s'", value);
+                arg_topic = value;
+                break;
+        case 'n': {
+                char *end;
+                unsigned long long v;
+
+                errno = 0;
+                v = strtoull(value, &end, 10);
+                if (errno != 0 || end == value || *end || v == 0 || value[0] == '-')
+                        return usage_error("--count wants a positive number, got '%s'", value);
+                arg_count = v;
+                break;
+        }
+        default:
+                assert(c == ARG_TIMEOUT);
+                if (gw_parse_duration(value, &arg_timeout_usec) < 0 || arg_timeout_usec == 0)
+                        return usage_error("--timeout wants a duration like 5s or 500ms, got '%s'", value);
+        }
+        return 0;
 }
 
 /* Returns 1 to go on, 0 to exit successfully (help), <0: -exit code. */
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_VERSION = 0x100, ARG_TIMEOUT };
         static const struct option options[] = {
-                { "config",  required_argument, NULL, 'c' },
-                { "json",    no_argument,       NULL, 'j' },
                 { "topic",   required_argument, NULL, 't' },
                 { "count",   required_argument, NULL, 'n' },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
-                { "help",    no_argument,       NULL, 'h' },
-                { "version", no_argument,       NULL, ARG_VERSION },
                 {}
         };
-        int c;
+        static const GwTool tool = {
+                .name = "gwtap",
+                .help = help,
+                .short_options = "t:n:",
+                .options = options,
+                .option = parse_option,
+        };
 
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, ":c:jt:n:h", options, NULL)) >= 0)
-                switch (c) {
-                case 'c':
-                        arg_config = optarg;
-                        break;
-                case 'j':
-                        arg_json = true;
-                        break;
-                case 't':
-                        if (strlen(optarg) >= TAP_TOPIC_MAX)
-                                return usage_error("topic prefix too long: '%s'", optarg);
-                        arg_topic = optarg;
-                        break;
-                case 'n': {
-                        char *end;
-                        unsigned long long v;
-
-                        errno = 0;
-                        v = strtoull(optarg, &end, 10);
-                        if (errno != 0 || end == optarg || *end || v == 0 || optarg[0] == '-')
-                                return usage_error("--count wants a positive number, got '%s'", optarg);
-                        arg_count = v;
-                        break;
-                }
-                case ARG_TIMEOUT:
-                        if (gw_parse_duration(optarg, &arg_timeout_usec) < 0 || arg_timeout_usec == 0)
-                                return usage_error("--timeout wants a duration like 5s or 500ms, got '%s'", optarg);
-                        break;
-                case 'h':
-                        help();
-                        return 0;
-                case ARG_VERSION:
-                        printf("gwtap %s\n", GW_VERSION);
-                        return 0;
-                case ':':
-                        return usage_error("option '%s' needs an argument", argv[optind - 1]);
-                case '?':
-                default:
-                        return usage_error("unknown option '%s'", argv[optind - 1]);
-                }
-
-        if (optind < argc)
-                return usage_error("unexpected argument '%s'", argv[optind]);
-
-        if (!arg_config)
-                arg_config = getenv("FXSGW_CONFIG");
-        if (isempty(arg_config))
-                arg_config = "/etc/fxsgw/fxsgw.yaml";
-        return 1;
+        return gw_tool_parse_argv(&tool, argc, argv, &arg);
 }
 
 static void warn_malformed(Tap *t, const char *why, const char *topic, size_t len) {
@@ -173,8 +143,8 @@ static bool topic_is_plain(const char *s) {
 static void print_envelope(Tap *t, const char *topic, const Gw__Envelope *env) {
         int r;
 
-        if (arg_json || topic_is_plain(topic))
-                r = gw_format_envelope(stdout, topic, env, arg_json ? GW_FORMAT_JSON : 0);
+        if (arg.json || topic_is_plain(topic))
+                r = gw_format_envelope(stdout, topic, env, arg.json ? GW_FORMAT_JSON : 0);
         else {
                 /* Keep one message per line and the fields split by spaces. */
                 _cleanup_free_ char *quoted = NULL;
@@ -265,7 +235,6 @@ static int tap_receive_one(Tap *t) {
 
 static int run(int argc, char **argv) {
         _cleanup_(gw_conf_freep) GwConf *conf = NULL;
-        _cleanup_free_ char *error = NULL;
         Tap t = {};
         uint64_t deadline = 0;
         struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART: zmq_poll returns EINTR */
@@ -276,14 +245,9 @@ static int run(int argc, char **argv) {
         if (r <= 0)
                 return -r;
 
-        r = gw_conf_load(arg_config, &conf, &error);
-        if (r < 0) {
-                if (error)
-                        fprintf(stderr, "gwtap: %s\n", error);
-                else
-                        fprintf(stderr, "gwtap: Failed to load '%s': %s\n", arg_config, strerror(-r));
-                return EXIT_CONFIG;
-        }
+        r = gw_tool_load_config("gwtap", arg.config, &conf);
+        if (r < 0)
+                return -r;
 
         sigemptyset(&sa.sa_mask);
         (void) sigaction(SIGINT, &sa, NULL);

@@ -17,6 +17,7 @@
 #include "gw-bus.h"
 #include "gw-conf.h"
 #include "gw-macro.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 
 typedef struct Child {
@@ -26,17 +27,8 @@ typedef struct Child {
         size_t out_len, err_len;
 } Child;
 
-static char tmpdir[] = "/tmp/test-gwtap-XXXXXX";
+static const char *tmpdir;
 static char config_path[256];
-
-__attribute__((destructor)) static void remove_tmpdir(void) {
-        char cmd[300];
-
-        if (!config_path[0])
-                return;
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        (void) !system(cmd);
-}
 
 static char *gwtap_path(void) {
         static char path[512];
@@ -57,7 +49,7 @@ static void setup(void) {
 
         if (config_path[0])
                 return;
-        ASSERT_NOT_NULL(mkdtemp(tmpdir));
+        tmpdir = gw_test_tmpdir("test-gwtap");
         snprintf(config_path, sizeof config_path, "%s/fxsgw.yaml", tmpdir);
         f = fopen(config_path, "we");
         ASSERT_NOT_NULL(f);

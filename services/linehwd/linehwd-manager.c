@@ -48,7 +48,6 @@ static void line_fill_hw(Line *l, Gw__LineHwState *hw) {
 static void line_publish(Line *l, bool force) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
         Gw__LineHwState hw;
-        char key[16];
 
         line_fill_hw(l, &hw);
         if (!force && l->published && l->pub_hook == hw.hook && l->pub_ringing == hw.ringing &&
@@ -61,8 +60,7 @@ static void line_publish(Line *l, bool force) {
         l->pub_feed = hw.feed;
         env.body_case = GW__ENVELOPE__BODY_LINE_HW_STATE;
         env.line_hw_state = &hw;
-        snprintf(key, sizeof key, "%u", l->port);
-        (void) gw_bus_publish_auto(l->manager->daemon->bus, key, &env);
+        (void) gw_bus_publish_port(l->manager->daemon->bus, l->port, &env);
 }
 
 void manager_publish_all(Manager *m) {
@@ -73,7 +71,6 @@ void manager_publish_all(Manager *m) {
 static void line_event(Line *l, Gw__LineEventKind kind, const char *digit, uint32_t duration_ms) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
         Gw__LineEvent ev = GW__LINE_EVENT__INIT;
-        char key[16];
 
         ev.port = l->port;
         ev.kind = kind;
@@ -82,8 +79,7 @@ static void line_event(Line *l, Gw__LineEventKind kind, const char *digit, uint3
         ev.duration_ms = duration_ms;
         env.body_case = GW__ENVELOPE__BODY_LINE_EVENT;
         env.line_event = &ev;
-        snprintf(key, sizeof key, "%u", l->port);
-        (void) gw_bus_publish_auto(l->manager->daemon->bus, key, &env);
+        (void) gw_bus_publish_port(l->manager->daemon->bus, l->port, &env);
 }
 
 /* ---------------------------------------------------------------- line logic glue */

@@ -9,6 +9,7 @@
 #include <spandsp.h>
 
 #include "gw-daemon.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "gw-wav.h"
 #include "linehwd-manager.h"
@@ -111,19 +112,7 @@ static void on_up(GwPcm *p, const GwPcmFrame *f, void *userdata) {
 }
 
 /* Generous bounds: they only end a test that fails anyway. */
-#define RUN_UNTIL(e, cond, max_ms) do {                                         \
-                uint64_t _end_ = now_usec(CLOCK_MONOTONIC) + 3 * (max_ms) * USEC_PER_MSEC; \
-                while (!(cond) && now_usec(CLOCK_MONOTONIC) < _end_)            \
-                        ASSERT_OK(sd_event_run((e), 5 * USEC_PER_MSEC));        \
-                if (!(cond))                                                    \
-                        GW_TEST_FAIL("timed out waiting for %s", #cond);       \
-        } while (0)
-
-static void run_for(sd_event *e, unsigned ms) {
-        uint64_t end = now_usec(CLOCK_MONOTONIC) + ms * USEC_PER_MSEC;
-        while (now_usec(CLOCK_MONOTONIC) < end)
-                ASSERT_OK(sd_event_run(e, 5 * USEC_PER_MSEC));
-}
+#define RUN_UNTIL(e, cond, max_ms) GW_TEST_ASSERT_RUN_UNTIL(e, cond, 3 * (max_ms) * USEC_PER_MSEC)
 
 static void publish_control(GwBus *sigd, unsigned port, int ring, int polarity) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
@@ -163,7 +152,8 @@ static void on_dtmf(void *user_data, const char *digits, int len) {
 }
 
 TEST(simulated_lines) {
-        char dir[] = "/tmp/test-linehwd-XXXXXX", conf_path[256], text[1024], say[256], heard[256];
+        const char *dir = gw_test_tmpdir("test-linehwd");
+        char conf_path[256], text[1024], say[256], heard[256];
         char *argv[] = { (char *) "linehwd", (char *) "--config", conf_path, NULL };
         _cleanup_(gw_daemon_done) GwDaemon d = {};
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -173,7 +163,6 @@ TEST(simulated_lines) {
         Line *l1;
 
         ASSERT_NOT_NULL(w);
-        ASSERT_NOT_NULL(mkdtemp(dir));
         snprintf(conf_path, sizeof conf_path, "%s/fxsgw.yaml", dir);
         snprintf(say, sizeof say, "%s/say.wav", dir);
         snprintf(heard, sizeof heard, "%s/heard.wav", dir);
@@ -188,11 +177,7 @@ TEST(simulated_lines) {
                  "  - {port: 2, number: \"1002\", profile: p, auto_answer: 300ms}\n"
                  "bus:\n  runtime_dir: %s/run\n"
                  "log:\n  level: warning\n", dir);
-        FILE *f = fopen(conf_path, "we");
-        ASSERT_NOT_NULL(f);
-        fputs(text, f);
-        fclose(f);
-        ASSERT_OK(chmod(conf_path, 0600));
+        gw_test_write_file(conf_path, text);
 
         ASSERT_EQ(gw_daemon_init(&d, GW__SERVICE__SERVICE_LINEHWD, 3, argv), 0);
         ASSERT_OK(manager_new(&d, &m));
@@ -254,9 +239,9 @@ TEST(simulated_lines) {
         publish_call(sigd, 1, GW__CALL_STATE__CALL_CONNECTED);
         RUN_UNTIL(d.event, w->play_seen, 2000);
         publish_call(sigd, 1, GW__CALL_STATE__CALL_RELEASING);
-        run_for(d.event, 100);
+        gw_test_run_for(d.event, 100 * USEC_PER_MSEC);
         w->play_seen = false;
-        run_for(d.event, 200);
+        gw_test_run_for(d.event, 200 * USEC_PER_MSEC);
         ASSERT_FALSE(w->play_seen);
 
         /* On hook: reported after flash_max; the recording holds what mediad sent down. */
@@ -272,7 +257,7 @@ TEST(simulated_lines) {
                         GW_TEST_FAIL("recorded sample %zu is %d", i, rec[i]);
         free(rec);
         unsigned up1 = w->up[1];
-        run_for(d.event, 200);
+        gw_test_run_for(d.event, 200 * USEC_PER_MSEC);
         ASSERT_EQ(w->up[1], up1);                    /* on hook: no more audio */
 
         /* Ringing line 2: RINGING frames, then auto-answer 300 ms later trips it. */
@@ -291,7 +276,7 @@ TEST(simulated_lines) {
         /* The far end hangs up: the auto-answering phone hangs up too (after
          * flash_max the on-hook is a hang-up); line 1, answered by hand, would not. */
         publish_call(sigd, 2, GW__CALL_STATE__CALL_CONNECTED);
-        run_for(d.event, 100);
+        gw_test_run_for(d.event, 100 * USEC_PER_MSEC);
         ASSERT_EQ(w->hook[2], GW__HOOK_STATE__HOOK_OFF);
         publish_call(sigd, 2, GW__CALL_STATE__CALL_RELEASING);
         RUN_UNTIL(d.event, w->hook[2] == GW__HOOK_STATE__HOOK_ON, 3000);
@@ -308,8 +293,7 @@ TEST(simulated_lines) {
         gw_bus_free(sigd);
         m = manager_free(m);
         free(w);
-        snprintf(text, sizeof text, "rm -rf '%s'", dir);
-        ASSERT_EQ(system(text), 0);
+        gw_test_rm_rf(dir);
 }
 
 DEFINE_TEST_MAIN

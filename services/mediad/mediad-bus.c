@@ -28,22 +28,18 @@ static void send_frame(Manager *m, const GwPcmFrame *f, void *userdata) {
 
 static void digit_detected(Manager *m, const Gw__DigitDetected *d, void *userdata) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
-        char key[16];
 
-        snprintf(key, sizeof(key), "%u", d->port);
         env.body_case = GW__ENVELOPE__BODY_DIGIT_DETECTED;
         env.digit_detected = UNCONST(d);
-        (void) gw_bus_publish_auto(((MediadGlue *) userdata)->bus, key, &env);
+        (void) gw_bus_publish_port(((MediadGlue *) userdata)->bus, d->port, &env);
 }
 
 static void media_state(Manager *m, const Gw__MediaState *s, void *userdata) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
-        char key[16];
 
-        snprintf(key, sizeof(key), "%u", s->port);
         env.body_case = GW__ENVELOPE__BODY_MEDIA_STATE;
         env.media_state = UNCONST(s);
-        (void) gw_bus_publish_auto(((MediadGlue *) userdata)->bus, key, &env);
+        (void) gw_bus_publish_port(((MediadGlue *) userdata)->bus, s->port, &env);
 }
 
 void mediad_on_frame(GwPcm *p, const GwPcmFrame *f, void *userdata) {
@@ -97,29 +93,13 @@ static void on_peer(GwBus *bus, Gw__Service peer, uint64_t instance_id, void *us
 
 /* ---------------------------------------------------------------- control socket */
 
-typedef struct StatusBox {
-        Gw__StatusReply reply;
-        Gw__BusCounters counters;
-} StatusBox;
-
 static int on_ctl(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void *userdata) {
         Manager *m = userdata;
         int r;
 
         switch (req->body_case) {
-        case GW__ENVELOPE__BODY_STATUS_REQUEST: {
-                StatusBox *b = calloc(1, sizeof(*b));
-
-                if (!b)
-                        return -ENOMEM;
-                gw__status_reply__init(&b->reply);
-                gw__bus_counters__init(&b->counters);
-                gw_bus_counters(bus, &b->counters);
-                b->reply.counters = &b->counters;
-                reply->body_case = GW__ENVELOPE__BODY_STATUS_REPLY;
-                reply->status_reply = &b->reply;
-                return 0;
-        }
+        case GW__ENVELOPE__BODY_STATUS_REQUEST:
+                return gw_bus_status_reply_new(bus, reply);
         case GW__ENVELOPE__BODY_LINE_STATUS_REQUEST: {
                 Gw__LineStatusReply *lr = NULL;
 
@@ -138,10 +118,9 @@ static int on_ctl(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void
 }
 
 static void on_ctl_free(Gw__Envelope *reply, void *userdata) {
-        if (reply->body_case == GW__ENVELOPE__BODY_STATUS_REPLY && reply->status_reply) {
-                free((StatusBox *) reply->status_reply);      /* first member */
-                reply->status_reply = NULL;
-        } else if (reply->body_case == GW__ENVELOPE__BODY_LINE_STATUS_REPLY && reply->line_status_reply) {
+        if (gw_bus_status_reply_free(reply))
+                return;
+        if (reply->body_case == GW__ENVELOPE__BODY_LINE_STATUS_REPLY && reply->line_status_reply) {
                 manager_line_status_free(reply->line_status_reply);
                 reply->line_status_reply = NULL;
         }

@@ -8,7 +8,7 @@
 #include "gw-bus.h"
 #include "gw-daemon.h"
 #include "gw-log.h"
-#include "mediad-addr.h"
+#include "gw-sockaddr.h"
 #include "mediad-resume.h"
 
 struct MediaResume {
@@ -79,7 +79,7 @@ bool media_resume_apply(MediaResume *r, uint32_t port, RtpParams *p, uint32_t *r
                 uint32_t skip;
 
                 if (r->used[i] || s->port != port || !streq_ptr(s->call_id, p->call_id) ||
-                    s->local_port != sa_port(&p->local) || s->ssrc == 0 || s->seq > 0xffff)
+                    s->local_port != gw_sockaddr_port(GW_SOCKADDR(&p->local)) || s->ssrc == 0 || s->seq > 0xffff)
                         continue;
                 r->used[i] = true;                              /* once: a later session is a new stream */
                 age = now > s->saved_usec ? now - s->saved_usec : 0;

@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include "gw-bus.h"
-#include "mediad-addr.h"
+#include "gw-sockaddr.h"
 #include "mediad-rtcp.h"
+#include "mediad-udp.h"
 
 #define RECV_BURST       8
 #define RTP_SEQ_MOD      (UINT32_C(1) << 16)
@@ -24,6 +25,7 @@
 struct Rtcp {
         sd_event *event;
         sd_event_source *io, *timer;
+        MediaUdpReader reader;               /* how io reads fd */
         int fd;
         struct sockaddr_storage local;
         struct sockaddr_storage remote;      /* RTCP address of the peer; AF_UNSPEC: unknown */
@@ -326,7 +328,7 @@ static int send_compound(Rtcp *r, bool bye) {
                 return -EIO;
         }
         if (sendto(r->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *) &r->remote,
-                   sa_len(&r->remote)) < 0) {
+                   gw_sockaddr_len(&r->remote)) < 0) {
                 r->c.send_errors++;
                 return -errno;
         }
@@ -390,7 +392,8 @@ void rtcp_receive(Rtcp *r, const uint8_t *buf, size_t n, const struct sockaddr *
         uint8_t plain[RTCP_MAX_PACKET];
         size_t off = 0;
 
-        if (r->remote.ss_family == AF_UNSPEC || !sa_equal(&r->remote, from, fromlen)) {
+        if (r->remote.ss_family == AF_UNSPEC ||
+            !gw_sockaddr_equal(GW_SOCKADDR(&r->remote), sizeof(r->remote), from, fromlen)) {
                 r->c.foreign++;
                 return;
         }
@@ -447,35 +450,15 @@ void rtcp_receive(Rtcp *r, const uint8_t *buf, size_t n, const struct sockaddr *
         }
 }
 
-static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        Rtcp *r = userdata;
-        uint8_t buf[RTCP_MAX_PACKET];
-
-        for (unsigned i = 0; i < RECV_BURST; i++) {
-                struct sockaddr_storage from;
-                socklen_t fromlen = sizeof(from);
-                ssize_t n;
-
-                n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
-                if (n < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
-                                return 0;
-                        continue;                        /* ICMP errors of our sends */
-                }
-                if ((size_t) n > sizeof(buf)) {
-                        r->c.malformed++;
-                        continue;
-                }
-                rtcp_receive(r, buf, (size_t) n, (struct sockaddr *) &from, fromlen);
-        }
-        return 0;
+static void on_datagram(void *userdata, const uint8_t *buf, size_t n, const struct sockaddr *from,
+                        socklen_t fromlen) {
+        rtcp_receive(userdata, buf, n, from, fromlen);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
 
 int rtcp_new(sd_event *e, const struct sockaddr_storage *rtp_local, uint32_t ssrc, Rtcp **ret) {
         _cleanup_(rtcp_freep) Rtcp *t = NULL;
-        socklen_t len;
         int r;
 
         t = calloc(1, sizeof(*t));
@@ -490,19 +473,18 @@ int rtcp_new(sd_event *e, const struct sockaddr_storage *rtp_local, uint32_t ssr
         /* RFC 7022 would have a random CNAME per session; ours is unique per session through the SSRC. */
         snprintf(t->cname, sizeof(t->cname), "%08x@fxsgw", ssrc);
         t->local = *rtp_local;
-        if (sa_port(rtp_local) == 0 || sa_port(rtp_local) == 65535)
+        if (gw_sockaddr_port(GW_SOCKADDR(rtp_local)) == 0 || gw_sockaddr_port(GW_SOCKADDR(rtp_local)) == 65535)
                 return -EINVAL;
-        sa_set_port(&t->local, (uint16_t) (sa_port(rtp_local) + 1));
+        gw_sockaddr_set_port(&t->local, (uint16_t) (gw_sockaddr_port(GW_SOCKADDR(rtp_local)) + 1));
 
-        t->fd = socket(t->local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (t->fd < 0)
-                return -errno;
-        if (bind(t->fd, (struct sockaddr *) &t->local, sa_len(&t->local)) < 0)
-                return -errno;
-        len = sizeof(t->local);
-        if (getsockname(t->fd, (struct sockaddr *) &t->local, &len) < 0)
-                return -errno;
-        r = sd_event_add_io(e, &t->io, t->fd, EPOLLIN, on_io, t);
+        r = media_udp_open(&t->local, &t->fd);
+        if (r < 0)
+                return r;
+        t->reader = (MediaUdpReader) {
+                .datagram = on_datagram, .userdata = t, .max = RTCP_MAX_PACKET,
+                .oversize = &t->c.malformed, .burst = RECV_BURST,
+        };
+        r = media_udp_watch(e, t->fd, &t->reader, &t->io);
         if (r < 0)
                 return r;
         r = sd_event_add_time(e, &t->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_timer, t);
@@ -538,9 +520,10 @@ void rtcp_set_remote(Rtcp *r, const struct sockaddr_storage *rtp_remote) {
         if (!r)
                 return;
         if (new.ss_family != AF_UNSPEC)
-                sa_set_port(&new, (uint16_t) (sa_port(rtp_remote) + 1));
+                gw_sockaddr_set_port(&new, (uint16_t) (gw_sockaddr_port(GW_SOCKADDR(rtp_remote)) + 1));
         if (new.ss_family == r->remote.ss_family &&
-            (new.ss_family == AF_UNSPEC || sa_equal(&r->remote, (const struct sockaddr *) &new, sa_len(&new))))
+            (new.ss_family == AF_UNSPEC ||
+             gw_sockaddr_equal(GW_SOCKADDR(&r->remote), sizeof(r->remote), GW_SOCKADDR(&new), sizeof(new))))
                 return;
         r->remote = new;
         rx_reset(r);                                     /* a new peer: new figures */
@@ -598,7 +581,7 @@ void rtcp_quality(const Rtcp *r, unsigned jitter_buffer_ms, RtcpQuality *ret) {
 }
 
 const RtcpCounters *rtcp_counters(const Rtcp *r) { return &r->c; }
-uint16_t rtcp_local_port(const Rtcp *r) { return sa_port(&r->local); }
+uint16_t rtcp_local_port(const Rtcp *r) { return gw_sockaddr_port(GW_SOCKADDR(&r->local)); }
 
 bool rtcp_last_report(const Rtcp *r, RtcpReportBlock *ret) {
         if (!r->have_report)

@@ -11,16 +11,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gw-bus.h"
 #include "gw-macro.h"
-#include "mediad-addr.h"
+#include "gw-sockaddr.h"
 #include "mediad-rtp.h"
+#include "mediad-udp.h"
 
-#define RECV_BURST 32          /* datagrams per wake-up, so one busy session cannot starve the loop */
+#define RECV_BURST 32          /* datagrams per wake-up */
 
 static const char event_digits[16] = "0123456789*#ABCD";
 
 struct RtpSession {
         sd_event_source *io;
+        MediaUdpReader reader;               /* how io reads fd */
         int fd;
         char call_id[128];
         struct sockaddr_storage local;
@@ -115,24 +118,6 @@ static size_t rtp_header_write(uint8_t *p, bool marker, uint8_t pt, uint16_t seq
 
 /* ---------------------------------------------------------------- params */
 
-static int parse_ip(const char *s, uint16_t port, struct sockaddr_storage *ret) {
-        struct sockaddr_in *in = (struct sockaddr_in *) ret;
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ret;
-
-        memset(ret, 0, sizeof(*ret));
-        if (inet_pton(AF_INET, s, &in->sin_addr) == 1) {
-                in->sin_family = AF_INET;
-                in->sin_port = htons(port);
-                return 0;
-        }
-        if (inet_pton(AF_INET6, s, &in6->sin6_addr) == 1) {
-                in6->sin6_family = AF_INET6;
-                in6->sin6_port = htons(port);
-                return 0;
-        }
-        return -EINVAL;
-}
-
 int rtp_params_from_proto(const Gw__RtpSession *rtp, const struct sockaddr_storage *default_ip,
                           RtpParams *ret, const char **ret_error) {
         RtpParams p = {};
@@ -143,19 +128,19 @@ int rtp_params_from_proto(const Gw__RtpSession *rtp, const struct sockaddr_stora
         if (rtp->local_port == 0 || rtp->local_port > 65534)
                 BAD("local_port out of range");
         if (!isempty(rtp->local_ip)) {
-                if (parse_ip(rtp->local_ip, (uint16_t) rtp->local_port, &p.local) < 0)
+                if (gw_sockaddr_from_ip(rtp->local_ip, (uint16_t) rtp->local_port, &p.local) < 0)
                         BAD("local_ip is not an IP address");
         } else {
                 if (!default_ip || (default_ip->ss_family != AF_INET && default_ip->ss_family != AF_INET6))
                         BAD("no local_ip and no sip.listen address");
                 p.local = *default_ip;
-                sa_set_port(&p.local, (uint16_t) rtp->local_port);
+                gw_sockaddr_set_port(&p.local, (uint16_t) rtp->local_port);
         }
         p.remote.ss_family = AF_UNSPEC;
         if (!isempty(rtp->remote_ip)) {
                 if (!rtp->has_remote_port || rtp->remote_port == 0 || rtp->remote_port > 65535)
                         BAD("remote_ip without a valid remote_port");
-                if (parse_ip(rtp->remote_ip, (uint16_t) rtp->remote_port, &p.remote) < 0)
+                if (gw_sockaddr_from_ip(rtp->remote_ip, (uint16_t) rtp->remote_port, &p.remote) < 0)
                         BAD("remote_ip is not an IP address");
                 if (p.remote.ss_family != p.local.ss_family)
                         BAD("remote_ip and local address are of different families");
@@ -223,7 +208,7 @@ static void send_packet(RtpSession *s, const uint8_t *pkt, size_t n) {
                 pkt = sbuf;
         }
         if (sendto(s->fd, pkt, n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *) &s->remote,
-                   sa_len(&s->remote)) < 0) {
+                   gw_sockaddr_len(&s->remote)) < 0) {
                 s->c.send_errors++;     /* ICMP unreachable from an earlier packet, full queue: audio moves on */
                 return;
         }
@@ -231,36 +216,9 @@ static void send_packet(RtpSession *s, const uint8_t *pkt, size_t n) {
         rtcp_rtp_sent(s->rtcp, n - RTP_HEADER);
 }
 
-static uint64_t arrival_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        RtpSession *s = userdata;
-        uint8_t buf[RTP_MAX_PACKET];
-
-        for (unsigned i = 0; i < RECV_BURST; i++) {
-                struct sockaddr_storage from;
-                socklen_t fromlen = sizeof(from);
-                ssize_t n;
-
-                n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
-                if (n < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
-                                return 0;
-                        /* ICMP errors of our sends come back here (ECONNREFUSED): counted at send. */
-                        continue;
-                }
-                if ((size_t) n > sizeof(buf)) {
-                        s->c.malformed++;
-                        continue;
-                }
-                rtp_session_receive(s, buf, (size_t) n, (struct sockaddr *) &from, fromlen);
-        }
-        return 0;
+static void on_datagram(void *userdata, const uint8_t *buf, size_t n, const struct sockaddr *from,
+                        socklen_t fromlen) {
+        rtp_session_receive(userdata, buf, n, from, fromlen);
 }
 
 int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *userdata, RtpSession **ret) {
@@ -288,17 +246,14 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
         if (r < 0)
                 return r;
 
-        s->fd = socket(s->local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (s->fd < 0)
-                return -errno;
-        if (bind(s->fd, (struct sockaddr *) &s->local, sa_len(&s->local)) < 0)
-                return -errno;
-        {
-                socklen_t len = sizeof(s->local);          /* the port, if the kernel chose it */
-                if (getsockname(s->fd, (struct sockaddr *) &s->local, &len) < 0)
-                        return -errno;
-        }
-        r = sd_event_add_io(e, &s->io, s->fd, EPOLLIN, on_io, s);
+        r = media_udp_open(&s->local, &s->fd);
+        if (r < 0)
+                return r;
+        s->reader = (MediaUdpReader) {
+                .datagram = on_datagram, .userdata = s, .max = RTP_MAX_PACKET,
+                .oversize = &s->c.malformed, .burst = RECV_BURST,
+        };
+        r = media_udp_watch(e, s->fd, &s->reader, &s->io);
         if (r < 0)
                 return r;
         /* RTCP on the odd port beside it; without it the call still has audio. */
@@ -322,14 +277,14 @@ RtpSession *rtp_session_free(RtpSession *s) {
 }
 
 bool rtp_session_same_socket(const RtpSession *s, const RtpParams *p) {
-        return streq(s->call_id, p->call_id) && sa_len(&s->local) == sa_len(&p->local) &&
-               sa_equal(&s->local, (const struct sockaddr *) &p->local, sa_len(&p->local));
+        return streq(s->call_id, p->call_id) &&
+               gw_sockaddr_equal(GW_SOCKADDR(&s->local), sizeof(s->local), GW_SOCKADDR(&p->local), sizeof(p->local));
 }
 
 int rtp_session_update(RtpSession *s, const RtpParams *p) {
         bool remote_changed = p->remote.ss_family != s->remote.ss_family ||
                 (p->remote.ss_family != AF_UNSPEC &&
-                 !sa_equal(&s->remote, (const struct sockaddr *) &p->remote, sa_len(&p->remote)));
+                 !gw_sockaddr_equal(GW_SOCKADDR(&s->remote), sizeof(s->remote), GW_SOCKADDR(&p->remote), sizeof(p->remote)));
         MediaSrtpParams sp = {
                 .suite = p->srtp_suite,
                 .tx_key = p->srtp_tx_key,
@@ -463,7 +418,8 @@ void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const stru
         int r;
 
         /* Only the negotiated far end (RFC 3550 §8.2, and no hijacking by strangers). */
-        if (s->remote.ss_family == AF_UNSPEC || !sa_equal(&s->remote, from, fromlen)) {
+        if (s->remote.ss_family == AF_UNSPEC ||
+            !gw_sockaddr_equal(GW_SOCKADDR(&s->remote), sizeof(s->remote), from, fromlen)) {
                 s->c.foreign++;
                 return;
         }
@@ -496,7 +452,7 @@ void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const stru
                         s->c.bad_pt++;
                         return;
                 }
-                now = arrival_usec();
+                now = now_usec(CLOCK_MONOTONIC);
                 s->c.rx++;
                 rtcp_rtp_received(s->rtcp, h.ssrc, h.seq, h.ts, true, now);
                 if (!may_receive(s))
@@ -515,7 +471,7 @@ void rtp_session_receive(RtpSession *s, const uint8_t *buf, size_t n, const stru
                         return;
                 }
                 s->c.rx++;
-                rtcp_rtp_received(s->rtcp, h.ssrc, h.seq, h.ts, false, arrival_usec());
+                rtcp_rtp_received(s->rtcp, h.ssrc, h.seq, h.ts, false, now_usec(CLOCK_MONOTONIC));
                 /* One event per timestamp: updates and the repeated end packets share it. */
                 if (h.payload[0] >= sizeof(event_digits))
                         return;                           /* not a DTMF event (e.g. fax tones) */
@@ -551,7 +507,7 @@ bool rtp_session_playout(RtpSession *s, int16_t out[GW_PCM_SAMPLES]) {
                 return false;
         }
         /* The line's clock: this is called once per down frame. */
-        return playout_buffer_get(&s->playout, out, arrival_usec());
+        return playout_buffer_get(&s->playout, out, now_usec(CLOCK_MONOTONIC));
 }
 
 bool rtp_session_receiving(const RtpSession *s) {
@@ -561,7 +517,7 @@ bool rtp_session_receiving(const RtpSession *s) {
 const RtpCounters *rtp_session_counters(const RtpSession *s) { return &s->c; }
 const PlayoutCounters *rtp_session_playout_counters(const RtpSession *s) { return playout_buffer_counters(&s->playout); }
 const char *rtp_session_call_id(const RtpSession *s) { return s->call_id; }
-uint16_t rtp_session_local_port(const RtpSession *s) { return sa_port(&s->local); }
+uint16_t rtp_session_local_port(const RtpSession *s) { return gw_sockaddr_port(GW_SOCKADDR(&s->local)); }
 uint8_t rtp_session_payload_type(const RtpSession *s) { return s->pt; }
 Gw__MediaDirection rtp_session_direction(const RtpSession *s) { return s->dir; }
 uint32_t rtp_session_ssrc(const RtpSession *s) { return s->ssrc; }
@@ -579,17 +535,8 @@ uint32_t rtp_session_srtp_tx_roc(const RtpSession *s) { return s->srtp ? media_s
 uint32_t rtp_session_srtp_rx_roc(const RtpSession *s) { return s->srtp ? media_srtp_rx_roc(s->srtp) : 0; }
 
 void rtp_session_remote_text(const RtpSession *s, char *buf, size_t n) {
-        char ip[INET6_ADDRSTRLEN] = "";
-
-        if (s->remote.ss_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *) &s->remote)->sin_addr, ip, sizeof(ip));
-        else if (s->remote.ss_family == AF_INET6)
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) &s->remote)->sin6_addr, ip, sizeof(ip));
-        else {
+        if (gw_sockaddr_to_string(GW_SOCKADDR(&s->remote), buf, n) < 0)
                 snprintf(buf, n, "%s", "");
-                return;
-        }
-        snprintf(buf, n, s->remote.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, sa_port(&s->remote));
 }
 
 Rtcp *rtp_session_rtcp(const RtpSession *s) { return s->rtcp; }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gw-bus.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "mediad-bus.h"
 #include "mediad-manager.h"
@@ -66,13 +67,6 @@ static void count_down(const GwPcmFrame *f, void *userdata) {
         ASSERT_EQ(f->port, 1);
 }
 
-static void run_for(sd_event *e, uint64_t usec) {
-        uint64_t end = now_usec(CLOCK_MONOTONIC) + usec;
-
-        while (now_usec(CLOCK_MONOTONIC) < end)
-                ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
-}
-
 typedef struct CallArgs {
         const GwConf *conf;
         Gw__Envelope *reply;
@@ -98,7 +92,7 @@ TEST(bus) {
                 "profiles: [{name: p, proxy: 192.0.2.1}]\n"
                 "lines: [{port: 1, number: '1'}]\n"
                 "bus: {runtime_dir: %s}\n";
-        char dir[] = "/tmp/test-mediad-bus-XXXXXX";
+        const char *dir = gw_test_tmpdir("test-mediad-bus");
         _cleanup_free_ char *text = NULL, *error = NULL;
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(gw_conf_freep) GwConf *c = NULL;
@@ -109,7 +103,6 @@ TEST(bus) {
         unsigned n_down = 0;
         uint64_t end;
 
-        ASSERT_NOT_NULL(mkdtemp(dir));
         ASSERT_TRUE(asprintf(&text, conf_fmt, dir) > 0);
         if (gw_conf_load_string("t.yaml", text, &c, &error) < 0)
                 GW_TEST_FAIL("%s", strna(error));
@@ -130,7 +123,7 @@ TEST(bus) {
         end = now_usec(CLOCK_MONOTONIC) + 5 * USEC_PER_SEC;
         while (sigd.last_generation != 3 && now_usec(CLOCK_MONOTONIC) < end) {
                 publish_control(sigd.bus, 3, GW__TONE__TONE_DIAL);
-                run_for(e, 50 * USEC_PER_MSEC);
+                gw_test_run_for(e, 50 * USEC_PER_MSEC);
         }
         ASSERT_EQ(sigd.last_generation, 3);
         ASSERT_EQ(sigd.last_tone, GW__TONE__TONE_DIAL);
@@ -139,7 +132,7 @@ TEST(bus) {
         /* Older generation: ignored. From linehwd: dropped by the handler table. */
         publish_control(sigd.bus, 2, GW__TONE__TONE_BUSY);
         publish_control(lbus, 9, GW__TONE__TONE_HOWLER);
-        run_for(e, 300 * USEC_PER_MSEC);
+        gw_test_run_for(e, 300 * USEC_PER_MSEC);
         ASSERT_EQ(manager_line(m, 1)->tone, GW__TONE__TONE_DIAL);
         ASSERT_EQ(manager_line(m, 1)->generation, 3);
         ASSERT_EQ(m->controls_stale, 1);
@@ -154,7 +147,7 @@ TEST(bus) {
                 env.body_case = GW__ENVELOPE__BODY_STATE_SYNC_REQUEST;
                 env.state_sync_request = &sr;
                 ASSERT_OK(gw_bus_publish_auto(sigd.bus, "sigd", &env));
-                run_for(e, 300 * USEC_PER_MSEC);
+                gw_test_run_for(e, 300 * USEC_PER_MSEC);
                 ASSERT_TRUE(sigd.n_states > n0);
         }
 
@@ -174,9 +167,7 @@ TEST(bus) {
                 }
                 dtmf_tx_free(tx);
                 ASSERT_EQ(n_down, 30);                  /* one down frame per up frame */
-                end = now_usec(CLOCK_MONOTONIC) + 3 * USEC_PER_SEC;
-                while (strlen(sigd.digits) < 3 && now_usec(CLOCK_MONOTONIC) < end)
-                        ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
+                (void) GW_TEST_RUN_UNTIL(e, strlen(sigd.digits) >= 3, 3 * USEC_PER_SEC);
                 ASSERT_STREQ(sigd.digits, "*5#");
         }
 
@@ -186,7 +177,7 @@ TEST(bus) {
                 pthread_t t;
 
                 ASSERT_EQ(pthread_create(&t, NULL, call_thread, &a), 0);
-                run_for(e, 500 * USEC_PER_MSEC);
+                gw_test_run_for(e, 500 * USEC_PER_MSEC);
                 ASSERT_EQ(pthread_join(t, NULL), 0);
                 ASSERT_OK(a.r);
                 ASSERT_EQ(a.reply->body_case, GW__ENVELOPE__BODY_LINE_STATUS_REPLY);
@@ -202,11 +193,7 @@ TEST(bus) {
         mbus = gw_bus_free(mbus);
         lbus = gw_bus_free(lbus);
         sigd.bus = gw_bus_free(sigd.bus);
-        {
-                char cmd[600];
-                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-                ASSERT_EQ(system(cmd), 0);
-        }
+        gw_test_rm_rf(dir);
 }
 
 /* ---- the data plane: real frames through GwPcm from a line side in this process ---- */
@@ -240,7 +227,7 @@ TEST(data_plane) {
                 "profiles: [{name: p, proxy: 192.0.2.1}]\n"
                 "lines: [{port: 1, number: '1'}]\n"
                 "bus: {runtime_dir: %s}\n";
-        char dir[] = "/tmp/test-mediad-pcm-XXXXXX";
+        const char *dir = gw_test_tmpdir("test-mediad-pcm");
         _cleanup_free_ char *text = NULL, *error = NULL;
         _cleanup_(sd_event_unrefp) sd_event *e = NULL;
         _cleanup_(gw_conf_freep) GwConf *c = NULL;
@@ -257,7 +244,6 @@ TEST(data_plane) {
 
         ASSERT_NOT_NULL(ls);
         ls->seq_ok = true;
-        ASSERT_NOT_NULL(mkdtemp(dir));
         ASSERT_TRUE(asprintf(&text, conf_fmt, dir) > 0);
         if (gw_conf_load_string("t.yaml", text, &c, &error) < 0)
                 GW_TEST_FAIL("%s", strna(error));
@@ -281,7 +267,7 @@ TEST(data_plane) {
         for (uint32_t seq = 0; ls->n_down < 50 && now_usec(CLOCK_MONOTONIC) < end; seq++) {
                 up.seq = seq;
                 (void) gw_pcm_send(line, &up);
-                run_for(e, 20 * USEC_PER_MSEC);
+                gw_test_run_for(e, 20 * USEC_PER_MSEC);
         }
         ASSERT_EQ(ls->n_down >= 50, true);
         ASSERT_TRUE(ls->seq_ok);             /* one down frame per up frame, same seq, in order */
@@ -297,11 +283,7 @@ TEST(data_plane) {
         m = manager_free(m);
         mbus = gw_bus_free(mbus);
         free(ls);
-        {
-                char cmd[600];
-                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-                ASSERT_EQ(system(cmd), 0);
-        }
+        gw_test_rm_rf(dir);
 }
 
 DEFINE_TEST_MAIN

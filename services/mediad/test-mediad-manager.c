@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gw-bus.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "mediad-manager.h"
 
@@ -291,35 +292,9 @@ TEST(generations) {
         env_close(&env);
 }
 
-/* An even port the kernel chose, with its odd neighbour free too (mediad binds RTCP there). */
-static uint16_t free_port(void) {
-        for (unsigned tries = 0; tries < 200; tries++) {
-                struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-                socklen_t len = sizeof(in);
-                int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), fd2;
-                uint16_t port;
-
-                ASSERT_TRUE(fd >= 0);
-                ASSERT_OK(bind(fd, (struct sockaddr *) &in, sizeof(in)));
-                ASSERT_OK(getsockname(fd, (struct sockaddr *) &in, &len));
-                port = ntohs(in.sin_port);
-                if (port % 2 != 0 || port == 65534) {
-                        close(fd);
-                        continue;
-                }
-                in.sin_port = htons((uint16_t) (port + 1));
-                fd2 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-                ASSERT_TRUE(fd2 >= 0);
-                if (bind(fd2, (struct sockaddr *) &in, sizeof(in)) < 0) {
-                        close(fd);
-                        close(fd2);
-                        continue;
-                }
-                close(fd2);
-                close(fd);
-                return port;
-        }
-        GW_TEST_FAIL("no free even port with a free neighbour");
+/* An even port for mediad to bind, with its odd neighbour (RTCP), reserved (see gw-test.h). */
+static uint16_t rtp_port(void) {
+        return gw_test_port(SOCK_DGRAM, "127.0.0.1", 2, NULL);
 }
 
 static void rtp_session_proto(Gw__RtpSession *r, const char *call_id, uint16_t local, uint16_t remote,
@@ -342,7 +317,7 @@ static void sine(int16_t *x, unsigned frame, double f, double amp) {
 
 /* Line 1 says 1 kHz, line 2 hears it, through RTP on 127.0.0.1; and 600 Hz the other way. */
 static void talk(uint32_t pt) {
-        uint16_t p1 = free_port(), p2 = free_port();
+        uint16_t p1 = rtp_port(), p2 = rtp_port();
         Gw__RtpSession r1, r2;
         Env env;
 
@@ -415,7 +390,7 @@ static int far_socket(uint16_t *ret_port) {
 /* A digit dialled during a call: RFC 4733 packets (start with marker, updates, three ends,
  * one timestamp) and no trace of the tone in the audio sent. */
 TEST(events_sent) {
-        uint16_t pl = free_port(), pf;
+        uint16_t pl = rtp_port(), pf;
         _cleanup_close_ int far = far_socket(&pf);
         uint8_t buf[RTP_MAX_PACKET];
         unsigned n_audio = 0, n_ev = 0, n_end = 0;
@@ -519,7 +494,7 @@ static size_t sounding(const Env *env, size_t from, size_t to) {
  * (and detected back from the down frames); an event whose end packets are lost stops
  * 240 ms after its last packet. */
 TEST(events_received) {
-        uint16_t pl = free_port(), pf;
+        uint16_t pl = rtp_port(), pf;
         _cleanup_close_ int far = far_socket(&pf);
         dtmf_rx_state_t *rx;
         char got[16] = "";
@@ -640,18 +615,17 @@ static void talk_frames(Env *env, uint32_t port, unsigned frames) {
 }
 
 TEST(resume_srtp_stream_after_restart) {
-        char dir[] = "/tmp/test-mediad-resume-XXXXXX";
+        const char *dir = gw_test_tmpdir("test-mediad-resume");
         uint8_t ktx[SRTP_KEY_SALT_LEN], krx[SRTP_KEY_SALT_LEN];
         Gw__Secret stx = GW__SECRET__INIT, srx = GW__SECRET__INIT;
         _cleanup_(media_srtp_freep) MediaSrtp *peer = NULL;
-        uint16_t p1 = free_port(), far_port, seq_before = 0, seq_after = 0;
+        uint16_t p1 = rtp_port(), far_port, seq_before = 0, seq_after = 0;
         uint32_t ssrc_before = 0, ssrc_after = 0;
         unsigned bad = 0, got;
         int far = far_socket(&far_port);
         Gw__RtpSession r;
         Env env;
 
-        ASSERT_NOT_NULL(mkdtemp(dir));
         ASSERT_EQ(getrandom(ktx, sizeof(ktx), 0), sizeof(ktx));
         ASSERT_EQ(getrandom(krx, sizeof(krx), 0), sizeof(krx));
         stx.has_value = srx.has_value = true;
@@ -670,8 +644,7 @@ TEST(resume_srtp_stream_after_restart) {
         ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, &r));
         talk_frames(&env, 1, 40);
         /* the save timer (1 s) runs while the call does */
-        for (uint64_t end = now_usec(CLOCK_MONOTONIC) + 1200 * USEC_PER_MSEC; now_usec(CLOCK_MONOTONIC) < end;)
-                ASSERT_OK(sd_event_run(env.e, 50 * USEC_PER_MSEC));
+        gw_test_run_for(env.e, 1200 * USEC_PER_MSEC);
         talk_frames(&env, 1, 40);
         got = srtp_take(far, peer, &ssrc_before, &seq_before, &bad);
         ASSERT_TRUE(got >= 70);

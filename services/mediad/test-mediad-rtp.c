@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "test-mediad-net.h"
 #include "mediad-rtp.h"
@@ -104,8 +105,7 @@ TEST(send_headers) {
 }
 
 static void run_until(sd_event *e, const uint64_t *counter, uint64_t want) {
-        for (unsigned i = 0; i < 200 && *counter < want; i++)
-                ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
+        (void) GW_TEST_RUN_UNTIL(e, *counter >= want, 2 * USEC_PER_SEC);
         ASSERT_EQ(*counter, want);
 }
 

@@ -157,47 +157,27 @@ static void on_peer(GwBus *bus, Gw__Service peer, uint64_t instance_id, void *us
 
 /* ---------------------------------------------------------------- control socket */
 
-typedef struct StatusReplyBox {
-        Gw__StatusReply reply;
-        Gw__BusCounters counters;
-        void *storage;
-} StatusReplyBox;
-
 static int on_ctl(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void *userdata) {
-        Manager *m = userdata;
-        StatusReplyBox *box;
+        void *storage = NULL;
         int r;
 
         if (req->body_case != GW__ENVELOPE__BODY_STATUS_REQUEST)
                 return -EOPNOTSUPP;
 
-        box = calloc(1, sizeof(*box));
-        if (!box)
-                return -ENOMEM;
-        gw__status_reply__init(&box->reply);
-        gw__bus_counters__init(&box->counters);
-        r = manager_status_fill(m, &box->reply, &box->storage);
+        r = gw_bus_status_reply_new(bus, reply);
+        if (r < 0)
+                return r;
+        r = manager_status_fill(userdata, reply->status_reply, &storage);
         if (r < 0) {
-                free(box);
+                (void) gw_bus_status_reply_free(reply);
                 return r;
         }
-        gw_bus_counters(bus, &box->counters);
-        box->reply.counters = &box->counters;
-
-        reply->body_case = GW__ENVELOPE__BODY_STATUS_REPLY;
-        reply->status_reply = &box->reply;
+        gw_bus_status_reply_own(reply, storage);
         return 0;
 }
 
 static void on_ctl_free(Gw__Envelope *reply, void *userdata) {
-        StatusReplyBox *box;
-
-        if (reply->body_case != GW__ENVELOPE__BODY_STATUS_REPLY || !reply->status_reply)
-                return;
-        box = (StatusReplyBox *) reply->status_reply;   /* first member */
-        free(box->storage);
-        free(box);
-        reply->status_reply = NULL;
+        (void) gw_bus_status_reply_free(reply);
 }
 
 static RegdGlue glue;

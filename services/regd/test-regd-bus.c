@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "gw-bus.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "regd-bus.h"
 #include "regd-manager.h"
@@ -172,7 +173,6 @@ TEST(regd_on_the_bus) {
         FakeSup sup = {};
         Manager *m = NULL;
         World w = { .sigd = &sigd, .sup = &sup, .n = 3 };
-        char cmd[600];
 
         ASSERT_TRUE(asprintf(&state_dir, "%s/regd", dir) > 0);
         ASSERT_EQ(mkdir(state_dir, 0750), 0);
@@ -194,7 +194,7 @@ TEST(regd_on_the_bus) {
         ASSERT_OK(manager_start(m));
 
         /* Nothing is sent before sigd is seen; it is seen by its heartbeat. */
-        run_for(e, 300 * USEC_PER_MSEC);
+        gw_test_run_for(e, 300 * USEC_PER_MSEC);
         ASSERT_EQ(sigd.n_requests, 0);
         {
                 uint64_t end = now_usec(CLOCK_MONOTONIC) + 5 * USEC_PER_SEC, next = 0;
@@ -215,7 +215,7 @@ TEST(regd_on_the_bus) {
 
         /* StateSyncRequest: every line and profile again. Let the publications
          * of the registrations settle first (slow under valgrind). */
-        run_for(e, 300 * USEC_PER_MSEC);
+        gw_test_run_for(e, 300 * USEC_PER_MSEC);
         {
                 Gw__Envelope env = GW__ENVELOPE__INIT;
                 Gw__StateSyncRequest sr = GW__STATE_SYNC_REQUEST__INIT;
@@ -225,7 +225,7 @@ TEST(regd_on_the_bus) {
                 env.body_case = GW__ENVELOPE__BODY_STATE_SYNC_REQUEST;
                 env.state_sync_request = &sr;
                 ASSERT_OK(gw_bus_publish_auto(sigd.bus, "sigd", &env));
-                run_for(e, 300 * USEC_PER_MSEC);
+                gw_test_run_for(e, 300 * USEC_PER_MSEC);
                 ASSERT_EQ(sigd.n_line_messages, lines0 + 3);
                 /* At least the answer to the request (a counter change may add one). */
                 ASSERT_TRUE(sigd.n_profile_status >= profiles0 + 1);
@@ -234,7 +234,7 @@ TEST(regd_on_the_bus) {
         /* GatewayStopping from anyone but gwsupd is dropped. */
         sigd.n_requests = 0;
         publish_stopping(sigd.bus, 1000);
-        run_for(e, 300 * USEC_PER_MSEC);
+        gw_test_run_for(e, 300 * USEC_PER_MSEC);
         ASSERT_FALSE(m->stopping);
         ASSERT_EQ(sigd.n_unregisters, 0);
 
@@ -246,7 +246,7 @@ TEST(regd_on_the_bus) {
                 uint64_t first = 0;
                 w.n = 1;
                 sigd.n_requests = 0;
-                ASSERT_TRUE(run_until(e, requests_reach, &w, 2 * USEC_PER_SEC));
+                ASSERT_TRUE(gw_test_run_until(e, requests_reach, &w, 2 * USEC_PER_SEC));
                 first = sigd.last_cid[1];
                 sigd.bus = gw_bus_free(sigd.bus);
                 sigd.silent = false;
@@ -278,7 +278,7 @@ TEST(regd_on_the_bus) {
                 ASSERT_OK(sd_event_run(e, 10 * USEC_PER_MSEC));
         }
         w.n = 3;
-        ASSERT_TRUE(run_until(e, unregister_done, &w, 5 * USEC_PER_SEC));
+        ASSERT_TRUE(gw_test_run_until(e, unregister_done, &w, 5 * USEC_PER_SEC));
         ASSERT_EQ(sup.lines, 3);
         ASSERT_EQ(sup.confirmed, 3);
         ASSERT_TRUE(sigd.n_unregisters >= 3);
@@ -290,8 +290,7 @@ TEST(regd_on_the_bus) {
         gw_bus_free(sigd.bus);
         gw_bus_free(sup.bus);
         sd_event_unref(e);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        ASSERT_EQ(system(cmd), 0);
+        gw_test_rm_rf(dir);
 }
 
 static bool sigd_saw_registered(void *userdata) {
@@ -314,7 +313,6 @@ TEST(regd_restart_sends_nothing) {
         FakeSigd sigd = {};
         Manager *m = NULL;
         World w = { .sigd = &sigd, .n = 3 };
-        char cmd[600];
         char *call_id1 = NULL;
 
         ASSERT_TRUE(asprintf(&state_dir, "%s/regd", dir) > 0);
@@ -343,7 +341,7 @@ TEST(regd_restart_sends_nothing) {
                 }
         }
         ASSERT_TRUE(all_registered(&w));
-        run_for(e, 100 * USEC_PER_MSEC);     /* the deferred state write */
+        gw_test_run_for(e, 100 * USEC_PER_MSEC);     /* the deferred state write */
         call_id1 = strdup(manager_line_by_port(m, 1)->call_id);
         ASSERT_NOT_NULL(call_id1);
 
@@ -382,7 +380,7 @@ TEST(regd_restart_sends_nothing) {
                 }
         }
         ASSERT_TRUE(sigd_saw_registered(&w));
-        run_for(e, 1000 * USEC_PER_MSEC);
+        gw_test_run_for(e, 1000 * USEC_PER_MSEC);
         ASSERT_EQ(sigd.n_requests, 0);          /* no re-REGISTER storm */
         ASSERT_EQ(m->n_sent, 0);
 
@@ -391,6 +389,5 @@ TEST(regd_restart_sends_nothing) {
         gw_bus_free(regd_bus);
         gw_bus_free(sigd.bus);
         sd_event_unref(e);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        ASSERT_EQ(system(cmd), 0);
+        gw_test_rm_rf(dir);
 }

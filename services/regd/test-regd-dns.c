@@ -6,13 +6,13 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "gw-bus.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "regd-manager.h"
 #include "test-regd-util.h"
@@ -23,99 +23,21 @@ DEFINE_TEST_MAIN
 #define T42 "127.0.0.42:5080"           /* _sip._udp.pbx.test priority 20 */
 #define R1  "127.0.0.3:5060"
 
-static pid_t dnsmasq_pid = -1;
 static char dns_server[32];
-
-static unsigned udp_port_free(void) {
-        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(sin);
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-        ASSERT_TRUE(fd >= 0);
-        ASSERT_OK(bind(fd, (struct sockaddr *) &sin, sizeof(sin)));
-        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin, &len));
-        close(fd);
-        return ntohs(sin.sin_port);
-}
-
-static bool udp_port_in_use(unsigned port) {
-        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port),
-                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), k;
-
-        ASSERT_TRUE(fd >= 0);
-        k = bind(fd, (struct sockaddr *) &sin, sizeof(sin));
-        close(fd);
-        return k < 0 && errno == EADDRINUSE;
-}
-
-static void dnsmasq_stop(void) {
-        if (dnsmasq_pid > 0) {
-                kill(dnsmasq_pid, SIGTERM);
-                (void) waitpid(dnsmasq_pid, NULL, 0);
-                dnsmasq_pid = -1;
-        }
-}
 
 /* One dnsmasq for the whole test, authoritative for "test."; exits 77 without dnsmasq. */
 static void dnsmasq_start(void) {
-        char port_arg[32];
+        static const char *const records[] = {
+                "--srv-host=_sip._udp.pbx.test,main.pbx.test,5070,10,50",
+                "--srv-host=_sip._udp.pbx.test,backup.pbx.test,5080,20,50",
+                "--host-record=main.pbx.test,127.0.0.41",
+                "--host-record=backup.pbx.test,127.0.0.42",
+                "--host-record=dual.test,127.0.0.71,fd00::71",
+                NULL
+        };
 
-        if (dnsmasq_pid > 0)
-                return;
-        if (access("/usr/sbin/dnsmasq", X_OK) < 0 && access("/usr/bin/dnsmasq", X_OK) < 0) {
-                fprintf(stderr, "dnsmasq not installed, skipping.\n");
-                exit(77);
-        }
-        for (unsigned attempt = 0; attempt < 5; attempt++) {
-                unsigned port = udp_port_free();
-                pid_t pid;
-
-                snprintf(port_arg, sizeof(port_arg), "--port=%u", port);
-                const char *argv[] = {
-                        "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                        "--listen-address=127.0.0.1", port_arg, "--bind-interfaces", "--pid-file",
-                        "--local=/test/", "--local-ttl=1",
-                        geteuid() == 0 ? "--user=root" : "--local-ttl=1",
-                        geteuid() == 0 ? "--group=root" : "--local-ttl=1",
-                        "--srv-host=_sip._udp.pbx.test,main.pbx.test,5070,10,50",
-                        "--srv-host=_sip._udp.pbx.test,backup.pbx.test,5080,20,50",
-                        "--host-record=main.pbx.test,127.0.0.41",
-                        "--host-record=backup.pbx.test,127.0.0.42",
-                        "--host-record=dual.test,127.0.0.71,fd00::71",
-                        NULL
-                };
-
-                pid = fork();
-                ASSERT_TRUE(pid >= 0);
-                if (pid == 0) {
-                        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-                        (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-                        if (null >= 0) {
-                                dup2(null, STDOUT_FILENO);
-                                dup2(null, STDERR_FILENO);
-                        }
-                        execvp("dnsmasq", (char **) UNCONST(argv));
-                        _exit(127);
-                }
-                dnsmasq_pid = pid;
-                /* Ready once it holds the port; bounded: 100 x 20 ms. */
-                for (unsigned i = 0; i < 100; i++) {
-                        if (waitpid(pid, NULL, WNOHANG) == pid) {
-                                dnsmasq_pid = -1;
-                                break;
-                        }
-                        if (udp_port_in_use(port)) {
-                                atexit(dnsmasq_stop);
-                                snprintf(dns_server, sizeof(dns_server), "127.0.0.1:%u", port);
-                                return;
-                        }
-                        usleep(20 * 1000);
-                }
-                dnsmasq_stop();
-        }
-        GW_TEST_FAIL("Could not start dnsmasq");
+        if (dns_server[0] == 0)
+                snprintf(dns_server, sizeof(dns_server), "127.0.0.1:%u", gw_test_dnsmasq("127.0.0.1", 1, records));
 }
 
 /* ---------------------------------------------------------------- fixture */

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "gw-bus.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "regd-manager.h"
 #include "test-regd-util.h"
@@ -252,7 +253,7 @@ TEST(regd_failover_not_on_answers) {
                 ASSERT_OK(answer(f.m, &f.c->sent[0], outcome_response(codes[k], -1)));
                 f.done[0] = true;
                 f.by_entry[0] = PEER_PENDING;
-                run_for(f.e, 300 * USEC_PER_MSEC);
+                gw_test_run_for(f.e, 300 * USEC_PER_MSEC);
                 l = manager_line_by_port(f.m, 1);
                 ASSERT_EQ(l->state, LINE_FAILED);
                 ASSERT_EQ(f.m->profiles[0]->active, 0);
@@ -283,7 +284,7 @@ TEST(regd_failover_timeout_after_provisional_is_the_lines) {
 
         /* The retry (back-off 50-100 ms) goes to the main entry again. */
         f.by_entry[0] = PEER_PENDING;
-        run_for(f.e, 300 * USEC_PER_MSEC);
+        gw_test_run_for(f.e, 300 * USEC_PER_MSEC);
         ASSERT_EQ(f.c->n_sent, 2);
         ASSERT_STREQ(f.c->sent[1].target, MAIN);
         ASSERT_EQ(f.m->profiles[0]->active, 0);
@@ -565,7 +566,7 @@ TEST(regd_failover_active_restored) {
                 ASSERT_STREQ(ps.active_target, R1);
         }
         fixture_done(&f);
-        test_rm_rf(f.state_dir);
+        gw_test_rm_rf(f.state_dir);
         free(f.state_dir);
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "gw-bus.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "regd-manager.h"
 #include "test-regd-util.h"
@@ -158,7 +159,7 @@ TEST(regd_lost_request_is_sent_again) {
         t0 = now_usec(CLOCK_MONOTONIC);
         ASSERT_EQ(f.c->n_sent, 1);
 
-        ASSERT_TRUE(run_until(f.e, sent_at_least_2, f.c, 3 * USEC_PER_SEC));
+        ASSERT_TRUE(gw_test_run_until(f.e, sent_at_least_2, f.c, 3 * USEC_PER_SEC));
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         ASSERT_TRUE(dt >= 280 * USEC_PER_MSEC);
         ASSERT_TRUE(dt < 2500 * USEC_PER_MSEC);        /* generous: loaded CI machines */
@@ -242,7 +243,7 @@ TEST(regd_failure_backoff_and_health) {
 
         /* Retried after 50–100 ms. */
         w = (WaitSent) { f.c, 2 };
-        ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
+        ASSERT_TRUE(gw_test_run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         ASSERT_TRUE(dt >= 45 * USEC_PER_MSEC);
         ASSERT_TRUE(dt < 1500 * USEC_PER_MSEC);
@@ -256,7 +257,7 @@ TEST(regd_failure_backoff_and_health) {
         ASSERT_STREQ(l->reason, "timeout");
         ASSERT_EQ(x->counters.timeouts, 1);
         w.n = 3;
-        ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
+        ASSERT_TRUE(gw_test_run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         ASSERT_TRUE(dt >= 95 * USEC_PER_MSEC);
         ASSERT_TRUE(dt < 1500 * USEC_PER_MSEC);
@@ -271,7 +272,7 @@ TEST(regd_failure_backoff_and_health) {
 
         /* Transport error with 'Retry-After' ignored (not a 503): back-off only. */
         w.n = 4;
-        ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
+        ASSERT_TRUE(gw_test_run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
         o = outcome_kind(GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT);
         o.error = (char *) "Connection refused";
         ASSERT_OK(answer(f.m, &f.c->sent[3], o));
@@ -280,7 +281,7 @@ TEST(regd_failure_backoff_and_health) {
 
         /* Success resets the failure count. */
         w.n = 5;
-        ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 3 * USEC_PER_SEC));
+        ASSERT_TRUE(gw_test_run_until(f.e, sent_reaches, &w, 3 * USEC_PER_SEC));
         ASSERT_OK(answer(f.m, &f.c->sent[4], outcome_response(200, 3600)));
         ASSERT_EQ(l->state, LINE_REGISTERED);
         ASSERT_EQ(l->failures, 0);
@@ -347,7 +348,7 @@ TEST(regd_423_403_and_dns) {
         f.t.conf.n_dns_servers = 1;
         fixture_start(&f);
         l = manager_line_by_port(f.m, 1);
-        ASSERT_TRUE(run_until(f.e, line1_failed_dns, f.m, 5 * USEC_PER_SEC));
+        ASSERT_TRUE(gw_test_run_until(f.e, line1_failed_dns, f.m, 5 * USEC_PER_SEC));
         ASSERT_EQ(f.c->n_sent, 0);
         ASSERT_EQ(l->state, LINE_FAILED);
         ASSERT_STREQ(l->reason, "dns");
@@ -370,7 +371,7 @@ TEST(regd_refresh_at_half_and_lost_registration) {
 
         ASSERT_OK(answer(f.m, &f.c->sent[0], outcome_response(200, 2)));
         t0 = now_usec(CLOCK_MONOTONIC);
-        ASSERT_TRUE(run_until(f.e, refreshed, f.c, 3 * USEC_PER_SEC));
+        ASSERT_TRUE(gw_test_run_until(f.e, refreshed, f.c, 3 * USEC_PER_SEC));
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         /* 45–55 % of 2 s, plus the timer's 10 ms accuracy. */
         ASSERT_TRUE(dt >= 890 * USEC_PER_MSEC);
@@ -428,7 +429,7 @@ TEST(regd_gateway_stopping) {
         for (size_t i = 0; i < 15; i++)
                 ASSERT_OK(answer(f.m, &f.c->sent[first_unreg + i], outcome_response(200, 0)));
         ASSERT_EQ(f.c->n_done, 0);
-        ASSERT_TRUE(run_until(f.e, done, f.c, 3 * USEC_PER_SEC));
+        ASSERT_TRUE(gw_test_run_until(f.e, done, f.c, 3 * USEC_PER_SEC));
         ASSERT_EQ(f.c->n_done, 1);
         ASSERT_EQ(f.c->done_lines, 20);
         ASSERT_EQ(f.c->done_confirmed, 15);
@@ -544,7 +545,7 @@ TEST(regd_registration_expires_while_refresh_unanswered) {
 
         ASSERT_OK(answer(f.m, &f.c->sent[0], outcome_response(200, 1)));
         t0 = now_usec(CLOCK_MONOTONIC);
-        ASSERT_TRUE(run_until(f.e, line1_failed, f.m, 3 * USEC_PER_SEC));
+        ASSERT_TRUE(gw_test_run_until(f.e, line1_failed, f.m, 3 * USEC_PER_SEC));
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         ASSERT_TRUE(dt >= 950 * USEC_PER_MSEC);
         ASSERT_TRUE(dt <= 2500 * USEC_PER_MSEC);
@@ -624,7 +625,7 @@ TEST(regd_hold_until_sigd_seen) {
         /* Seen early: released once the settle time is over, 16 at once, FIFO. */
         manager_sigd_seen(f.m);
         ASSERT_EQ(f.c->n_sent, 0);
-        ASSERT_TRUE(run_until(f.e, sent_16, f.c, 3 * USEC_PER_SEC));
+        ASSERT_TRUE(gw_test_run_until(f.e, sent_16, f.c, 3 * USEC_PER_SEC));
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         ASSERT_TRUE(dt >= 290 * USEC_PER_MSEC);
         ASSERT_TRUE(dt < 2500 * USEC_PER_MSEC);
@@ -637,7 +638,7 @@ TEST(regd_hold_until_sigd_seen) {
         t0 = now_usec(CLOCK_MONOTONIC);
         {
                 WaitSent w = { f.c, 32 };
-                ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 3 * USEC_PER_SEC));
+                ASSERT_TRUE(gw_test_run_until(f.e, sent_reaches, &w, 3 * USEC_PER_SEC));
         }
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         ASSERT_TRUE(dt >= 200 * USEC_PER_MSEC && dt < 2000 * USEC_PER_MSEC);
@@ -653,13 +654,13 @@ TEST(regd_hold_until_sigd_seen) {
         ASSERT_EQ(f.c->n_sent, 0);
         {
                 WaitSent w = { f.c, 2 };
-                ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
+                ASSERT_TRUE(gw_test_run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
         }
         /* The first sighting after that re-sends (those were likely lost). */
         manager_sigd_seen(f.m);
         {
                 WaitSent w = { f.c, 4 };
-                ASSERT_TRUE(run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
+                ASSERT_TRUE(gw_test_run_until(f.e, sent_reaches, &w, 2 * USEC_PER_SEC));
         }
         ASSERT_EQ(f.c->n_sent, 4);
         fixture_done(&f);

@@ -6,6 +6,7 @@
 
 #include "gw-bus.h"
 #include "gw-daemon.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "regd-manager.h"
 #include "test-regd-util.h"
@@ -98,7 +99,7 @@ TEST(regd_state_round_trip) {
         manager_free(m1);
         free(c1);
         free(c2);
-        test_rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 static Gw__RegdLineState entry_for(Line *l, uint64_t expires_at) {
@@ -232,7 +233,7 @@ TEST(regd_state_rejects_corrupted) {
 
         manager_free(m);
         free(c);
-        test_rm_rf(dir);
+        gw_test_rm_rf(dir);
 }
 
 TEST(regd_state_restores_active_entry) {

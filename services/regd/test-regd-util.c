@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-regd-util.c: helpers shared by regd's unit tests. */
-#include <dirent.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "gw-bus.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "test-regd-util.h"
 
@@ -166,50 +166,10 @@ int answer(Manager *m, const Sent *s, Gw__SipRequestOutcome o) {
         return manager_handle_outcome(m, s->cid, &o);
 }
 
-bool run_until(sd_event *e, bool (*pred)(void *), void *userdata, uint64_t timeout_usec) {
-        uint64_t end = now_usec(CLOCK_MONOTONIC) + timeout_usec;
-
-        /* Bounded by time and by iterations. */
-        for (unsigned i = 0; i < 100000; i++) {
-                uint64_t now = now_usec(CLOCK_MONOTONIC);
-
-                if (pred(userdata))
-                        return true;
-                if (now >= end)
-                        break;
-                ASSERT_OK(sd_event_run(e, MIN(end - now, 50 * USEC_PER_MSEC)));
-        }
-        return pred(userdata);
-}
-
-static bool never(void *userdata) {
-        return false;
-}
-
-void run_for(sd_event *e, uint64_t usec) {
-        (void) run_until(e, never, NULL, usec);
-}
-
 char *test_tmpdir(void) {
-        char *d = strdup("/tmp/test-regd-XXXXXX");
+        char *d = strdup(gw_test_tmpdir("test-regd"));
 
         ASSERT_NOT_NULL(d);
-        ASSERT_NOT_NULL(mkdtemp(d));
         return d;
 }
 
-void test_rm_rf(const char *dir) {
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        char p[512];
-
-        if (!d)
-                return;
-        while ((de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
-                        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-                        (void) unlink(p);
-                }
-        closedir(d);
-        (void) rmdir(dir);
-}

@@ -66,15 +66,8 @@ Gw__SipRequestOutcome outcome_kind(Gw__SipOutcomeKind kind);
 /* Answer the request s with o (cseq and call_id filled from s). */
 int answer(Manager *m, const Sent *s, Gw__SipRequestOutcome o);
 
-/* Run the loop until pred(userdata) or timeout; returns pred's last value. */
-bool run_until(sd_event *e, bool (*pred)(void *), void *userdata, uint64_t timeout_usec);
-
-/* Run the loop for about usec. */
-void run_for(sd_event *e, uint64_t usec);
-
 /* A redundant entry for test configurations (static storage). */
 GwHostPort test_hostport(char *ip);
 
-/* A fresh empty temporary directory (mkdtemp), malloc'd. */
+/* A fresh empty temporary directory (gw_test_tmpdir(), removed at exit), malloc'd. */
 char *test_tmpdir(void);
-void test_rm_rf(const char *dir);

@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* sigd-call.c: call control per line (see sigd-call.h and docs/CALLS.md).
+/* sigd-call.c: calls: INVITE dialogs both ways (see sigd-call.h and docs/CALLS.md).
  *
- * A Line is the subscriber's side: hook, digits, what the line should hear
- * (MediaControl.tone) and do (LineControl.ring, polarity). A Call is the SIP
- * side: one INVITE dialog. A call outlives its line's interest in it when the
- * subscriber hangs up before the far end answered (the CANCEL, or the ACK and
- * BYE of a late 2xx, still have to go out): it is then detached (line NULL)
- * and freed when its INVITE transaction is over, or after a linger timeout.
+ * A Call is the SIP side of a line's call: one INVITE dialog (sigd-dialog.c),
+ * its SDP offer/answer and, outgoing, the entries it may go to. It tells its
+ * line what happened through the CallLineOps the line layer registered
+ * (m->call_line_ops), never by calling it.
  *
  * INVITE failover (issue 4 item 9): the INVITE goes to the profile's active
  * entry; before any 1xx, silence for invite_total_timeout, a transport error,
@@ -16,8 +14,8 @@
  * the call's outcome. sigd never decides entry health: every attempt's
  * lesson goes to regd as an EntryReport.
  *
- * libosip2's callbacks only note transaction events (calls_tx_event); they
- * are handled in calls_settle() once libosip2 is out of its loops. */
+ * libosip2's callbacks only note transaction events (call_tr_ops); they
+ * are handled in call_settle() once libosip2 is out of its loops. */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <inttypes.h>
@@ -32,16 +30,19 @@
 #include "gw-build-config.h"
 #include "gw-bus.h"
 #include "gw-log.h"
+#include "gw-sockaddr.h"
+#include "sigd-call.h"
+#include "sigd-dialog.h"
 #include "sigd-manager.h"
+#include "sigd-message.h"
+#include "sigd-osip.h"
+#include "sigd-transaction.h"
+#include "sigd-transport.h"
 
 #define T1_USEC (500 * USEC_PER_MSEC)
 
-static void line_release(Line *l, Gw__Tone tone);
-static void line_set_state(Line *l, Gw__CallState s);
-static void call_free(Call *c);
-static void call_detach(Call *c);
-static void call_send_bye(Call *c);
 static void call_event_end(Call *c, const char *cause, uint32_t status);
+static const TransactionOps call_tr_ops;
 
 _printf_(1, 2) static char *strdup_printf(const char *fmt, ...) {
         va_list ap;
@@ -56,135 +57,12 @@ _printf_(1, 2) static char *strdup_printf(const char *fmt, ...) {
 
 /* ---------------------------------------------------------------- publishing */
 
-static void publish(Manager *m, const char *key, Gw__Envelope *env) {
+void call_publish(Manager *m, const char *key, Gw__Envelope *env) {
         if (m->publish_cb)
                 m->publish_cb(m, key, env, m->publish_userdata);
 }
 
-static void port_key(const Line *l, char *buf, size_t n) {
-        snprintf(buf, n, "%u", l->conf->port);
-}
-
-static void publish_line_control(Line *l) {
-        Gw__Envelope env = GW__ENVELOPE__INIT;
-        Gw__LineControl lc = GW__LINE_CONTROL__INIT;
-        char key[16];
-
-        lc.port = l->conf->port;
-        lc.has_ring = true;
-        lc.ring = l->ring;
-        lc.has_polarity = true;
-        lc.polarity = l->reversed ? GW__POLARITY__POLARITY_REVERSED : GW__POLARITY__POLARITY_NORMAL;
-        if (l->ring && l->call && l->call->remote_number)
-                lc.caller_number = l->call->remote_number;
-        env.body_case = GW__ENVELOPE__BODY_LINE_CONTROL;
-        env.line_control = &lc;
-        port_key(l, key, sizeof key);
-        publish(l->manager, key, &env);
-}
-
-static Gw__MediaDirection media_direction(SdpDirection d) {
-        switch (d) {
-        case SDP_SENDONLY: return GW__MEDIA_DIRECTION__DIRECTION_SENDONLY;
-        case SDP_RECVONLY: return GW__MEDIA_DIRECTION__DIRECTION_RECVONLY;
-        case SDP_INACTIVE: return GW__MEDIA_DIRECTION__DIRECTION_INACTIVE;
-        default: return GW__MEDIA_DIRECTION__DIRECTION_SENDRECV;
-        }
-}
-
-static void publish_media_control(Line *l, bool bump) {
-        Gw__Envelope env = GW__ENVELOPE__INIT;
-        Gw__MediaControl mc = GW__MEDIA_CONTROL__INIT;
-        Gw__RtpSession rtp = GW__RTP_SESSION__INIT;
-        Call *c = l->call;
-        Gw__Secret tx_key = GW__SECRET__INIT, rx_key = GW__SECRET__INIT;
-        char key[16];
-
-        if (bump)
-                l->generation++;
-        mc.port = l->conf->port;
-        mc.has_generation = true;
-        mc.generation = l->generation;
-        mc.has_tone = true;
-        mc.tone = l->tone;
-        mc.has_detect_digits = true;
-        mc.detect_digits = true;
-        if (c && c->have_media && l->off_hook &&
-            (l->state == GW__CALL_STATE__CALL_CONNECTED || l->state == GW__CALL_STATE__CALL_RINGBACK)) {
-                rtp.call_id = c->call_id;
-                rtp.local_port = c->local_port;
-                rtp.remote_ip = c->media.remote_addr;
-                rtp.has_remote_port = true;
-                rtp.remote_port = c->media.remote_port;
-                rtp.has_payload_type = true;
-                rtp.payload_type = (uint32_t) c->media.pt;
-                rtp.has_telephone_event_pt = true;
-                rtp.telephone_event_pt = c->media.telephone_event_pt >= 0 ? (uint32_t) c->media.telephone_event_pt : 0;
-                rtp.has_direction = true;
-                rtp.direction = media_direction(c->media.direction);
-                rtp.has_ptime_ms = true;
-                rtp.ptime_ms = SDP_PTIME_MS;
-                if (c->media.local.suite != SDP_SRTP_NONE) {
-                        /* Pointers into the call: packed by the bus (which wipes its buffer), never copied. */
-                        rtp.srtp_suite = UNCONST(sdp_srtp_suite_to_string(c->media.local.suite));
-                        tx_key.has_value = rx_key.has_value = true;
-                        tx_key.value = (ProtobufCBinaryData) { SDP_KEY_SALT_LEN, c->media.local.key };
-                        rx_key.value = (ProtobufCBinaryData) { SDP_KEY_SALT_LEN, c->media.remote_key };
-                        rtp.srtp_tx_key = &tx_key;
-                        rtp.srtp_rx_key = &rx_key;
-                }
-                mc.rtp = &rtp;
-        }
-        env.body_case = GW__ENVELOPE__BODY_MEDIA_CONTROL;
-        env.media_control = &mc;
-        port_key(l, key, sizeof key);
-        publish(l->manager, key, &env);
-}
-
-int manager_line_call(Manager *m, unsigned port, Gw__LineCall *lc) {
-        for (size_t i = 0; i < m->n_lines; i++) {
-                Line *l = &m->lines[i];
-                if (l->conf->port != port)
-                        continue;
-                lc->port = port;
-                lc->state = l->state;
-                if (l->call) {
-                        lc->has_direction = true;
-                        lc->direction = l->call->outgoing ? GW__CALL_DIRECTION__CALL_OUTGOING
-                                                          : GW__CALL_DIRECTION__CALL_INCOMING;
-                        lc->remote = l->call->remote_number;
-                        lc->call_id = l->call->call_id;
-                        if (l->call->outgoing && l->call->entry < l->call->n_entries)
-                                lc->proxy = l->call->entries[l->call->entry].proxy->text;
-                }
-                if (l->digits[0])
-                        lc->digits = l->digits;
-                return 0;
-        }
-        return -ENOENT;
-}
-
-static void publish_line_call(Line *l) {
-        Gw__Envelope env = GW__ENVELOPE__INIT;
-        Gw__LineCall lc = GW__LINE_CALL__INIT;
-        char key[16];
-
-        (void) manager_line_call(l->manager, l->conf->port, &lc);
-        env.body_case = GW__ENVELOPE__BODY_LINE_CALL;
-        env.line_call = &lc;
-        port_key(l, key, sizeof key);
-        publish(l->manager, key, &env);
-}
-
-void manager_publish_lines(Manager *m) {
-        for (size_t i = 0; i < m->n_lines; i++) {
-                publish_line_control(&m->lines[i]);
-                publish_media_control(&m->lines[i], false);
-                publish_line_call(&m->lines[i]);
-        }
-}
-
-static void publish_call_event(Call *c, Gw__CallEventKind kind, const char *cause, uint32_t status) {
+void call_publish_event(Call *c, Gw__CallEventKind kind, const char *cause, uint32_t status) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
         Gw__CallEvent ce = GW__CALL_EVENT__INIT;
         char key[16];
@@ -192,8 +70,8 @@ static void publish_call_event(Call *c, Gw__CallEventKind kind, const char *caus
         if (!c->line)
                 return;
         ce.kind = kind;
-        ce.port = c->line->conf->port;
-        ce.call_id = c->call_id;
+        ce.port = c->line_conf->port;
+        ce.call_id = c->dialog.call_id;
         ce.has_direction = true;
         ce.direction = c->outgoing ? GW__CALL_DIRECTION__CALL_OUTGOING : GW__CALL_DIRECTION__CALL_INCOMING;
         ce.remote = c->remote_number;
@@ -212,8 +90,8 @@ static void publish_call_event(Call *c, Gw__CallEventKind kind, const char *caus
                 ce.codec = UNCONST(gw_codec_to_string(c->media.codec));
         env.body_case = GW__ENVELOPE__BODY_CALL_EVENT;
         env.call_event = &ce;
-        port_key(c->line, key, sizeof key);
-        publish(c->manager, key, &env);
+        snprintf(key, sizeof key, "%u", c->line_conf->port);
+        call_publish(c->manager, key, &env);
 }
 
 static void publish_entry_report(Call *c, bool alive, const char *reason) {
@@ -225,79 +103,18 @@ static void publish_entry_report(Call *c, bool alive, const char *reason) {
         if (!c->outgoing || c->entry >= c->n_entries || !c->line)
                 return;
         e = &c->entries[c->entry];
-        p = c->line->profile;
+        p = c->profile;
         er.profile = p->name;
         er.proxy = e->proxy->text;
         er.target = UNCONST(e->target);
         er.has_alive = true;
         er.alive = alive;
         er.reason = UNCONST(reason);
-        log_debug("Call %s: entry %s (%s) %s%s%s.", c->call_id, e->proxy->text, e->target,
+        log_debug("Call %s: entry %s (%s) %s%s%s.", c->dialog.call_id, e->proxy->text, e->target,
                   alive ? "answered" : "failed", reason ? ": " : "", strempty(reason));
         env.body_case = GW__ENVELOPE__BODY_ENTRY_REPORT;
         env.entry_report = &er;
-        publish(c->manager, p->name, &env);
-}
-
-static char *message_call_id(const osip_message_t *msg) {
-        char *s = NULL, *d;
-
-        if (!msg->call_id || osip_call_id_to_str(msg->call_id, &s) != 0)
-                return NULL;
-        d = strdup(s);
-        osip_free(s);
-        return d;
-}
-
-/* ---------------------------------------------------------------- line outputs and timers */
-
-static void line_set_state(Line *l, Gw__CallState s) {
-        if (l->state == s)
-                return;
-        l->state = s;
-        publish_line_call(l);
-}
-
-static void line_set_tone(Line *l, Gw__Tone t) {
-        l->tone = t;
-        publish_media_control(l, true);
-}
-
-static void line_set_ring(Line *l, bool ring) {
-        if (l->ring == ring)
-                return;
-        l->ring = ring;
-        publish_line_control(l);
-}
-
-static void line_set_reversed(Line *l, bool reversed) {
-        if (l->reversed == reversed)
-                return;
-        l->reversed = reversed;
-        publish_line_control(l);
-}
-
-static int on_line_timer(sd_event_source *s, uint64_t usec, void *userdata);
-
-static void line_timer_stop(Line *l) {
-        l->timer_kind = LINE_TIMER_NONE;
-        if (l->timer)
-                (void) sd_event_source_set_enabled(l->timer, SD_EVENT_OFF);
-}
-
-static void line_timer_start(Line *l, LineTimer kind, uint64_t after_usec) {
-        int r;
-
-        l->timer_kind = kind;
-        if (!l->timer) {
-                r = sd_event_add_time_relative(l->manager->event, &l->timer, CLOCK_MONOTONIC, after_usec,
-                                               10 * USEC_PER_MSEC, on_line_timer, l);
-                if (r < 0)
-                        log_warning_errno(r, "Line %u: failed to add a timer, ignoring: %m", l->conf->port);
-                return;
-        }
-        (void) sd_event_source_set_time_relative(l->timer, after_usec);
-        (void) sd_event_source_set_enabled(l->timer, SD_EVENT_ONESHOT);
+        call_publish(c->manager, p->name, &env);
 }
 
 /* ---------------------------------------------------------------- calls: life */
@@ -309,15 +126,33 @@ static Call *call_by_serial(Manager *m, uint64_t serial) {
         return NULL;
 }
 
-static int call_new(Manager *m, Line *l, bool outgoing, Call **ret) {
+static const CallLineOps *line_ops(Manager *m) {
+        assert(m->call_line_ops);
+        return m->call_line_ops;
+}
+
+/* The call is over for its line, if it still has one. */
+static void call_line_released(Call *c, Gw__Tone tone) {
+        if (c->line)
+                line_ops(c->manager)->released(c->line, tone);
+}
+
+void call_set_line_ops(Manager *m, const CallLineOps *ops) {
+        m->call_line_ops = ops;
+}
+
+static int call_new(Manager *m, Line *l, const GwLineConf *lc, const GwProfileConf *p, bool outgoing, Call **ret) {
         Call *c;
 
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
         c->manager = m;
+        c->dialog.manager = m;
         c->serial = ++m->next_call_serial;
         c->line = l;
+        c->line_conf = lc;
+        c->profile = p;
         c->outgoing = outgoing;
         c->start_real_us = now_usec(CLOCK_REALTIME);
         c->next = m->calls;
@@ -325,33 +160,21 @@ static int call_new(Manager *m, Line *l, bool outgoing, Call **ret) {
                 m->calls->prev = c;
         m->calls = c;
         if (l) {
-                l->call = c;
-                l->call_seq++;
-                c->local_port = gw_conf_rtp_port(m->conf, l->index, l->call_seq);
-                c->srtp = l->profile ? l->profile->srtp : m->conf->media_srtp;
+                c->local_port = line_ops(m)->attach(l, c);
+                c->srtp = p ? p->srtp : m->conf->media_srtp;
         }
         *ret = c;
         return 0;
 }
 
-static void transaction_unhook(Manager *m, osip_transaction_t *tr) {
-        TransactionCtx *ctx;
-
-        if (!tr)
-                return;
-        ctx = osip_transaction_get_your_instance(tr);
-        if (ctx)
-                ctx->call = 0;
-}
-
-static void call_free(Call *c) {
+void call_free(Call *c) {
         Manager *m;
 
         if (!c)
                 return;
         m = c->manager;
-        if (c->line && c->line->call == c)
-                c->line->call = NULL;
+        if (c->line)
+                line_ops(m)->detach(c->line, c);
         if (c->prev)
                 c->prev->next = c->next;
         else if (m->calls == c)
@@ -359,26 +182,17 @@ static void call_free(Call *c) {
         if (c->next)
                 c->next->prev = c->prev;
         /* Transactions live on in libosip2 (retransmissions, Timer K/D) without us. */
-        transaction_unhook(m, c->ict);
-        transaction_unhook(m, c->ist);
+        transaction_set_owner(c->ict, NULL, NULL);
+        transaction_set_owner(c->ist, NULL, NULL);
         sd_event_source_disable_unref(c->invite_timer);
         sd_event_source_disable_unref(c->ok_timer);
         sd_event_source_disable_unref(c->linger);
         for (size_t i = 0; i < c->n_auth; i++)
                 digest_challenge_done(&c->auth[i].challenge);
-        for (size_t i = 0; i < c->n_routes; i++)
-                free(c->routes[i]);
         if (c->invite)
                 osip_message_free(c->invite);
         free(c->remote_number);
-        free(c->call_id);
-        free(c->local_tag);
-        free(c->remote_tag);
-        free(c->local_uri);
-        free(c->remote_uri);
-        free(c->remote_target);
-        free(c->request_uri);
-        free(c->ack);
+        dialog_done(&c->dialog);
         erase_and_free(c->ok);                    /* our SDP, with our key */
         sdp_result_wipe(&c->media);
         explicit_bzero(c->offered, sizeof c->offered);
@@ -389,16 +203,19 @@ static int on_linger(sd_event_source *s, uint64_t usec, void *userdata) {
         Call *c = userdata;
         Manager *m = c->manager;
 
-        log_debug("Call %s: released, done waiting for late answers.", strna(c->call_id));
+        log_debug("Call %s: released, done waiting for late answers.", strna(c->dialog.call_id));
         call_free(c);
-        manager_osip_run(m);
+        transaction_run(m);
         return 0;
 }
 
-/* The line lets go; the call finishes its SIP alone, freed at the latest after the linger time. */
-static void call_detach(Call *c) {
-        if (c->line && c->line->call == c)
-                c->line->call = NULL;
+void call_forget_line(Call *c) {
+        c->line = NULL;
+}
+
+void call_detach(Call *c) {
+        if (c->line)
+                line_ops(c->manager)->detach(c->line, c);
         c->line = NULL;
         c->invite_timer = sd_event_source_disable_unref(c->invite_timer);
         if (!c->linger &&
@@ -407,20 +224,9 @@ static void call_detach(Call *c) {
                 c->linger = NULL;
 }
 
-void calls_transaction_gone(Manager *m, uint64_t serial, osip_transaction_t *tr) {
-        Call *c = call_by_serial(m, serial);
-
-        if (!c)
-                return;
-        if (c->ict == tr)
-                c->ict = NULL;
-        if (c->ist == tr)
-                c->ist = NULL;
-}
-
 /* ---------------------------------------------------------------- building messages */
 
-static void host_of(Manager *m, char *buf, size_t n) {
+static void call_sdp_host(Manager *m, char *buf, size_t n) {
         /* via_host without IPv6 brackets, for SDP */
         const char *h = m->via_host;
         size_t k = strlen(h);
@@ -435,14 +241,14 @@ static void host_of(Manager *m, char *buf, size_t n) {
         buf[k] = 0;
 }
 
-static int set_sdp_body(Call *c, osip_message_t *msg) {
+static int call_set_sdp(Call *c, osip_message_t *msg) {
         Manager *m = c->manager;
         _cleanup_(sdp_text_freep) char *text = NULL;
         char host[sizeof m->via_host], len[24];
         SdpLocal l = {};
         int r;
 
-        host_of(m, host, sizeof host);
+        call_sdp_host(m, host, sizeof host);
         l.addr = host;
         l.family = m->local.ss_family;
         l.port = c->local_port;
@@ -460,7 +266,7 @@ static int set_sdp_body(Call *c, osip_message_t *msg) {
                 if (!c->made_offer) {
                         r = sdp_offer_crypto(c->srtp, c->offered);
                         if (r < 0)
-                                return log_error_errno(r, "Call %s: no random SRTP key: %m", strna(c->call_id));
+                                return log_error_errno(r, "Call %s: no random SRTP key: %m", strna(c->dialog.call_id));
                         c->n_offered = (size_t) r;
                         c->made_offer = true;
                 }
@@ -483,211 +289,84 @@ static int set_sdp_body(Call *c, osip_message_t *msg) {
         return 0;
 }
 
-static int set_contact(Call *c, osip_message_t *msg) {
+static int call_set_contact(Call *c, osip_message_t *msg) {
         _cleanup_free_ char *uri = NULL;
         char buf[512];
-        const char *number = c->line ? c->line->conf->number : "fxsgw";
+        const char *number = c->line ? c->line_conf->number : "fxsgw";
 
-        if (contact_uri_for(c->manager, number, &uri) < 0)
+        if (message_contact_uri(c->manager, number, &uri) < 0)
                 return -ENOMEM;
         snprintf(buf, sizeof buf, "<%s>", uri);
         return osip_message_set_contact(msg, buf) == 0 ? 0 : -ENOMEM;
 }
 
-/* A request of this dialog: method, CSeq, our Via with a new branch (returned
- * in ret_branch), the route set, to the remote target (or the INVITE's URI). */
-static int call_request_build(Call *c, const char *method, uint32_t cseq, char *ret_branch, osip_message_t **ret) {
-        Manager *m = c->manager;
-        osip_message_t *msg = NULL;
-        osip_uri_t *uri = NULL;
-        char branch[33], buf[2048];
-        const char *ruri = c->remote_target && c->confirmed ? c->remote_target : c->request_uri;
-
-        if (!ruri || random_token(branch, 24) < 0)
-                return -EINVAL;
-        if (osip_message_init(&msg) != 0)
-                return -ENOMEM;
-        osip_message_set_method(msg, osip_strdup(method));
-        osip_message_set_version(msg, osip_strdup("SIP/2.0"));
-        if (osip_uri_init(&uri) != 0 || osip_uri_parse(uri, ruri) != 0) {
-                if (uri)
-                        osip_uri_free(uri);
-                goto fail;
-        }
-        osip_message_set_uri(msg, uri);
-        snprintf(buf, sizeof buf, "SIP/2.0/UDP %s:%u;rport;branch=z9hG4bK%s", m->via_host, m->via_port, branch);
-        if (osip_message_set_via(msg, buf) != 0 || osip_message_set_max_forwards(msg, "70") != 0)
-                goto fail;
-        for (size_t i = 0; i < c->n_routes; i++)
-                if (osip_message_set_route(msg, c->routes[i]) != 0)
-                        goto fail;
-        snprintf(buf, sizeof buf, "<%s>;tag=%s", c->local_uri, c->local_tag);
-        if (osip_message_set_from(msg, buf) != 0)
-                goto fail;
-        if (c->remote_tag)
-                snprintf(buf, sizeof buf, "<%s>;tag=%s", c->remote_uri, c->remote_tag);
-        else
-                snprintf(buf, sizeof buf, "<%s>", c->remote_uri);
-        if (osip_message_set_to(msg, buf) != 0 || osip_message_set_call_id(msg, c->call_id) != 0)
-                goto fail;
-        snprintf(buf, sizeof buf, "%" PRIu32 " %s", cseq, method);
-        if (osip_message_set_cseq(msg, buf) != 0 ||
-            osip_message_set_user_agent(msg, "fxsgw/" GW_VERSION) != 0)
-                goto fail;
-        if (streq(method, "INVITE") && (set_contact(c, msg) < 0 || osip_message_set_header(msg, "Allow", SIGD_ALLOW) != 0))
-                goto fail;
-        if (!streq(method, "INVITE") && osip_message_set_content_length(msg, "0") != 0)
-                goto fail;
-        if (ret_branch)
-                snprintf(ret_branch, 40, "z9hG4bK%s", branch);
-        *ret = msg;
-        return 0;
-fail:
-        osip_message_free(msg);
-        return -EINVAL;
-}
-
-/* Where in-dialog requests go: the first route if it is an IP literal
- * (loose routing, as Kamailio record-routes), else the remote target's
- * host, else where the INVITE went or came from. */
-static void call_dialog_dest(Call *c, struct sockaddr_storage *ret, socklen_t *ret_len) {
-        const char *cands[2] = { c->n_routes > 0 ? c->routes[0] : NULL, c->remote_target };
-
-        for (size_t i = 0; i < ELEMENTSOF(cands); i++) {
-                osip_route_t *rt = NULL;
-                char text[128];
-                bool ok = false;
-
-                if (!cands[i])
-                        continue;
-                if (osip_route_init(&rt) != 0)
-                        continue;
-                if (osip_route_parse(rt, cands[i]) == 0 && rt->url && rt->url->host) {
-                        const char *port = rt->url->port && *rt->url->port ? rt->url->port : "5060";
-                        if (strchr(rt->url->host, ':'))
-                                snprintf(text, sizeof text, "[%s]:%s", rt->url->host, port);
-                        else
-                                snprintf(text, sizeof text, "%s:%s", rt->url->host, port);
-                        ok = gw_parse_sockaddr(text, 5060, ret) >= 0 && ret->ss_family == c->manager->local.ss_family;
-                }
-                osip_route_free(rt);
-                if (ok) {
-                        *ret_len = ret->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-                        return;
-                }
-        }
-        *ret = c->peer;
-        *ret_len = c->peer_len;
-}
-
-/* Send a non-INVITE request in a new client transaction (BYE, CANCEL): its
- * answer matters to nobody, so it is not tied to the call. */
-static int send_nict(Manager *m, osip_message_t *msg, const struct sockaddr_storage *dest, socklen_t dest_len) {
-        osip_transaction_t *tr = NULL;
-        TransactionCtx *ctx;
-
-        ctx = calloc(1, sizeof(*ctx));
-        if (!ctx) {
-                osip_message_free(msg);
-                return -ENOMEM;
-        }
-        ctx->manager = m;
-        ctx->dest = *dest;
-        ctx->dest_len = dest_len;
-        if (osip_transaction_init(&tr, NICT, m->osip, msg) != 0) {
-                free(ctx);
-                osip_message_free(msg);
-                return -EINVAL;
-        }
-        osip_transaction_set_your_instance(tr, ctx);
-        osip_transaction_add_event(tr, osip_new_outgoing_sipmessage(msg));
-        m->counters.requests_sent++;
-        m->call_actions++;
-        return 0;
-}
-
-static void call_send_bye(Call *c) {
-        struct sockaddr_storage dest;
-        socklen_t dest_len;
-        osip_message_t *msg = NULL;
-
-        if (c->bye_sent)
-                return;
-        c->bye_sent = true;
-        if (call_request_build(c, "BYE", ++c->local_cseq, NULL, &msg) < 0) {
-                log_warning("Call %s: could not build the BYE.", c->call_id);
-                return;
-        }
-        call_dialog_dest(c, &dest, &dest_len);
-        (void) send_nict(c->manager, msg, &dest, dest_len);
-}
-
-/* ACK for a 2xx: its own transaction-less request to the dialog's destination. */
-static void call_send_ack(Call *c) {
-        struct sockaddr_storage dest;
-        socklen_t dest_len;
-
-        if (!c->ack) {
-                osip_message_t *msg = NULL;
-                char *s = NULL;
-                size_t len = 0;
-
-                if (call_request_build(c, "ACK", c->invite_cseq, NULL, &msg) < 0)
-                        return;
-                if (osip_message_to_str(msg, &s, &len) == 0) {
-                        c->ack = strndup(s, len);
-                        c->ack_len = len;
-                        osip_free(s);
-                }
-                osip_message_free(msg);
-                if (!c->ack)
-                        return;
-        }
-        call_dialog_dest(c, &dest, &dest_len);
-        (void) transport_send(c->manager, c->ack, c->ack_len, (const struct sockaddr *) &dest, dest_len);
-}
-
 /* The CANCEL for the current INVITE attempt: same Request-URI, Call-ID, From,
- * To, CSeq number and top Via as the INVITE (RFC 3261 §9.1), to where it went. */
+ * To, CSeq number and top Via as the INVITE (RFC 3261 §9.1). */
+static int call_cancel_build(Call *c, const osip_message_t *inv, osip_message_t **ret) {
+        _cleanup_(osip_message_freep) osip_message_t *msg = NULL;
+        osip_via_t *via = NULL, *v2 = NULL;
+        osip_route_t *rt;
+        char buf[64];
+        int r;
+
+        r = osip_to_errno(osip_message_init(&msg));
+        if (r < 0)
+                return r;
+        osip_message_set_method(msg, osip_strdup("CANCEL"));
+        osip_message_set_version(msg, osip_strdup("SIP/2.0"));
+        r = osip_to_errno(osip_uri_clone(inv->req_uri, &msg->req_uri));
+        if (r < 0)
+                return r;
+        r = osip_to_errno(osip_message_get_via(inv, 0, &via));
+        if (r < 0 || !via)
+                return r < 0 ? r : -EBADMSG;
+        r = osip_to_errno(osip_via_clone(via, &v2));
+        if (r < 0)
+                return r;
+        osip_list_add(&msg->vias, v2, -1);
+        for (int i = 0; osip_message_get_route(inv, i, &rt) >= 0 && rt; i++) {
+                osip_route_t *r2 = NULL;
+                r = osip_to_errno(osip_route_clone(rt, &r2));
+                if (r < 0)
+                        return r;
+                osip_list_add(&msg->routes, r2, -1);
+        }
+        r = osip_to_errno(osip_from_clone(inv->from, &msg->from));
+        if (r >= 0)
+                r = osip_to_errno(osip_to_clone(inv->to, &msg->to));
+        if (r >= 0)
+                r = osip_to_errno(osip_call_id_clone(inv->call_id, &msg->call_id));
+        if (r < 0)
+                return r;
+        snprintf(buf, sizeof buf, "%" PRIu32 " CANCEL", c->dialog.invite_cseq);
+        r = osip_to_errno(osip_message_set_cseq(msg, buf));
+        if (r >= 0)
+                r = osip_to_errno(osip_message_set_max_forwards(msg, "70"));
+        if (r >= 0)
+                r = osip_to_errno(osip_message_set_content_length(msg, "0"));
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(msg);
+        return 0;
+}
+
+/* Sent to where the INVITE went, in a transaction of its own. */
 static void call_send_cancel(Call *c) {
         osip_message_t *inv, *msg = NULL;
-        osip_via_t *via = NULL, *v2 = NULL;
-        osip_route_t *r;
         TransactionCtx *ctx;
-        char buf[64];
 
         if (c->cancel_sent || !c->ict || !(inv = c->ict->orig_request))
                 return;
-        ctx = osip_transaction_get_your_instance(c->ict);
+        ctx = transaction_ctx(c->ict);
         if (!ctx)
                 return;
-        if (osip_message_init(&msg) != 0)
+        if (call_cancel_build(c, inv, &msg) < 0) {
+                log_warning("Call %s: could not build the CANCEL.", strna(c->dialog.call_id));
                 return;
-        osip_message_set_method(msg, osip_strdup("CANCEL"));
-        osip_message_set_version(msg, osip_strdup("SIP/2.0"));
-        if (osip_uri_clone(inv->req_uri, &msg->req_uri) != 0 ||
-            osip_message_get_via(inv, 0, &via) < 0 || !via || osip_via_clone(via, &v2) != 0)
-                goto fail;
-        osip_list_add(&msg->vias, v2, -1);
-        for (int i = 0; osip_message_get_route(inv, i, &r) >= 0 && r; i++) {
-                osip_route_t *r2 = NULL;
-                if (osip_route_clone(r, &r2) != 0)
-                        goto fail;
-                osip_list_add(&msg->routes, r2, -1);
         }
-        if (osip_from_clone(inv->from, &msg->from) != 0 || osip_to_clone(inv->to, &msg->to) != 0 ||
-            osip_call_id_clone(inv->call_id, &msg->call_id) != 0)
-                goto fail;
-        snprintf(buf, sizeof buf, "%" PRIu32 " CANCEL", c->invite_cseq);
-        if (osip_message_set_cseq(msg, buf) != 0 || osip_message_set_max_forwards(msg, "70") != 0 ||
-            osip_message_set_content_length(msg, "0") != 0)
-                goto fail;
         c->cancel_sent = true;
-        (void) send_nict(c->manager, msg, &ctx->dest, ctx->dest_len);
-        return;
-fail:
-        osip_message_free(msg);
-        log_warning("Call %s: could not build the CANCEL.", strna(c->call_id));
+        if (transaction_new_client(c->manager, NICT, msg, &ctx->dest, ctx->dest_len, NULL, NULL, NULL) >= 0)
+                c->manager->call_actions++;
 }
 
 /* ---------------------------------------------------------------- outgoing calls */
@@ -702,70 +381,54 @@ static int on_invite_timeout(sd_event_source *s, uint64_t usec, void *userdata);
 static int call_send_invite(Call *c) {
         Manager *m = c->manager;
         InviteEntry *e = &c->entries[c->entry];
-        osip_message_t *msg = NULL;
+        _cleanup_(osip_message_freep) osip_message_t *msg = NULL;
         osip_transaction_t *tr = NULL;
-        TransactionCtx *ctx;
         int r;
 
-        r = call_request_build(c, "INVITE", c->invite_cseq, c->branch, &msg);
+        r = dialog_request_build(&c->dialog, "INVITE", c->dialog.invite_cseq, c->branch, &msg);
+        if (r < 0)
+                return r;
+        r = call_set_contact(c, msg);
+        if (r >= 0)
+                r = osip_to_errno(osip_message_set_header(msg, "Allow", SIGD_ALLOW));
         if (r < 0)
                 return r;
         for (size_t i = 0; i < c->n_auth; i++) {
                 _cleanup_free_ char *v = NULL;
-                const GwLineConf *lc = c->line->conf;
+                const GwLineConf *lc = c->line_conf;
 
                 c->auth[i].nc++;
                 r = digest_authorization(&c->auth[i].challenge, lc->auth_user ?: lc->number, strempty(lc->password),
-                                         "INVITE", c->request_uri, c->auth[i].nc, c->cnonce, &v);
-                if (r < 0) {
-                        osip_message_free(msg);
+                                         "INVITE", c->dialog.request_uri, c->auth[i].nc, c->cnonce, &v);
+                if (r < 0)
                         return r;
-                }
-                r = osip_message_set_header(msg, c->auth[i].proxy ? "Proxy-Authorization" : "Authorization", v);
+                r = osip_to_errno(osip_message_set_header(msg, c->auth[i].proxy ? "Proxy-Authorization" : "Authorization", v));
                 explicit_bzero(v, strlen(v));
-                if (r != 0) {
-                        osip_message_free(msg);
-                        return -ENOMEM;
-                }
+                if (r < 0)
+                        return r;
         }
-        r = set_sdp_body(c, msg);
-        if (r < 0) {
-                osip_message_free(msg);
+        r = call_set_sdp(c, msg);
+        if (r < 0)
                 return r;
-        }
-        ctx = calloc(1, sizeof(*ctx));
-        if (!ctx) {
-                osip_message_free(msg);
-                return -ENOMEM;
-        }
-        ctx->manager = m;
-        ctx->call = c->serial;
-        ctx->dest = e->addr;
-        ctx->dest_len = e->addr_len;
-        if (osip_transaction_init(&tr, ICT, m->osip, msg) != 0) {
-                free(ctx);
-                osip_message_free(msg);
-                return -EINVAL;
-        }
-        osip_transaction_set_your_instance(tr, ctx);
+        r = transaction_new_client(m, ICT, TAKE_PTR(msg), &e->addr, e->addr_len, &call_tr_ops, c, &tr);
+        if (r < 0)
+                return r;
         if (c->ict)
-                manager_transaction_kill(m, c->ict);     /* an abandoned attempt: no more retransmissions */
+                transaction_kill(m, c->ict);             /* an abandoned attempt: no more retransmissions */
         c->ict = tr;
         c->got_1xx = c->got_18x = c->got_final = false;
-        c->peer = e->addr;
-        c->peer_len = e->addr_len;
-        manager_note_peer(m, (const struct sockaddr *) &e->addr);
-        osip_transaction_add_event(tr, osip_new_outgoing_sipmessage(msg));
-        m->counters.requests_sent++;
+        c->dialog.peer = e->addr;
+        c->dialog.peer_len = e->addr_len;
+        message_note_peer(m, (const struct sockaddr *) &e->addr);
         m->call_actions++;
 
         call_invite_timer_stop(c);
         r = sd_event_add_time_relative(m->event, &c->invite_timer, CLOCK_MONOTONIC,
-                                       c->line->profile->invite_total_timeout_us, 10 * USEC_PER_MSEC,
+                                       c->profile->invite_total_timeout_us, 10 * USEC_PER_MSEC,
                                        on_invite_timeout, c);
         if (r < 0)
-                log_warning_errno(r, "Call %s: failed to add the INVITE timer, ignoring: %m", c->call_id);
-        log_info("Line %u: INVITE %s via %s (%s), attempt %zu.", c->line->conf->port, c->request_uri,
+                log_warning_errno(r, "Call %s: failed to add the INVITE timer, ignoring: %m", c->dialog.call_id);
+        log_info("Line %u: INVITE %s via %s (%s), attempt %zu.", c->line_conf->port, c->dialog.request_uri,
                  e->proxy->text, e->target, c->entry + 1);
         return 0;
 }
@@ -775,7 +438,7 @@ static void call_fail_over(Call *c, const char *reason) {
         publish_entry_report(c, false, reason);
         call_invite_timer_stop(c);
         if (c->ict) {
-                manager_transaction_kill(c->manager, c->ict);
+                transaction_kill(c->manager, c->ict);
                 c->ict = NULL;
         }
         c->n_auth = 0;
@@ -783,10 +446,10 @@ static void call_fail_over(Call *c, const char *reason) {
                 if (call_send_invite(c) >= 0)
                         return;
         }
-        log_warning("Line %u: call %s failed on every entry (last: %s).", c->line->conf->port, c->call_id, reason);
+        log_warning("Line %u: call %s failed on every entry (last: %s).", c->line_conf->port, c->dialog.call_id, reason);
         c->entry = c->n_entries - 1;
         call_event_end(c, "congestion", 0);
-        line_release(c->line, GW__TONE__TONE_CONGESTION);
+        call_line_released(c, GW__TONE__TONE_CONGESTION);
         call_free(c);
 }
 
@@ -798,20 +461,20 @@ static int on_invite_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
         if (!c->line || c->got_1xx || c->got_final)
                 return 0;
         call_fail_over(c, "timeout");
-        manager_osip_run(m);
+        transaction_run(m);
         return 0;
 }
 
 static void call_event_end(Call *c, const char *cause, uint32_t status) {
-        publish_call_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_END, cause, status);
+        call_publish_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_END, cause, status);
 }
 
 /* The entries to try, starting from the active one; with keepalive: invite
  * in homing mode, the main first. */
 static void call_pick_entries(Call *c) {
         Manager *m = c->manager;
-        const GwProfileConf *p = c->line->profile;
-        const ProfileState *ps = &m->profiles[c->line->conf->profile_index];
+        const GwProfileConf *p = c->profile;
+        const ProfileState *ps = &m->profiles[c->line_conf->profile_index];
         const GwHostPort *all[SIGD_MAX_ENTRIES];
         size_t n = 0, active = 0, order[SIGD_MAX_ENTRIES], k = 0;
 
@@ -862,84 +525,61 @@ static bool is_emergency(const GwProfileConf *p, const char *digits) {
         return false;
 }
 
-/* Dialling is complete: INVITE sip:<digits>@<domain>. */
-static void line_place_call(Line *l) {
-        Manager *m = l->manager;
-        const GwProfileConf *p = l->profile;
-        const ProfileState *ps = &m->profiles[l->conf->profile_index];
+bool call_profile_refuses(Manager *m, const GwLineConf *lc, const GwProfileConf *p, const char *digits) {
+        const ProfileState *ps = &m->profiles[lc->profile_index];
+
+        return p->unregistered_calls == UNREGISTERED_CALLS_REFUSE && ps->known && !ps->any_up &&
+               !is_emergency(p, digits);
+}
+
+int call_new_outgoing(Manager *m, Line *l, const GwLineConf *lc, const GwProfileConf *p, const char *digits,
+                      Call **ret) {
         char tok[33];
         Call *c = NULL;
         int r;
 
-        line_timer_stop(l);
-        if (p->unregistered_calls == UNREGISTERED_CALLS_REFUSE && ps->known && !ps->any_up &&
-            !is_emergency(p, l->digits)) {
-                log_info("Line %u: no entry of profile %s answers, refusing the call to %s.", l->conf->port,
-                         p->name, l->digits);
-                line_release(l, GW__TONE__TONE_CONGESTION);
-                return;
-        }
-        r = call_new(m, l, true, &c);
-        if (r < 0) {
-                log_oom();
-                line_release(l, GW__TONE__TONE_CONGESTION);
-                return;
-        }
-        c->remote_number = strdup(l->digits);
-        if (random_token(tok, 32) >= 0)
-                c->call_id = strdup_printf("%s@%s", tok, m->via_host[0] == '[' ? "fxsgw" : m->via_host);
-        if (random_token(tok, 16) >= 0)
-                c->local_tag = strdup(tok);
+        r = call_new(m, l, lc, p, true, &c);
+        if (r < 0)
+                return log_oom();
+        c->remote_number = strdup(digits);
+        if (message_token(tok, 32) >= 0)
+                c->dialog.call_id = strdup_printf("%s@%s", tok, m->via_host[0] == '[' ? "fxsgw" : m->via_host);
+        if (message_token(tok, 16) >= 0)
+                c->dialog.local_tag = strdup(tok);
         {
                 /* '#' is not allowed in a URI's user part (RFC 3261 §25.1): escaped */
-                char user[3 * sizeof l->digits], *u = user;
-                for (const char *d = l->digits; *d; d++)
+                char user[3 * strlen(digits) + 1], *u = user;
+                for (const char *d = digits; *d; d++)
                         u = *d == '#' ? stpcpy(u, "%23") : (*u = *d, u + 1);
                 *u = 0;
-                c->local_uri = strdup_printf("sip:%s@%s", l->conf->number, p->domain);
-                c->remote_uri = strdup_printf("sip:%s@%s", user, p->domain);
+                c->dialog.local_uri = strdup_printf("sip:%s@%s", lc->number, p->domain);
+                c->dialog.remote_uri = strdup_printf("sip:%s@%s", user, p->domain);
         }
-        c->request_uri = c->remote_uri ? strdup(c->remote_uri) : NULL;
-        if (!c->remote_number || !c->call_id || !c->local_tag || !c->local_uri || !c->remote_uri ||
-            !c->request_uri || random_token(c->cnonce, 32) < 0) {
-                log_oom();
+        c->dialog.request_uri = c->dialog.remote_uri ? strdup(c->dialog.remote_uri) : NULL;
+        if (!c->remote_number || !c->dialog.call_id || !c->dialog.local_tag || !c->dialog.local_uri ||
+            !c->dialog.remote_uri || !c->dialog.request_uri || message_token(c->cnonce, 32) < 0) {
                 call_free(c);
-                line_release(l, GW__TONE__TONE_CONGESTION);
-                return;
+                return log_oom();
         }
-        c->invite_cseq = c->local_cseq = 1;
+        c->dialog.invite_cseq = c->dialog.local_cseq = 1;
         call_pick_entries(c);
         if (c->n_entries == 0) {
-                log_warning("Line %u: profile %s has no entry with a known address, no call.", l->conf->port, p->name);
+                log_warning("Line %u: profile %s has no entry with a known address, no call.", lc->port, p->name);
                 call_free(c);
-                line_release(l, GW__TONE__TONE_CONGESTION);
-                return;
+                return -ENOENT;
         }
-        line_set_tone(l, GW__TONE__TONE_NONE);
-        line_set_state(l, GW__CALL_STATE__CALL_PROCEEDING);
-        publish_call_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_START, NULL, 0);
-        line_timer_start(l, LINE_TIMER_NO_ANSWER, p->no_answer_timeout_us);
-        for (c->entry = 0; c->entry < c->n_entries; c->entry++)
-                if (call_send_invite(c) >= 0)
-                        break;
-        if (c->entry == c->n_entries) {
-                c->entry = 0;
-                call_event_end(c, "congestion", 0);
-                call_free(c);
-                line_release(l, GW__TONE__TONE_CONGESTION);
-        }
+        *ret = c;
+        return 0;
 }
 
-static const osip_body_t *message_sdp(const osip_message_t *msg) {
-        osip_body_t *b = NULL;
-
-        if (osip_message_get_body(msg, 0, &b) < 0 || !b || !b->body || b->length == 0)
-                return NULL;
-        if (msg->content_type && msg->content_type->type &&
-            !(strcasecmp(msg->content_type->type, "application") == 0 && msg->content_type->subtype &&
-              strcasecmp(msg->content_type->subtype, "sdp") == 0))
-                return NULL;
-        return b;
+int call_dial(Call *c) {
+        for (c->entry = 0; c->entry < c->n_entries; c->entry++)
+                if (call_send_invite(c) >= 0)
+                        return 0;
+        c->entry = 0;
+        call_event_end(c, "congestion", 0);
+        call_free(c);
+        return -EHOSTUNREACH;
 }
 
 static bool srtp_differs(const SdpResult *a, const SdpResult *b) {
@@ -961,16 +601,16 @@ static const char *media_label(const Call *c, char *buf, size_t n) {
 /* The SRTP in use, by suite and tag (never the keys). */
 static void call_log_srtp(const Call *c) {
         if (c->media.local.suite != SDP_SRTP_NONE)
-                log_info("Call %s: SRTP %s (a=crypto tag %" PRIu32 ", %s).", c->call_id,
+                log_info("Call %s: SRTP %s (a=crypto tag %" PRIu32 ", %s).", c->dialog.call_id,
                          sdp_srtp_suite_to_string(c->media.local.suite), c->media.local.tag,
                          c->media.secure ? "RTP/SAVP" : "RTP/AVP");
         else if (c->srtp != GW_SRTP_OFF)
-                log_info("Call %s: plain RTP (the peer has no SRTP).", c->call_id);
+                log_info("Call %s: plain RTP (the peer has no SRTP).", c->dialog.call_id);
 }
 
 /* An SDP answer to our offer (183 or 2xx; the ACK after a late offer). */
 static int call_take_answer(Call *c, const osip_message_t *resp) {
-        const osip_body_t *b = message_sdp(resp);
+        const osip_body_t *b = message_sdp_body(resp);
         const char *why = NULL;
         SdpMedia m;
         SdpResult res;
@@ -985,9 +625,9 @@ static int call_take_answer(Call *c, const osip_message_t *resp) {
         sdp_media_wipe(&m);
         if (r < 0) {
                 if (resp->status_code)
-                        log_warning("Call %s: unusable SDP answer in %d: %s.", c->call_id, resp->status_code, why);
+                        log_warning("Call %s: unusable SDP answer in %d: %s.", c->dialog.call_id, resp->status_code, why);
                 else
-                        log_warning("Call %s: unusable SDP answer in the ACK: %s.", c->call_id, why);
+                        log_warning("Call %s: unusable SDP answer in the ACK: %s.", c->dialog.call_id, why);
                 return r;
         }
         changed = !c->have_media || srtp_differs(&res, &c->media);
@@ -998,46 +638,6 @@ static int call_take_answer(Call *c, const osip_message_t *resp) {
         if (changed)                              /* a 183's answer again in the 200: said once */
                 call_log_srtp(c);
         return 0;
-}
-
-/* Dialog state from a response to our INVITE: their tag, Contact, the route
- * set (Record-Route reversed, RFC 3261 §12.1.2). */
-static void call_learn_dialog(Call *c, const osip_message_t *resp) {
-        osip_generic_param_t *tag = NULL;
-        osip_contact_t *ct = NULL;
-        osip_record_route_t *rr;
-        int n;
-
-        if (resp->to && osip_to_get_tag(resp->to, &tag) == 0 && tag && tag->gvalue) {
-                free(c->remote_tag);
-                c->remote_tag = strdup(tag->gvalue);
-        }
-        if (osip_message_get_contact(resp, 0, &ct) >= 0 && ct && ct->url) {
-                char *s = NULL;
-                if (osip_uri_to_str(ct->url, &s) == 0) {
-                        free(c->remote_target);
-                        c->remote_target = strdup(s);
-                        osip_free(s);
-                }
-        }
-        for (size_t i = 0; i < c->n_routes; i++)
-                free(c->routes[i]);
-        c->n_routes = 0;
-        n = osip_list_size(&resp->record_routes);
-        for (int i = n - 1; i >= 0 && c->n_routes < SIGD_MAX_ROUTES; i--) {
-                char *s = NULL;
-                if (osip_message_get_record_route(resp, i, &rr) < 0 || !rr || osip_record_route_to_str(rr, &s) != 0)
-                        continue;
-                c->routes[c->n_routes++] = strdup(s);
-                osip_free(s);
-        }
-}
-
-static void line_connected(Line *l) {
-        line_timer_stop(l);
-        l->tone = GW__TONE__TONE_NONE;
-        line_set_state(l, GW__CALL_STATE__CALL_CONNECTED);
-        publish_media_control(l, true);
 }
 
 /* A response to our INVITE (the current attempt's). */
@@ -1060,17 +660,9 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                 if (!l || code == 100)
                         return;
                 c->got_18x = true;
-                call_learn_dialog(c, resp);
-                if (call_take_answer(c, resp) >= 0) {
-                        /* early media (183 or 180 with SDP): hear the far end */
-                        l->tone = GW__TONE__TONE_NONE;
-                        line_set_state(l, GW__CALL_STATE__CALL_RINGBACK);
-                        publish_media_control(l, true);
-                } else if (l->state != GW__CALL_STATE__CALL_RINGBACK || !c->have_media) {
-                        line_set_state(l, GW__CALL_STATE__CALL_RINGBACK);
-                        if (!c->have_media)
-                                line_set_tone(l, GW__TONE__TONE_RINGBACK);
-                }
+                dialog_learn(&c->dialog, resp);
+                /* early media (183 or 180 with SDP): the line hears the far end */
+                line_ops(c->manager)->ringback(l, c, call_take_answer(c, resp) >= 0);
                 return;
         }
 
@@ -1082,28 +674,27 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
 
                 if (!c->got_1xx)
                         publish_entry_report(c, true, NULL);
-                call_learn_dialog(c, resp);
-                c->confirmed = true;
-                call_send_ack(c);
+                dialog_learn(&c->dialog, resp);
+                c->dialog.confirmed = true;
+                dialog_send_ack(&c->dialog);
                 if (!l || c->cancel_wanted) {
-                        call_send_bye(c);
+                        dialog_send_bye(&c->dialog);
                         return;
                 }
                 sdp_ok = call_take_answer(c, resp) >= 0 || c->have_media;
                 if (!sdp_ok) {
-                        log_warning("Line %u: call %s answered without usable SDP, hanging up.", l->conf->port,
-                                    c->call_id);
-                        call_send_bye(c);
+                        log_warning("Line %u: call %s answered without usable SDP, hanging up.", c->line_conf->port,
+                                    c->dialog.call_id);
+                        dialog_send_bye(&c->dialog);
                         call_event_end(c, "bad-sdp", (uint32_t) code);
-                        line_release(l, GW__TONE__TONE_CONGESTION);
+                        call_line_released(c, GW__TONE__TONE_CONGESTION);
                         call_detach(c);
                         return;
                 }
-                log_info("Line %u: call %s to %s answered (%s).", l->conf->port, c->call_id, c->remote_number,
+                log_info("Line %u: call %s to %s answered (%s).", c->line_conf->port, c->dialog.call_id, c->remote_number,
                          media_label(c, label, sizeof label));
-                line_set_reversed(l, true);
-                line_connected(l);
-                publish_call_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_ANSWER, NULL, (uint32_t) code);
+                line_ops(c->manager)->answered(l, true);
+                call_publish_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_ANSWER, NULL, (uint32_t) code);
                 return;
         }
 
@@ -1115,7 +706,7 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                 c->manager->counters.auth_challenges++;
                 if (!c->got_1xx)
                         publish_entry_report(c, true, NULL);
-                if (!l->conf->password || response_pick_challenge(resp, code == 407, &ch) < 0)
+                if (!c->line_conf->password || message_pick_challenge(resp, code == 407, &ch) < 0)
                         goto final;
                 for (i = 0; i < c->n_auth; i++)
                         if (c->auth[i].proxy == (code == 407) && streq(c->auth[i].challenge.realm, ch.realm))
@@ -1131,8 +722,9 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                 c->auth[i].proxy = code == 407;
                 c->auth[i].challenge = ch;
                 c->auth[i].nc = 0;
-                c->invite_cseq = ++c->local_cseq;
-                c->ict = NULL;                            /* the challenged one ends by itself (Timer D) */
+                c->dialog.invite_cseq = ++c->dialog.local_cseq;
+                transaction_set_owner(c->ict, NULL, NULL); /* the challenged one ends by itself (Timer D) */
+                c->ict = NULL;
                 if (call_send_invite(c) >= 0)
                         return;
                 goto final;
@@ -1155,20 +747,21 @@ final:
                 const char *cause = code == 486 || code == 600 ? "busy" : code == 603 ? "rejected" :
                                     code == 487 ? "cancelled" : code == 480 || code == 408 ? "no-answer" : "congestion";
 
-                log_info("Line %u: call %s to %s failed: %d %s.", l->conf->port, c->call_id, c->remote_number, code,
+                log_info("Line %u: call %s to %s failed: %d %s.", c->line_conf->port, c->dialog.call_id, c->remote_number, code,
                          strempty(resp->reason_phrase));
                 call_event_end(c, cause, (uint32_t) code);
-                line_release(l, busy ? GW__TONE__TONE_BUSY : GW__TONE__TONE_CONGESTION);
+                call_line_released(c, busy ? GW__TONE__TONE_BUSY : GW__TONE__TONE_CONGESTION);
                 call_free(c);
         }
 }
 
-void calls_tx_event(Manager *m, osip_transaction_t *tr, int kind, osip_message_t *msg) {
-        TransactionCtx *ctx = osip_transaction_get_your_instance(tr);
+/* ---------------------------------------------------------------- libosip2's news, noted */
+
+/* Noted in libosip2's callbacks, handled in call_settle(): by serial, as the call may be gone by then. */
+static void call_tx_note(Call *c, osip_transaction_t *tr, int kind, osip_message_t *msg) {
+        Manager *m = c->manager;
         CallTxEvent *e;
 
-        if (!ctx || !ctx->call)
-                return;
         if (m->n_tx_events == m->n_tx_events_alloc) {
                 size_t k = MAX(m->n_tx_events_alloc * 2, (size_t) 16);
                 CallTxEvent *n = realloc(m->tx_events, k * sizeof(*n));
@@ -1180,7 +773,7 @@ void calls_tx_event(Manager *m, osip_transaction_t *tr, int kind, osip_message_t
                 m->n_tx_events_alloc = k;
         }
         e = &m->tx_events[m->n_tx_events];
-        *e = (CallTxEvent) { .serial = ctx->call, .tr = tr, .kind = kind };
+        *e = (CallTxEvent) { .serial = c->serial, .tr = tr, .kind = kind };
         if (msg && osip_message_clone(msg, &e->msg) != 0) {
                 log_oom();
                 return;
@@ -1189,7 +782,48 @@ void calls_tx_event(Manager *m, osip_transaction_t *tr, int kind, osip_message_t
         m->call_actions++;
 }
 
-void calls_settle(Manager *m) {
+static void call_on_tx_message(void *owner, osip_transaction_t *tr, int type, osip_message_t *msg) {
+        switch (type) {
+        case OSIP_ICT_STATUS_1XX_RECEIVED:
+        case OSIP_ICT_STATUS_2XX_RECEIVED:
+        case OSIP_ICT_STATUS_3XX_RECEIVED:
+        case OSIP_ICT_STATUS_4XX_RECEIVED:
+        case OSIP_ICT_STATUS_5XX_RECEIVED:
+        case OSIP_ICT_STATUS_6XX_RECEIVED:
+                call_tx_note(owner, tr, 1, msg);
+                break;
+        default:
+                break;
+        }
+}
+
+static void call_on_tx_killed(void *owner, osip_transaction_t *tr, int type) {
+        if (type == OSIP_ICT_KILL_TRANSACTION)
+                call_tx_note(owner, tr, 3, NULL);
+}
+
+static void call_on_tx_transport_error(void *owner, osip_transaction_t *tr, int type) {
+        if (type == OSIP_ICT_TRANSPORT_ERROR)
+                call_tx_note(owner, tr, 2, NULL);
+}
+
+static void call_on_tx_gone(void *owner, osip_transaction_t *tr) {
+        Call *c = owner;
+
+        if (c->ict == tr)
+                c->ict = NULL;
+        if (c->ist == tr)
+                c->ist = NULL;
+}
+
+static const TransactionOps call_tr_ops = {
+        .message = call_on_tx_message,
+        .killed = call_on_tx_killed,
+        .transport_error = call_on_tx_transport_error,
+        .gone = call_on_tx_gone,
+};
+
+void call_settle(Manager *m) {
         /* Handling may queue more (a new attempt's events come in a later run). */
         for (size_t i = 0; i < m->n_tx_events; i++) {
                 CallTxEvent e = m->tx_events[i];
@@ -1212,24 +846,25 @@ void calls_settle(Manager *m) {
         m->n_tx_events = 0;
 }
 
-void calls_transport_error(Manager *m, const struct sockaddr *to, socklen_t tolen, int error) {
+void call_transport_error(Manager *m, const struct sockaddr *to, socklen_t tolen, int error) {
         Call *next;
 
         for (Call *c = m->calls; c; c = next) {
                 next = c->next;
                 if (!c->outgoing || !c->line || !c->ict || c->got_1xx || c->got_final)
                         continue;
-                if (!sockaddr_equal((const struct sockaddr *) &c->peer, c->peer_len, to, tolen))
+                if (!gw_sockaddr_equal((const struct sockaddr *) &c->dialog.peer, c->dialog.peer_len, to, tolen))
                         continue;
-                log_debug("Call %s: %s from %s.", c->call_id, strerror(error), c->entries[c->entry].target);
+                log_debug("Call %s: %s from %s.", c->dialog.call_id, strerror(error), c->entries[c->entry].target);
                 call_fail_over(c, "transport");
         }
 }
 
 /* A response no transaction took: a retransmitted 2xx (ACK again) or one of
  * an abandoned attempt or a call we let go (ACK, then BYE). */
-int calls_handle_stray_response(Manager *m, osip_message_t *resp, const struct sockaddr *from, socklen_t fromlen) {
-        Call *c = NULL, tmp = {};
+int call_handle_stray_response(Manager *m, osip_message_t *resp, const struct sockaddr *from, socklen_t fromlen) {
+        _cleanup_(dialog_done) Dialog tmp = { .manager = m };
+        Call *c = NULL;
         osip_generic_param_t *tag = NULL;
         const char *to_tag;
 
@@ -1239,7 +874,7 @@ int calls_handle_stray_response(Manager *m, osip_message_t *resp, const struct s
         {
                 _cleanup_free_ char *cid = message_call_id(resp);
                 for (Call *i = m->calls; cid && i; i = i->next)
-                        if (i->outgoing && i->call_id && streq(i->call_id, cid)) {
+                        if (i->outgoing && i->dialog.call_id && streq(i->dialog.call_id, cid)) {
                                 c = i;
                                 break;
                         }
@@ -1247,64 +882,51 @@ int calls_handle_stray_response(Manager *m, osip_message_t *resp, const struct s
         if (!c)
                 return 0;
         to_tag = resp->to && osip_to_get_tag(resp->to, &tag) == 0 && tag ? tag->gvalue : NULL;
-        if (c->confirmed && c->remote_tag && to_tag && streq(c->remote_tag, to_tag)) {
-                call_send_ack(c);                         /* our ACK got lost */
+        if (c->dialog.confirmed && c->dialog.remote_tag && to_tag && streq(c->dialog.remote_tag, to_tag)) {
+                dialog_send_ack(&c->dialog);                         /* our ACK got lost */
                 return 1;
         }
         /* Another dialog on this call (an abandoned attempt answered after all):
          * confirm and end it at once, on a throw-away view of that dialog. */
-        log_info("Call %s: 2xx from an abandoned attempt (%s), ACK and BYE.", c->call_id, strna(to_tag));
-        tmp.manager = m;
-        tmp.call_id = c->call_id;
-        tmp.local_tag = c->local_tag;
-        tmp.local_uri = c->local_uri;
-        tmp.remote_uri = c->remote_uri;
-        tmp.request_uri = c->request_uri;
-        tmp.invite_cseq = c->invite_cseq;
-        tmp.local_cseq = c->local_cseq;
+        log_info("Call %s: 2xx from an abandoned attempt (%s), ACK and BYE.", c->dialog.call_id, strna(to_tag));
+        tmp.call_id = strdup(c->dialog.call_id);
+        tmp.local_tag = strdup(c->dialog.local_tag);
+        tmp.local_uri = strdup(c->dialog.local_uri);
+        tmp.remote_uri = strdup(c->dialog.remote_uri);
+        tmp.request_uri = strdup(c->dialog.request_uri);
+        if (!tmp.call_id || !tmp.local_tag || !tmp.local_uri || !tmp.remote_uri || !tmp.request_uri)
+                return log_oom();
+        tmp.invite_cseq = c->dialog.invite_cseq;
+        tmp.local_cseq = c->dialog.local_cseq;
         memcpy(&tmp.peer, from, MIN((size_t) fromlen, sizeof(tmp.peer)));
         tmp.peer_len = fromlen;
-        call_learn_dialog(&tmp, resp);
+        dialog_learn(&tmp, resp);
         tmp.confirmed = true;
-        call_send_ack(&tmp);
-        call_send_bye(&tmp);
-        for (size_t i = 0; i < tmp.n_routes; i++)
-                free(tmp.routes[i]);
-        free(tmp.remote_tag);
-        free(tmp.remote_target);
-        free(tmp.ack);
+        dialog_send_ack(&tmp);
+        dialog_send_bye(&tmp);
         return 1;
 }
 
 /* ---------------------------------------------------------------- incoming calls */
 
-static Line *line_by_number(Manager *m, const char *user) {
-        if (!user)
-                return NULL;
-        for (size_t i = 0; i < m->n_lines; i++)
-                if (m->lines[i].profile && streq(m->lines[i].conf->number, user))
-                        return &m->lines[i];
-        return NULL;
-}
-
 /* An answer to request req in server transaction tr, with our tag. */
 static int call_respond(Call *c, osip_transaction_t *tr, const osip_message_t *req, unsigned code,
                         const char *warning, bool with_sdp) {
-        TransactionCtx *ctx = osip_transaction_get_your_instance(tr);
-        osip_message_t *resp = NULL;
+        TransactionCtx *ctx = transaction_ctx(tr);
+        _cleanup_(osip_message_freep) osip_message_t *resp = NULL;
         osip_generic_param_t *tag = NULL, *req_tag = NULL;
         int r;
 
         if (!ctx)
                 return -ESTALE;
 
-        r = response_build(req, code, &resp);
+        r = message_response_build(req, code, &resp);
         if (r < 0)
                 return r;
-        if (c && code > 100 && resp->to && osip_to_get_tag(resp->to, &tag) == 0 && tag && c->local_tag &&
+        if (c && code > 100 && resp->to && osip_to_get_tag(resp->to, &tag) == 0 && tag && c->dialog.local_tag &&
             !(req->to && osip_to_get_tag(req->to, &req_tag) == 0 && req_tag)) {
                 osip_free(tag->gvalue);
-                tag->gvalue = osip_strdup(c->local_tag);
+                tag->gvalue = osip_strdup(c->dialog.local_tag);
         }
         if (warning) {
                 char buf[256];
@@ -1317,14 +939,13 @@ static int call_respond(Call *c, osip_transaction_t *tr, const osip_message_t *r
                 /* Record-Route copied (RFC 3261 §12.1.1); Contact for the dialog */
                 osip_list_clone(&req->record_routes, &resp->record_routes,
                                 (int (*)(void *, void **)) &osip_record_route_clone);
-                if (set_contact(c, resp) < 0 || (code == 200 && osip_message_set_header(resp, "Allow", SIGD_ALLOW) != 0)) {
-                        osip_message_free(resp);
-                        return -ENOMEM;
-                }
-                if (with_sdp && (r = set_sdp_body(c, resp)) < 0) {
-                        osip_message_free(resp);
+                r = call_set_contact(c, resp);
+                if (r >= 0 && code == 200)
+                        r = osip_to_errno(osip_message_set_header(resp, "Allow", SIGD_ALLOW));
+                if (r >= 0 && with_sdp)
+                        r = call_set_sdp(c, resp);
+                if (r < 0)
                         return r;
-                }
         }
         if (code >= 200 && code < 300 && c && tr == c->ist) {
                 /* We repeat our 2xx until the ACK (RFC 3261 §13.3.1.4): keep its text. */
@@ -1337,7 +958,7 @@ static int call_respond(Call *c, osip_transaction_t *tr, const osip_message_t *r
                         osip_free(s);
                 }
         }
-        server_transaction_respond(ctx->manager, tr, resp);
+        transaction_respond(ctx->manager, tr, TAKE_PTR(resp));
         return 0;
 }
 
@@ -1349,15 +970,15 @@ static int on_ok_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 /* 64*T1 without an ACK: the dialog is dead (RFC 3261 §13.3.1.4) */
                 c->ok_timer = sd_event_source_disable_unref(c->ok_timer);
                 if (c->ok) {
-                        log_warning("Call %s: no ACK for our 2xx, hanging up.", c->call_id);
+                        log_warning("Call %s: no ACK for our 2xx, hanging up.", c->dialog.call_id);
                         c->ok = erase_and_free(c->ok);
-                        call_send_bye(c);
+                        dialog_send_bye(&c->dialog);
                         if (c->line) {
                                 call_event_end(c, "no-ack", 0);
-                                line_release(c->line, GW__TONE__TONE_CONGESTION);
+                                call_line_released(c, GW__TONE__TONE_CONGESTION);
                         }
                         call_detach(c);
-                        manager_osip_run(c->manager);
+                        transaction_run(c->manager);
                 }
                 return 0;
         }
@@ -1370,61 +991,83 @@ static int on_ok_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* The subscriber answered the ringing line. */
-static void call_answer(Call *c) {
-        Line *l = c->line;
+void call_reject(Call *c, unsigned code) {
+        if (c->ist && c->invite)
+                (void) call_respond(c, c->ist, c->invite, code, NULL, false);
+}
+
+void call_cancel(Call *c) {
+        c->cancel_wanted = true;
+        if (c->got_1xx)
+                call_send_cancel(c);
+}
+
+void call_hang_up(Call *c) {
+        dialog_send_bye(&c->dialog);
+}
+
+void call_answer(Call *c) {
         TransactionCtx *ctx;
         char label[64];
 
-        if (!c->ist || !c->invite)
+        if (!c->ist || !c->invite || !c->line)
                 return;
-        line_set_ring(l, false);
         if (call_respond(c, c->ist, c->invite, 200, NULL, true) < 0) {
-                log_warning("Line %u: could not build the 200 for call %s.", l->conf->port, c->call_id);
+                log_warning("Line %u: could not build the 200 for call %s.", c->line_conf->port, c->dialog.call_id);
                 return;
         }
-        ctx = osip_transaction_get_your_instance(c->ist);
+        ctx = transaction_ctx(c->ist);
         if (ctx) {
                 c->ok_dest = ctx->dest;
                 c->ok_dest_len = ctx->dest_len;
         }
-        c->confirmed = true;
+        c->dialog.confirmed = true;
         if (sd_event_add_time_relative(c->manager->event, &c->ok_timer, CLOCK_MONOTONIC, T1_USEC,
                                        10 * USEC_PER_MSEC, on_ok_timer, c) < 0)
                 c->ok_timer = NULL;
-        log_info("Line %u: answered call %s from %s (%s).", l->conf->port, c->call_id, strna(c->remote_number),
+        log_info("Line %u: answered call %s from %s (%s).", c->line_conf->port, c->dialog.call_id, strna(c->remote_number),
                  c->have_media ? media_label(c, label, sizeof label) : "our offer in the 200");
-        line_connected(l);
-        publish_call_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_ANSWER, NULL, 200);
+        line_ops(c->manager)->answered(c->line, false);
+        call_publish_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_ANSWER, NULL, 200);
 }
 
-static char *uri_string(const osip_uri_t *u) {
-        char *s = NULL, *d;
+/* The dialog of a new incoming call, from its INVITE. -ENOMEM. */
+static int call_take_invite(Call *c, osip_transaction_t *tr, const osip_message_t *req,
+                            const struct sockaddr_storage *dest, socklen_t dest_len) {
+        char tok[17];
+        int r;
 
-        if (!u || osip_uri_to_str(u, &s) != 0)
-                return NULL;
-        d = strdup(s);
-        osip_free(s);
-        return d;
+        c->ist = tr;
+        transaction_set_owner(tr, &call_tr_ops, c);
+        if (osip_message_clone(req, &c->invite) != 0 || message_token(tok, 16) < 0 ||
+            !(c->dialog.local_tag = strdup(tok)))
+                return -ENOMEM;
+        r = dialog_from_invite(&c->dialog, req, dest, dest_len);
+        if (r < 0)
+                return r;
+        c->remote_number = strdup(req->from && req->from->url && req->from->url->username ? req->from->url->username : "");
+        if (!c->remote_number)
+                return -ENOMEM;
+        return 0;
 }
 
-static int incoming_invite(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
+static int call_incoming_invite(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
                            unsigned *ret_status) {
         osip_message_t *req = ev->sip;
         const char *user = req->req_uri ? req->req_uri->username : NULL;
+        const GwLineConf *lc = NULL;
+        const GwProfileConf *p = NULL;
         const osip_body_t *b;
-        osip_generic_param_t *tag = NULL;
         osip_transaction_t *tr = NULL;
         const char *why = NULL;
         Line *l;
         Call *c = NULL;
-        char tok[17];
         int r;
 
-        l = line_by_number(m, user);
+        l = line_ops(m)->find(m, user, &lc, &p);
         if (!l && req->to && req->to->url)
-                l = line_by_number(m, req->to->url->username);
-        r = server_transaction_new(m, ev, dest, dest_len, &tr);
+                l = line_ops(m)->find(m, req->to->url->username, &lc, &p);
+        r = transaction_new_server(m, ev, dest, dest_len, &tr);
         if (r < 0) {
                 osip_event_free(ev);
                 return r == -ENOMEM ? r : 1;
@@ -1433,94 +1076,60 @@ static int incoming_invite(Manager *m, osip_event_t *ev, const struct sockaddr_s
                 *ret_status = 404;
                 return call_respond(NULL, tr, req, 404, NULL, false) < 0 ? -ENOMEM : 1;
         }
-        b = message_sdp(req);
+        b = message_sdp_body(req);
         if (b) {
                 _cleanup_(sdp_media_wipe) SdpMedia offer = {};
                 _cleanup_(sdp_result_wipe) SdpResult res = {};
                 r = sdp_parse(b->body, &offer, &why);
                 if (r >= 0)
-                        r = sdp_answer_offer(&offer, m->conf, l->profile->srtp, false, NULL, &res, &why);
+                        r = sdp_answer_offer(&offer, m->conf, p->srtp, false, NULL, &res, &why);
                 if (r == -EPROTO || r == -EBADMSG) {
-                        log_warning("Line %u: refusing INVITE %s: %s.", l->conf->port,
+                        log_warning("Line %u: refusing INVITE %s: %s.", lc->port,
                                     req->call_id && req->call_id->number ? req->call_id->number : "?", why);
                         *ret_status = 488;
                         return call_respond(NULL, tr, req, 488, why, false) < 0 ? -ENOMEM : 1;
                 }
-                if (l->off_hook || l->call || l->state != GW__CALL_STATE__CALL_IDLE) {
+                if (line_ops(m)->busy(l)) {
                         *ret_status = 486;
                         return call_respond(NULL, tr, req, 486, NULL, false) < 0 ? -ENOMEM : 1;
                 }
                 if (r < 0) {
-                        log_warning_errno(r, "Line %u: refusing INVITE: %m", l->conf->port);
+                        log_warning_errno(r, "Line %u: refusing INVITE: %m", lc->port);
                         *ret_status = 500;
                         return call_respond(NULL, tr, req, 500, NULL, false) < 0 ? -ENOMEM : 1;
                 }
-                r = call_new(m, l, false, &c);
+                r = call_new(m, l, lc, p, false, &c);
                 if (r < 0)
                         return r;
                 c->media = res;
                 c->have_media = true;
         } else {
-                if (l->off_hook || l->call || l->state != GW__CALL_STATE__CALL_IDLE) {
+                if (line_ops(m)->busy(l)) {
                         *ret_status = 486;
                         return call_respond(NULL, tr, req, 486, NULL, false) < 0 ? -ENOMEM : 1;
                 }
                 /* Late offer (RFC 3261 §13.2.1): we offer in the 200, the answer comes in the ACK. */
-                r = call_new(m, l, false, &c);
+                r = call_new(m, l, lc, p, false, &c);
                 if (r < 0)
                         return r;
         }
 
-        c->ist = tr;
-        ((TransactionCtx *) osip_transaction_get_your_instance(tr))->call = c->serial;
-        if (osip_message_clone(req, &c->invite) != 0 || random_token(tok, 16) < 0 || !(c->local_tag = strdup(tok)))
-                goto oom;
-        {
-                char *cid = NULL;
-                if (osip_call_id_to_str(req->call_id, &cid) != 0)
-                        goto oom;
-                c->call_id = strdup(cid);
-                osip_free(cid);
+        r = call_take_invite(c, tr, req, dest, dest_len);
+        if (r < 0) {
+                (void) call_respond(NULL, tr, req, 500, NULL, false);
+                call_free(c);
+                return r;
         }
-        if (req->from && osip_from_get_tag(req->from, &tag) == 0 && tag && tag->gvalue)
-                c->remote_tag = strdup(tag->gvalue);
-        c->remote_uri = uri_string(req->from ? req->from->url : NULL);
-        c->local_uri = uri_string(req->to ? req->to->url : NULL);
-        c->remote_number = strdup(req->from && req->from->url && req->from->url->username ? req->from->url->username : "");
-        {
-                osip_contact_t *ct = NULL;
-                if (osip_message_get_contact(req, 0, &ct) >= 0 && ct)
-                        c->remote_target = uri_string(ct->url);
-        }
-        for (int i = 0; i < osip_list_size(&req->record_routes) && c->n_routes < SIGD_MAX_ROUTES; i++) {
-                osip_record_route_t *rr = NULL;
-                char *s = NULL;
-                if (osip_message_get_record_route(req, i, &rr) >= 0 && rr && osip_record_route_to_str(rr, &s) == 0) {
-                        c->routes[c->n_routes++] = strdup(s);
-                        osip_free(s);
-                }
-        }
-        c->remote_cseq = (uint32_t) strtoul(req->cseq->number, NULL, 10);
-        memcpy(&c->peer, dest, sizeof(c->peer));
-        c->peer_len = dest_len;
-        if (!c->call_id || !c->remote_uri || !c->local_uri || !c->remote_number)
-                goto oom;
 
-        log_info("Line %u: incoming call %s from %s.", l->conf->port, c->call_id, c->remote_number);
+        log_info("Line %u: incoming call %s from %s.", lc->port, c->dialog.call_id, c->remote_number);
         if (c->have_media)
                 call_log_srtp(c);
         (void) call_respond(c, tr, req, 100, NULL, false);
         (void) call_respond(c, tr, req, 180, NULL, false);
-        line_set_state(l, GW__CALL_STATE__CALL_RINGING);
-        line_set_ring(l, true);
-        publish_call_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_START, NULL, 0);
-        line_timer_start(l, LINE_TIMER_NO_ANSWER, l->profile->no_answer_timeout_us);
+        line_ops(m)->ringing(l);
+        call_publish_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_START, NULL, 0);
         *ret_status = 180;
         return 1;
-oom:
-        (void) call_respond(NULL, tr, req, 500, NULL, false);
-        call_free(c);
-        return -ENOMEM;
 }
 
 /* The call whose dialog (or pending INVITE, for CANCEL) a request belongs to. */
@@ -1534,16 +1143,16 @@ static Call *call_for_request(Manager *m, const osip_message_t *req, bool cancel
         from_tag = req->from && osip_from_get_tag(req->from, &ft) == 0 && ft ? ft->gvalue : NULL;
         to_tag = req->to && osip_to_get_tag(req->to, &tt) == 0 && tt ? tt->gvalue : NULL;
         for (Call *c = m->calls; c; c = c->next) {
-                if (!c->call_id || !streq(c->call_id, cid))
+                if (!c->dialog.call_id || !streq(c->dialog.call_id, cid))
                         continue;
                 if (cancel) {
-                        if (!c->outgoing && streq_ptr(c->remote_tag, from_tag))
+                        if (!c->outgoing && streq_ptr(c->dialog.remote_tag, from_tag))
                                 return c;
                         continue;
                 }
-                if (!from_tag || !to_tag || !c->remote_tag || !c->local_tag)
+                if (!from_tag || !to_tag || !c->dialog.remote_tag || !c->dialog.local_tag)
                         continue;
-                if (streq(c->local_tag, to_tag) && streq(c->remote_tag, from_tag))
+                if (streq(c->dialog.local_tag, to_tag) && streq(c->dialog.remote_tag, from_tag))
                         return c;
         }
         return NULL;
@@ -1551,22 +1160,20 @@ static Call *call_for_request(Manager *m, const osip_message_t *req, bool cancel
 
 /* The far end hung up (BYE): busy tone, then howler. */
 static void call_remote_bye(Call *c) {
-        Line *l = c->line;
-
-        if (!l)
+        if (!c->line)
                 return;
-        log_info("Line %u: call %s ended by the far end.", l->conf->port, c->call_id);
+        log_info("Line %u: call %s ended by the far end.", c->line_conf->port, c->dialog.call_id);
         call_event_end(c, "normal", 0);
         c->have_media = false;
-        line_release(l, GW__TONE__TONE_BUSY);
+        call_line_released(c, GW__TONE__TONE_BUSY);
         call_detach(c);
 }
 
-static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struct sockaddr_storage *dest,
+static int call_reinvite(Manager *m, Call *c, osip_event_t *ev, const struct sockaddr_storage *dest,
                               socklen_t dest_len, unsigned *ret_status) {
         osip_message_t *req = ev->sip;
         osip_transaction_t *tr = NULL;
-        const osip_body_t *b = message_sdp(req);
+        const osip_body_t *b = message_sdp_body(req);
         const char *why = NULL;
         _cleanup_(sdp_media_wipe) SdpMedia offer = {};
         _cleanup_(sdp_result_wipe) SdpResult res = {};
@@ -1574,7 +1181,7 @@ static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struc
         bool srtp_changed;
         int r;
 
-        r = server_transaction_new(m, ev, dest, dest_len, &tr);
+        r = transaction_new_server(m, ev, dest, dest_len, &tr);
         if (r < 0) {
                 osip_event_free(ev);
                 return r == -ENOMEM ? r : 1;
@@ -1588,7 +1195,7 @@ static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struc
                 r = sdp_answer_offer(&offer, m->conf, c->srtp, false, c->have_media ? &c->media : NULL, &res, &why);
         if (r < 0) {
                 bool refused = r == -EPROTO || r == -EBADMSG;
-                log_warning("Call %s: refusing re-INVITE: %s.", c->call_id, refused ? why : strerror(-r));
+                log_warning("Call %s: refusing re-INVITE: %s.", c->dialog.call_id, refused ? why : strerror(-r));
                 *ret_status = refused ? 488 : 500;
                 return call_respond(c, tr, req, *ret_status, refused ? why : NULL, false) < 0 ? -ENOMEM : 1;
         }
@@ -1599,18 +1206,18 @@ static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struc
         if (srtp_changed)
                 call_log_srtp(c);
         if (osip_message_get_contact(req, 0, &ct) >= 0 && ct && ct->url) {
-                char *t = uri_string(ct->url);
+                char *t = message_uri_string(ct->url);
                 if (t) {
-                        free(c->remote_target);
-                        c->remote_target = t;
+                        free(c->dialog.remote_target);
+                        c->dialog.remote_target = t;
                 }
         }
-        log_info("Call %s: re-INVITE, media %s to %s:%u.", c->call_id, sdp_direction_to_string(res.direction),
+        log_info("Call %s: re-INVITE, media %s to %s:%u.", c->dialog.call_id, sdp_direction_to_string(res.direction),
                  res.remote_addr, res.remote_port);
         *ret_status = 200;
         r = call_respond(c, tr, req, 200, NULL, true);
         if (c->line)
-                publish_media_control(c->line, true);
+                line_ops(c->manager)->media_changed(c->line);
         return r < 0 ? r : 1;
 }
 
@@ -1618,19 +1225,19 @@ static int in_dialog_reinvite(Manager *m, Call *c, osip_event_t *ev, const struc
 static void call_take_late_answer(Call *c, const osip_message_t *ack) {
         if (call_take_answer(c, ack) >= 0) {
                 if (c->line)
-                        publish_media_control(c->line, true);
+                        line_ops(c->manager)->media_changed(c->line);
                 return;
         }
-        log_warning("Call %s: no usable SDP answer in the ACK, hanging up.", c->call_id);
-        call_send_bye(c);
+        log_warning("Call %s: no usable SDP answer in the ACK, hanging up.", c->dialog.call_id);
+        dialog_send_bye(&c->dialog);
         if (c->line) {
                 call_event_end(c, "bad-sdp", 0);
-                line_release(c->line, GW__TONE__TONE_CONGESTION);
+                call_line_released(c, GW__TONE__TONE_CONGESTION);
         }
         call_detach(c);
 }
 
-int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
+int call_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
                          unsigned *ret_status) {
         osip_message_t *req = ev->sip;
         const char *method = req->sip_method;
@@ -1652,12 +1259,12 @@ int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_sto
                 return 1;
         }
         if (streq(method, "INVITE") && !has_to_tag)
-                return incoming_invite(m, ev, dest, dest_len, ret_status);
+                return call_incoming_invite(m, ev, dest, dest_len, ret_status);
 
         c = call_for_request(m, req, streq(method, "CANCEL"));
         if (!c && streq(method, "INVITE")) {
                 /* A re-INVITE for a dialog we do not know */
-                r = server_transaction_new(m, ev, dest, dest_len, &tr);
+                r = transaction_new_server(m, ev, dest, dest_len, &tr);
                 if (r < 0) {
                         osip_event_free(ev);
                         return r == -ENOMEM ? r : 1;
@@ -1668,9 +1275,9 @@ int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_sto
         if (!c)
                 return 0;                                 /* 481 from the generic path */
         if (streq(method, "INVITE"))
-                return in_dialog_reinvite(m, c, ev, dest, dest_len, ret_status);
+                return call_reinvite(m, c, ev, dest, dest_len, ret_status);
 
-        r = server_transaction_new(m, ev, dest, dest_len, &tr);
+        r = transaction_new_server(m, ev, dest, dest_len, &tr);
         if (r < 0) {
                 osip_event_free(ev);
                 return r == -ENOMEM ? r : 1;
@@ -1680,16 +1287,14 @@ int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_sto
         if (r < 0)
                 return r;
         if (streq(method, "CANCEL")) {
-                if (c->ist && !c->confirmed && c->invite) {
+                if (c->ist && !c->dialog.confirmed && c->invite) {
                         Line *l = c->line;
+
                         (void) call_respond(c, c->ist, c->invite, 487, NULL, false);
                         if (l) {
-                                log_info("Line %u: call %s cancelled by the caller.", l->conf->port, c->call_id);
+                                log_info("Line %u: call %s cancelled by the caller.", c->line_conf->port, c->dialog.call_id);
                                 call_event_end(c, "cancelled", 487);
-                                line_set_ring(l, false);
-                                line_timer_stop(l);
-                                line_set_state(l, GW__CALL_STATE__CALL_IDLE);
-                                l->call = NULL;
+                                line_ops(m)->cancelled(l);
                         }
                         call_free(c);
                 }
@@ -1703,182 +1308,9 @@ int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_sto
         return 1;
 }
 
-/* ---------------------------------------------------------------- line inputs */
+/* ---------------------------------------------------------------- profiles */
 
-static Line *line_by_port(Manager *m, unsigned port) {
-        for (size_t i = 0; i < m->n_lines; i++)
-                if (m->lines[i].conf->port == port)
-                        return &m->lines[i];
-        return NULL;
-}
-
-/* The call is over for the subscriber: busy/congestion until on hook, or idle if on hook. */
-static void line_release(Line *l, Gw__Tone tone) {
-        if (!l)
-                return;
-        if (l->call) {
-                l->call->line = NULL;
-                l->call = NULL;
-        }
-        line_set_ring(l, false);
-        line_set_reversed(l, false);
-        l->digits[0] = 0;
-        if (!l->off_hook) {
-                line_timer_stop(l);
-                l->tone = GW__TONE__TONE_NONE;
-                line_set_state(l, GW__CALL_STATE__CALL_IDLE);
-                publish_media_control(l, true);
-                return;
-        }
-        l->tone = tone;
-        line_set_state(l, GW__CALL_STATE__CALL_RELEASING);
-        publish_media_control(l, true);
-        line_timer_start(l, LINE_TIMER_HOWLER, SIGD_HOWLER_AFTER_USEC);
-}
-
-static void line_check_digits(Line *l, bool timed_out) {
-        GwDigitMapResult r = gw_digitmap_match(l->digitmap, l->digits);
-
-        log_debug("Line %u: '%s' against the dial plan: %s%s.", l->conf->port, l->digits,
-                  gw_digitmap_result_to_string(r), timed_out ? " (timeout)" : "");
-        if (r == GW_DIGITMAP_COMPLETE || (timed_out && r == GW_DIGITMAP_COMPLETE_AFTER_TIMEOUT)) {
-                line_place_call(l);
-                return;
-        }
-        if (r == GW_DIGITMAP_NO_MATCH || timed_out) {
-                log_info("Line %u: '%s' matches no dial plan entry.", l->conf->port, l->digits);
-                line_release(l, l->digits[0] ? GW__TONE__TONE_CONGESTION : GW__TONE__TONE_HOWLER);
-                return;
-        }
-        line_timer_start(l, LINE_TIMER_INTERDIGIT, l->profile->interdigit_timeout_us);
-}
-
-static int on_line_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Line *l = userdata;
-        Manager *m = l->manager;
-        LineTimer kind = l->timer_kind;
-        Call *c = l->call;
-
-        l->timer_kind = LINE_TIMER_NONE;
-        switch (kind) {
-        case LINE_TIMER_INTERDIGIT:
-                if (l->state == GW__CALL_STATE__CALL_DIALING)
-                        line_check_digits(l, true);
-                break;
-        case LINE_TIMER_NO_ANSWER:
-                if (!c)
-                        break;
-                if (c->outgoing && (l->state == GW__CALL_STATE__CALL_PROCEEDING ||
-                                    l->state == GW__CALL_STATE__CALL_RINGBACK)) {
-                        log_info("Line %u: call %s not answered, cancelling.", l->conf->port, c->call_id);
-                        call_event_end(c, "no-answer", 0);
-                        c->cancel_wanted = true;
-                        if (c->got_1xx)
-                                call_send_cancel(c);
-                        line_release(l, GW__TONE__TONE_BUSY);
-                        call_detach(c);
-                } else if (!c->outgoing && l->state == GW__CALL_STATE__CALL_RINGING) {
-                        log_info("Line %u: call %s not answered.", l->conf->port, c->call_id);
-                        if (c->ist && c->invite)
-                                (void) call_respond(c, c->ist, c->invite, 480, NULL, false);
-                        call_event_end(c, "no-answer", 480);
-                        line_release(l, GW__TONE__TONE_NONE);
-                        call_free(c);
-                }
-                break;
-        case LINE_TIMER_HOWLER:
-                if (l->state == GW__CALL_STATE__CALL_RELEASING && l->off_hook)
-                        line_set_tone(l, GW__TONE__TONE_HOWLER);
-                break;
-        default:
-                break;
-        }
-        manager_osip_run(m);
-        return 0;
-}
-
-int manager_line_hook(Manager *m, unsigned port, bool off_hook) {
-        Line *l = line_by_port(m, port);
-        Call *c;
-
-        if (!l)
-                return -ENOENT;
-        if (l->off_hook == off_hook)
-                return 0;
-        l->off_hook = off_hook;
-        c = l->call;
-        if (off_hook) {
-                if (c && !c->outgoing && l->state == GW__CALL_STATE__CALL_RINGING) {
-                        call_answer(c);
-                } else if (l->state == GW__CALL_STATE__CALL_IDLE) {
-                        l->digits[0] = 0;
-                        l->tone = GW__TONE__TONE_DIAL;
-                        line_set_state(l, GW__CALL_STATE__CALL_DIALING);
-                        publish_media_control(l, true);
-                        line_timer_start(l, LINE_TIMER_INTERDIGIT, l->profile->interdigit_timeout_us);
-                }
-                manager_osip_run(m);
-                return 0;
-        }
-
-        /* on hook */
-        if (c) {
-                switch (l->state) {
-                case GW__CALL_STATE__CALL_PROCEEDING:
-                case GW__CALL_STATE__CALL_RINGBACK:
-                        log_info("Line %u: caller hung up before the answer, cancelling %s.", port, c->call_id);
-                        call_event_end(c, "cancelled", 0);
-                        c->cancel_wanted = true;
-                        if (c->got_1xx)
-                                call_send_cancel(c);
-                        call_detach(c);
-                        break;
-                case GW__CALL_STATE__CALL_CONNECTED:
-                        log_info("Line %u: hung up, BYE for %s.", port, c->call_id);
-                        call_event_end(c, "normal", 0);
-                        call_send_bye(c);
-                        call_detach(c);
-                        break;
-                default:
-                        break;
-                }
-        }
-        line_release(l, GW__TONE__TONE_NONE);
-        manager_osip_run(m);
-        return 0;
-}
-
-int manager_line_digit(Manager *m, unsigned port, const char *digit) {
-        Line *l = line_by_port(m, port);
-        size_t n;
-
-        if (!l)
-                return -ENOENT;
-        if (!digit || strlen(digit) != 1 || !strchr("0123456789*#ABCD", digit[0]))
-                return -EINVAL;
-        if (l->state != GW__CALL_STATE__CALL_DIALING || !l->off_hook)
-                return 0;                                 /* in a call: mediad sends it as an RFC 4733 event */
-        n = strlen(l->digits);
-        if (n + 1 >= sizeof(l->digits)) {
-                line_release(l, GW__TONE__TONE_CONGESTION);
-                return 0;
-        }
-        l->digits[n] = digit[0];
-        l->digits[n + 1] = 0;
-        if (n == 0)
-                line_set_tone(l, GW__TONE__TONE_NONE);
-        publish_line_call(l);
-        line_check_digits(l, false);
-        manager_osip_run(m);
-        return 0;
-}
-
-int manager_line_flash(Manager *m, unsigned port) {
-        /* No supplementary services yet (hold, transfer): a flash changes nothing. */
-        return line_by_port(m, port) ? 0 : -ENOENT;
-}
-
-int manager_profile_status(Manager *m, const Gw__ProfileStatus *ps) {
+int call_profile_status(Manager *m, const Gw__ProfileStatus *ps) {
         const GwProfileConf *p = NULL;
         ProfileState *st;
         size_t i;
@@ -1909,45 +1341,16 @@ int manager_profile_status(Manager *m, const Gw__ProfileStatus *ps) {
 
 /* ---------------------------------------------------------------- setup */
 
-int manager_calls_init(Manager *m) {
-        const GwConf *c = m->conf;
-
-        m->profiles = calloc(MAX(c->n_profiles, (size_t) 1), sizeof(ProfileState));
-        m->lines = calloc(MAX(c->n_lines, (size_t) 1), sizeof(Line));
-        if (!m->profiles || !m->lines)
+int call_init(Manager *m) {
+        m->profiles = calloc(MAX(m->conf->n_profiles, (size_t) 1), sizeof(ProfileState));
+        if (!m->profiles)
                 return -ENOMEM;
-        for (size_t i = 0; i < c->n_lines; i++) {
-                Line *l = &m->lines[i];
-                const char *why = NULL;
-                size_t off = 0;
-                int r;
-
-                l->manager = m;
-                l->conf = &c->lines[i];
-                l->index = i;
-                l->profile = l->conf->profile_index < c->n_profiles ? &c->profiles[l->conf->profile_index] : NULL;
-                l->state = GW__CALL_STATE__CALL_IDLE;
-                m->n_lines = i + 1;
-                if (!l->profile)
-                        continue;                         /* a test's hand-made config without profiles */
-                r = gw_digitmap_parse(l->profile->dial_plan ?: "x.T", &l->digitmap, &why, &off);
-                if (r < 0)
-                        return log_error_errno(r, "Profile %s: bad dial plan: %s at character %zu.", l->profile->name,
-                                               strna(why), off + 1);
-        }
         return 0;
 }
 
-void manager_calls_done(Manager *m) {
+void call_done(Manager *m) {
         while (m->calls)
                 call_free(m->calls);
-        for (size_t i = 0; i < m->n_lines; i++) {
-                sd_event_source_disable_unref(m->lines[i].timer);
-                gw_digitmap_free(m->lines[i].digitmap);
-        }
-        free(m->lines);
-        m->lines = NULL;
-        m->n_lines = 0;
         for (size_t i = 0; m->profiles && i < m->conf->n_profiles; i++) {
                 free(m->profiles[i].active_proxy);
                 free(m->profiles[i].active_target);
@@ -1960,9 +1363,4 @@ void manager_calls_done(Manager *m) {
         free(m->tx_events);
         m->tx_events = NULL;
         m->n_tx_events = m->n_tx_events_alloc = 0;
-}
-
-void manager_set_publish_callback(Manager *m, manager_publish_cb_t cb, void *userdata) {
-        m->publish_cb = cb;
-        m->publish_userdata = userdata;
 }

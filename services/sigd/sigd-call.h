@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* sigd-call.h: call control per line: the line's state machine (dial tone,
- * digit collection, ringing, connected, releasing), INVITE dialogs both ways,
- * SDP offer/answer and INVITE failover across a profile's entries.
+/* sigd-call.h: calls: INVITE dialogs both ways, SDP offer/answer, INVITE
+ * failover across a profile's entries, CallEvent and EntryReport.
  *
- * Like the client requests, calls know nothing of the bus: line and profile
- * facts come in through manager_line_*() and manager_profile_status(), and
- * what sigd publishes (LineControl, MediaControl, LineCall, CallEvent,
- * EntryReport) goes out through one publish callback. */
+ * Above the dialogs, messages and transactions; below the lines
+ * (sigd-line.c). A call belongs to a line but never calls into it: what the
+ * line must hear of (ringing, answered, released...) goes through the
+ * CallLineOps the line layer registers. A call outlives its line's interest
+ * in it when the subscriber hangs up before the far end answered (the
+ * CANCEL, or the ACK and BYE of a late 2xx, still have to go out): it is
+ * then detached (line NULL) and freed when its INVITE transaction is over,
+ * or after a linger timeout. */
 #pragma once
 
 #include <stdbool.h>
@@ -15,16 +18,14 @@
 #include <systemd/sd-event.h>
 #include <osip2/osip.h>
 
-#include "gw-digitmap.h"
+#include "gw-conf.h"
 #include "gw.pb-c.h"
+#include "sigd-dialog.h"
+#include "sigd-digest.h"
+#include "sigd-forward.h"
 #include "sigd-sdp.h"
 
-typedef struct Manager Manager;
-typedef struct Call Call;
-
-#define SIGD_HOWLER_AFTER_USEC (30 * USEC_PER_SEC)   /* far end gone: busy tone, then howler */
 #define SIGD_CALL_LINGER_USEC  (32 * USEC_PER_SEC)   /* a released call waits this long for late answers */
-#define SIGD_MAX_ROUTES 8
 #define SIGD_MAX_ENTRIES 16
 
 /* A profile as regd last described it (ProfileStatus). */
@@ -34,37 +35,6 @@ typedef struct ProfileState {
         bool known;                      /* a ProfileStatus arrived */
         bool any_up;                     /* some entry answers */
 } ProfileState;
-
-typedef enum LineTimer {
-        LINE_TIMER_NONE,
-        LINE_TIMER_INTERDIGIT,           /* dialling */
-        LINE_TIMER_NO_ANSWER,            /* outgoing: CANCEL; incoming: 480 */
-        LINE_TIMER_HOWLER,               /* releasing: busy -> howler */
-} LineTimer;
-
-typedef struct Line {
-        Manager *manager;
-        const GwLineConf *conf;
-        size_t index;
-        const GwProfileConf *profile;
-        GwDigitMap *digitmap;
-
-        bool off_hook;
-        Gw__CallState state;
-        char digits[64];
-        uint64_t call_seq;               /* calls so far: picks the RTP port pair */
-
-        /* desired outputs */
-        bool ring;
-        bool reversed;
-        Gw__Tone tone;
-        uint64_t generation;             /* MediaControl */
-
-        LineTimer timer_kind;
-        sd_event_source *timer;
-
-        Call *call;                      /* the line's call, if any */
-} Line;
 
 /* One entry an outgoing INVITE may go to. */
 typedef struct InviteEntry {
@@ -77,35 +47,23 @@ typedef struct InviteEntry {
 struct Call {
         Manager *manager;
         Call *next, *prev;
-        uint64_t serial;                 /* transactions refer to calls by this */
+        uint64_t serial;                 /* transactions' events refer to calls by this */
         Line *line;                      /* NULL once the line let go (the call only ends its SIP) */
+        const GwLineConf *line_conf;     /* the line's, kept after it let go */
+        const GwProfileConf *profile;
         bool outgoing;
         char *remote_number;
 
-        /* dialog */
-        char *call_id, *local_tag, *remote_tag;
-        char *local_uri, *remote_uri;    /* From/To URIs (ours, theirs) */
-        char *remote_target;             /* their Contact */
-        char *routes[SIGD_MAX_ROUTES];   /* route set, in the order the Route headers go */
-        size_t n_routes;
-        uint32_t local_cseq;             /* last CSeq we used */
-        uint32_t remote_cseq;
-        struct sockaddr_storage peer;    /* where the INVITE went, or came from */
-        socklen_t peer_len;
-        bool confirmed;                  /* 2xx sent/received */
+        Dialog dialog;
 
         /* outgoing INVITE */
-        char *request_uri;
         osip_transaction_t *ict;
-        uint32_t invite_cseq;
         char branch[40];                 /* of the current attempt */
         bool got_1xx, got_18x, got_final;
-        bool cancel_wanted, cancel_sent, bye_sent;
+        bool cancel_wanted, cancel_sent;
         InviteEntry entries[SIGD_MAX_ENTRIES];
         size_t n_entries, entry;         /* the list and the one in use */
         sd_event_source *invite_timer;   /* invite_total_timeout of the attempt */
-        char *ack;                       /* our ACK for the 2xx, re-sent on retransmissions */
-        size_t ack_len;
         struct {
                 bool proxy;
                 DigestChallenge challenge;
@@ -149,34 +107,73 @@ typedef struct CallTxEvent {
         osip_message_t *msg;             /* kind 1: a clone */
 } CallTxEvent;
 
+/* What a call tells its line, registered by the line layer. A Line is opaque here. */
+typedef struct CallLineOps {
+        /* The line a new INVITE for number 'user' rings, or NULL; its configuration in ret_conf, ret_profile. */
+        Line *(*find)(Manager *m, const char *user, const GwLineConf **ret_conf, const GwProfileConf **ret_profile);
+        /* May the line take a new incoming call? */
+        bool (*busy)(Line *l);
+        /* c is the line's call from now on; returns the RTP port it uses. */
+        uint16_t (*attach)(Line *l, Call *c);
+        /* c lets go of the line (freed or detached). */
+        void (*detach)(Line *l, Call *c);
+        /* An incoming call: ring. */
+        void (*ringing)(Line *l);
+        /* An 18x to our INVITE: ringback tone, or the far end's early media. */
+        void (*ringback)(Line *l, Call *c, bool early_media);
+        /* The call is answered (by the far end, or here): connected; reversed polarity if asked. */
+        void (*answered)(Line *l, bool reversed);
+        /* The media changed (re-INVITE, the answer in an ACK). */
+        void (*media_changed)(Line *l);
+        /* The call is over for the subscriber: tone until on hook. */
+        void (*released)(Line *l, Gw__Tone tone);
+        /* The caller cancelled the ringing call. */
+        void (*cancelled)(Line *l);
+} CallLineOps;
+
 typedef void (*manager_publish_cb_t)(Manager *m, const char *key, Gw__Envelope *env, void *userdata);
 
-int manager_calls_init(Manager *m);
-void manager_calls_done(Manager *m);
-void manager_set_publish_callback(Manager *m, manager_publish_cb_t cb, void *userdata);
+int call_init(Manager *m);
+void call_done(Manager *m);
+/* ops must outlive the manager. */
+void call_set_line_ops(Manager *m, const CallLineOps *ops);
+/* Through the manager's publish callback: what the calls and lines tell the bus. */
+void call_publish(Manager *m, const char *key, Gw__Envelope *env);
 
-/* Bus inputs (validated by the caller's handler table for the sender). */
-int manager_line_hook(Manager *m, unsigned port, bool off_hook);
-int manager_line_digit(Manager *m, unsigned port, const char *digit);
-int manager_line_flash(Manager *m, unsigned port);
-int manager_profile_status(Manager *m, const Gw__ProfileStatus *ps);
-/* Re-publish every line's LineControl, MediaControl and LineCall (StateSyncRequest). */
-void manager_publish_lines(Manager *m);
-/* Fill e (INIT'd by the caller) with line 'port''s call; storage is the caller's. */
-int manager_line_call(Manager *m, unsigned port, Gw__LineCall *ret);
+/* regd's ProfileStatus: the active entry, whether any answers. */
+int call_profile_status(Manager *m, const Gw__ProfileStatus *ps);
+/* unregistered_calls: refuse, and no entry of the line's profile answers (emergency numbers always go). */
+bool call_profile_refuses(Manager *m, const GwLineConf *lc, const GwProfileConf *p, const char *digits);
 
-/* ---- internal, between sigd-*.c ---- */
+/* A new outgoing call of line l to 'digits': dialog and entries, nothing
+ * sent yet. -ENOMEM, -ENOENT (no entry with a known address); logged, and
+ * then no call exists. */
+int call_new_outgoing(Manager *m, Line *l, const GwLineConf *lc, const GwProfileConf *p, const char *digits,
+                      Call **ret);
+/* Send the INVITE to the first entry that takes it. If none does: CallEvent
+ * END (congestion), the call freed, -EHOSTUNREACH. */
+int call_dial(Call *c);
+/* The subscriber answered the ringing call: 200 with our SDP; the line hears of it (answered). */
+void call_answer(Call *c);
+/* Reject the incoming call not answered yet (480 when no one answers). */
+void call_reject(Call *c, unsigned code);
+/* Give up an outgoing call not answered: CANCEL once a 1xx came (else when it comes). */
+void call_cancel(Call *c);
+/* End a confirmed call: BYE. */
+void call_hang_up(Call *c);
+/* The line lets go (without being told). */
+void call_forget_line(Call *c);
+/* The call finishes its SIP alone, freed at the latest after the linger time. */
+void call_detach(Call *c);
+void call_free(Call *c);
+void call_publish_event(Call *c, Gw__CallEventKind kind, const char *cause, uint32_t status);
 
-/* sigd-message.c hands requests for calls here: INVITE (new or in a dialog),
- * ACK for a 2xx, BYE, CANCEL, INFO. Returns 1 when it took ev (answered it),
- * 0 when the generic answer applies. dest: where answers go. */
-int calls_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
-                         unsigned *ret_status);
-/* A 2xx to INVITE that matched no transaction (a retransmission, or from an
- * abandoned attempt): re-ACK, or ACK and BYE. Returns 1 if handled. */
-int calls_handle_stray_response(Manager *m, osip_message_t *resp, const struct sockaddr *from, socklen_t fromlen);
-void calls_tx_event(Manager *m, osip_transaction_t *tr, int kind, osip_message_t *msg);
-void calls_settle(Manager *m);
-/* libosip2 is done with tr (about to be freed). */
-void calls_transaction_gone(Manager *m, uint64_t serial, osip_transaction_t *tr);
-void calls_transport_error(Manager *m, const struct sockaddr *to, socklen_t tolen, int error);
+/* The MessageHandlers: requests for calls (INVITE new or in a dialog, ACK
+ * for a 2xx, BYE, CANCEL, INFO) and 2xx responses no transaction took. */
+int call_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_storage *dest, socklen_t dest_len,
+                        unsigned *ret_status);
+int call_handle_stray_response(Manager *m, osip_message_t *resp, const struct sockaddr *from, socklen_t fromlen);
+/* Handle the transaction events noted in libosip2's callbacks (after each run). */
+void call_settle(Manager *m);
+/* An ICMP error for 'to': outgoing INVITEs there (before any 1xx) fail over. */
+void call_transport_error(Manager *m, const struct sockaddr *to, socklen_t tolen, int error);

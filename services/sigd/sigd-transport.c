@@ -7,7 +7,11 @@
  * that caused it; the client transactions sent there end with
  * OUTCOME_TRANSPORT. The kernel also sets the socket's pending error, which
  * the next sendto() reports for whatever destination: such a send is retried
- * once. */
+ * once.
+ *
+ * The lowest layer: what comes in goes up through the TransportHandlers the
+ * manager registered (datagrams to sigd-message.c, ICMP errors to the requests
+ * and calls). */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <linux/errqueue.h>
@@ -18,7 +22,13 @@
 #include <sys/socket.h>
 
 #include "gw-log.h"
+#include "gw-sockaddr.h"
 #include "sigd-manager.h"
+#include "sigd-transport.h"
+
+void transport_set_handlers(Manager *m, const TransportHandlers *h) {
+        m->transport_handlers = h;
+}
 
 static bool errno_is_async_icmp(int e) {
         return e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN ||
@@ -85,7 +95,9 @@ static void drain_errqueue(Manager *m) {
                         if (ee->ee_errno == EMSGSIZE)
                                 continue;                 /* path MTU news, not a dead peer */
                         m->counters.transport_errors++;
-                        manager_transport_error(m, (const struct sockaddr *) &dest, mh.msg_namelen, (int) ee->ee_errno);
+                        if (m->transport_handlers && m->transport_handlers->error)
+                                m->transport_handlers->error(m, (const struct sockaddr *) &dest, mh.msg_namelen,
+                                                             (int) ee->ee_errno);
                 }
         }
 }
@@ -101,7 +113,6 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 struct sockaddr_storage from = {};
                 socklen_t fromlen = sizeof(from);
                 ssize_t k = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
-                RxResult rx;
 
                 if (k < 0) {
                         if (errno == EAGAIN || errno == EINTR)
@@ -118,7 +129,8 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                         m->counters.dropped++;
                         continue;
                 }
-                (void) manager_handle_datagram(m, buf, (size_t) k, (const struct sockaddr *) &from, fromlen, &rx);
+                if (m->transport_handlers && m->transport_handlers->datagram)
+                        m->transport_handlers->datagram(m, buf, (size_t) k, (const struct sockaddr *) &from, fromlen);
                 explicit_bzero(buf, (size_t) k);          /* it may have held an SRTP key (SDP a=crypto) */
         }
         return 0;
@@ -133,7 +145,7 @@ int transport_open(Manager *m) {
 
         if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
                 return log_error_errno(EAFNOSUPPORT, "sip.listen has no usable address.");
-        (void) sockaddr_to_string(sa, addr, sizeof(addr));
+        (void) gw_sockaddr_to_string(sa, addr, sizeof(addr));
 
         fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -152,8 +164,7 @@ int transport_open(Manager *m) {
                 return log_error_errno(errno, "Failed to read the bound address: %m");
 
         /* Via sent-by and Contact: sip.advertised_address, else the bound address. */
-        m->via_port = ntohs(m->local.ss_family == AF_INET ? ((struct sockaddr_in *) &m->local)->sin_port
-                                                          : ((struct sockaddr_in6 *) &m->local)->sin6_port);
+        m->via_port = gw_sockaddr_port((const struct sockaddr *) &m->local);
         GwHostPort hp = {};
         if (!isempty(m->conf->sip_advertised_address) &&
             gw_parse_host_port(m->conf->sip_advertised_address, &hp) >= 0 && !isempty(hp.host) &&
@@ -163,21 +174,14 @@ int transport_open(Manager *m) {
                         snprintf(m->via_host, sizeof(m->via_host), "[%s]", hp.host);
                 else
                         snprintf(m->via_host, sizeof(m->via_host), "%s", hp.host);
-                if (hp.port != 0 && !(m->conf->sip_listen_addr.ss_family == AF_INET ?
-                                       ((const struct sockaddr_in *) &m->conf->sip_listen_addr)->sin_port == 0 :
-                                       ((const struct sockaddr_in6 *) &m->conf->sip_listen_addr)->sin6_port == 0))
+                if (hp.port != 0 && gw_sockaddr_port((const struct sockaddr *) &m->conf->sip_listen_addr) != 0)
                         m->via_port = hp.port;
                 gw_host_port_done(&hp);
         } else {
                 gw_host_port_done(&hp);
-                char ip[INET6_ADDRSTRLEN];
-                if (m->local.ss_family == AF_INET) {
-                        inet_ntop(AF_INET, &((struct sockaddr_in *) &m->local)->sin_addr, ip, sizeof(ip));
-                        snprintf(m->via_host, sizeof(m->via_host), "%s", ip);
-                } else {
-                        inet_ntop(AF_INET6, &((struct sockaddr_in6 *) &m->local)->sin6_addr, ip, sizeof(ip));
-                        snprintf(m->via_host, sizeof(m->via_host), "[%s]", ip);
-                }
+                char ip[INET6_ADDRSTRLEN] = "";
+                (void) gw_sockaddr_ip_to_string((const struct sockaddr *) &m->local, ip, sizeof(ip));
+                snprintf(m->via_host, sizeof(m->via_host), m->local.ss_family == AF_INET6 ? "[%s]" : "%s", ip);
         }
 
         r = sd_event_add_io(m->event, &m->io_source, fd, EPOLLIN, on_io, m);

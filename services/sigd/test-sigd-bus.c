@@ -15,6 +15,7 @@
 #include "gw-build-config.h"
 #include "gw-bus.h"
 #include "gw-log.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "sigd-bus.h"
 #include "sigd-manager.h"
@@ -85,13 +86,7 @@ static const GwBusHandler regd_table[] = {
         [GW__ENVELOPE__BODY_ENTRY_REPORT] = { "EntryReport", on_entry_report, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
 };
 
-#define RUN_UNTIL(e, cond, max_ms) do {                                                   \
-                uint64_t _end = now_usec(CLOCK_MONOTONIC) + (max_ms) * USEC_PER_MSEC;      \
-                while (!(cond) && now_usec(CLOCK_MONOTONIC) < _end)                        \
-                        ASSERT_OK(sd_event_run((e), 10 * USEC_PER_MSEC));                  \
-                if (!(cond))                                                               \
-                        GW_TEST_FAIL("timed out waiting for %s", #cond);                   \
-        } while (0)
+#define RUN_UNTIL(e, cond, max_ms) GW_TEST_ASSERT_RUN_UNTIL(e, cond, (max_ms) * USEC_PER_MSEC)
 
 /* ZeroMQ connects late and drops what is published before a subscriber's subscription
  * arrives: wait until each side's PUB knows the other subscribed. (Counting sigd's
@@ -126,62 +121,24 @@ static void publish_digit(GwBus *b, const char *d) {
         ASSERT_OK(gw_bus_publish_auto(b, "1", &env));
 }
 
-/* SIPp's own address: test-sigd-call's SIPp peers live on 127.0.0.2-4, so the two can run at once. */
-#define SIPP_ADDR "127.0.0.12"
-
-/* Is addr:port bound by some UDP socket? Read from /proc/net/udp, which binds nothing
- * itself: a bind probe could take the port just as SIPp wants it. */
-static bool udp_bound(const char *addr, uint16_t port) {
-        FILE *f = fopen("/proc/net/udp", "re");
-        struct in_addr a;
-        char want[32], line[256];
-        bool found = false;
-
-        ASSERT_NOT_NULL(f);
-        ASSERT_EQ(inet_pton(AF_INET, addr, &a), 1);
-        snprintf(want, sizeof want, " %08X:%04X ", a.s_addr, port);
-        while (!found && fgets(line, sizeof line, f))
-                found = strstr(line, want) != NULL;
-        fclose(f);
-        return found;
-}
-
-static uint16_t free_port(const char *addr) {
-        struct sockaddr_in sin = { .sin_family = AF_INET };
-        socklen_t len = sizeof(sin);
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-        ASSERT_TRUE(fd >= 0);
-        inet_pton(AF_INET, addr, &sin.sin_addr);
-        ASSERT_OK(bind(fd, (struct sockaddr *) &sin, sizeof(sin)));
-        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin, &len));
-        close(fd);
-        return ntohs(sin.sin_port);
-}
-
 TEST(call_over_the_bus) {
-        const char *sipp = access("/usr/bin/sipp", X_OK) == 0 ? "/usr/bin/sipp" :
-                           access("/usr/local/bin/sipp", X_OK) == 0 ? "/usr/local/bin/sipp" : NULL;
-        char dir[] = "/tmp/test-sigd-bus-XXXXXX", text[1024], port_s[16], mport_s[16], cmd[128], *err = NULL;
+        const char *sipp = gw_test_require_program("sipp");
+        const char *dir = gw_test_tmpdir("test-sigd-bus");
+        char text[1024], port_s[16], mport_s[16], *err = NULL;
         GwConf *conf = NULL;
         sd_event *e = NULL;
         Manager *m = NULL;
         GwBus *sigd = NULL, *line = NULL, *media = NULL, *regd = NULL;
         Peer lp = {}, mp = {}, rp = {};
-        uint16_t port = free_port(SIPP_ADDR);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
         uint64_t t_last = 0;
         int status;
         pid_t pid;
 
-        if (!sipp) {
-                fprintf(stderr, "sipp not found, skipping.\n");
-                exit(77);
-        }
         log_open("test-sigd-bus");
-        ASSERT_NOT_NULL(mkdtemp(dir));
         snprintf(text, sizeof text,
                  "sip:\n  listen: 127.0.0.1:5060\n  trusted_sources: [\"127.0.0.0/8\"]\n"
-                 "profiles:\n  - name: p\n    proxy: " SIPP_ADDR ":%u\n    domain: test.invalid\n"
+                 "profiles:\n  - name: p\n    proxy: 127.0.0.2:%u\n    domain: test.invalid\n"
                  "    dial_plan: \"[2-9]xxx\"\n"
                  "lines:\n  - port: 1\n    number: \"1001\"\n"
                  "bus:\n  runtime_dir: %s\n", port, dir);
@@ -190,23 +147,14 @@ TEST(call_over_the_bus) {
         ((struct sockaddr_in *) &conf->sip_listen_addr)->sin_port = 0;
 
         snprintf(port_s, sizeof port_s, "%u", port);
-        snprintf(mport_s, sizeof mport_s, "%u", free_port(SIPP_ADDR));
-        pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-                int devnull = open("/dev/null", O_RDWR);
-                dup2(devnull, STDIN_FILENO);
-                dup2(devnull, STDOUT_FILENO);
-                execl(sipp, "sipp", "-sf", GW_SOURCE_ROOT "/tests/integration/sipp/call-uas-answer.xml", "-i",
-                      SIPP_ADDR, "-p", port_s, "-mi", SIPP_ADDR, "-mp", mport_s, "-m", "1", "-timeout", "30s",
-                      "-timeout_error", "-nostdin", (char *) NULL);
-                _exit(127);
-        }
+        snprintf(mport_s, sizeof mport_s, "%u", gw_test_port(SOCK_DGRAM, "127.0.0.2", 3, NULL));   /* and + 2 */
+        pid = gw_test_spawn((char *const[]) { UNCONST(sipp), "-sf", GW_SOURCE_ROOT "/tests/integration/sipp/call-uas-answer.xml",
+                                              "-i", "127.0.0.2", "-p", port_s, "-mi", "127.0.0.2", "-mp", mport_s, "-m", "1",
+                                              "-timeout", "30s", "-timeout_error", "-nostdin", NULL },
+                            NULL, GW_TEST_SPAWN_NULL_STDOUT | GW_TEST_SPAWN_DIE_WITH_TEST);
 
         /* The INVITE must not find the port closed (a transport error) because SIPp is slow to start. */
-        for (unsigned i = 0; i < 200 && !udp_bound(SIPP_ADDR, port); i++)
-                usleep(50000);
-        ASSERT_TRUE(udp_bound(SIPP_ADDR, port));
+        ASSERT_TRUE(gw_test_port_wait_bound(NULL, SOCK_DGRAM, "127.0.0.2", port, 10 * USEC_PER_SEC));
 
         ASSERT_OK(sd_event_new(&e));
         ASSERT_OK(manager_new(e, conf, &m));
@@ -254,14 +202,12 @@ TEST(call_over_the_bus) {
         ASSERT_TRUE(lp.reversed);
         RUN_UNTIL(e, mp.rtp, 10000);
         RUN_UNTIL(e, rp.report[0], 10000);
-        snprintf(text, sizeof text, "p " SIPP_ADDR ":%u alive", port);
+        snprintf(text, sizeof text, "p 127.0.0.2:%u alive", port);
         ASSERT_STREQ(rp.report, text);
 
         publish_hook(line, false);
         RUN_UNTIL(e, lp.state == GW__CALL_STATE__CALL_IDLE && !lp.reversed && !mp.rtp, 10000);
-        for (unsigned i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; i++)
-                ASSERT_OK(sd_event_run(e, 20 * USEC_PER_MSEC));
-        if (waitpid(pid, &status, WNOHANG) == 0) {
+        if (gw_test_wait_exit(e, pid, 10 * USEC_PER_SEC, &status) < 0) {
                 kill(pid, SIGKILL);
                 waitpid(pid, &status, 0);
                 GW_TEST_FAIL("sipp did not finish");
@@ -275,6 +221,5 @@ TEST(call_over_the_bus) {
         manager_free(m);
         sd_event_unref(e);
         gw_conf_free(conf);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-        ASSERT_EQ(system(cmd), 0);
+        gw_test_rm_rf(dir);
 }

@@ -17,6 +17,7 @@
 #include "gw-build-config.h"
 #include "gw-bus.h"
 #include "gw-log.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "sigd-manager.h"
 
@@ -156,70 +157,31 @@ static int on_tx(Manager *m, const char *buf, size_t n, const struct sockaddr *t
         return 0;
 }
 
-static const char *sipp_binary(void) {
-        static const char *const paths[] = { "/usr/bin/sipp", "/usr/local/bin/sipp" };
-        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
-                if (access(paths[i], X_OK) == 0)
-                        return paths[i];
-        fprintf(stderr, "sipp not found, skipping.\n");
-        exit(77);
-}
-
-static uint16_t free_port(const char *addr, int *ret_keep) {
-        struct sockaddr_in sin = { .sin_family = AF_INET };
-        socklen_t len = sizeof(sin);
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-        ASSERT_TRUE(fd >= 0);
-        inet_pton(AF_INET, addr, &sin.sin_addr);
-        ASSERT_OK(bind(fd, (struct sockaddr *) &sin, sizeof(sin)));
-        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin, &len));
-        if (ret_keep)
-                *ret_keep = fd;
-        else
-                close(fd);
-        return ntohs(sin.sin_port);
-}
-
-static bool port_bound(const char *addr, uint16_t port) {
-        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        int r;
-
-        inet_pton(AF_INET, addr, &sin.sin_addr);
-        r = bind(fd, (struct sockaddr *) &sin, sizeof(sin));
-        close(fd);
-        return r < 0;
-}
-
 /* SIPp as a callee on addr:port, or (remote != NULL) as a caller of 'service' at remote. */
 static pid_t sipp_start(const char *scenario, const char *addr, uint16_t port, const char *remote, const char *service) {
         char port_s[16], mport_s[16], err[128];
-        uint16_t mport = free_port(addr, NULL);
+        uint16_t mport = gw_test_port(SOCK_DGRAM, addr, 3, NULL);      /* SIPp binds mport and mport + 2 */
+        const char *sipp = gw_test_require_program("sipp");
         pid_t pid;
 
         snprintf(port_s, sizeof port_s, "%u", port);
         snprintf(mport_s, sizeof mport_s, "%u", mport);
         snprintf(err, sizeof err, "/tmp/test-sigd-call-sipp-%u.log", port);
-        pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-                int devnull = open("/dev/null", O_RDWR);
-                dup2(devnull, STDIN_FILENO);
-                dup2(devnull, STDOUT_FILENO);
-                if (remote)
-                        execl(sipp_binary(), "sipp", remote, "-sf", scenario, "-s", service, "-i", addr, "-p", port_s,
-                              "-mi", addr, "-mp", mport_s, "-m", "1", "-timeout", "15s", "-timeout_error", "-nostdin",
-                              "-trace_err", "-error_file", err, (char *) NULL);
-                else
-                        execl(sipp_binary(), "sipp", "-sf", scenario, "-i", addr, "-p", port_s, "-mi", addr, "-mp",
-                              mport_s, "-m", "1", "-timeout", "15s", "-timeout_error", "-nostdin", "-trace_err",
-                              "-error_file", err, (char *) NULL);
-                _exit(127);
-        }
+        if (remote)
+                pid = gw_test_spawn((char *const[]) { UNCONST(sipp), UNCONST(remote), "-sf", UNCONST(scenario),
+                                                      "-s", UNCONST(service), "-i", UNCONST(addr), "-p", port_s,
+                                                      "-mi", UNCONST(addr), "-mp", mport_s, "-m", "1",
+                                                      "-timeout", "15s", "-timeout_error", "-nostdin", "-trace_err",
+                                                      "-error_file", err, NULL },
+                                    NULL, GW_TEST_SPAWN_NULL_STDOUT | GW_TEST_SPAWN_DIE_WITH_TEST);
+        else
+                pid = gw_test_spawn((char *const[]) { UNCONST(sipp), "-sf", UNCONST(scenario), "-i", UNCONST(addr),
+                                                      "-p", port_s, "-mi", UNCONST(addr), "-mp", mport_s, "-m", "1",
+                                                      "-timeout", "15s", "-timeout_error", "-nostdin", "-trace_err",
+                                                      "-error_file", err, NULL },
+                                    NULL, GW_TEST_SPAWN_NULL_STDOUT | GW_TEST_SPAWN_DIE_WITH_TEST);
         if (!remote)
-                for (unsigned i = 0; i < 100 && !port_bound(addr, port); i++)
-                        usleep(50000);
+                (void) gw_test_port_wait_bound(NULL, SOCK_DGRAM, addr, port, 5 * USEC_PER_SEC);
         return pid;
 }
 
@@ -265,22 +227,12 @@ static void teardown(Ctx *c) {
 }
 
 /* Run the loop until cond holds (bounded). */
-#define RUN_UNTIL(c, cond, max_ms) do {                                                 \
-                uint64_t _end = now_usec(CLOCK_MONOTONIC) + (max_ms) * USEC_PER_MSEC;    \
-                while (!(cond) && now_usec(CLOCK_MONOTONIC) < _end)                      \
-                        ASSERT_OK(sd_event_run((c)->e, 20 * USEC_PER_MSEC));             \
-                if (!(cond))                                                             \
-                        GW_TEST_FAIL("timed out waiting for %s", #cond);                 \
-        } while (0)
+#define RUN_UNTIL(c, cond, max_ms) GW_TEST_ASSERT_RUN_UNTIL((c)->e, cond, (max_ms) * USEC_PER_MSEC)
 
 static void sipp_wait(Ctx *c, pid_t pid) {
         int status = 0;
-        pid_t r = 0;
-        uint64_t end = now_usec(CLOCK_MONOTONIC) + 20 * USEC_PER_SEC;
 
-        while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_usec(CLOCK_MONOTONIC) < end)
-                ASSERT_OK(sd_event_run(c->e, 20 * USEC_PER_MSEC));
-        if (r == 0) {
+        if (gw_test_wait_exit(c->e, pid, 20 * USEC_PER_SEC, &status) < 0) {
                 kill(pid, SIGKILL);
                 waitpid(pid, &status, 0);
                 GW_TEST_FAIL("sipp did not finish");
@@ -309,7 +261,7 @@ static void expect_events(const Seen *s, const char *const *want, unsigned n) {
 TEST(outgoing_answered_then_line_hangs_up) {
         Ctx c = {};
         char entry[64];
-        uint16_t port = free_port("127.0.0.2", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.2", port, NULL, NULL);
         uint64_t t_digit;
 
@@ -348,7 +300,7 @@ TEST(outgoing_answered_then_line_hangs_up) {
 TEST(outgoing_busy) {
         Ctx c = {};
         char entry[64];
-        uint16_t port = free_port("127.0.0.2", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-busy.xml", "127.0.0.2", port, NULL, NULL);
 
         snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
@@ -368,7 +320,7 @@ TEST(outgoing_busy) {
 TEST(outgoing_far_end_hangs_up) {
         Ctx c = {};
         char entry[64];
-        uint16_t port = free_port("127.0.0.2", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-far-bye.xml", "127.0.0.2", port, NULL, NULL);
 
         snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
@@ -390,7 +342,7 @@ TEST(outgoing_far_end_hangs_up) {
 TEST(outgoing_early_media) {
         Ctx c = {};
         char entry[64];
-        uint16_t port = free_port("127.0.0.2", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-early-media.xml", "127.0.0.2", port, NULL, NULL);
 
         snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
@@ -413,7 +365,7 @@ TEST(outgoing_early_media) {
 TEST(outgoing_no_answer_is_cancelled) {
         Ctx c = {};
         char entry[64];
-        uint16_t port = free_port("127.0.0.2", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-noanswer.xml", "127.0.0.2", port, NULL, NULL);
 
         snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
@@ -432,7 +384,7 @@ TEST(outgoing_no_answer_is_cancelled) {
 TEST(outgoing_cancelled_by_hangup) {
         Ctx c = {};
         char entry[64];
-        uint16_t port = free_port("127.0.0.2", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-noanswer.xml", "127.0.0.2", port, NULL, NULL);
 
         snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
@@ -451,7 +403,7 @@ TEST(ring_408_after_180_does_not_fail_over) {
         Ctx c = {};
         char entry[64], red[64], buf[2048];
         int silent = -1;
-        uint16_t port = free_port("127.0.0.2", NULL), sport = free_port("127.0.0.3", &silent);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL), sport = gw_test_udp_port("127.0.0.3", &silent);
         pid_t pid = sipp_start(SCEN "call-uas-ring-408.xml", "127.0.0.2", port, NULL, NULL);
 
         snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
@@ -473,7 +425,7 @@ TEST(ring_408_after_180_does_not_fail_over) {
 TEST(failover_on_503_to_the_redundant_entry) {
         Ctx c = {};
         char entry[64], red[64], want[96];
-        uint16_t p1 = free_port("127.0.0.2", NULL), p2 = free_port("127.0.0.3", NULL);
+        uint16_t p1 = gw_test_udp_port("127.0.0.2", NULL), p2 = gw_test_udp_port("127.0.0.3", NULL);
         pid_t pid1 = sipp_start(SCEN "call-uas-503.xml", "127.0.0.2", p1, NULL, NULL);
         pid_t pid2 = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.3", p2, NULL, NULL);
 
@@ -505,7 +457,7 @@ TEST(failover_when_the_main_is_silent) {
         Ctx c = {};
         char entry[64], red[64], want[96];
         int silent = -1;
-        uint16_t p1 = free_port("127.0.0.2", &silent), p2 = free_port("127.0.0.3", NULL);
+        uint16_t p1 = gw_test_udp_port("127.0.0.2", &silent), p2 = gw_test_udp_port("127.0.0.3", NULL);
         pid_t pid2 = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.3", p2, NULL, NULL);
         uint64_t t0;
 
@@ -532,7 +484,7 @@ TEST(failover_when_the_main_is_silent) {
 TEST(all_entries_fail_gives_congestion) {
         Ctx c = {};
         char entry[64], red[64];
-        uint16_t p1 = free_port("127.0.0.2", NULL), p2 = free_port("127.0.0.3", NULL);
+        uint16_t p1 = gw_test_udp_port("127.0.0.2", NULL), p2 = gw_test_udp_port("127.0.0.3", NULL);
 
         /* nobody listens: ICMP port unreachable on both */
         snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
@@ -582,7 +534,7 @@ TEST(unregistered_calls_refuse_but_emergency_goes) {
         Gw__ProfileStatus ps = GW__PROFILE_STATUS__INIT;
         Gw__ProxyEntryStatus e = GW__PROXY_ENTRY_STATUS__INIT, *ep = &e;
         char entry[64];
-        uint16_t port = free_port("127.0.0.2", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
         pid_t pid;
 
         snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
@@ -618,7 +570,7 @@ TEST(unregistered_calls_refuse_but_emergency_goes) {
 
 TEST(incoming_answered_far_end_hangs_up) {
         Ctx c = {};
-        uint16_t port = free_port("127.0.0.4", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.4", NULL);
         pid_t pid;
 
         setup(&c, "127.0.0.2:5", NULL, NULL);
@@ -642,7 +594,7 @@ TEST(incoming_answered_far_end_hangs_up) {
 
 TEST(incoming_answered_line_hangs_up) {
         Ctx c = {};
-        uint16_t port = free_port("127.0.0.4", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.4", NULL);
         pid_t pid;
 
         setup(&c, "127.0.0.2:5", NULL, NULL);
@@ -658,7 +610,7 @@ TEST(incoming_answered_line_hangs_up) {
 
 TEST(incoming_cancelled_while_ringing) {
         Ctx c = {};
-        uint16_t port = free_port("127.0.0.4", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.4", NULL);
         pid_t pid;
 
         setup(&c, "127.0.0.2:5", NULL, NULL);
@@ -677,19 +629,19 @@ TEST(incoming_refused_busy_unknown_bad_sdp_then_usable) {
         pid_t pid;
 
         setup(&c, "127.0.0.2:5", NULL, NULL);
-        pid = sipp_start(SCEN "call-uac-unknown.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "9999");
+        pid = sipp_start(SCEN "call-uac-unknown.xml", "127.0.0.4", gw_test_udp_port("127.0.0.4", NULL), c.listen, "9999");
         sipp_wait(&c, pid);
-        pid = sipp_start(SCEN "call-uac-bad-sdp.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        pid = sipp_start(SCEN "call-uac-bad-sdp.xml", "127.0.0.4", gw_test_udp_port("127.0.0.4", NULL), c.listen, "1001");
         sipp_wait(&c, pid);
         ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_IDLE);
         ASSERT_EQ(c.seen.ring_ons, 0);
         ASSERT_OK(manager_line_hook(c.m, 2, true));            /* line 2 is dialling: busy */
-        pid = sipp_start(SCEN "call-uac-busy.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1002");
+        pid = sipp_start(SCEN "call-uac-busy.xml", "127.0.0.4", gw_test_udp_port("127.0.0.4", NULL), c.listen, "1002");
         sipp_wait(&c, pid);
         ASSERT_OK(manager_line_hook(c.m, 2, false));
         ASSERT_EQ(c.seen.n_events, 0);
         /* line 1 still takes a call after the broken SDP */
-        pid = sipp_start(SCEN "call-uac-answer.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        pid = sipp_start(SCEN "call-uac-answer.xml", "127.0.0.4", gw_test_udp_port("127.0.0.4", NULL), c.listen, "1001");
         RUN_UNTIL(&c, c.seen.ring, 5000);
         ASSERT_OK(manager_line_hook(c.m, 1, true));
         sipp_wait(&c, pid);
@@ -734,7 +686,7 @@ TEST(invite_goes_to_the_active_entry) {
         Ctx c = {};
         char entry[64], red[64], buf[2048];
         int silent = -1;
-        uint16_t p1 = free_port("127.0.0.2", &silent), p2 = free_port("127.0.0.3", NULL);
+        uint16_t p1 = gw_test_udp_port("127.0.0.2", &silent), p2 = gw_test_udp_port("127.0.0.3", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-busy.xml", "127.0.0.3", p2, NULL, NULL);
 
         snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
@@ -756,7 +708,7 @@ TEST(invite_goes_to_the_proxy_not_the_registrar) {
         Ctx c = {};
         char entry[64], extra[128], buf[2048];
         int registrar = -1;
-        uint16_t p1 = free_port("127.0.0.3", NULL), pr = free_port("127.0.0.2", &registrar);
+        uint16_t p1 = gw_test_udp_port("127.0.0.3", NULL), pr = gw_test_udp_port("127.0.0.2", &registrar);
         pid_t pid = sipp_start(SCEN "call-uas-busy.xml", "127.0.0.3", p1, NULL, NULL);
 
         /* Main active with its own registrar: regd's active target is the
@@ -780,7 +732,7 @@ TEST(invite_goes_to_the_proxy_not_the_registrar) {
 TEST(keepalive_invite_homing_tries_the_main_first) {
         Ctx c = {};
         char entry[64], red[64];
-        uint16_t p1 = free_port("127.0.0.2", NULL), p2 = free_port("127.0.0.3", NULL);
+        uint16_t p1 = gw_test_udp_port("127.0.0.2", NULL), p2 = gw_test_udp_port("127.0.0.3", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-busy.xml", "127.0.0.2", p1, NULL, NULL);
 
         snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
@@ -811,7 +763,7 @@ TEST(late_2xx_of_an_abandoned_attempt_is_acked_and_byed) {
         Ctx c = {};
         char entry[64], red[64], inv[4096], resp[4096], via[512], from[256], to[256], cid[256], cseq[64], got[4096];
         int silent = -1;
-        uint16_t p1 = free_port("127.0.0.2", &silent), p2 = free_port("127.0.0.3", NULL);
+        uint16_t p1 = gw_test_udp_port("127.0.0.2", &silent), p2 = gw_test_udp_port("127.0.0.3", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.3", p2, NULL, NULL);
         struct sockaddr_in gw = { .sin_family = AF_INET };
         bool ack = false, bye = false;
@@ -862,7 +814,7 @@ TEST(late_2xx_of_an_abandoned_attempt_is_acked_and_byed) {
 
 TEST(incoming_hold_and_resume_by_reinvite) {
         Ctx c = {};
-        uint16_t port = free_port("127.0.0.4", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.4", NULL);
         pid_t pid;
 
         setup(&c, "127.0.0.2:5", NULL, NULL);
@@ -881,7 +833,7 @@ TEST(incoming_hold_and_resume_by_reinvite) {
 TEST(outgoing_invite_authenticated_on_401) {
         Ctx c = {};
         char entry[64];
-        uint16_t port = free_port("127.0.0.2", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-auth.xml", "127.0.0.2", port, NULL, NULL);
 
         snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
@@ -900,7 +852,7 @@ TEST(bye_after_a_failover_follows_the_dialog) {
         Ctx c = {};
         char entry[64], red[64], buf[2048];
         int silent = -1;
-        uint16_t p1 = free_port("127.0.0.2", NULL), p2 = free_port("127.0.0.3", &silent);
+        uint16_t p1 = gw_test_udp_port("127.0.0.2", NULL), p2 = gw_test_udp_port("127.0.0.3", &silent);
         pid_t pid = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.2", p1, NULL, NULL);
 
         snprintf(entry, sizeof entry, "127.0.0.2:%u", p1);
@@ -919,7 +871,7 @@ TEST(bye_after_a_failover_follows_the_dialog) {
 
 TEST(incoming_late_offer_answered_in_the_ack) {
         Ctx c = {};
-        uint16_t port = free_port("127.0.0.4", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.4", NULL);
         pid_t pid;
 
         setup(&c, "127.0.0.2:5", NULL, NULL);
@@ -955,7 +907,7 @@ static void sent_sdp(const Seen *s, SdpMedia *ret) {
 TEST(outgoing_srtp_mandatory_answer_without_crypto_is_hung_up) {
         Ctx c = {};
         char entry[64];
-        uint16_t port = free_port("127.0.0.2", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.2", port, NULL, NULL);
         SdpMedia m;
 
@@ -979,7 +931,7 @@ TEST(outgoing_srtp_mandatory_answer_without_crypto_is_hung_up) {
 TEST(outgoing_srtp_mandatory_answered_with_crypto) {
         Ctx c = {};
         char entry[64];
-        uint16_t port = free_port("127.0.0.2", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-srtp.xml", "127.0.0.2", port, NULL, NULL);
         SdpMedia m;
 
@@ -1003,7 +955,7 @@ TEST(outgoing_srtp_mandatory_answered_with_crypto) {
 TEST(outgoing_srtp_optional_falls_back_to_plain_rtp) {
         Ctx c = {};
         char entry[64];
-        uint16_t port = free_port("127.0.0.2", NULL);
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
         pid_t pid = sipp_start(SCEN "call-uas-answer.xml", "127.0.0.2", port, NULL, NULL);
         SdpMedia m;
 
@@ -1029,7 +981,7 @@ TEST(incoming_srtp_offer_answered_with_our_own_key) {
         SdpMedia m;
 
         setup(&c, "127.0.0.2:5", NULL, "    srtp: optional\n");
-        pid = sipp_start(SCEN "call-uac-srtp.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        pid = sipp_start(SCEN "call-uac-srtp.xml", "127.0.0.4", gw_test_udp_port("127.0.0.4", NULL), c.listen, "1001");
         RUN_UNTIL(&c, c.seen.ring, 5000);
         ASSERT_OK(manager_line_hook(c.m, 1, true));
         ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_CONNECTED);
@@ -1055,7 +1007,7 @@ TEST(incoming_refused_by_the_srtp_mode) {
 
         /* mandatory: a plain offer gets 488 (with a Warning, SIPp checks), the line never rings */
         setup(&c, "127.0.0.2:5", NULL, "    srtp: mandatory\n");
-        pid = sipp_start(SCEN "call-uac-plain-488.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        pid = sipp_start(SCEN "call-uac-plain-488.xml", "127.0.0.4", gw_test_udp_port("127.0.0.4", NULL), c.listen, "1001");
         sipp_wait(&c, pid);
         ASSERT_EQ(c.seen.ring_ons, 0);
         ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_IDLE);
@@ -1066,7 +1018,7 @@ TEST(incoming_refused_by_the_srtp_mode) {
         /* off: an RTP/SAVP offer gets 488 */
         c = (Ctx) {};
         setup(&c, "127.0.0.2:5", NULL, "    srtp: off\n");
-        pid = sipp_start(SCEN "call-uac-savp-488.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        pid = sipp_start(SCEN "call-uac-savp-488.xml", "127.0.0.4", gw_test_udp_port("127.0.0.4", NULL), c.listen, "1001");
         sipp_wait(&c, pid);
         ASSERT_EQ(c.seen.ring_ons, 0);
         ASSERT_EQ(c.seen.n_events, 0);
@@ -1079,7 +1031,7 @@ TEST(incoming_late_offer_with_srtp_optional) {
         SdpMedia m;
 
         setup(&c, "127.0.0.2:5", NULL, "    srtp: optional\n");
-        pid = sipp_start(SCEN "call-uac-late-offer.xml", "127.0.0.4", free_port("127.0.0.4", NULL), c.listen, "1001");
+        pid = sipp_start(SCEN "call-uac-late-offer.xml", "127.0.0.4", gw_test_udp_port("127.0.0.4", NULL), c.listen, "1001");
         RUN_UNTIL(&c, c.seen.ring, 5000);
         ASSERT_OK(manager_line_hook(c.m, 1, true));
         sent_sdp(&c.seen, &m);                                  /* our offer, in the 200 */

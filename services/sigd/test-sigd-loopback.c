@@ -15,6 +15,7 @@
 
 #include "gw-bus.h"
 #include "gw-log.h"
+#include "gw-test.h"
 #include "gw-tests.h"
 #include "sigd-manager.h"
 
@@ -74,27 +75,7 @@ static void start(sd_event **e, Manager **m, Outcome *out) {
 
 /* Run the loop until n outcomes or the deadline. */
 static void run_until(sd_event *e, const Outcome *out, unsigned n, uint64_t max_usec) {
-        uint64_t end = now_usec(CLOCK_MONOTONIC) + max_usec;
-
-        for (unsigned i = 0; i < 100000 && out->n < n && now_usec(CLOCK_MONOTONIC) < end; i++)
-                ASSERT_OK(sd_event_run(e, 50 * USEC_PER_MSEC));
-}
-
-/* A UDP port on addr that is free right now (bound, read back, closed). */
-static uint16_t free_port(const char *addr, int *ret_fd_keep) {
-        struct sockaddr_in sin = { .sin_family = AF_INET };
-        socklen_t len = sizeof(sin);
-        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-        ASSERT_TRUE(fd >= 0);
-        inet_pton(AF_INET, addr, &sin.sin_addr);
-        ASSERT_OK(bind(fd, (struct sockaddr *) &sin, sizeof(sin)));
-        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin, &len));
-        if (ret_fd_keep)
-                *ret_fd_keep = fd;
-        else
-                close(fd);
-        return ntohs(sin.sin_port);
+        (void) GW_TEST_RUN_UNTIL(e, out->n >= n, max_usec);
 }
 
 static void fill_register(Gw__SipRequest *r, const char *target, uint32_t timeout_ms) {
@@ -117,8 +98,7 @@ static void fill_register(Gw__SipRequest *r, const char *target, uint32_t timeou
 }
 
 TEST(register_with_digest_against_sipp) {
-        static const char *const sipp_paths[] = { "/usr/bin/sipp", "/usr/local/bin/sipp" };
-        const char *sipp = NULL;
+        const char *sipp = gw_test_require_program("sipp");
         sd_event *e = NULL;
         Manager *m = NULL;
         Outcome out = {};
@@ -126,42 +106,16 @@ TEST(register_with_digest_against_sipp) {
         char port_s[16], target[64];
         uint16_t port;
         pid_t pid;
-        int status, probe = -1;
+        int status;
 
-        for (size_t i = 0; i < ELEMENTSOF(sipp_paths); i++)
-                if (access(sipp_paths[i], X_OK) == 0)
-                        sipp = sipp_paths[i];
-        if (!sipp) {
-                fprintf(stderr, "sipp not found, skipping.\n");
-                exit(77);
-        }
-
-        port = free_port("127.0.0.2", NULL);
+        port = gw_test_udp_port("127.0.0.2", NULL);
         snprintf(port_s, sizeof(port_s), "%u", port);
-        pid = fork();
-        ASSERT_TRUE(pid >= 0);
-        if (pid == 0) {
-                int devnull = open("/dev/null", O_RDWR);
-                dup2(devnull, STDIN_FILENO);
-                dup2(devnull, STDOUT_FILENO);
-                execl(sipp, "sipp", "-sf", "tests/registrar-401-200.xml", "-i", "127.0.0.2", "-p", port_s,
-                      "-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin",
-                      "-trace_err", "-error_file", "/tmp/sigd-test-sipp-errors.log", (char *) NULL);
-                _exit(127);
-        }
-
+        pid = gw_test_spawn((char *const[]) { UNCONST(sipp), "-sf", "tests/registrar-401-200.xml", "-i", "127.0.0.2",
+                                              "-p", port_s, "-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin",
+                                              "-trace_err", "-error_file", "/tmp/sigd-test-sipp-errors.log", NULL },
+                            NULL, GW_TEST_SPAWN_NULL_STDOUT | GW_TEST_SPAWN_DIE_WITH_TEST);
         /* wait (bounded) until SIPp has bound its port */
-        for (unsigned i = 0; i < 100; i++) {
-                struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-                int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-                inet_pton(AF_INET, "127.0.0.2", &sin.sin_addr);
-                probe = bind(fd, (struct sockaddr *) &sin, sizeof(sin));
-                close(fd);
-                if (probe < 0)
-                        break;
-                usleep(50000);
-        }
-        ASSERT_TRUE(probe < 0);
+        ASSERT_TRUE(gw_test_port_wait_bound(NULL, SOCK_DGRAM, "127.0.0.2", port, 5 * USEC_PER_SEC));
 
         start(&e, &m, &out);
         snprintf(target, sizeof(target), "127.0.0.2:%u", port);
@@ -196,7 +150,7 @@ TEST(icmp_port_unreachable_is_transport_error) {
         uint64_t t0;
 
         start(&e, &m, &out);
-        snprintf(target, sizeof(target), "127.0.0.3:%u", free_port("127.0.0.3", NULL));
+        snprintf(target, sizeof(target), "127.0.0.3:%u", gw_test_udp_port("127.0.0.3", NULL));
         fill_register(&req, target, 5000);
         t0 = now_usec(CLOCK_MONOTONIC);
         ASSERT_EQ(manager_submit(m, 7, &req), 0);
@@ -222,7 +176,7 @@ TEST(silent_target_times_out_at_timeout_ms) {
         unsigned seen = 0;
 
         start(&e, &m, &out);
-        snprintf(target, sizeof(target), "127.0.0.4:%u", free_port("127.0.0.4", &silent));
+        snprintf(target, sizeof(target), "127.0.0.4:%u", gw_test_udp_port("127.0.0.4", &silent));
         fill_register(&req, target, 1200);
         t0 = now_usec(CLOCK_MONOTONIC);
         ASSERT_EQ(manager_submit(m, 8, &req), 0);
@@ -274,7 +228,7 @@ TEST(options_over_the_socket) {
         ssize_t k = -1;
 
         start(&e, &m, &out);
-        peer_port = free_port("127.0.0.5", &peer);
+        peer_port = gw_test_udp_port("127.0.0.5", &peer);
         ASSERT_EQ(sendto(peer, options, strlen(options), 0, (struct sockaddr *) &m->local, m->local_len),
                   (ssize_t) strlen(options));
         for (unsigned i = 0; i < 40 && k < 0; i++) {
@@ -373,7 +327,7 @@ TEST(provisional_then_silence) {
         int peer = -1;
 
         start(&e, &m, &out);
-        snprintf(target, sizeof(target), "127.0.0.7:%u", free_port("127.0.0.7", &peer));
+        snprintf(target, sizeof(target), "127.0.0.7:%u", gw_test_udp_port("127.0.0.7", &peer));
         fill_register(&req, target, 800);
         ASSERT_EQ(manager_submit(m, 9, &req), 0);
         ASSERT_TRUE(peer_answer(e, peer, 100, "Trying", "", req_text, sizeof(req_text)));
@@ -410,7 +364,7 @@ TEST(challenge_twice_is_auth_failed) {
         int peer = -1;
 
         start(&e, &m, &out);
-        snprintf(target, sizeof(target), "127.0.0.8:%u", free_port("127.0.0.8", &peer));
+        snprintf(target, sizeof(target), "127.0.0.8:%u", gw_test_udp_port("127.0.0.8", &peer));
         fill_register(&req, target, 3000);
         ASSERT_EQ(manager_submit(m, 10, &req), 0);
         ASSERT_TRUE(peer_answer(e, peer, 401, "Unauthorized", challenge, NULL, 0));
@@ -438,7 +392,7 @@ TEST(stale_nonce_is_retried_and_423_reports_min_expires) {
         int peer = -1;
 
         start(&e, &m, &out);
-        snprintf(target, sizeof(target), "127.0.0.9:%u", free_port("127.0.0.9", &peer));
+        snprintf(target, sizeof(target), "127.0.0.9:%u", gw_test_udp_port("127.0.0.9", &peer));
         fill_register(&req, target, 3000);
         ASSERT_EQ(manager_submit(m, 11, &req), 0);
         ASSERT_TRUE(peer_answer(e, peer, 401, "Unauthorized", "WWW-Authenticate: Digest realm=\"r\", nonce=\"n1\"\r\n", NULL, 0));
@@ -461,7 +415,6 @@ TEST(stale_nonce_is_retried_and_423_reports_min_expires) {
 
 TEST(ipv6_icmp_and_options) {
         struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-        socklen_t len = sizeof(sin6);
         sd_event *e = NULL;
         Manager *m = NULL;
         Outcome out = {};
@@ -476,9 +429,9 @@ TEST(ipv6_icmp_and_options) {
                         close(fd);
                 return;
         }
-        ASSERT_OK(getsockname(fd, (struct sockaddr *) &sin6, &len));
-        snprintf(target, sizeof(target), "[::1]:%u", ntohs(sin6.sin6_port));
-        close(fd);                                            /* now a closed port */
+        close(fd);
+        /* a closed port, reserved: nobody binds it meanwhile */
+        snprintf(target, sizeof(target), "[::1]:%u", gw_test_udp_port("::1", NULL));
 
         make_conf();
         memset(&conf.sip_listen_addr, 0, sizeof(conf.sip_listen_addr));

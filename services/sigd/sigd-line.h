@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sigd-line.h: the subscriber's side of each line: its state machine (dial
+ * tone, digit collection against the dial plan, ringing, connected,
+ * releasing), what it should hear and do (MediaControl toward mediad,
+ * LineControl toward linehwd) and what it reports (LineCall).
+ *
+ * sigd's top layer: it drives its calls (sigd-call.c) directly, and hears
+ * back from them through the CallLineOps it registers. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "gw-conf.h"
+#include "gw-digitmap.h"
+#include "gw.pb-c.h"
+#include "sigd-forward.h"
+
+#define SIGD_HOWLER_AFTER_USEC (30 * USEC_PER_SEC)   /* far end gone: busy tone, then howler */
+
+typedef enum LineTimer {
+        LINE_TIMER_NONE,
+        LINE_TIMER_INTERDIGIT,           /* dialling */
+        LINE_TIMER_NO_ANSWER,            /* outgoing: CANCEL; incoming: 480 */
+        LINE_TIMER_HOWLER,               /* releasing: busy -> howler */
+} LineTimer;
+
+struct Line {
+        Manager *manager;
+        const GwLineConf *conf;
+        size_t index;
+        const GwProfileConf *profile;
+        GwDigitMap *digitmap;
+
+        bool off_hook;
+        Gw__CallState state;
+        char digits[64];
+        uint64_t call_seq;               /* calls so far: picks the RTP port pair */
+
+        /* desired outputs */
+        bool ring;
+        bool reversed;
+        Gw__Tone tone;
+        uint64_t generation;             /* MediaControl */
+
+        LineTimer timer_kind;
+        sd_event_source *timer;
+
+        Call *call;                      /* the line's call, if any */
+};
+
+/* Build the lines of conf (dial plans parsed: logs a bad one) and register the CallLineOps. */
+int line_init(Manager *m);
+void line_done(Manager *m);
+
+/* Line inputs (validated by the caller's handler table for the sender). */
+int line_hook(Manager *m, unsigned port, bool off_hook);
+int line_digit(Manager *m, unsigned port, const char *digit);
+int line_flash(Manager *m, unsigned port);
+/* Re-publish every line's LineControl, MediaControl and LineCall (StateSyncRequest). */
+void line_publish_all(Manager *m);
+/* Fill lc (INIT'd by the caller) with line 'port''s call; storage is the callee's. */
+int line_call_info(Manager *m, unsigned port, Gw__LineCall *lc);
