@@ -446,3 +446,88 @@ TEST(incoming_ringing_goes_on_and_is_answered) {
         RUN_UNTIL(&c, !file_exists(&c, NULL), 1000);
         teardown(&c);
 }
+
+/* ---------------------------------------------------------------- requests the far end sends again */
+
+typedef struct Sent {
+        char last[4096];                /* the last datagram we sent */
+        unsigned n;
+} Sent;
+
+static int on_sent(Manager *m, const char *buf, size_t n, const struct sockaddr *to, socklen_t tolen, void *u) {
+        Sent *s = u;
+
+        snprintf(s->last, sizeof s->last, "%.*s", (int) n, buf);
+        s->n++;
+        return 1;                                               /* consumed: nobody listens at 127.0.0.9 */
+}
+
+/* A request of the kept dialog of pack_state() (abc@127.0.0.9, theirs -> ours) from 127.0.0.9:5060. */
+static unsigned far_end_sends(Ctx *c, const char *method, unsigned cseq, const char *branch, bool sdp_hold) {
+        char msg[2048], sdp[512] = "";
+        struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(5060) };
+        RxResult rx = {};
+
+        inet_pton(AF_INET, "127.0.0.9", &from.sin_addr);
+        if (sdp_hold)
+                snprintf(sdp, sizeof sdp,
+                         "v=0\r\no=far 1 2 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n"
+                         "m=audio 4000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+                         "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e\r\n"
+                         "a=sendonly\r\n");
+        snprintf(msg, sizeof msg,
+                 "%s sip:1001@%s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bK%s\r\n"
+                 "From: <sip:4711@test.invalid>;tag=theirs\r\nTo: <sip:1001@test.invalid>;tag=ours\r\n"
+                 "Call-ID: abc@127.0.0.9\r\nCSeq: %u %s\r\nMax-Forwards: 70\r\nContact: <sip:4711@127.0.0.9:5060>\r\n"
+                 "%sContent-Length: %zu\r\n\r\n%s",
+                 method, c->listen, branch, cseq, method, sdp_hold ? "Content-Type: application/sdp\r\n" : "",
+                 strlen(sdp), sdp);
+        ASSERT_OK(manager_handle_datagram(c->m, msg, strlen(msg), (const struct sockaddr *) &from, sizeof from, &rx));
+        /* Not read from the socket (no event dispatched, so no post-event write): as the daemon would, now. */
+        ASSERT_TRUE(state_save(c->m) >= 0);
+        return rx.status;
+}
+
+TEST(requests_sent_again_after_the_restart) {
+        Ctx c = {};
+        Sent sent = {};
+        uint8_t buf[2048];
+        size_t len;
+
+        setup(&c, "127.0.0.2:5", 1);
+        len = pack_state(buf, sizeof buf, 0);
+        ASSERT_EQ(resume_from(&c, buf, len), 1);
+        manager_set_tx_hook(c.m, on_sent, &sent);
+
+        /* The far end's hold (re-INVITE, its key unchanged) is answered recvonly, with our key unchanged too. */
+        ASSERT_EQ(far_end_sends(&c, "INVITE", 2, "hold1", true), 200u);
+        ASSERT_TRUE(strncmp(sent.last, "SIP/2.0 200 ", 12) == 0);
+        ASSERT_TRUE(strstr(sent.last, "a=recvonly") != NULL);
+        ASSERT_TRUE(strstr(sent.last, "inline:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0e") != NULL);
+        /* OPTIONS in the dialog, and INFO: 200. */
+        ASSERT_EQ(far_end_sends(&c, "OPTIONS", 3, "opt1", false), 200u);
+        ASSERT_EQ(far_end_sends(&c, "INFO", 4, "info1", false), 200u);
+        ASSERT_TRUE(c.m->lines[0].call != NULL);
+
+        /* Sent again across a second restart: the hold is kept (recvonly still), a re-INVITE answered again. */
+        ASSERT_EQ(restart(&c), 1);
+        manager_set_tx_hook(c.m, on_sent, &sent);
+        ASSERT_EQ(c.m->lines[0].call->media.direction, SDP_RECVONLY);
+        ASSERT_EQ(far_end_sends(&c, "INVITE", 2, "hold1", true), 200u);
+        ASSERT_TRUE(strstr(sent.last, "a=recvonly") != NULL);
+
+        /* BYE: 200, the call over, the file gone; the same BYE again: 200 from its transaction. */
+        ASSERT_EQ(far_end_sends(&c, "BYE", 5, "bye1", false), 200u);
+        ASSERT_TRUE(c.m->lines[0].call == NULL);
+        RUN_UNTIL(&c, !file_exists(&c, NULL), 1000);
+        sent.last[0] = 0;
+        (void) far_end_sends(&c, "BYE", 5, "bye1", false);
+        ASSERT_TRUE(strncmp(sent.last, "SIP/2.0 200 ", 12) == 0);
+        /* ... and after a restart, with the call gone: 481, as for any dialog we do not know. */
+        ASSERT_EQ(restart(&c), 0);
+        manager_set_tx_hook(c.m, on_sent, &sent);
+        sent.last[0] = 0;
+        (void) far_end_sends(&c, "BYE", 5, "bye1", false);
+        ASSERT_TRUE(strncmp(sent.last, "SIP/2.0 481 ", 12) == 0);
+        teardown(&c);
+}
