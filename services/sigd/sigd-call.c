@@ -159,12 +159,13 @@ void call_set_line_ops(Manager *m, const CallLineOps *ops) {
         m->call_line_ops = ops;
 }
 
-static int call_new(Manager *m, Line *l, const GwLineConf *lc, const GwProfileConf *p, bool outgoing, Call **ret) {
+/* A new call in the manager's list, of line l (not attached: the caller does that). */
+static Call *call_alloc(Manager *m, Line *l, const GwLineConf *lc, const GwProfileConf *p, bool outgoing) {
         Call *c;
 
         c = calloc(1, sizeof(*c));
         if (!c)
-                return -ENOMEM;
+                return NULL;
         c->manager = m;
         c->dialog.manager = m;
         c->serial = ++m->next_call_serial;
@@ -177,6 +178,14 @@ static int call_new(Manager *m, Line *l, const GwLineConf *lc, const GwProfileCo
         if (m->calls)
                 m->calls->prev = c;
         m->calls = c;
+        return c;
+}
+
+static int call_new(Manager *m, Line *l, const GwLineConf *lc, const GwProfileConf *p, bool outgoing, Call **ret) {
+        Call *c = call_alloc(m, l, lc, p, outgoing);
+
+        if (!c)
+                return -ENOMEM;
         if (l) {
                 c->local_port = line_ops(m)->attach(l, c);
                 c->srtp = p ? p->srtp : m->conf->media_srtp;
@@ -1602,16 +1611,9 @@ int call_restore(Manager *m, Line *l, const GwLineConf *lc, const GwProfileConf 
             !s->has_srtp || s->srtp >= _GW_SRTP_MODE_MAX || !s->remote_number || strlen(s->remote_number) > 64 ||
             s->n_offered > SDP_OFFER_CRYPTO || (!s->dialog->confirmed && !s->invite))
                 return -EBADMSG;
-        c = calloc(1, sizeof(*c));
+        c = call_alloc(m, l, lc, p, s->outgoing);
         if (!c)
                 return -ENOMEM;
-        c->manager = m;
-        c->dialog.manager = m;
-        c->serial = ++m->next_call_serial;
-        c->line = l;
-        c->line_conf = lc;
-        c->profile = p;
-        c->outgoing = s->outgoing;
         c->local_port = (uint16_t) s->local_port;
         c->srtp = (GwSrtpMode) s->srtp;
         c->sdp_sess_id = s->sdp_sess_id;
@@ -1637,10 +1639,6 @@ int call_restore(Manager *m, Line *l, const GwLineConf *lc, const GwProfileConf 
         c->made_offer = c->n_offered > 0 || (c->outgoing && c->srtp == GW_SRTP_OFF);
         if (r >= 0)
                 r = dialog_restore(&c->dialog, s->dialog);
-        c->next = m->calls;
-        if (m->calls)
-                m->calls->prev = c;
-        m->calls = c;
         if (r >= 0 && !c->dialog.confirmed)
                 r = call_restore_invite(c, s->invite);
         if (r < 0) {

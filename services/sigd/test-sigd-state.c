@@ -23,6 +23,7 @@
 #include "gw-tests.h"
 #include "sigd-manager.h"
 #include "sigd-state.h"
+#include "test-sigd-sipp.h"
 
 DEFINE_TEST_MAIN
 
@@ -74,31 +75,9 @@ static void on_publish(Manager *m, const char *key, Gw__Envelope *env, void *u) 
         }
 }
 
+/* A scenario's <pause/> lasts 2.5 s: time for the restart in between. */
 static pid_t sipp_start(const char *scenario, const char *addr, uint16_t port, const char *remote, const char *service) {
-        char port_s[16], mport_s[16], err[128];
-        uint16_t mport = gw_test_port(SOCK_DGRAM, addr, 3, NULL);
-        const char *sipp = gw_test_require_program("sipp");
-        pid_t pid;
-
-        snprintf(port_s, sizeof port_s, "%u", port);
-        snprintf(mport_s, sizeof mport_s, "%u", mport);
-        snprintf(err, sizeof err, "/tmp/test-sigd-state-sipp-%u.log", port);
-        if (remote)
-                pid = gw_test_spawn((char *const[]) { UNCONST(sipp), UNCONST(remote), "-sf", UNCONST(scenario),
-                                                      "-s", UNCONST(service), "-i", UNCONST(addr), "-p", port_s,
-                                                      "-mi", UNCONST(addr), "-mp", mport_s, "-m", "1", "-d", "2500",
-                                                      "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err",
-                                                      "-error_file", err, NULL },
-                                    NULL, GW_TEST_SPAWN_NULL_STDOUT | GW_TEST_SPAWN_DIE_WITH_TEST);
-        else
-                pid = gw_test_spawn((char *const[]) { UNCONST(sipp), "-sf", UNCONST(scenario), "-i", UNCONST(addr),
-                                                      "-p", port_s, "-mi", UNCONST(addr), "-mp", mport_s, "-m", "1", "-d", "2500",
-                                                      "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err",
-                                                      "-error_file", err, NULL },
-                                    NULL, GW_TEST_SPAWN_NULL_STDOUT | GW_TEST_SPAWN_DIE_WITH_TEST);
-        if (!remote)
-                (void) gw_test_port_wait_bound(NULL, SOCK_DGRAM, addr, port, 5 * USEC_PER_SEC);
-        return pid;
+        return sigd_test_sipp_start("test-sigd-state", scenario, addr, port, remote, service, 2500, 20);
 }
 
 typedef struct Ctx {
@@ -163,24 +142,11 @@ static void teardown(Ctx *c) {
 #define RUN_UNTIL(c, cond, max_ms) GW_TEST_ASSERT_RUN_UNTIL((c)->e, cond, (max_ms) * USEC_PER_MSEC)
 
 static void sipp_wait(Ctx *c, pid_t pid) {
-        int status = 0;
-
-        if (gw_test_wait_exit(c->e, pid, 25 * USEC_PER_SEC, &status) < 0) {
-                kill(pid, SIGKILL);
-                waitpid(pid, &status, 0);
-                GW_TEST_FAIL("sipp did not finish");
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                GW_TEST_FAIL("sipp failed (status %d), see /tmp/test-sigd-state-sipp-*.log",
-                             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        sigd_test_sipp_wait("test-sigd-state", c->e, pid, 25 * USEC_PER_SEC);
 }
 
 static void dial(Ctx *c, unsigned port, const char *digits) {
-        char d[2] = {};
-        for (const char *p = digits; *p; p++) {
-                d[0] = *p;
-                ASSERT_OK(manager_line_digit(c->m, port, d));
-        }
+        sigd_test_dial(c->m, port, digits);
 }
 
 static bool file_exists(Ctx *c, mode_t *ret_mode) {
