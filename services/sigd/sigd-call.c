@@ -1304,7 +1304,9 @@ int call_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_stor
                         c->ok = erase_and_free(c->ok);
                         if (!c->have_media)
                                 call_take_late_answer(c, req);
-                }
+                } else if (c && c->line && !c->outgoing && c->dialog.confirmed && !c->have_media)
+                        /* Our 2xx's ACK after a restart (the 2xx no longer kept): the answer to our late offer. */
+                        call_take_late_answer(c, req);
                 osip_event_free(ev);
                 return 1;
         }
@@ -1494,11 +1496,14 @@ int call_save(const Call *c, CallSaved *ret) {
                 if (!ret->invite)
                         return -ENOMEM;
                 s->invite = ret->invite;
-                for (size_t i = 0; c->outgoing && i < c->n_offered; i++) {
+        }
+        if (invite || !c->have_media) {
+                /* Our offer waits for its answer (a 2xx or 18x; the ACK after a late offer): its keys too. */
+                for (size_t i = 0; i < c->n_offered; i++) {
                         call_save_crypto(&c->offered[i], &ret->offered[i]);
                         ret->offered_ptrs[i] = &ret->offered[i];
                 }
-                s->n_offered = c->outgoing ? c->n_offered : 0;
+                s->n_offered = c->n_offered;
                 s->offered = s->n_offered > 0 ? ret->offered_ptrs : NULL;
         }
         return 0;
@@ -1652,7 +1657,7 @@ int call_restore(Manager *m, Line *l, const GwLineConf *lc, const GwProfileConf 
                 r = call_restore_crypto(s->offered[i], &c->offered[i]);
                 c->n_offered = i + 1;
         }
-        c->made_offer = c->n_offered > 0 || (c->outgoing && c->srtp == GW_SRTP_OFF);
+        c->made_offer = c->n_offered > 0 || c->srtp == GW_SRTP_OFF;
         if (r >= 0)
                 r = dialog_restore(&c->dialog, s->dialog);
         if (r >= 0 && !c->dialog.confirmed)

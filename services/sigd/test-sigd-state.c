@@ -283,7 +283,9 @@ static size_t pack_state(uint8_t *buf, size_t n, int spoil) {
         call.srtp = GW_SRTP_OPTIONAL;
         call.remote_number = "4711";
         call.dialog = spoil == 4 ? NULL : &d;
-        call.media = &md;
+        call.media = spoil == 11 ? NULL : &md;
+        if (spoil == 11)
+                call.srtp = GW_SRTP_OFF;
         d.call_id = "abc@127.0.0.9";
         d.local_tag = "ours";
         d.remote_tag = spoil == 5 ? NULL : "theirs";
@@ -428,7 +430,8 @@ static int on_sent(Manager *m, const char *buf, size_t n, const struct sockaddr 
         return 1;                                               /* consumed: nobody listens at 127.0.0.9 */
 }
 
-/* A request of the kept dialog of pack_state() (abc@127.0.0.9, theirs -> ours) from 127.0.0.9:5060. */
+/* A request of the kept dialog of pack_state() (abc@127.0.0.9, theirs -> ours) from 127.0.0.9:5060;
+ * sdp_hold: with an SDP of a=sendonly (an offer, or the answer in an ACK). */
 static unsigned far_end_sends(Ctx *c, const char *method, unsigned cseq, const char *branch, bool sdp_hold) {
         char msg[2048], sdp[512] = "";
         struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(5060) };
@@ -495,5 +498,26 @@ TEST(requests_sent_again_after_the_restart) {
         sent.last[0] = 0;
         (void) far_end_sends(&c, "BYE", 5, "bye1", false);
         ASSERT_TRUE(strncmp(sent.last, "SIP/2.0 481 ", 12) == 0);
+        teardown(&c);
+}
+
+TEST(late_offer_answer_in_the_ack_after_the_restart) {
+        Ctx c = {};
+        Sent sent = {};
+        uint8_t buf[2048];
+        size_t len;
+
+        /* Killed between our 2xx (our offer: the INVITE had none) and the ACK with the answer. */
+        setup(&c, "127.0.0.2:5", 1);
+        len = pack_state(buf, sizeof buf, 11);
+        ASSERT_EQ(resume_from(&c, buf, len), 1);
+        manager_set_tx_hook(c.m, on_sent, &sent);
+        ASSERT_FALSE(c.m->lines[0].call->have_media);
+        (void) far_end_sends(&c, "ACK", 1, "ack1", true);
+        ASSERT_TRUE(c.m->lines[0].call != NULL);
+        ASSERT_TRUE(c.m->lines[0].call->have_media);           /* the answer taken: RTP from now on */
+        ASSERT_EQ(c.m->lines[0].call->media.direction, SDP_RECVONLY);
+        manager_publish_lines(c.m);
+        ASSERT_TRUE(c.seen.rtp);
         teardown(&c);
 }
