@@ -32,14 +32,19 @@ int state_serialize(Manager *m, uint8_t **ret, size_t *ret_len, size_t *ret_n_li
         _cleanup_free_ LineSaved *saved = NULL;
         _cleanup_free_ Gw__SigdLine **ptrs = NULL;
         uint8_t *buf = NULL;
-        size_t n = 0, len = 0;
+        size_t n = 0, len = 0, n_calls = 0;
         int r = 0;
 
-        saved = calloc(MAX(m->n_lines, (size_t) 1), sizeof(*saved));
-        ptrs = calloc(MAX(m->n_lines, (size_t) 1), sizeof(*ptrs));
+        /* Checked after every event: only lines with a call cost anything (256 lines, few calls). */
+        for (size_t i = 0; i < m->n_lines; i++)
+                n_calls += !!m->lines[i].call;
+        saved = calloc(MAX(n_calls, (size_t) 1), sizeof(*saved));
+        ptrs = calloc(MAX(n_calls, (size_t) 1), sizeof(*ptrs));
         if (!saved || !ptrs)
                 return -ENOMEM;
         for (size_t i = 0; i < m->n_lines && r >= 0; i++) {
+                if (!m->lines[i].call)
+                        continue;
                 r = line_save(&m->lines[i], &saved[n]);
                 if (r > 0) {
                         ptrs[n] = &saved[n].line;
@@ -58,7 +63,7 @@ int state_serialize(Manager *m, uint8_t **ret, size_t *ret_len, size_t *ret_n_li
                 else
                         r = -ENOMEM;
         }
-        for (size_t i = 0; i < m->n_lines; i++)
+        for (size_t i = 0; i < n_calls; i++)
                 line_saved_done(&saved[i]);
         if (r < 0)
                 return r;
