@@ -87,7 +87,7 @@ TEST(gwsupd_notify_garbage) {
         ASSERT_ERROR(parse("WATCHDOG_USEC=99999999999999999999999", &m), EBADMSG);
         ASSERT_ERROR(parse("WATCHDOG_USEC=", &m), EBADMSG);
         ASSERT_ERROR(parse("ERRNO=-1", &m), EBADMSG);
-        ASSERT_ERROR(parse("MAINPID=12\nFDSTORE=1", &m), EBADMSG);
+        ASSERT_ERROR(parse("MAINPID=12\nEXTEND_TIMEOUT_USEC=5", &m), EBADMSG);   /* FDSTORE= is understood now */
         /* Invalid UTF-8, overlong encodings, surrogates and control characters in STATUS. */
         ASSERT_ERROR(parse("STATUS=\xff\xfe", &m), EBADMSG);
         ASSERT_ERROR(parse("STATUS=\xc0\xaf", &m), EBADMSG);
