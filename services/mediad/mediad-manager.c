@@ -8,6 +8,7 @@
 
 #include "gw-log.h"
 #include "mediad-manager.h"
+#include "mediad-udp.h"
 
 #define DTMF_PLAY_LEVEL   (-10)     /* dBm0 of each of the two tones (no twist) */
 #define DTMF_PLAY_MIN     320       /* samples (40 ms): shorter is not a valid DTMF digit */
@@ -568,6 +569,26 @@ int manager_set_state_dir(Manager *m, const char *dir) {
         return media_resume_load(dir, &m->resume);
 }
 
+static int on_keep_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        size_t n = media_udp_keep_drop_unclaimed();
+
+        if (n > 0)
+                log_info("Closed %zu RTP/RTCP socket(s) kept for sessions that did not come back.", n);
+        return 0;
+}
+
+int manager_keep_sockets(Manager *m, GwFdSet *inherited) {
+        size_t n = gw_fdset_size(inherited);
+
+        media_udp_keep_start(inherited);
+        if (n == 0)
+                return 0;
+        log_info("%zu RTP/RTCP socket(s) kept while mediad was down are waiting for their sessions.", n);
+        m->keep_timer = sd_event_source_disable_unref(m->keep_timer);
+        return sd_event_add_time_relative(m->event, &m->keep_timer, CLOCK_MONOTONIC, MEDIAD_KEEP_UNCLAIMED_USEC,
+                                          USEC_PER_SEC, on_keep_timer, m);
+}
+
 /* ---------------------------------------------------------------- life cycle */
 
 int manager_new(sd_event *e, const GwConf *c, const GwTonePlan *plan, Manager **ret) {
@@ -611,6 +632,10 @@ int manager_new(sd_event *e, const GwConf *c, const GwTonePlan *plan, Manager **
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        /* Exiting (or a test's end): the sockets closed below stay in the fd
+         * store, for the next instance. */
+        media_udp_keep_stop();
+        sd_event_source_disable_unref(m->keep_timer);
         for (size_t i = 0; i < m->n_lines; i++) {
                 MediaLine *l = &m->lines[i];
 

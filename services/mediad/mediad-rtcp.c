@@ -459,6 +459,7 @@ static void on_datagram(void *userdata, const uint8_t *buf, size_t n, const stru
 
 int rtcp_new(sd_event *e, const struct sockaddr_storage *rtp_local, uint32_t ssrc, Rtcp **ret) {
         _cleanup_(rtcp_freep) Rtcp *t = NULL;
+        bool adopted = false;
         int r;
 
         t = calloc(1, sizeof(*t));
@@ -477,12 +478,12 @@ int rtcp_new(sd_event *e, const struct sockaddr_storage *rtp_local, uint32_t ssr
                 return -EINVAL;
         gw_sockaddr_set_port(&t->local, (uint16_t) (gw_sockaddr_port(GW_SOCKADDR(rtp_local)) + 1));
 
-        r = media_udp_open(&t->local, &t->fd);
+        r = media_udp_open(&t->local, MEDIA_UDP_RTCP, &t->fd, &adopted);
         if (r < 0)
                 return r;
         t->reader = (MediaUdpReader) {
                 .datagram = on_datagram, .userdata = t, .max = RTCP_MAX_PACKET,
-                .oversize = &t->c.malformed, .burst = RECV_BURST,
+                .oversize = &t->c.malformed, .burst = RECV_BURST, .draining = adopted,
         };
         r = media_udp_watch(e, t->fd, &t->reader, &t->io);
         if (r < 0)
@@ -503,8 +504,7 @@ Rtcp *rtcp_free(Rtcp *r) {
         sd_event_source_disable_unref(r->io);
         sd_event_source_disable_unref(r->timer);
         sd_event_unref(r->event);
-        if (r->fd >= 0)
-                close(r->fd);
+        media_udp_close(r->fd, MEDIA_UDP_RTCP, &r->local);
         free(r);
         return NULL;
 }

@@ -224,6 +224,7 @@ static void on_datagram(void *userdata, const uint8_t *buf, size_t n, const stru
 int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *userdata, RtpSession **ret) {
         _cleanup_(rtp_session_freep) RtpSession *s = NULL;
         uint32_t rnd[3];
+        bool adopted = false;
         int r;
 
         s = calloc(1, sizeof(*s));
@@ -246,12 +247,12 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
         if (r < 0)
                 return r;
 
-        r = media_udp_open(&s->local, &s->fd);
+        r = media_udp_open(&s->local, MEDIA_UDP_RTP, &s->fd, &adopted);
         if (r < 0)
                 return r;
         s->reader = (MediaUdpReader) {
                 .datagram = on_datagram, .userdata = s, .max = RTP_MAX_PACKET,
-                .oversize = &s->c.malformed, .burst = RECV_BURST,
+                .oversize = &s->c.malformed, .burst = RECV_BURST, .draining = adopted,
         };
         r = media_udp_watch(e, s->fd, &s->reader, &s->io);
         if (r < 0)
@@ -270,8 +271,7 @@ RtpSession *rtp_session_free(RtpSession *s) {
         rtcp_free(s->rtcp);
         sd_event_source_disable_unref(s->io);
         media_srtp_free(s->srtp);
-        if (s->fd >= 0)
-                close(s->fd);
+        media_udp_close(s->fd, MEDIA_UDP_RTP, &s->local);
         free(s);
         return NULL;
 }
