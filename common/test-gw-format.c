@@ -208,6 +208,34 @@ TEST(format_sip_request_and_outcome) {
                 "{\"kind\":\"OUTCOME_TRANSPORT\",\"got_provisional\":false,\"error\":\"Connection refused\"}}");
 }
 
+/* What gwtap and the logs show of a call's INVITE outcome (sigd -> regd). */
+TEST(format_entry_report) {
+        Gw__Envelope env;
+        Gw__EntryReport er = GW__ENTRY_REPORT__INIT;
+
+        envelope_init(&env, GW__SERVICE__SERVICE_SIGD);
+        er.profile = (char *) "provider";
+        er.proxy = (char *) "10.77.0.11";
+        er.target = (char *) "10.77.0.11:5060";
+        er.kind = GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE;
+        er.has_status_code = true;
+        er.status_code = 503;
+        er.has_got_provisional = er.has_got_18x = true;
+        er.got_provisional = true;
+        er.has_retry_after_s = true;
+        er.retry_after_s = 10;
+        env.body_case = GW__ENVELOPE__BODY_ENTRY_REPORT;
+        env.entry_report = &er;
+        check_envelope(&env, "EntryReport",
+                REAL_TS " sigd EntryReport seq=7 EntryReport profile=\"provider\" proxy=\"10.77.0.11\" "
+                "target=\"10.77.0.11:5060\" kind=OUTCOME_RESPONSE status_code=503 got_provisional=true "
+                "got_18x=false retry_after_s=10",
+                "{\"time\":\"" REAL_TS "\",\"source\":\"sigd\",\"instance_id\":\"1122334455667788\","
+                "\"seq\":7,\"topic\":\"EntryReport\",\"type\":\"EntryReport\",\"body\":{\"profile\":\"provider\","
+                "\"proxy\":\"10.77.0.11\",\"target\":\"10.77.0.11:5060\",\"kind\":\"OUTCOME_RESPONSE\","
+                "\"status_code\":503,\"got_provisional\":true,\"got_18x\":false,\"retry_after_s\":10}}");
+}
+
 TEST(format_profile_status_nested_repeated) {
         Gw__Envelope env;
         Gw__ProfileStatus ps = GW__PROFILE_STATUS__INIT;

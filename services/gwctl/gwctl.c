@@ -268,6 +268,8 @@ static void print_json(const Status *s) {
                         json_str_or_null(pe->last_failure_reason);
                         printf(",\"last_failure_at\":");
                         json_time_or_null(pe->has_last_failure_real_us, pe->last_failure_real_us);
+                        printf(",\"held_until\":");
+                        json_time_or_null(pe->has_held_until_real_us, pe->held_until_real_us);
                         printf(",\"counters\":{\"sent\":%" PRIu64 ",\"timeouts\":%" PRIu64
                                ",\"r408\":%" PRIu64 ",\"r503\":%" PRIu64 ",\"transport_errors\":%" PRIu64
                                ",\"failovers\":%" PRIu64 "}}",
@@ -361,10 +363,14 @@ static void print_text(const Status *s) {
                                TABLE_LOOKUP(health_table, pe->state), pc->sent, pc->timeouts, pc->r408,
                                pc->r503, pc->transport_errors, pc->failovers);
                         if (pe->has_last_failure_real_us && pe->last_failure_real_us > 0)
-                                printf("%s %s\n", dash(pe->last_failure_reason),
+                                printf("%s %s", dash(pe->last_failure_reason),
                                        gw_format_iso8601(pe->last_failure_real_us, buf));
                         else
-                                printf("%s\n", dash(pe->last_failure_reason));
+                                printf("%s", dash(pe->last_failure_reason));
+                        /* After a 503 Retry-After: out of use until then (docs/REDUNDANCY.md). */
+                        if (pe->has_held_until_real_us && pe->held_until_real_us > 0)
+                                printf(", held until %s", gw_format_iso8601(pe->held_until_real_us, buf));
+                        printf("\n");
                 }
                 printf("\n");
         }

@@ -209,6 +209,8 @@ static void fill_replies(void) {
         proxy_main.last_failure_reason = (char *) "timeout";
         proxy_main.has_last_failure_real_us = true;
         proxy_main.last_failure_real_us = REAL_FAILURE_US;
+        proxy_main.has_held_until_real_us = true;                  /* a 503 with Retry-After: 10 */
+        proxy_main.held_until_real_us = REAL_FAILURE_US + 10 * USEC_PER_SEC;
         counters.has_sent = counters.has_timeouts = counters.has_r503 = counters.has_failovers = true;
         counters.sent = 10;
         counters.timeouts = 3;
@@ -414,10 +416,12 @@ TEST(gwctl_status_json_and_text) {
                 "assert p['active_target'] == '127.0.0.2:5070', p\n"
                 "assert p['proxies'][0] == {'address': 'a.example.net', 'role': 'main', 'state': 'down',\n"
                 "  'last_failure_reason': 'timeout', 'last_failure_at': '2025-11-24T17:23:20.123Z',\n"
+                "  'held_until': '2025-11-24T17:23:30.123Z',\n"
                 "  'counters': {'sent': 10, 'timeouts': 3, 'r408': 0, 'r503': 1, 'transport_errors': 0,\n"
                 "  'failovers': 1}}, p['proxies'][0]\n"
                 "assert p['proxies'][1] == {'address': 'b.example.net:5070', 'role': 'redundant', 'state': 'up',\n"
-                "  'last_failure_reason': None, 'last_failure_at': None, 'counters': {'sent': 0, 'timeouts': 0,\n"
+                "  'last_failure_reason': None, 'last_failure_at': None, 'held_until': None,\n"
+                "  'counters': {'sent': 0, 'timeouts': 0,\n"
                 "  'r408': 0, 'r503': 0, 'transport_errors': 0, 'failovers': 0}}, p['proxies'][1]\n"
                 "assert d['lines'] == [\n"
                 "  {'port': 1, 'number': '1001', 'registration': 'registered', 'reason': None,\n"
@@ -434,7 +438,7 @@ TEST(gwctl_status_json_and_text) {
         ASSERT_NOT_NULL(strstr(r.out, "regd       -        restarting  0\n"));
         ASSERT_NOT_NULL(strstr(r.out, "Profile main: active proxy b.example.net:5070 (127.0.0.2:5070)\n"));
         ASSERT_NOT_NULL(strstr(r.out, "a.example.net                main      down        10        3     0     1"));
-        ASSERT_NOT_NULL(strstr(r.out, "timeout 2025-11-24T17:23:20.123Z\n"));
+        ASSERT_NOT_NULL(strstr(r.out, "timeout 2025-11-24T17:23:20.123Z, held until 2025-11-24T17:23:30.123Z\n"));
         ASSERT_NOT_NULL(strstr(r.out, "1     1001             registered    b.example.net:5070           3599s    -\n"));
         ASSERT_NOT_NULL(strstr(r.out, "2     10\"02            failed        -                            -        403\n"));
         run_done(&r);

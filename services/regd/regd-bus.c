@@ -61,7 +61,7 @@ static void proxy_switched(Manager *m, Profile *p, size_t from, size_t to, const
         Gw__ProxySwitch ps = GW__PROXY_SWITCH__INIT;
         char target[REGD_TARGET_MAX] = "", why[16];
 
-        (void) profile_entry_target(p, to, target, sizeof(target));
+        (void) resolve_entry_target(p, to, target, sizeof(target));
         snprintf(why, sizeof(why), "%s", strempty(reason));
         ps.profile = p->name;
         ps.from_proxy = p->proxies[from]->hp.text;

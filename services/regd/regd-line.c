@@ -12,7 +12,13 @@
  * stops retrying, and every failure is logged.
  *
  * One Call-ID and From tag per line, kept across refreshes and regd restarts
- * (RFC 3261 §10.2.4); CSeq only grows, continuing from what sigd reports. */
+ * (RFC 3261 §10.2.4); CSeq only grows, continuing from what sigd reports.
+ *
+ * A line never calls into its profile nor reads its fields: what it needs of
+ * the entries (the active one, the search, targets) it asks through the
+ * LineEntriesOps its owner gave it, and what it does after a failure of an
+ * entry (wait for the search, go to the active entry, keep a registration)
+ * the policy decides and the manager hands it with the outcome. */
 #include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,7 +27,6 @@
 #include "gw-log.h"
 #include "regd-line.h"
 #include "regd-manager.h"
-#include "regd-profile.h"
 
 static const char *const line_state_table[_LINE_STATE_MAX] = {
         [LINE_UNREGISTERED] = "unregistered",
@@ -71,19 +76,6 @@ LineState line_state_from_proto(Gw__RegState s) {
 
 /* ---------------------------------------------------------------- policy, pure */
 
-uint64_t regd_backoff_usec(uint64_t base_usec, uint64_t max_usec, unsigned failures, double r) {
-        uint64_t w = base_usec;
-
-        if (max_usec < base_usec)
-                max_usec = base_usec;
-        for (unsigned i = 1; i < failures && w < max_usec; i++)
-                w = w > max_usec / 2 ? max_usec : w * 2;
-        w = MIN(w, max_usec);
-
-        r = CLAMP(r, 0.0, 1.0);
-        return (uint64_t) ((double) w * (0.5 + 0.5 * r));
-}
-
 uint64_t regd_refresh_usec(uint64_t granted_usec, double r) {
         r = CLAMP(r, 0.0, 1.0);
         return (uint64_t) ((double) granted_usec * (0.45 + 0.10 * r));
@@ -132,6 +124,23 @@ void line_classify_outcome(const Gw__SipRequestOutcome *o, LineVerdict *ret) {
         *ret = v;
 }
 
+/* ---------------------------------------------------------------- the entries (through the ops) */
+
+static size_t line_active(const Line *l) {
+        return l->entries->active(l->profile);
+}
+
+static bool line_searching(const Line *l) {
+        return l->entries->searching(l->profile);
+}
+
+/* The entry as configured ("host:port"), "?" if there is no such entry. */
+static const char *line_entry_address(const Line *l, size_t i) {
+        const char *a = l->entries->address(l->profile, i);
+
+        return a ?: "?";
+}
+
 /* ---------------------------------------------------------------- object */
 
 static int random_hex(char *buf, size_t n_bytes) {
@@ -149,13 +158,16 @@ static int random_hex(char *buf, size_t n_bytes) {
         return 0;
 }
 
-int line_new(Manager *m, Profile *p, const GwLineConf *c, Line **ret) {
+int line_new(Manager *m, Profile *p, const GwProfileConf *pc, const LineEntriesOps *ops, const GwLineConf *c,
+             Line **ret) {
         _cleanup_(line_freep) Line *l = NULL;
         const char *domain;
         char id[65];
         int r;
 
         assert(p);
+        assert(pc);
+        assert(ops);
         assert(c);
         assert(ret);
 
@@ -164,14 +176,16 @@ int line_new(Manager *m, Profile *p, const GwLineConf *c, Line **ret) {
                 return -ENOMEM;
         l->manager = m;
         l->profile = p;
+        l->pconf = pc;
+        l->entries = ops;
         l->conf = c;
         l->port = c->port;
         l->state = LINE_UNREGISTERED;
-        l->expires_req_s = (uint32_t) MIN(p->conf->register_expires_us / USEC_PER_SEC, (uint64_t) INT32_MAX);
+        l->expires_req_s = (uint32_t) MIN(pc->register_expires_us / USEC_PER_SEC, (uint64_t) INT32_MAX);
 
-        domain = !isempty(p->conf->domain) ? p->conf->domain : p->conf->registrar.host;
+        domain = !isempty(pc->domain) ? pc->domain : pc->registrar.host;
         if (isempty(domain))
-                domain = p->conf->proxy.host;
+                domain = pc->proxy.host;
         l->number = strdup(strempty(c->number));
         if (!l->number)
                 return -ENOMEM;
@@ -220,9 +234,9 @@ Line *line_free(Line *l) {
 #define line_log(l, level, message_id, ...) do {                                          \
                 char _fl_[32], _fp_[96], _fx_[160], _fm_[64];                              \
                 snprintf(_fl_, sizeof(_fl_), "GW_LINE=%u", (l)->port);                     \
-                snprintf(_fp_, sizeof(_fp_), "GW_PROFILE=%s", (l)->profile->name);        \
+                snprintf(_fp_, sizeof(_fp_), "GW_PROFILE=%s", strempty((l)->pconf->name)); \
                 snprintf(_fx_, sizeof(_fx_), "GW_PROXY=%s",                                \
-                         proxy_address(profile_active_proxy((l)->profile)));               \
+                         line_entry_address((l), line_active(l)));                          \
                 snprintf(_fm_, sizeof(_fm_), "MESSAGE_ID=%s", strempty(message_id));      \
                 log_struct((level), ((const char *[]) { _fl_, _fp_, _fx_,                  \
                                                        (message_id) ? _fm_ : NULL, NULL }), \
@@ -307,20 +321,20 @@ static void line_fail(Line *l, const char *reason, uint64_t delay_usec, const ch
 }
 
 static uint64_t line_backoff(Line *l) {
-        const GwProfileConf *pc = l->profile->conf;
+        const GwProfileConf *pc = l->pconf;
 
         return regd_backoff_usec(pc->register_retry_base_us, pc->register_retry_max_us,
                                  l->failures + 1, line_random(l));
 }
 
 bool line_wants_registration(const Line *l) {
-        return l->profile->conf->register_lines;
+        return l->pconf->register_lines;
 }
 
 /* The profile is searching: this line waits for it (the search renews every
  * line once it finds an entry). A registration that still runs is watched. */
 static void line_wait_for_search(Line *l) {
-        l->search_wait = true;
+        l->entries->wait(l->profile, l, true);
         if (l->state == LINE_REGISTERED && l->manager) {
                 uint64_t now = manager_now(l->manager, CLOCK_REALTIME);
 
@@ -331,11 +345,10 @@ static void line_wait_for_search(Line *l) {
 }
 
 int line_register(Line *l) {
-        return line_register_to(l, l->profile->active, REQUEST_NORMAL);
+        return line_register_to(l, line_active(l), REQUEST_NORMAL);
 }
 
 int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
-        Profile *p = l->profile;
         char target[REGD_TARGET_MAX];
         int r;
 
@@ -345,17 +358,17 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
                 return 0;
         if (l->req.kind != LINE_REQUEST_NONE)
                 return 0;              /* one outstanding request per line */
-        if (index >= p->n_proxies)
+        if (index >= l->entries->n_entries(l->profile))
                 return -EINVAL;
 
-        if (purpose == REQUEST_NORMAL && p->searching) {
+        if (purpose == REQUEST_NORMAL && line_searching(l)) {
                 line_wait_for_search(l);
                 return 0;
         }
 
         l->timer = sd_event_source_disable_unref(l->timer);
 
-        r = profile_entry_use_target(p, index, target, sizeof(target));
+        r = l->entries->use_target(l->profile, index, target, sizeof(target));
         if (r == -EAGAIN) {
                 /* A name being resolved: its answer renews the waiting lines. */
                 if (purpose == REQUEST_NORMAL)
@@ -365,14 +378,12 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
         if (r == -EADDRNOTAVAIL) {
                 if (purpose != REQUEST_NORMAL)
                         return 0;
-                if (profile_has_alternatives(p) && l->manager) {
-                        /* The active entry cannot be reached: that is its failure. */
-                        profile_search_start(p, "dns", l);
-                        if (p->searching) {
-                                line_set_state(l, l->state == LINE_REGISTERED ? l->state : LINE_FAILED, "dns");
-                                line_wait_for_search(l);
-                                return 0;
-                        }
+                /* The active entry cannot be reached: that is its failure, and
+                 * the profile searches if it has something to search. */
+                if (l->manager && l->entries->unresolved(l->profile, l)) {
+                        line_set_state(l, l->state == LINE_REGISTERED ? l->state : LINE_FAILED, "dns");
+                        line_wait_for_search(l);
+                        return 0;
                 }
                 line_dns_failed(l);
                 return 0;
@@ -382,13 +393,13 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
                 return 0;
         }
 
-        l->search_wait = false;
+        l->entries->wait(l->profile, l, false);
         l->req = (LineRequest) {
                 .kind = LINE_REQUEST_REGISTER,
                 .expires_s = (int32_t) l->expires_req_s,
                 .proxy_index = index,
                 .purpose = purpose,
-                .timeout_ms = (uint32_t) MIN(p->conf->invite_total_timeout_us / USEC_PER_MSEC, (uint64_t) UINT32_MAX),
+                .timeout_ms = (uint32_t) MIN(l->pconf->invite_total_timeout_us / USEC_PER_MSEC, (uint64_t) UINT32_MAX),
         };
         memcpy(l->req.target, target, sizeof(target));
 
@@ -410,13 +421,10 @@ int line_register_to(Line *l, size_t index, RequestPurpose purpose) {
 }
 
 void line_dns_failed(Line *l) {
-        const GwHostPort *hp = profile_active_hostport(l->profile);
-        const Proxy *x = profile_active_proxy(l->profile);
         char detail[192];
 
-        l->search_wait = false;
-        snprintf(detail, sizeof(detail), "'%s' does not resolve: %s", hp->text,
-                 regd_dns_error_to_string(x->dns_error));
+        l->entries->wait(l->profile, l, false);
+        l->entries->dns_detail(l->profile, detail, sizeof(detail));
         line_fail(l, "dns", line_backoff(l), detail);
 }
 
@@ -431,32 +439,32 @@ uint64_t line_target_hash(const char *target) {
 uint32_t line_next_cseq(Line *l) {
         uint64_t h = line_target_hash(l->req.target);
 
-        if (l->failover_cseq != 0 && (l->req.purpose == REQUEST_NORMAL || l->req.purpose == REQUEST_SEARCH)) {
+        if (l->resend.cseq != 0 && (l->req.purpose == REQUEST_NORMAL || l->req.purpose == REQUEST_SEARCH)) {
                 bool seen = false;
 
-                for (size_t i = 0; i < l->n_failover_seen; i++)
-                        seen = seen || l->failover_seen[i] == h;
+                for (size_t i = 0; i < l->resend.n_seen; i++)
+                        seen = seen || l->resend.seen[i] == h;
                 if (!seen)
-                        return l->failover_cseq;
+                        return l->resend.cseq;
         }
-        l->failover_cseq = 0;
+        l->resend.cseq = 0;
         return ++l->cseq;
 }
 
 bool line_retarget(Line *l) {
-        Profile *p = l->profile;
         char target[REGD_TARGET_MAX];
+        size_t active = line_active(l);
 
         if (l->req.kind != LINE_REQUEST_REGISTER || l->req.purpose != REQUEST_NORMAL)
                 return true;
-        if (p->searching) {
+        if (line_searching(l)) {
                 l->req.kind = LINE_REQUEST_NONE;
                 l->req.correlation_id = 0;
                 line_wait_for_search(l);
                 return false;
         }
-        if (l->req.proxy_index != p->active && profile_active_target(p, target, sizeof(target)) >= 0) {
-                l->req.proxy_index = p->active;
+        if (l->req.proxy_index != active && l->entries->active_target(l->profile, target, sizeof(target)) >= 0) {
+                l->req.proxy_index = active;
                 memcpy(l->req.target, target, sizeof(target));
         }
         return true;
@@ -482,7 +490,7 @@ int line_adopt_registration(Line *l, const char *target, uint64_t expires_at_rea
         remaining = expires_at_real_us - now_real_us;
 
         snprintf(l->target, sizeof(l->target), "%s", target);
-        l->via_index = l->profile->active;
+        l->via_index = line_active(l);
         l->expires_at_real_us = expires_at_real_us;
         l->failures = 0;
         line_set_state(l, LINE_REGISTERED, NULL);
@@ -508,7 +516,7 @@ static void line_registered(Line *l, const LineRequest *q, const Gw__SipRequestO
                 line_log(l, LOG_NOTICE, REGD_MESSAGE_LINE_REGISTERED,
                          "Line %u ('%s') registered at %s via '%s' for %" PRIu64 " s.",
                          l->port, l->number, l->target,
-                         proxy_address(l->profile->proxies[l->via_index]), granted_s);
+                         line_entry_address(l, l->via_index), granted_s);
         else
                 log_debug("Line %u refreshed at %s for %" PRIu64 " s.", l->port, l->target, granted_s);
 
@@ -518,10 +526,12 @@ static void line_registered(Line *l, const LineRequest *q, const Gw__SipRequestO
         (void) line_arm_timer(l, regd_refresh_usec(granted_s * USEC_PER_SEC, line_random(l)));
 }
 
-LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
+RequestPurpose line_request_purpose(const Line *l) {
+        return l->req.kind == LINE_REQUEST_REGISTER ? l->req.purpose : REQUEST_NORMAL;
+}
+
+LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o, PolicyLineAction act) {
         LineRequest q = l->req;
-        Profile *p = l->profile;
-        ProfileLineAction act = PROFILE_LINE_OWN;
         LineVerdict v;
         char detail[128] = "";
         uint64_t delay;
@@ -536,19 +546,15 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
         line_classify_outcome(o, &v);
         if (q.kind == LINE_REQUEST_REGISTER && q.cseq != 0 &&
             (q.purpose == REQUEST_NORMAL || q.purpose == REQUEST_SEARCH) &&
-            proxy_verdict_from_outcome(o) == PROXY_VERDICT_FAILED) {
-                if (l->failover_cseq != q.cseq) {
-                        l->failover_cseq = q.cseq;
-                        l->n_failover_seen = 0;
+            policy_classify_sip(o, q.purpose) == PROXY_VERDICT_FAILED) {
+                if (l->resend.cseq != q.cseq) {
+                        l->resend.cseq = q.cseq;
+                        l->resend.n_seen = 0;
                 }
-                if (l->n_failover_seen < ELEMENTSOF(l->failover_seen))
-                        l->failover_seen[l->n_failover_seen++] = line_target_hash(q.target);
+                if (l->resend.n_seen < ELEMENTSOF(l->resend.seen))
+                        l->resend.seen[l->resend.n_seen++] = line_target_hash(q.target);
         } else if (q.kind == LINE_REQUEST_REGISTER)
-                l->failover_cseq = 0;        /* answered: the next REGISTER is a new request */
-        if (q.proxy_index < p->n_proxies)
-                act = profile_record_outcome(p, p->proxies[q.proxy_index], o, v.reason,
-                                             q.kind == LINE_REQUEST_REGISTER ? q.purpose : REQUEST_NORMAL, l,
-                                             l->manager ? manager_now(l->manager, CLOCK_REALTIME) : 0);
+                l->resend.cseq = 0;        /* answered: the next REGISTER is a new request */
 
         if (q.kind == LINE_REQUEST_UNREGISTER) {
                 /* Stopping: whatever the answer, we no longer hold a registration. */
@@ -570,7 +576,7 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
                 snprintf(detail, sizeof(detail), "%u %s", o->status_code, o->reason_phrase);
 
         switch (act) {
-        case PROFILE_LINE_WAIT:
+        case POLICY_LINE_WAIT:
                 /* The entry failed: the profile's search finds the next one. */
                 l->retry_now = 0;
                 if (l->state != LINE_FAILED || !streq(l->reason, v.reason)) {
@@ -587,17 +593,17 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
                 }
                 line_wait_for_search(l);
                 return q.kind;
-        case PROFILE_LINE_AGAIN:
+        case POLICY_LINE_AGAIN:
                 log_debug("Line %u: entry '%s' was left meanwhile, registering at the active one.",
-                          l->port, proxy_address(p->proxies[q.proxy_index]));
+                          l->port, line_entry_address(l, q.proxy_index));
                 (void) line_register(l);
                 return q.kind;
-        case PROFILE_LINE_KEEP:
+        case POLICY_LINE_KEEP:
                 /* A homing check: the registration at the active entry stands. */
                 if (l->state == LINE_REGISTERED && l->manager) {
                         uint64_t now = manager_now(l->manager, CLOCK_REALTIME);
 
-                        if (l->expires_at_real_us > now + p->conf->invite_total_timeout_us + REGD_STATE_MARGIN_USEC) {
+                        if (l->expires_at_real_us > now + l->pconf->invite_total_timeout_us + REGD_STATE_MARGIN_USEC) {
                                 (void) line_arm_timer(l, regd_refresh_usec(l->expires_at_real_us - now, line_random(l)));
                                 return q.kind;
                         }
@@ -613,7 +619,7 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
                 line_registered(l, &q, o);
                 /* Registered through an entry that is not (or no longer) the
                  * active one: renew at the active entry now. */
-                if (l->via_index != p->active && !p->searching)
+                if (l->via_index != line_active(l) && !line_searching(l))
                         (void) line_register(l);
                 break;
 
@@ -633,7 +639,7 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o) {
 
         case LINE_ACTION_FORBIDDEN:
                 l->retry_now = 0;
-                line_fail(l, v.reason, p->conf->register_forbidden_retry_us, detail[0] ? detail : NULL);
+                line_fail(l, v.reason, l->pconf->register_forbidden_retry_us, detail[0] ? detail : NULL);
                 break;
 
         case LINE_ACTION_BACKOFF:
@@ -707,9 +713,9 @@ void line_stop(Line *l) {
 }
 
 const char *line_registered_via(const Line *l) {
-        if (l->state != LINE_REGISTERED || l->via_index >= l->profile->n_proxies)
+        if (l->state != LINE_REGISTERED)
                 return NULL;
-        return proxy_address(l->profile->proxies[l->via_index]);
+        return l->entries->address(l->profile, l->via_index);
 }
 
 void line_registration_fill(Line *l, Gw__LineRegistration *ret) {
@@ -717,11 +723,11 @@ void line_registration_fill(Line *l, Gw__LineRegistration *ret) {
         ret->port = l->port;
         ret->number = l->number;
         ret->state = line_state_to_proto(l->state);
-        ret->profile = l->profile->name;
+        ret->profile = UNCONST(l->pconf->name);
         if (l->reason[0])
                 ret->reason = l->reason;
         if (l->state == LINE_REGISTERED) {
-                ret->registered_via = l->profile->proxies[l->via_index]->hp.text;
+                ret->registered_via = UNCONST(line_registered_via(l));
                 ret->target = l->target;
                 ret->has_expires_at_real_us = true;
                 ret->expires_at_real_us = l->expires_at_real_us;
@@ -733,13 +739,13 @@ void line_status_fill(Line *l, uint64_t now_real_us, Gw__LineStatus *ret) {
         ret->port = l->port;
         ret->number = l->number;
         ret->registration = line_state_to_proto(l->state);
-        ret->profile = l->profile->name;
+        ret->profile = UNCONST(l->pconf->name);
         if (l->reason[0])
                 ret->reason = l->reason;
         ret->has_expires_in_s = true;
         ret->expires_in_s = -1;
         if (l->state == LINE_REGISTERED) {
-                ret->registered_via = l->profile->proxies[l->via_index]->hp.text;
+                ret->registered_via = UNCONST(line_registered_via(l));
                 if (l->expires_at_real_us > now_real_us)
                         ret->expires_in_s = (int64_t) ((l->expires_at_real_us - now_real_us) / USEC_PER_SEC);
                 else

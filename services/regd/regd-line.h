@@ -60,9 +60,35 @@ typedef struct LineRequest {
         sd_event_source *lost_timer;     /* timeout_ms + grace: sigd lost it */
 } LineRequest;
 
+/* What a line needs of the entries it registers through, asked of its
+ * profile through this table (regd-profile.c fills it): a line never calls
+ * into the profile nor reads its fields. */
+typedef struct LineEntriesOps {
+        size_t (*n_entries)(const Profile *p);
+        size_t (*active)(const Profile *p);
+        bool (*searching)(const Profile *p);
+        /* Entry i as configured ("host:port"); NULL if there is no such entry. */
+        const char *(*address)(const Profile *p, size_t i);
+        /* The target of entry i for a request about to be sent, or the active
+         * one's now (errors: resolve_entry_use_target, resolve_active_target). */
+        int (*use_target)(Profile *p, size_t i, char *buf, size_t n);
+        int (*active_target)(const Profile *p, char *buf, size_t n);
+        /* The active entry does not resolve (l's request found it): true if
+         * the profile searches now, and l waits for it. */
+        bool (*unresolved)(Profile *p, Line *l);
+        /* "'<name>' does not resolve: <why>" for the active entry. */
+        void (*dns_detail)(const Profile *p, char *buf, size_t n);
+        /* l waits (on) for the search, or no longer (its request goes out):
+         * the profile keeps who waits, with the rest of the search. */
+        void (*wait)(Profile *p, const Line *l, bool on);
+} LineEntriesOps;
+
 struct Line {
         Manager *manager;                /* owner */
-        Profile *profile;
+        size_t index;                    /* in the manager's lines[] */
+        Profile *profile;                /* opaque here: only passed to 'entries' */
+        const GwProfileConf *pconf;      /* the profile's configuration, borrowed */
+        const LineEntriesOps *entries;
         const GwLineConf *conf;          /* borrowed */
         unsigned port;
         char *number;
@@ -85,14 +111,19 @@ struct Line {
         unsigned failures;               /* consecutive */
         unsigned retry_now;              /* consecutive 423s: bounded */
         bool call_id_adopted;            /* identity taken from the state file */
-        bool search_wait;                /* waits for the profile's search to find an entry */
         /* RFC 3263 §4.3: a request that failed at a target is sent again,
          * identical but for the Via branch, to the next one — same CSeq. A
          * target that has seen this CSeq gets a new one (a registrar that did
-         * process it would refuse a CSeq that is not higher). */
-        uint32_t failover_cseq;          /* 0: none */
-        uint64_t failover_seen[GW_CONF_MAX_PROXIES]; /* hashes of the targets that saw it */
-        size_t n_failover_seen;
+         * process it would refuse a CSeq that is not higher). This is the
+         * identity of this line's own request, not the search's state (that
+         * is ProfileSearch): each line's failed request has its own CSeq,
+         * and it outlives the search (a waiting line renews at the entry
+         * found with it). */
+        struct {
+                uint32_t cseq;           /* 0: none */
+                uint64_t seen[GW_CONF_MAX_PROXIES];   /* hashes of the targets that saw it */
+                size_t n_seen;
+        } resend;
 
         sd_event_source *timer;          /* refresh or retry */
         LineRequest req;
@@ -104,13 +135,13 @@ LineState line_state_from_string(const char *s);
 Gw__RegState line_state_to_proto(LineState s);
 LineState line_state_from_proto(Gw__RegState s);
 
-int line_new(Manager *m, Profile *p, const GwLineConf *c, Line **ret);
+int line_new(Manager *m, Profile *p, const GwProfileConf *pc, const LineEntriesOps *ops, const GwLineConf *c,
+             Line **ret);
 Line *line_free(Line *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Line *, line_free);
 
-/* Policy helpers, pure: r is a uniform random number in [0, 1). */
-/* base doubled per consecutive failure beyond the first, capped at max, times 50–100 %. */
-uint64_t regd_backoff_usec(uint64_t base_usec, uint64_t max_usec, unsigned failures, double r);
+/* Policy helpers, pure: r is a uniform random number in [0, 1). The back-off
+ * of retries is regd_backoff_usec() (regd-policy.h). */
 /* 45–55 % of the granted time. */
 uint64_t regd_refresh_usec(uint64_t granted_usec, double r);
 /* Outcome of a REGISTER with expires > 0 → what to do and the reason to show. */
@@ -135,9 +166,13 @@ uint64_t line_target_hash(const char *target);
 /* The active entry's name does not resolve and there is nothing else to try:
  * failed with 'dns', retried with back-off. */
 void line_dns_failed(Line *l);
-/* An outcome of l->req (already taken off the manager's window). Returns the
- * request kind it answered. */
-LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o);
+/* What l->req was for, as the policy needs it: its purpose (REQUEST_NORMAL
+ * for an un-REGISTER) and the entry it went to. */
+RequestPurpose line_request_purpose(const Line *l);
+/* An outcome of l->req (already taken off the manager's window), after the
+ * profile learnt from it: 'act' is what the policy said the line does.
+ * Returns the request kind it answered. */
+LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o, PolicyLineAction act);
 /* Gateway stopping: un-REGISTER l if it is (or may be about to be) registered.
  * Returns 1 if an un-REGISTER was submitted, 0 if nothing to do. */
 int line_unregister(Line *l, uint32_t timeout_ms);

@@ -83,7 +83,7 @@ int manager_new(sd_event *e, const GwConf *c, const char *state_dir, Manager **r
                 m->n_profiles++;
         }
 
-        r = regd_resolver_setup(m);
+        r = resolve_setup(m);
         if (r < 0)
                 return r;
 
@@ -105,7 +105,9 @@ int manager_new(sd_event *e, const GwConf *c, const char *state_dir, Manager **r
                                     lc->port, strna(lc->profile));
                         continue;
                 }
-                r = line_new(m, p, lc, &m->lines[m->n_lines]);
+                r = line_new(m, p, p->conf, &profile_line_ops, lc, &m->lines[m->n_lines]);
+                if (r >= 0)
+                        m->lines[m->n_lines]->index = m->n_lines;
                 if (r < 0)
                         return r;
                 m->n_lines++;
@@ -566,6 +568,7 @@ static bool line_request_matches(const Line *l, uint64_t cid) {
 }
 
 int manager_handle_outcome(Manager *m, uint64_t cid, const Gw__SipRequestOutcome *o) {
+        PolicyLineAction act = POLICY_LINE_OWN;
         LineRequestKind kind;
         Line *l = NULL;
         bool confirmed;
@@ -604,7 +607,15 @@ int manager_handle_outcome(Manager *m, uint64_t cid, const Gw__SipRequestOutcome
 
         confirmed = o->kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE &&
                     o->status_code >= 200 && o->status_code < 300;
-        kind = line_handle_outcome(l, o);
+        /* The profile learns first (the policy decides), then the line acts. */
+        if (l->req.proxy_index < l->profile->n_proxies) {
+                PolicyOutcome po;
+
+                policy_outcome_from_sip(o, &po);
+                act = profile_record_outcome(l->profile, l->profile->proxies[l->req.proxy_index], &po,
+                                             line_request_purpose(l), l, manager_now(m, CLOCK_REALTIME));
+        }
+        kind = line_handle_outcome(l, o, act);
         manager_mark_dirty(m);
 
         if (kind == LINE_REQUEST_UNREGISTER && m->stopping) {

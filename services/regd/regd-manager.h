@@ -17,6 +17,8 @@
 #include "regd-forward.h"
 #include "regd-line.h"
 #include "regd-profile.h"
+#include "regd-resolve.h"
+#include "regd-state.h"
 
 #define REGD_MAX_IN_FLIGHT        16                     /* the whole gateway, normal operation */
 #define REGD_STOP_MAX_IN_FLIGHT   64                     /* un-REGISTERs while stopping */
@@ -147,20 +149,3 @@ void manager_mark_dirty(Manager *m);
 double manager_random(Manager *m);
 uint64_t manager_now(Manager *m, clockid_t clock);
 
-/* ---- regd-resolve.c ---- */
-/* Create the resolver (dns.servers) if any entry is a DNS name. */
-int regd_resolver_setup(Manager *m);
-
-/* ---- regd-state.c ---- */
-/* Pack the state of every line. */
-int regd_state_serialize(Manager *m, uint64_t now_real_us, uint8_t **ret, size_t *ret_len);
-int regd_state_save(Manager *m);
-/* Apply a packed state to the manager's lines. Returns the number of lines
- * kept registered, -EBADMSG if it does not unpack. */
-int regd_state_apply(Manager *m, const uint8_t *data, size_t len, uint64_t now_real_us);
-/* Apply one entry: 1 kept registered, 0 only its Call-ID/tag/CSeq adopted,
- * -EXDEV if it is for another number/profile/target, -ESTALE if it expires too soon. */
-int regd_state_apply_line(Line *l, const Gw__RegdLineState *e, uint64_t now_real_us);
-/* Read <state_dir>/registrations and apply it; a missing or corrupted file is
- * not an error (warning). Returns lines kept registered. */
-int regd_state_load(Manager *m);

@@ -1,63 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* regd-profile.c: a SIP profile, its ordered proxy entries and the redundancy policy.
+/* regd-profile.c: a SIP profile, its ordered proxy entries, and the carrying
+ * out of the redundancy policy.
  *
- * Policy, in plain words.
- *
- * A profile has an ordered list of entries: the main proxy first, then the
- * redundant proxies in the order they are configured. Exactly one entry is
- * active; at start it is the main one (or the one saved in the state file).
- * All lines of the profile register on the active entry: while the main entry
- * is active, REGISTER goes to the profile's registrar (by default the main
- * proxy itself) and a failure of the registrar is a failure of the main entry;
- * while a redundant entry is active, REGISTER goes to that entry. Request-URI,
- * To and From never change with the entry.
- *
- * Every outcome of a request sent to an entry says something about it:
- *  - the entry FAILED if there was no answer at all within the Invite total
- *    timeout (a timeout without any provisional response), a transport error
- *    (ICMP unreachable, send failure), or a 408 or 503 response;
- *  - the entry is ALIVE if it answered anything else (2xx, 401/403/404/423,
- *    other 4xx-6xx, an authentication failure, or a timeout after a
- *    provisional: that one is the line's failure, retried at the same entry);
- *  - nothing is learned if sigd could not even build the request.
- * A failure marks the entry 'down' with the reason and time, an answer marks
- * it 'up'; a 503 with Retry-After also keeps the entry out of the search and
- * unchecked for that long. The counters only ever grow.
- *
- * The search (failover). When the active entry fails, the profile starts ONE
- * search: the failed request is sent again, as a new transaction of the same
- * line (same Call-ID and From tag, the next CSeq), to the next entry, then the
- * next, cycling from the last entry back to the main one. Other lines whose
- * requests fail meanwhile, or whose timers fire, do not search themselves:
- * they wait. The first entry that answers becomes active (logged once with the
- * reason of the failure that started the search, published as ProxySwitch,
- * counted in the failovers counter of the entry left), and every registering
- * line of the profile renews its registration there through the manager's
- * window. Bindings at the old entry are left to expire: un-REGISTERing them
- * could delete the new binding in a shared location database. Pacing: at
- * least REGD_SEARCH_SPACING_USEC between two requests to the same entry;
- * after a whole cycle without an answer, register_retry_base doubled per
- * cycle, capped at register_retry_max, times a random 50-100 %. A search
- * attempt is carried by a line's REGISTER (the line whose request failed,
- * else any idle registering line), or by an OPTIONS when no line can carry it.
- * An entry given as a DNS name (not resolved yet) fails at once with 'dns'.
- * A profile with a single entry has nothing to search: its lines keep their
- * own back-off.
- *
- * Health checks, every keepalive_period, of the active entry in both modes:
- * 'options' and 'invite' send an OPTIONS (Request-URI sip:<target>), 'register'
- * refreshes the first registering line, 'off' sends nothing. A failed check
- * starts the search like a failed request.
- *
- * Parking: the gateway stays on the entry it found, even when the main one is
- * back, until that entry fails; the search then goes on from the next entry.
- *
- * Homing: while a redundant entry is active, the main entry is checked too
- * ('options': an OPTIONS to it, anything but 408/503 or no answer is good;
- * 'register': the first registering line's REGISTER to the registrar, a 2xx
- * is good; 'invite': nothing periodic, the calls do it). After homing_confirm
- * consecutive good checks the main entry becomes active again (reason
- * 'homing') and every line re-registers there. */
+ * What to do about an outcome is decided in regd-policy.c (pure, its opening
+ * comment states the policy); this file feeds it what the profile knows
+ * (profile_view), applies the PolicyDecision (switch, search, hold, homing)
+ * and owns the timers: the search, the periodic checks, the renewal of every
+ * line after a switch, and the OPTIONS probes. Outcomes arrive from the
+ * manager: a line's (profile_record_outcome, called by the manager before the
+ * line acts on the PolicyLineAction it returns), a probe's
+ * (profile_probe_outcome), a call's (profile_entry_report). Lines ask the
+ * profile about the entries only through profile_line_ops (LineEntriesOps). */
 #include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -74,20 +27,11 @@ static const char *const probe_kind_table[_PROBE_KIND_MAX] = {
         [PROBE_SEARCH] = "search",
 };
 
-static const char *const request_purpose_table[_REQUEST_PURPOSE_MAX] = {
-        [REQUEST_NORMAL] = "normal",
-        [REQUEST_SEARCH] = "search",
-        [REQUEST_HOME_REGISTER] = "home-register",
-        [REQUEST_HOME_OPTIONS] = "home-options",
-};
-
 const char *probe_kind_to_string(ProbeKind k) {
         return (unsigned) k < _PROBE_KIND_MAX ? probe_kind_table[k] : NULL;
 }
 
-const char *request_purpose_to_string(RequestPurpose r) {
-        return (unsigned) r < _REQUEST_PURPOSE_MAX ? request_purpose_table[r] : NULL;
-}
+static void profile_entry_answered(Profile *p, Proxy *x, bool resolved);
 
 int profile_new(Manager *m, const GwProfileConf *c, Profile **ret) {
         _cleanup_(profile_freep) Profile *p = NULL;
@@ -117,7 +61,7 @@ int profile_new(Manager *m, const GwProfileConf *c, Profile **ret) {
         }
         p->active = 0;
         p->dirty = true;
-        r = profile_entries_init(p);
+        r = resolve_entries_init(p, profile_entry_answered);
         if (r < 0)
                 return r;
 
@@ -128,7 +72,7 @@ int profile_new(Manager *m, const GwProfileConf *c, Profile **ret) {
 Profile *profile_free(Profile *p) {
         if (!p)
                 return NULL;
-        sd_event_source_disable_unref(p->search_timer);
+        sd_event_source_disable_unref(p->search.timer);
         sd_event_source_disable_unref(p->check_timer);
         sd_event_source_disable_unref(p->renew_timer);
         for (size_t i = 0; i < ELEMENTSOF(p->probes); i++)
@@ -145,6 +89,60 @@ Proxy *profile_active_proxy(const Profile *p) {
         return p->proxies[p->active];
 }
 
+/* ---------------------------------------------------------------- what lines ask (LineEntriesOps) */
+
+static size_t profile_line_n_entries(const Profile *p) {
+        return p->n_proxies;
+}
+
+static size_t profile_line_active(const Profile *p) {
+        return p->active;
+}
+
+static bool profile_line_searching(const Profile *p) {
+        return p->search.on;
+}
+
+static const char *profile_line_address(const Profile *p, size_t i) {
+        return i < p->n_proxies ? proxy_address(p->proxies[i]) : NULL;
+}
+
+bool profile_line_waits(const Profile *p, const Line *l) {
+        return l->index < GW_CONF_MAX_LINES && (p->search.waiting[l->index / 64] >> (l->index % 64)) & 1;
+}
+
+static void profile_line_wait(Profile *p, const Line *l, bool on) {
+        uint64_t bit = UINT64_C(1) << (l->index % 64);
+
+        assert(l->index < GW_CONF_MAX_LINES);
+        if (on)
+                p->search.waiting[l->index / 64] |= bit;
+        else
+                p->search.waiting[l->index / 64] &= ~bit;
+}
+
+static bool profile_line_unresolved(Profile *p, Line *l) {
+        profile_search_start(p, "dns", l);
+        return p->search.on;
+}
+
+static void profile_line_dns_detail(const Profile *p, char *buf, size_t n) {
+        snprintf(buf, n, "'%s' does not resolve: %s", resolve_active_hostport(p)->text,
+                 resolve_error_to_string(profile_active_proxy(p)->dns_error));
+}
+
+const LineEntriesOps profile_line_ops = {
+        .n_entries = profile_line_n_entries,
+        .active = profile_line_active,
+        .searching = profile_line_searching,
+        .address = profile_line_address,
+        .use_target = resolve_entry_use_target,
+        .active_target = resolve_active_target,
+        .unresolved = profile_line_unresolved,
+        .dns_detail = profile_line_dns_detail,
+        .wait = profile_line_wait,
+};
+
 /* ---------------------------------------------------------------- helpers */
 
 static uint64_t profile_now(Profile *p) {
@@ -158,6 +156,25 @@ static bool profile_may_send(const Profile *p) {
 
 static uint32_t profile_timeout_ms(const Profile *p) {
         return (uint32_t) MIN(p->conf->invite_total_timeout_us / USEC_PER_MSEC, (uint64_t) UINT32_MAX);
+}
+
+/* What the policy needs to know of p. */
+static PolicyView profile_view(const Profile *p) {
+        return (PolicyView) {
+                .n_entries = p->n_proxies,
+                .active = p->active,
+                .active_n_targets = profile_active_proxy(p)->n_targets,
+                .searching = p->search.on,
+                .may_send = profile_may_send(p),
+                .mode = p->conf->redundancy_mode,
+                .keepalive = p->conf->keepalive,
+                .homing_confirm = p->conf->homing_confirm,
+                .homing_good = p->homing_good,
+        };
+}
+
+static bool proxy_held(const Proxy *x, uint64_t now) {
+        return x->down_until_mono_us > now;
 }
 
 /* Arm (or re-arm) *s to fire at the absolute monotonic time 'when'. */
@@ -236,7 +253,7 @@ static int profile_send_probe(Profile *p, ProbeKind k, size_t index) {
                 return -EBUSY;
         if (!profile_may_send(p))
                 return -EAGAIN;
-        r = profile_entry_use_target(p, index, target, sizeof(target));
+        r = resolve_entry_use_target(p, index, target, sizeof(target));
         if (r < 0)
                 return r;
 
@@ -269,8 +286,8 @@ static int profile_on_probe_lost(sd_event_source *s, uint64_t usec, void *userda
                 pr->in_flight = false;
                 log_debug("Profile '%s': no outcome for the %s OPTIONS, nothing learned.",
                           p->name, probe_kind_to_string((ProbeKind) k));
-                if (k == PROBE_SEARCH && p->searching) {
-                        p->search_in_flight = false;
+                if (k == PROBE_SEARCH && p->search.on) {
+                        p->search.in_flight = false;
                         profile_search_schedule(p, profile_now(p));
                 }
         }
@@ -285,9 +302,9 @@ static int profile_on_renew(sd_event_source *s, uint64_t usec, void *userdata) {
         char target[REGD_TARGET_MAX];
         unsigned n = 0;
 
-        if (!profile_may_send(p) || p->searching)
+        if (!profile_may_send(p) || p->search.on)
                 return 0;
-        if (profile_active_target(p, target, sizeof(target)) < 0)
+        if (resolve_active_target(p, target, sizeof(target)) < 0)
                 target[0] = 0;
         /* Bounded by the number of lines; the window paces what goes out. */
         for (size_t i = 0; i < m->n_lines; i++) {
@@ -296,9 +313,9 @@ static int profile_on_renew(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (l->profile != p || !line_wants_registration(l) || l->req.kind != LINE_REQUEST_NONE)
                         continue;
                 if (l->state == LINE_REGISTERED && l->via_index == p->active && streq(l->target, target) &&
-                    !l->search_wait)
+                    !profile_line_waits(p, l))
                         continue;
-                l->search_wait = false;
+                profile_line_wait(p, l, false);
                 (void) line_register(l);
                 n++;
         }
@@ -311,26 +328,26 @@ static void profile_restart_checks(Profile *p);
 /* Make entry i active. reason: why we left the old one ("homing" to go back). */
 static void profile_switch(Profile *p, size_t i, const char *reason) {
         size_t old = p->active;
-        bool was_searching = p->searching;
+        bool was_searching = p->search.on;
         char target[REGD_TARGET_MAX] = "";
 
         assert(i < p->n_proxies);
 
-        p->searching = false;
-        p->search_in_flight = false;
-        p->search_line = NULL;
-        profile_disarm(p->search_timer);
+        p->search.on = false;
+        p->search.in_flight = false;
+        p->search.line = NULL;
+        profile_disarm(p->search.timer);
         p->homing_good = 0;
         p->dirty = true;
-        (void) profile_entry_target(p, i, target, sizeof(target));
+        (void) resolve_entry_target(p, i, target, sizeof(target));
 
         if (old == i) {
-                if (was_searching && p->search_from_target[0] && target[0] &&
-                    !streq(p->search_from_target, target)) {
+                if (was_searching && p->search.from_target[0] && target[0] &&
+                    !streq(p->search.from_target, target)) {
                         /* The same entry, another of its targets (DNS). */
                         profile_log(p, LOG_WARNING, REGD_MESSAGE_FAILOVER, proxy_address(p->proxies[i]), reason,
                                     "Profile '%s': failover within '%s' from %s to %s (%s).",
-                                    p->name, proxy_address(p->proxies[i]), p->search_from_target, target, reason);
+                                    p->name, proxy_address(p->proxies[i]), p->search.from_target, target, reason);
                         if (p->manager && p->manager->cb.proxy_switched)
                                 p->manager->cb.proxy_switched(p->manager, p, old, i, reason, p->manager->userdata);
                 } else
@@ -366,75 +383,69 @@ static void profile_switch(Profile *p, size_t i, const char *reason) {
 static int profile_on_search_timer(sd_event_source *s, uint64_t usec, void *userdata);
 
 static void profile_search_schedule(Profile *p, uint64_t when) {
-        (void) profile_arm(p, &p->search_timer, when, profile_on_search_timer, "profile-search");
+        (void) profile_arm(p, &p->search.timer, when, profile_on_search_timer, "profile-search");
 }
 
-/* Something to search: another entry, or another target of the only one. */
 bool profile_has_alternatives(const Profile *p) {
-        return p->n_proxies > 1 || profile_active_proxy(p)->n_targets > 1;
+        PolicyView v = profile_view(p);
+
+        return policy_has_alternatives(&v);
 }
 
 void profile_search_start(Profile *p, const char *reason, Line *l) {
+        PolicyView v = profile_view(p);
         Proxy *a = profile_active_proxy(p);
 
-        if (p->searching || !profile_has_alternatives(p) || !profile_may_send(p))
+        if (p->search.on || !policy_has_alternatives(&v) || !profile_may_send(p))
                 return;
-        p->searching = true;
-        p->search_in_flight = false;
-        p->search_resolving = false;
-        snprintf(p->search_reason, sizeof(p->search_reason), "%s", strempty(reason));
-        snprintf(p->search_from_target, sizeof(p->search_from_target), "%s", strempty(proxy_current_target(a)));
-        if (a->cur_target + 1 < a->n_targets) {
-                /* The active entry's next target first (DNS: RFC 3263 order). */
+        p->search.on = true;
+        p->search.in_flight = false;
+        p->search.resolving = false;
+        snprintf(p->search.reason, sizeof(p->search.reason), "%s", strempty(reason));
+        snprintf(p->search.from_target, sizeof(p->search.from_target), "%s", strempty(proxy_current_target(a)));
+        if (policy_search_start(&v, a->cur_target + 1 < a->n_targets, &p->search.cursor) == POLICY_STEP_TARGET)
                 a->cur_target++;
-                p->search_next = p->active;
-                p->search_attempts = 0;
-        } else {
+        else
                 a->cur_target = 0;
-                p->search_next = (p->active + 1) % p->n_proxies;
-                p->search_attempts = 1;  /* the active entry just failed: it counts */
-        }
-        p->search_cycles = 0;
-        p->search_line = l;
+        p->search.line = l;
         p->homing_good = 0;
         p->dirty = true;
         profile_disarm(p->check_timer);
         log_warning("Profile '%s': active entry '%s' failed (%s), searching from '%s'.",
-                    p->name, proxy_address(a), p->search_reason, proxy_address(p->proxies[p->search_next]));
+                    p->name, proxy_address(a), p->search.reason, proxy_address(p->proxies[p->search.cursor.next]));
         profile_search_schedule(p, profile_now(p));
 }
 
 /* The current target of the entry being tried failed (or the entry did not
- * resolve, or was skipped): move on to its next target, else the next entry. */
+ * resolve, or was skipped): move on as the policy says. */
 static void profile_search_advance(Profile *p, uint64_t now) {
-        Proxy *x = p->proxies[p->search_next];
-        uint64_t wait;
+        Proxy *x = p->proxies[p->search.cursor.next];
+        uint64_t wait = 0;
 
-        p->search_in_flight = false;
-        p->search_resolving = false;
-        if (x->cur_target + 1 < x->n_targets && x->down_until_mono_us <= now) {
+        p->search.in_flight = false;
+        p->search.resolving = false;
+        switch (policy_search_advance(&p->search.cursor, p->n_proxies, x->cur_target + 1 < x->n_targets,
+                                      proxy_held(x, now), p->conf->register_retry_base_us,
+                                      p->conf->register_retry_max_us,
+                                      p->manager ? manager_random(p->manager) : 0.5, &wait)) {
+        case POLICY_STEP_TARGET:
                 x->cur_target++;
                 profile_search_schedule(p, now);
                 return;
-        }
-        x->cur_target = 0;               /* next time, from its first target again */
-        p->search_next = (p->search_next + 1) % p->n_proxies;
-        p->search_attempts++;
-        if (p->search_attempts < p->n_proxies) {
+        case POLICY_STEP_ENTRY:
+                x->cur_target = 0;       /* next time, from its first target again */
                 profile_search_schedule(p, now);
                 return;
+        default:
+                break;
         }
 
-        /* A whole cycle without an answer: back off before the next one. */
-        wait = regd_backoff_usec(p->conf->register_retry_base_us, p->conf->register_retry_max_us,
-                                 p->search_cycles + 1, manager_random(p->manager));
-        p->search_cycles++;
-        p->search_attempts = 0;
+        x->cur_target = 0;
         p->dirty = true;
         profile_log(p, LOG_WARNING, REGD_MESSAGE_SEARCH_EXHAUSTED, proxy_address(profile_active_proxy(p)),
-                    p->search_reason,
+                    p->search.reason,
                     "Profile '%s': no entry of %zu answered (cycle %u), searching again in %" PRIu64 " ms.",
-                    p->name, p->n_proxies, p->search_cycles, wait / USEC_PER_MSEC);
+                    p->name, p->n_proxies, p->search.cursor.cycles, wait / USEC_PER_MSEC);
         profile_search_schedule(p, now + wait);
 }
 
@@ -448,28 +459,28 @@ static void profile_entry_note_dns_failure(Profile *p, Proxy *x) {
 
 static int profile_on_search_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Profile *p = userdata;
-        uint64_t now = profile_now(p);
-        size_t i = p->search_next;
+        uint64_t now = profile_now(p), when;
+        size_t i = p->search.cursor.next;
         Proxy *x = p->proxies[i];
         char target[REGD_TARGET_MAX];
         const ProxyTarget *t;
         Line *l;
         int r;
 
-        if (!p->searching || p->search_in_flight || !profile_may_send(p))
+        if (!p->search.on || p->search.in_flight || !profile_may_send(p))
                 return 0;
 
-        if (x->down_until_mono_us > now) {
+        if (proxy_held(x, now)) {
                 log_debug("Profile '%s': skipping '%s' (Retry-After, %" PRIu64 " ms left).",
                           p->name, proxy_address(x), (x->down_until_mono_us - now) / USEC_PER_MSEC);
                 profile_search_advance(p, now);
                 return 0;
         }
-        r = profile_entry_use_target(p, i, target, sizeof(target));
+        r = resolve_entry_use_target(p, i, target, sizeof(target));
         if (r == -EAGAIN) {
                 /* A name being resolved: its answer resumes the search. */
-                p->search_in_flight = true;
-                p->search_resolving = true;
+                p->search.in_flight = true;
+                p->search.resolving = true;
                 return 0;
         }
         if (r < 0) {
@@ -480,24 +491,25 @@ static int profile_on_search_timer(sd_event_source *s, uint64_t usec, void *user
                 return 0;
         }
         t = &x->targets[x->cur_target];
-        if (t->last_attempt_mono_us && now < t->last_attempt_mono_us + p->manager->search_spacing_usec) {
-                profile_search_schedule(p, t->last_attempt_mono_us + p->manager->search_spacing_usec);
+        when = policy_search_when(t->last_attempt_mono_us, p->manager->search_spacing_usec, now);
+        if (when > now) {
+                profile_search_schedule(p, when);
                 return 0;
         }
 
         log_debug("Profile '%s': search attempt at '%s' (%s).", p->name, proxy_address(x), target);
-        l = profile_idle_line(p, p->search_line);
+        l = profile_idle_line(p, p->search.line);
         if (l) {
-                p->search_line = l;
-                p->search_in_flight = true;
+                p->search.line = l;
+                p->search.in_flight = true;
                 r = line_register_to(l, i, REQUEST_SEARCH);
                 if (r >= 0 && l->req.kind != LINE_REQUEST_NONE)
                         return 0;
-                p->search_in_flight = false;
+                p->search.in_flight = false;
         }
         r = profile_send_probe(p, PROBE_SEARCH, i);
         if (r >= 0) {
-                p->search_in_flight = true;
+                p->search.in_flight = true;
                 return 0;
         }
         /* Holding for sigd, or the probe slot is busy: try again shortly. */
@@ -507,13 +519,13 @@ static int profile_on_search_timer(sd_event_source *s, uint64_t usec, void *user
 
 /* ---------------------------------------------------------------- DNS answers */
 
-void profile_entry_resolved(Profile *p, Proxy *x) {
+static void profile_entry_resolved(Profile *p, Proxy *x) {
         if (!profile_may_send(p))
                 return;
-        if (p->searching) {
-                if (p->search_resolving && p->search_next == x->index) {
-                        p->search_in_flight = false;
-                        p->search_resolving = false;
+        if (p->search.on) {
+                if (p->search.resolving && p->search.cursor.next == x->index) {
+                        p->search.in_flight = false;
+                        p->search.resolving = false;
                         profile_search_schedule(p, profile_now(p));
                 }
                 return;
@@ -523,14 +535,14 @@ void profile_entry_resolved(Profile *p, Proxy *x) {
                 (void) profile_arm(p, &p->renew_timer, profile_now(p), profile_on_renew, "profile-renew");
 }
 
-void profile_entry_dns_failed(Profile *p, Proxy *x) {
+static void profile_entry_dns_failed(Profile *p, Proxy *x) {
         Manager *m = p->manager;
 
         profile_entry_note_dns_failure(p, x);
         if (!profile_may_send(p))
                 return;
-        if (p->searching) {
-                if (p->search_resolving && p->search_next == x->index) {
+        if (p->search.on) {
+                if (p->search.resolving && p->search.cursor.next == x->index) {
                         log_warning("Profile '%s': entry '%s' cannot be resolved (dns), trying the next one.",
                                     p->name, proxy_address(x));
                         profile_search_advance(p, profile_now(p));
@@ -547,9 +559,18 @@ void profile_entry_dns_failed(Profile *p, Proxy *x) {
         for (size_t i = 0; i < m->n_lines; i++) {
                 Line *l = m->lines[i];
 
-                if (l->profile == p && l->search_wait && l->req.kind == LINE_REQUEST_NONE)
+                if (l->profile == p && profile_line_waits(p, l) && l->req.kind == LINE_REQUEST_NONE)
                         line_dns_failed(l);
         }
+}
+
+/* The resolver's answer for x (ResolveAnswerFn): the search resumes, or the
+ * lines that waited for the answer renew. */
+static void profile_entry_answered(Profile *p, Proxy *x, bool resolved) {
+        if (resolved)
+                profile_entry_resolved(p, x);
+        else
+                profile_entry_dns_failed(p, x);
 }
 
 /* ---------------------------------------------------------------- checks */
@@ -558,34 +579,31 @@ static int profile_on_check(sd_event_source *s, uint64_t usec, void *userdata) {
         Profile *p = userdata;
         const GwProfileConf *c = p->conf;
         uint64_t now = profile_now(p);
+        PolicyCheck home, check;
+        PolicyView v;
         Line *l;
 
         if (!profile_may_send(p))
                 return 0;
         (void) profile_arm(p, &p->check_timer, now + c->keepalive_period_us, profile_on_check, "profile-check");
-        if (p->searching)
+        if (p->search.on)
                 return 0;
 
-        /* Homing: the main entry too, unless it asked us to stay away. With
-         * 'register' it goes first, so the first line carries it; the check of
-         * the active entry then takes the next idle line. */
-        if (c->redundancy_mode == REDUNDANCY_HOMING && p->active != 0 && c->keepalive != KEEPALIVE_INVITE &&
-            p->proxies[0]->down_until_mono_us <= now) {
-                if (c->keepalive == KEEPALIVE_REGISTER) {
-                        l = profile_first_line(p);
-                        if (l && l->req.kind == LINE_REQUEST_NONE)
-                                (void) line_register_to(l, 0, REQUEST_HOME_REGISTER);
-                } else
-                        (void) profile_send_probe(p, PROBE_HOME, 0);
-        }
+        /* With 'register' the homing check goes first, so the first line
+         * carries it; the check of the active entry then takes the next idle line. */
+        v = profile_view(p);
+        policy_checks(&v, proxy_held(p->proxies[0], now), proxy_held(profile_active_proxy(p), now), &home, &check);
+        if (home == POLICY_CHECK_REGISTER) {
+                l = profile_first_line(p);
+                if (l && l->req.kind == LINE_REQUEST_NONE)
+                        (void) line_register_to(l, 0, REQUEST_HOME_REGISTER);
+        } else if (home == POLICY_CHECK_OPTIONS)
+                (void) profile_send_probe(p, PROBE_HOME, 0);
 
-        /* The active entry, in both modes. */
-        if (profile_active_proxy(p)->down_until_mono_us <= now) {
-                if (c->keepalive == KEEPALIVE_REGISTER && (l = profile_idle_line(p, NULL)))
-                        (void) line_register(l);
-                else if (c->keepalive != KEEPALIVE_REGISTER)
-                        (void) profile_send_probe(p, PROBE_CHECK, p->active);
-        }
+        if (check == POLICY_CHECK_REGISTER && (l = profile_idle_line(p, NULL)))
+                (void) line_register(l);
+        else if (check == POLICY_CHECK_OPTIONS)
+                (void) profile_send_probe(p, PROBE_CHECK, p->active);
         return 0;
 }
 
@@ -597,16 +615,16 @@ static void profile_restart_checks(Profile *p) {
 }
 
 int profile_start(Profile *p) {
-        profile_resolve_all(p);
+        resolve_all(p);
         profile_restart_checks(p);
         return 0;
 }
 
 void profile_stop(Profile *p) {
-        p->searching = false;
-        p->search_in_flight = false;
-        p->search_line = NULL;
-        profile_disarm(p->search_timer);
+        p->search.on = false;
+        p->search.in_flight = false;
+        p->search.line = NULL;
+        profile_disarm(p->search.timer);
         profile_disarm(p->check_timer);
         profile_disarm(p->renew_timer);
         p->dirty = true;
@@ -614,12 +632,41 @@ void profile_stop(Profile *p) {
 
 /* ---------------------------------------------------------------- outcomes */
 
-static void profile_homing_result(Profile *p, bool good) {
-        if (p->active == 0 || p->searching)
-                return;
-        if (!good) {
-                Proxy *main_entry = p->proxies[0];
+/* Carry out what the policy decided about an outcome that went to x. */
+static void profile_apply(Profile *p, Proxy *x, const PolicyDecision *d, Line *l, uint64_t now) {
+        Proxy *main_entry = p->proxies[0];
 
+        if (d->hold_until > x->down_until_mono_us) {
+                x->down_until_mono_us = d->hold_until;
+                log_info("Profile '%s': entry '%s' asks for %" PRIu64 " s of rest (503 Retry-After).",
+                         p->name, proxy_address(x), (d->hold_until - now + USEC_PER_SEC / 2) / USEC_PER_SEC);
+        }
+
+        switch (d->action) {
+        case POLICY_SEARCH:
+                profile_search_start(p, d->reason, l);
+                break;
+        case POLICY_SEARCH_NEXT:
+                log_info("Profile '%s': entry '%s' did not answer the search (%s).", p->name,
+                         proxy_address(x), d->reason[0] ? d->reason : "no answer");
+                profile_search_advance(p, now);
+                break;
+        case POLICY_SWITCH:
+                /* A call that found an entry before the search did has no reason of its own. */
+                profile_switch(p, d->entry, p->search.reason[0] ? p->search.reason : "invite");
+                break;
+        case POLICY_HOME:
+                if (p->homing_good != d->homing_good)
+                        log_info("Profile '%s': main entry '%s' answered the homing check (%u of %u).", p->name,
+                                 proxy_address(main_entry), d->homing_good, MAX(p->conf->homing_confirm, 1u));
+                profile_switch(p, 0, "homing");
+                break;
+        case POLICY_HOMING_GOOD:
+                p->homing_good = d->homing_good;
+                log_info("Profile '%s': main entry '%s' answered the homing check (%u of %u).", p->name,
+                         proxy_address(main_entry), p->homing_good, MAX(p->conf->homing_confirm, 1u));
+                break;
+        case POLICY_HOMING_BAD:
                 if (p->homing_good > 0)
                         log_debug("Profile '%s': main entry not back yet.", p->name);
                 p->homing_good = 0;
@@ -627,84 +674,36 @@ static void profile_homing_result(Profile *p, bool good) {
                  * check asks the next one. */
                 if (main_entry->n_targets > 1)
                         main_entry->cur_target = (main_entry->cur_target + 1) % main_entry->n_targets;
-                return;
+                break;
+        case POLICY_STAY:
+        default:
+                break;
         }
-        p->homing_good++;
-        log_info("Profile '%s': main entry '%s' answered the homing check (%u of %u).", p->name,
-                 proxy_address(p->proxies[0]), p->homing_good, MAX(p->conf->homing_confirm, 1u));
-        if (p->homing_good >= MAX(p->conf->homing_confirm, 1u))
-                profile_switch(p, 0, "homing");
 }
 
-ProfileLineAction profile_record_outcome(Profile *p, Proxy *x, const Gw__SipRequestOutcome *o,
-                                         const char *reason, RequestPurpose purpose, Line *l,
-                                         uint64_t now_real_us) {
-        ProxyVerdict v;
+PolicyLineAction profile_record_outcome(Profile *p, Proxy *x, const PolicyOutcome *o, RequestPurpose purpose,
+                                        Line *l, uint64_t now_real_us) {
+        PolicyView v;
+        PolicyDecision d;
         uint64_t now;
 
         assert(p);
         assert(x);
 
-        v = proxy_verdict_from_outcome(o);
+        now = profile_now(p);
+        v = profile_view(p);
+        policy_decide(&v, x->index, purpose, o, now, &d);
         /* Counters change with every outcome: publish them (coalesced by the manager). */
         p->dirty = true;
-        (void) proxy_record_outcome(x, o, v, reason, now_real_us);
-
-        now = profile_now(p);
-        if (o->kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE && o->status_code == 503 &&
-            o->has_retry_after_s && o->retry_after_s > 0) {
-                x->down_until_mono_us = now + (uint64_t) o->retry_after_s * USEC_PER_SEC;
-                log_info("Profile '%s': entry '%s' asks for %d s of rest (503 Retry-After).",
-                         p->name, proxy_address(x), o->retry_after_s);
-        }
-
-        if (!profile_may_send(p))
-                return PROFILE_LINE_OWN;     /* stopping: no search, no homing */
-
-        switch (purpose) {
-        case REQUEST_HOME_REGISTER:
-                profile_homing_result(p, o->kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE &&
-                                         o->status_code >= 200 && o->status_code < 300);
-                return x->index == p->active ? PROFILE_LINE_OWN : PROFILE_LINE_KEEP;
-
-        case REQUEST_HOME_OPTIONS:
-                profile_homing_result(p, v == PROXY_VERDICT_ALIVE);
-                return PROFILE_LINE_OWN;
-
-        case REQUEST_SEARCH:
-                if (!p->searching)
-                        break;       /* a late answer: treat as any other outcome */
-                p->search_in_flight = false;
-                if (v == PROXY_VERDICT_ALIVE) {
-                        profile_switch(p, x->index, p->search_reason);
-                        return PROFILE_LINE_OWN;
-                }
-                log_info("Profile '%s': entry '%s' did not answer the search (%s).", p->name,
-                         proxy_address(x), strempty(reason));
-                profile_search_advance(p, now);
-                return PROFILE_LINE_WAIT;
-
-        default:
-                break;
-        }
-
-        if (v != PROXY_VERDICT_FAILED || !profile_has_alternatives(p))
-                return PROFILE_LINE_OWN;
-        if (p->searching)
-                return PROFILE_LINE_WAIT;
-        if (x->index == p->active) {
-                profile_search_start(p, reason, l);
-                return PROFILE_LINE_WAIT;
-        }
-        /* An entry we already left: try the active one at once. */
-        return PROFILE_LINE_AGAIN;
+        (void) proxy_record_outcome(x, o, d.verdict, d.reason, now_real_us);
+        profile_apply(p, x, &d, l, now);
+        return d.line;
 }
 
 int profile_entry_report(Profile *p, const Gw__EntryReport *r) {
-        Gw__SipRequestOutcome o = GW__SIP_REQUEST_OUTCOME__INIT;
-        const char *reason = strempty(r->reason);
+        PolicyOutcome o;
         Proxy *x = NULL;
-        bool alive = r->has_alive && r->alive;
+        char what[16];
 
         for (size_t i = 0; i < p->n_proxies && !x; i++)
                 if (streq(proxy_address(p->proxies[i]), r->proxy))
@@ -713,40 +712,21 @@ int profile_entry_report(Profile *p, const Gw__EntryReport *r) {
                 log_debug("Profile '%s': EntryReport for unknown entry '%s' ignored.", p->name, r->proxy);
                 return -ENOENT;
         }
-
-        /* The same classification as our own requests' outcomes. */
-        if (alive) {
-                o.kind = GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE;
-                o.has_status_code = true;
-                o.status_code = 200;
-                reason = "";
-        } else if (streq(reason, "timeout"))
-                o.kind = GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT;
-        else if (streq(reason, "transport"))
-                o.kind = GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT;
-        else if (streq(reason, "503") || streq(reason, "408")) {
-                o.kind = GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE;
-                o.has_status_code = true;
-                o.status_code = streq(reason, "503") ? 503 : 408;
-        } else {
-                log_debug("Profile '%s': EntryReport with unknown reason '%s' ignored.", p->name, reason);
+        if (r->kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE && (!r->has_status_code || r->status_code < 100)) {
+                log_debug("Profile '%s': EntryReport without a status code ignored.", p->name);
                 return -EINVAL;
         }
 
-        log_info("Profile '%s': a call found entry '%s' %s%s%s.", p->name, proxy_address(x),
-                 alive ? "alive" : "failed", alive ? "" : ": ", reason);
-        proxy_note_sent(x, strempty(r->target), profile_now(p));
-        (void) profile_record_outcome(p, x, &o, reason, REQUEST_NORMAL, NULL,
+        /* The same classification and decisions as our own requests' outcomes. */
+        policy_outcome_from_entry_report(r, &o);
+        log_full_errno(policy_classify(&o, REQUEST_INVITE) == PROXY_VERDICT_FAILED ? LOG_INFO : LOG_DEBUG, 0,
+                 "Profile '%s': a call's INVITE to entry '%s': %s%s.", p->name, proxy_address(x),
+                 policy_failure_reason(&o, what, sizeof(what)), o.got_provisional ? " after a provisional" : "");
+        /* A report after a provisional one is about an attempt already counted. */
+        if (!o.got_provisional)
+                proxy_note_sent(x, strempty(r->target), profile_now(p));
+        (void) profile_record_outcome(p, x, &o, REQUEST_INVITE, NULL,
                                       p->manager ? manager_now(p->manager, CLOCK_REALTIME) : 0);
-        if (!alive || x->index == p->active || !profile_may_send(p))
-                return 0;
-
-        if (p->searching)
-                /* The call found an entry before our search did. */
-                profile_switch(p, x->index, p->search_reason[0] ? p->search_reason : "invite");
-        else if (x->index == 0 && p->conf->redundancy_mode == REDUNDANCY_HOMING &&
-                 p->conf->keepalive == KEEPALIVE_INVITE)
-                profile_switch(p, 0, "homing");
         return 0;
 }
 
@@ -759,7 +739,8 @@ bool profile_probe_outcome(Profile *p, uint64_t cid, const Gw__SipRequestOutcome
 
         for (size_t k = 0; k < ELEMENTSOF(p->probes); k++) {
                 ProfileProbe *pr = &p->probes[k];
-                LineVerdict v;
+                PolicyOutcome po;
+                char what[16];
 
                 if (!pr->in_flight || pr->correlation_id != cid)
                         continue;
@@ -767,10 +748,10 @@ bool profile_probe_outcome(Profile *p, uint64_t cid, const Gw__SipRequestOutcome
                 profile_disarm(pr->lost_timer);
                 if (pr->index >= p->n_proxies)
                         return true;
-                line_classify_outcome(o, &v);
+                policy_outcome_from_sip(o, &po);
                 log_debug("Profile '%s': %s OPTIONS to '%s': %s.", p->name, probe_kind_to_string((ProbeKind) k),
-                          proxy_address(p->proxies[pr->index]), v.reason[0] ? v.reason : "ok");
-                (void) profile_record_outcome(p, p->proxies[pr->index], o, v.reason, purpose[k], NULL,
+                          proxy_address(p->proxies[pr->index]), policy_failure_reason(&po, what, sizeof(what)));
+                (void) profile_record_outcome(p, p->proxies[pr->index], &po, purpose[k], NULL,
                                               p->manager ? manager_now(p->manager, CLOCK_REALTIME) : 0);
                 return true;
         }
@@ -793,6 +774,9 @@ static Gw__ProxyHealth health_to_proto(ProxyHealth h) {
 }
 
 void profile_status_fill(Profile *p, ProfileStatusStorage *s, Gw__ProfileStatus *ret) {
+        uint64_t now_mono = profile_now(p),
+                 now_real = p->manager ? manager_now(p->manager, CLOCK_REALTIME) : now_usec(CLOCK_REALTIME);
+
         assert(p);
         assert(s);
         assert(ret);
@@ -800,13 +784,13 @@ void profile_status_fill(Profile *p, ProfileStatusStorage *s, Gw__ProfileStatus 
         gw__profile_status__init(ret);
         ret->name = p->name;
         ret->active_proxy = profile_active_proxy(p)->hp.text;
-        if (profile_active_target(p, s->target, sizeof(s->target)) < 0)
+        if (resolve_active_target(p, s->target, sizeof(s->target)) < 0)
                 s->target[0] = 0;
         ret->active_target = s->target;
         ret->has_searching = true;
-        ret->searching = p->searching;
+        ret->searching = p->search.on;
         ret->has_search_cycles = true;
-        ret->search_cycles = p->search_cycles;
+        ret->search_cycles = p->search.cursor.cycles;
 
         for (size_t i = 0; i < p->n_proxies; i++) {
                 Proxy *x = p->proxies[i];
@@ -833,6 +817,11 @@ void profile_status_fill(Profile *p, ProfileStatusStorage *s, Gw__ProfileStatus 
                         e->last_failure_real_us = x->last_failure_real_us;
                 }
                 e->counters = c;
+                if (x->down_until_mono_us > now_mono) {
+                        /* As wall-clock time: sigd compares it with its own clock. */
+                        e->has_held_until_real_us = true;
+                        e->held_until_real_us = now_real + (x->down_until_mono_us - now_mono);
+                }
                 s->entry_ptrs[i] = e;
         }
         ret->n_proxies = p->n_proxies;

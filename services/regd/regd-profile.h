@@ -9,7 +9,10 @@
 #include "gw-conf.h"
 #include "gw.pb-c.h"
 #include "regd-forward.h"
+#include "regd-line.h"
+#include "regd-policy.h"
 #include "regd-proxy.h"
+#include "regd-resolve.h"
 
 /* An OPTIONS regd sends for a profile (no line): health check of the active
  * entry, homing check of the main entry, or a search attempt when no line can
@@ -31,6 +34,22 @@ typedef struct ProfileProbe {
 
 #define REGD_SEARCH_SPACING_USEC USEC_PER_SEC    /* at least this between two attempts to one entry */
 
+/* The failover search: one per profile, all of its state. Where it goes next
+ * is the policy's PolicySearch; the rest is how the profile carries it out. */
+typedef struct ProfileSearch {
+        bool on;                         /* searching */
+        bool in_flight;                  /* an attempt is out */
+        bool resolving;                  /* the attempt waits for the entry's DNS answer */
+        char reason[16];                 /* why the entry it started from failed */
+        char from_target[REGD_TARGET_MAX];   /* active target when the search started */
+        PolicySearch cursor;             /* next entry, attempts in this cycle, cycles */
+        /* Lines (by index) whose requests wait for the search; they renew
+         * at the entry it finds, and then leave this set. */
+        uint64_t waiting[(GW_CONF_MAX_LINES + 63) / 64];
+        Line *line;                      /* preferred carrier of the attempts; NULL: OPTIONS */
+        sd_event_source *timer;
+} ProfileSearch;
+
 struct Profile {
         Manager *manager;                /* owner; may be NULL in tests */
         const GwProfileConf *conf;       /* borrowed from the manager's config */
@@ -42,17 +61,7 @@ struct Profile {
 
         bool dirty;                      /* ProfileStatus not yet published */
 
-        /* The failover search: one per profile (regd-profile.c). */
-        bool searching;
-        bool search_in_flight;           /* an attempt is out */
-        char search_reason[16];          /* why the entry it started from failed */
-        size_t search_next;              /* entry the next attempt goes to */
-        unsigned search_attempts;        /* in this cycle, skipped entries included */
-        unsigned search_cycles;          /* whole cycles without an answer */
-        bool search_resolving;           /* the attempt waits for the entry's DNS answer */
-        char search_from_target[REGD_TARGET_MAX];   /* active target when the search started */
-        Line *search_line;               /* preferred carrier of the attempts; NULL: OPTIONS */
-        sd_event_source *search_timer;
+        ProfileSearch search;
 
         unsigned homing_good;            /* consecutive good homing checks of the main entry */
         sd_event_source *check_timer;    /* keepalive_period */
@@ -60,16 +69,10 @@ struct Profile {
         ProfileProbe probes[_PROBE_KIND_MAX];
 };
 
-/* What a line does with the outcome of its request, after the profile has
- * learnt from it (profile_record_outcome). */
-typedef enum ProfileLineAction {
-        PROFILE_LINE_OWN,                /* the line's own policy: registered, back-off, 403 ... */
-        PROFILE_LINE_WAIT,               /* the entry failed: wait for the profile's search */
-        PROFILE_LINE_AGAIN,              /* a non-active entry failed: register at the active one now */
-        PROFILE_LINE_KEEP,               /* a homing REGISTER to the main entry (not the active one): keep the registration we have */
-        _PROFILE_LINE_ACTION_MAX,
-        _PROFILE_LINE_ACTION_INVALID = -EINVAL,
-} ProfileLineAction;
+/* What the profile answers its lines (regd-line.h): given to line_new(). */
+extern const LineEntriesOps profile_line_ops;
+/* Does line l wait for the search (or for the renewal after it)? */
+bool profile_line_waits(const Profile *p, const Line *l);
 
 int profile_new(Manager *m, const GwProfileConf *c, Profile **ret);
 Profile *profile_free(Profile *p);
@@ -77,46 +80,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Profile *, profile_free);
 
 Proxy *profile_active_proxy(const Profile *p);
 
-/* ---- regd-resolve.c: where the requests of an entry go ---- */
-/* What entry i resolves: the registrar for the main entry, else the entry. */
-const GwHostPort *profile_entry_hostport(const Profile *p, size_t i);
-/* Set up the entries' destinations and the targets of IP literals (profile_new). */
-int profile_entries_init(Profile *p);
-/* The current target of entry i ("ip:port" or "[v6]:port") into buf, without
- * side effects. -EAGAIN: a name not resolved yet (or being resolved);
- * -EADDRNOTAVAIL: a name that did not resolve (the entry failed with 'dns');
- * -EINVAL: an invalid address; -ENOBUFS: buf too small. */
-int profile_entry_target(const Profile *p, size_t i, char *buf, size_t n);
-/* The same for a request about to be sent: also starts the resolution of a
- * name never resolved, failed more than REGD_DNS_HOLDOFF_USEC ago, or whose
- * answer outlived its TTL (the known targets stay in use meanwhile). On
- * -EAGAIN the profile resumes its search or renews its lines when the answer
- * comes (profile_entry_resolved / profile_entry_dns_failed). */
-int profile_entry_use_target(Profile *p, size_t i, char *buf, size_t n);
-/* Resolve every name entry that has no targets yet (profile_start). */
-void profile_resolve_all(Profile *p);
-/* Adopt 'target' as the current target of name entry i before any resolution
- * (a registration kept from the state file). */
-int profile_entry_seed_target(Profile *p, size_t i, const char *target);
-/* "no such name", ... for a resolution error (0: "no address"). */
-const char *regd_dns_error_to_string(int error);
-/* Called by regd-resolve.c when entry x got targets, or did not resolve. */
-void profile_entry_resolved(Profile *p, Proxy *x);
-void profile_entry_dns_failed(Profile *p, Proxy *x);
-
-/* Where requests of the active entry go: the registrar while the main entry is
- * active, else the entry itself: its current target. Errors as profile_entry_target(). */
-int profile_active_target(const Profile *p, char *buf, size_t n);
-/* The host:port (as configured) a REGISTER of the active entry goes to. */
-const GwHostPort *profile_active_hostport(const Profile *p);
-
 /* Account one outcome of a request that went to entry 'x' for 'purpose', sent
- * by line l (NULL: a probe). Drives the search, homing and Retry-After, and
- * says what the line should do. Marks the profile dirty. Never sends anything
- * itself: sending is deferred to the profile's timers. */
-ProfileLineAction profile_record_outcome(Profile *p, Proxy *x, const Gw__SipRequestOutcome *o,
-                                         const char *reason, RequestPurpose purpose, Line *l,
-                                         uint64_t now_real_us);
+ * by line l (NULL: a probe or a call): regd-policy.c decides, this carries it
+ * out (search, switch, homing, Retry-After hold) and says what the line should
+ * do. Marks the profile dirty. Never sends anything itself: sending is
+ * deferred to the profile's timers. */
+PolicyLineAction profile_record_outcome(Profile *p, Proxy *x, const PolicyOutcome *o, RequestPurpose purpose,
+                                        Line *l, uint64_t now_real_us);
 
 /* Another entry, or another target of the only entry, to fail over to. */
 bool profile_has_alternatives(const Profile *p);
@@ -128,16 +98,14 @@ void profile_stop(Profile *p);
 /* Start the search because the active entry failed with 'reason' (l: the line
  * whose request failed, or NULL). No-op if already searching. */
 void profile_search_start(Profile *p, const char *reason, Line *l);
-/* An INVITE of sigd reached entry r->proxy (alive) or found it failed
- * (r->reason). Failure of the active entry starts the search; an answer from
- * another entry while searching makes it active; with keepalive 'invite' in
- * homing mode, an answer from the main entry homes. -ENOENT: no such entry. */
+/* What happened to an INVITE of a call at entry r->proxy: fed to the policy
+ * as an outcome of purpose REQUEST_INVITE. -ENOENT: no such entry; -EINVAL:
+ * a response without a status code. */
 int profile_entry_report(Profile *p, const Gw__EntryReport *r);
 /* An outcome for a probe of p with correlation id cid? Handles it and returns true. */
 bool profile_probe_outcome(Profile *p, uint64_t cid, const Gw__SipRequestOutcome *o);
 
 const char *probe_kind_to_string(ProbeKind k);
-const char *request_purpose_to_string(RequestPurpose r);
 
 /* Journal MESSAGE_IDs (docs/REGISTRATION.md). */
 #define REGD_MESSAGE_FAILOVER              "c9c1933e61764192895990f0a5ab2555"

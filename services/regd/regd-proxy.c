@@ -2,7 +2,7 @@
 /* regd-proxy.c: one proxy entry of a profile: address, health, failure counters.
  *
  * An entry only keeps score here; deciding what to do about a failed entry
- * (the failover search) belongs to the profile, see regd-profile.c. */
+ * is the policy's (regd-policy.c), carried out by the profile (regd-profile.c). */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <stdio.h>
@@ -20,22 +20,12 @@ static const char *const proxy_health_table[_PROXY_HEALTH_MAX] = {
         [PROXY_HEALTH_DOWN] = "down",
 };
 
-static const char *const proxy_verdict_table[_PROXY_VERDICT_MAX] = {
-        [PROXY_VERDICT_NONE] = "none",
-        [PROXY_VERDICT_ALIVE] = "alive",
-        [PROXY_VERDICT_FAILED] = "failed",
-};
-
 const char *proxy_role_to_string(ProxyRole r) {
         return (unsigned) r < _PROXY_ROLE_MAX ? proxy_role_table[r] : NULL;
 }
 
 const char *proxy_health_to_string(ProxyHealth h) {
         return (unsigned) h < _PROXY_HEALTH_MAX ? proxy_health_table[h] : NULL;
-}
-
-const char *proxy_verdict_to_string(ProxyVerdict v) {
-        return (unsigned) v < _PROXY_VERDICT_MAX ? proxy_verdict_table[v] : NULL;
 }
 
 int proxy_new(Profile *p, unsigned index, const GwHostPort *hp, Proxy **ret) {
@@ -102,31 +92,6 @@ int hostport_format_target(const GwHostPort *hp, char *buf, size_t n) {
         return 0;
 }
 
-ProxyVerdict proxy_verdict_from_outcome(const Gw__SipRequestOutcome *o) {
-        assert(o);
-
-        switch (o->kind) {
-        case GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE:
-                if (o->status_code == 408 || o->status_code == 503)
-                        return PROXY_VERDICT_FAILED;
-                return PROXY_VERDICT_ALIVE;
-        case GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT:
-                /* After a provisional response the entry is alive: the slowness is further on. */
-                return o->got_provisional ? PROXY_VERDICT_ALIVE : PROXY_VERDICT_FAILED;
-        case GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT:
-                return PROXY_VERDICT_FAILED;
-        case GW__SIP_OUTCOME_KIND__OUTCOME_AUTH_FAILED:
-                /* It challenged us: it is alive, our credentials are not accepted. */
-                return PROXY_VERDICT_ALIVE;
-        case GW__SIP_OUTCOME_KIND__OUTCOME_NO_CREDENTIALS:
-                /* Only reached after a challenge from the entry. */
-                return PROXY_VERDICT_ALIVE;
-        case GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST:
-        default:
-                return PROXY_VERDICT_NONE;
-        }
-}
-
 void proxy_note_sent(Proxy *x, const char *target, uint64_t now_mono_us) {
         x->counters.sent++;
         x->last_attempt_mono_us = now_mono_us;
@@ -174,11 +139,13 @@ int proxy_set_targets(Proxy *x, const char *const *addrs, size_t n, bool sticky)
         return 0;
 }
 
-bool proxy_record_outcome(Proxy *x, const Gw__SipRequestOutcome *o, ProxyVerdict v,
-                          const char *reason, uint64_t now_real_us) {
+bool proxy_record_outcome(Proxy *x, const PolicyOutcome *o, ProxyVerdict v, const char *reason,
+                          uint64_t now_real_us) {
         ProxyHealth old = x->health;
 
         assert(o);
+        if (v == PROXY_VERDICT_NONE)
+                return false;
 
         switch (o->kind) {
         case GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT:

@@ -9,6 +9,7 @@
 #include "gw-resolve.h"
 #include "gw.pb-c.h"
 #include "regd-forward.h"
+#include "regd-policy.h"
 
 #define REGD_DEFAULT_SIP_PORT 5060
 #define REGD_TARGET_MAX 64               /* "[v6]:port" */
@@ -27,25 +28,6 @@ typedef enum ProxyHealth {
         _PROXY_HEALTH_MAX,
         _PROXY_HEALTH_INVALID = -EINVAL,
 } ProxyHealth;
-
-/* What one outcome says about the entry the request went to. */
-typedef enum ProxyVerdict {
-        PROXY_VERDICT_NONE,              /* nothing learned (the request could not be built) */
-        PROXY_VERDICT_ALIVE,             /* the entry answered */
-        PROXY_VERDICT_FAILED,            /* timeout without provisional, transport error, 408, 503 */
-        _PROXY_VERDICT_MAX,
-        _PROXY_VERDICT_INVALID = -EINVAL,
-} ProxyVerdict;
-
-/* Why a request was sent (regd-profile.c explains the policy). */
-typedef enum RequestPurpose {
-        REQUEST_NORMAL,                  /* a line's own REGISTER, or a health check of the active entry */
-        REQUEST_SEARCH,                  /* an attempt of the profile's failover search */
-        REQUEST_HOME_REGISTER,           /* homing check of the main entry: a line's REGISTER, 2xx = back */
-        REQUEST_HOME_OPTIONS,            /* homing check of the main entry: OPTIONS, not 408/503 = back */
-        _REQUEST_PURPOSE_MAX,
-        _REQUEST_PURPOSE_INVALID = -EINVAL,
-} RequestPurpose;
 
 /* One address an entry's requests may go to. */
 typedef struct ProxyTarget {
@@ -88,11 +70,11 @@ struct Proxy {
         uint64_t dns_failed_mono_us;     /* last resolution failed then (0: it did not) */
         int dns_error;                   /* of the last resolution, 0 if it worked */
         GwResolveQuery *query;           /* resolution in progress */
+        void (*answered)(Profile *p, Proxy *x, bool resolved);   /* the owner hears the answers */
 };
 
 const char *proxy_role_to_string(ProxyRole r);
 const char *proxy_health_to_string(ProxyHealth h);
-const char *proxy_verdict_to_string(ProxyVerdict v);
 
 int proxy_new(Profile *p, unsigned index, const GwHostPort *hp, Proxy **ret);
 Proxy *proxy_free(Proxy *x);
@@ -104,9 +86,6 @@ int hostport_format_target(const GwHostPort *hp, char *buf, size_t n);
 /* The entry as configured ("sip.example.net:5070"). */
 const char *proxy_address(const Proxy *x);
 
-/* Classify an outcome for the entry: see the policy in regd-profile.c. */
-ProxyVerdict proxy_verdict_from_outcome(const Gw__SipRequestOutcome *o);
-
 /* A request went to 'target' of x (NULL: its current target). */
 void proxy_note_sent(Proxy *x, const char *target, uint64_t now_mono_us);
 /* true if the entry is a DNS name (resolved by regd), false for an IP literal. */
@@ -116,9 +95,11 @@ const char *proxy_current_target(const Proxy *x);
 /* Replace the targets with addrs[n] (copied), keeping the current one if it is
  * among them; if not, 'sticky' keeps it first (it stays while it answers). */
 int proxy_set_targets(Proxy *x, const char *const *addrs, size_t n, bool sticky);
-/* Count the outcome and update health. reason is the line-level reason
- * ("timeout", "503", ...). Returns true if the entry's visible status changed. */
-bool proxy_record_outcome(Proxy *x, const Gw__SipRequestOutcome *o, ProxyVerdict v,
-                          const char *reason, uint64_t now_real_us);
+/* Count the outcome and update health, as classified by the policy (v, and
+ * the failure reason "timeout", "503", ...). An outcome that says nothing
+ * about the entry (PROXY_VERDICT_NONE: a call's own outcome) counts nothing.
+ * Returns true if the entry's visible status changed. */
+bool proxy_record_outcome(Proxy *x, const PolicyOutcome *o, ProxyVerdict v, const char *reason,
+                          uint64_t now_real_us);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Proxy *, proxy_free);

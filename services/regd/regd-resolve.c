@@ -17,7 +17,7 @@
  * them, the current target, while it answers: registrations, checks and calls
  * of a profile all go to the same address, there is no per-request DNS. When
  * the current target fails, the profile's search tries the entry's next
- * targets before the next entry (regd-profile.c). The answer is used for
+ * targets before the next entry (regd-policy.c). The answer is used for
  * max(its TTL, dns.min_ttl); after that the next use of the entry starts a new
  * resolution in the background while the known targets stay in use, and the
  * target in use stays first even if the new answer no longer lists it (it is
@@ -33,10 +33,11 @@
 #include "gw-log.h"
 #include "regd-manager.h"
 #include "regd-profile.h"
+#include "regd-resolve.h"
 
 /* ---------------------------------------------------------------- the resolver */
 
-const char *regd_dns_error_to_string(int error) {
+const char *resolve_error_to_string(int error) {
         switch (error) {
         case 0:
                 return "no address";
@@ -55,7 +56,7 @@ const char *regd_dns_error_to_string(int error) {
         }
 }
 
-int regd_resolver_setup(Manager *m) {
+int resolve_setup(Manager *m) {
         const GwConf *c = m->conf;
         bool names = false;
         GwResolverConfig rc = {
@@ -79,7 +80,7 @@ int regd_resolver_setup(Manager *m) {
         return 0;
 }
 
-static int regd_family(const Manager *m) {
+static int resolve_family(const Manager *m) {
         int f = m && m->conf ? m->conf->sip_listen_addr.ss_family : AF_UNSPEC;
 
         return f == AF_INET || f == AF_INET6 ? f : AF_UNSPEC;
@@ -87,13 +88,14 @@ static int regd_family(const Manager *m) {
 
 /* ---------------------------------------------------------------- entries */
 
-int profile_entries_init(Profile *p) {
+int resolve_entries_init(Profile *p, ResolveAnswerFn answered) {
         for (size_t i = 0; i < p->n_proxies; i++) {
                 Proxy *x = p->proxies[i];
                 char buf[REGD_TARGET_MAX];
                 const char *a = buf;
                 int r;
 
+                x->answered = answered;
                 x->dest = i == 0 && !isempty(p->conf->registrar.host) ? &p->conf->registrar : &x->hp;
                 r = hostport_format_target(x->dest, buf, sizeof(buf));
                 if (r == -EADDRNOTAVAIL)
@@ -109,16 +111,16 @@ int profile_entries_init(Profile *p) {
         return 0;
 }
 
-const GwHostPort *profile_entry_hostport(const Profile *p, size_t i) {
+const GwHostPort *resolve_entry_hostport(const Profile *p, size_t i) {
         assert(i < p->n_proxies);
         return p->proxies[i]->dest;
 }
 
-const GwHostPort *profile_active_hostport(const Profile *p) {
-        return profile_entry_hostport(p, p->active);
+const GwHostPort *resolve_active_hostport(const Profile *p) {
+        return resolve_entry_hostport(p, p->active);
 }
 
-int profile_entry_target(const Profile *p, size_t i, char *buf, size_t n) {
+int resolve_entry_target(const Profile *p, size_t i, char *buf, size_t n) {
         const Proxy *x;
         const char *t;
         int k;
@@ -139,14 +141,14 @@ int profile_entry_target(const Profile *p, size_t i, char *buf, size_t n) {
         return 0;
 }
 
-int profile_active_target(const Profile *p, char *buf, size_t n) {
-        return profile_entry_target(p, p->active, buf, n);
+int resolve_active_target(const Profile *p, char *buf, size_t n) {
+        return resolve_entry_target(p, p->active, buf, n);
 }
 
-static void profile_on_resolved(GwResolveQuery *q, int error, const GwResolveResult *res, void *userdata);
+static void resolve_on_answer(GwResolveQuery *q, int error, const GwResolveResult *res, void *userdata);
 
 /* Start resolving entry x unless it is an IP literal or already resolving. */
-static int profile_entry_resolve(Profile *p, Proxy *x) {
+static int resolve_entry(Profile *p, Proxy *x) {
         Manager *m = p->manager;
         int r;
 
@@ -154,8 +156,8 @@ static int profile_entry_resolve(Profile *p, Proxy *x) {
                 return 0;
         if (!m || !m->resolver)
                 return -EADDRNOTAVAIL;
-        r = gw_resolve_host(m->resolver, x->dest->host, x->dest->port, regd_family(m),
-                            profile_on_resolved, x, &x->query);
+        r = gw_resolve_host(m->resolver, x->dest->host, x->dest->port, resolve_family(m),
+                            resolve_on_answer, x, &x->query);
         if (r < 0) {
                 x->query = NULL;
                 return log_warning_errno(r, "Profile '%s': cannot resolve '%s': %m", p->name, x->dest->text);
@@ -165,7 +167,7 @@ static int profile_entry_resolve(Profile *p, Proxy *x) {
         return 0;
 }
 
-int profile_entry_use_target(Profile *p, size_t i, char *buf, size_t n) {
+int resolve_entry_use_target(Profile *p, size_t i, char *buf, size_t n) {
         Proxy *x;
         uint64_t now;
         int r;
@@ -173,20 +175,20 @@ int profile_entry_use_target(Profile *p, size_t i, char *buf, size_t n) {
         assert(i < p->n_proxies);
         x = p->proxies[i];
         if (!proxy_is_name(x) || !p->manager)
-                return profile_entry_target(p, i, buf, n);
+                return resolve_entry_target(p, i, buf, n);
 
         now = manager_now(p->manager, CLOCK_MONOTONIC);
         if (x->n_targets > 0) {
                 /* Known targets stay in use; an old answer is refreshed behind them. */
                 if (now >= x->resolve_after_mono_us)
-                        (void) profile_entry_resolve(p, x);
-                return profile_entry_target(p, i, buf, n);
+                        (void) resolve_entry(p, x);
+                return resolve_entry_target(p, i, buf, n);
         }
         if (x->query)
                 return -EAGAIN;
         if (x->dns_failed_mono_us > 0 && now < x->dns_failed_mono_us + REGD_DNS_HOLDOFF_USEC)
                 return -EADDRNOTAVAIL;
-        r = profile_entry_resolve(p, x);
+        r = resolve_entry(p, x);
         if (r < 0) {
                 x->dns_error = r;
                 x->dns_failed_mono_us = now;
@@ -199,13 +201,13 @@ int profile_entry_use_target(Profile *p, size_t i, char *buf, size_t n) {
         return -EAGAIN;
 }
 
-void profile_resolve_all(Profile *p) {
+void resolve_all(Profile *p) {
         for (size_t i = 0; i < p->n_proxies; i++)
                 if (proxy_is_name(p->proxies[i]) && p->proxies[i]->n_targets == 0)
-                        (void) profile_entry_resolve(p, p->proxies[i]);
+                        (void) resolve_entry(p, p->proxies[i]);
 }
 
-int profile_entry_seed_target(Profile *p, size_t i, const char *target) {
+int resolve_entry_seed_target(Profile *p, size_t i, const char *target) {
         struct sockaddr_storage ss;
         Proxy *x;
 
@@ -220,7 +222,7 @@ int profile_entry_seed_target(Profile *p, size_t i, const char *target) {
         return proxy_set_targets(x, &target, 1, false);
 }
 
-static void profile_on_resolved(GwResolveQuery *q, int error, const GwResolveResult *res, void *userdata) {
+static void resolve_on_answer(GwResolveQuery *q, int error, const GwResolveResult *res, void *userdata) {
         Proxy *x = userdata;
         Profile *p = x->profile;
         Manager *m = p->manager;
@@ -263,7 +265,8 @@ static void profile_on_resolved(GwResolveQuery *q, int error, const GwResolveRes
                 log_info("Profile '%s': '%s' resolved%s to %s; in use: %s; again in %" PRIu64 " s.",
                          p->name, x->dest->text, res->from_srv ? " (SRV)" : "", buf,
                          strna(proxy_current_target(x)), ttl / USEC_PER_SEC);
-                profile_entry_resolved(p, x);
+                if (x->answered)
+                        x->answered(p, x, true);
                 return;
         }
 
@@ -272,11 +275,12 @@ failed:
         if (x->n_targets > 0) {
                 x->resolve_after_mono_us = now + min_ttl;
                 log_warning("Profile '%s': resolving '%s' again failed (%s), keeping its %zu known target(s).",
-                            p->name, x->dest->text, regd_dns_error_to_string(error), x->n_targets);
+                            p->name, x->dest->text, resolve_error_to_string(error), x->n_targets);
                 return;
         }
         x->dns_failed_mono_us = now;
         log_warning("Profile '%s': '%s' does not resolve (%s).", p->name, x->dest->text,
-                    regd_dns_error_to_string(error));
-        profile_entry_dns_failed(p, x);
+                    resolve_error_to_string(error));
+        if (x->answered)
+                x->answered(p, x, false);
 }

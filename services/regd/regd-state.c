@@ -19,6 +19,7 @@
 #include "gw-daemon.h"
 #include "gw-log.h"
 #include "regd-manager.h"
+#include "regd-state.h"
 
 #define REGD_STATE_VERSION 1
 
@@ -129,10 +130,10 @@ int regd_state_apply_line(Line *l, const Gw__RegdLineState *e, uint64_t now_real
                 return -EXDEV;
         if (isempty(e->call_id) || isempty(e->from_tag) || strlen(e->call_id) > 128 || strlen(e->from_tag) > 64)
                 return -EXDEV;
-        r = profile_active_target(l->profile, target, sizeof(target));
-        if (r == -EAGAIN && profile_entry_seed_target(l->profile, l->profile->active, e->target) >= 0)
+        r = resolve_active_target(l->profile, target, sizeof(target));
+        if (r == -EAGAIN && resolve_entry_seed_target(l->profile, l->profile->active, e->target) >= 0)
                 /* A name not resolved yet: the registration's target stays in use while it answers. */
-                r = profile_active_target(l->profile, target, sizeof(target));
+                r = resolve_active_target(l->profile, target, sizeof(target));
         if (r < 0 || !streq_ptr(e->target, target))
                 return -EXDEV;
 

@@ -180,7 +180,7 @@ TEST(regd_dns_srv_targets_before_next_entry) {
         p = f.m->profiles[0];
         /* Nothing goes out before the answer: no per-request DNS, no blocking. */
         ASSERT_EQ(f.c->n_sent, 0);
-        ASSERT_ERROR(profile_active_target(p, buf, sizeof(buf)), EAGAIN);
+        ASSERT_ERROR(resolve_active_target(p, buf, sizeof(buf)), EAGAIN);
 
         ASSERT_TRUE(drive(&f, on_t42, 3 * USEC_PER_SEC));
         /* Both lines went to the first SRV target, then the search to the second. */

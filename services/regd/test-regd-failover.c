@@ -218,7 +218,7 @@ static void check_failover_order(Behaviour how, const char *reason) {
         ASSERT_STREQ(p->proxies[0]->last_failure_reason, reason);
         ASSERT_EQ(p->proxies[1]->health, PROXY_HEALTH_DOWN);
         ASSERT_EQ(p->proxies[2]->health, PROXY_HEALTH_UP);
-        ASSERT_FALSE(p->searching);
+        ASSERT_FALSE(p->search.on);
         ASSERT_STREQ(manager_line_by_port(f.m, 1)->target, R2);
 
         fixture_done(&f);
@@ -257,7 +257,7 @@ TEST(regd_failover_not_on_answers) {
                 l = manager_line_by_port(f.m, 1);
                 ASSERT_EQ(l->state, LINE_FAILED);
                 ASSERT_EQ(f.m->profiles[0]->active, 0);
-                ASSERT_FALSE(f.m->profiles[0]->searching);
+                ASSERT_FALSE(f.m->profiles[0]->search.on);
                 ASSERT_EQ(f.m->profiles[0]->proxies[0]->health, PROXY_HEALTH_UP);
                 ASSERT_EQ(count_to(&f, 0, "REGISTER", R1), 0);
                 ASSERT_EQ(f.c->n_switches, 0);
@@ -280,7 +280,7 @@ TEST(regd_failover_timeout_after_provisional_is_the_lines) {
         l = manager_line_by_port(f.m, 1);
         ASSERT_EQ(l->state, LINE_FAILED);
         ASSERT_STREQ(l->reason, "timeout");
-        ASSERT_FALSE(f.m->profiles[0]->searching);
+        ASSERT_FALSE(f.m->profiles[0]->search.on);
 
         /* The retry (back-off 50-100 ms) goes to the main entry again. */
         f.by_entry[0] = PEER_PENDING;
@@ -309,9 +309,9 @@ TEST(regd_failover_one_search_per_profile) {
         n_main = count_to(&f, 0, "REGISTER", MAIN);
         ASSERT_EQ(n_main, REGD_MAX_IN_FLIGHT);           /* the queued lines never went to main */
         ASSERT_EQ(count_to(&f, 0, "REGISTER", R1), 1);    /* one search attempt */
-        ASSERT_TRUE(f.m->profiles[0]->searching);
+        ASSERT_TRUE(f.m->profiles[0]->search.on);
         for (unsigned port = 2; port <= 40; port++)
-                ASSERT_TRUE(manager_line_by_port(f.m, port)->search_wait);
+                ASSERT_TRUE(profile_line_waits(f.m->profiles[0], manager_line_by_port(f.m, port)));
 
         /* r1 answers: it becomes active and every line renews there. */
         f.by_entry[1] = PEER_OK;
@@ -342,7 +342,7 @@ TEST(regd_failover_spacing) {
         ASSERT_TRUE(again->mono_us - f.c->sent[0].mono_us >= USEC_PER_SEC);
         /* r1 and r2 were tried at once: they had not been tried before. */
         ASSERT_TRUE(f.c->sent[2].mono_us - f.c->sent[0].mono_us < 500 * USEC_PER_MSEC);
-        ASSERT_TRUE(f.m->profiles[0]->search_cycles >= 1);
+        ASSERT_TRUE(f.m->profiles[0]->search.cursor.cycles >= 1);
         fixture_done(&f);
 }
 
@@ -378,8 +378,8 @@ TEST(regd_failover_cycle_backoff) {
         ASSERT_TRUE(f.c->sent[second_main].cseq > f.c->sent[0].cseq);
         ASSERT_EQ(f.c->sent[second_r1].cseq, f.c->sent[second_main].cseq);
         ASSERT_TRUE(f.c->sent[third_main].cseq > f.c->sent[second_main].cseq);
-        ASSERT_TRUE(f.m->profiles[0]->search_cycles >= 2);
-        ASSERT_TRUE(f.m->profiles[0]->searching);
+        ASSERT_TRUE(f.m->profiles[0]->search.cursor.cycles >= 2);
+        ASSERT_TRUE(f.m->profiles[0]->search.on);
         ASSERT_EQ(f.c->n_switches, 0);
         fixture_done(&f);
 }
@@ -576,15 +576,23 @@ TEST(regd_failover_active_restored) {
 #define MAIN_ENTRY "127.0.0.1"
 #define R2_ENTRY   "127.0.0.4"
 
-static Gw__EntryReport entry_report(const char *proxy, bool alive, const char *reason) {
+#define RESPONSE  GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE
+#define TIMEOUT   GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT
+#define TRANSPORT GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT
+
+/* What sigd reports of an INVITE attempt: kind, and the status code (0: none). */
+static Gw__EntryReport entry_report(const char *proxy, Gw__SipOutcomeKind kind, unsigned code) {
         Gw__EntryReport r = GW__ENTRY_REPORT__INIT;
 
         r.profile = UNCONST("p1");
         r.proxy = UNCONST(proxy);
         r.target = UNCONST(streq(proxy, MAIN_ENTRY) ? MAIN : R2);
-        r.has_alive = true;
-        r.alive = alive;
-        r.reason = UNCONST(reason);
+        r.kind = kind;
+        if (code) {
+                r.has_status_code = true;
+                r.status_code = code;
+        }
+        r.has_got_provisional = r.has_got_18x = true;
         return r;
 }
 
@@ -600,9 +608,9 @@ TEST(regd_entry_report_failure_starts_search) {
 
         /* An INVITE found the active main silent: the same search as a REGISTER's. */
         f.by_entry[0] = PEER_SILENT;
-        r = entry_report(MAIN_ENTRY, false, "timeout");
+        r = entry_report(MAIN_ENTRY, TIMEOUT, 0);
         ASSERT_OK(manager_entry_report(f.m, &r));
-        ASSERT_TRUE(p->searching || p->active == 1);
+        ASSERT_TRUE(p->search.on || p->active == 1);
         ASSERT_EQ(p->proxies[0]->health, PROXY_HEALTH_DOWN);
         ASSERT_STREQ(p->proxies[0]->last_failure_reason, "timeout");
         ASSERT_TRUE(drive(&f, on_r1, 2 * USEC_PER_SEC));
@@ -623,13 +631,13 @@ TEST(regd_entry_report_answer_ends_search) {
         /* Main fails and the search's attempt to r1 hangs: a call answered by r2 ends it. */
         f.by_entry[0] = PEER_SILENT;
         f.by_entry[1] = PEER_PENDING;
-        r = entry_report(MAIN_ENTRY, false, "503");
+        r = entry_report(MAIN_ENTRY, RESPONSE, 503);
         ASSERT_OK(manager_entry_report(f.m, &r));
-        ASSERT_TRUE(p->searching);
+        ASSERT_TRUE(p->search.on);
         drive(&f, NULL, 100 * USEC_PER_MSEC);
-        r = entry_report(R2_ENTRY, true, NULL);
+        r = entry_report(R2_ENTRY, RESPONSE, 100);
         ASSERT_OK(manager_entry_report(f.m, &r));
-        ASSERT_FALSE(p->searching);
+        ASSERT_FALSE(p->search.on);
         ASSERT_EQ(p->active, 2);
         ASSERT_STREQ(f.c->switch_reason, "503");
         /* The search's REGISTER to r1 ends (sigd's timeout): that line too renews at r2. */
@@ -653,7 +661,7 @@ static void check_invite_homing(RedundancyMode mode, bool expect_home) {
 
         /* keepalive invite: nothing periodic to the main; a call reached it. */
         f.by_entry[0] = PEER_OK;
-        r = entry_report(MAIN_ENTRY, true, NULL);
+        r = entry_report(MAIN_ENTRY, RESPONSE, 100);
         ASSERT_OK(manager_entry_report(f.m, &r));
         if (expect_home) {
                 ASSERT_EQ(p->active, 0);
@@ -675,6 +683,84 @@ TEST(regd_entry_report_parking_stays) {
         check_invite_homing(REDUNDANCY_PARKING, false);
 }
 
+/* A 503 with Retry-After to a call's INVITE holds the entry like one to a
+ * REGISTER: the search skips it and registrations stay away from it for
+ * that long, though it would answer them. */
+TEST(regd_entry_report_503_retry_after_holds) {
+        Fixture f;
+        Gw__EntryReport r;
+        Profile *p;
+        size_t before;
+        uint64_t t503;
+
+        fixture_init(&f, 1);
+        fixture_start(&f, 20 * USEC_PER_MSEC);
+        p = f.m->profiles[0];
+        ASSERT_TRUE(drive(&f, on_main, USEC_PER_SEC));
+
+        f.by_entry[1] = f.by_entry[2] = PEER_SILENT;
+        r = entry_report(MAIN_ENTRY, RESPONSE, 503);
+        r.has_retry_after_s = true;
+        r.retry_after_s = 2;
+        before = f.c->n_sent;
+        t503 = now_usec(CLOCK_MONOTONIC);
+        ASSERT_OK(manager_entry_report(f.m, &r));
+        ASSERT_TRUE(p->search.on);
+        ASSERT_EQ(p->proxies[0]->health, PROXY_HEALTH_DOWN);
+        ASSERT_STREQ(p->proxies[0]->last_failure_reason, "503");
+        ASSERT_EQ(p->proxies[0]->counters.r503, 1);
+        ASSERT_TRUE(p->proxies[0]->down_until_mono_us >= t503 + 2 * USEC_PER_SEC - 10 * USEC_PER_MSEC);
+        drive(&f, NULL, 1500 * USEC_PER_MSEC);
+        ASSERT_EQ(count_to(&f, before, "REGISTER", MAIN), 0);
+        ASSERT_TRUE(count_to(&f, before, "REGISTER", R1) >= 2);
+
+        /* After the Retry-After, main is tried again and answers. */
+        ASSERT_TRUE(drive(&f, on_main, 3 * USEC_PER_SEC));
+        for (size_t i = before; i < f.c->n_sent; i++)
+                if (streq(f.c->sent[i].target, MAIN)) {
+                        ASSERT_TRUE(f.c->sent[i].mono_us - t503 >= 2 * USEC_PER_SEC - 10 * USEC_PER_MSEC);
+                        break;
+                }
+        fixture_done(&f);
+}
+
+/* The INVITE rule: a final response after a provisional is the call's
+ * outcome. A 408 after 180 (ringing out) or a 486 changes nothing; a 503
+ * after only a 100 Trying is the proxy's failure. */
+TEST(regd_entry_report_invite_rule) {
+        Fixture f;
+        Gw__EntryReport r;
+        Profile *p;
+
+        fixture_init(&f, 1);
+        fixture_start(&f, 20 * USEC_PER_MSEC);
+        p = f.m->profiles[0];
+        ASSERT_TRUE(drive(&f, on_main, USEC_PER_SEC));
+
+        r = entry_report(MAIN_ENTRY, RESPONSE, 100);
+        ASSERT_OK(manager_entry_report(f.m, &r));
+        r = entry_report(MAIN_ENTRY, RESPONSE, 408);
+        r.got_provisional = r.got_18x = true;
+        ASSERT_OK(manager_entry_report(f.m, &r));
+        r = entry_report(MAIN_ENTRY, RESPONSE, 503);
+        r.got_provisional = r.got_18x = true;
+        r.has_retry_after_s = true;
+        r.retry_after_s = 30;
+        ASSERT_OK(manager_entry_report(f.m, &r));
+        ASSERT_FALSE(p->search.on);
+        ASSERT_EQ(p->proxies[0]->health, PROXY_HEALTH_UP);
+        ASSERT_EQ(p->proxies[0]->counters.r408, 0);
+        ASSERT_EQ(p->proxies[0]->counters.r503, 0);
+        ASSERT_EQ(p->proxies[0]->down_until_mono_us, 0);
+
+        r = entry_report(MAIN_ENTRY, RESPONSE, 503);
+        r.got_provisional = true;                   /* 100 Trying only */
+        ASSERT_OK(manager_entry_report(f.m, &r));
+        ASSERT_TRUE(p->search.on);
+        ASSERT_EQ(p->proxies[0]->counters.r503, 1);
+        fixture_done(&f);
+}
+
 TEST(regd_entry_report_bad) {
         Fixture f;
         Gw__EntryReport r;
@@ -685,16 +771,16 @@ TEST(regd_entry_report_bad) {
         p = f.m->profiles[0];
         ASSERT_TRUE(drive(&f, on_main, USEC_PER_SEC));
 
-        r = entry_report("192.0.2.99:5060", false, "timeout");
+        r = entry_report("192.0.2.99:5060", TIMEOUT, 0);
         ASSERT_EQ(manager_entry_report(f.m, &r), -ENOENT);
-        r = entry_report(MAIN_ENTRY, false, "nonsense");
+        r = entry_report(MAIN_ENTRY, RESPONSE, 0);          /* a response without its code */
         ASSERT_EQ(manager_entry_report(f.m, &r), -EINVAL);
-        r = entry_report(MAIN_ENTRY, false, "timeout");
+        r = entry_report(MAIN_ENTRY, TIMEOUT, 0);
         r.profile = UNCONST("nope");
         ASSERT_EQ(manager_entry_report(f.m, &r), -ENOENT);
         r.profile = NULL;
         ASSERT_EQ(manager_entry_report(f.m, &r), -EBADMSG);
-        ASSERT_FALSE(p->searching);
+        ASSERT_FALSE(p->search.on);
         ASSERT_EQ(p->active, 0);
         ASSERT_EQ(p->proxies[0]->health, PROXY_HEALTH_UP);
         fixture_done(&f);

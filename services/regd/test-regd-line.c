@@ -128,10 +128,10 @@ TEST(regd_outcome_classification) {
                 }
                 line_classify_outcome(&o, &v);
                 fprintf(stderr, "  row %zu: kind %d code %u -> %d '%s' / %s\n", i, o.kind, rows[i].code,
-                        v.action, v.reason, proxy_verdict_to_string(proxy_verdict_from_outcome(&o)));
+                        v.action, v.reason, proxy_verdict_to_string(policy_classify_sip(&o, REQUEST_NORMAL)));
                 ASSERT_EQ(v.action, rows[i].action);
                 ASSERT_STREQ(v.reason, rows[i].reason);
-                ASSERT_EQ(proxy_verdict_from_outcome(&o), rows[i].verdict);
+                ASSERT_EQ(policy_classify_sip(&o, REQUEST_NORMAL), rows[i].verdict);
         }
 }
 

@@ -31,6 +31,14 @@ TEST(regd_proxy_target_format) {
         ASSERT_ERROR(hostport_format_target(&v4, buf, 8), ENOBUFS);
 }
 
+/* Classify o with the policy and record it, as the profile does. */
+static bool record(Proxy *x, const Gw__SipRequestOutcome *o, const char *reason, uint64_t now_real_us) {
+        PolicyOutcome po;
+
+        policy_outcome_from_sip(o, &po);
+        return proxy_record_outcome(x, &po, policy_classify(&po, REQUEST_NORMAL), reason, now_real_us);
+}
+
 TEST(regd_proxy_health_and_counters) {
         GwHostPort hp = { .text = (char *) "10.0.0.1", .host = (char *) "10.0.0.1", .is_ip = true };
         _cleanup_(proxy_freep) Proxy *x = NULL;
@@ -42,31 +50,31 @@ TEST(regd_proxy_health_and_counters) {
 
         proxy_note_sent(x, NULL, 1);
         o = outcome_kind(GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT);
-        ASSERT_TRUE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "timeout", 111));
+        ASSERT_TRUE(record(x, &o, "timeout", 111));
         ASSERT_EQ(x->health, PROXY_HEALTH_DOWN);
         ASSERT_STREQ(x->last_failure_reason, "timeout");
         ASSERT_EQ(x->last_failure_real_us, 111);
 
         o = outcome_response(503, -1);
-        ASSERT_TRUE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "503", 222));
+        ASSERT_TRUE(record(x, &o, "503", 222));
         o = outcome_response(408, -1);
-        ASSERT_TRUE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "408", 333));
+        ASSERT_TRUE(record(x, &o, "408", 333));
         o = outcome_kind(GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT);
-        ASSERT_TRUE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "transport", 444));
+        ASSERT_TRUE(record(x, &o, "transport", 444));
         ASSERT_STREQ(x->last_failure_reason, "transport");
 
         o = outcome_response(200, 60);
-        ASSERT_TRUE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "", 555));
+        ASSERT_TRUE(record(x, &o, "", 555));
         ASSERT_EQ(x->health, PROXY_HEALTH_UP);
         /* The last failure stays visible after recovery. */
         ASSERT_STREQ(x->last_failure_reason, "transport");
         ASSERT_EQ(x->last_failure_real_us, 444);
         o = outcome_response(200, 60);
-        ASSERT_FALSE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "", 666));
+        ASSERT_FALSE(record(x, &o, "", 666));
 
         /* Nothing learned from a request sigd could not build. */
         o = outcome_kind(GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST);
-        ASSERT_FALSE(proxy_record_outcome(x, &o, proxy_verdict_from_outcome(&o), "bad-request", 777));
+        ASSERT_FALSE(record(x, &o, "bad-request", 777));
         ASSERT_EQ(x->health, PROXY_HEALTH_UP);
 
         ASSERT_EQ(x->counters.sent, 1);
@@ -83,6 +91,7 @@ TEST(regd_profile_entries_and_status) {
         ProfileStatusStorage storage;
         Gw__ProfileStatus ps;
         Gw__SipRequestOutcome o;
+        PolicyOutcome po;
         char buf[REGD_TARGET_MAX];
 
         test_conf_init(&t, 0);
@@ -101,21 +110,22 @@ TEST(regd_profile_entries_and_status) {
         ASSERT_EQ(p->proxies[2]->role, PROXY_ROLE_REDUNDANT);
 
         /* Main active: REGISTER goes to the registrar. */
-        ASSERT_OK(profile_active_target(p, buf, sizeof(buf)));
+        ASSERT_OK(resolve_active_target(p, buf, sizeof(buf)));
         ASSERT_STREQ(buf, "127.0.0.2:5070");
         /* A redundant entry active: to the entry itself. */
         p->active = 1;
-        ASSERT_OK(profile_active_target(p, buf, sizeof(buf)));
+        ASSERT_OK(resolve_active_target(p, buf, sizeof(buf)));
         ASSERT_STREQ(buf, "127.0.0.3:5060");
         /* A DNS name is resolved by the manager's loop: no target before that. */
         p->active = 2;
-        ASSERT_ERROR(profile_active_target(p, buf, sizeof(buf)), EAGAIN);
+        ASSERT_ERROR(resolve_active_target(p, buf, sizeof(buf)), EAGAIN);
         p->active = 0;
 
         /* A failure of the active entry is recorded; without a manager (no loop)
          * nothing is searched and the active entry does not move. */
         o = outcome_response(503, -1);
-        ASSERT_EQ(profile_record_outcome(p, p->proxies[0], &o, "503", REQUEST_NORMAL, NULL, 42), PROFILE_LINE_OWN);
+        policy_outcome_from_sip(&o, &po);
+        ASSERT_EQ(profile_record_outcome(p, p->proxies[0], &po, REQUEST_NORMAL, NULL, 42), POLICY_LINE_OWN);
         ASSERT_EQ(p->active, 0);
         ASSERT_EQ(p->proxies[0]->health, PROXY_HEALTH_DOWN);
         ASSERT_TRUE(p->dirty);

@@ -36,6 +36,7 @@
 #include "sigd-manager.h"
 #include "sigd-message.h"
 #include "sigd-osip.h"
+#include "sigd-request.h"
 #include "sigd-transaction.h"
 #include "sigd-transport.h"
 
@@ -94,11 +95,17 @@ void call_publish_event(Call *c, Gw__CallEventKind kind, const char *cause, uint
         call_publish(c->manager, key, &env);
 }
 
-static void publish_entry_report(Call *c, bool alive, const char *reason) {
+/* Tell regd what happened to the current INVITE attempt: its first
+ * provisional response, or its end (resp: the final response; NULL for a
+ * timeout or a transport error). What that says about the entry is regd's
+ * decision (regd-policy.c), not ours. */
+static void publish_entry_report(Call *c, Gw__SipOutcomeKind kind, const osip_message_t *resp) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
         Gw__EntryReport er = GW__ENTRY_REPORT__INIT;
         const InviteEntry *e;
         const GwProfileConf *p;
+        bool provisional = resp && resp->status_code < 200;
+        int32_t v;
 
         if (!c->outgoing || c->entry >= c->n_entries || !c->line)
                 return;
@@ -107,11 +114,22 @@ static void publish_entry_report(Call *c, bool alive, const char *reason) {
         er.profile = p->name;
         er.proxy = e->proxy->text;
         er.target = UNCONST(e->target);
-        er.has_alive = true;
-        er.alive = alive;
-        er.reason = UNCONST(reason);
-        log_debug("Call %s: entry %s (%s) %s%s%s.", c->dialog.call_id, e->proxy->text, e->target,
-                  alive ? "answered" : "failed", reason ? ": " : "", strempty(reason));
+        er.kind = kind;
+        if (resp) {
+                er.has_status_code = true;
+                er.status_code = (uint32_t) resp->status_code;
+                if (request_header_int(resp, "retry-after", &v) == 0) {
+                        er.has_retry_after_s = true;
+                        er.retry_after_s = v;
+                }
+        }
+        er.has_got_provisional = er.has_got_18x = true;
+        er.got_provisional = c->got_1xx && !provisional;
+        er.got_18x = c->got_18x && !provisional;
+        log_debug("Call %s: entry %s (%s): %s %u%s.", c->dialog.call_id, e->proxy->text, e->target,
+                  kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE ? "response" :
+                  kind == GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT ? "timeout" : "transport error",
+                  er.status_code, er.got_provisional ? " after a provisional" : "");
         env.body_case = GW__ENVELOPE__BODY_ENTRY_REPORT;
         env.entry_report = &er;
         call_publish(c->manager, p->name, &env);
@@ -434,8 +452,8 @@ static int call_send_invite(Call *c) {
 }
 
 /* The current entry failed (before any 1xx): the next one, or congestion. */
-static void call_fail_over(Call *c, const char *reason) {
-        publish_entry_report(c, false, reason);
+static void call_fail_over(Call *c, const char *reason, Gw__SipOutcomeKind kind, const osip_message_t *resp) {
+        publish_entry_report(c, kind, resp);
         call_invite_timer_stop(c);
         if (c->ict) {
                 transaction_kill(c->manager, c->ict);
@@ -460,7 +478,7 @@ static int on_invite_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
         c->invite_timer = sd_event_source_disable_unref(c->invite_timer);
         if (!c->line || c->got_1xx || c->got_final)
                 return 0;
-        call_fail_over(c, "timeout");
+        call_fail_over(c, "timeout", GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT, NULL);
         transaction_run(m);
         return 0;
 }
@@ -481,14 +499,22 @@ static void call_pick_entries(Call *c) {
         all[n++] = &p->proxy;
         for (size_t i = 0; i < p->n_redundant && n < SIGD_MAX_ENTRIES; i++)
                 all[n++] = &p->redundant[i];
+        uint64_t now = now_usec(CLOCK_REALTIME);
+        bool all_held = true;
+
         for (size_t i = 0; i < n && ps->active_proxy; i++)
                 if (streq(all[i]->text, ps->active_proxy))
                         active = i;
-        if (p->keepalive == KEEPALIVE_INVITE && p->redundancy_mode == REDUNDANCY_HOMING && active != 0)
+        /* Entries held after a 503 Retry-After (regd's decision) are skipped,
+         * unless every one is: a call still goes out then. */
+        for (size_t i = 0; i < n; i++)
+                all_held = all_held && ps->held_until_real_us[i] > now;
+        if (p->keepalive == KEEPALIVE_INVITE && p->redundancy_mode == REDUNDANCY_HOMING && active != 0 &&
+            (all_held || ps->held_until_real_us[0] <= now))
                 order[k++] = 0;
         for (size_t i = 0; i < n; i++) {
                 size_t j = (active + i) % n;
-                if (k > 0 && order[0] == j)
+                if ((k > 0 && order[0] == j) || (!all_held && ps->held_until_real_us[j] > now))
                         continue;
                 order[k++] = j;
         }
@@ -652,7 +678,7 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                 c->got_1xx = true;
                 call_invite_timer_stop(c);
                 if (first)
-                        publish_entry_report(c, true, NULL);
+                        publish_entry_report(c, GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE, resp);
                 if (c->cancel_wanted) {
                         call_send_cancel(c);
                         return;
@@ -672,8 +698,7 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                 char label[64];
                 bool sdp_ok;
 
-                if (!c->got_1xx)
-                        publish_entry_report(c, true, NULL);
+                publish_entry_report(c, GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE, resp);
                 dialog_learn(&c->dialog, resp);
                 c->dialog.confirmed = true;
                 dialog_send_ack(&c->dialog);
@@ -704,8 +729,7 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                 size_t i;
 
                 c->manager->counters.auth_challenges++;
-                if (!c->got_1xx)
-                        publish_entry_report(c, true, NULL);
+                publish_entry_report(c, GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE, resp);
                 if (!c->line_conf->password || message_pick_challenge(resp, code == 407, &ch) < 0)
                         goto final;
                 for (i = 0; i < c->n_auth; i++)
@@ -729,14 +753,15 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                         return;
                 goto final;
         }
-        /* An entry failure: 408 before any 1xx, 503 before any 18x. After that
-         * the final response is the callee's (Kamailio's 408 when it rings out). */
+        /* The call goes on at the next entry after a 408 before any 1xx or a
+         * 503 before any 18x; after that the final response is the callee's
+         * (Kamailio's 408 when it rings out). What it says about the entry is
+         * regd's decision: the report only says what happened. */
         if (l && ((!c->got_1xx && code == 408) || (!c->got_18x && code == 503))) {
-                call_fail_over(c, code == 408 ? "408" : "503");
+                call_fail_over(c, code == 408 ? "408" : "503", GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE, resp);
                 return;
         }
-        if (!c->got_1xx)
-                publish_entry_report(c, true, NULL);
+        publish_entry_report(c, GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE, resp);
 final:
         if (!l) {
                 call_free(c);                             /* a cancelled call's 487 */
@@ -832,13 +857,13 @@ void call_settle(Manager *m) {
                 if (c && e.kind == 1 && e.msg)
                         call_on_response(c, e.tr, e.msg);
                 else if (c && e.kind == 2 && e.tr == c->ict && !c->got_1xx && !c->got_final && c->line)
-                        call_fail_over(c, "transport");
+                        call_fail_over(c, "transport", GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT, NULL);
                 else if (c && e.kind == 3 && e.tr == c->ict && !c->got_final) {
                         /* Timer B: no final answer at all */
                         if (!c->line)
                                 call_free(c);
                         else if (!c->got_1xx)
-                                call_fail_over(c, "timeout");
+                                call_fail_over(c, "timeout", GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT, NULL);
                 }
                 if (e.msg)
                         osip_message_free(e.msg);
@@ -856,7 +881,7 @@ void call_transport_error(Manager *m, const struct sockaddr *to, socklen_t tolen
                 if (!gw_sockaddr_equal((const struct sockaddr *) &c->dialog.peer, c->dialog.peer_len, to, tolen))
                         continue;
                 log_debug("Call %s: %s from %s.", c->dialog.call_id, strerror(error), c->entries[c->entry].target);
-                call_fail_over(c, "transport");
+                call_fail_over(c, "transport", GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT, NULL);
         }
 }
 
@@ -1333,9 +1358,18 @@ int call_profile_status(Manager *m, const Gw__ProfileStatus *ps) {
         st->active_target = ps->active_target && *ps->active_target ? strdup(ps->active_target) : NULL;
         st->known = true;
         st->any_up = false;
-        for (size_t k = 0; k < ps->n_proxies; k++)
-                if (ps->proxies[k] && ps->proxies[k]->state == GW__PROXY_HEALTH__HEALTH_UP)
+        memset(st->held_until_real_us, 0, sizeof(st->held_until_real_us));
+        for (size_t k = 0; k < ps->n_proxies; k++) {
+                if (!ps->proxies[k])
+                        continue;
+                if (ps->proxies[k]->state == GW__PROXY_HEALTH__HEALTH_UP)
                         st->any_up = true;
+                if (ps->proxies[k]->has_held_until_real_us)
+                        for (size_t e = 0; e <= p->n_redundant && e < SIGD_MAX_ENTRIES; e++)
+                                if (streq(e == 0 ? p->proxy.text : p->redundant[e - 1].text,
+                                          strempty(ps->proxies[k]->address)))
+                                        st->held_until_real_us[e] = ps->proxies[k]->held_until_real_us;
+        }
         return 0;
 }
 

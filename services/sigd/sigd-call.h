@@ -34,6 +34,9 @@ typedef struct ProfileState {
         char *active_target;             /* "ip:port" */
         bool known;                      /* a ProfileStatus arrived */
         bool any_up;                     /* some entry answers */
+        /* Per entry (main, then redundant, as configured): out of use until
+         * then after a 503 Retry-After, as regd's ProfileStatus says. */
+        uint64_t held_until_real_us[SIGD_MAX_ENTRIES];
 } ProfileState;
 
 /* One entry an outgoing INVITE may go to. */

@@ -370,7 +370,7 @@ int request_submit(Manager *m, uint64_t cid, const Gw__SipRequest *req) {
         return 0;
 }
 
-static int header_int(const osip_message_t *msg, const char *name, int32_t *ret) {
+int request_header_int(const osip_message_t *msg, const char *name, int32_t *ret) {
         osip_header_t *h = NULL;
         long v;
         char *end;
@@ -411,11 +411,11 @@ static void request_finish(ClientRequest *cr, Gw__SipOutcomeKind kind, const osi
                         o.has_expires_s = true;
                         o.expires_s = request_granted_expires(resp, cr->contact_uri, cr->expires_s);
                 }
-                if (resp->status_code == 423 && header_int(resp, "min-expires", &v) == 0) {
+                if (resp->status_code == 423 && request_header_int(resp, "min-expires", &v) == 0) {
                         o.has_min_expires_s = true;
                         o.min_expires_s = v;
                 }
-                if (header_int(resp, "retry-after", &v) == 0) {
+                if (request_header_int(resp, "retry-after", &v) == 0) {
                         o.has_retry_after_s = true;
                         o.retry_after_s = v;
                 }

@@ -72,6 +72,9 @@ struct ClientRequest {
 /* Start a client transaction for req. Returns 0 when accepted (the outcome
  * comes through the callback, possibly before this returns, e.g.
  * OUTCOME_BAD_REQUEST), 1 when ignored as a duplicate of a request in flight. */
+/* A header with a non-negative integer value (Retry-After, Min-Expires) of a
+ * response: -ENOENT, -EINVAL. Also for the calls' INVITE outcomes (EntryReport). */
+int request_header_int(const osip_message_t *msg, const char *name, int32_t *ret);
 int request_submit(Manager *m, uint64_t correlation_id, const Gw__SipRequest *req);
 /* Deliver the outcomes libosip2's callbacks noted, answer challenges (after each libosip2 run). */
 void request_settle(Manager *m);

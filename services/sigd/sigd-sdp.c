@@ -25,6 +25,19 @@ const char *sdp_direction_to_string(SdpDirection d) {
         return d >= 0 && d < _SDP_DIRECTION_MAX ? direction_table[d] : NULL;
 }
 
+SdpDirection sdp_direction_mirror(SdpDirection remote) {
+        switch (remote) {
+        case SDP_SENDONLY:
+                return SDP_RECVONLY;
+        case SDP_RECVONLY:
+                return SDP_SENDONLY;
+        case SDP_INACTIVE:
+                return SDP_INACTIVE;
+        default:
+                return SDP_SENDRECV;
+        }
+}
+
 static const char *const srtp_suite_table[_SDP_SRTP_SUITE_MAX] = {
         [SDP_SRTP_NONE] = "",
         [SDP_SRTP_AES_CM_128_HMAC_SHA1_80] = "AES_CM_128_HMAC_SHA1_80",
@@ -568,20 +581,7 @@ int sdp_answer_offer(const SdpMedia *offer, const GwConf *c, GwSrtpMode srtp, bo
                 sdp_result_wipe(&res);
                 return r;
         }
-        switch (offer->direction) {
-        case SDP_SENDONLY:
-                res.direction = SDP_RECVONLY;
-                break;
-        case SDP_RECVONLY:
-                res.direction = SDP_SENDONLY;
-                break;
-        case SDP_INACTIVE:
-                res.direction = SDP_INACTIVE;
-                break;
-        default:
-                res.direction = SDP_SENDRECV;
-                break;
-        }
+        res.direction = sdp_direction_mirror(offer->direction);
         /* RFC 2543 hold (c=0.0.0.0): nothing to send to. */
         if (streq(offer->addr, "0.0.0.0"))
                 res.direction = res.direction == SDP_SENDRECV || res.direction == SDP_RECVONLY ? SDP_RECVONLY
@@ -637,17 +637,7 @@ int sdp_accept_answer(const SdpMedia *answer, const GwConf *c, GwSrtpMode srtp, 
                 return r;
         }
         /* Our offer was sendrecv: the answer's direction is what the far end does. */
-        switch (answer->direction) {
-        case SDP_SENDONLY:
-                res.direction = SDP_RECVONLY;
-                break;
-        case SDP_RECVONLY:
-                res.direction = SDP_SENDONLY;
-                break;
-        default:
-                res.direction = answer->direction;
-                break;
-        }
+        res.direction = sdp_direction_mirror(answer->direction);
         if (streq(answer->addr, "0.0.0.0"))
                 res.direction = SDP_RECVONLY;
         /* Events only if the answer kept them (RFC 4733 §7.1.2): their PT is the answer's. */

@@ -56,6 +56,8 @@ typedef enum SdpDirection {
 } SdpDirection;
 
 const char *sdp_direction_to_string(SdpDirection d);
+/* Our direction for the remote's (RFC 3264 §6.1): its sendonly is our recvonly, and so on. */
+SdpDirection sdp_direction_mirror(SdpDirection remote);
 
 /* The audio stream of a received SDP, as the remote described it. */
 typedef struct SdpMedia {

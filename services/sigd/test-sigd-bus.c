@@ -62,8 +62,12 @@ static int on_media_control(GwBus *bus, const Gw__Envelope *env, void *u) {
 
 static int on_entry_report(GwBus *bus, const Gw__Envelope *env, void *u) {
         Peer *p = u;
-        snprintf(p->report, sizeof p->report, "%s %s %s", env->entry_report->profile, env->entry_report->proxy,
-                 env->entry_report->alive ? "alive" : "failed");
+        const Gw__EntryReport *er = env->entry_report;
+
+        if (p->report[0])
+                return 0;               /* the attempt's first report: its first provisional */
+        snprintf(p->report, sizeof p->report, "%s %s %u%s", er->profile, er->proxy, er->status_code,
+                 er->kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE ? "" : " not-a-response");
         return 0;
 }
 
@@ -209,7 +213,7 @@ TEST(call_over_the_bus) {
         ASSERT_TRUE(lp.reversed);
         RUN_UNTIL(e, mp.rtp, 10000);
         RUN_UNTIL(e, rp.report[0], 10000);
-        snprintf(text, sizeof text, "p 127.0.0.2:%u alive", port);
+        snprintf(text, sizeof text, "p 127.0.0.2:%u 100", port);
         ASSERT_STREQ(rp.report, text);
 
         publish_hook(line, false);
