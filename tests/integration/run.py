@@ -78,7 +78,9 @@ Actions:
                    min_ms, skip_ms           DTMF in a recorded WAV (audio.dtmf_runs:
                                              Goertzel on the row and column tones)
   expect_json      file, match, timeout_s    a JSON file (e.g. a command peer's result)
-                                             matches (fxsgwtest.match)
+                                             matches (fxsgwtest.match); figures: {label:
+                                             key} reports those values
+                                             (sipprobe.py: OPTIONS answered, timed)
   expect_wav       file, freq, min_fraction, min_loud_ms, not_freq, max_fraction,
                    max_gap_ms, skip_ms, trim_end_ms   what a recorded WAV holds (audio.py):
                                              the fraction of its non-silent power at freq
@@ -145,6 +147,8 @@ Lab actions (each may take "as": MARK, the monotonic time it happened):
                        never_to, to_counts {host: matcher}, min, max
                        requests the gateway sent (consecutive ones to the same host
                        collapsed for the sequence), in capture order
+  expect_packets       match, since, until, min, max, figure   capture records (SIP or
+                       ICMP, e.g. {"icmp": 3, "src": "gw"}: unreachables the gateway sent)
   expect_elapsed       from, to, le, ge, figure   between two marks
   expect_in_flight     match, since, until, timeout_s (the transaction timeout), max,
                        search: {host: max}     transactions (Via branch) open at once;
@@ -834,6 +838,8 @@ class Case:
         with open(path) as f:
             doc = json.load(f)
         log("%s: %s" % (os.path.basename(path), json.dumps(doc)[:2000]))
+        for label, key in s.get("figures", {}).items():
+            self.figures.append((label, "%s" % doc.get(key)))
         m = match(doc, s["match"])
         if m:
             raise Failure("%s: %s" % (os.path.basename(path), m))
@@ -1231,6 +1237,18 @@ class Case:
         if problems:
             self.log_packets(ps)
             raise Failure("; ".join(problems))
+
+    def do_expect_packets(self, s):
+        """Capture records (SIP messages and ICMP unreachables, sipcap.py) matching, counted."""
+        self.wait_until_mark(s)
+        ps = self.select_packets(s)
+        log("captured %s: %d" % (json.dumps(s.get("match", {})), len(ps)))
+        if s.get("figure"):
+            self.figures.append((s["figure"], "%d" % len(ps)))
+        if ("min" in s and len(ps) < s["min"]) or ("max" in s and len(ps) > s["max"]):
+            self.log_packets(ps)
+            raise Failure("%d captured %s, expected %s..%s" % (len(ps), json.dumps(s.get("match", {})),
+                                                               s.get("min", 0), s.get("max", "")))
 
     def do_expect_elapsed(self, s):
         a, b = self.mark(s["from"]), self.mark(s["to"])
