@@ -155,7 +155,8 @@ Lab actions (each may take "as": MARK, the monotonic time it happened):
                        and how many a host got before it first answered
   expect_pacing        match, since, until, min_gap_s, max_in_flight   per host
   probe                host, to, port, expect, timeout_s   one OPTIONS from a host
-  expect_log           log, regex, min, max    lines of a process's log
+  expect_log           log, regex, min, max, figure   lines of a process's log (figure:
+                       the regex's group in the last match)
   wait_status          also: since MARK, within_s BOUND (asserted), as MARK
 Marks are written "NAME", "NAME+1.5" or "NAME-0.2"; bounds may be arithmetic on
 ${vars} ("${itt} + 1"). Everything is torn down, also on failure: processes first,
@@ -1368,8 +1369,12 @@ class Case:
                         text += f.read().decode(errors="replace")
                 except OSError:
                     pass
-        n = len(re.findall(s["regex"], text, re.M))
+        found = re.findall(s["regex"], text, re.M)
+        n = len(found)
         log("log %s: %d line(s) match /%s/" % (label, n, s["regex"]))
+        if s.get("figure") and found:
+            # The regex's group in the last matching line (e.g. a count the daemon logs).
+            self.figures.append((s["figure"], found[-1] if isinstance(found[-1], str) else found[-1][0]))
         if "min" in s and n < s["min"]:
             raise Failure("log %s: %d match(es) of /%s/, expected at least %d" % (label, n, s["regex"], s["min"]))
         if "max" in s and n > s["max"]:
