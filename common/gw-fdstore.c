@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -91,6 +92,41 @@ int gw_fdset_take(GwFdSet *s, const char *name) {
 
 size_t gw_fdset_size(const GwFdSet *s) {
         return s ? s->n : 0;
+}
+
+int gw_fdset_fd(const GwFdSet *s, size_t i) {
+        return s->fds[i].fd;
+}
+
+const char *gw_fdset_name(const GwFdSet *s, size_t i) {
+        return s->fds[i].name;
+}
+
+bool gw_fdset_has_file(const GwFdSet *s, int fd) {
+        struct stat a, b;
+
+        if (!s || fstat(fd, &b) < 0)
+                return false;
+        for (size_t i = 0; i < s->n; i++)
+                if (fstat(s->fds[i].fd, &a) >= 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+                        return true;
+        return false;
+}
+
+size_t gw_fdset_remove(GwFdSet *s, const char *name) {
+        size_t k = 0, n = 0;
+
+        for (size_t i = 0; s && i < s->n; i++) {
+                if (streq(s->fds[i].name, name)) {
+                        close(s->fds[i].fd);
+                        free(s->fds[i].name);
+                        n++;
+                } else
+                        s->fds[k++] = s->fds[i];
+        }
+        if (s)
+                s->n = k;
+        return n;
 }
 
 size_t gw_fdset_drop(GwFdSet *s) {

@@ -28,6 +28,13 @@ int gw_fdset_add(GwFdSet *s, int fd, const char *name);
 /* Take the first descriptor named 'name' out of the set; -ENOENT if none. */
 int gw_fdset_take(GwFdSet *s, const char *name);
 size_t gw_fdset_size(const GwFdSet *s);
+/* The i-th descriptor and its name (i < size), in the order they were added. */
+int gw_fdset_fd(const GwFdSet *s, size_t i);
+const char *gw_fdset_name(const GwFdSet *s, size_t i);
+/* Does the set hold a descriptor of the same open file (device and inode) as fd? */
+bool gw_fdset_has_file(const GwFdSet *s, int fd);
+/* Close and forget every descriptor named 'name'; how many. The store is not told. */
+size_t gw_fdset_remove(GwFdSet *s, const char *name);
 /* Close what nobody took and remove those names from the supervisor's store.
  * Returns how many were dropped. */
 size_t gw_fdset_drop(GwFdSet *s);

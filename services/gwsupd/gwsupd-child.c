@@ -22,7 +22,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -104,66 +103,34 @@ void child_done(Child *c) {
 
 /* ---------------------------------------------------------------- fd store */
 
-static bool same_file(int a, int b) {
-        struct stat sa, sb;
-
-        return fstat(a, &sa) >= 0 && fstat(b, &sb) >= 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 int child_fdstore_add(Child *c, int fd, const char *name) {
-        char *copy;
+        int r;
 
-        for (size_t i = 0; i < c->n_fds; i++)
-                if (same_file(c->fds[i].fd, fd)) {
-                        close(fd);                /* systemd too stores an open file once */
-                        return 0;
-                }
-        if (c->n_fds >= CHILD_FDSTORE_MAX) {
-                close(fd);
-                return -EXFULL;
-        }
-        if (c->n_fds == c->n_fds_alloc) {
-                size_t k = c->n_fds_alloc ? c->n_fds_alloc * 2 : 8;
-                ChildFd *p = reallocarray(c->fds, k, sizeof(*p));
-                if (!p) {
+        if (!c->fds) {
+                c->fds = gw_fdset_new();
+                if (!c->fds) {
                         close(fd);
                         return -ENOMEM;
                 }
-                c->fds = p;
-                c->n_fds_alloc = k;
         }
-        copy = strdup(name);
-        if (!copy) {
+        if (gw_fdset_has_file(c->fds, fd)) {
+                close(fd);                        /* systemd too stores an open file once */
+                return 0;
+        }
+        if (gw_fdset_size(c->fds) >= CHILD_FDSTORE_MAX) {
                 close(fd);
-                return -ENOMEM;
+                return -EXFULL;
         }
-        c->fds[c->n_fds++] = (ChildFd) { .fd = fd, .name = copy };
-        return 1;
+        r = gw_fdset_add(c->fds, fd, name);
+        return r < 0 ? r : 1;
 }
 
 size_t child_fdstore_remove(Child *c, const char *name) {
-        size_t k = 0, n = 0;
-
-        for (size_t i = 0; i < c->n_fds; i++) {
-                if (streq(c->fds[i].name, name)) {
-                        close(c->fds[i].fd);
-                        free(c->fds[i].name);
-                        n++;
-                } else
-                        c->fds[k++] = c->fds[i];
-        }
-        c->n_fds = k;
-        return n;
+        return gw_fdset_remove(c->fds, name);
 }
 
 void child_fdstore_clear(Child *c) {
-        for (size_t i = 0; i < c->n_fds; i++) {
-                close(c->fds[i].fd);
-                free(c->fds[i].name);
-        }
-        free(c->fds);
-        c->fds = NULL;
-        c->n_fds = c->n_fds_alloc = 0;
+        c->fds = gw_fdset_free(c->fds);
 }
 
 /* Arm (or re-arm) a one-shot timer 'usec' from now. */
@@ -395,7 +362,7 @@ static bool env_is_ours(const char *e) {
  * stored descriptors go to 3, 4, ... in order (LISTEN_FDS); tmp has room for
  * n_fds. pid_slots: where the child's own pid is written (WATCHDOG_PID=, LISTEN_PID=). */
 _Noreturn static void child_exec(const char *path, char *const *argv, char *const *envp, char *const *pid_slots,
-                                 const ChildFd *fds, size_t n_fds, int *tmp) {
+                                 const int *fds, size_t n_fds, int *tmp) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
         sigset_t empty;
         int fd, first_free = SD_LISTEN_FDS_START + (int) n_fds;
@@ -421,7 +388,7 @@ _Noreturn static void child_exec(const char *path, char *const *argv, char *cons
          * moved: first above the target range, then into it (dup2 clears
          * close-on-exec). */
         for (size_t i = 0; i < n_fds; i++) {
-                tmp[i] = fcntl(fds[i].fd, F_DUPFD_CLOEXEC, first_free);
+                tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, first_free);
                 if (tmp[i] < 0)
                         _exit(CHILD_EXIT_EXEC);
         }
@@ -445,7 +412,8 @@ int child_spawn(Child *c) {
         Manager *m = c->manager;
         _cleanup_free_ char **envp = NULL;
         _cleanup_free_ char *notify_env = NULL, *watchdog_env = NULL, *fds_env = NULL, *names_env = NULL;
-        _cleanup_free_ int *tmp = NULL;
+        _cleanup_free_ int *tmp = NULL, *fds = NULL;
+        size_t n_fds = gw_fdset_size(c->fds);
         char pid_env[32] = "WATCHDOG_PID=", listen_pid_env[32] = "LISTEN_PID=";
         char *pid_slots[3] = {};
         size_t n_slots = 0, names_len = strlen("LISTEN_FDNAMES=") + 1;
@@ -460,26 +428,28 @@ int child_spawn(Child *c) {
         for (char **e = environ; e && *e; e++)
                 n_env++;
         envp = calloc(n_env + 7, sizeof *envp);
-        tmp = calloc(c->n_fds ?: 1, sizeof *tmp);
-        if (!envp || !tmp)
+        tmp = calloc(n_fds ?: 1, sizeof *tmp);
+        fds = calloc(n_fds ?: 1, sizeof *fds);
+        if (!envp || !tmp || !fds)
                 return log_oom();
-        if (c->n_fds > 0) {
+        if (n_fds > 0) {
                 char *p;
 
-                if (asprintf(&fds_env, "LISTEN_FDS=%zu", c->n_fds) < 0) {
+                if (asprintf(&fds_env, "LISTEN_FDS=%zu", n_fds) < 0) {
                         fds_env = NULL;
                         return log_oom();
                 }
-                for (size_t i = 0; i < c->n_fds; i++)
-                        names_len += strlen(c->fds[i].name) + 1;
+                for (size_t i = 0; i < n_fds; i++)
+                        names_len += strlen(gw_fdset_name(c->fds, i)) + 1;
                 names_env = malloc(names_len);
                 if (!names_env)
                         return log_oom();
                 p = stpcpy(names_env, "LISTEN_FDNAMES=");
-                for (size_t i = 0; i < c->n_fds; i++) {
+                for (size_t i = 0; i < n_fds; i++) {
                         if (i > 0)
                                 *p++ = ':';
-                        p = stpcpy(p, c->fds[i].name);
+                        p = stpcpy(p, gw_fdset_name(c->fds, i));
+                        fds[i] = gw_fdset_fd(c->fds, i);
                 }
         }
         if (asprintf(&notify_env, "NOTIFY_SOCKET=%s", m->notify_path) < 0) {
@@ -522,7 +492,7 @@ int child_spawn(Child *c) {
                 return r;
         }
         if (pid == 0)
-                child_exec(c->path, argv, envp, pid_slots, c->fds, c->n_fds, tmp);
+                child_exec(c->path, argv, envp, pid_slots, fds, n_fds, tmp);
 
         c->pid = pid;
         r = sd_event_add_child(m->event, &c->exit_source, pid, WEXITED, on_child_exit, c);
@@ -541,9 +511,9 @@ int child_spawn(Child *c) {
                 log_warning_errno(r, "Failed to arm the start timeout of '%s', ignoring: %m", c->name);
 
         log_info("Started daemon '%s' (pid %d): %s --config %s%s", c->name, (int) pid, c->path, m->config_path,
-                 c->n_fds > 0 ? " (with the descriptors it stored)" : "");
-        if (c->n_fds > 0)
-                log_debug("Daemon '%s' gets %zu stored descriptor(s).", c->name, c->n_fds);
+                 n_fds > 0 ? " (with the descriptors it stored)" : "");
+        if (n_fds > 0)
+                log_debug("Daemon '%s' gets %zu stored descriptor(s).", c->name, n_fds);
         /* Publish even if it was STARTING before: the pid is new. */
         c->state = CHILD_STARTING;
         manager_child_changed(m, c);

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "gw-fdstore.h"
 #include "gw.pb-c.h"
 #include "gwsupd-forward.h"
 #include "gwsupd-notify.h"
@@ -52,12 +53,6 @@ typedef enum RestartPolicy {
 const char *child_state_to_string(ChildState s);
 Gw__ServiceRunState child_state_to_run_state(ChildState s);
 
-/* One descriptor a daemon asked us to keep (FDSTORE=1). */
-typedef struct ChildFd {
-        int fd;
-        char *name;                      /* FDNAME=, or "stored" as systemd names it */
-} ChildFd;
-
 struct Child {
         Manager *manager;
         char *name;                      /* "sigd"; also the ServiceState topic key */
@@ -78,8 +73,8 @@ struct Child {
         RestartWindow window;
 
         char *status_text;               /* last STATUS= */
-        ChildFd *fds;                    /* its fd store: passed to every instance (LISTEN_FDS) */
-        size_t n_fds, n_fds_alloc;
+        GwFdSet *fds;                    /* its fd store: passed to every instance (LISTEN_FDS);
+                                          * names from FDNAME=, or "stored" as systemd names them */
         uint64_t instance_id;            /* its bus instance, from its own ServiceState */
 
         sd_event_source *exit_source;    /* sd_event_add_child, WEXITED */
