@@ -93,7 +93,8 @@ struct Manager {
         MediaResume *resume;
         sd_event_source *save_timer;
         uint64_t streams_resumed;
-        sd_event_source *keep_timer;  /* closes the kept sockets no session took (mediad-udp.h) */
+        MediaUdpKeep *keep;           /* our sockets in the supervisor's fd store (mediad-udp.h); NULL: none */
+        sd_event_source *keep_timer;  /* closes the kept sockets no session took */
         ManagerCallbacks cb;
         void *userdata;
         uint64_t frames_unknown_port; /* up frames for a port not in the config */

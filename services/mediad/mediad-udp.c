@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -12,30 +13,45 @@
 #include "gw-sockaddr.h"
 #include "mediad-udp.h"
 
-static struct {
+struct MediaUdpKeep {
         bool enabled;                    /* store what we open, remove what we close */
         GwFdSet *inherited;              /* passed at start, not yet taken by a session */
         uint64_t adopted, waited;
-} keep;
+};
 
-void media_udp_keep_start(GwFdSet *inherited) {
-        keep.inherited = gw_fdset_free(keep.inherited);
-        keep.inherited = inherited;
-        keep.enabled = true;
-        keep.adopted = keep.waited = 0;
+int media_udp_keep_new(GwFdSet *inherited, MediaUdpKeep **ret) {
+        MediaUdpKeep *k = calloc(1, sizeof(*k));
+
+        if (!k) {
+                gw_fdset_free(inherited);
+                return -ENOMEM;
+        }
+        k->inherited = inherited;
+        k->enabled = true;
+        *ret = k;
+        return 0;
 }
 
-void media_udp_keep_stop(void) {
-        keep.inherited = gw_fdset_free(keep.inherited);
-        keep.enabled = false;
+void media_udp_keep_stop(MediaUdpKeep *k) {
+        if (k)
+                k->enabled = false;
 }
 
-size_t media_udp_keep_drop_unclaimed(void) {
-        return gw_fdset_drop(keep.inherited);
+MediaUdpKeep *media_udp_keep_free(MediaUdpKeep *k) {
+        if (!k)
+                return NULL;
+        gw_fdset_free(k->inherited);
+        free(k);
+        return NULL;
 }
 
-uint64_t media_udp_adopted(void) { return keep.adopted; }
-uint64_t media_udp_waited(void) { return keep.waited; }
+size_t media_udp_keep_drop_unclaimed(MediaUdpKeep *k) {
+        return k ? gw_fdset_drop(k->inherited) : 0;
+}
+
+size_t media_udp_keep_unclaimed(const MediaUdpKeep *k) { return k ? gw_fdset_size(k->inherited) : 0; }
+uint64_t media_udp_keep_adopted(const MediaUdpKeep *k) { return k ? k->adopted : 0; }
+uint64_t media_udp_keep_waited(const MediaUdpKeep *k) { return k ? k->waited : 0; }
 
 static void fd_name(char *buf, size_t n, const char *kind, uint16_t port) {
         snprintf(buf, n, "%s-%u", kind, port);
@@ -43,10 +59,10 @@ static void fd_name(char *buf, size_t n, const char *kind, uint16_t port) {
 
 /* The kept socket named after kind and port, if it is bound to *local;
  * one under that name bound elsewhere is stale: closed and removed. */
-static int take_kept(const struct sockaddr_storage *local, const char *name) {
+static int take_kept(MediaUdpKeep *keep, const struct sockaddr_storage *local, const char *name) {
         int fd = -EBADF, k;
 
-        while ((k = gw_fdset_take(keep.inherited, name)) >= 0) {
+        while ((k = gw_fdset_take(keep->inherited, name)) >= 0) {
                 int fl = fcntl(k, F_GETFL);
 
                 if (fd < 0 && gw_socket_is_bound_to(k, GW_SOCKADDR(local)) && fl >= 0 &&
@@ -60,7 +76,8 @@ static int take_kept(const struct sockaddr_storage *local, const char *name) {
         return fd;
 }
 
-int media_udp_open(struct sockaddr_storage *local, const char *kind, int *ret_fd, bool *ret_adopted) {
+int media_udp_open(MediaUdpKeep *keep, struct sockaddr_storage *local, const char *kind, int *ret_fd,
+                   bool *ret_adopted) {
         _cleanup_close_ int fd = -EBADF;
         struct sockaddr_storage bound;
         socklen_t len = sizeof(bound);
@@ -69,8 +86,8 @@ int media_udp_open(struct sockaddr_storage *local, const char *kind, int *ret_fd
         bool adopted = false;
 
         fd_name(name, sizeof(name), kind, port);
-        if (port != 0 && gw_fdset_size(keep.inherited) > 0) {
-                fd = take_kept(local, name);
+        if (port != 0 && media_udp_keep_unclaimed(keep) > 0) {
+                fd = take_kept(keep, local, name);
                 adopted = fd >= 0;
         }
         if (!adopted) {
@@ -84,8 +101,8 @@ int media_udp_open(struct sockaddr_storage *local, const char *kind, int *ret_fd
                 return -errno;
         *local = bound;
         if (adopted)
-                keep.adopted++;
-        else if (keep.enabled) {
+                keep->adopted++;
+        else if (keep && keep->enabled) {
                 int r;
 
                 fd_name(name, sizeof(name), kind, gw_sockaddr_port(GW_SOCKADDR(&bound)));
@@ -99,13 +116,13 @@ int media_udp_open(struct sockaddr_storage *local, const char *kind, int *ret_fd
         return 0;
 }
 
-void media_udp_close(int fd, const char *kind, const struct sockaddr_storage *local) {
+void media_udp_close(MediaUdpKeep *keep, int fd, const char *kind, const struct sockaddr_storage *local) {
         char name[32];
 
         if (fd < 0)
                 return;
         close(fd);
-        if (keep.enabled) {
+        if (keep && keep->enabled) {
                 fd_name(name, sizeof(name), kind, gw_sockaddr_port(GW_SOCKADDR(local)));
                 (void) gw_fdstore_remove(name);
         }
@@ -123,16 +140,16 @@ static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
                 n = recvfrom(fd, buf, r->max, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
                 if (n < 0) {
                         if (errno == EAGAIN && r->draining) {
-                                r->draining = false;
                                 log_info("Datagrams that waited in kept sockets while mediad was down: %" PRIu64
-                                         " so far.", keep.waited);
+                                         " so far.", r->draining->waited);
+                                r->draining = NULL;
                         }
                         if (errno == EAGAIN || errno == EINTR)
                                 return 0;
                         continue;        /* ECONNREFUSED and the like, from an earlier send */
                 }
                 if (r->draining)
-                        keep.waited++;
+                        r->draining->waited++;
                 if ((size_t) n > r->max) {
                         (*r->oversize)++;
                         continue;

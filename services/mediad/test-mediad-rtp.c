@@ -301,6 +301,7 @@ TEST(adopts_kept_socket) {
         uint8_t pkt[RTP_HEADER + GW_PCM_SAMPLES] = { 0x80, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4 };
         char name[32];
         GwFdSet *set = gw_fdset_new();
+        MediaUdpKeep *keep = NULL;
         RtpParams p = { .call_id = "c1@test", .local = loopback(port), .payload_type = 0,
                         .direction = GW__MEDIA_DIRECTION__DIRECTION_SENDRECV };
 
@@ -316,19 +317,20 @@ TEST(adopts_kept_socket) {
         ASSERT_OK(gw_fdset_add(set, stale, name));             /* same name, bound elsewhere: not taken */
         ASSERT_OK(gw_fdset_add(set, kept, name));
         ASSERT_OK(gw_fdset_add(set, other, "rtp-9"));           /* a session that does not come back */
-        media_udp_keep_start(set);
+        ASSERT_OK(media_udp_keep_new(set, &keep));
+        p.keep = keep;
 
         p.remote = loopback(fd_port(far));
         ASSERT_OK(rtp_session_new(e, &p, NULL, NULL, &s));
         ASSERT_EQ(rtp_session_local_port(s), port);
         ASSERT_EQ(rtp_session_fd(s), kept);
-        ASSERT_EQ(media_udp_adopted(), 1);
+        ASSERT_EQ(media_udp_keep_adopted(keep), 1);
         run_until(e, &rtp_session_counters(s)->rx, 2);
-        ASSERT_EQ(media_udp_waited(), 2);
+        ASSERT_EQ(media_udp_keep_waited(keep), 2);
         /* The stale one was closed when the session looked; "rtp-9" is left to drop. */
         ASSERT_TRUE(port_is_free(stale_port));
         ASSERT_FALSE(port_is_free(other_port));
-        ASSERT_EQ(media_udp_keep_drop_unclaimed(), 1);
+        ASSERT_EQ(media_udp_keep_drop_unclaimed(keep), 1);
         ASSERT_TRUE(port_is_free(other_port));
 
         /* A packet after the restart is no longer counted as having waited. */
@@ -336,7 +338,7 @@ TEST(adopts_kept_socket) {
         pkt[7] = (uint8_t) (2 * GW_PCM_SAMPLES);
         ASSERT_TRUE(sendto(far, pkt, sizeof(pkt), 0, (struct sockaddr *) &to, sizeof(struct sockaddr_in)) > 0);
         run_until(e, &rtp_session_counters(s)->rx, 3);
-        ASSERT_EQ(media_udp_waited(), 2);
+        ASSERT_EQ(media_udp_keep_waited(keep), 2);
         s = rtp_session_free(s);
-        media_udp_keep_stop();
+        media_udp_keep_free(keep);
 }
