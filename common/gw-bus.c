@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,11 @@
 
 #define GW_BUS_BATCH 256                 /* messages handled per wake-up per socket */
 #define GW_BUS_HWM 20000
+/* Every bus's SUB also subscribes to "<this><service>/<instance in hex>", a topic nobody
+ * publishes: the XPUB it connects to reads that subscription and so learns which
+ * instance of which daemon now hears it (see on_listener()). 0xff sorts it after every
+ * real topic, so a SUB that (re)connects sends it last. */
+#define GW_BUS_LISTENER_TOPIC "\xff" "listener/"
 
 struct GwBus {
         sd_event *event;
@@ -28,11 +34,15 @@ struct GwBus {
         uint64_t correlation;
 
         void *zctx;
-        void *pub;
+        void *pub;                       /* XPUB: it reads the subscriptions of whoever connects */
         void *sub;
         void *ctl;
+        GwZSource *pub_source;
         GwZSource *sub_source;
         GwZSource *ctl_source;
+        sd_event_source *announce_source;
+        bool announced;
+        char listener_topic[64];         /* our own, see GW_BUS_LISTENER_TOPIC */
 
         const GwBusHandler *handlers;
         size_t n_handlers;
@@ -45,6 +55,7 @@ struct GwBus {
         gw_bus_peer_cb_t peer_cb;
         void *peer_userdata;
         uint64_t peer_instance[16];      /* by Gw__Service */
+        uint64_t listener_instance[16];  /* by Gw__Service: whose SUB is subscribed to our PUB; 0 none */
 
         gw_bus_handler_t sync_hook;      /* gw-daemon answers StateSyncRequest */
         void *sync_userdata;
@@ -221,21 +232,9 @@ static uint64_t random_u64(void) {
 
 /* ---------------------------------------------------------------- receive side */
 
-static void dispatch_envelope(GwBus *b, const uint8_t *data, size_t len) {
-        _cleanup_(gw__envelope__free_unpackedp_) Gw__Envelope *env = NULL;
+static void dispatch_unpacked(GwBus *b, const Gw__Envelope *env) {
         const GwBusHandler *h;
         int r;
-
-        if (len == 0 || len > GW_BUS_MAX_MESSAGE) {
-                b->dropped_malformed++;
-                return;
-        }
-        env = gw__envelope__unpack(NULL, len, data);
-        if (!env) {
-                b->dropped_malformed++;
-                return;
-        }
-        b->rx++;
 
         if (is_bus_daemon(env->source) && env->source != b->self &&
             b->peer_instance[env->source] != env->instance_id) {
@@ -263,6 +262,69 @@ static void dispatch_envelope(GwBus *b, const uint8_t *data, size_t len) {
         r = h->handler(b, env, b->userdata);
         if (r < 0)
                 log_debug_errno(r, "Handler for %s failed: %m", strna(h->name));
+}
+
+static void dispatch_envelope(GwBus *b, const uint8_t *data, size_t len) {
+        _cleanup_(gw__envelope__free_unpackedp_) Gw__Envelope *env = NULL;
+
+        if (len == 0 || len > GW_BUS_MAX_MESSAGE) {
+                b->dropped_malformed++;
+                return;
+        }
+        env = gw__envelope__unpack(NULL, len, data);
+        if (!env) {
+                b->dropped_malformed++;
+                return;
+        }
+        b->rx++;
+        dispatch_unpacked(b, env);
+}
+
+/* An instance of 'peer' now hears us: its SUB's subscriptions, sent before its
+ * listener topic, are in force. Whatever we published before that never reached
+ * it (PUB/SUB drops what no subscriber has asked for yet), so it is treated as
+ * though it had asked StateSyncRequest: the owners of state publish it again,
+ * the moment it can be heard, and the peer callback learns the instance. */
+static void on_listener(GwBus *b, Gw__Service peer, uint64_t instance_id) {
+        Gw__Envelope env = GW__ENVELOPE__INIT;
+        Gw__StateSyncRequest req = GW__STATE_SYNC_REQUEST__INIT;
+
+        log_debug("%s instance %016" PRIx64 " subscribed to us.", strna(gw_service_to_string(peer)), instance_id);
+        b->listener_instance[peer] = instance_id;
+        req.requester = peer;
+        env.body_case = GW__ENVELOPE__BODY_STATE_SYNC_REQUEST;
+        env.state_sync_request = &req;
+        env.source = peer;
+        env.instance_id = instance_id;
+        dispatch_unpacked(b, &env);
+}
+
+/* One (un)subscription read from our XPUB: [1 or 0][topic]. Only listener topics matter. */
+static int recv_pub_one(void *sock, void *userdata) {
+        GwBus *b = userdata;
+        size_t n = strlen(GW_BUS_LISTENER_TOPIC);
+        char buf[128], name[16];
+        unsigned long long instance;
+        Gw__Service peer;
+        int len, k = 0;
+
+        len = zmq_recv(sock, buf, sizeof buf - 1, ZMQ_DONTWAIT);
+        if (len < 0)
+                return zmq_errno() == EAGAIN ? 0 : gw_zmq_errno();
+        if ((size_t) len > sizeof buf - 1 || (size_t) len < 1 + n || (buf[0] != 0 && buf[0] != 1) ||
+            memcmp(buf + 1, GW_BUS_LISTENER_TOPIC, n) != 0)
+                return 1;
+        buf[len] = 0;
+        if (sscanf(buf + 1 + n, "%15[a-z]/%16llx%n", name, &instance, &k) != 2 || buf[1 + n + k] != 0 || instance == 0)
+                return 1;
+        peer = gw_service_from_string(name);
+        if (!is_bus_daemon(peer) || peer == b->self)
+                return 1;
+        if (buf[0] == 1)
+                on_listener(b, peer, instance);
+        else if (b->listener_instance[peer] == instance)
+                b->listener_instance[peer] = 0;
+        return 1;
 }
 
 /* Receive one multipart message; returns 1 if one was handled, 0 if none
@@ -395,6 +457,21 @@ static int recv_ctl_one(void *sock, void *userdata) {
         return 1;
 }
 
+/* Subscribe to our listener topic after the other subscriptions of this loop
+ * iteration, so that a peer's XPUB, which reads a pipe's subscriptions in order,
+ * has them all when it sees it. A later gw_bus_subscribe() announces it again. */
+static int on_announce(sd_event_source *s, void *userdata) {
+        GwBus *b = userdata;
+        size_t n = strlen(b->listener_topic);
+
+        if (b->announced)
+                (void) zmq_setsockopt(b->sub, ZMQ_UNSUBSCRIBE, b->listener_topic, n);
+        if (zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, b->listener_topic, n) < 0)
+                return log_warning_errno(gw_zmq_errno(), "Failed to announce ourselves on the bus: %m"), 0;
+        b->announced = true;
+        return 0;
+}
+
 int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
         _cleanup_(gw_bus_freep) GwBus *b = NULL;
         char dir[512];
@@ -421,7 +498,7 @@ int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
         if (!b->zctx)
                 return gw_zmq_errno();
 
-        b->pub = zmq_socket(b->zctx, ZMQ_PUB);
+        b->pub = zmq_socket(b->zctx, ZMQ_XPUB);
         b->sub = zmq_socket(b->zctx, ZMQ_SUB);
         b->ctl = zmq_socket(b->zctx, ZMQ_ROUTER);
         if (!b->pub || !b->sub || !b->ctl)
@@ -445,12 +522,21 @@ int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
                         return r;
         }
 
+        r = gw_zsource_new(e, b->pub, "bus-pub", GW_BUS_BATCH, recv_pub_one, b, &b->pub_source);
+        if (r < 0)
+                return r;
         r = gw_zsource_new(e, b->sub, "bus-sub", GW_BUS_BATCH, recv_sub_one, b, &b->sub_source);
         if (r < 0)
                 return r;
         r = gw_zsource_new(e, b->ctl, "bus-ctl", GW_BUS_BATCH, recv_ctl_one, b, &b->ctl_source);
         if (r < 0)
                 return r;
+        snprintf(b->listener_topic, sizeof b->listener_topic, GW_BUS_LISTENER_TOPIC "%s/%016" PRIx64,
+                 gw_service_to_string(self), b->instance_id);
+        r = sd_event_add_defer(e, &b->announce_source, on_announce, b);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(b->announce_source, SD_EVENT_ONESHOT);
 
         *ret = TAKE_PTR(b);
         return 0;
@@ -459,8 +545,10 @@ int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
 GwBus *gw_bus_free(GwBus *b) {
         if (!b)
                 return NULL;
+        gw_zsource_free(b->pub_source);
         gw_zsource_free(b->sub_source);
         gw_zsource_free(b->ctl_source);
+        sd_event_source_disable_unref(b->announce_source);
         if (b->pub)
                 zmq_close(b->pub);
         if (b->sub)
@@ -479,7 +567,13 @@ int gw_bus_subscribe(GwBus *b, const char *topic_prefix) {
 
         if (zmq_setsockopt(b->sub, ZMQ_SUBSCRIBE, p, strlen(p)) < 0)
                 return gw_zmq_errno();
+        if (b->announced)
+                (void) sd_event_source_set_enabled(b->announce_source, SD_EVENT_ONESHOT);
         return 0;
+}
+
+bool gw_bus_peer_listening(const GwBus *b, Gw__Service peer) {
+        return (unsigned) peer < ELEMENTSOF(b->listener_instance) && b->listener_instance[peer] != 0;
 }
 
 void gw_bus_set_handlers(GwBus *b, const GwBusHandler *table, size_t n, void *userdata) {

@@ -59,7 +59,8 @@ typedef int (*gw_bus_ctl_handler_t)(GwBus *bus, const Gw__Envelope *req, Gw__Env
                                     void *userdata);
 typedef void (*gw_bus_ctl_reply_free_t)(Gw__Envelope *reply, void *userdata);
 
-/* A peer was seen with a new instance_id (first sighting or restart). */
+/* A peer was seen with a new instance_id (first sighting or restart): a message
+ * from it arrived, or it subscribed to our PUB (gw_bus_peer_listening()). */
 typedef void (*gw_bus_peer_cb_t)(GwBus *bus, Gw__Service peer, uint64_t instance_id, void *userdata);
 
 const char *gw_service_to_string(Gw__Service s);     /* "sigd", ... ; NULL if invalid */
@@ -89,6 +90,11 @@ void gw_bus_set_ctl_handler(GwBus *b, gw_bus_ctl_handler_t h, gw_bus_ctl_reply_f
 void gw_bus_set_peer_callback(GwBus *b, gw_bus_peer_cb_t cb, void *userdata);
 /* For gw-daemon: called for every StateSyncRequest before the table's row. */
 void gw_bus_set_sync_hook(GwBus *b, gw_bus_handler_t hook, void *userdata);
+/* Is an instance of daemon 'peer' subscribed to our PUB, i.e. does it hear what we
+ * publish now? The moment one starts to, the bus handles it as a StateSyncRequest
+ * from that instance (sync hook, the table's row, the peer callback): state is
+ * re-published when the peer can hear it (docs/BUS.md, "Restarts"). */
+bool gw_bus_peer_listening(const GwBus *b, Gw__Service peer);
 
 /* Fill source, instance_id, seq and times of env (body set by caller) and
  * publish it under 'topic'. Never blocks: if the send queue is full the

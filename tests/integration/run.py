@@ -165,6 +165,12 @@ then the namespaces.
 Time bounds (within_s, timeout_s) are multiplied by the time factor (3 in a
 sanitizer build, or FXSGW_TEST_TIME_FACTOR).
 
+Isolation: a case runs in a network namespace of its own (the runner re-executes
+itself under `unshare --net` and brings lo up there), so its 127.0.0.x addresses
+and ports, and those of a lab's namespaces, are its alone and meson runs cases
+concurrently. Without that (not root, no unshare) a case takes an exclusive lock,
+/tmp/fxsgw-integration.lock, for its whole run: cases then run one at a time.
+
 Exit: 0 pass, 1 fail (logs of the gateway and the peers printed), 77 skip.
 """
 
@@ -172,6 +178,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -1453,6 +1460,34 @@ class Case:
                 raise Failure("sanitizer report in %s's log: %s" % (label, text[start:start + 300].strip()))
 
 
+ISOLATED_ENV = "FXSGW_TEST_NETNS"
+SERIAL_LOCK = "/tmp/fxsgw-integration.lock"
+
+
+def isolate():
+    """Give this case a network namespace of its own (re-exec under unshare --net; the
+    pid stays, so meson's SIGTERM still reaches us), or else wait for the serial lock.
+    Returns a description for the log."""
+    if os.environ.get(ISOLATED_ENV) == "1":
+        r = subprocess.run(["ip", "link", "set", "lo", "up"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=10)
+        if r.returncode != 0:
+            raise Failure("ip link set lo up in the case's namespace: %s" % r.stdout.strip())
+        return "own network namespace"
+    unshare, ip = shutil.which("unshare"), shutil.which("ip")
+    if os.geteuid() == 0 and unshare and ip and subprocess.run(
+            [unshare, "--net", "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=10).returncode == 0:
+        os.environ[ISOLATED_ENV] = "1"
+        sys.stdout.flush()
+        os.execv(unshare, [unshare, "--net", "--", sys.executable] + sys.argv)
+    import fcntl
+    fd = os.open(SERIAL_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    t0 = time.monotonic()
+    fcntl.flock(fd, fcntl.LOCK_EX)      # released when the process exits
+    return "no network namespace (not root or no unshare): serial, waited %.1fs" % (time.monotonic() - t0)
+
+
 def main():
     ap = argparse.ArgumentParser(description="Run one fxsgw integration case.")
     ap.add_argument("--build-dir", required=True)
@@ -1469,6 +1504,7 @@ def main():
     case = None
     rc = 1
     try:
+        log("isolation: %s" % isolate())
         case = Case(a.case, a.build_dir, a.keep)
         case.run()
         rc = 0
