@@ -799,3 +799,40 @@ TEST(gwsupd_sigd_keeps_its_sip_socket) {
         status = wait_exit(gw, MS(5000));
         ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
+
+/* What fxsgw-sigd.socket does under systemd, played by systemd-socket-activate:
+ * it binds the address, waits for the first datagram and only then starts sigd
+ * with the socket as "sip"; sigd answers that datagram from the passed socket. */
+TEST(sigd_takes_a_socket_unit_socket) {
+        static const char *const activate = "/usr/bin/systemd-socket-activate";
+        struct sockaddr_in me;
+        socklen_t len = sizeof me;
+        pid_t pid;
+        int cl, status;
+
+        setup();
+        if (access(activate, X_OK) < 0) {
+                fprintf(stderr, "%s is not installed: the socket unit's part is not tested\n", activate);
+                return;
+        }
+        new_case("socket-unit", 50);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                unsetenv("NOTIFY_SOCKET");
+                execl(activate, activate, "-d", "-l", "127.0.0.1:5062", "--fdname=sip", bin_sigd, "--config",
+                      config_path, (char *) NULL);
+                _exit(127);
+        }
+        usleep(300 * 1000);                                   /* it binds, sigd is not running yet */
+        cl = udp_client(5062);
+        ASSERT_OK(getsockname(cl, (struct sockaddr *) &me, &len));
+        send_options(cl, 30, ntohs(me.sin_port));
+        ASSERT_EQ(wait_answer(cl, 30, MS(3000)), 200);
+        ASSERT_EQ(socket_error(cl), 0);
+        ASSERT_EQ(sigd_rx_waited(), 1);                        /* the datagram that started it */
+        close(cl);
+        ASSERT_OK(kill(pid, SIGTERM));                          /* it became sigd (exec) */
+        status = wait_exit(pid, MS(5000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}

@@ -18,8 +18,8 @@
  * manager registered (datagrams to sigd-message.c, ICMP errors to the requests
  * and calls). */
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <assert.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
@@ -223,7 +223,7 @@ int transport_open(Manager *m) {
                 if (r < 0)
                         log_warning_errno(r, "Failed to pass the SIP socket to the supervisor's store, ignoring: %m");
         } else
-                log_info("Using the SIP socket on %s kept while sigd was down.", addr);
+                log_info("Using the SIP socket on %s passed by the supervisor.", addr);
 
         m->local_len = sizeof(m->local);
         if (getsockname(fd, (struct sockaddr *) &m->local, &m->local_len) < 0)
