@@ -546,7 +546,7 @@ LineRequestKind line_handle_outcome(Line *l, const Gw__SipRequestOutcome *o, Pol
         line_classify_outcome(o, &v);
         if (q.kind == LINE_REQUEST_REGISTER && q.cseq != 0 &&
             (q.purpose == REQUEST_NORMAL || q.purpose == REQUEST_SEARCH) &&
-            policy_classify_sip(o, q.purpose) == PROXY_VERDICT_FAILED) {
+            policy_classify_sip(o, q.purpose) == GW_VERDICT_FAILED) {
                 if (l->resend.cseq != q.cseq) {
                         l->resend.cseq = q.cseq;
                         l->resend.n_seen = 0;

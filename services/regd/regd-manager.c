@@ -609,9 +609,9 @@ int manager_handle_outcome(Manager *m, uint64_t cid, const Gw__SipRequestOutcome
                     o->status_code >= 200 && o->status_code < 300;
         /* The profile learns first (the policy decides), then the line acts. */
         if (l->req.proxy_index < l->profile->n_proxies) {
-                PolicyOutcome po;
+                GwOutcome po;
 
-                policy_outcome_from_sip(o, &po);
+                gw_outcome_from_sip(o, &po);
                 act = profile_record_outcome(l->profile, l->profile->proxies[l->req.proxy_index], &po,
                                              line_request_purpose(l), l, manager_now(m, CLOCK_REALTIME));
         }

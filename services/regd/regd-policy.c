@@ -13,7 +13,8 @@
  * To and From never change with the entry.
  *
  * Every outcome of a request sent to an entry says something about it, and
- * policy_classify() is the one place that says what, for every kind of
+ * policy_classify() (common/gw-outcome.c's gw_outcome_classify(), which
+ * sigd's call failover also uses) is the one place that says what, for every kind of
  * request — a line's REGISTER, regd's OPTIONS checks, and the INVITEs of
  * calls, which sigd sends and reports to regd as EntryReport (handled by
  * profile_entry_report() with the purpose REQUEST_INVITE):
@@ -91,13 +92,8 @@
 #include <stdio.h>
 
 #include "gw-macro.h"
+#include "gw-outcome.h"
 #include "regd-policy.h"
-
-static const char *const proxy_verdict_table[_PROXY_VERDICT_MAX] = {
-        [PROXY_VERDICT_NONE] = "none",
-        [PROXY_VERDICT_ALIVE] = "alive",
-        [PROXY_VERDICT_FAILED] = "failed",
-};
 
 static const char *const request_purpose_table[_REQUEST_PURPOSE_MAX] = {
         [REQUEST_NORMAL] = "normal",
@@ -117,10 +113,6 @@ static const char *const policy_action_table[_POLICY_ACTION_MAX] = {
         [POLICY_HOMING_BAD] = "homing-bad",
 };
 
-const char *proxy_verdict_to_string(ProxyVerdict v) {
-        return (unsigned) v < _PROXY_VERDICT_MAX ? proxy_verdict_table[v] : NULL;
-}
-
 const char *request_purpose_to_string(RequestPurpose r) {
         return (unsigned) r < _REQUEST_PURPOSE_MAX ? request_purpose_table[r] : NULL;
 }
@@ -131,91 +123,16 @@ const char *policy_action_to_string(PolicyAction a) {
 
 /* ---------------------------------------------------------------- outcomes */
 
-void policy_outcome_from_sip(const Gw__SipRequestOutcome *o, PolicyOutcome *ret) {
+GwVerdict policy_classify(const GwOutcome *o, RequestPurpose purpose) {
         assert(o);
-        *ret = (PolicyOutcome) {
-                .kind = o->kind,
-                .status_code = o->has_status_code ? o->status_code : 0,
-                .got_provisional = o->has_got_provisional && o->got_provisional,
-                .retry_after_s = o->has_retry_after_s && o->retry_after_s > 0 ? o->retry_after_s : 0,
-        };
+        return gw_outcome_classify(o, purpose == REQUEST_INVITE);
 }
 
-void policy_outcome_from_entry_report(const Gw__EntryReport *r, PolicyOutcome *ret) {
-        assert(r);
-        *ret = (PolicyOutcome) {
-                .kind = r->kind,
-                .status_code = r->has_status_code ? r->status_code : 0,
-                .got_provisional = r->has_got_provisional && r->got_provisional,
-                .got_18x = r->has_got_18x && r->got_18x,
-                .retry_after_s = r->has_retry_after_s && r->retry_after_s > 0 ? r->retry_after_s : 0,
-        };
-}
+GwVerdict policy_classify_sip(const Gw__SipRequestOutcome *o, RequestPurpose purpose) {
+        GwOutcome po;
 
-/* The INVITE rule: a final response after a provisional one is the call's
- * outcome (busy, declined, Kamailio's 408 when the callee rings out), not the
- * proxy's — unless it is a 503 before any 18x: the proxy gave up before
- * reaching anyone. */
-static ProxyVerdict policy_classify_invite_after_provisional(const PolicyOutcome *o) {
-        if (o->status_code == 503 && !o->got_18x)
-                return PROXY_VERDICT_FAILED;
-        return PROXY_VERDICT_NONE;
-}
-
-ProxyVerdict policy_classify(const PolicyOutcome *o, RequestPurpose purpose) {
-        assert(o);
-
-        switch (o->kind) {
-        case GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE:
-                if (o->status_code < 200)
-                        return PROXY_VERDICT_ALIVE;      /* an INVITE's first provisional */
-                if (purpose == REQUEST_INVITE && o->got_provisional)
-                        return policy_classify_invite_after_provisional(o);
-                if (o->status_code == 408 || o->status_code == 503)
-                        return PROXY_VERDICT_FAILED;
-                return PROXY_VERDICT_ALIVE;
-        case GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT:
-                /* After a provisional response the entry is alive: the slowness is further on. */
-                return o->got_provisional ? PROXY_VERDICT_ALIVE : PROXY_VERDICT_FAILED;
-        case GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT:
-                return PROXY_VERDICT_FAILED;
-        case GW__SIP_OUTCOME_KIND__OUTCOME_AUTH_FAILED:
-                /* It challenged us: it is alive, our credentials are not accepted. */
-                return PROXY_VERDICT_ALIVE;
-        case GW__SIP_OUTCOME_KIND__OUTCOME_NO_CREDENTIALS:
-                /* Only reached after a challenge from the entry. */
-                return PROXY_VERDICT_ALIVE;
-        case GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST:
-        default:
-                return PROXY_VERDICT_NONE;
-        }
-}
-
-ProxyVerdict policy_classify_sip(const Gw__SipRequestOutcome *o, RequestPurpose purpose) {
-        PolicyOutcome po;
-
-        policy_outcome_from_sip(o, &po);
+        gw_outcome_from_sip(o, &po);
         return policy_classify(&po, purpose);
-}
-
-const char *policy_failure_reason(const PolicyOutcome *o, char *buf, size_t n) {
-        assert(buf && n > 0);
-
-        switch (o->kind) {
-        case GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT:
-                snprintf(buf, n, "timeout");
-                break;
-        case GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT:
-                snprintf(buf, n, "transport");
-                break;
-        case GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE:
-                snprintf(buf, n, "%u", o->status_code);
-                break;
-        default:
-                buf[0] = 0;
-                break;
-        }
-        return buf;
 }
 
 /* ---------------------------------------------------------------- decisions */
@@ -239,7 +156,7 @@ static void policy_homing_result(const PolicyView *v, bool good, PolicyDecision 
         d->entry = 0;
 }
 
-void policy_decide(const PolicyView *v, size_t entry, RequestPurpose purpose, const PolicyOutcome *o,
+void policy_decide(const PolicyView *v, size_t entry, RequestPurpose purpose, const GwOutcome *o,
                    uint64_t now, PolicyDecision *ret) {
         PolicyDecision d = {
                 .action = POLICY_STAY,
@@ -252,8 +169,8 @@ void policy_decide(const PolicyView *v, size_t entry, RequestPurpose purpose, co
         assert(entry < v->n_entries);
 
         d.verdict = policy_classify(o, purpose);
-        if (d.verdict == PROXY_VERDICT_FAILED) {
-                policy_failure_reason(o, d.reason, sizeof(d.reason));
+        if (d.verdict == GW_VERDICT_FAILED) {
+                gw_outcome_failure_reason(o, d.reason, sizeof(d.reason));
                 if (o->kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE && o->status_code == 503 &&
                     o->retry_after_s > 0)
                         d.hold_until = now + (uint64_t) o->retry_after_s * USEC_PER_SEC;
@@ -272,13 +189,13 @@ void policy_decide(const PolicyView *v, size_t entry, RequestPurpose purpose, co
                 goto done;
 
         case REQUEST_HOME_OPTIONS:
-                policy_homing_result(v, d.verdict == PROXY_VERDICT_ALIVE, &d);
+                policy_homing_result(v, d.verdict == GW_VERDICT_ALIVE, &d);
                 goto done;
 
         case REQUEST_SEARCH:
                 if (!v->searching)
                         break;           /* a late answer: as any other outcome */
-                if (d.verdict == PROXY_VERDICT_ALIVE) {
+                if (d.verdict == GW_VERDICT_ALIVE) {
                         d.action = POLICY_SWITCH;
                         d.entry = entry;
                 } else {
@@ -288,7 +205,7 @@ void policy_decide(const PolicyView *v, size_t entry, RequestPurpose purpose, co
                 goto done;
 
         case REQUEST_INVITE:
-                if (d.verdict != PROXY_VERDICT_ALIVE)
+                if (d.verdict != GW_VERDICT_ALIVE)
                         break;           /* a failure: as a failed REGISTER */
                 if (entry == v->active)
                         goto done;
@@ -306,7 +223,7 @@ void policy_decide(const PolicyView *v, size_t entry, RequestPurpose purpose, co
                 break;
         }
 
-        if (d.verdict != PROXY_VERDICT_FAILED || !policy_has_alternatives(v))
+        if (d.verdict != GW_VERDICT_FAILED || !policy_has_alternatives(v))
                 goto done;
         if (v->searching)
                 d.line = POLICY_LINE_WAIT;

@@ -12,16 +12,8 @@
 #include <stdint.h>
 
 #include "gw-conf.h"
+#include "gw-outcome.h"
 #include "gw.pb-c.h"
-
-/* What one outcome says about the entry the request went to. */
-typedef enum ProxyVerdict {
-        PROXY_VERDICT_NONE,              /* nothing learned: not built, or a call's own outcome */
-        PROXY_VERDICT_ALIVE,             /* the entry answered */
-        PROXY_VERDICT_FAILED,            /* timeout without provisional, transport error, 408, 503 */
-        _PROXY_VERDICT_MAX,
-        _PROXY_VERDICT_INVALID = -EINVAL,
-} ProxyVerdict;
 
 /* What a request was for. */
 typedef enum RequestPurpose {
@@ -34,26 +26,10 @@ typedef enum RequestPurpose {
         _REQUEST_PURPOSE_INVALID = -EINVAL,
 } RequestPurpose;
 
-/* One outcome, whatever sent the request: SipRequestOutcome and EntryReport
- * both carry these fields. */
-typedef struct PolicyOutcome {
-        Gw__SipOutcomeKind kind;
-        unsigned status_code;            /* kind RESPONSE */
-        bool got_provisional;            /* a 1xx came before this outcome */
-        bool got_18x;                    /* INVITE: one of them was 18x */
-        int32_t retry_after_s;           /* 0: none */
-} PolicyOutcome;
-
-void policy_outcome_from_sip(const Gw__SipRequestOutcome *o, PolicyOutcome *ret);
-void policy_outcome_from_entry_report(const Gw__EntryReport *r, PolicyOutcome *ret);
-
 /* THE classification of an outcome for the entry, for every request kind. */
-ProxyVerdict policy_classify(const PolicyOutcome *o, RequestPurpose purpose);
+GwVerdict policy_classify(const GwOutcome *o, RequestPurpose purpose);
 /* The same for a SipRequestOutcome of regd's own requests. */
-ProxyVerdict policy_classify_sip(const Gw__SipRequestOutcome *o, RequestPurpose purpose);
-/* The entry's failure reason for a FAILED outcome: "timeout", "transport",
- * "408", "503" (buf of at least 16 bytes); "" otherwise. */
-const char *policy_failure_reason(const PolicyOutcome *o, char *buf, size_t n);
+GwVerdict policy_classify_sip(const Gw__SipRequestOutcome *o, RequestPurpose purpose);
 
 /* What a line does with the outcome of its own request. */
 typedef enum PolicyLineAction {
@@ -92,7 +68,7 @@ typedef struct PolicyView {
 } PolicyView;
 
 typedef struct PolicyDecision {
-        ProxyVerdict verdict;
+        GwVerdict verdict;
         char reason[16];                 /* FAILED: the entry's failure reason */
         PolicyAction action;
         size_t entry;                    /* SWITCH, HOME: the entry that becomes active */
@@ -102,7 +78,7 @@ typedef struct PolicyDecision {
 } PolicyDecision;
 
 /* The outcome 'o' of a request for 'purpose' that went to entry 'entry'. */
-void policy_decide(const PolicyView *v, size_t entry, RequestPurpose purpose, const PolicyOutcome *o,
+void policy_decide(const PolicyView *v, size_t entry, RequestPurpose purpose, const GwOutcome *o,
                    uint64_t now, PolicyDecision *ret);
 
 /* Something to search: another entry, or another target of the only one. */
@@ -152,6 +128,5 @@ void policy_checks(const PolicyView *v, bool main_held, bool active_held, Policy
  * 50–100 % (r uniform in [0, 1)): a line's retries and the search cycles. */
 uint64_t regd_backoff_usec(uint64_t base_usec, uint64_t max_usec, unsigned failures, double r);
 
-const char *proxy_verdict_to_string(ProxyVerdict v);
 const char *request_purpose_to_string(RequestPurpose r);
 const char *policy_action_to_string(PolicyAction a);

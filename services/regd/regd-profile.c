@@ -681,7 +681,7 @@ static void profile_apply(Profile *p, Proxy *x, const PolicyDecision *d, Line *l
         }
 }
 
-PolicyLineAction profile_record_outcome(Profile *p, Proxy *x, const PolicyOutcome *o, RequestPurpose purpose,
+PolicyLineAction profile_record_outcome(Profile *p, Proxy *x, const GwOutcome *o, RequestPurpose purpose,
                                         Line *l, uint64_t now_real_us) {
         PolicyView v;
         PolicyDecision d;
@@ -701,7 +701,7 @@ PolicyLineAction profile_record_outcome(Profile *p, Proxy *x, const PolicyOutcom
 }
 
 int profile_entry_report(Profile *p, const Gw__EntryReport *r) {
-        PolicyOutcome o;
+        GwOutcome o;
         Proxy *x = NULL;
         char what[16];
 
@@ -718,10 +718,10 @@ int profile_entry_report(Profile *p, const Gw__EntryReport *r) {
         }
 
         /* The same classification and decisions as our own requests' outcomes. */
-        policy_outcome_from_entry_report(r, &o);
-        log_full_errno(policy_classify(&o, REQUEST_INVITE) == PROXY_VERDICT_FAILED ? LOG_INFO : LOG_DEBUG, 0,
+        gw_outcome_from_entry_report(r, &o);
+        log_full_errno(policy_classify(&o, REQUEST_INVITE) == GW_VERDICT_FAILED ? LOG_INFO : LOG_DEBUG, 0,
                  "Profile '%s': a call's INVITE to entry '%s': %s%s.", p->name, proxy_address(x),
-                 policy_failure_reason(&o, what, sizeof(what)), o.got_provisional ? " after a provisional" : "");
+                 gw_outcome_failure_reason(&o, what, sizeof(what)), o.got_provisional ? " after a provisional" : "");
         /* A report after a provisional one is about an attempt already counted. */
         if (!o.got_provisional)
                 proxy_note_sent(x, strempty(r->target), profile_now(p));
@@ -739,7 +739,7 @@ bool profile_probe_outcome(Profile *p, uint64_t cid, const Gw__SipRequestOutcome
 
         for (size_t k = 0; k < ELEMENTSOF(p->probes); k++) {
                 ProfileProbe *pr = &p->probes[k];
-                PolicyOutcome po;
+                GwOutcome po;
                 char what[16];
 
                 if (!pr->in_flight || pr->correlation_id != cid)
@@ -748,9 +748,9 @@ bool profile_probe_outcome(Profile *p, uint64_t cid, const Gw__SipRequestOutcome
                 profile_disarm(pr->lost_timer);
                 if (pr->index >= p->n_proxies)
                         return true;
-                policy_outcome_from_sip(o, &po);
+                gw_outcome_from_sip(o, &po);
                 log_debug("Profile '%s': %s OPTIONS to '%s': %s.", p->name, probe_kind_to_string((ProbeKind) k),
-                          proxy_address(p->proxies[pr->index]), policy_failure_reason(&po, what, sizeof(what)));
+                          proxy_address(p->proxies[pr->index]), gw_outcome_failure_reason(&po, what, sizeof(what)));
                 (void) profile_record_outcome(p, p->proxies[pr->index], &po, purpose[k], NULL,
                                               p->manager ? manager_now(p->manager, CLOCK_REALTIME) : 0);
                 return true;

@@ -85,7 +85,7 @@ Proxy *profile_active_proxy(const Profile *p);
  * out (search, switch, homing, Retry-After hold) and says what the line should
  * do. Marks the profile dirty. Never sends anything itself: sending is
  * deferred to the profile's timers. */
-PolicyLineAction profile_record_outcome(Profile *p, Proxy *x, const PolicyOutcome *o, RequestPurpose purpose,
+PolicyLineAction profile_record_outcome(Profile *p, Proxy *x, const GwOutcome *o, RequestPurpose purpose,
                                         Line *l, uint64_t now_real_us);
 
 /* Another entry, or another target of the only entry, to fail over to. */

@@ -139,12 +139,12 @@ int proxy_set_targets(Proxy *x, const char *const *addrs, size_t n, bool sticky)
         return 0;
 }
 
-bool proxy_record_outcome(Proxy *x, const PolicyOutcome *o, ProxyVerdict v, const char *reason,
+bool proxy_record_outcome(Proxy *x, const GwOutcome *o, GwVerdict v, const char *reason,
                           uint64_t now_real_us) {
         ProxyHealth old = x->health;
 
         assert(o);
-        if (v == PROXY_VERDICT_NONE)
+        if (v == GW_VERDICT_NONE)
                 return false;
 
         switch (o->kind) {
@@ -165,10 +165,10 @@ bool proxy_record_outcome(Proxy *x, const PolicyOutcome *o, ProxyVerdict v, cons
         }
 
         switch (v) {
-        case PROXY_VERDICT_ALIVE:
+        case GW_VERDICT_ALIVE:
                 x->health = PROXY_HEALTH_UP;
                 break;
-        case PROXY_VERDICT_FAILED:
+        case GW_VERDICT_FAILED:
                 x->health = PROXY_HEALTH_DOWN;
                 snprintf(x->last_failure_reason, sizeof(x->last_failure_reason), "%s", strempty(reason));
                 x->last_failure_real_us = now_real_us;

@@ -97,9 +97,9 @@ const char *proxy_current_target(const Proxy *x);
 int proxy_set_targets(Proxy *x, const char *const *addrs, size_t n, bool sticky);
 /* Count the outcome and update health, as classified by the policy (v, and
  * the failure reason "timeout", "503", ...). An outcome that says nothing
- * about the entry (PROXY_VERDICT_NONE: a call's own outcome) counts nothing.
+ * about the entry (GW_VERDICT_NONE: a call's own outcome) counts nothing.
  * Returns true if the entry's visible status changed. */
-bool proxy_record_outcome(Proxy *x, const PolicyOutcome *o, ProxyVerdict v, const char *reason,
+bool proxy_record_outcome(Proxy *x, const GwOutcome *o, GwVerdict v, const char *reason,
                           uint64_t now_real_us);
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Proxy *, proxy_free);

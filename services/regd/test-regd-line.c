@@ -83,32 +83,32 @@ typedef struct ClassRow {
         int32_t min_expires;
         LineAction action;
         const char *reason;
-        ProxyVerdict verdict;
+        GwVerdict verdict;
 } ClassRow;
 
 #define R GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE
 
 TEST(regd_outcome_classification) {
         static const ClassRow rows[] = {
-                { R, 200, false, 0, LINE_ACTION_REGISTERED, "", PROXY_VERDICT_ALIVE },
-                { R, 202, false, 0, LINE_ACTION_REGISTERED, "", PROXY_VERDICT_ALIVE },
-                { R, 423, false, 600, LINE_ACTION_RETRY_NOW, "423", PROXY_VERDICT_ALIVE },
-                { R, 423, false, 0, LINE_ACTION_BACKOFF, "423", PROXY_VERDICT_ALIVE },
-                { R, 403, false, 0, LINE_ACTION_FORBIDDEN, "403", PROXY_VERDICT_ALIVE },
-                { R, 401, false, 0, LINE_ACTION_BACKOFF, "auth", PROXY_VERDICT_ALIVE },
-                { R, 407, false, 0, LINE_ACTION_BACKOFF, "auth", PROXY_VERDICT_ALIVE },
-                { R, 404, false, 0, LINE_ACTION_BACKOFF, "404", PROXY_VERDICT_ALIVE },
-                { R, 500, false, 0, LINE_ACTION_BACKOFF, "500", PROXY_VERDICT_ALIVE },
-                { R, 408, false, 0, LINE_ACTION_BACKOFF, "408", PROXY_VERDICT_FAILED },
-                { R, 408, true, 0, LINE_ACTION_BACKOFF, "408", PROXY_VERDICT_FAILED },
-                { R, 503, false, 0, LINE_ACTION_BACKOFF, "503", PROXY_VERDICT_FAILED },
-                { R, 603, false, 0, LINE_ACTION_BACKOFF, "603", PROXY_VERDICT_ALIVE },
-                { GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT, 0, false, 0, LINE_ACTION_BACKOFF, "timeout", PROXY_VERDICT_FAILED },
-                { GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT, 0, true, 0, LINE_ACTION_BACKOFF, "timeout", PROXY_VERDICT_ALIVE },
-                { GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT, 0, false, 0, LINE_ACTION_BACKOFF, "transport", PROXY_VERDICT_FAILED },
-                { GW__SIP_OUTCOME_KIND__OUTCOME_AUTH_FAILED, 0, false, 0, LINE_ACTION_BACKOFF, "auth", PROXY_VERDICT_ALIVE },
-                { GW__SIP_OUTCOME_KIND__OUTCOME_NO_CREDENTIALS, 0, false, 0, LINE_ACTION_BACKOFF, "auth", PROXY_VERDICT_ALIVE },
-                { GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST, 0, false, 0, LINE_ACTION_BACKOFF, "bad-request", PROXY_VERDICT_NONE },
+                { R, 200, false, 0, LINE_ACTION_REGISTERED, "", GW_VERDICT_ALIVE },
+                { R, 202, false, 0, LINE_ACTION_REGISTERED, "", GW_VERDICT_ALIVE },
+                { R, 423, false, 600, LINE_ACTION_RETRY_NOW, "423", GW_VERDICT_ALIVE },
+                { R, 423, false, 0, LINE_ACTION_BACKOFF, "423", GW_VERDICT_ALIVE },
+                { R, 403, false, 0, LINE_ACTION_FORBIDDEN, "403", GW_VERDICT_ALIVE },
+                { R, 401, false, 0, LINE_ACTION_BACKOFF, "auth", GW_VERDICT_ALIVE },
+                { R, 407, false, 0, LINE_ACTION_BACKOFF, "auth", GW_VERDICT_ALIVE },
+                { R, 404, false, 0, LINE_ACTION_BACKOFF, "404", GW_VERDICT_ALIVE },
+                { R, 500, false, 0, LINE_ACTION_BACKOFF, "500", GW_VERDICT_ALIVE },
+                { R, 408, false, 0, LINE_ACTION_BACKOFF, "408", GW_VERDICT_FAILED },
+                { R, 408, true, 0, LINE_ACTION_BACKOFF, "408", GW_VERDICT_FAILED },
+                { R, 503, false, 0, LINE_ACTION_BACKOFF, "503", GW_VERDICT_FAILED },
+                { R, 603, false, 0, LINE_ACTION_BACKOFF, "603", GW_VERDICT_ALIVE },
+                { GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT, 0, false, 0, LINE_ACTION_BACKOFF, "timeout", GW_VERDICT_FAILED },
+                { GW__SIP_OUTCOME_KIND__OUTCOME_TIMEOUT, 0, true, 0, LINE_ACTION_BACKOFF, "timeout", GW_VERDICT_ALIVE },
+                { GW__SIP_OUTCOME_KIND__OUTCOME_TRANSPORT, 0, false, 0, LINE_ACTION_BACKOFF, "transport", GW_VERDICT_FAILED },
+                { GW__SIP_OUTCOME_KIND__OUTCOME_AUTH_FAILED, 0, false, 0, LINE_ACTION_BACKOFF, "auth", GW_VERDICT_ALIVE },
+                { GW__SIP_OUTCOME_KIND__OUTCOME_NO_CREDENTIALS, 0, false, 0, LINE_ACTION_BACKOFF, "auth", GW_VERDICT_ALIVE },
+                { GW__SIP_OUTCOME_KIND__OUTCOME_BAD_REQUEST, 0, false, 0, LINE_ACTION_BACKOFF, "bad-request", GW_VERDICT_NONE },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
@@ -128,7 +128,7 @@ TEST(regd_outcome_classification) {
                 }
                 line_classify_outcome(&o, &v);
                 fprintf(stderr, "  row %zu: kind %d code %u -> %d '%s' / %s\n", i, o.kind, rows[i].code,
-                        v.action, v.reason, proxy_verdict_to_string(policy_classify_sip(&o, REQUEST_NORMAL)));
+                        v.action, v.reason, gw_verdict_to_string(policy_classify_sip(&o, REQUEST_NORMAL)));
                 ASSERT_EQ(v.action, rows[i].action);
                 ASSERT_STREQ(v.reason, rows[i].reason);
                 ASSERT_EQ(policy_classify_sip(&o, REQUEST_NORMAL), rows[i].verdict);

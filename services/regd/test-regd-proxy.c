@@ -33,9 +33,9 @@ TEST(regd_proxy_target_format) {
 
 /* Classify o with the policy and record it, as the profile does. */
 static bool record(Proxy *x, const Gw__SipRequestOutcome *o, const char *reason, uint64_t now_real_us) {
-        PolicyOutcome po;
+        GwOutcome po;
 
-        policy_outcome_from_sip(o, &po);
+        gw_outcome_from_sip(o, &po);
         return proxy_record_outcome(x, &po, policy_classify(&po, REQUEST_NORMAL), reason, now_real_us);
 }
 
@@ -91,7 +91,7 @@ TEST(regd_profile_entries_and_status) {
         ProfileStatusStorage storage;
         Gw__ProfileStatus ps;
         Gw__SipRequestOutcome o;
-        PolicyOutcome po;
+        GwOutcome po;
         char buf[REGD_TARGET_MAX];
 
         test_conf_init(&t, 0);
@@ -124,7 +124,7 @@ TEST(regd_profile_entries_and_status) {
         /* A failure of the active entry is recorded; without a manager (no loop)
          * nothing is searched and the active entry does not move. */
         o = outcome_response(503, -1);
-        policy_outcome_from_sip(&o, &po);
+        gw_outcome_from_sip(&o, &po);
         ASSERT_EQ(profile_record_outcome(p, p->proxies[0], &po, REQUEST_NORMAL, NULL, 42), POLICY_LINE_OWN);
         ASSERT_EQ(p->active, 0);
         ASSERT_EQ(p->proxies[0]->health, PROXY_HEALTH_DOWN);

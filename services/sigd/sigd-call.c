@@ -8,7 +8,8 @@
  *
  * INVITE failover (issue 4 item 9): the INVITE goes to the profile's active
  * entry; before any 1xx, silence for invite_total_timeout, a transport error,
- * or a 408/503 (a 503 also after a 100, before any 18x) fail the entry, and
+ * or a 408/503 (a 503 also after a 100, before any 18x) fail the entry (by
+ * gw_outcome_classify(), the classification regd's policy uses too), and
  * the same INVITE (Call-ID, From tag, CSeq; a new branch) goes to the next
  * entry, each entry at most once per call. After a 1xx a final response is
  * the call's outcome. sigd never decides entry health: every attempt's
@@ -30,6 +31,7 @@
 #include "gw-build-config.h"
 #include "gw-bus.h"
 #include "gw-log.h"
+#include "gw-outcome.h"
 #include "gw-sockaddr.h"
 #include "sigd-call.h"
 #include "sigd-dialog.h"
@@ -99,6 +101,19 @@ void call_publish_event(Call *c, Gw__CallEventKind kind, const char *cause, uint
  * provisional response, or its end (resp: the final response; NULL for a
  * timeout or a transport error). What that says about the entry is regd's
  * decision (regd-policy.c), not ours. */
+/* Whether final response 'code' to the current INVITE fails its entry: the
+ * classification of common/gw-outcome.c, INVITE rule included. */
+static bool call_response_fails_entry(const Call *c, unsigned code) {
+        GwOutcome o = {
+                .kind = GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE,
+                .status_code = code,
+                .got_provisional = c->got_1xx,
+                .got_18x = c->got_18x,
+        };
+
+        return gw_outcome_classify(&o, true) == GW_VERDICT_FAILED;
+}
+
 static void publish_entry_report(Call *c, Gw__SipOutcomeKind kind, const osip_message_t *resp) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
         Gw__EntryReport er = GW__ENTRY_REPORT__INIT;
@@ -753,11 +768,12 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                         return;
                 goto final;
         }
-        /* The call goes on at the next entry after a 408 before any 1xx or a
-         * 503 before any 18x; after that the final response is the callee's
-         * (Kamailio's 408 when it rings out). What it says about the entry is
-         * regd's decision: the report only says what happened. */
-        if (l && ((!c->got_1xx && code == 408) || (!c->got_18x && code == 503))) {
+        /* The call goes on at the next entry when the response fails the entry
+         * by the one classification regd's policy uses too (a 408 before any
+         * 1xx, a 503 before any 18x); after that the final response is the
+         * callee's (Kamailio's 408 when it rings out). What the failure means
+         * for the profile is regd's decision: the report says what happened. */
+        if (l && call_response_fails_entry(c, code)) {
                 call_fail_over(c, code == 408 ? "408" : "503", GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE, resp);
                 return;
         }
