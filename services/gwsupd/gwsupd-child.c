@@ -12,6 +12,10 @@
  *    child is left FAILED, the rest of the gateway keeps running;
  *  - more than restart_limit restarts within 60 s and gwsupd gives up on the
  *    whole gateway (manager_give_up).
+ *  - the fd store: descriptors the child stored (FDSTORE=1) are kept here,
+ *    across any number of restarts, and passed to every new instance with
+ *    LISTEN_FDS/LISTEN_FDNAMES/LISTEN_PID, until it removes them
+ *    (FDSTOREREMOVE=1) or gwsupd exits.
  * Nothing here touches another child. */
 #include <assert.h>
 #include <fcntl.h>
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "gw-bus.h"
@@ -83,6 +88,7 @@ static void child_disable_timers(Child *c) {
 
 void child_done(Child *c) {
         /* The process itself is left alone: daemons outlive their supervisor. */
+        child_fdstore_clear(c);
         c->exit_source = sd_event_source_disable_unref(c->exit_source);
         c->start_timer = sd_event_source_disable_unref(c->start_timer);
         c->watchdog_timer = sd_event_source_disable_unref(c->watchdog_timer);
@@ -93,6 +99,38 @@ void child_done(Child *c) {
         free(c->path);
         free(c->status_text);
         c->name = c->path = c->status_text = NULL;
+}
+
+/* ---------------------------------------------------------------- fd store */
+
+int child_fdstore_add(Child *c, int fd, const char *name) {
+        int r;
+
+        if (!c->fds) {
+                c->fds = gw_fdset_new();
+                if (!c->fds) {
+                        close(fd);
+                        return -ENOMEM;
+                }
+        }
+        if (gw_fdset_has_file(c->fds, fd)) {
+                close(fd);                        /* systemd too stores an open file once */
+                return 0;
+        }
+        if (gw_fdset_size(c->fds) >= CHILD_FDSTORE_MAX) {
+                close(fd);
+                return -EXFULL;
+        }
+        r = gw_fdset_add(c->fds, fd, name);
+        return r < 0 ? r : 1;
+}
+
+size_t child_fdstore_remove(Child *c, const char *name) {
+        return gw_fdset_remove(c->fds, name);
+}
+
+void child_fdstore_clear(Child *c) {
+        c->fds = gw_fdset_free(c->fds);
 }
 
 /* Arm (or re-arm) a one-shot timer 'usec' from now. */
@@ -320,11 +358,14 @@ static bool env_is_ours(const char *e) {
         return false;
 }
 
-/* Runs between fork() and execve(): only async-signal-safe calls. */
-_Noreturn static void child_exec(const char *path, char *const *argv, char *const *envp, char *pid_slot) {
+/* Runs between fork() and execve(): only async-signal-safe calls. The
+ * stored descriptors go to 3, 4, ... in order (LISTEN_FDS); tmp has room for
+ * n_fds. pid_slots: where the child's own pid is written (WATCHDOG_PID=, LISTEN_PID=). */
+_Noreturn static void child_exec(const char *path, char *const *argv, char *const *envp, char *const *pid_slots,
+                                 const int *fds, size_t n_fds, int *tmp) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
         sigset_t empty;
-        int fd;
+        int fd, first_free = SD_LISTEN_FDS_START + (int) n_fds;
 
         /* Our SIGPIPE is ignored and SIGTERM/SIGINT/SIGCHLD are blocked: none
          * of that may leak into the daemon. */
@@ -343,11 +384,23 @@ _Noreturn static void child_exec(const char *path, char *const *argv, char *cons
                 (void) dup2(fd, STDIN_FILENO);
                 (void) close(fd);
         }
-        if (close_range(3, ~0U, 0) < 0)
-                for (int i = 3; i < 65536; i++)
+        /* Two steps, so that no stored descriptor is overwritten before it is
+         * moved: first above the target range, then into it (dup2 clears
+         * close-on-exec). */
+        for (size_t i = 0; i < n_fds; i++) {
+                tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, first_free);
+                if (tmp[i] < 0)
+                        _exit(CHILD_EXIT_EXEC);
+        }
+        for (size_t i = 0; i < n_fds; i++)
+                if (dup2(tmp[i], SD_LISTEN_FDS_START + (int) i) < 0)
+                        _exit(CHILD_EXIT_EXEC);
+        if (close_range((unsigned) first_free, ~0U, 0) < 0)
+                for (int i = first_free; i < 65536; i++)
                         (void) close(i);
 
-        format_pid(pid_slot, getpid());
+        for (size_t i = 0; pid_slots[i]; i++)
+                format_pid(pid_slots[i], getpid());
         execve(path, argv, envp);
 
         static const char msg[] = "gwsupd: execve() of a daemon failed\n";
@@ -358,8 +411,12 @@ _Noreturn static void child_exec(const char *path, char *const *argv, char *cons
 int child_spawn(Child *c) {
         Manager *m = c->manager;
         _cleanup_free_ char **envp = NULL;
-        _cleanup_free_ char *notify_env = NULL, *watchdog_env = NULL;
-        char pid_env[32] = "WATCHDOG_PID=";
+        _cleanup_free_ char *notify_env = NULL, *watchdog_env = NULL, *fds_env = NULL, *names_env = NULL;
+        _cleanup_free_ int *tmp = NULL, *fds = NULL;
+        size_t n_fds = gw_fdset_size(c->fds);
+        char pid_env[32] = "WATCHDOG_PID=", listen_pid_env[32] = "LISTEN_PID=";
+        char *pid_slots[3] = {};
+        size_t n_slots = 0, names_len = strlen("LISTEN_FDNAMES=") + 1;
         char *argv[] = { c->path, (char *) "--config", m->config_path, NULL };
         size_t n_env = 0, k = 0;
         pid_t pid;
@@ -370,9 +427,31 @@ int child_spawn(Child *c) {
         /* Everything is allocated before fork(): the child may only exec. */
         for (char **e = environ; e && *e; e++)
                 n_env++;
-        envp = calloc(n_env + 4, sizeof *envp);
-        if (!envp)
+        envp = calloc(n_env + 7, sizeof *envp);
+        tmp = calloc(n_fds ?: 1, sizeof *tmp);
+        fds = calloc(n_fds ?: 1, sizeof *fds);
+        if (!envp || !tmp || !fds)
                 return log_oom();
+        if (n_fds > 0) {
+                char *p;
+
+                if (asprintf(&fds_env, "LISTEN_FDS=%zu", n_fds) < 0) {
+                        fds_env = NULL;
+                        return log_oom();
+                }
+                for (size_t i = 0; i < n_fds; i++)
+                        names_len += strlen(gw_fdset_name(c->fds, i)) + 1;
+                names_env = malloc(names_len);
+                if (!names_env)
+                        return log_oom();
+                p = stpcpy(names_env, "LISTEN_FDNAMES=");
+                for (size_t i = 0; i < n_fds; i++) {
+                        if (i > 0)
+                                *p++ = ':';
+                        p = stpcpy(p, gw_fdset_name(c->fds, i));
+                        fds[i] = gw_fdset_fd(c->fds, i);
+                }
+        }
         if (asprintf(&notify_env, "NOTIFY_SOCKET=%s", m->notify_path) < 0) {
                 notify_env = NULL;
                 return log_oom();
@@ -389,6 +468,13 @@ int child_spawn(Child *c) {
         if (watchdog_env) {
                 envp[k++] = watchdog_env;
                 envp[k++] = pid_env;     /* the child writes its own pid after "WATCHDOG_PID=" */
+                pid_slots[n_slots++] = pid_env + strlen("WATCHDOG_PID=");
+        }
+        if (fds_env) {
+                envp[k++] = fds_env;
+                envp[k++] = names_env;
+                envp[k++] = listen_pid_env;
+                pid_slots[n_slots++] = listen_pid_env + strlen("LISTEN_PID=");
         }
         envp[k] = NULL;
 
@@ -406,7 +492,7 @@ int child_spawn(Child *c) {
                 return r;
         }
         if (pid == 0)
-                child_exec(c->path, argv, envp, pid_env + strlen("WATCHDOG_PID="));
+                child_exec(c->path, argv, envp, pid_slots, fds, n_fds, tmp);
 
         c->pid = pid;
         r = sd_event_add_child(m->event, &c->exit_source, pid, WEXITED, on_child_exit, c);
@@ -424,7 +510,10 @@ int child_spawn(Child *c) {
         if (r < 0)
                 log_warning_errno(r, "Failed to arm the start timeout of '%s', ignoring: %m", c->name);
 
-        log_info("Started daemon '%s' (pid %d): %s --config %s", c->name, (int) pid, c->path, m->config_path);
+        log_info("Started daemon '%s' (pid %d): %s --config %s%s", c->name, (int) pid, c->path, m->config_path,
+                 n_fds > 0 ? " (with the descriptors it stored)" : "");
+        if (n_fds > 0)
+                log_debug("Daemon '%s' gets %zu stored descriptor(s).", c->name, n_fds);
         /* Publish even if it was STARTING before: the pid is new. */
         c->state = CHILD_STARTING;
         manager_child_changed(m, c);
@@ -439,8 +528,32 @@ void child_cancel_restart(Child *c) {
                 child_set_state(c, CHILD_STOPPED);
 }
 
-void child_handle_notify(Child *c, const NotifyMessage *msg) {
+void child_handle_notify(Child *c, const NotifyMessage *msg, int *fds, size_t n_fds) {
         bool changed = false;
+        const char *fdname = msg->fdname ?: "stored";
+
+        if (msg->fdstore_remove && msg->fdname) {
+                size_t k = child_fdstore_remove(c, msg->fdname);
+                log_debug("Daemon '%s' removed %zu stored descriptor(s) named '%s'.", c->name, k, msg->fdname);
+        }
+        for (size_t i = 0; i < n_fds; i++) {
+                int r;
+
+                if (!msg->fdstore) {
+                        close(fds[i]);
+                        continue;
+                }
+                r = child_fdstore_add(c, fds[i], fdname);
+                if (r == -EXFULL)
+                        log_warning("Daemon '%s' stores more than %d descriptors; closing '%s'.", c->name,
+                                    CHILD_FDSTORE_MAX, fdname);
+                else if (r < 0)
+                        log_warning_errno(r, "Failed to store descriptor '%s' of '%s', closing it: %m", fdname,
+                                          c->name);
+                else
+                        log_debug("Daemon '%s' stored descriptor '%s'%s.", c->name, fdname,
+                                  r == 0 ? " (already stored)" : "");
+        }
 
         if (msg->status && !streq_ptr(msg->status, c->status_text)) {
                 char *s = strdup(msg->status);

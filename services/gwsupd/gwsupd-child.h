@@ -15,6 +15,7 @@
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
+#include "gw-fdstore.h"
 #include "gw.pb-c.h"
 #include "gwsupd-forward.h"
 #include "gwsupd-notify.h"
@@ -23,6 +24,7 @@
 #define CHILD_START_TIMEOUT_USEC (10 * USEC_PER_SEC)   /* READY=1 within this after exec */
 #define CHILD_KILL_TIMEOUT_USEC  (1 * USEC_PER_SEC)    /* SIGABRT/SIGTERM, then SIGKILL after this */
 #define CHILD_EXIT_EXEC          203                   /* systemd's EXIT_EXEC: execve() failed */
+#define CHILD_FDSTORE_MAX        1024                  /* descriptors kept per daemon (FileDescriptorStoreMax=) */
 
 /* MESSAGE_IDs of the journal entries operators search for (docs/SUPERVISOR.md). */
 #define GWSUPD_MESSAGE_GAVE_UP          "MESSAGE_ID=cfe66d3d197d4c83bb35e2b9a67b7f76"
@@ -71,6 +73,8 @@ struct Child {
         RestartWindow window;
 
         char *status_text;               /* last STATUS= */
+        GwFdSet *fds;                    /* its fd store: passed to every instance (LISTEN_FDS);
+                                          * names from FDNAME=, or "stored" as systemd names them */
         uint64_t instance_id;            /* its bus instance, from its own ServiceState */
 
         sd_event_source *exit_source;    /* sd_event_add_child, WEXITED */
@@ -91,5 +95,12 @@ int child_spawn(Child *c);
 void child_cancel_restart(Child *c);
 /* Send sig to the child's process if it has one (and arm nothing). */
 int child_kill(Child *c, int sig);
-/* Apply one parsed notify datagram from the child's main pid. */
-void child_handle_notify(Child *c, const NotifyMessage *msg);
+/* Apply one parsed notify datagram from the child's main pid, with the
+ * n_fds descriptors that came along: kept if it says FDSTORE=1, else closed. */
+void child_handle_notify(Child *c, const NotifyMessage *msg, int *fds, size_t n_fds);
+/* The fd store, as systemd keeps it: add (taken; one already stored for the
+ * same open file is not stored twice; beyond CHILD_FDSTORE_MAX closed), remove
+ * by name (returns how many), close all. */
+int child_fdstore_add(Child *c, int fd, const char *name);
+size_t child_fdstore_remove(Child *c, const char *name);
+void child_fdstore_clear(Child *c);

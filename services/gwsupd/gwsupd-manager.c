@@ -242,6 +242,11 @@ static int on_state_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* ---------------------------------------------------------------- notify socket */
 
+static void close_many(const int *fds, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                close(fds[i]);
+}
+
 static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Manager *m = userdata;
         char buf[NOTIFY_DATAGRAM_MAX + 1];
@@ -249,12 +254,14 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
         /* Bounded per wake-up; the fd is level-triggered, so nothing is lost. */
         for (unsigned i = 0; i < 64; i++) {
                 NotifyMessage msg;
+                int fds[NOTIFY_FDS_MAX];
+                size_t n_fds = 0;
                 pid_t pid = 0;
                 ssize_t n;
                 Child *c;
                 int r;
 
-                n = notify_socket_receive(fd, buf, sizeof buf, &pid);
+                n = notify_socket_receive(fd, buf, sizeof buf, &pid, fds, &n_fds);
                 if (n == -EAGAIN)
                         break;
                 if (n == -EBADMSG) {
@@ -268,18 +275,20 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 if (!c) {
                         /* NotifyAccess=main: only a child's main pid speaks for it. */
                         log_debug("Notification from pid %d, which is no daemon of ours, ignoring.", (int) pid);
+                        close_many(fds, n_fds);
                         continue;
                 }
                 r = notify_message_parse(buf, (size_t) n, &msg);
                 if (r < 0) {
                         log_warning_errno(r, "Malformed notification from '%s' (pid %d), ignoring: %m",
                                           c->name, (int) pid);
+                        close_many(fds, n_fds);
                         continue;
                 }
                 if (msg.n_ignored > 0)
                         log_debug("Notification from '%s': %u line(s) not understood, ignoring them.",
                                   c->name, msg.n_ignored);
-                child_handle_notify(c, &msg);
+                child_handle_notify(c, &msg, fds, n_fds);
                 notify_message_done(&msg);
         }
         return 0;

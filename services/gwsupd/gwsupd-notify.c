@@ -111,6 +111,20 @@ int notify_message_parse(const char *buf, size_t len, NotifyMessage *ret) {
                 } else if (line_is(line, n, "ERRNO", &v, &vl) && parse_u64(v, vl, &u) && u <= 4095) {
                         m.has_errno = true;
                         m.errno_value = (int) u;
+                } else if (line_is(line, n, "FDSTORE", &v, &vl) && VALUE_IS(v, vl, "1"))
+                        m.fdstore = true;
+                else if (line_is(line, n, "FDSTOREREMOVE", &v, &vl) && VALUE_IS(v, vl, "1"))
+                        m.fdstore_remove = true;
+                else if (line_is(line, n, "FDPOLL", &v, &vl) && (VALUE_IS(v, vl, "0") || VALUE_IS(v, vl, "1")))
+                        ;                   /* understood: gwsupd never polls what it stores */
+                else if (line_is(line, n, "FDNAME", &v, &vl) && notify_fdname_is_valid(v, vl)) {
+                        char *s = strndup(v, vl);
+                        if (!s) {
+                                notify_message_done(&m);
+                                return -ENOMEM;
+                        }
+                        free(m.fdname);
+                        m.fdname = s;
                 } else if (line_is(line, n, "STATUS", &v, &vl) && status_text_is_valid(v, vl)) {
                         char *s = strndup(v, vl);
                         if (!s) {
@@ -136,6 +150,7 @@ int notify_message_parse(const char *buf, size_t len, NotifyMessage *ret) {
 
 void notify_message_done(NotifyMessage *m) {
         free(m->status);
+        free(m->fdname);
         *m = (NotifyMessage) {};
 }
 
@@ -166,11 +181,21 @@ int notify_socket_open(const char *path, int *ret_fd) {
         return 0;
 }
 
-ssize_t notify_socket_receive(int fd, char *buf, size_t size, pid_t *ret_pid) {
+bool notify_fdname_is_valid(const char *s, size_t n) {
+        if (n == 0 || n > NOTIFY_FDNAME_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < ' ' || s[i] > '~' || s[i] == ':')
+                        return false;
+        return true;
+}
+
+ssize_t notify_socket_receive(int fd, char *buf, size_t size, pid_t *ret_pid, int *fds, size_t *ret_n_fds) {
         union {
                 struct cmsghdr h;
-                uint8_t buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)];
+                uint8_t buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * NOTIFY_FDS_MAX)];
         } control = {};
+        size_t n_fds = 0;
         struct iovec iov = { .iov_base = buf, .iov_len = size };
         struct msghdr mh = {
                 .msg_iov = &iov, .msg_iovlen = 1,
@@ -189,15 +214,22 @@ ssize_t notify_socket_receive(int fd, char *buf, size_t size, pid_t *ret_pid) {
                 if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
                         cred = (const struct ucred *) CMSG_DATA(c);
                 else if (c->cmsg_type == SCM_RIGHTS) {
-                        /* We keep no file descriptor store: close what was sent. */
-                        const int *fds = (const int *) CMSG_DATA(c);
+                        const int *p = (const int *) CMSG_DATA(c);
                         size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                        for (size_t i = 0; i < k; i++)
-                                close(fds[i]);
+                        for (size_t i = 0; i < k; i++) {
+                                if (n_fds < NOTIFY_FDS_MAX)
+                                        fds[n_fds++] = p[i];
+                                else
+                                        close(p[i]);
+                        }
                 }
         }
-        if ((size_t) n > size || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || !cred || cred->pid <= 0)
+        if ((size_t) n > size || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || !cred || cred->pid <= 0) {
+                for (size_t i = 0; i < n_fds; i++)
+                        close(fds[i]);
                 return -EBADMSG;
+        }
         *ret_pid = cred->pid;
+        *ret_n_fds = n_fds;
         return n;
 }

@@ -8,6 +8,7 @@
  * its control socket (StatusRequest), the bus (ServiceState) and the
  * fixtures' start records. Measured times are printed. */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>
@@ -24,7 +25,7 @@
 
 DEFINE_TEST_MAIN;
 
-static const char *bin_gwsupd, *bin_mediad, *bin_linehwd, *bin_fixture;
+static const char *bin_gwsupd, *bin_mediad, *bin_linehwd, *bin_fixture, *bin_sigd;
 static const char *tmpdir;
 static char run_dir[256], config_path[256];
 static GwConf conf;
@@ -224,6 +225,7 @@ static void setup(void) {
         bin_mediad = gw_test_require_env("MEDIAD_BIN");
         bin_linehwd = gw_test_require_env("LINEHWD_BIN");
         bin_fixture = gw_test_require_env("FIXTURE_BIN");
+        bin_sigd = gw_test_require_env("SIGD_BIN");
         tmpdir = gw_test_tmpdir("test-gwsupd-e2e");
         snprintf(config_path, sizeof config_path, "%s/fxsgw.yaml", tmpdir);
         /* The watchdog case aborts a fixture: no core files. */
@@ -582,4 +584,255 @@ TEST(gwsupd_bad_config_exits_78) {
         status = wait_exit(gw, MS(5000));
         ASSERT_TRUE(status >= 0 && WIFEXITED(status));
         ASSERT_EQ(WEXITSTATUS(status), 78);
+}
+
+/* ---------------------------------------------------------------- the fd store */
+
+static bool read_file_has(const char *path, const char *needle) {
+        char buf[4096];
+        ssize_t n;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        buf[MAX(n, 0)] = 0;
+        return strstr(buf, needle) != NULL;
+}
+
+static bool wait_file_has(const char *path, const char *needle, uint64_t timeout) {
+        uint64_t end = mono() + timeout;
+
+        while (mono() < end) {
+                if (read_file_has(path, needle))
+                        return true;
+                usleep(10000);
+        }
+        return false;
+}
+
+/* A UDP socket on 127.0.0.1 connected to port: an ICMP port unreachable
+ * would show as ECONNREFUSED on it. */
+static int udp_client(uint16_t port) {
+        struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                   .sin_port = htons(port) };
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        ASSERT_TRUE(fd >= 0);
+        ASSERT_OK(connect(fd, (struct sockaddr *) &sin, sizeof sin));
+        return fd;
+}
+
+static int socket_error(int fd) {
+        int e = 0;
+        socklen_t len = sizeof e;
+
+        ASSERT_OK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len));
+        return e;
+}
+
+TEST(gwsupd_fd_store_passes_sockets) {
+        const char *names[] = { "store" };
+        const char *paths[] = { fixture("store") };
+        char env[1024], path[512], want[64];
+        unsigned port = 0, port2 = 0;
+        ChildView v;
+        pid_t gw;
+        int cl, status;
+
+        setup();
+        new_case("fdstore", 50);
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &v));
+        snprintf(path, sizeof path, "%s/fixture-store.store", run_dir);
+        ASSERT_TRUE(wait_file_has(path, "bound ", MS(1000)));
+        {
+                FILE *f = fopen(path, "re");
+                ASSERT_NOT_NULL(f);
+                ASSERT_EQ(fscanf(f, "bound %u", &port), 1);
+                fclose(f);
+        }
+        ASSERT_TRUE(port > 0);
+
+        /* Killed: a datagram sent while no instance runs waits in the stored
+         * socket; the next instance gets that socket (once, though it was
+         * stored twice) and reads it. No ICMP error comes back. */
+        cl = udp_client((uint16_t) port);
+        ASSERT_OK(kill(v.pid, SIGKILL));
+        ASSERT_TRUE(send(cl, "while-down", 10, 0) == 10);
+        snprintf(want, sizeof want, "inherited %u while-down\n", port);
+        ASSERT_TRUE(wait_file_has(path, want, MS(3000)));
+        ASSERT_TRUE(read_file_has(path, "fd 3 udp\n"));
+        ASSERT_FALSE(read_file_has(path, "fd 4"));
+        ASSERT_EQ(socket_error(cl), 0);
+        close(cl);
+
+        /* That instance removed it from the store (FDSTOREREMOVE=1): the
+         * next one is passed nothing and binds a new socket. */
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(3000), &v));
+        ASSERT_OK(kill(v.pid, SIGKILL));
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RESTARTING, MS(3000), NULL));
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(3000), &v));
+        ASSERT_EQ(read_starts("store", NULL, NULL, 16), 3);
+        {
+                FILE *f = fopen(path, "re");
+                char line[256];
+                unsigned bound = 0, p;
+
+                ASSERT_NOT_NULL(f);
+                while (fgets(line, sizeof line, f))
+                        if (sscanf(line, "bound %u", &p) == 1 && ++bound == 2)
+                                port2 = p;
+                fclose(f);
+                ASSERT_EQ(bound, 2);
+        }
+        ASSERT_TRUE(port2 > 0);
+
+        ASSERT_OK(kill(gw, SIGTERM));
+        status = wait_exit(gw, MS(5000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void send_options(int fd, unsigned n, uint16_t from_port) {
+        char msg[1024];
+        int len = snprintf(msg, sizeof msg,
+                           "OPTIONS sip:127.0.0.1:5062 SIP/2.0\r\n"
+                           "Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-e2e-%u\r\n"
+                           "Max-Forwards: 70\r\n"
+                           "From: <sip:probe@127.0.0.1>;tag=e2e%u\r\n"
+                           "To: <sip:127.0.0.1:5062>\r\n"
+                           "Call-ID: e2e-%u@127.0.0.1\r\n"
+                           "CSeq: 1 OPTIONS\r\n"
+                           "Content-Length: 0\r\n\r\n", from_port, n, n, n);
+        ASSERT_TRUE(send(fd, msg, (size_t) len, 0) == len);
+}
+
+/* The answer to the OPTIONS with Call-ID e2e-<n>: its status code, 0 on timeout. */
+static int wait_answer(int fd, unsigned n, uint64_t timeout) {
+        uint64_t end = mono() + timeout;
+        char buf[4096], callid[64];
+
+        snprintf(callid, sizeof callid, "Call-ID: e2e-%u@", n);
+        while (mono() < end) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                ssize_t k;
+
+                if (poll(&p, 1, 50) <= 0)
+                        continue;
+                k = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+                ASSERT_TRUE(k > 0);                          /* ECONNREFUSED here: an ICMP came back */
+                buf[k] = 0;
+                if (strstr(buf, callid) && strncmp(buf, "SIP/2.0 ", 8) == 0)
+                        return atoi(buf + 8);
+        }
+        return 0;
+}
+
+static uint64_t sigd_rx_waited(void) {
+        Gw__Envelope req = GW__ENVELOPE__INIT, *reply = NULL;
+        Gw__StatusRequest sr = GW__STATUS_REQUEST__INIT;
+        uint64_t v = UINT64_MAX;
+
+        req.body_case = GW__ENVELOPE__BODY_STATUS_REQUEST;
+        req.status_request = &sr;
+        if (gw_bus_ctl_call(&conf, GW__SERVICE__SERVICE_SIGD, &req, MS(1000), &reply) < 0)
+                return UINT64_MAX;
+        if (reply->body_case == GW__ENVELOPE__BODY_STATUS_REPLY && reply->status_reply->sip)
+                v = reply->status_reply->sip->rx_waited;
+        gw__envelope__free_unpacked(reply, NULL);
+        return v;
+}
+
+/* The real sigd under gwsupd: its SIP socket goes to gwsupd's store, so an
+ * OPTIONS sent while sigd is dead is answered by the next sigd, and the
+ * sender never sees an ICMP port unreachable. */
+TEST(gwsupd_sigd_keeps_its_sip_socket) {
+        const char *names[] = { "sigd" };
+        const char *paths[] = { bin_sigd };
+        char env[1024];
+        uint64_t t0, t_ready = 0, t_answer;
+        struct sockaddr_in me;
+        socklen_t len = sizeof me;
+        ChildView v, v2;
+        pid_t gw;
+        int cl, status;
+
+        setup();
+        paths[0] = bin_sigd;
+        new_case("sigd-socket", 50);
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &v));
+        cl = udp_client(5062);
+        ASSERT_OK(getsockname(cl, (struct sockaddr *) &me, &len));
+        send_options(cl, 1, ntohs(me.sin_port));
+        ASSERT_EQ(wait_answer(cl, 1, MS(2000)), 200);
+
+        for (unsigned round = 0; round < 3; round++) {
+                t0 = mono();
+                ASSERT_OK(kill(v.pid, SIGKILL));
+                send_options(cl, 10 + round, ntohs(me.sin_port));    /* while sigd is down */
+                send_options(cl, 20 + round, ntohs(me.sin_port));
+                ASSERT_EQ(wait_answer(cl, 10 + round, MS(3000)), 200);
+                t_answer = mono() - t0;
+                ASSERT_EQ(wait_answer(cl, 20 + round, MS(1000)), 200);
+                while (mono() - t0 < MS(3000)) {
+                        if (child_view(0, &v2) && v2.state == GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING &&
+                            v2.pid != v.pid) {
+                                t_ready = mono() - t0;
+                                break;
+                        }
+                        usleep(2000);
+                }
+                ASSERT_TRUE(t_ready > 0);
+                ASSERT_EQ(socket_error(cl), 0);
+                ASSERT_EQ(sigd_rx_waited(), 2);
+                fprintf(stderr, "sigd SIGKILLed -> READY seen after %.1f ms; the OPTIONS sent while it was down "
+                        "answered after %.1f ms; 2 datagrams waited\n", (double) t_ready / 1000,
+                        (double) t_answer / 1000);
+                v = v2;
+        }
+        close(cl);
+        ASSERT_OK(kill(gw, SIGTERM));
+        status = wait_exit(gw, MS(5000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* What fxsgw-sigd.socket does under systemd, played by systemd-socket-activate:
+ * it binds the address, waits for the first datagram and only then starts sigd
+ * with the socket as "sip"; sigd answers that datagram from the passed socket. */
+TEST(sigd_takes_a_socket_unit_socket) {
+        static const char *const activate = "/usr/bin/systemd-socket-activate";
+        struct sockaddr_in me;
+        socklen_t len = sizeof me;
+        pid_t pid;
+        int cl, status;
+
+        setup();
+        if (access(activate, X_OK) < 0) {
+                fprintf(stderr, "%s is not installed: the socket unit's part is not tested\n", activate);
+                return;
+        }
+        new_case("socket-unit", 50);
+        pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                unsetenv("NOTIFY_SOCKET");
+                execl(activate, activate, "-d", "-l", "127.0.0.1:5062", "--fdname=sip", bin_sigd, "--config",
+                      config_path, (char *) NULL);
+                _exit(127);
+        }
+        usleep(300 * 1000);                                   /* it binds, sigd is not running yet */
+        cl = udp_client(5062);
+        ASSERT_OK(getsockname(cl, (struct sockaddr *) &me, &len));
+        send_options(cl, 30, ntohs(me.sin_port));
+        ASSERT_EQ(wait_answer(cl, 30, MS(3000)), 200);
+        ASSERT_EQ(socket_error(cl), 0);
+        ASSERT_EQ(sigd_rx_waited(), 1);                        /* the datagram that started it */
+        close(cl);
+        ASSERT_OK(kill(pid, SIGTERM));                          /* it became sigd (exec) */
+        status = wait_exit(pid, MS(5000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }

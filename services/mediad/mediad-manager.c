@@ -8,6 +8,7 @@
 
 #include "gw-log.h"
 #include "mediad-manager.h"
+#include "mediad-udp.h"
 
 #define DTMF_PLAY_LEVEL   (-10)     /* dBm0 of each of the two tones (no twist) */
 #define DTMF_PLAY_MIN     320       /* samples (40 ms): shorter is not a valid DTMF digit */
@@ -316,6 +317,7 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
                         l->rtp = rtp_session_free(l->rtp);
                         sessions_changed = true;
                         resumed = media_resume_apply(m->resume, l->port, &p, &skip);
+                        p.keep = m->keep;
                         r = rtp_session_new(m->event, &p, on_rtp_event, l, &l->rtp);
                         if (r < 0) {
                                 snprintf(l->error, sizeof(l->error), "port %u: %s", mc->rtp->local_port,
@@ -568,6 +570,31 @@ int manager_set_state_dir(Manager *m, const char *dir) {
         return media_resume_load(dir, &m->resume);
 }
 
+static int on_keep_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        size_t n = media_udp_keep_drop_unclaimed(m->keep);
+
+        if (n > 0)
+                log_info("Closed %zu RTP/RTCP socket(s) kept for sessions that did not come back.", n);
+        return 0;
+}
+
+int manager_keep_sockets(Manager *m, GwFdSet *inherited) {
+        size_t n = gw_fdset_size(inherited);
+        int r;
+
+        m->keep = media_udp_keep_free(m->keep);
+        r = media_udp_keep_new(inherited, &m->keep);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                return 0;
+        log_info("%zu RTP/RTCP socket(s) kept while mediad was down are waiting for their sessions.", n);
+        m->keep_timer = sd_event_source_disable_unref(m->keep_timer);
+        return sd_event_add_time_relative(m->event, &m->keep_timer, CLOCK_MONOTONIC, MEDIAD_KEEP_UNCLAIMED_USEC,
+                                          USEC_PER_SEC, on_keep_timer, m);
+}
+
 /* ---------------------------------------------------------------- life cycle */
 
 int manager_new(sd_event *e, const GwConf *c, const GwTonePlan *plan, Manager **ret) {
@@ -611,6 +638,10 @@ int manager_new(sd_event *e, const GwConf *c, const GwTonePlan *plan, Manager **
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        /* Exiting (or a test's end): the sockets closed below stay in the fd
+         * store, for the next instance. */
+        media_udp_keep_stop(m->keep);
+        sd_event_source_disable_unref(m->keep_timer);
         for (size_t i = 0; i < m->n_lines; i++) {
                 MediaLine *l = &m->lines[i];
 
@@ -623,6 +654,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->state_timer);
         sd_event_source_disable_unref(m->save_timer);
         media_resume_free(m->resume);
+        media_udp_keep_free(m->keep);
         free(m->state_dir);
         sd_event_unref(m->event);
         free(m);

@@ -18,6 +18,7 @@
 #include <systemd/sd-event.h>
 
 #include "gw-conf.h"
+#include "gw-fdstore.h"
 #include "gw-pcm.h"
 #include "gw-toneplan.h"
 #include "gw.pb-c.h"
@@ -28,6 +29,7 @@
 #define MEDIAD_LAST_TONES       8
 #define MEDIAD_LAST_DIGITS      64
 #define MEDIAD_STATE_USEC       (5 * USEC_PER_SEC)   /* MediaState while RTP runs */
+#define MEDIAD_KEEP_UNCLAIMED_USEC MEDIAD_RESUME_MAX_AGE_USEC  /* a stream is not resumed later either */
 #define MEDIAD_ONHOOK_GAP       50                   /* missing up frames (1 s, longer than a flash) that mean the line was on hook */
 
 typedef struct Manager Manager;
@@ -91,6 +93,8 @@ struct Manager {
         MediaResume *resume;
         sd_event_source *save_timer;
         uint64_t streams_resumed;
+        MediaUdpKeep *keep;           /* our sockets in the supervisor's fd store (mediad-udp.h); NULL: none */
+        sd_event_source *keep_timer;  /* closes the kept sockets no session took */
         ManagerCallbacks cb;
         void *userdata;
         uint64_t frames_unknown_port; /* up frames for a port not in the config */
@@ -105,6 +109,10 @@ void manager_set_callbacks(Manager *m, const ManagerCallbacks *cb, void *userdat
 /* Keep our RTP streams in dir/mediad.streams and resume the ones saved there
  * by the previous instance (mediad-resume.h). */
 int manager_set_state_dir(Manager *m, const char *dir);
+/* Keep our RTP/RTCP sockets in the supervisor's fd store; 'inherited' (taken)
+ * are those a previous instance kept: sessions resuming on their ports take
+ * them, the rest is closed after MEDIAD_KEEP_UNCLAIMED_USEC. */
+int manager_keep_sockets(Manager *m, GwFdSet *inherited);
 
 MediaLine *manager_line(Manager *m, uint32_t port);
 

@@ -27,6 +27,7 @@ struct Rtcp {
         sd_event_source *io, *timer;
         MediaUdpReader reader;               /* how io reads fd */
         int fd;
+        MediaUdpKeep *keep;              /* where fd is kept across a restart; NULL: nowhere */
         struct sockaddr_storage local;
         struct sockaddr_storage remote;      /* RTCP address of the peer; AF_UNSPEC: unknown */
         uint32_t ssrc;
@@ -457,8 +458,9 @@ static void on_datagram(void *userdata, const uint8_t *buf, size_t n, const stru
 
 /* ---------------------------------------------------------------- lifecycle */
 
-int rtcp_new(sd_event *e, const struct sockaddr_storage *rtp_local, uint32_t ssrc, Rtcp **ret) {
+int rtcp_new(sd_event *e, MediaUdpKeep *keep, const struct sockaddr_storage *rtp_local, uint32_t ssrc, Rtcp **ret) {
         _cleanup_(rtcp_freep) Rtcp *t = NULL;
+        bool adopted = false;
         int r;
 
         t = calloc(1, sizeof(*t));
@@ -477,12 +479,14 @@ int rtcp_new(sd_event *e, const struct sockaddr_storage *rtp_local, uint32_t ssr
                 return -EINVAL;
         gw_sockaddr_set_port(&t->local, (uint16_t) (gw_sockaddr_port(GW_SOCKADDR(rtp_local)) + 1));
 
-        r = media_udp_open(&t->local, &t->fd);
+        t->keep = keep;
+        r = media_udp_open(t->keep, &t->local, MEDIA_UDP_RTCP, &t->fd, &adopted);
         if (r < 0)
                 return r;
         t->reader = (MediaUdpReader) {
                 .datagram = on_datagram, .userdata = t, .max = RTCP_MAX_PACKET,
                 .oversize = &t->c.malformed, .burst = RECV_BURST,
+                .draining = adopted ? t->keep : NULL,
         };
         r = media_udp_watch(e, t->fd, &t->reader, &t->io);
         if (r < 0)
@@ -503,8 +507,7 @@ Rtcp *rtcp_free(Rtcp *r) {
         sd_event_source_disable_unref(r->io);
         sd_event_source_disable_unref(r->timer);
         sd_event_unref(r->event);
-        if (r->fd >= 0)
-                close(r->fd);
+        media_udp_close(r->keep, r->fd, MEDIA_UDP_RTCP, &r->local);
         free(r);
         return NULL;
 }

@@ -20,6 +20,7 @@
 
 #include "gw-macro.h"
 #include "mediad-srtp.h"
+#include "mediad-udp.h"
 
 #define RTCP_INTERVAL_USEC      (5 * USEC_PER_SEC)   /* RFC 3550 §6.2 minimum, one peer */
 #define RTCP_MAX_PACKET         1500
@@ -82,7 +83,7 @@ typedef struct RtcpQuality {
 typedef struct Rtcp Rtcp;
 
 /* Bind the port after rtp_local's (RTP port + 1) and register on 'e'. */
-int rtcp_new(sd_event *e, const struct sockaddr_storage *rtp_local, uint32_t ssrc, Rtcp **ret);
+int rtcp_new(sd_event *e, MediaUdpKeep *keep, const struct sockaddr_storage *rtp_local, uint32_t ssrc, Rtcp **ret);
 /* Sends a BYE to the peer if it is known. */
 Rtcp *rtcp_free(Rtcp *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Rtcp *, rtcp_free);

@@ -25,6 +25,7 @@ struct RtpSession {
         sd_event_source *io;
         MediaUdpReader reader;               /* how io reads fd */
         int fd;
+        MediaUdpKeep *keep;                /* where fd is kept across a restart; NULL: nowhere */
         char call_id[128];
         struct sockaddr_storage local;
         struct sockaddr_storage remote;      /* AF_UNSPEC: not known */
@@ -224,6 +225,7 @@ static void on_datagram(void *userdata, const uint8_t *buf, size_t n, const stru
 int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *userdata, RtpSession **ret) {
         _cleanup_(rtp_session_freep) RtpSession *s = NULL;
         uint32_t rnd[3];
+        bool adopted = false;
         int r;
 
         s = calloc(1, sizeof(*s));
@@ -246,18 +248,20 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
         if (r < 0)
                 return r;
 
-        r = media_udp_open(&s->local, &s->fd);
+        s->keep = p->keep;
+        r = media_udp_open(s->keep, &s->local, MEDIA_UDP_RTP, &s->fd, &adopted);
         if (r < 0)
                 return r;
         s->reader = (MediaUdpReader) {
                 .datagram = on_datagram, .userdata = s, .max = RTP_MAX_PACKET,
                 .oversize = &s->c.malformed, .burst = RECV_BURST,
+                .draining = adopted ? s->keep : NULL,
         };
         r = media_udp_watch(e, s->fd, &s->reader, &s->io);
         if (r < 0)
                 return r;
         /* RTCP on the odd port beside it; without it the call still has audio. */
-        s->rtcp_error = rtcp_new(e, &s->local, s->ssrc, &s->rtcp);
+        s->rtcp_error = rtcp_new(e, s->keep, &s->local, s->ssrc, &s->rtcp);
         rtcp_set_remote(s->rtcp, &s->remote);
         rtcp_set_srtp(s->rtcp, s->srtp);
         *ret = TAKE_PTR(s);
@@ -270,8 +274,7 @@ RtpSession *rtp_session_free(RtpSession *s) {
         rtcp_free(s->rtcp);
         sd_event_source_disable_unref(s->io);
         media_srtp_free(s->srtp);
-        if (s->fd >= 0)
-                close(s->fd);
+        media_udp_close(s->keep, s->fd, MEDIA_UDP_RTP, &s->local);
         free(s);
         return NULL;
 }

@@ -19,6 +19,7 @@
 #include "mediad-playout.h"
 #include "mediad-srtp.h"
 #include "mediad-rtcp.h"
+#include "mediad-udp.h"
 
 #define RTP_HEADER         12
 #define RTP_MAX_PACKET     1500
@@ -66,6 +67,8 @@ typedef struct RtpParams {
         bool have_seq;
         uint32_t ts;                       /* and the media clock (mediad-resume.c) */
         bool have_ts;
+        /* Where the session's sockets are kept across a restart (mediad-udp.h); NULL: nowhere. */
+        MediaUdpKeep *keep;
 } RtpParams;
 
 /* Convert a session of MediaControl into params; -EINVAL with *ret_error for

@@ -6,6 +6,7 @@
 
 #include "gw-bus.h"
 #include "gw-daemon.h"
+#include "gw-fdstore.h"
 #include "gw-log.h"
 #include "gw-pcm.h"
 #include "mediad-bus.h"
@@ -31,6 +32,18 @@ int main(int argc, char **argv) {
         r = manager_set_state_dir(m, d.state_dir);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the stream state: %m"), EXIT_FAILURE;
+        {
+                GwFdSet *kept = NULL;
+
+                r = gw_fdset_from_env(&kept);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to read the sockets passed to us, ignoring: %m");
+                if (!kept)
+                        return log_oom(), EXIT_FAILURE;
+                r = manager_keep_sockets(m, kept);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to keep the RTP sockets: %m"), EXIT_FAILURE;
+        }
         r = gw_pcm_new(d.event, d.conf, GW_PCM_MEDIA, mediad_on_frame, m, &pcm);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the PCM data plane: %m"), EXIT_FAILURE;

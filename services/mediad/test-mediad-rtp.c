@@ -11,6 +11,7 @@
 #include "gw-tests.h"
 #include "test-mediad-net.h"
 #include "mediad-rtp.h"
+#include "mediad-udp.h"
 
 static ssize_t recv_timeout(int fd, uint8_t *buf, size_t n) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -273,3 +274,71 @@ TEST(params_from_proto) {
 }
 
 DEFINE_TEST_MAIN
+
+/* Closed sockets are seen by their port being free again (descriptor numbers get reused). */
+static bool port_is_free(uint16_t port) {
+        struct sockaddr_storage ss = loopback(port);
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        bool ok;
+
+        ASSERT_TRUE(fd >= 0);
+        ok = bind(fd, (struct sockaddr *) &ss, sizeof(struct sockaddr_in)) == 0;
+        close(fd);
+        return ok;
+}
+
+/* A socket kept by the previous mediad (passed back by the supervisor as
+ * "rtp-<port>"): a session opening that port takes it, with what the peer
+ * sent while no mediad ran still queued in it; a kept socket bound
+ * elsewhere under a session's name is not taken; the rest is dropped. */
+TEST(adopts_kept_socket) {
+        _cleanup_(sd_event_unrefp) sd_event *e = NULL;
+        _cleanup_(rtp_session_freep) RtpSession *s = NULL;
+        _cleanup_close_ int far = udp_socket();
+        int kept = udp_socket(), stale = udp_socket(), other = udp_socket();
+        uint16_t port = fd_port(kept), stale_port = fd_port(stale), other_port = fd_port(other);
+        struct sockaddr_storage to = loopback(port);
+        uint8_t pkt[RTP_HEADER + GW_PCM_SAMPLES] = { 0x80, 0, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4 };
+        char name[32];
+        GwFdSet *set = gw_fdset_new();
+        MediaUdpKeep *keep = NULL;
+        RtpParams p = { .call_id = "c1@test", .local = loopback(port), .payload_type = 0,
+                        .direction = GW__MEDIA_DIRECTION__DIRECTION_SENDRECV };
+
+        ASSERT_OK(sd_event_new(&e));
+        ASSERT_NOT_NULL(set);
+        /* Sent while "mediad is down": two packets wait in the kept socket. */
+        for (uint16_t k = 0; k < 2; k++) {
+                pkt[3] = (uint8_t) (1 + k);
+                pkt[7] = (uint8_t) (k * GW_PCM_SAMPLES);
+                ASSERT_TRUE(sendto(far, pkt, sizeof(pkt), 0, (struct sockaddr *) &to, sizeof(struct sockaddr_in)) > 0);
+        }
+        snprintf(name, sizeof(name), "rtp-%u", port);
+        ASSERT_OK(gw_fdset_add(set, stale, name));             /* same name, bound elsewhere: not taken */
+        ASSERT_OK(gw_fdset_add(set, kept, name));
+        ASSERT_OK(gw_fdset_add(set, other, "rtp-9"));           /* a session that does not come back */
+        ASSERT_OK(media_udp_keep_new(set, &keep));
+        p.keep = keep;
+
+        p.remote = loopback(fd_port(far));
+        ASSERT_OK(rtp_session_new(e, &p, NULL, NULL, &s));
+        ASSERT_EQ(rtp_session_local_port(s), port);
+        ASSERT_EQ(rtp_session_fd(s), kept);
+        ASSERT_EQ(media_udp_keep_adopted(keep), 1);
+        run_until(e, &rtp_session_counters(s)->rx, 2);
+        ASSERT_EQ(media_udp_keep_waited(keep), 2);
+        /* The stale one was closed when the session looked; "rtp-9" is left to drop. */
+        ASSERT_TRUE(port_is_free(stale_port));
+        ASSERT_FALSE(port_is_free(other_port));
+        ASSERT_EQ(media_udp_keep_drop_unclaimed(keep), 1);
+        ASSERT_TRUE(port_is_free(other_port));
+
+        /* A packet after the restart is no longer counted as having waited. */
+        pkt[3] = 3;
+        pkt[7] = (uint8_t) (2 * GW_PCM_SAMPLES);
+        ASSERT_TRUE(sendto(far, pkt, sizeof(pkt), 0, (struct sockaddr *) &to, sizeof(struct sockaddr_in)) > 0);
+        run_until(e, &rtp_session_counters(s)->rx, 3);
+        ASSERT_EQ(media_udp_keep_waited(keep), 2);
+        s = rtp_session_free(s);
+        media_udp_keep_free(keep);
+}

@@ -479,8 +479,8 @@ TEST(srtcp_reports) {
         {
                 struct sockaddr_storage la = loopback(rtcp_base_port()), lb = loopback(rtcp_base_port());
 
-                ASSERT_OK(rtcp_new(e, &la, 0x1111, &a));
-                ASSERT_OK(rtcp_new(e, &lb, 0x2222, &b));
+                ASSERT_OK(rtcp_new(e, NULL, &la, 0x1111, &a));
+                ASSERT_OK(rtcp_new(e, NULL, &lb, 0x2222, &b));
         }
         rtcp_set_srtp(a, sa);
         rtcp_set_srtp(b, sb);

@@ -183,6 +183,7 @@ static int ctl_handler(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply,
         SET(outcomes, c->outcomes);
         SET(in_flight, m->n_requests);
         SET(untrusted, c->untrusted);
+        SET(rx_waited, c->rx_waited);
 #undef SET
         ctl_st.reply.sip = &ctl_st.sip;
         reply->body_case = GW__ENVELOPE__BODY_STATUS_REPLY;

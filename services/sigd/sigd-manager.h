@@ -21,6 +21,7 @@
 #include <osip2/osip.h>
 
 #include "gw-conf.h"
+#include "gw-fdstore.h"
 #include "gw.pb-c.h"
 #include "sigd-call.h"
 #include "sigd-line.h"
@@ -43,6 +44,8 @@ typedef struct SigdCounters {
         uint64_t requests_sent;         /* client transactions started */
         uint64_t outcomes;              /* SipRequestOutcomes delivered */
         uint64_t untrusted;             /* requests from sources not allowed: dropped silently */
+        uint64_t rx_waited;             /* read from a kept socket before it first ran dry: they waited for us */
+        bool socket_inherited;          /* the SIP socket came from the supervisor, not bind() */
 } SigdCounters;
 
 /* Called exactly once per accepted SipRequest. o and its strings are valid
@@ -61,6 +64,8 @@ struct Manager {
         /* transport (sigd-transport.c) */
         int fd;
         sd_event_source *io_source;
+        GwFdSet *inherited_fds;         /* tests: sockets "passed" instead of LISTEN_FDS; NULL: the environment */
+        bool draining_waited;           /* a kept socket not yet read dry: what comes in waited */
         struct sockaddr_storage local;
         socklen_t local_len;
         char via_host[INET6_ADDRSTRLEN + 2];  /* for Via and Contact; v6 in brackets */

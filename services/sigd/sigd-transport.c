@@ -9,11 +9,18 @@
  * the next sendto() reports for whatever destination: such a send is retried
  * once.
  *
+ * The socket outlives us: sigd binds it once and hands it to the supervisor's
+ * fd store (gw-fdstore.h), or gets it from a socket unit; every later sigd
+ * gets that same socket, so what arrives while none runs waits in its buffer
+ * instead of drawing an ICMP port unreachable.
+ *
  * The lowest layer: what comes in goes up through the TransportHandlers the
  * manager registered (datagrams to sigd-message.c, ICMP errors to the requests
  * and calls). */
 #include <arpa/inet.h>
 #include <assert.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -21,6 +28,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include "gw-fdstore.h"
 #include "gw-log.h"
 #include "gw-sockaddr.h"
 #include "sigd-manager.h"
@@ -115,6 +123,11 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 ssize_t k = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *) &from, &fromlen);
 
                 if (k < 0) {
+                        if (errno == EAGAIN && m->draining_waited) {
+                                m->draining_waited = false;
+                                log_info("%" PRIu64 " datagram(s) waited in the SIP socket while sigd was down.",
+                                         m->counters.rx_waited);
+                        }
                         if (errno == EAGAIN || errno == EINTR)
                                 break;
                         if (errno_is_async_icmp(errno)) {
@@ -124,6 +137,8 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                         log_warning_errno(errno, "Failed to receive a datagram, ignoring: %m");
                         break;
                 }
+                if (m->draining_waited)
+                        m->counters.rx_waited++;
                 if ((size_t) k > SIGD_MAX_DATAGRAM) {
                         m->counters.rx++;
                         m->counters.dropped++;
@@ -136,28 +151,79 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         return 0;
 }
 
+/* The SIP socket a supervisor passed us ("sip": a socket unit, or our own
+ * from the fd store), if it is bound where sip.listen says. Anything else
+ * passed is not ours to keep: closed and removed from the store. */
+static int transport_inherit(Manager *m, const struct sockaddr *sa, const char *addr) {
+        GwFdSet *set = m->inherited_fds;
+        int fd = -EBADF, k;
+
+        if (!set) {
+                k = gw_fdset_from_env(&set);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to read the sockets passed to us, ignoring: %m");
+                if (!set)
+                        return -ENOMEM;
+        }
+        while ((k = gw_fdset_take(set, SIGD_FDNAME_SIP)) >= 0) {
+                if (fd < 0 && gw_socket_is_bound_to(k, sa)) {
+                        fd = k;
+                        continue;
+                }
+                log_warning("A SIP socket passed to us is not bound to sip.listen %s; closing it.", addr);
+                close(k);
+                (void) gw_fdstore_remove(SIGD_FDNAME_SIP);
+        }
+        if (gw_fdset_drop(set) > 0)
+                log_warning("Closed sockets passed to us that sigd does not use.");
+        if (set != m->inherited_fds)
+                gw_fdset_free(set);
+        return fd;
+}
+
 int transport_open(Manager *m) {
         _cleanup_close_ int fd = -EBADF;
         const struct sockaddr *sa = (const struct sockaddr *) &m->conf->sip_listen_addr;
         socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
         char addr[64] = "?";
         int one = 1, r;
+        bool inherited;
 
         if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
                 return log_error_errno(EAFNOSUPPORT, "sip.listen has no usable address.");
         (void) gw_sockaddr_to_string(sa, addr, sizeof(addr));
 
-        fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return log_error_errno(errno, "Failed to create the SIP socket: %m");
+        fd = transport_inherit(m, sa, addr);
+        inherited = fd >= 0;
+        if (inherited) {
+                /* A socket unit's socket is blocking unless NonBlocking=yes. */
+                r = fcntl(fd, F_GETFL);
+                if (r < 0 || fcntl(fd, F_SETFL, r | O_NONBLOCK) < 0)
+                        return log_error_errno(errno, "Failed to make the passed SIP socket non-blocking: %m");
+                m->counters.socket_inherited = true;
+                m->draining_waited = true;
+        } else {
+                fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (fd < 0)
+                        return log_error_errno(errno, "Failed to create the SIP socket: %m");
+        }
+        /* Set on a passed socket too: a socket unit does not know IP_RECVERR. */
         if (sa->sa_family == AF_INET)
                 r = setsockopt(fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
         else
                 r = setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
         if (r < 0)
                 return log_error_errno(errno, "Failed to enable ICMP error reporting: %m");
-        if (bind(fd, sa, len) < 0)
-                return log_error_errno(errno, "Failed to bind '%s': %m", addr);
+        if (!inherited) {
+                if (bind(fd, sa, len) < 0)
+                        return log_error_errno(errno, "Failed to bind '%s': %m", addr);
+                /* Hand it to the supervisor: the next sigd gets this very socket,
+                 * and what arrives while none runs waits in its buffer. */
+                r = gw_fdstore_add(fd, SIGD_FDNAME_SIP);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to pass the SIP socket to the supervisor's store, ignoring: %m");
+        } else
+                log_info("Using the SIP socket on %s passed by the supervisor.", addr);
 
         m->local_len = sizeof(m->local);
         if (getsockname(fd, (struct sockaddr *) &m->local, &m->local_len) < 0)
@@ -193,7 +259,9 @@ int transport_open(Manager *m) {
 }
 
 void transport_close(Manager *m) {
+        /* Closed, not removed from the fd store: the next sigd takes it up. */
         m->io_source = sd_event_source_disable_unref(m->io_source);
+        m->inherited_fds = gw_fdset_free(m->inherited_fds);
         if (m->fd >= 0)
                 close(m->fd);
         m->fd = -EBADF;

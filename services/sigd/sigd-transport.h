@@ -13,6 +13,7 @@
 
 #define SIGD_RX_BURST         64u      /* datagrams read per wake-up */
 #define SIGD_ERRQUEUE_BURST   64u      /* ICMP errors read per wake-up */
+#define SIGD_FDNAME_SIP       "sip"    /* the SIP socket's name in the supervisor's fd store / socket unit */
 
 typedef struct TransportHandlers {
         /* One received datagram of at most SIGD_MAX_DATAGRAM bytes, valid during the call. */
@@ -24,7 +25,10 @@ typedef struct TransportHandlers {
 /* h must outlive the socket. */
 void transport_set_handlers(Manager *m, const TransportHandlers *h);
 
-/* Open the socket on conf->sip_listen_addr, learn Via host and port, start reading. Logs. */
+/* Open the socket on conf->sip_listen_addr, learn Via host and port, start reading. Logs.
+ * A socket named "sip" passed by the supervisor (LISTEN_FDS, or m->inherited_fds
+ * if a test set it) and bound there is used as it is; otherwise sigd binds one
+ * and stores it in the supervisor's fd store for the next instance. */
 int transport_open(Manager *m);
 void transport_close(Manager *m);
 

@@ -476,3 +476,79 @@ TEST(ipv6_icmp_and_options) {
 }
 
 DEFINE_TEST_MAIN
+
+/* The SIP socket outlives sigd: a new instance passed the previous one's
+ * socket (here by hand, as the supervisor does with LISTEN_FDS) takes it, and
+ * answers what arrived while no sigd ran. A passed "sip" socket bound
+ * elsewhere, and sockets of other names, are closed. */
+TEST(kept_socket_is_adopted) {
+        static const char options[] =
+                "OPTIONS sip:gw@127.0.0.1 SIP/2.0\r\n"
+                "Via: SIP/2.0/UDP 127.0.0.5:9;rport;branch=z9hG4bKkept0001\r\n"
+                "Max-Forwards: 70\r\n"
+                "From: <sip:probe@127.0.0.5>;tag=1\r\n"
+                "To: <sip:gw@127.0.0.1>\r\n"
+                "Call-ID: kept-opt-1\r\n"
+                "CSeq: 1 OPTIONS\r\n"
+                "Content-Length: 0\r\n\r\n";
+        sd_event *e = NULL;
+        Manager *m = NULL;
+        Outcome out = {};
+        int peer = -1, kept, wrong = -1, junk = -1, e_err = 0;
+        socklen_t elen = sizeof(e_err);
+        struct sockaddr_storage bound;
+        socklen_t bound_len;
+        char buf[4096];
+        ssize_t k = -1;
+        GwFdSet *set;
+
+        /* The first sigd binds (port chosen by the kernel); the supervisor keeps a copy. */
+        start(&e, &m, &out);
+        ASSERT_FALSE(m->counters.socket_inherited);
+        kept = fcntl(m->fd, F_DUPFD_CLOEXEC, 3);
+        ASSERT_TRUE(kept >= 0);
+        bound = m->local;
+        bound_len = m->local_len;
+        manager_free(m);
+
+        /* While no sigd runs, an OPTIONS arrives: it waits, no ICMP error. */
+        (void) gw_test_udp_port("127.0.0.5", &peer);
+        ASSERT_EQ(sendto(peer, options, strlen(options), 0, (struct sockaddr *) &bound, bound_len),
+                  (ssize_t) strlen(options));
+
+        conf.sip_listen_addr = bound;                          /* the next start: sip.listen with its port */
+        ASSERT_OK(manager_new(e, &conf, &m));
+        set = gw_fdset_new();
+        ASSERT_NOT_NULL(set);
+        (void) gw_test_udp_port("127.0.0.1", &wrong);
+        (void) gw_test_udp_port("127.0.0.1", &junk);
+        ASSERT_OK(gw_fdset_add(set, wrong, SIGD_FDNAME_SIP));
+        ASSERT_OK(gw_fdset_add(set, kept, SIGD_FDNAME_SIP));
+        ASSERT_OK(gw_fdset_add(set, junk, "unrelated"));
+        m->inherited_fds = set;
+        ASSERT_OK(manager_start(m));
+        ASSERT_TRUE(m->counters.socket_inherited);
+        ASSERT_EQ(m->fd, kept);
+        ASSERT_EQ(gw_fdset_size(set), 0);
+        for (unsigned i = 0; i < 40 && k < 0; i++) {
+                ASSERT_OK(sd_event_run(e, 50 * USEC_PER_MSEC));
+                k = recv(peer, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+        }
+        ASSERT_TRUE(k > 0);
+        buf[k] = 0;
+        ASSERT_TRUE(strncmp(buf, "SIP/2.0 200 OK\r\n", 16) == 0);
+        ASSERT_TRUE(strstr(buf, "kept-opt-1") != NULL);
+        ASSERT_EQ(m->counters.rx_waited, 1);
+        ASSERT_OK(getsockopt(peer, SOL_SOCKET, SO_ERROR, &e_err, &elen));
+        ASSERT_EQ(e_err, 0);
+        /* Set on the passed socket too: ICMP errors still reach the transactions. */
+        {
+                int on = 0;
+                socklen_t l = sizeof(on);
+                ASSERT_OK(getsockopt(m->fd, SOL_IP, IP_RECVERR, &on, &l));
+                ASSERT_EQ(on, 1);
+        }
+        close(peer);
+        manager_free(m);
+        sd_event_unref(e);
+}

@@ -78,7 +78,9 @@ Actions:
                    min_ms, skip_ms           DTMF in a recorded WAV (audio.dtmf_runs:
                                              Goertzel on the row and column tones)
   expect_json      file, match, timeout_s    a JSON file (e.g. a command peer's result)
-                                             matches (fxsgwtest.match)
+                                             matches (fxsgwtest.match); figures: {label:
+                                             key} reports those values
+                                             (sipprobe.py: OPTIONS answered, timed)
   expect_wav       file, freq, min_fraction, min_loud_ms, not_freq, max_fraction,
                    max_gap_ms, skip_ms, trim_end_ms   what a recorded WAV holds (audio.py):
                                              the fraction of its non-silent power at freq
@@ -145,13 +147,16 @@ Lab actions (each may take "as": MARK, the monotonic time it happened):
                        never_to, to_counts {host: matcher}, min, max
                        requests the gateway sent (consecutive ones to the same host
                        collapsed for the sequence), in capture order
+  expect_packets       match, since, until, min, max, figure   capture records (SIP or
+                       ICMP, e.g. {"icmp": 3, "src": "gw"}: unreachables the gateway sent)
   expect_elapsed       from, to, le, ge, figure   between two marks
   expect_in_flight     match, since, until, timeout_s (the transaction timeout), max,
                        search: {host: max}     transactions (Via branch) open at once;
                        and how many a host got before it first answered
   expect_pacing        match, since, until, min_gap_s, max_in_flight   per host
   probe                host, to, port, expect, timeout_s   one OPTIONS from a host
-  expect_log           log, regex, min, max    lines of a process's log
+  expect_log           log, regex, min, max, figure   lines of a process's log (figure:
+                       the regex's group in the last match)
   wait_status          also: since MARK, within_s BOUND (asserted), as MARK
 Marks are written "NAME", "NAME+1.5" or "NAME-0.2"; bounds may be arithmetic on
 ${vars} ("${itt} + 1"). Everything is torn down, also on failure: processes first,
@@ -841,6 +846,8 @@ class Case:
         with open(path) as f:
             doc = json.load(f)
         log("%s: %s" % (os.path.basename(path), json.dumps(doc)[:2000]))
+        for label, key in s.get("figures", {}).items():
+            self.figures.append((label, "%s" % doc.get(key)))
         m = match(doc, s["match"])
         if m:
             raise Failure("%s: %s" % (os.path.basename(path), m))
@@ -1239,6 +1246,18 @@ class Case:
             self.log_packets(ps)
             raise Failure("; ".join(problems))
 
+    def do_expect_packets(self, s):
+        """Capture records (SIP messages and ICMP unreachables, sipcap.py) matching, counted."""
+        self.wait_until_mark(s)
+        ps = self.select_packets(s)
+        log("captured %s: %d" % (json.dumps(s.get("match", {})), len(ps)))
+        if s.get("figure"):
+            self.figures.append((s["figure"], "%d" % len(ps)))
+        if ("min" in s and len(ps) < s["min"]) or ("max" in s and len(ps) > s["max"]):
+            self.log_packets(ps)
+            raise Failure("%d captured %s, expected %s..%s" % (len(ps), json.dumps(s.get("match", {})),
+                                                               s.get("min", 0), s.get("max", "")))
+
     def do_expect_elapsed(self, s):
         a, b = self.mark(s["from"]), self.mark(s["to"])
         secs = b - a
@@ -1357,8 +1376,12 @@ class Case:
                         text += f.read().decode(errors="replace")
                 except OSError:
                     pass
-        n = len(re.findall(s["regex"], text, re.M))
+        found = re.findall(s["regex"], text, re.M)
+        n = len(found)
         log("log %s: %d line(s) match /%s/" % (label, n, s["regex"]))
+        if s.get("figure") and found:
+            # The regex's group in the last matching line (e.g. a count the daemon logs).
+            self.figures.append((s["figure"], found[-1] if isinstance(found[-1], str) else found[-1][0]))
         if "min" in s and n < s["min"]:
             raise Failure("log %s: %d match(es) of /%s/, expected at least %d" % (label, n, s["regex"], s["min"]))
         if "max" in s and n > s["max"]:
