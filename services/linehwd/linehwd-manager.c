@@ -167,7 +167,9 @@ static int on_backend_io(sd_event_source *s, int fd, uint32_t revents, void *use
         return 0;
 }
 
-/* The simulated handset survives a restart of linehwd, as a real one would. */
+/* The simulated handset survives a restart of linehwd, as a real one would:
+ * "<port> off" per off-hook line, " auto" added when auto_answer took the
+ * call, so the phone still hangs up when the far end does. */
 static void sim_hooks_save(Manager *m) {
         char buf[16384];
         size_t n = 0;
@@ -176,7 +178,9 @@ static void sim_hooks_save(Manager *m) {
                 LineHook h = LINE_HOOK_ON;
                 (void) line_backend_get_hook(m->backend, m->lines[i].port, &h);
                 if (h == LINE_HOOK_OFF)
-                        n += (size_t) snprintf(buf + n, sizeof buf - n, "%u off\n", m->lines[i].port);
+                        n += (size_t) snprintf(buf + n, sizeof buf - n, "%u off%s\n", m->lines[i].port,
+                                               m->lines[i].phone && sim_phone_auto_answered(m->lines[i].phone)
+                                               ? " auto" : "");
         }
         (void) gw_state_write(m->daemon->state_dir, SIM_HOOKS_FILE, buf, n);
 }
@@ -196,15 +200,16 @@ static void sim_hooks_restore(Manager *m) {
         data[len] = 0;
         for (char *p = data, *nl; p && *p; p = nl ? nl + 1 : NULL) {
                 unsigned port;
+                int end = 0;
                 Line *l;
 
                 nl = strchr(p, '\n');
                 if (nl)
                         *nl = 0;
-                if (sscanf(p, "%u off", &port) != 1 || !(l = manager_line(m, port)) || !l->phone)
+                if (sscanf(p, "%u off%n", &port, &end) != 1 || end == 0 || !(l = manager_line(m, port)) || !l->phone)
                         continue;
                 log_info("Line %u: the simulated handset was off hook before the restart.", port);
-                (void) sim_phone_set_hook(l->phone, LINE_HOOK_OFF);
+                (void) sim_phone_restore_off_hook(l->phone, streq(p + end, " auto"));
         }
 }
 

@@ -153,6 +153,17 @@ bool sim_phone_busy(const SimPhone *p) {
         return p->step_idx < p->n_steps;
 }
 
+bool sim_phone_auto_answered(const SimPhone *p) {
+        return p->auto_answered;
+}
+
+/* After a restart of linehwd: the handset was off hook, answered by
+ * auto_answer or not, so that it still hangs up with the call. */
+int sim_phone_restore_off_hook(SimPhone *p, bool auto_answered) {
+        p->auto_answered = auto_answered;
+        return sim_phone_set_hook(p, LINE_HOOK_OFF);
+}
+
 int sim_phone_set_hook(SimPhone *p, LineHook hook) {
         if (hook != LINE_HOOK_ON && hook != LINE_HOOK_OFF)
                 return -EINVAL;

@@ -36,6 +36,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(SimPhone *, sim_phone_free);
 /* Commands; -EBUSY while pulses or a flash are still being sent,
  * -ENOTCONN for dial/flash on hook, -EINVAL for bad digits. */
 int sim_phone_set_hook(SimPhone *p, LineHook hook);
+int sim_phone_restore_off_hook(SimPhone *p, bool auto_answered);
+bool sim_phone_auto_answered(const SimPhone *p);
 int sim_phone_flash(SimPhone *p);
 int sim_phone_dial(SimPhone *p, const char *digits, bool pulse);
 

@@ -289,6 +289,24 @@ TEST(simulated_lines) {
         ASSERT_TRUE(pc.frames_rx > 0);
         ASSERT_EQ(pc.dropped_malformed, 0);
 
+        /* linehwd restarts while line 2, answered by auto_answer, is in a call:
+         * the handset is restored off hook and still hangs up with the call. */
+        publish_call(sigd, 2, GW__CALL_STATE__CALL_IDLE);
+        publish_control(sigd, 2, 1, -1);
+        RUN_UNTIL(d.event, w->hook[2] == GW__HOOK_STATE__HOOK_OFF, 2000);
+        publish_call(sigd, 2, GW__CALL_STATE__CALL_CONNECTED);
+        gw_test_run_for(d.event, 100 * USEC_PER_MSEC);
+        m = manager_free(m);
+        ASSERT_OK(manager_new(&d, &m));
+        RUN_UNTIL(d.event, m->announce_round > 0, 2000);
+        ASSERT_TRUE(sim_phone_auto_answered(manager_line(m, 2)->phone));
+        ASSERT_FALSE(sim_phone_auto_answered(manager_line(m, 1)->phone));
+        publish_call(sigd, 2, GW__CALL_STATE__CALL_CONNECTED);
+        gw_test_run_for(d.event, 100 * USEC_PER_MSEC);
+        ASSERT_EQ(w->hook[2], GW__HOOK_STATE__HOOK_OFF);
+        publish_call(sigd, 2, GW__CALL_STATE__CALL_RELEASING);
+        RUN_UNTIL(d.event, w->hook[2] == GW__HOOK_STATE__HOOK_ON, 3000);
+
         gw_pcm_free(w->media);
         gw_bus_free(sigd);
         m = manager_free(m);
