@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* linehwd-simphone.c: the simulated telephone: hook switch, DTMF and pulse dialling, play and record. */
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <spandsp.h>
 
 #include "gw-bus.h"
@@ -47,6 +51,8 @@ struct SimPhone {
         int16_t *rec;
         size_t rec_n, rec_cap;
         bool recording;
+        bool resume_recording;           /* restored off hook after a restart: go on with "<record>.part" */
+        int rec_fd;                      /* "<record>.part": what was heard so far, as raw samples */
 };
 
 static int add_timer(SimPhone *p, sd_event_source **s, sd_event_time_handler_t cb, const char *what) {
@@ -118,6 +124,7 @@ int sim_phone_new(sd_event *e, LineBackend *b, const GwLineConf *lc, uint64_t fl
         p->hook_cb = hook;
         p->userdata = userdata;
         p->hook = LINE_HOOK_ON;
+        p->rec_fd = -EBADF;
 
         p->dtmf = dtmf_tx_init(NULL);
         if (!p->dtmf)
@@ -144,6 +151,8 @@ SimPhone *sim_phone_free(SimPhone *p) {
         free(p->steps);
         free(p->play);
         free(p->rec);
+        if (p->rec_fd >= 0)
+                close(p->rec_fd);
         sd_event_unref(p->event);
         free(p);
         return NULL;
@@ -161,6 +170,7 @@ bool sim_phone_auto_answered(const SimPhone *p) {
  * auto_answer or not, so that it still hangs up with the call. */
 int sim_phone_restore_off_hook(SimPhone *p, bool auto_answered) {
         p->auto_answered = auto_answered;
+        p->resume_recording = true;
         return sim_phone_set_hook(p, LINE_HOOK_OFF);
 }
 
@@ -239,12 +249,96 @@ int sim_phone_dial(SimPhone *p, const char *digits, bool pulse) {
         return schedule(p, TAKE_PTR(s), k);
 }
 
+/* The recording outlives a restart of linehwd (the phone would): every frame
+ * heard is appended to "<record>.part" too. A handset restored off hook after
+ * the restart goes on with it, after as much silence as the time since its
+ * last frame (its mtime): the gap the subscriber heard while linehwd was down. */
+static int close_fd(int fd) {
+        if (fd >= 0)
+                close(fd);
+        return -EBADF;
+}
+
+static int record_part_path(const SimPhone *p, char *buf, size_t size) {
+        int n = snprintf(buf, size, "%s.part", p->conf->record);
+        return n < 0 || (size_t) n >= size ? -ENAMETOOLONG : 0;
+}
+
+static bool record_append(SimPhone *p, const int16_t *samples, size_t n) {
+        if (p->rec_n + n > GW_WAV_MAX_SAMPLES)
+                return false;   /* full: the file keeps the first 10 minutes */
+        if (p->rec_n + n > p->rec_cap) {
+                size_t cap = MAX(p->rec_cap ? p->rec_cap * 2 : (size_t) GW_WAV_RATE * 10, p->rec_n + n);
+                int16_t *q = realloc(p->rec, MIN(cap, (size_t) GW_WAV_MAX_SAMPLES) * sizeof *q);
+                if (!q)
+                        return false;
+                p->rec = q;
+                p->rec_cap = MIN(cap, (size_t) GW_WAV_MAX_SAMPLES);
+        }
+        if (samples)
+                memcpy(p->rec + p->rec_n, samples, n * sizeof *samples);
+        else
+                memset(p->rec + p->rec_n, 0, n * sizeof *p->rec);
+        if (p->rec_fd >= 0 && write(p->rec_fd, p->rec + p->rec_n, n * sizeof *p->rec) != (ssize_t) (n * sizeof *p->rec)) {
+                log_warning_errno(errno, "Line %u: cannot append to the recording, no longer kept across a restart: %m",
+                                  p->port);
+                p->rec_fd = close_fd(p->rec_fd);
+        }
+        p->rec_n += n;
+        return true;
+}
+
+static void record_start(SimPhone *p) {
+        char part[PATH_MAX];
+        struct stat st;
+        bool resume = p->resume_recording;
+
+        p->resume_recording = false;
+        p->rec_n = 0;
+        p->recording = true;
+        p->rec_fd = close_fd(p->rec_fd);
+        if (record_part_path(p, part, sizeof part) < 0)
+                return;
+        if (resume) {
+                _cleanup_close_ int fd = open(part, O_RDONLY | O_CLOEXEC);
+                ssize_t k;
+
+                if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0 &&
+                    (size_t) st.st_size <= GW_WAV_MAX_SAMPLES * sizeof(int16_t)) {
+                        int16_t *q = realloc(p->rec, (size_t) st.st_size);
+
+                        if (q) {
+                                p->rec = q;
+                                p->rec_cap = (size_t) st.st_size / sizeof(int16_t);
+                                k = read(fd, p->rec, p->rec_cap * sizeof(int16_t));
+                                p->rec_n = k > 0 ? (size_t) k / sizeof(int16_t) : 0;
+                        }
+                }
+        }
+        p->rec_fd = open(part, O_WRONLY | O_CREAT | O_CLOEXEC | (p->rec_n > 0 ? O_APPEND : O_TRUNC), 0644);
+        if (p->rec_fd < 0)
+                log_warning_errno(errno, "Line %u: cannot open '%s', the recording is not kept across a restart: %m",
+                                  p->port, part);
+        if (p->rec_n > 0) {
+                uint64_t now = now_usec(CLOCK_REALTIME), last = (uint64_t) st.st_mtim.tv_sec * USEC_PER_SEC + (uint64_t) st.st_mtim.tv_nsec / 1000;
+                size_t silence = now > last ? (size_t) ((now - last) * GW_WAV_RATE / USEC_PER_SEC) : 0;
+
+                log_info("Line %u: the recording goes on after %zu ms without audio (linehwd restarted).",
+                         p->port, silence / 8);
+                (void) record_append(p, NULL, silence);
+        }
+}
+
 static void record_flush(SimPhone *p) {
+        char part[PATH_MAX];
         int r;
 
         if (!p->recording)
                 return;
         p->recording = false;
+        p->rec_fd = close_fd(p->rec_fd);
+        if (record_part_path(p, part, sizeof part) == 0)
+                (void) unlink(part);
         r = gw_wav_write(p->conf->record, p->rec, p->rec_n);
         if (r < 0)
                 log_warning_errno(r, "Line %u: failed to write the recording '%s', ignoring: %m",
@@ -256,10 +350,8 @@ static void record_flush(SimPhone *p) {
 void sim_phone_hook_changed(SimPhone *p, LineHook hook) {
         if (hook == LINE_HOOK_OFF) {
                 (void) sd_event_source_set_enabled(p->answer_timer, SD_EVENT_OFF);
-                if (p->conf->record) {
-                        p->rec_n = 0;
-                        p->recording = true;
-                }
+                if (p->conf->record)
+                        record_start(p);
                 return;
         }
         /* The handset is down: whatever it was saying stops. */
@@ -343,19 +435,7 @@ void sim_phone_hear(SimPhone *p) {
         for (unsigned i = 0; i < LINE_SIM_PCM_QUEUE; i++) {
                 if (line_backend_sim_pop_pcm(p->backend, p->port, frame) < 0)
                         return;
-                if (!p->recording)
-                        continue;
-                if (p->rec_n + LINE_PCM_FRAME_SAMPLES > GW_WAV_MAX_SAMPLES)
-                        continue;       /* full: the file keeps the first 10 minutes */
-                if (p->rec_n + LINE_PCM_FRAME_SAMPLES > p->rec_cap) {
-                        size_t cap = p->rec_cap ? p->rec_cap * 2 : GW_WAV_RATE * 10;
-                        int16_t *n = realloc(p->rec, MIN(cap, (size_t) GW_WAV_MAX_SAMPLES) * sizeof *n);
-                        if (!n)
-                                continue;
-                        p->rec = n;
-                        p->rec_cap = MIN(cap, (size_t) GW_WAV_MAX_SAMPLES);
-                }
-                memcpy(p->rec + p->rec_n, frame, sizeof frame);
-                p->rec_n += LINE_PCM_FRAME_SAMPLES;
+                if (p->recording)
+                        (void) record_append(p, frame, LINE_PCM_FRAME_SAMPLES);
         }
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <spandsp.h>
 
 #include "gw-daemon.h"
@@ -295,10 +296,35 @@ TEST(simulated_lines) {
         publish_control(sigd, 2, 1, -1);
         RUN_UNTIL(d.event, w->hook[2] == GW__HOOK_STATE__HOOK_OFF, 2000);
         publish_call(sigd, 2, GW__CALL_STATE__CALL_CONNECTED);
-        gw_test_run_for(d.event, 100 * USEC_PER_MSEC);
+        /* Line 1 records across the restart: what it heard before, the 200 ms
+         * linehwd was down as silence, then what it hears after. */
+        ASSERT_OK(sim_phone_set_hook(manager_line(m, 1)->phone, LINE_HOOK_OFF));
+        RUN_UNTIL(d.event, w->hook[1] == GW__HOOK_STATE__HOOK_OFF, 2000);
+        gw_test_run_for(d.event, 300 * USEC_PER_MSEC);
         m = manager_free(m);
+        usleep(200 * USEC_PER_MSEC);
         ASSERT_OK(manager_new(&d, &m));
         RUN_UNTIL(d.event, m->announce_round > 0, 2000);
+        gw_test_run_for(d.event, 300 * USEC_PER_MSEC);
+        ASSERT_OK(sim_phone_set_hook(manager_line(m, 1)->phone, LINE_HOOK_ON));
+        RUN_UNTIL(d.event, w->hook[1] == GW__HOOK_STATE__HOOK_ON, 2000);
+        ASSERT_OK(gw_wav_read(heard, &rec, &n_rec, NULL));
+        size_t first_zero = n_rec, last_zero = 0;
+        for (size_t i = 0; i < n_rec; i++)
+                if (rec[i] == 0) {
+                        first_zero = MIN(first_zero, i);
+                        last_zero = i;
+                } else if (rec[i] != DOWN_VALUE)
+                        GW_TEST_FAIL("recorded sample %zu is %d", i, rec[i]);
+        free(rec);
+        ASSERT_TRUE(first_zero >= GW_PCM_RATE / 10);            /* >= 100 ms heard before */
+        ASSERT_TRUE(last_zero - first_zero + 1 >= GW_PCM_RATE / 5);   /* >= the 200 ms down */
+        ASSERT_TRUE(last_zero - first_zero + 1 < GW_PCM_RATE);
+        ASSERT_TRUE(n_rec - last_zero >= GW_PCM_RATE / 10);     /* >= 100 ms heard after */
+        ASSERT_TRUE(access(heard, F_OK) == 0);
+        char part[300];
+        snprintf(part, sizeof part, "%s.part", heard);
+        ASSERT_TRUE(access(part, F_OK) < 0);                      /* the part file is gone */
         ASSERT_TRUE(sim_phone_auto_answered(manager_line(m, 2)->phone));
         ASSERT_FALSE(sim_phone_auto_answered(manager_line(m, 1)->phone));
         publish_call(sigd, 2, GW__CALL_STATE__CALL_CONNECTED);
