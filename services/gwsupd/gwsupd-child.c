@@ -248,6 +248,7 @@ static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata) {
  * give up on the gateway if it restarts too often. */
 static void child_schedule_restart(Child *c, const char *what) {
         uint64_t now = now_usec(CLOCK_MONOTONIC), delay;
+        uint64_t ready_for = c->ready_at > 0 && now > c->ready_at ? now - c->ready_at : 0;
         char f_service[64];
         int r;
 
@@ -259,7 +260,7 @@ static void child_schedule_restart(Child *c, const char *what) {
                 manager_give_up(c->manager, c);
                 return;
         }
-        delay = restart_backoff_usec(c->attempt);
+        delay = restart_delay_usec(c->attempt, ready_for);
         if (c->attempt < 64)
                 c->attempt++;
         c->restarts++;

@@ -13,6 +13,10 @@ uint64_t restart_backoff_usec(unsigned attempt) {
         return MIN(d, RESTART_BACKOFF_MAX_USEC);
 }
 
+uint64_t restart_delay_usec(unsigned attempt, uint64_t ready_for) {
+        return attempt == 0 && ready_for >= RESTART_AT_ONCE_READY_USEC ? 0 : restart_backoff_usec(attempt);
+}
+
 bool restart_backoff_should_reset(uint64_t ready_at, uint64_t now) {
         return ready_at > 0 && now >= ready_at && now - ready_at >= RESTART_BACKOFF_RESET_USEC;
 }

@@ -13,6 +13,7 @@
 #define RESTART_BACKOFF_MIN_USEC   (100 * USEC_PER_MSEC)  /* first restart after an exit */
 #define RESTART_BACKOFF_MAX_USEC   (5 * USEC_PER_SEC)     /* doubling stops here */
 #define RESTART_BACKOFF_RESET_USEC (10 * USEC_PER_SEC)    /* this long READY resets the back-off */
+#define RESTART_AT_ONCE_READY_USEC (1 * USEC_PER_SEC)     /* this long READY: first restart at once */
 #define RESTART_WINDOW_USEC        (60 * USEC_PER_SEC)    /* restart_limit counts within this */
 
 /* Delay before restart number 'attempt' (0 for the first restart after a
@@ -23,6 +24,13 @@ uint64_t restart_backoff_usec(unsigned attempt);
  * did it stay READY long enough (RESTART_BACKOFF_RESET_USEC) for its
  * back-off to start again from 100 ms? */
 bool restart_backoff_should_reset(uint64_t ready_at, uint64_t now);
+
+/* Delay before restarting a child that was READY for 'ready_for' (0: never):
+ * none for the first restart (attempt 0) of one that ran READY for at least
+ * RESTART_AT_ONCE_READY_USEC -- a daemon killed mid-call is back at once and
+ * its calls hear the shortest gap -- else restart_backoff_usec(attempt), so a
+ * crash loop still backs off. */
+uint64_t restart_delay_usec(unsigned attempt, uint64_t ready_for);
 
 /* Sliding window of the last 'limit' restart times of one daemon. */
 typedef struct RestartWindow {

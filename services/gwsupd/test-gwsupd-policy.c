@@ -18,6 +18,15 @@ TEST(gwsupd_backoff_doubles_to_cap) {
         ASSERT_EQ(restart_backoff_usec(UINT32_MAX), RESTART_BACKOFF_MAX_USEC);
 }
 
+TEST(gwsupd_first_restart_at_once_after_a_run) {
+        ASSERT_EQ(restart_delay_usec(0, S(1)), 0);               /* READY >= 1 s: at once */
+        ASSERT_EQ(restart_delay_usec(0, S(3600)), 0);
+        ASSERT_EQ(restart_delay_usec(0, 0), MS(100));            /* never READY: back-off */
+        ASSERT_EQ(restart_delay_usec(0, S(1) - 1), MS(100));
+        ASSERT_EQ(restart_delay_usec(1, S(5)), MS(200));         /* again within 10 s: back-off */
+        ASSERT_EQ(restart_delay_usec(3, 0), MS(800));
+}
+
 TEST(gwsupd_backoff_reset_after_10s_ready) {
         ASSERT_FALSE(restart_backoff_should_reset(0, S(100)));         /* never READY */
         ASSERT_FALSE(restart_backoff_should_reset(S(50), S(59)));      /* 9 s */

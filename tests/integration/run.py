@@ -46,6 +46,8 @@ A case file is JSON:
 Actions:
   start            peer                      start a peer (Kamailio waits for its RPC)
   start_gateway                              gwsupd --config (and gwtap if "tap": true)
+  kill_gateway         signal, within_s      gwsupd itself gets the signal (default KILL) and is gone
+  restart_gateway      as                    a new gwsupd on the same configuration
   wait_status      timeout_s, lines|services|profiles   poll 'gwctl status --json'
                    until each listed item matches ("*" = every item; a list of
                    names/ports = each of those); fields match as in fxsgwtest.match
@@ -82,7 +84,8 @@ Actions:
                                              key} reports those values
                                              (sipprobe.py: OPTIONS answered, timed)
   expect_wav       file, freq, min_fraction, min_loud_ms, not_freq, max_fraction,
-                   max_gap_ms, skip_ms, trim_end_ms   what a recorded WAV holds (audio.py):
+                   max_gap_ms, skip_ms, trim_end_ms, raw   what a recorded WAV holds (audio.py):
+                                             (raw: true reads a "<record>.part" still being written)
                                              the fraction of its non-silent power at freq
                                              (several Hz for a dual tone), the longest gap;
                    window_freq, window_ms, min_window_fraction, min_window_level
@@ -175,6 +178,7 @@ Exit: 0 pass, 1 fail (logs of the gateway and the peers printed), 77 skip.
 """
 
 import argparse
+import array
 import json
 import os
 import re
@@ -542,6 +546,25 @@ class Case:
         log("%s back as pid %s, restarts %s, %.2fs after the kill" % (name, svc["pid"], svc["restarts"], secs))
         self.figures.append(("%s back after SIGKILL" % name, "%.2f s" % secs))
 
+    def do_kill_gateway(self, s):
+        # gwsupd itself (standalone mode): its daemons live on (no PR_SET_PDEATHSIG).
+        gw = self.need_gw()
+        sig = getattr(signal, "SIG" + s.get("signal", "KILL"))
+        gw.proc.signal(sig)
+        rc = gw.proc.wait(self.t(s.get("within_s", 2)))
+        if rc is None:
+            raise Failure("gwsupd still running after %s" % sig.name)
+        self.killed_at = time.monotonic()
+        log("killed gwsupd (pid %d) with %s: exit %s" % (gw.proc.pid, sig.name, rc))
+
+    def do_restart_gateway(self, s):
+        # A new gwsupd on the same configuration, as systemd restarts fxsgw-gwsupd.service;
+        # it stops the daemons the dead one left (gwsupd.children) and starts its own.
+        gw = self.need_gw()
+        gw.start()
+        if s.get("as"):
+            self.marks[s["as"]] = time.monotonic()
+
     def do_stop_gateway(self, s):
         gw = self.need_gw()
         sig = getattr(signal, "SIG" + s.get("signal", "TERM"))
@@ -741,7 +764,14 @@ class Case:
 
     def do_expect_wav(self, s):
         path = self.written_file(s)
-        rate, samples = audio.read(path)
+        if s.get("raw"):
+            # A recording still going on: linehwd's simulated phone appends what it
+            # hears to "<record>.part" (16-bit, 8 kHz, host order) until its hang-up.
+            with open(path, "rb") as f:
+                data = f.read()
+            rate, samples = audio.RATE, list(array.array("h", data[:len(data) & ~1]))
+        else:
+            rate, samples = audio.read(path)
         if rate != audio.RATE:
             raise Failure("%s: %d Hz, expected %d" % (path, rate, audio.RATE))
         samples = samples[int(s.get("skip_ms", 0)) * rate // 1000:]
