@@ -236,7 +236,9 @@ def stats(v):
 
 def run_one(args, svc):
     kills = [svc] * args.kills
-    case = make_case(args.calls, kills, kill_every_s=args.kill_every)
+    # A daemon READY for 10 s has its back-off reset (its next restart comes at once, as
+    # after an isolated kill); kills closer together measure the back-off instead.
+    case = make_case(args.calls, kills, kill_every_s=args.kill_every if svc != "gwsupd" else 2.0)
     tmp = tempfile.mkdtemp(prefix="bench-restart-")
     path = os.path.join(tmp, "bench-restart-%s.json" % svc)
     with open(path, "w") as f:
@@ -250,11 +252,18 @@ def run_one(args, svc):
         raise SystemExit("bench-restart: the run for %s failed (exit %d)" % (svc, r.returncode))
     d = m.group(1)
     res = {"restart_ms": [], "gap_ms": [], "waited": [], "lost": 0}
+    last = ""
     if svc == "gwsupd":
-        # The new gwsupd's start -> all daemons RUNNING: from its own log is not timed; use
-        # run.py's wait_status figure (polled, an upper bound).
-        for t in re.findall(r"waited ([0-9.]+)s for .*state.*running", out):
-            res["restart_ms"].append(float(t) * 1000)
+        # A new gwsupd started -> every daemon RUNNING (gwctl polled by run.py: an upper
+        # bound): from run.py's timestamps, "gwsupd started" to the step after wait_status.
+        started = None
+        for t, text in re.findall(r"^\[([0-9.]+)\] (.*)$", out, re.M):
+            if text.startswith("gwsupd started") and "restart_gateway" in last:
+                started = float(t)
+            elif started is not None and text.startswith('step: {"do": "sleep"'):
+                res["restart_ms"].append((float(t) - started) * 1000)
+                started = None
+            last = text
     else:
         res["restart_ms"] = restart_times_ms(os.path.join(d, "gw-tap.log"), svc)
     for lg in glob.glob(os.path.join(d, "gw*.log")):
@@ -282,7 +291,8 @@ def main():
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--calls", type=int, default=32)
     ap.add_argument("--kills", type=int, default=10)
-    ap.add_argument("--kill-every", type=float, default=2.0, help="seconds between kills")
+    ap.add_argument("--kill-every", type=float, default=10.5,
+                    help="seconds between two kills of a daemon (>= 10: its back-off is reset)")
     ap.add_argument("--daemons", default="sigd,regd,mediad,linehwd,gwsupd")
     ap.add_argument("--emit-case")
     args = ap.parse_args()
