@@ -76,6 +76,10 @@ struct LineLogic {
         uint64_t dropped_digits;         /* trains of more than 10 pulses */
 };
 
+/* A handset that was off hook before a restart of linehwd: off hook from the
+ * start, no edge (no debounce during which the line would look on hook). */
+void line_logic_restore_off(LineLogic *l);
+
 void line_logic_init(LineLogic *l, unsigned port, uint64_t flash_min_us, uint64_t flash_max_us,
                      const LineLogicOps *ops, void *userdata);
 /* The switch is at 'hook' since 'now' (call on every raw change; repeats are ignored). */

@@ -209,7 +209,11 @@ static void sim_hooks_restore(Manager *m) {
                 if (sscanf(p, "%u off%n", &port, &end) != 1 || end == 0 || !(l = manager_line(m, port)) || !l->phone)
                         continue;
                 log_info("Line %u: the simulated handset was off hook before the restart.", port);
-                (void) sim_phone_restore_off_hook(l->phone, streq(p + end, " auto"));
+                /* Off hook from the first publication on: a sigd restarted at the
+                 * same time must never see the line on hook (it would hang up). */
+                line_logic_restore_off(&l->logic);
+                if (sim_phone_restore_off_hook(l->phone, streq(p + end, " auto")) >= 0)
+                        sim_phone_hook_changed(l->phone, LINE_HOOK_OFF);
         }
 }
 
@@ -449,8 +453,6 @@ static const uint64_t announce_ms[] = { 0, 150, 400, 1000, 2500 };
 static int on_announce(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
 
-        if (m->announce_round == 0 && is_sim(m))
-                sim_hooks_restore(m);
         manager_publish_all(m);
         if (++m->announce_round >= ELEMENTSOF(announce_ms))
                 return sd_event_source_set_enabled(s, SD_EVENT_OFF);
@@ -536,6 +538,9 @@ int manager_new(GwDaemon *d, Manager **ret) {
                 r = gw_bus_subscribe(d->bus, "StateSyncRequest");
         if (r < 0)
                 return log_error_errno(r, "Failed to subscribe: %m");
+
+        if (is_sim(m))
+                sim_hooks_restore(m);
 
         r = sd_event_add_time_relative(d->event, &m->announce_timer, CLOCK_MONOTONIC, 0, 1, on_announce, m);
         if (r < 0)

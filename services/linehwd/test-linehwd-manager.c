@@ -304,6 +304,9 @@ TEST(simulated_lines) {
         m = manager_free(m);
         usleep(200 * USEC_PER_MSEC);
         ASSERT_OK(manager_new(&d, &m));
+        /* Off hook from the start, before any publication (no debounce). */
+        ASSERT_EQ(line_logic_hook_state(&manager_line(m, 1)->logic), LINE_HOOK_OFF);
+        ASSERT_EQ(line_logic_hook_state(&manager_line(m, 2)->logic), LINE_HOOK_OFF);
         RUN_UNTIL(d.event, m->announce_round > 0, 2000);
         gw_test_run_for(d.event, 300 * USEC_PER_MSEC);
         ASSERT_OK(sim_phone_set_hook(manager_line(m, 1)->phone, LINE_HOOK_ON));
