@@ -255,12 +255,12 @@ def run_one(args, svc):
     last = ""
     if svc == "gwsupd":
         # A new gwsupd started -> every daemon RUNNING (gwctl polled by run.py: an upper
-        # bound): from run.py's timestamps, "gwsupd started" to the step after wait_status.
+        # bound): from run.py's timestamps, "gwsupd started" to "status reached".
         started = None
         for t, text in re.findall(r"^\[([0-9.]+)\] (.*)$", out, re.M):
             if text.startswith("gwsupd started") and "restart_gateway" in last:
                 started = float(t)
-            elif started is not None and text.startswith('step: {"do": "sleep"'):
+            elif started is not None and text.startswith("status reached after"):
                 res["restart_ms"].append((float(t) - started) * 1000)
                 started = None
             last = text
