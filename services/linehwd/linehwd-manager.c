@@ -175,8 +175,14 @@ static void sim_hooks_save(Manager *m) {
         for (size_t i = 0; i < m->n_lines && n < sizeof buf - 32; i++) {
                 LineHook h = LINE_HOOK_ON;
                 (void) line_backend_get_hook(m->backend, m->lines[i].port, &h);
-                if (h == LINE_HOOK_OFF)
-                        n += (size_t) snprintf(buf + n, sizeof buf - n, "%u off\n", m->lines[i].port);
+                bool answered = false, connected = false;
+
+                if (h != LINE_HOOK_OFF)
+                        continue;
+                if (m->lines[i].phone)
+                        sim_phone_get_answered(m->lines[i].phone, &answered, &connected);
+                n += (size_t) snprintf(buf + n, sizeof buf - n, "%u off%s%s\n", m->lines[i].port,
+                                       answered ? " auto" : "", connected ? " connected" : "");
         }
         (void) gw_state_write(m->daemon->state_dir, SIM_HOOKS_FILE, buf, n);
 }
@@ -205,7 +211,9 @@ static void sim_hooks_restore(Manager *m) {
                         continue;
                 log_info("Line %u: the simulated handset was off hook before the restart.", port);
                 (void) sim_phone_set_hook(l->phone, LINE_HOOK_OFF);
+                sim_phone_restore_answered(l->phone, strstr(p, " auto") != NULL, strstr(p, " connected") != NULL);
         }
+        sim_hooks_save(m);                /* each set_hook above saved before its flags were back */
 }
 
 static void phone_hook(SimPhone *p, LineHook hook, uint64_t at, void *userdata) {
@@ -318,7 +326,13 @@ static int handle_line_call(GwBus *bus, const Gw__Envelope *env, void *userdata)
         if (l->phone) {
                 Gw__CallState st = env->line_call->state;
 
+                bool answered, was, now;
+
+                sim_phone_get_answered(l->phone, &answered, &was);
                 sim_phone_connected(l->phone, st == GW__CALL_STATE__CALL_CONNECTED);
+                sim_phone_get_answered(l->phone, &answered, &now);
+                if (now != was)
+                        sim_hooks_save(m);        /* an answering machine's call connected: remember it */
                 if (st == GW__CALL_STATE__CALL_RELEASING || st == GW__CALL_STATE__CALL_IDLE)
                         sim_phone_call_ended(l->phone);
         }
