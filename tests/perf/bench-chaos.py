@@ -148,7 +148,7 @@ class Chaos:
             "profiles": [{"name": "p", "proxy": KAM, "keepalive": "off", "register_expires": "300s",
                           "invite_total_timeout": "4s", "dial_plan": "xxxx", "interdigit_timeout": "2s"}],
             "lines": [],
-            "log": {"level": "notice"},
+            "log": {"level": self.a.log_level},
         }
         for p in sorted(NUMBER):
             ln = {"port": p, "number": NUMBER[p], "password": users[NUMBER[p]]}
@@ -483,7 +483,8 @@ def main():
     ap.add_argument("--duration", type=float, default=300.0, help="seconds of traffic (30..900)")
     ap.add_argument("--kills", type=int, default=20, help="SIGKILLs (0..60)")
     ap.add_argument("--seed", type=int, default=None, help="random seed (default: drawn and printed)")
-    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--log-level", default="notice", help="the gateway's log level (info to look into a failure)")
+    ap.add_argument("--keep", action="store_true", help="keep the run's directory (logs, SIPp message logs)")
     a = ap.parse_args()
     a.duration = min(900.0, max(30.0, a.duration))
     a.kills = min(60, max(0, a.kills))
