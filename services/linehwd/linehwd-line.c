@@ -18,6 +18,11 @@ void line_logic_init(LineLogic *l, unsigned port, uint64_t flash_min_us, uint64_
         };
 }
 
+void line_logic_assume(LineLogic *l, LineHook hook) {
+        l->raw = l->debounced = hook;
+        l->phase = hook == LINE_HOOK_ON ? LINE_PHASE_ON : LINE_PHASE_OFF;
+}
+
 LineHook line_logic_hook_state(const LineLogic *l) {
         return l->phase == LINE_PHASE_ON ? LINE_HOOK_ON : LINE_HOOK_OFF;
 }

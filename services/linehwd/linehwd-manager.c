@@ -211,6 +211,11 @@ static void sim_hooks_restore(Manager *m) {
                         continue;
                 log_info("Line %u: the simulated handset was off hook before the restart.", port);
                 (void) sim_phone_set_hook(l->phone, LINE_HOOK_OFF);
+                /* Off hook since before the restart: no 10 ms debounce during which the line
+                 * would be published on hook, which sigd would take for a hang-up. */
+                line_logic_assume(&l->logic, LINE_HOOK_OFF);
+                line_rearm(l);
+                sim_phone_hook_changed(l->phone, LINE_HOOK_OFF);
                 sim_phone_restore_answered(l->phone, strstr(p, " auto") != NULL, strstr(p, " connected") != NULL);
         }
         sim_hooks_save(m);                /* each set_hook above saved before its flags were back */

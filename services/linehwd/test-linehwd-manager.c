@@ -288,7 +288,10 @@ TEST(simulated_lines) {
         w->up[1] = w->up[2] = 0;                     /* the new process counts its frames afresh */
         ASSERT_OK(manager_new(&d, &m));
         ASSERT_OK(gw_pcm_new(d.event, d.conf, GW_PCM_MEDIA, on_up, w, &w->media));
+        unsigned on2 = w->hook_on_msgs[2];
         RUN_UNTIL(d.event, w->hook[2] == GW__HOOK_STATE__HOOK_OFF, 4000);
+        gw_test_run_for(d.event, 100 * USEC_PER_MSEC);
+        ASSERT_EQ(w->hook_on_msgs[2], on2);          /* never published on hook meanwhile (a hang-up) */
         ASSERT_EQ(w->hook[1], GW__HOOK_STATE__HOOK_ON);
         publish_call(sigd, 2, GW__CALL_STATE__CALL_RELEASING);
         RUN_UNTIL(d.event, w->hook[2] == GW__HOOK_STATE__HOOK_ON, 3000);
