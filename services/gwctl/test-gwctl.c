@@ -54,7 +54,7 @@ static void setup(void) {
         snprintf(pid_path, sizeof pid_path, "%s/run/gwsupd.pid", tmpdir);
         snprintf(text, sizeof text,
                  "sip:\n"
-                 "  listen: 127.0.0.1:5062\n"
+                 "  listen: 127.0.0.1:%u\n"
                  "profiles:\n"
                  "  - name: main\n"
                  "    proxy: 127.0.0.1:5060\n"
@@ -63,7 +63,7 @@ static void setup(void) {
                  "    number: \"1001\"\n"
                  "    profile: main\n"
                  "bus:\n"
-                 "  runtime_dir: %s/run\n", tmpdir);
+                 "  runtime_dir: %s/run\n", gw_test_udp_port("127.0.0.1", NULL), tmpdir);
         gw_test_write_file(config_path, text);
         snprintf(text, sizeof text, "%s/run", tmpdir);
         ASSERT_OK(mkdir(text, 0700));

@@ -55,7 +55,7 @@ static void setup(void) {
         ASSERT_NOT_NULL(f);
         fprintf(f,
                 "sip:\n"
-                "  listen: 127.0.0.1:5062\n"
+                "  listen: 127.0.0.1:%u\n"
                 "profiles:\n"
                 "  - name: main\n"
                 "    proxy: 127.0.0.1:5060\n"
@@ -64,7 +64,7 @@ static void setup(void) {
                 "    number: \"1001\"\n"
                 "    profile: main\n"
                 "bus:\n"
-                "  runtime_dir: %s/run\n", tmpdir);
+                "  runtime_dir: %s/run\n", gw_test_udp_port("127.0.0.1", NULL), tmpdir);
         ASSERT_EQ(fclose(f), 0);
         ASSERT_OK(chmod(config_path, 0600));
 }
