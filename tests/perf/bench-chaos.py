@@ -31,7 +31,9 @@ Fails (exit 1) on a lost call, a stuck line, an open dialog, more fds at the
 end than at the start, or a daemon whose private memory (USS) grew by more
 than 25 % and 1 MiB. Before the start sample every line carries one call
 (warm-up), so both samples are of daemons that have carried calls, with none
-up. Exit 77 when kamailio, sipp or a daemon is missing. --seed makes the
+up, each --settle-s (35 s) after the last call: sigd keeps an ended
+transaction up to 32 s (libosip2 timers D and J over UDP), so a sample sooner counts the last
+half-minute's transactions as growth. Exit 77 when kamailio, sipp or a daemon is missing. --seed makes the
 kill schedule, the daemons killed and the hold times repeatable (the moments
 the kills land in the call flow still depend on timing).
 """
@@ -357,7 +359,7 @@ class Chaos:
         self.l2l = counted
         if bad:
             raise Failure("warm-up: %s" % "; ".join(bad))
-        time.sleep(2.0)
+        time.sleep(a.settle_s)
         self.before = self.sample()
         log("start figures: %s" % self.before)
         t0 = time.monotonic()
@@ -396,7 +398,7 @@ class Chaos:
             self.dialogs = self.dlg_count()
         gw.wait_status("every daemon running", lambda d: all(
             (Gateway.service(d, s) or {}).get("state") == "running" for s in DAEMONS), 15)
-        time.sleep(2.0)
+        time.sleep(self.a.settle_s)
         self.after = self.sample()
         log("end figures: %s" % self.after)
         # Every line can still make or take a call (not counted in the run's figures).
@@ -483,11 +485,15 @@ def main():
     ap.add_argument("--duration", type=float, default=300.0, help="seconds of traffic (30..900)")
     ap.add_argument("--kills", type=int, default=20, help="SIGKILLs (0..60)")
     ap.add_argument("--seed", type=int, default=None, help="random seed (default: drawn and printed)")
+    ap.add_argument("--settle-s", type=float, default=35.0,
+                    help="idle seconds before each fd/memory sample (0..60): ended transactions are kept "
+                         "up to 32 s (timers D, J)")
     ap.add_argument("--log-level", default="notice", help="the gateway's log level (info to look into a failure)")
     ap.add_argument("--keep", action="store_true", help="keep the run's directory (logs, SIPp message logs)")
     a = ap.parse_args()
     a.duration = min(900.0, max(30.0, a.duration))
     a.kills = min(60, max(0, a.kills))
+    a.settle_s = min(60.0, max(0.0, a.settle_s))
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1 << 31)
     print("bench-chaos: seed %d (--seed %d repeats the schedule)" % (a.seed, a.seed), flush=True)
