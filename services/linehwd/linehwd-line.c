@@ -18,9 +18,14 @@ void line_logic_init(LineLogic *l, unsigned port, uint64_t flash_min_us, uint64_
         };
 }
 
+void line_logic_assume(LineLogic *l, LineHook hook) {
+        l->raw = l->debounced = hook;
+        l->phase = hook == LINE_HOOK_ON ? LINE_PHASE_ON : LINE_PHASE_OFF;
+}
+
+/* A handset off hook since before a restart (the simulated phone's saved state). */
 void line_logic_restore_off(LineLogic *l) {
-        l->raw = l->debounced = LINE_HOOK_OFF;
-        l->phase = LINE_PHASE_OFF;
+        line_logic_assume(l, LINE_HOOK_OFF);
 }
 
 LineHook line_logic_hook_state(const LineLogic *l) {

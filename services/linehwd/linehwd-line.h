@@ -88,6 +88,9 @@ void line_logic_hook(LineLogic *l, LineHook hook, uint64_t now);
 void line_logic_tick(LineLogic *l, uint64_t now);
 /* When line_logic_tick() must run next; UINT64_MAX: nothing pending. */
 uint64_t line_logic_next_deadline(const LineLogic *l);
+/* The switch has been at 'hook' since before we started (a restart of linehwd): a state, not an
+ * edge: no debounce, no hang-up or flash timing, no callback. Only before any edge was fed. */
+void line_logic_assume(LineLogic *l, LineHook hook);
 /* The hook state call control sees. */
 LineHook line_logic_hook_state(const LineLogic *l);
 

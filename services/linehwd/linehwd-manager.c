@@ -177,10 +177,14 @@ static void sim_hooks_save(Manager *m) {
         for (size_t i = 0; i < m->n_lines && n < sizeof buf - 32; i++) {
                 LineHook h = LINE_HOOK_ON;
                 (void) line_backend_get_hook(m->backend, m->lines[i].port, &h);
-                if (h == LINE_HOOK_OFF)
-                        n += (size_t) snprintf(buf + n, sizeof buf - n, "%u off%s\n", m->lines[i].port,
-                                               m->lines[i].phone && sim_phone_auto_answered(m->lines[i].phone)
-                                               ? " auto" : "");
+                bool answered = false, connected = false;
+
+                if (h != LINE_HOOK_OFF)
+                        continue;
+                if (m->lines[i].phone)
+                        sim_phone_get_answered(m->lines[i].phone, &answered, &connected);
+                n += (size_t) snprintf(buf + n, sizeof buf - n, "%u off%s%s\n", m->lines[i].port,
+                                       answered ? " auto" : "", connected ? " connected" : "");
         }
         (void) gw_state_write(m->daemon->state_dir, SIM_HOOKS_FILE, buf, n);
 }
@@ -212,9 +216,14 @@ static void sim_hooks_restore(Manager *m) {
                 /* Off hook from the first publication on: a sigd restarted at the
                  * same time must never see the line on hook (it would hang up). */
                 line_logic_restore_off(&l->logic);
-                if (sim_phone_restore_off_hook(l->phone, streq(p + end, " auto")) >= 0)
+                line_rearm(l);
+                if (sim_phone_restore_off_hook(l->phone, strstr(p + end, " auto") != NULL) >= 0) {
                         sim_phone_hook_changed(l->phone, LINE_HOOK_OFF);
+                        sim_phone_restore_answered(l->phone, strstr(p + end, " auto") != NULL,
+                                                   strstr(p + end, " connected") != NULL);
+                }
         }
+        sim_hooks_save(m);                /* each set_hook above saved before its flags were back */
 }
 
 static void phone_hook(SimPhone *p, LineHook hook, uint64_t at, void *userdata) {
@@ -327,7 +336,13 @@ static int handle_line_call(GwBus *bus, const Gw__Envelope *env, void *userdata)
         if (l->phone) {
                 Gw__CallState st = env->line_call->state;
 
+                bool answered, was, now;
+
+                sim_phone_get_answered(l->phone, &answered, &was);
                 sim_phone_connected(l->phone, st == GW__CALL_STATE__CALL_CONNECTED);
+                sim_phone_get_answered(l->phone, &answered, &now);
+                if (now != was)
+                        sim_hooks_save(m);        /* an answering machine's call connected: remember it */
                 if (st == GW__CALL_STATE__CALL_RELEASING || st == GW__CALL_STATE__CALL_IDLE)
                         sim_phone_call_ended(l->phone);
         }

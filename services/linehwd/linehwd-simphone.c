@@ -374,6 +374,18 @@ void sim_phone_call_ended(SimPhone *p) {
         move_hook(p, LINE_HOOK_ON, now_usec(CLOCK_MONOTONIC));
 }
 
+void sim_phone_get_answered(const SimPhone *p, bool *auto_answered, bool *was_connected) {
+        *auto_answered = p->auto_answered;
+        *was_connected = p->was_connected;
+}
+
+void sim_phone_restore_answered(SimPhone *p, bool auto_answered, bool was_connected) {
+        if (p->hook != LINE_HOOK_OFF)
+                return;
+        p->auto_answered = auto_answered;
+        p->was_connected = was_connected;
+}
+
 void sim_phone_ringing(SimPhone *p, bool on) {
         if (on && p->conf->auto_answer_us > 0 && p->hook == LINE_HOOK_ON)
                 arm(p->answer_timer, now_usec(CLOCK_MONOTONIC) + p->conf->auto_answer_us);

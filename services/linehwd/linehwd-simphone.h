@@ -54,3 +54,8 @@ void sim_phone_speak(SimPhone *p);
 void sim_phone_hear(SimPhone *p);
 
 bool sim_phone_busy(const SimPhone *p);
+
+/* Whether the call in progress was answered by auto_answer (and has connected): kept across a
+ * restart of linehwd with the hook state, so the answering machine still hangs up with that call. */
+void sim_phone_get_answered(const SimPhone *p, bool *auto_answered, bool *was_connected);
+void sim_phone_restore_answered(SimPhone *p, bool auto_answered, bool was_connected);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-linehwd-manager.c: linehwd's manager in-process with a stand-in sigd (bus) and mediad (data plane):
  * hook states and events on the bus, up frames every 20 ms, DTMF dialled into the audio (detected with
- * spandsp), pulse digits, flash, play from connect, the recording at on-hook, ringing and auto-answer. */
+ * spandsp), pulse digits, flash, play from connect, the recording at on-hook, ringing and auto-answer (also
+ * across a restart of linehwd in the call). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +280,20 @@ TEST(simulated_lines) {
         publish_call(sigd, 2, GW__CALL_STATE__CALL_CONNECTED);
         gw_test_run_for(d.event, 100 * USEC_PER_MSEC);
         ASSERT_EQ(w->hook[2], GW__HOOK_STATE__HOOK_OFF);
+        /* ... even across a restart of linehwd in the call: the handset comes back off hook and
+         * still knows it answered by itself (line 1, on hook, stays on hook). */
+        gw_pcm_free(w->media);
+        w->media = NULL;
+        m = manager_free(m);
+        w->hook[2] = GW__HOOK_STATE__HOOK_ON;
+        w->up[1] = w->up[2] = 0;                     /* the new process counts its frames afresh */
+        ASSERT_OK(manager_new(&d, &m));
+        ASSERT_OK(gw_pcm_new(d.event, d.conf, GW_PCM_MEDIA, on_up, w, &w->media));
+        unsigned on2 = w->hook_on_msgs[2];
+        RUN_UNTIL(d.event, w->hook[2] == GW__HOOK_STATE__HOOK_OFF, 4000);
+        gw_test_run_for(d.event, 100 * USEC_PER_MSEC);
+        ASSERT_EQ(w->hook_on_msgs[2], on2);          /* never published on hook meanwhile (a hang-up) */
+        ASSERT_EQ(w->hook[1], GW__HOOK_STATE__HOOK_ON);
         publish_call(sigd, 2, GW__CALL_STATE__CALL_RELEASING);
         RUN_UNTIL(d.event, w->hook[2] == GW__HOOK_STATE__HOOK_ON, 3000);
 
