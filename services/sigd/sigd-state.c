@@ -113,24 +113,7 @@ int state_apply(Manager *m, const uint8_t *data, size_t len) {
         return r < 0 ? r : resumed;
 }
 
-/* Overwrite the file's content with zeros in place, through fd (open on the old inode). */
-static void state_wipe_fd(int fd) {
-        static const uint8_t zeros[4096];
-        struct stat sb;
-        off_t off = 0;
-
-        if (fd < 0 || fstat(fd, &sb) < 0)
-                return;
-        while (off < sb.st_size) {
-                ssize_t n = pwrite(fd, zeros, MIN((size_t) (sb.st_size - off), sizeof zeros), off);
-                if (n <= 0)
-                        break;
-                off += n;
-        }
-}
-
 int state_save(Manager *m) {
-        _cleanup_close_ int old = -EBADF;
         char path[512];
         uint8_t *buf = NULL;
         size_t len = 0, n_lines = 0;
@@ -146,16 +129,7 @@ int state_save(Manager *m) {
                 return 0;
         }
         snprintf(path, sizeof path, "%s/%s", m->state_dir, SIGD_STATE_FILE);
-        /* The version replaced is wiped once the new one is in place: its keys may be of a call now over. */
-        old = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (n_lines == 0) {
-                state_wipe_fd(old);
-                r = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
-        } else {
-                r = gw_state_write(m->state_dir, SIGD_STATE_FILE, buf, len);
-                if (r >= 0)
-                        state_wipe_fd(old);
-        }
+        r = gw_state_write_secret(m->state_dir, SIGD_STATE_FILE, buf, n_lines == 0 ? 0 : len);
         if (r < 0) {
                 state_buffer_free(buf, len);
                 m->state_written = false;             /* try again after the next event */
