@@ -35,15 +35,16 @@ int state_serialize(Manager *m, uint8_t **ret, size_t *ret_len, size_t *ret_n_li
         size_t n = 0, len = 0, n_calls = 0;
         int r = 0;
 
-        /* Checked after every event: only lines with a call cost anything (256 lines, few calls). */
+        /* Checked after every event: only lines with a call, or dialing one, cost anything
+         * (256 lines, few calls). */
         for (size_t i = 0; i < m->n_lines; i++)
-                n_calls += !!m->lines[i].call;
+                n_calls += line_kept(&m->lines[i]);
         saved = calloc(MAX(n_calls, (size_t) 1), sizeof(*saved));
         ptrs = calloc(MAX(n_calls, (size_t) 1), sizeof(*ptrs));
         if (!saved || !ptrs)
                 return -ENOMEM;
         for (size_t i = 0; i < m->n_lines && r >= 0; i++) {
-                if (!m->lines[i].call)
+                if (!line_kept(&m->lines[i]))
                         continue;
                 r = line_save(&m->lines[i], &saved[n]);
                 if (r > 0) {
@@ -89,7 +90,7 @@ int state_apply(Manager *m, const uint8_t *data, size_t len) {
                 if (k == -ENOMEM)
                         r = k;
                 else if (k < 0)
-                        log_warning("Line %u: the call kept before the restart is not usable (%s), dropped.",
+                        log_warning("Line %u: the call (or dialing) kept before the restart is not usable (%s), dropped.",
                                     sl->port, k == -ENOENT ? "no such line" : "refused");
                 else
                         resumed++;
