@@ -553,6 +553,9 @@ bool playout_buffer_get(Playout *p, int16_t out[SAMPLES], uint64_t now_us) {
                         return false;
                 }
                 p->playing = true;
+                /* At once means this frame: not a concealed one inserted to grow first. */
+                if (p->start_at_once)
+                        p->last_inserted = true;
         }
         return play(p, out);
 }
