@@ -5,7 +5,8 @@
  * config (a bad one: error on stderr and exit 78, EX_CONFIG) and, for the
  * daemons that play or name tones, the tone plan (missing or broken: exit 78
  * too, gw_daemon_load_tone_plan()); opens the log;
- * creates the sd-event loop with SIGTERM/SIGINT ending it and SIGHUP ignored
+ * creates the sd-event loop with SIGTERM/SIGINT ending it (SIGTERM asks
+ * on_terminate first, when set) and SIGHUP ignored
  * for now; enables the watchdog (systemd and gwsupd both set WATCHDOG_USEC);
  * creates <runtime_dir>/<name>/ for the daemon's state; creates the bus.
  * Publishes ServiceState STARTING, then after gw_daemon_ready() RUNNING every
@@ -39,6 +40,10 @@ typedef struct GwDaemon {
         unsigned sync_round;
         bool ready;
         char *status_text;
+        /* SIGTERM: when set and it returns > 0, the daemon ends the loop itself
+         * later (regd un-REGISTERs first); otherwise the loop ends at once. */
+        int (*on_terminate)(struct GwDaemon *d, void *userdata);
+        void *terminate_userdata;
 } GwDaemon;
 
 /* Returns 0 on success, or the process exit code to use (>0) on failure,
