@@ -17,8 +17,9 @@ next one expects it):
   journal    journalctl -o json: GW_LINE, GW_PROFILE, GW_PROXY, SIP_CALL_ID and
              MESSAGE_ID on the registrations and on a call between two lines
   kill       systemctl kill -s KILL of each daemon: restarted (new MainPID,
-             NRestarts+1), the others untouched, the registrations kept at
-             Kamailio with no REGISTER sent meanwhile
+             NRestarts+1), the others untouched; systemctl restart of regd and
+             sigd; the registrations kept at Kamailio with no REGISTER (nor
+             un-REGISTER) sent meanwhile
   watchdog   kill -STOP of every daemon: each is killed by the watchdog and
              restarted within WatchdogSec + 3 s
   stop       systemctl stop fxsgw.target: every line un-REGISTERed (Expires 0,
@@ -209,11 +210,17 @@ class Suite:
         r = self.ct.systemctl("start", unit, timeout=60)
         t_started = time.monotonic()
         self.check(r.returncode == 0, "systemctl start %s failed" % unit)
-        _, took = self.wait_location(USERS, 20)
-        regs = self.registers(t0, unregister=False)
-        oks = self.answers(regs)
-        self.check(len({p["to_user"] for p in oks}) == len(USERS),
-                   "200 for the REGISTERs of %s only" % sorted({p["to_user"] for p in oks}))
+        self.wait_location(USERS, 20)
+
+        def all_ok():      # the capture writes what it saw a moment later
+            regs = self.registers(t0, unregister=False)
+            oks = self.answers(regs)
+            return (regs, oks) if {p["to_user"] for p in oks} == set(USERS) else None
+        try:
+            (regs, oks), _ = wait_until("200s to REGISTERs of every line in the capture", all_ok, 5)
+        except Failure:
+            raise Failure("200 for the REGISTERs of %s only" %
+                          sorted({p["to_user"] for p in self.answers(self.registers(t0))}))
         last_ok = max(min(p["t"] for p in oks if p["to_user"] == u) for u in USERS)
         self.figure("%s: systemctl start -> start job done" % mode, t_started - t0)
         self.figure("%s: systemctl start -> last line registered (200 seen)" % mode, last_ok - t0)
@@ -336,9 +343,16 @@ class Suite:
             wait_until("every daemon running in gwctl status after %s" % d,
                        lambda: (lambda doc: doc and all(sv.get("state") == "running" for sv in doc.get("services", [])
                                                         if sv.get("name") in DAEMONS))(self.gwctl_status()), 5)
+        # A restart (SIGTERM under a restart job) is not a stop: regd keeps the
+        # registrations, un-REGISTERs nothing.
+        for u in ("fxsgw-regd.service", "fxsgw-sigd.service"):
+            pid = self.ct.show(u, "MainPID")["MainPID"]
+            self.ct.systemctl("restart", u)
+            s = self.ct.show(u, "MainPID", "ActiveState")
+            self.check(s["MainPID"] != pid and s["ActiveState"] == "active", "systemctl restart %s: %s" % (u, s))
         time.sleep(2)      # settle: a REGISTER a restart would cause goes out by then
         regs = self.registers(t_begin)
-        self.figure("REGISTERs sent across the 4 kills", len(regs), "")
+        self.figure("REGISTERs sent across the 4 kills and 2 restarts", len(regs), "")
         self.check(not regs, "REGISTERs after the kills: %s" % [(p["to_user"], p["expires"]) for p in regs])
         after = self.kam.counters()
         self.check(after.get("register", 0) == before_counters.get("register", 0),
@@ -407,6 +421,13 @@ class Suite:
         self.ct.systemctl("stop", unit, timeout=60)
         t_stopped = time.monotonic()
         self.figure("%s: systemctl stop -> returned" % mode, t_stopped - t0)
+        def all_answered():      # the capture writes what it saw a moment later
+            unregs = self.registers(t0, unregister=True)
+            return unregs if {p["to_user"] for p in self.answers(unregs)} >= set(USERS) else None
+        try:
+            wait_until("200s to un-REGISTERs of every line in the capture", all_answered, 5)
+        except Failure:
+            pass          # the checks below say what is missing
         unregs = self.registers(t0, unregister=True)
         users = sorted({p["to_user"] for p in unregs})
         self.check(users == sorted(USERS), "%s: un-REGISTERs for %s only" % (mode, users))
