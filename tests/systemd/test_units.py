@@ -184,6 +184,19 @@ class Suite:
         r = self.ct.run(["gwctl", "status", "--json"], check=False)
         return json.loads(r.stdout) if r.returncode == 0 else None
 
+    def journal_wait(self, what, args, pred, enough=None, timeout=5):
+        """Journal entries (journalctl ARGS) matching pred, once there are some (or
+        enough(entries) holds): journald stores what it gets a moment later."""
+        def probe():
+            es = [e for e in self.ct.journal(*args) if pred(e)]
+            return es if (enough(es) if enough else es) else None
+        return wait_until(what + " in the journal", probe, timeout, 0.1)[0]
+
+    def cursor(self):
+        """The journal's cursor now: entries after it are those to come."""
+        out = self.ct.run(["journalctl", "-n", "0", "--show-cursor", "--no-pager"]).stdout
+        return re.search(r"-- cursor: (\S+)", out).group(1)
+
     def figure(self, name, value, unit="s"):
         self.figures[name] = round(value, 3) if isinstance(value, float) else value
         log("figure: %s = %s%s" % (name, self.figures[name], " " + unit if unit else ""))
@@ -244,12 +257,12 @@ class Suite:
             self.check(s["StatusText"], "%s: no STATUS= text" % u)
         # Type=notify: systemd's "Started" only after the daemon's READY=1 (its "Ready:" line).
         for d, u in zip(DAEMONS, UNITS):
-            started = [e for e in self.ct.journal("_PID=1", "-u", u)
-                       if e.get("MESSAGE", "").startswith("Started ")]
-            ready = [e for e in self.ct.journal("-u", u, "SYSLOG_IDENTIFIER=%s" % d)
-                     if str(e.get("MESSAGE", "")).startswith("Ready:")]
-            self.check(started and ready, "%s: no 'Started' (%d) or 'Ready:' (%d) in the journal" %
-                       (u, len(started), len(ready)))
+            started = self.journal_wait("systemd's 'Started' of %s" % u, ["_PID=1", "-u", u],
+                                        lambda e: str(e.get("MESSAGE", "")).startswith("Started "))
+            ready = self.journal_wait("%s's 'Ready:'" % d, ["-u", u, "SYSLOG_IDENTIFIER=%s" % d],
+                                      lambda e: str(e.get("MESSAGE", "")).startswith("Ready:"))
+            self.check(all("_SOURCE_REALTIME_TIMESTAMP" in e for e in (started[-1], ready[-1])),
+                       "%s: journal entries without _SOURCE_REALTIME_TIMESTAMP" % u)
             t_ready, t_started = stamp(ready[-1]), stamp(started[-1])
             self.check(t_ready <= t_started, "%s: active before READY (Ready: at %d, Started at %d)" %
                        (u, t_ready, t_started))
@@ -287,7 +300,8 @@ class Suite:
                 missing = [f for f in fields if not e.get(f)]
                 self.check(not missing, "journal: %s without %s: %s" % (what, missing, e.get("MESSAGE")))
 
-        reg = self.ct.journal("MESSAGE_ID=%s" % MSG_REGISTERED)
+        reg = self.journal_wait("'line registered' of every line", ["MESSAGE_ID=%s" % MSG_REGISTERED],
+                                lambda e: True, lambda es: len({e.get("GW_LINE") for e in es}) >= len(USERS))
         need(reg, "'line registered' entries", ["GW_LINE", "GW_PROFILE", "GW_PROXY", "SIP_CALL_ID", "GW_DAEMON"])
         self.check(sorted({e["GW_LINE"] for e in reg}) == ["1", "2", "3", "4"],
                    "journal: registered lines %s" % sorted({e["GW_LINE"] for e in reg}))
@@ -322,6 +336,7 @@ class Suite:
         before_counters = self.kam.counters()
         for d, u in zip(DAEMONS, UNITS):
             st = self.units_state()
+            cursor = self.cursor()
             t0 = time.monotonic()
             self.ct.systemctl("kill", "-s", "KILL", u)
 
@@ -330,7 +345,16 @@ class Suite:
                 return s if (s["MainPID"] not in ("0", st[u]["MainPID"]) and s["ActiveState"] == "active"
                              and s["SubState"] == "running") else None
             s, took = wait_until("%s to be restarted" % u, restarted, 10, 0.01)
-            self.figure("SIGKILL %s -> active again (new MainPID, READY)" % d, took)
+            self.figure("SIGKILL %s -> active again (new MainPID, READY), polled" % d, took)
+
+            def logged():      # journald stores what it gets a moment later
+                j = self.ct.journal("--after-cursor", cursor, "_PID=1", "UNIT=%s" % u)
+                died = [e for e in j if str(e.get("MESSAGE", "")).startswith("Main process exited")]
+                started = [e for e in j if str(e.get("MESSAGE", "")).startswith("Started ")]
+                return (died, started) if died and started else None
+            (died, started), _ = wait_until("%s's exit and start in the journal" % u, logged, 5, 0.1)
+            self.figure("SIGKILL %s: exit seen by systemd -> Started (READY), journal" % d,
+                        (stamp(started[-1]) - stamp(died[0])) / 1e6)
             self.check(int(s["NRestarts"]) == int(st[u]["NRestarts"]) + 1, "%s: NRestarts %s -> %s" %
                        (u, st[u]["NRestarts"], s["NRestarts"]))
             after = self.units_state()
@@ -383,8 +407,8 @@ class Suite:
             time.sleep(0.1)
         for u in UNITS:
             self.figure("SIGSTOP %s -> restarted by the watchdog (WatchdogSec=%d)" % (u, WATCHDOG_S), took[u])
-            wd = [e for e in self.ct.journal("_PID=1", "-u", u) if "atchdog timeout" in str(e.get("MESSAGE", ""))]
-            self.check(wd, "%s: no 'Watchdog timeout' from systemd" % u)
+            self.journal_wait("systemd's 'Watchdog timeout' of %s" % u, ["_PID=1", "-u", u],
+                              lambda e: "atchdog timeout" in str(e.get("MESSAGE", "")))
         self.wait_location(USERS, 5)
         wait_until("every line registered after the watchdog restarts",
                    lambda: (lambda doc: doc and all(ln.get("registration") == "registered"
@@ -415,8 +439,7 @@ class Suite:
 
     def stop_and_check(self, unit, mode, sigd_unit):
         self.check(self.location_users() == sorted(USERS), "%s: not registered before the stop" % mode)
-        cursor = self.ct.run(["journalctl", "-n", "0", "--show-cursor", "--no-pager"]).stdout
-        cursor = re.search(r"-- cursor: (\S+)", cursor).group(1)
+        cursor = self.cursor()
         t0 = time.monotonic()
         self.ct.systemctl("stop", unit, timeout=60)
         t_stopped = time.monotonic()
@@ -446,17 +469,20 @@ class Suite:
         self.check(self.location_users() == [], "%s: Kamailio still holds %s" % (mode, self.location_users()))
         # Every answer came while sigd still ran: regd confirmed each one (N of N: an
         # answer reaches regd through sigd), and only then was sigd told to stop.
+        done = self.journal_wait("regd's un-REGISTER summary", ["--after-cursor", cursor],
+                                 lambda e: e.get("MESSAGE_ID") == MSG_UNREGISTER_DONE)
+        if sigd_unit:
+            sigd_stop = self.journal_wait("systemd stopping %s" % sigd_unit, ["--after-cursor", cursor],
+                                          lambda e: e.get("_PID") == "1" and e.get("UNIT") == sigd_unit and
+                                          str(e.get("MESSAGE", "")).startswith("Stopping "))
+        else:
+            sigd_stop = self.journal_wait("sigd's 'Stopped.'", ["--after-cursor", cursor],
+                                          lambda e: e.get("SYSLOG_IDENTIFIER") == "sigd" and
+                                          e.get("MESSAGE") == "Stopped.")
         j = self.ct.journal("--after-cursor", cursor)
-        done = [e for e in j if e.get("MESSAGE_ID") == MSG_UNREGISTER_DONE]
         self.check(done and re.search(r"Un-REGISTERed (\d+) of (\d+)", done[-1]["MESSAGE"]).groups() ==
                    (str(len(USERS)), str(len(USERS))), "%s: regd's summary: %s" %
                    (mode, [e["MESSAGE"] for e in done]))
-        if sigd_unit:
-            sigd_stop = [e for e in j if e.get("_PID") == "1" and e.get("UNIT") == sigd_unit and
-                         str(e.get("MESSAGE", "")).startswith("Stopping ")]
-        else:
-            sigd_stop = [e for e in j if e.get("SYSLOG_IDENTIFIER") == "sigd" and e.get("MESSAGE") == "Stopped."]
-        self.check(sigd_stop, "%s: sigd's stop is not in the journal" % mode)
         self.check(stamp(done[-1]) < stamp(sigd_stop[0]), "%s: sigd stopping (%s) before regd's un-REGISTERs "
                    "were done (%s)" % (mode, sigd_stop[0]["MESSAGE"], done[-1]["MESSAGE"]))
         self.figure("%s: un-REGISTERs done -> sigd told to stop" % mode,
