@@ -349,7 +349,7 @@ class Suite:
 
             def logged():      # journald stores what it gets a moment later
                 j = self.ct.journal("--after-cursor", cursor, "_PID=1", "UNIT=%s" % u)
-                died = [e for e in j if str(e.get("MESSAGE", "")).startswith("Main process exited")]
+                died = [e for e in j if "Main process exited" in str(e.get("MESSAGE", ""))]
                 started = [e for e in j if str(e.get("MESSAGE", "")).startswith("Started ")]
                 return (died, started) if died and started else None
             (died, started), _ = wait_until("%s's exit and start in the journal" % u, logged, 5, 0.1)
