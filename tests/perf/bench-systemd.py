@@ -70,7 +70,7 @@ def main():
         b.env.remove()
     print("\n%-70s %8s %8s %4s" % ("figure (%d rounds)" % args.rounds, "median", "worst", "n"))
     for name, vals in b.figures.items():
-        if "REGISTERs" in name:
+        if "REGISTERs sent" in name:
             print("%-70s %8d %8d %4d" % (name, statistics.median(vals), max(vals), len(vals)))
         else:
             print("%-70s %7.0fms %7.0fms %4d" % (name, 1000 * statistics.median(vals), 1000 * max(vals), len(vals)))
