@@ -151,6 +151,35 @@ def base_root(cache_dir, packages=BASE_PACKAGES, extra=()):
         return root
 
 
+OWNER_FILE = "container.owner"      # the pid of the process that mounted the overlay
+
+
+def cleanup_stale():
+    """Unmount the overlays of containers whose test process is gone (a SIGKILLed
+    run leaves its mount behind; its processes die with its network namespace,
+    netns.Lab.cleanup_stale). Returns the mount points removed."""
+    removed = []
+    try:
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4] for line in f if " - overlay " in line]
+    except OSError:
+        return removed
+    for mp in points:
+        owner = os.path.join(os.path.dirname(mp), OWNER_FILE)
+        try:
+            with open(owner) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if os.path.exists("/proc/%d" % pid):
+            continue
+        subprocess.run(["umount", "-l", mp], stderr=subprocess.DEVNULL)
+        shutil.rmtree(os.path.dirname(mp), ignore_errors=True)
+        removed.append(mp)
+        log("removed the stale container overlay %s (pid %d gone)" % (mp, pid))
+    return removed
+
+
 def _nspid_is_init(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -209,8 +238,11 @@ class Container:
         return False
 
     def mount(self):
+        cleanup_stale()
         for d in (self.upper, self.ovl_work, self.root):
             os.makedirs(d, exist_ok=True)
+        with open(os.path.join(self.workdir, OWNER_FILE), "w") as f:
+            f.write("%d\n" % os.getpid())
         subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
                         "lowerdir=%s,upperdir=%s,workdir=%s" % (self.base, self.upper, self.ovl_work),
                         self.root], check=True, timeout=30)
