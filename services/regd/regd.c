@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* regd.c: the registration daemon: registers every line, keeps proxy health, survives restarts. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <systemd/sd-bus.h>
