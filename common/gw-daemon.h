@@ -39,6 +39,8 @@ typedef struct GwDaemon {
         unsigned sync_round;
         bool ready;
         char *status_text;
+        uint64_t supervisor_instance;  /* the gwsupd bus instance last told our READY,
+                                        * STATUS and stored descriptors; 0: none yet */
 } GwDaemon;
 
 /* Returns 0 on success, or the process exit code to use (>0) on failure,
