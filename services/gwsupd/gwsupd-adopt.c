@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gw-macro.h"
@@ -52,6 +53,18 @@ unsigned long long proc_starttime(pid_t pid) {
                 p++;
         }
         return strtoull(p, NULL, 10);
+}
+
+uint64_t proc_age_usec(unsigned long long starttime) {
+        struct timespec ts;
+        long hz = sysconf(_SC_CLK_TCK);
+        uint64_t now, start;
+
+        if (hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
+                return 0;
+        now = (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+        start = (uint64_t) starttime * 1000000ULL / (uint64_t) hz;
+        return now > start ? now - start : 0;
 }
 
 size_t leftover_parse(const char *data, size_t len, LeftoverEntry *ret, size_t max) {

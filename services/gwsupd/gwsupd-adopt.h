@@ -46,6 +46,9 @@ const char *leftover_verdict_to_string(LeftoverVerdict v);
  * the process is gone or a zombie (it exited; its parent has not reaped it yet). */
 unsigned long long proc_starttime(pid_t pid);
 
+/* How long ago a process of that start time started (CLOCK_BOOTTIME); 0 if unknown. */
+uint64_t proc_age_usec(unsigned long long starttime);
+
 /* Parse the file's content. Malformed lines, pids <= 1 and a start time of 0
  * are skipped. Returns how many entries were filled (at most max). */
 size_t leftover_parse(const char *data, size_t len, LeftoverEntry *ret, size_t max);

@@ -581,8 +581,12 @@ int child_adopt(Child *c, const LeftoverEntry *e, int pidfd) {
         c->started_at = now;
         if (e->ready) {
                 /* Its READY=1 went to the previous gwsupd; its WATCHDOG=1 pings come
-                 * to us (same notify socket path) from now on. */
-                c->ready_at = now;
+                 * to us (same notify socket path) from now on. Ready for about as
+                 * long as it runs: one that had run for a while is restarted at
+                 * once if it dies right after the adoption, as under its first gwsupd. */
+                uint64_t age = proc_age_usec(e->starttime);
+
+                c->ready_at = age > 0 && age < now ? now - age : now;
                 c->state = CHILD_RUNNING;
                 child_arm_watchdog(c);
         } else {
