@@ -49,6 +49,8 @@ struct GwBus {
         void *userdata;
 
         gw_bus_ctl_handler_t ctl_handler;
+        gw_bus_ctl_handler_t reload_hook;
+        void *reload_userdata;
         gw_bus_ctl_reply_free_t ctl_reply_free;
         void *ctl_userdata;
 
@@ -201,6 +203,10 @@ static int connect_endpoint(const GwConf *c, void *sock, Gw__Service s, const ch
         if (zmq_connect(sock, ep) < 0)
                 return gw_zmq_errno();
         return 0;
+}
+
+int gw_bus_connect_endpoint(const GwConf *c, void *sock, Gw__Service s, const char *kind) {
+        return connect_endpoint(c, sock, s, kind);
 }
 
 const char *gw_envelope_body_name(Gw__Envelope__BodyCase c) {
@@ -437,6 +443,23 @@ static int recv_ctl_one(void *sock, void *userdata) {
         }
         b->rx++;
 
+        if (req->body_case == GW__ENVELOPE__BODY_RELOAD_REQUEST && b->reload_hook) {
+                /* gw-daemon's, the same for every daemon; its reply is its own storage. */
+                r = b->reload_hook(b, req, &reply, b->reload_userdata);
+                if (r < 0) {
+                        reply = (Gw__Envelope) GW__ENVELOPE__INIT;
+                        err.errno_value = -r;
+                        err.message = (char *) strerror(-r);
+                        reply.body_case = GW__ENVELOPE__BODY_ERROR_REPLY;
+                        reply.error_reply = &err;
+                }
+                gw_envelope_stamp(&reply, b->self, b->instance_id, ++b->seq);
+                reply.has_correlation_id = true;
+                reply.correlation_id = req->correlation_id;
+                ctl_send_reply(b, &identity, &reply);
+                zmq_msg_close(&identity);
+                return 1;
+        }
         r = b->ctl_handler ? b->ctl_handler(b, req, &reply, b->ctl_userdata) : -EOPNOTSUPP;
         if (r < 0) {
                 if (b->ctl_reply_free && reply.body_case != GW__ENVELOPE__BODY__NOT_SET)
@@ -580,6 +603,11 @@ void gw_bus_set_handlers(GwBus *b, const GwBusHandler *table, size_t n, void *us
         b->handlers = table;
         b->n_handlers = n;
         b->userdata = userdata;
+}
+
+void gw_bus_set_reload_hook(GwBus *b, gw_bus_ctl_handler_t h, void *userdata) {
+        b->reload_hook = h;
+        b->reload_userdata = userdata;
 }
 
 void gw_bus_set_ctl_handler(GwBus *b, gw_bus_ctl_handler_t h, gw_bus_ctl_reply_free_t f, void *userdata) {
