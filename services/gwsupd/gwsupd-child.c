@@ -308,7 +308,6 @@ static void child_handle_exit(Child *c, bool known, bool exited, int status, boo
 
         c->exit_source = sd_event_source_disable_unref(c->exit_source);
         c->pidfd = close_fd(c->pidfd);
-        c->adopted = false;
         c->pid = 0;
         c->starttime = 0;
         c->killing = false;
@@ -531,7 +530,6 @@ int child_spawn(Child *c) {
                 child_exec(c->path, argv, envp, pid_slots, fds, n_fds, tmp);
 
         c->pid = pid;
-        c->adopted = false;
         /* The same process after exec: this start time is what gwsupd.children records. */
         c->starttime = proc_starttime(pid);
         r = sd_event_add_child(m->event, &c->exit_source, pid, WEXITED, on_child_exit, c);
@@ -573,7 +571,6 @@ int child_adopt(Child *c, const LeftoverEntry *e, int pidfd) {
         c->pidfd = pidfd;
         c->pid = e->pid;
         c->starttime = e->starttime;
-        c->adopted = true;
         c->killing = false;
         c->stopping_notified = false;
         c->instance_id = e->instance_id;

@@ -64,9 +64,9 @@ struct Child {
         ChildState state;
         pid_t pid;                       /* 0: no process */
         unsigned long long starttime;    /* of pid, /proc/<pid>/stat field 22 */
-        bool adopted;                    /* pid was left running by a previous gwsupd: not our
-                                          * child, watched through pidfd, exit status unknown */
-        int pidfd;                       /* adopted only: watch and signal it race-free */
+        int pidfd;                       /* >= 0: pid was left running by a previous gwsupd
+                                          * (adopted): not our child, watched and signalled
+                                          * through this pidfd, its exit status unknown */
         uint64_t started_at;             /* CLOCK_MONOTONIC of the last fork */
         uint64_t ready_at;               /* of the last READY=1; 0: not READY */
         uint64_t watchdog_usec;          /* 0: no watchdog */
