@@ -856,6 +856,49 @@ TEST(gwsupd_sigd_keeps_its_sip_socket) {
         ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* An adopted daemon's WATCHDOG=1 pings reach the new gwsupd (same notify socket
+ * path): one that hangs (SIGSTOP) is killed through the pidfd and restarted. */
+TEST(gwsupd_adopted_daemon_watchdog) {
+        const char *names[] = { "mediad" };
+        const char *paths[] = { mediad_bin() };
+        char env[512];
+        ChildView v, w;
+        uint64_t t0, end;
+        int status;
+        pid_t gw;
+
+        setup();
+        new_case("adopt-watchdog", 10);
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &v));
+        ASSERT_OK(kill(gw, SIGKILL));
+        ASSERT_TRUE(wait_exit(gw, MS(2000)) >= 0);
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &w));
+        ASSERT_EQ(w.pid, v.pid);
+        /* Healthy for three watchdog intervals (1 s): its pings arrive. */
+        usleep(3 * 1000 * 1000);
+        ASSERT_TRUE(child_view(0, &w) && w.pid == v.pid && w.restarts == 0);
+
+        t0 = mono();
+        ASSERT_OK(kill(v.pid, SIGSTOP));
+        end = t0 + MS(6000);
+        while (mono() < end && !(child_view(0, &w) && w.state == GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING &&
+                                 w.pid != v.pid && w.pid > 0))
+                usleep(20000);
+        ASSERT_TRUE(w.pid != v.pid && w.state == GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING);
+        ASSERT_EQ(w.restarts, 1);
+        fprintf(stderr, "adopted mediad stopped -> a new one RUNNING after %.0f ms (watchdog 1 s, SIGKILL 1 s later)\n",
+                (double) (mono() - t0) / 1000);
+        status = wait_exit(v.pid, MS(1000));                   /* SIGKILLed while stopped; we reap it */
+        ASSERT_TRUE(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        ASSERT_OK(kill(gw, SIGTERM));
+        status = wait_exit(gw, MS(3000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_TRUE(pid_gone(w.pid));
+}
+
 /* The inode of the UDP socket bound to 127.0.0.1:port (/proc/net/udp), 0 if none. */
 static unsigned long udp_inode(uint16_t port) {
         FILE *f = fopen("/proc/net/udp", "re");
