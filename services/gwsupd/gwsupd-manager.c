@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
@@ -113,13 +114,22 @@ static Child *manager_child_by_name(Manager *m, const char *name) {
         return NULL;
 }
 
+/* Signal a leftover through its pidfd: never a process that took its pid
+ * since. Without one (no pidfd_open()), by pid, its start time checked just before. */
+static void leftover_signal(const LeftoverEntry *e, int pidfd, int sig) {
+        if (pidfd >= 0)
+                (void) syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+        else if (proc_starttime(e->pid) == e->starttime)
+                (void) kill(e->pid, sig);
+}
+
 /* Stop what must be replaced. Not our children: we can only watch them
- * vanish. Bounded: 2 s, then SIGKILL and 1 s. */
-static void manager_stop_leftovers(const LeftoverEntry *left, size_t n) {
+ * vanish. Bounded: 2 s, then SIGKILL and 1 s. Closes the pidfds. */
+static void manager_stop_leftovers(const LeftoverEntry *left, int *pidfds, size_t n) {
         uint64_t end = now_usec(CLOCK_MONOTONIC) + MANAGER_STOP_KILL_USEC;
 
         for (size_t i = 0; i < n; i++)
-                (void) kill(left[i].pid, SIGTERM);
+                leftover_signal(&left[i], pidfds[i], SIGTERM);
         for (bool killed = false; n > 0;) {
                 bool any = false;
                 for (size_t i = 0; i < n; i++)
@@ -136,19 +146,23 @@ static void manager_stop_leftovers(const LeftoverEntry *left, size_t n) {
                                 if (proc_starttime(left[i].pid) == left[i].starttime) {
                                         log_warning("Leftover '%s' (pid %d) ignored SIGTERM; sending SIGKILL.",
                                                     left[i].name, (int) left[i].pid);
-                                        (void) kill(left[i].pid, SIGKILL);
+                                        leftover_signal(&left[i], pidfds[i], SIGKILL);
                                 }
                         killed = true;
                         end = now_usec(CLOCK_MONOTONIC) + USEC_PER_SEC;
                 }
                 (void) usleep(10 * 1000);
         }
+        for (size_t i = 0; i < n; i++)
+                if (pidfds[i] >= 0)
+                        close(pidfds[i]);
 }
 
 /* Adopt what a previous gwsupd left running; stop what cannot be adopted. */
 static void manager_adopt_leftovers(Manager *m) {
         _cleanup_free_ char *raw = NULL;
         LeftoverEntry left[MANAGER_CHILDREN_MAX], stop[MANAGER_CHILDREN_MAX];
+        int stop_fds[MANAGER_CHILDREN_MAX];
         size_t len = 0, n, n_stop = 0;
         int r;
 
@@ -194,13 +208,17 @@ static void manager_adopt_leftovers(Manager *m) {
                                                   e->name, (int) e->pid);
                         __attribute__((fallthrough));
                 case LEFTOVER_REPLACE:
+                        fd = leftover_pidfd(e);
+                        if (fd == -ESRCH)
+                                break;           /* gone meanwhile */
                         log_warning("Daemon '%s' (pid %d) was left running by a previous gwsupd and cannot "
                                     "be adopted; stopping it before starting a new one.", e->name, (int) e->pid);
-                        stop[n_stop++] = *e;
+                        stop[n_stop] = *e;
+                        stop_fds[n_stop++] = fd;
                         break;
                 }
         }
-        manager_stop_leftovers(stop, n_stop);
+        manager_stop_leftovers(stop, stop_fds, n_stop);
 }
 
 void manager_child_changed(Manager *m, Child *c) {

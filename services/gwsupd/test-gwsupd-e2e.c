@@ -856,6 +856,44 @@ TEST(gwsupd_sigd_keeps_its_sip_socket) {
         ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* A daemon left by a gwsupd that ran another binary of it (another install) is
+ * not adopted: the new gwsupd stops it before starting its own (two would
+ * fight over the bus endpoints). */
+TEST(gwsupd_replaces_a_daemon_of_another_binary) {
+        const char *names[] = { "mediad" };
+        const char *paths[] = { mediad_bin() };
+        char env[1024], other[300], cmd[700];
+        ChildView v, w;
+        int status;
+        pid_t gw;
+
+        setup();
+        new_case("replace", 10);
+        snprintf(other, sizeof other, "%s/other", run_dir);
+        ASSERT_OK(mkdir(other, 0755));
+        snprintf(other, sizeof other, "%s/other/mediad", run_dir);
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", bin_mediad, other);
+        ASSERT_EQ(system(cmd), 0);
+        paths[0] = other;
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &v));
+        ASSERT_OK(kill(gw, SIGKILL));
+        ASSERT_TRUE(wait_exit(gw, MS(2000)) >= 0);
+
+        paths[0] = bin_mediad;
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_exit(v.pid, MS(3000)) >= 0);          /* the old one, reparented to us, ends */
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &w));
+        ASSERT_TRUE(w.pid != v.pid);
+        ASSERT_EQ(w.restarts, 0);
+        ASSERT_OK(kill(gw, SIGTERM));
+        status = wait_exit(gw, MS(3000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_TRUE(pid_gone(w.pid));
+}
+
 /* An adopted daemon's WATCHDOG=1 pings reach the new gwsupd (same notify socket
  * path): one that hangs (SIGSTOP) is killed through the pidfd and restarted. */
 TEST(gwsupd_adopted_daemon_watchdog) {
