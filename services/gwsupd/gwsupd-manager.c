@@ -78,6 +78,11 @@ static void manager_save_children(Manager *m) {
         size_t off = 0;
         int r;
 
+        /* The predecessor's list stays until every line of it is dealt with: a
+         * crash meanwhile must not lose the daemons not looked at yet. */
+        if (m->adopting)
+                return;
+
         for (size_t i = 0; i < m->n_children; i++) {
                 const Child *c = &m->children[i];
                 LeftoverEntry e = {
@@ -174,6 +179,7 @@ static void manager_adopt_leftovers(Manager *m) {
                 return;
         }
         n = leftover_parse(raw, len, left, ELEMENTSOF(left));
+        m->adopting = true;
         for (size_t i = 0; i < n; i++) {
                 const LeftoverEntry *e = &left[i];
                 Child *c = manager_child_by_name(m, e->name);
@@ -219,6 +225,8 @@ static void manager_adopt_leftovers(Manager *m) {
                 }
         }
         manager_stop_leftovers(stop, stop_fds, n_stop);
+        m->adopting = false;
+        manager_save_children(m);
 }
 
 void manager_child_changed(Manager *m, Child *c) {

@@ -42,6 +42,7 @@ struct Manager {
         Child children[MANAGER_CHILDREN_MAX];
         size_t n_children;
 
+        bool adopting;                   /* reading the previous gwsupd's children */
         bool stopping;
         bool terminating;                /* SIGTERM sent to the children */
         bool stop_killed;                /* SIGKILL sent to what was left */
