@@ -516,6 +516,40 @@ int gw_state_write(const char *dir, const char *name, const void *data, size_t l
         return 0;
 }
 
+/* Overwrite the file's content with zeros in place, through fd (open on the old inode). */
+static void state_wipe_fd(int fd) {
+        static const uint8_t zeros[4096];
+        struct stat sb;
+        off_t off = 0;
+
+        if (fd < 0 || fstat(fd, &sb) < 0)
+                return;
+        while (off < sb.st_size) {
+                ssize_t n = pwrite(fd, zeros, MIN((size_t) (sb.st_size - off), sizeof zeros), off);
+                if (n <= 0)
+                        break;
+                off += n;
+        }
+}
+
+int gw_state_write_secret(const char *dir, const char *name, const void *data, size_t len) {
+        _cleanup_close_ int old = -EBADF;
+        char path[512];
+        int r;
+
+        if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path)
+                return -ENAMETOOLONG;
+        old = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (len == 0) {
+                state_wipe_fd(old);
+                return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+        }
+        r = gw_state_write(dir, name, data, len);
+        if (r >= 0)
+                state_wipe_fd(old);
+        return r;
+}
+
 int gw_state_read(const char *dir, const char *name, void **ret, size_t *ret_len) {
         char path[512];
         _cleanup_close_ int fd = -EBADF;

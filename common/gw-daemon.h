@@ -106,6 +106,10 @@ int gw_mkdir_parents(const char *path, mode_t mode);
 
 /* Atomically replace <state_dir>/<name> with data (write tmp, rename). */
 int gw_state_write(const char *dir, const char *name, const void *data, size_t len);
+/* The same for a file holding secrets (SRTP keys): the version replaced is
+ * overwritten with zeros once the new one is in place (its keys may be of a
+ * call now over); len 0 removes the file, wiped first. */
+int gw_state_write_secret(const char *dir, const char *name, const void *data, size_t len);
 /* Read it back; -ENOENT if absent. *ret is malloc'd. */
 int gw_state_read(const char *dir, const char *name, void **ret, size_t *ret_len);
 
