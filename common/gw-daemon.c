@@ -203,6 +203,7 @@ static int on_reload_request(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *
          * two to this reload. */
         (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading '%s'",
                           t0, conf->path);
+        ch.old_conf = *s->conf;
         if (s->apply) {
                 r = s->apply(conf, plan, &ch, s->userdata);
                 if (r < 0) {
@@ -211,7 +212,7 @@ static int on_reload_request(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *
                 }
         } else
                 ch.changed = true;
-        gw_conf_free(*s->conf);
+        gw_conf_free(ch.old_conf);
         *s->conf = TAKE_PTR(conf);
         if (s->plan) {
                 gw_toneplan_free(*s->plan);

@@ -70,6 +70,13 @@ Actions:
   tap_mark         as                        remember how many tap lines were seen
   run              argv, expect_exit, output_regex, timeout_s   a command to completion
   write_file       name, text
+  rewrite_config   merge | gateway | text        write the running gateway's config file anew:
+                                             merge: deep-merged into the current one (lists
+                                             replaced whole); gateway: a whole new one;
+                                             text: raw (a broken file); bus.runtime_dir kept
+  gwctl            args, expect_exit, output_regex, json: {match}, as, figure   gwctl
+                                             --config <the gateway's> ARGS to completion
+                                             (json: --json added, its output matched)
   sleep            s | until (a mark: "connected+12.5")
   for_each         var, values, steps        the steps once per value (${var})
   write_wav        name, freq (Hz or [Hz]), seconds, level   a tone WAV for a line's play:
@@ -659,6 +666,53 @@ class Case:
         for rx in ([s["output_regex"]] if isinstance(s.get("output_regex"), str) else s.get("output_regex", [])):
             if not re.search(rx, out, re.M):
                 raise Failure("output of %s does not match /%s/" % (argv[0], rx))
+
+    def do_rewrite_config(self, s):
+        gw = self.need_gw()
+        if "text" in s:
+            text = self.sub(s["text"])
+        else:
+            if "gateway" in s:
+                cfg = self.sub(s["gateway"])
+            else:
+                def merge(a, b):
+                    for k, v in b.items():
+                        a[k] = merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+                    return a
+                cfg = merge(json.loads(json.dumps(gw.config)), self.sub(s["merge"]))
+            cfg.setdefault("bus", {})["runtime_dir"] = gw.runtime_dir
+            gw.config = cfg
+            text = "# rewritten by tests/integration/run.py\n" + fxsgwtest.to_yaml(cfg) + "\n"
+        tmp = gw.config_path + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, gw.config_path)
+        log("config rewritten: %s" % (json.dumps(s.get("merge"))[:300] if "merge" in s else
+                                      "whole" if "gateway" in s else "raw text"))
+
+    def do_gwctl(self, s):
+        gw = self.need_gw()
+        argv = [self.env.service_bin("gwctl"), "--config", gw.config_path] + \
+            (["--json"] if "json" in s else []) + [str(self.sub(a)) for a in s["args"]]
+        t0 = time.monotonic()
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=self.t(s.get("timeout_s", 15)), cwd=self.env.tmp)
+        secs = time.monotonic() - t0
+        out, err = r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+        log("$ gwctl %s -> exit %d (%.3f s)\n%s%s" % (" ".join(argv[3:]), r.returncode, secs, out, err))
+        self.set_mark(s, t0 + secs)
+        if "expect_exit" in s and r.returncode != s["expect_exit"]:
+            raise Failure("gwctl %s exited %d, expected %d" % (" ".join(argv[3:]), r.returncode, s["expect_exit"]))
+        for rx in ([s["output_regex"]] if isinstance(s.get("output_regex"), str) else s.get("output_regex", [])):
+            if not re.search(rx, out + err, re.M):
+                raise Failure("output of gwctl %s does not match /%s/" % (" ".join(argv[3:]), rx))
+        if "json" in s:
+            m = match(json.loads(out), self.sub(s["json"]))
+            if m:
+                raise Failure("gwctl %s --json: %s\n%s" % (" ".join(argv[3:]), m, out))
+        if s.get("figure"):
+            self.figures.append((s["figure"], "%.3f s" % secs))
 
     def do_write_file(self, s):
         p = self.env.path(s["name"])
