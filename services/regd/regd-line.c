@@ -231,6 +231,8 @@ Line *line_free(Line *l) {
 
 /* ---------------------------------------------------------------- reload */
 
+static void line_set_state(Line *l, LineState s, const char *reason);
+
 void line_set_conf(Line *l, const GwProfileConf *pc, const GwLineConf *c) {
         l->pconf = pc;
         l->conf = c;
@@ -252,6 +254,10 @@ static const GwProfileConf retired_pconf = {
 };
 
 void line_retire(Line *l) {
+        /* Said once, as the line leaves: unregistered, "removed" (its un-REGISTER
+         * may still be on its way; nothing is published of it after this). */
+        l->expires_at_real_us = 0;
+        line_set_state(l, LINE_UNREGISTERED, "removed");
         l->retiring = true;
         l->pconf = &retired_pconf;
         l->conf = NULL;

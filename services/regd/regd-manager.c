@@ -896,8 +896,6 @@ static void manager_retire_line(Manager *m, Line *l) {
                         m->profiles[i]->search.line = NULL;
         r = line_unregister(l, t);
         line_retire(l);
-        if (m->cb.line_changed)
-                m->cb.line_changed(m, l, m->userdata);
         if (r > 0) {
                 m->retiring[m->n_retiring++] = l;
                 return;

@@ -55,6 +55,7 @@ Actions:
   expect_location  peer, users: [...], exact: bool, timeout_s   Kamailio's ul.dump
   expect_location_empty  peer, timeout_s
   save_counters    peer, as                  Kamailio's REGISTER counters
+  kamailio_user    peer, user, password      set a user's password in the running Kamailio
   expect_counters  peer, since, key, max_increase / min_increase, settle_s
   kill_service     service, signal           kill -SIG the daemon's pid (from gwctl);
                    hold_supervisor: true: SIGSTOP gwsupd first, so no new instance
@@ -513,6 +514,11 @@ class Case:
         c = self.kam(s["peer"]).counters()
         self.saved[s["as"]] = c
         log("counters '%s': %s" % (s["as"], c))
+
+    def do_kamailio_user(self, s):
+        kam = self.kam(s["peer"])
+        kam.rpc("htable.sets", ["auth", str(s["user"]), str(self.sub(s["password"]))])
+        log("kamailio '%s': user %s has a new password" % (kam.name, s["user"]))
 
     def do_expect_counters(self, s):
         if s.get("settle_s"):
