@@ -70,6 +70,10 @@ Actions:
                    max N (with settle_s): at most N such lines, no waiting)
   tap_mark         as                        remember how many tap lines were seen
   run              argv, expect_exit, output_regex, timeout_s   a command to completion
+  exec_reload      unit, expect_exit, output_regex   the ExecReload= command of a built
+                                             systemd unit (build/deploy/UNIT), run as systemd
+                                             would, its program the built one and its
+                                             --config the gateway's
   write_file       name, text
   rewrite_config   merge | gateway | text        write the running gateway's config file anew:
                                              merge: deep-merged into the current one (lists
@@ -719,6 +723,20 @@ class Case:
                 raise Failure("gwctl %s --json: %s\n%s" % (" ".join(argv[3:]), m, out))
         if s.get("figure"):
             self.figures.append((s["figure"], "%.3f s" % secs))
+
+    def do_exec_reload(self, s):
+        gw = self.need_gw()
+        unit = os.path.join(self.env.build_dir, "deploy", s["unit"])
+        with open(unit) as f:
+            lines = [ln.strip() for ln in f if ln.strip().startswith("ExecReload=")]
+        if len(lines) != 1:
+            raise Failure("%s: %d ExecReload= lines, expected 1" % (unit, len(lines)))
+        argv = lines[0][len("ExecReload="):].split()
+        # The installed paths, mapped to this build and this gateway's config.
+        argv[0] = self.env.service_bin(os.path.basename(argv[0]))
+        argv = [gw.config_path if a.startswith("/etc/fxsgw/") else a for a in argv]
+        self.do_run({"argv": argv, "expect_exit": s.get("expect_exit", 0),
+                     "output_regex": s.get("output_regex", []), "timeout_s": s.get("timeout_s", 15)})
 
     def do_write_file(self, s):
         p = self.env.path(s["name"])
