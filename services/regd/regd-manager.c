@@ -826,8 +826,10 @@ static const char *profile_domain(const GwProfileConf *pc) {
 
 /* What a line's registration is made of besides its own keys. */
 static bool profile_identity_same(const GwProfileConf *a, const GwProfileConf *b) {
+        /* A registrar not given follows the main entry: that is the entry list's business. */
         return streq_ptr(profile_domain(a), profile_domain(b)) && a->register_lines == b->register_lines &&
-               streq_ptr(a->registrar.text, b->registrar.text) && a->registrar_set == b->registrar_set;
+               a->registrar_set == b->registrar_set &&
+               (!a->registrar_set || streq_ptr(a->registrar.text, b->registrar.text));
 }
 
 static bool line_identity_same(const Line *l, const GwProfileConf *pc, const GwLineConf *c) {

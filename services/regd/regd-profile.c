@@ -641,6 +641,11 @@ static const char *main_dest_text(const GwProfileConf *c) {
         return !isempty(c->registrar.host) ? c->registrar.text : c->proxy.text;
 }
 
+/* Where entry i's requests go (what its targets were resolved from). */
+static const char *entry_dest_text(const GwProfileConf *c, size_t i) {
+        return i == 0 ? main_dest_text(c) : entry_text(c, i);
+}
+
 int profile_reconfigure(Profile *p, const GwProfileConf *c, size_t ret_remap[GW_CONF_MAX_PROXIES],
                         bool *ret_entries_changed) {
         const GwProfileConf *old = p->conf;
@@ -677,8 +682,9 @@ int profile_reconfigure(Profile *p, const GwProfileConf *c, size_t ret_remap[GW_
                 for (size_t k = 0; k < p->n_proxies; k++) {
                         Proxy *x = p->proxies[k];
 
+                        /* The same entry, resolved from the same name: its state holds. */
                         if (!x || !streq_ptr(entry_text(c, i), proxy_address(x)) ||
-                            (k == 0) != (i == 0) || (i == 0 && !streq_ptr(main_dest_text(old), main_dest_text(c))))
+                            !streq_ptr(entry_dest_text(old, k), entry_dest_text(c, i)))
                                 continue;
                         next[i] = x;
                         p->proxies[k] = NULL;
