@@ -143,7 +143,8 @@ static int on_reload_request(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *
         reload_reply_reset(s);
         r = gw_conf_load((*s->conf)->path, &conf, &error);
         if (r < 0) {
-                log_warning("Reload refused, nothing changed: %s", error ? error : strerror(-r));
+                log_struct(LOG_WARNING, ((const char *[]) { GW_MESSAGE_RELOAD_REFUSED, NULL }),
+                           "Reload refused, nothing changed: %s", error ? error : strerror(-r));
                 return reload_refuse(s, reply, error ? TAKE_PTR(error) : strdup(strerror(-r)));
         }
         if (rq->has_digest && rq->digest != 0 && rq->digest != conf->digest) {
@@ -154,7 +155,8 @@ static int on_reload_request(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *
         if (s->plan) {
                 r = gw_toneplan_load_for_conf(conf, &plan, &error);
                 if (r < 0) {
-                        log_warning("Reload refused, nothing changed: tone plan: %s", error ? error : strerror(-r));
+                        log_struct(LOG_WARNING, ((const char *[]) { GW_MESSAGE_RELOAD_REFUSED, NULL }),
+                                   "Reload refused, nothing changed: tone plan: %s", error ? error : strerror(-r));
                         if (asprintf(&msg, "tone plan: %s", error ? error : strerror(-r)) < 0)
                                 msg = NULL;
                         return reload_refuse(s, reply, msg);

@@ -75,6 +75,7 @@ def main():
             "log": {"level": "notice"},
         }
         gw = Gateway(env, cfg)
+        cfg = gw.config                 # with bus.runtime_dir set
         gw.start_tap()
         gw.start()
         gwctl = env.service_bin("gwctl")
