@@ -918,6 +918,8 @@ int manager_reload(Manager *m, const GwConf *c, ManagerReloadCounts *ret) {
         int r = 0;
 
         assert(m && c && ret);
+        if (m->stopping || m->stopped)
+                return -EBUSY;          /* un-REGISTERing everything: the gateway is going away */
         profiles = calloc(MAX(np, (size_t) 1), sizeof(Profile *));
         made = calloc(MAX(np, (size_t) 1), sizeof(Profile *));
         lines = calloc(MAX(nl, (size_t) 1), sizeof(Line *));

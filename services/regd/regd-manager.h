@@ -142,7 +142,7 @@ typedef struct ManagerReloadCounts {
 
 /* Apply config c (the new one; borrowed from now on, the old one may go after
  * return) without restarting: see regd-manager.c "reload". -ENOMEM: nothing
- * changed, the old config stays in use. */
+ * changed, the old config stays in use; -EBUSY: the gateway is stopping. */
 int manager_reload(Manager *m, const GwConf *c, ManagerReloadCounts *ret);
 
 Line *manager_line_by_port(Manager *m, unsigned port);
