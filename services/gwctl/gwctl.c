@@ -28,6 +28,7 @@
 #include "gw-macro.h"
 #include "gw-reload.h"
 #include "gw-tool.h"
+#include "gwctl-systemd.h"
 
 #define EXIT_NOT_RUNNING 3
 #define EXIT_CONFIG 78           /* EX_CONFIG, as the daemons */
@@ -143,7 +144,8 @@ static int load_config(GwConf **ret) {
 
 /* ------------------------------------------------------------------ status */
 
-/* The running gateway's pid, or minus the exit code after saying why there is none. */
+/* The running gateway's pid (0: under systemd's units), or minus the exit code
+ * after saying why there is none. */
 static int gateway_pid(const GwConf *conf) {
         int r;
 
@@ -153,6 +155,10 @@ static int gateway_pid(const GwConf *conf) {
                         conf->runtime_dir, strerror(-r));
                 return -EXIT_FAILURE;
         }
+        /* Under fxsgw.target no gwsupd runs: systemd knows the services. The units
+         * use the default runtime directory; another one is never theirs. */
+        if (r == 0 && streq(conf->runtime_dir, "/run/fxsgw") && gwctl_systemd_gateway_pid() > 0)
+                return 0;
         if (r == 0) {
                 fprintf(stderr, "gwctl: gateway is not running\n");
                 return -EXIT_NOT_RUNNING;
@@ -323,7 +329,10 @@ static void print_text(const Status *s) {
         const Gw__StatusReply *supd = reply_of(s->supd), *regd = reply_of(s->regd);
         char buf[GW_ISO8601_MAX];
 
-        printf("Gateway running (gwsupd pid %d)\n\n", s->gateway_pid);
+        if (s->gateway_pid > 0)
+                printf("Gateway running (gwsupd pid %d)\n\n", s->gateway_pid);
+        else
+                printf("Gateway running (systemd units of fxsgw.target)\n\n");
 
         if (!supd)
                 printf("Services: gwsupd did not answer: %s\n", error_text(s->supd_error, s->supd_message));
@@ -413,7 +422,10 @@ static int verb_status(void) {
                 return -r;
         s.gateway_pid = r;
 
-        s.supd_error = ask_status(conf, GW__SERVICE__SERVICE_GWSUPD, &s.supd, &s.supd_message);
+        if (s.gateway_pid > 0)
+                s.supd_error = ask_status(conf, GW__SERVICE__SERVICE_GWSUPD, &s.supd, &s.supd_message);
+        else
+                s.supd_error = gwctl_systemd_services(&s.supd);
         s.regd_error = ask_status(conf, GW__SERVICE__SERVICE_REGD, &s.regd, &s.regd_message);
 
         if (arg.json)

@@ -15,6 +15,7 @@ typedef struct RegdGlue {
         GwDaemon *daemon;
         unsigned last_n, last_registered;
         bool status_set;
+        bool exit_when_unregistered;
 } RegdGlue;
 
 static int send_request(Manager *m, uint64_t cid, Gw__SipRequest *req, void *userdata) {
@@ -83,6 +84,8 @@ static void unregister_done(Manager *m, unsigned lines, unsigned confirmed, void
         env.body_case = GW__ENVELOPE__BODY_UNREGISTER_DONE;
         env.unregister_done = &ud;
         (void) gw_bus_publish_auto(((RegdGlue *) userdata)->bus, NULL, &env);
+        if (((RegdGlue *) userdata)->exit_when_unregistered && ((RegdGlue *) userdata)->daemon)
+                (void) sd_event_exit(((RegdGlue *) userdata)->daemon->event, 0);
 }
 
 static void flushed(Manager *m, void *userdata) {
@@ -182,6 +185,7 @@ static void on_ctl_free(Gw__Envelope *reply, void *userdata) {
 
 static RegdGlue glue;
 
+<<<<<<< HEAD
 /* A reload (gw-daemon.h): the manager applies the difference. */
 static int apply_reload(GwConf *conf, GwTonePlan *plan, GwReloadChanges *ch, void *userdata) {
         Manager *m = userdata;
@@ -201,6 +205,10 @@ static int apply_reload(GwConf *conf, GwTonePlan *plan, GwReloadChanges *ch, voi
                  n.lines_added, n.lines_removed, n.lines_changed, n.profiles_added, n.profiles_removed,
                  n.profiles_changed, m->n_retiring);
         return 0;
+=======
+void regd_bus_exit_when_unregistered(void) {
+        glue.exit_when_unregistered = true;
+>>>>>>> main
 }
 
 int regd_bus_attach(Manager *m, GwBus *bus, GwDaemon *d) {
