@@ -185,7 +185,6 @@ static void on_ctl_free(Gw__Envelope *reply, void *userdata) {
 
 static RegdGlue glue;
 
-<<<<<<< HEAD
 /* A reload (gw-daemon.h): the manager applies the difference. */
 static int apply_reload(GwConf *conf, GwTonePlan *plan, GwReloadChanges *ch, void *userdata) {
         Manager *m = userdata;
@@ -205,10 +204,10 @@ static int apply_reload(GwConf *conf, GwTonePlan *plan, GwReloadChanges *ch, voi
                  n.lines_added, n.lines_removed, n.lines_changed, n.profiles_added, n.profiles_removed,
                  n.profiles_changed, m->n_retiring);
         return 0;
-=======
+}
+
 void regd_bus_exit_when_unregistered(void) {
         glue.exit_when_unregistered = true;
->>>>>>> main
 }
 
 int regd_bus_attach(Manager *m, GwBus *bus, GwDaemon *d) {
