@@ -24,7 +24,8 @@ next one expects it):
              rewritten unchanged: no REGISTER, no restart, every unit active again;
              a line's password changed (Kamailio's too), systemctl reload of one
              unit: that line's one REGISTER transaction, nothing else; a broken
-             file: systemctl reload fails, the journal says why, nothing changes
+             file: systemctl reload of a unit fails, the journal says why (of the
+             target: "Reload failed for fxsgw-regd.service"), nothing changes
   watchdog   kill -STOP of every daemon: each is killed by the watchdog and
              restarted within WatchdogSec + 3 s
   stop       systemctl stop fxsgw.target: every line un-REGISTERed (Expires 0,
@@ -425,12 +426,19 @@ class Suite:
                    [(p["to_user"], p["cseq"], p["expires"]) for p in regs])
         self.check(not self.registers(t0, t1), "REGISTERs after the unchanged reload")
 
-        # A broken file: the reload fails and says why; nothing changes.
+        # A broken file: the reload fails and says why; nothing changes. A unit's reload
+        # fails; the target's reload job itself succeeds (systemd does not carry a
+        # propagated job's result back), its unit's "Reload failed" is in the journal.
         write("lines: 3\n")
-        r = self.ct.systemctl("reload", "fxsgw.target", check=False)
+        r = self.ct.systemctl("reload", "fxsgw-regd.service", check=False)
         self.check(r.returncode != 0, "systemctl reload of a broken file succeeded")
         self.journal_wait("gwctl's refusal", ["--after-cursor", cursor],
                           lambda e: "nothing changed" in str(e.get("MESSAGE", "")), timeout=5)
+        cursor = self.cursor()
+        self.ct.systemctl("reload", "fxsgw.target", check=False)
+        self.journal_wait("the propagated reload's failure", ["--after-cursor", cursor, "_PID=1"],
+                          lambda e: str(e.get("MESSAGE", "")).startswith("Reload failed for fxsgw-regd.service"),
+                          timeout=5)
         write("# test_units.py\n" + to_yaml(self.config) + "\n")
         after = self.units_state()
         for u in UNITS:
