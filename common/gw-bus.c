@@ -561,6 +561,8 @@ int gw_bus_new(sd_event *e, const GwConf *c, Gw__Service self, GwBus **ret) {
                 return r;
         (void) sd_event_source_set_enabled(b->announce_source, SD_EVENT_ONESHOT);
 
+        /* Bound and connected: the config may go (a reload replaces it). */
+        b->conf = NULL;
         *ret = TAKE_PTR(b);
         return 0;
 }

@@ -2007,7 +2007,10 @@ int gw_conf_restart_keys(const GwConf *a, const GwConf *b, const char ***ret) {
                 return -ENOMEM;
 #define CHANGED(cond, key) do { if ((cond) && n < 31) keys[n++] = (key); } while (0)
         CHANGED(!streq_ptr(a->sip_listen, b->sip_listen), "sip.listen");
-        CHANGED(!streq_ptr(a->sip_advertised_address, b->sip_advertised_address), "sip.advertised_address");
+        /* Unset, it is the listen address: only a change of its own counts. */
+        CHANGED(!streq_ptr(a->sip_advertised_address, b->sip_advertised_address) &&
+                !(streq_ptr(a->sip_advertised_address, a->sip_listen) &&
+                  streq_ptr(b->sip_advertised_address, b->sip_listen)), "sip.advertised_address");
         dns_same = a->n_dns_servers == b->n_dns_servers;
         for (size_t i = 0; dns_same && i < a->n_dns_servers; i++)
                 dns_same = streq_ptr(a->dns_servers[i], b->dns_servers[i]);

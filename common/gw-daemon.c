@@ -176,7 +176,8 @@ static int on_reload_request(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *
         reload_reply_reset(s);
         r = gw_conf_load((*s->conf)->path, &conf, &error);
         if (r < 0) {
-                log_warning("Reload refused, nothing changed: %s", error ? error : strerror(-r));
+                log_struct(LOG_WARNING, ((const char *[]) { GW_MESSAGE_RELOAD_REFUSED, NULL }),
+                           "Reload refused, nothing changed: %s", error ? error : strerror(-r));
                 return reload_refuse(s, reply, error ? TAKE_PTR(error) : strdup(strerror(-r)));
         }
         if (rq->has_digest && rq->digest != 0 && rq->digest != conf->digest) {
@@ -187,7 +188,8 @@ static int on_reload_request(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *
         if (s->plan) {
                 r = gw_toneplan_load_for_conf(conf, &plan, &error);
                 if (r < 0) {
-                        log_warning("Reload refused, nothing changed: tone plan: %s", error ? error : strerror(-r));
+                        log_struct(LOG_WARNING, ((const char *[]) { GW_MESSAGE_RELOAD_REFUSED, NULL }),
+                                   "Reload refused, nothing changed: tone plan: %s", error ? error : strerror(-r));
                         if (asprintf(&msg, "tone plan: %s", error ? error : strerror(-r)) < 0)
                                 msg = NULL;
                         return reload_refuse(s, reply, msg);
@@ -236,6 +238,7 @@ static int on_reload_request(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *
          * two to this reload. */
         (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading '%s'",
                           t0, conf->path);
+        ch.old_conf = *s->conf;
         if (s->apply) {
                 r = s->apply(conf, plan, &ch, s->userdata);
                 if (r < 0) {
@@ -244,7 +247,7 @@ static int on_reload_request(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *
                 }
         } else
                 ch.changed = true;
-        gw_conf_free(*s->conf);
+        gw_conf_free(ch.old_conf);
         *s->conf = TAKE_PTR(conf);
         if (s->plan) {
                 gw_toneplan_free(*s->plan);

@@ -39,6 +39,9 @@ typedef struct GwReloadChanges {
         bool changed;                    /* anything of this daemon's changed */
         unsigned lines_added, lines_removed, lines_changed;
         char summary[256];               /* e.g. "lines +1 -0 ~1 (registered lines kept: 254)" */
+        /* The config being replaced, freed after apply — unless apply takes it
+         * (sets this NULL): then it is the daemon's to free. */
+        GwConf *old_conf;
 } GwReloadChanges;
 
 /* Apply 'conf' (and 'plan', when the process keeps one) in place of the running

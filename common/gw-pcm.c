@@ -200,6 +200,7 @@ int gw_pcm_new(sd_event *e, const GwConf *c, GwPcmRole role, gw_pcm_handler_t h,
         if (r < 0)
                 return r;
 
+        p->conf = NULL;         /* bound and connected: the config may go (a reload replaces it) */
         *ret = TAKE_PTR(p);
         return 0;
 }

@@ -755,6 +755,59 @@ TEST(keys_documented) {
         free(doc);
 }
 
+/* What a reload refuses (docs/CONFIG.md "Keys that need a restart"), and the digest
+ * that tells two readings of a file apart. */
+TEST(restart_keys) {
+        static const char base[] =
+                "sip:\n  listen: 127.0.0.1:5062\n"
+                "profiles:\n  - name: p\n    proxy: 127.0.0.2:5070\n"
+                "lines:\n  - port: 1\n    number: '1001'\n    profile: p\n";
+        static const struct {
+                const char *text;
+                const char *keys;                 /* joined by ',' */
+        } cases[] = {
+                { base, "" },
+                /* lines, profiles, tone plan, codecs, SRTP, log level: applied live */
+                { "sip:\n  listen: 127.0.0.1:5062\n"
+                  "profiles:\n  - name: q\n    proxy: 127.0.0.3:5070\n    dial_plan: '9x'\n    srtp: optional\n"
+                  "lines:\n  - port: 2\n    number: '1002'\n    profile: q\n"
+                  "tone_plan: us\nmedia:\n  codecs: [pcmu]\nlog:\n  level: debug\n", "" },
+                { "sip:\n  listen: 127.0.0.1:5064\n"
+                  "profiles:\n  - name: p\n    proxy: 127.0.0.2:5070\n"
+                  "lines:\n  - port: 1\n    number: '1001'\n    profile: p\n", "sip.listen" },
+                { "sip:\n  listen: 127.0.0.1:5062\n  advertised_address: 192.0.2.1\n"
+                  "profiles:\n  - name: p\n    proxy: 127.0.0.2:5070\n"
+                  "lines:\n  - port: 1\n    number: '1001'\n    profile: p\n", "sip.advertised_address" },
+                { "sip:\n  listen: 127.0.0.1:5062\n"
+                  "profiles:\n  - name: p\n    proxy: 127.0.0.2:5070\n"
+                  "lines:\n  - port: 1\n    number: '1001'\n    profile: p\n"
+                  "media:\n  rtp_ports: 30000-30999\nbus:\n  runtime_dir: /run/other\n"
+                  "supervisor:\n  restart_limit: 3\ndns:\n  servers: [192.0.2.53]\n",
+                  "dns.servers,media.rtp_ports,supervisor.restart_limit,bus.runtime_dir" },
+        };
+        _cleanup_(gw_conf_freep) GwConf *a = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        ASSERT_OK(gw_conf_load_string("a.yaml", base, &a, &error));
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(gw_conf_freep) GwConf *b = NULL;
+                _cleanup_free_ const char **keys = NULL;
+                char joined[256] = "";
+                int n;
+
+                ASSERT_OK(gw_conf_load_string("b.yaml", cases[i].text, &b, &error));
+                n = gw_conf_restart_keys(a, b, &keys);
+                ASSERT_TRUE(n >= 0);
+                for (int k = 0; k < n; k++) {
+                        strcat(joined, k ? "," : "");
+                        strcat(joined, keys[k]);
+                }
+                ASSERT_TRUE(keys[n] == NULL);
+                ASSERT_STREQ(joined, cases[i].keys);
+                ASSERT_EQ(a->digest == b->digest, i == 0);
+        }
+}
+
 TEST(world_readable) {
         char path[] = "/tmp/test-gw-conf-XXXXXX";
         int fd = mkstemp(path);

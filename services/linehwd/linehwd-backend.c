@@ -106,3 +106,33 @@ void line_backend_set_hook_callback(LineBackend *b, line_hook_cb_t cb, void *use
 size_t line_backend_n_ports(const LineBackend *b) {
         return b->n_ports;
 }
+
+int line_backend_set_ports(LineBackend *b, const unsigned *ports, size_t n_ports) {
+        unsigned *copy = NULL;
+        int r;
+
+        if (!b->ops->set_ports)
+                return -EOPNOTSUPP;
+        for (size_t i = 0; i < n_ports; i++) {
+                if (ports[i] == 0)
+                        return -EINVAL;
+                for (size_t k = 0; k < i; k++)
+                        if (ports[k] == ports[i])
+                                return -EINVAL;
+        }
+        if (n_ports > 0) {
+                copy = malloc(n_ports * sizeof *copy);
+                if (!copy)
+                        return -ENOMEM;
+                memcpy(copy, ports, n_ports * sizeof *ports);
+        }
+        r = b->ops->set_ports(b, ports, n_ports);
+        if (r < 0) {
+                free(copy);
+                return r;
+        }
+        free(b->ports);
+        b->ports = copy;
+        b->n_ports = n_ports;
+        return 0;
+}

@@ -101,6 +101,9 @@ typedef struct LineBackendOps {
          * process() has events to deliver through the hook callback. */
         int (*get_fd)(LineBackend *b);
         int (*process)(LineBackend *b);
+        /* Optional (NULL: the set of lines is fixed): serve these ports from now
+         * on, a port still listed keeping its state (a reload). */
+        int (*set_ports)(LineBackend *b, const unsigned *ports, size_t n_ports);
 } LineBackendOps;
 
 struct LineBackend {
@@ -118,6 +121,10 @@ int line_backend_new(const char *name, const unsigned *ports, size_t n_ports, Li
 LineBackend *line_backend_free(LineBackend *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(LineBackend *, line_backend_free);
 void line_backend_set_hook_callback(LineBackend *b, line_hook_cb_t cb, void *userdata);
+/* A reload: serve 'ports' from now on (checked as by line_backend_new()); a
+ * port still listed keeps its state. -EOPNOTSUPP: this backend's lines are
+ * fixed; -EINVAL, -ENOMEM: nothing changed. */
+int line_backend_set_ports(LineBackend *b, const unsigned *ports, size_t n_ports);
 
 static inline int line_backend_get_hook(LineBackend *b, unsigned port, LineHook *ret) {
         return b->ops->get_hook(b, port, ret);

@@ -599,6 +599,109 @@ int manager_new(GwDaemon *d, Manager **ret) {
         return 0;
 }
 
+static int line_setup(Manager *m, Line *l, const GwConf *c, const GwLineConf *lc) {
+        GwDaemon *d = m->daemon;
+        int r;
+
+        l->manager = m;
+        l->conf = lc;
+        l->port = lc->port;
+        line_logic_init(&l->logic, l->port, c->line_hw_flash_min_us, c->line_hw_flash_max_us, &logic_ops, l);
+        r = sd_event_add_time(d->event, &l->timer, CLOCK_MONOTONIC, UINT64_MAX, 1, on_line_timer, l);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add a line timer: %m");
+        (void) sd_event_source_set_enabled(l->timer, SD_EVENT_OFF);
+        if (is_sim(m)) {
+                r = sim_phone_new(d->event, m->backend, lc, c->line_hw_flash_min_us, c->line_hw_flash_max_us,
+                                  phone_hook, l, &l->phone);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the simulated phone of line %u: %m", l->port);
+        }
+        return 0;
+}
+
+/* A reload: lines matched by port. A kept line keeps its hook, ringing and
+ * logic (the object moves: its timer, logic and phone follow); a removed
+ * line's hardware is left alone (no ring, no feed change: sigd has ended its
+ * call); a new line starts on hook. */
+int manager_reload(Manager *m, const GwConf *c, unsigned *ret_added, unsigned *ret_removed) {
+        _cleanup_free_ Line *lines = NULL;
+        _cleanup_free_ unsigned *ports = NULL;
+        size_t n = c->n_lines;
+        unsigned added = 0, removed = 0;
+        Gw__LineStatusEntry *re;
+        Gw__LineStatusEntry **rp;
+        Gw__LineHwState *rh;
+        int r;
+
+        lines = calloc(MAX(n, (size_t) 1), sizeof *lines);
+        ports = calloc(MAX(n, (size_t) 1), sizeof *ports);
+        re = calloc(MAX(n, (size_t) 1), sizeof *re);
+        rp = calloc(MAX(n, (size_t) 1), sizeof *rp);
+        rh = calloc(MAX(n, (size_t) 1), sizeof *rh);
+        if (!lines || !ports || !re || !rp || !rh) {
+                free(re);
+                free(rp);
+                free(rh);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++)
+                ports[i] = c->lines[i].port;
+        r = line_backend_set_ports(m->backend, ports, n);
+        if (r < 0) {
+                free(re);
+                free(rp);
+                free(rh);
+                return log_error_errno(r, "The line backend cannot change its lines: %m");
+        }
+        free(m->reply_entries);
+        free(m->reply_ptrs);
+        free(m->reply_hw);
+        m->reply_entries = re;
+        m->reply_ptrs = rp;
+        m->reply_hw = rh;
+
+        for (size_t k = 0; k < m->n_lines; k++) {
+                Line *l = &m->lines[k];
+
+                if (gw_conf_line_by_port(c, l->port))
+                        continue;
+                sd_event_source_disable_unref(l->timer);
+                sim_phone_free(l->phone);
+                removed++;
+        }
+        for (size_t i = 0; i < n; i++) {
+                Line *l = &lines[i], *old = manager_line(m, c->lines[i].port);
+
+                if (!old) {
+                        r = line_setup(m, l, c, &c->lines[i]);
+                        if (r < 0) {
+                                /* Kept as an inert line: its port answers nothing until a restart. */
+                                l->timer = sd_event_source_disable_unref(l->timer);
+                        }
+                        added++;
+                        continue;
+                }
+                *l = *old;
+                l->conf = &c->lines[i];
+                l->logic.userdata = l;
+                if (l->timer)
+                        (void) sd_event_source_set_userdata(l->timer, l);
+                if (l->phone)
+                        sim_phone_reconfigure(l->phone, l->conf, l);
+        }
+        free(m->lines);
+        m->lines = TAKE_PTR(lines);
+        m->n_lines = n;
+        if (is_sim(m))
+                sim_hooks_save(m);
+        for (size_t i = 0; i < n; i++)
+                line_publish(&m->lines[i], true);
+        *ret_added = added;
+        *ret_removed = removed;
+        return 0;
+}
+
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;

@@ -54,6 +54,8 @@ struct Manager {
 int manager_new(GwDaemon *d, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+/* Apply a reloaded config (the daemon's d->conf becomes c right after). */
+int manager_reload(Manager *m, const GwConf *c, unsigned *ret_added, unsigned *ret_removed);
 /* Publish every line's LineHwState (after start, and on StateSyncRequest). */
 void manager_publish_all(Manager *m);
 Line *manager_line(Manager *m, unsigned port);

@@ -82,6 +82,28 @@ static int sim_init(LineBackend *b, const unsigned *ports, size_t n_ports) {
         return 0;
 }
 
+static int sim_set_ports(LineBackend *b, const unsigned *ports, size_t n_ports) {
+        Sim *s = b->data;
+        SimLine *next = calloc(MAX(n_ports, (size_t) 1), sizeof *next);
+
+        if (!next)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_ports; i++) {
+                SimLine *old = sim_line(b, ports[i]);
+
+                next[i] = old ? *old : (SimLine) {
+                        .port = ports[i],
+                        .hook = LINE_HOOK_ON,
+                        .polarity = LINE_POLARITY_NORMAL,
+                        .feed = LINE_FEED_ACTIVE,
+                };
+        }
+        free(s->lines);
+        s->lines = next;
+        s->n_lines = n_ports;
+        return 0;
+}
+
 static void sim_done(LineBackend *b) {
         Sim *s = b->data;
 
@@ -192,6 +214,7 @@ const LineBackendOps line_backend_sim_ops = {
         .get_feed = sim_get_feed,
         .read_pcm = sim_read_pcm,
         .write_pcm = sim_write_pcm,
+        .set_ports = sim_set_ports,
 };
 
 int line_backend_sim_set_hook(LineBackend *b, unsigned port, LineHook hook) {

@@ -109,6 +109,11 @@ static int on_answer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+void sim_phone_reconfigure(SimPhone *p, const GwLineConf *lc, void *userdata) {
+        p->conf = lc;
+        p->userdata = userdata;
+}
+
 int sim_phone_new(sd_event *e, LineBackend *b, const GwLineConf *lc, uint64_t flash_min_us, uint64_t flash_max_us,
                   sim_phone_hook_t hook, void *userdata, SimPhone **ret) {
         _cleanup_(sim_phone_freep) SimPhone *p = NULL;

@@ -28,6 +28,9 @@ typedef void (*sim_phone_hook_t)(SimPhone *p, LineHook hook, uint64_t at, void *
 #define SIM_PULSE_MAKE_MS    40
 #define SIM_PULSE_GAP_MS     400         /* between digits */
 
+/* A reload: the line's settings (auto_answer, play, record) from lc, and the hook
+ * callback's userdata (the line object moved). Applies from the next call. */
+void sim_phone_reconfigure(SimPhone *p, const GwLineConf *lc, void *userdata);
 int sim_phone_new(sd_event *e, LineBackend *b, const GwLineConf *lc, uint64_t flash_min_us, uint64_t flash_max_us,
                   sim_phone_hook_t hook, void *userdata, SimPhone **ret);
 SimPhone *sim_phone_free(SimPhone *p);

@@ -11,6 +11,22 @@
 #include "gw-log.h"
 #include "linehwd-manager.h"
 
+/* A reload (gw-daemon.h): the lines; the ring cadence comes from d->tone_plan, swapped after. */
+static int apply_reload(GwConf *conf, GwTonePlan *plan, GwReloadChanges *ch, void *userdata) {
+        Manager *m = userdata;
+        unsigned added = 0, removed = 0;
+        int r;
+
+        r = manager_reload(m, conf, &added, &removed);
+        if (r < 0)
+                return r;
+        ch->changed = true;
+        ch->lines_added = added;
+        ch->lines_removed = removed;
+        snprintf(ch->summary, sizeof ch->summary, "lines +%u -%u", added, removed);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         _cleanup_(gw_daemon_done) GwDaemon d = {};
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -27,6 +43,7 @@ int main(int argc, char **argv) {
         if (r < 0)
                 return EXIT_FAILURE;
 
+        gw_daemon_set_reload(&d, apply_reload, m);
         snprintf(status, sizeof status, "%zu line(s) on the '%s' backend.", m->n_lines, m->backend->ops->name);
         r = gw_daemon_ready(&d, status);
         if (r < 0)

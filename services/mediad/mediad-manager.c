@@ -764,6 +764,81 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
+/* A reload: lines matched by port. A kept line keeps its session (the RTP of a
+ * call in progress goes on untouched); a removed line's session ends (sigd
+ * ends its call); a new line starts silent. The new tone plan applies at once
+ * to what the lines are told to play from now on — a tone playing now starts
+ * again from the new plan (a call's RTP plays no tone). */
+int manager_reload(Manager *m, const GwConf *c, const GwTonePlan *plan, unsigned *ret_added, unsigned *ret_removed) {
+        _cleanup_free_ MediaLine *lines = NULL;
+        _cleanup_free_ MediaLine **by_port = NULL;
+        uint32_t max_port = 0;
+        unsigned added = 0, removed = 0;
+
+        lines = calloc(c->n_lines ?: 1, sizeof(*lines));
+        for (size_t i = 0; i < c->n_lines; i++)
+                max_port = MAX(max_port, c->lines[i].port);
+        by_port = calloc(max_port + 1, sizeof(*by_port));
+        if (!lines || !by_port)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_lines; i++) {
+                MediaLine *l = &lines[i], *old = manager_line(m, c->lines[i].port);
+
+                if (old)
+                        continue;
+                l->dtmf_rx = dtmf_rx_init(NULL, NULL, NULL);
+                if (!l->dtmf_rx) {
+                        for (size_t k = 0; k < i; k++)
+                                if (lines[k].dtmf_rx)
+                                        dtmf_rx_free(lines[k].dtmf_rx);
+                        return -ENOMEM;
+                }
+        }
+
+        for (size_t k = 0; k < m->n_lines; k++) {
+                MediaLine *l = &m->lines[k];
+
+                if (gw_conf_line_by_port(c, l->port))
+                        continue;
+                if (l->rtp)
+                        publish_final(l);
+                l->rtp = rtp_session_free(l->rtp);
+                line_forget_control(l);
+                if (l->dtmf_rx)
+                        dtmf_rx_free(l->dtmf_rx);
+                removed++;
+        }
+        m->plan = plan;
+        for (size_t i = 0; i < c->n_lines; i++) {
+                MediaLine *l = &lines[i], *old = manager_line(m, c->lines[i].port);
+
+                if (old) {
+                        *l = *old;
+                        if (l->rtp)
+                                rtp_session_set_userdata(l->rtp, l);
+                } else {
+                        l->manager = m;
+                        l->port = c->lines[i].port;
+                        l->detect_digits = true;
+                        added++;
+                }
+                dtmf_rx_set_realtime_callback(l->dtmf_rx, on_dtmf, l);
+                tone_gen_start(&l->tone_gen, l->tone != GW__TONE__TONE_NONE ? &plan->tones[l->tone] : NULL);
+                by_port[l->port] = l;
+        }
+        free(m->lines);
+        free(m->by_port);
+        m->lines = TAKE_PTR(lines);
+        m->n_lines = c->n_lines;
+        m->by_port = TAKE_PTR(by_port);
+        m->max_port = max_port;
+        m->conf = c;
+        save_streams(m);
+        *ret_added = added;
+        *ret_removed = removed;
+        return 0;
+}
+
 void manager_set_callbacks(Manager *m, const ManagerCallbacks *cb, void *userdata) {
         m->cb = *cb;
         m->userdata = userdata;

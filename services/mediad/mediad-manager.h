@@ -110,6 +110,9 @@ struct Manager {
 };
 
 int manager_new(sd_event *e, const GwConf *c, const GwTonePlan *plan, Manager **ret);
+/* Apply a reloaded config and tone plan (borrowed from now on; the old ones may
+ * go after return). -ENOMEM: nothing changed. */
+int manager_reload(Manager *m, const GwConf *c, const GwTonePlan *plan, unsigned *ret_added, unsigned *ret_removed);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 void manager_set_callbacks(Manager *m, const ManagerCallbacks *cb, void *userdata);

@@ -222,6 +222,10 @@ static void on_datagram(void *userdata, const uint8_t *buf, size_t n, const stru
         rtp_session_receive(userdata, buf, n, from, fromlen);
 }
 
+void rtp_session_set_userdata(RtpSession *s, void *userdata) {
+        s->userdata = userdata;
+}
+
 int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *userdata, RtpSession **ret) {
         _cleanup_(rtp_session_freep) RtpSession *s = NULL;
         uint32_t rnd[3];

@@ -80,6 +80,8 @@ int rtp_params_from_proto(const Gw__RtpSession *rtp, const struct sockaddr_stora
 
 /* Bind and register on 'e'. -EADDRINUSE etc. */
 int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *userdata, RtpSession **ret);
+/* The owner moved (a reload rebuilt mediad's lines): cb's userdata from now on. */
+void rtp_session_set_userdata(RtpSession *s, void *userdata);
 RtpSession *rtp_session_free(RtpSession *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(RtpSession *, rtp_session_free);
 

@@ -16,6 +16,22 @@ static void send_down(const GwPcmFrame *f, void *userdata) {
         (void) gw_pcm_send(userdata, f);        /* never blocks: a full queue drops and counts */
 }
 
+/* A reload (gw-daemon.h): lines and the tone plan. */
+static int apply_reload(GwConf *conf, GwTonePlan *plan, GwReloadChanges *ch, void *userdata) {
+        Manager *m = userdata;
+        unsigned added = 0, removed = 0;
+        int r;
+
+        r = manager_reload(m, conf, plan, &added, &removed);
+        if (r < 0)
+                return r;
+        ch->changed = true;
+        ch->lines_added = added;
+        ch->lines_removed = removed;
+        snprintf(ch->summary, sizeof ch->summary, "lines +%u -%u, tone plan '%s'", added, removed, plan->name);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         _cleanup_(gw_daemon_done) GwDaemon d = {};
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -52,6 +68,7 @@ int main(int argc, char **argv) {
         r = mediad_bus_attach(m, d.bus, send_down, pcm, &d);
         if (r < 0)
                 return EXIT_FAILURE;
+        gw_daemon_set_reload(&d, apply_reload, m);
         snprintf(status, sizeof(status), "%zu lines, tone plan '%s'", m->n_lines, d.tone_plan->name);
         r = gw_daemon_ready(&d, status);
         if (r < 0)

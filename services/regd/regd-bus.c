@@ -185,6 +185,27 @@ static void on_ctl_free(Gw__Envelope *reply, void *userdata) {
 
 static RegdGlue glue;
 
+/* A reload (gw-daemon.h): the manager applies the difference. */
+static int apply_reload(GwConf *conf, GwTonePlan *plan, GwReloadChanges *ch, void *userdata) {
+        Manager *m = userdata;
+        ManagerReloadCounts n;
+        int r;
+
+        r = manager_reload(m, conf, &n);
+        if (r < 0)
+                return r;
+        ch->lines_added = n.lines_added;
+        ch->lines_removed = n.lines_removed;
+        ch->lines_changed = n.lines_changed;
+        ch->changed = n.lines_added || n.lines_removed || n.lines_changed || n.profiles_added ||
+                      n.profiles_removed || n.profiles_changed;
+        snprintf(ch->summary, sizeof ch->summary,
+                 "lines +%u -%u ~%u, profiles +%u -%u, entry lists changed %u; %zu line(s) un-REGISTERing",
+                 n.lines_added, n.lines_removed, n.lines_changed, n.profiles_added, n.profiles_removed,
+                 n.profiles_changed, m->n_retiring);
+        return 0;
+}
+
 void regd_bus_exit_when_unregistered(void) {
         glue.exit_when_unregistered = true;
 }
@@ -217,6 +238,8 @@ int regd_bus_attach(Manager *m, GwBus *bus, GwDaemon *d) {
         gw_bus_set_handlers(bus, regd_handlers, ELEMENTSOF(regd_handlers), m);
         gw_bus_set_ctl_handler(bus, on_ctl, on_ctl_free, m);
         gw_bus_set_peer_callback(bus, on_peer, m);
+        if (d)
+                gw_daemon_set_reload(d, apply_reload, m);
 
         for (size_t i = 0; i < ELEMENTSOF(topics); i++) {
                 r = gw_bus_subscribe(bus, topics[i]);

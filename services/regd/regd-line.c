@@ -229,6 +229,42 @@ Line *line_free(Line *l) {
         return NULL;
 }
 
+/* ---------------------------------------------------------------- reload */
+
+static void line_set_state(Line *l, LineState s, const char *reason);
+
+void line_set_conf(Line *l, const GwProfileConf *pc, const GwLineConf *c) {
+        l->pconf = pc;
+        l->conf = c;
+        l->expires_req_s = (uint32_t) MIN(pc->register_expires_us / USEC_PER_SEC, (uint64_t) INT32_MAX);
+}
+
+void line_remap_entries(Line *l, const size_t remap[GW_CONF_MAX_PROXIES]) {
+        if (l->via_index < GW_CONF_MAX_PROXIES)
+                l->via_index = remap[l->via_index];
+        if (l->req.kind != LINE_REQUEST_NONE && l->req.proxy_index < GW_CONF_MAX_PROXIES)
+                l->req.proxy_index = remap[l->req.proxy_index];
+}
+
+/* What a retired line may still be asked for (its name in logs), once the
+ * config it came from is gone: it registers nothing any more. */
+static const GwProfileConf retired_pconf = {
+        .name = UNCONST("(removed)"),
+        .register_lines = false,
+};
+
+void line_retire(Line *l) {
+        /* Said once, as the line leaves: unregistered, "removed" (its un-REGISTER
+         * may still be on its way; nothing is published of it after this). */
+        l->expires_at_real_us = 0;
+        line_set_state(l, LINE_UNREGISTERED, "removed");
+        l->retiring = true;
+        l->pconf = &retired_pconf;
+        l->conf = NULL;
+        l->index = GW_CONF_MAX_LINES;    /* in no profile's set of waiting lines */
+        l->timer = sd_event_source_disable_unref(l->timer);
+}
+
 /* ---------------------------------------------------------------- logging */
 
 /* SIP_CALL_ID= is the registration's Call-ID (one per line, kept across refreshes). */

@@ -127,6 +127,7 @@ struct Line {
 
         sd_event_source *timer;          /* refresh or retry */
         LineRequest req;
+        bool retiring;                   /* removed by a reload: its un-REGISTER is on its way */
         Line *queue_next;                /* manager's FIFO */
 };
 
@@ -182,6 +183,15 @@ void line_stop(Line *l);
  * 'target' until expires_at, refresh scheduled on the remaining time. */
 int line_adopt_registration(Line *l, const char *target, uint64_t expires_at_real_us,
                             uint64_t now_real_us);
+
+/* Reload (regd-manager.c: manager_reload()). The line borrows the new config's
+ * entries; its registration and timers stay. */
+void line_set_conf(Line *l, const GwProfileConf *pc, const GwLineConf *c);
+/* The profile's entries were renumbered: remap[old] = new, SIZE_MAX if gone. */
+void line_remap_entries(Line *l, const size_t remap[GW_CONF_MAX_PROXIES]);
+/* The line left the configuration: it points into no config any more, is in
+ * no profile's lists, and only its un-REGISTER (if any) still goes out. */
+void line_retire(Line *l);
 
 /* Fill ret (INIT'd by this) with pointers into l. */
 void line_registration_fill(Line *l, Gw__LineRegistration *ret);

@@ -130,6 +130,12 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_lines; i++)
                 line_free(m->lines[i]);
         free(m->lines);
+        for (size_t i = 0; i < m->n_retiring; i++)
+                line_free(m->retiring[i]);
+        free(m->retiring);
+        for (size_t i = 0; i < m->n_retired_profiles; i++)
+                profile_free(m->retired_profiles[i]);
+        free(m->retired_profiles);
         for (size_t i = 0; i < m->n_profiles; i++)
                 profile_free(m->profiles[i]);
         free(m->profiles);
@@ -207,6 +213,8 @@ void manager_mark_dirty(Manager *m) {
 }
 
 void manager_line_changed(Manager *m, Line *l) {
+        if (l->retiring)                 /* its port is another line's now, or nobody's */
+                return;
         if (m->cb.line_changed)
                 m->cb.line_changed(m, l, m->userdata);
         manager_mark_dirty(m);
@@ -474,6 +482,11 @@ void manager_resend_in_flight(Manager *m) {
                 (void) manager_transmit(m, l);
                 n++;
         }
+        for (size_t i = 0; i < m->n_retiring; i++)
+                if (m->retiring[i]->req.in_flight) {
+                        (void) manager_transmit(m, m->retiring[i]);
+                        n++;
+                }
         if (n > 0)
                 log_info("sigd has a new instance: sent %u outstanding request(s) again.", n);
 }
@@ -555,6 +568,7 @@ void manager_sigd_seen(Manager *m) {
 /* ---------------------------------------------------------------- outcomes */
 
 static void manager_finish_stopping(Manager *m);
+static void manager_retired_outcome(Manager *m, size_t i, const Gw__SipRequestOutcome *o);
 
 static bool line_request_matches(const Line *l, uint64_t cid) {
         if (!l->req.in_flight)
@@ -585,6 +599,12 @@ int manager_handle_outcome(Manager *m, uint64_t cid, const Gw__SipRequestOutcome
                 for (size_t i = 0; i < m->n_lines && !l; i++)
                         if (line_request_matches(m->lines[i], cid))
                                 l = m->lines[i];
+        if (!l && cid != 0)
+                for (size_t i = 0; i < m->n_retiring; i++)
+                        if (line_request_matches(m->retiring[i], cid)) {
+                                manager_retired_outcome(m, i, o);
+                                return 0;
+                        }
         if (!l || m->stopped) {
                 m->n_unknown_outcomes++;
                 /* Still learn the CSeq sigd used, so the next request stays above it. */
@@ -777,5 +797,291 @@ int manager_status_fill(Manager *m, Gw__StatusReply *reply, void **ret_storage) 
         reply->lines = nl ? lp : NULL;
 
         *ret_storage = buf;
+        return 0;
+}
+
+/* ---------------------------------------------------------------- reload
+ *
+ * A reload gives the manager a new config (common/gw-reload.h). Profiles are
+ * matched by name, lines by port:
+ *   - a line whose number, profile and registration identity (the profile's
+ *     domain, registrar, 'register') are the same keeps its registration,
+ *     timers and requests: nothing is sent for it — unless its password or
+ *     auth user changed: then it REGISTERs once, now (sigd applied the new
+ *     credentials before us: the coordinator reloads sigd first);
+ *   - a line that left the config, or whose identity changed, is retired: its
+ *     registration (if any) is removed with an un-REGISTER (sigd still answers
+ *     its challenge with the previous config's credentials), it is gone from
+ *     status at once, and a line of the new identity takes its port;
+ *   - a profile keeps its object: settings apply at once, a changed entry list
+ *     keeps the entries still listed and the active one if it is
+ *     (profile_reconfigure()); a profile that left is stopped and freed once
+ *     its last retiring line is done.
+ * Everything that can fail (allocation) is done before anything changes. */
+
+static const char *profile_domain(const GwProfileConf *pc) {
+        if (!isempty(pc->domain))
+                return pc->domain;
+        return !isempty(pc->registrar.host) ? pc->registrar.host : pc->proxy.host;
+}
+
+/* What a line's registration is made of besides its own keys. */
+static bool profile_identity_same(const GwProfileConf *a, const GwProfileConf *b) {
+        /* A registrar not given follows the main entry: that is the entry list's business. */
+        return streq_ptr(profile_domain(a), profile_domain(b)) && a->register_lines == b->register_lines &&
+               a->registrar_set == b->registrar_set &&
+               (!a->registrar_set || streq_ptr(a->registrar.text, b->registrar.text));
+}
+
+static bool line_identity_same(const Line *l, const GwProfileConf *pc, const GwLineConf *c) {
+        return streq_ptr(l->number, c->number) && streq_ptr(l->pconf->name, pc->name) &&
+               profile_identity_same(l->pconf, pc);
+}
+
+static bool credentials_same(const GwLineConf *a, const GwLineConf *b) {
+        return streq_ptr(a->auth_user, b->auth_user) && streq_ptr(a->password, b->password);
+}
+
+static bool profile_in_use(Manager *m, const Profile *p) {
+        for (size_t i = 0; i < m->n_retiring; i++)
+                if (m->retiring[i]->profile == p)
+                        return true;
+        return false;
+}
+
+static void manager_free_retired_profiles(Manager *m) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < m->n_retired_profiles; i++) {
+                Profile *p = m->retired_profiles[i];
+
+                if (profile_in_use(m, p))
+                        m->retired_profiles[k++] = p;
+                else
+                        profile_free(p);
+        }
+        m->n_retired_profiles = k;
+}
+
+static void manager_retired_outcome(Manager *m, size_t i, const Gw__SipRequestOutcome *o) {
+        Line *l = m->retiring[i];
+        bool ok = o->kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE && o->status_code >= 200 && o->status_code < 300;
+
+        l->req.in_flight = false;
+        assert(m->n_in_flight > 0);
+        m->n_in_flight--;
+        l->req.kind = LINE_REQUEST_NONE;
+        l->req.lost_timer = sd_event_source_disable_unref(l->req.lost_timer);
+        if (ok)
+                log_info("Line %u ('%s'): un-REGISTERed after it left the configuration.", l->port, l->number);
+        else
+                log_warning("Line %u ('%s'): the un-REGISTER after it left the configuration failed (%s %u), "
+                            "its binding expires by itself.", l->port, l->number,
+                            o->kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE ? "status" : "outcome",
+                            o->kind == GW__SIP_OUTCOME_KIND__OUTCOME_RESPONSE ? o->status_code : (unsigned) o->kind);
+        memmove(m->retiring + i, m->retiring + i + 1, (m->n_retiring - i - 1) * sizeof(Line *));
+        m->n_retiring--;
+        line_free(l);
+        manager_free_retired_profiles(m);
+        manager_pump(m);
+}
+
+/* l leaves: say so (gone from status, LineRegistration unregistered "removed"),
+ * un-REGISTER what it registered. */
+static void manager_retire_line(Manager *m, Line *l) {
+        uint32_t t = (uint32_t) MIN(l->pconf->invite_total_timeout_us / USEC_PER_MSEC, (uint64_t) UINT32_MAX);
+        int r;
+
+        if (t == 0)
+                t = 32000;
+        for (size_t i = 0; i < m->n_profiles; i++)
+                if (m->profiles[i]->search.line == l)
+                        m->profiles[i]->search.line = NULL;
+        r = line_unregister(l, t);
+        line_retire(l);
+        if (r > 0) {
+                m->retiring[m->n_retiring++] = l;
+                return;
+        }
+        line_free(l);
+}
+
+int manager_reload(Manager *m, const GwConf *c, ManagerReloadCounts *ret) {
+        _cleanup_free_ Profile **profiles = NULL;
+        _cleanup_free_ Line **lines = NULL;
+        _cleanup_free_ Line **fresh = NULL;            /* lines made for c, by new index; NULL: kept */
+        _cleanup_free_ Profile **made = NULL;          /* profiles made for c, by new index */
+        _cleanup_free_ bool *waits = NULL, *recredit = NULL;
+        size_t np = c->n_profiles, nl = c->n_lines;
+        ManagerReloadCounts n = {};
+        Line **rt;
+        Profile **rp;
+        int r = 0;
+
+        assert(m && c && ret);
+        if (m->stopping || m->stopped)
+                return -EBUSY;          /* un-REGISTERing everything: the gateway is going away */
+        profiles = calloc(MAX(np, (size_t) 1), sizeof(Profile *));
+        made = calloc(MAX(np, (size_t) 1), sizeof(Profile *));
+        lines = calloc(MAX(nl, (size_t) 1), sizeof(Line *));
+        fresh = calloc(MAX(nl, (size_t) 1), sizeof(Line *));
+        recredit = calloc(MAX(nl, (size_t) 1), sizeof(bool));
+        waits = calloc(MAX(m->n_lines, (size_t) 1), sizeof(bool));
+        if (!profiles || !made || !lines || !fresh || !recredit || !waits)
+                return -ENOMEM;
+        /* Room for every line and profile that may retire now. */
+        rt = reallocarray(m->retiring, m->n_retiring + m->n_lines + 1, sizeof(Line *));
+        if (!rt)
+                return -ENOMEM;
+        m->retiring = rt;
+        rp = reallocarray(m->retired_profiles, m->n_retired_profiles + m->n_profiles + 1, sizeof(Profile *));
+        if (!rp)
+                return -ENOMEM;
+        m->retired_profiles = rp;
+
+        /* 1. Make what is new; nothing changes yet. */
+        for (size_t i = 0; i < np && r >= 0; i++) {
+                profiles[i] = manager_profile_by_name(m, c->profiles[i].name);
+                if (!profiles[i]) {
+                        r = profile_new(m, &c->profiles[i], &made[i]);
+                        profiles[i] = made[i];
+                }
+        }
+        for (size_t i = 0; i < nl && r >= 0; i++) {
+                const GwLineConf *lc = &c->lines[i];
+                const GwProfileConf *pc = &c->profiles[lc->profile_index];
+                Line *old = manager_line_by_port(m, lc->port);
+
+                if (lc->profile_index >= np) {
+                        r = -EINVAL;                      /* gw-conf resolves every line's profile */
+                        break;
+                }
+                if (!old)
+                        n.lines_added++;
+                if (old && line_identity_same(old, pc, lc)) {
+                        lines[i] = old;
+                        recredit[i] = !credentials_same(old->conf, lc);
+                        continue;
+                }
+                r = line_new(m, profiles[lc->profile_index], pc, &profile_line_ops, lc, &fresh[i]);
+                lines[i] = fresh[i];
+        }
+        if (r < 0) {
+                for (size_t i = 0; i < nl; i++)
+                        line_free(fresh[i]);
+                for (size_t i = 0; i < np; i++)
+                        profile_free(made[i]);
+                return r;
+        }
+
+        /* 2. Apply. Who waits for a profile's search is kept by line index: note it. */
+        for (size_t i = 0; i < m->n_lines; i++)
+                waits[i] = profile_line_waits(m->lines[i]->profile, m->lines[i]);
+
+        for (size_t i = 0; i < np; i++) {
+                size_t remap[GW_CONF_MAX_PROXIES];
+                bool entries_changed = false;
+                Profile *p = profiles[i];
+
+                if (made[i]) {
+                        n.profiles_added++;
+                        continue;
+                }
+                if (profile_reconfigure(p, &c->profiles[i], remap, &entries_changed) < 0) {
+                        /* Out of memory: the old entries stay, the rest is the new config's. */
+                        log_error("Profile '%s': out of memory rebuilding its entries, keeping the old ones.", p->name);
+                        p->conf = &c->profiles[i];
+                        if (p->proxies[0]->dest != &p->proxies[0]->hp)
+                                p->proxies[0]->dest = &c->profiles[i].registrar;
+                        n.profiles_changed++;
+                        continue;
+                }
+                if (entries_changed) {
+                        n.profiles_changed++;
+                        for (size_t k = 0; k < m->n_lines; k++)
+                                if (m->lines[k]->profile == p)
+                                        line_remap_entries(m->lines[k], remap);
+                }
+        }
+
+        /* Who waits for a search is kept by line index, which changes: clear
+         * it here, set it again below under the new indexes. */
+        for (size_t k = 0; k < m->n_lines; k++)
+                if (waits[k])
+                        profile_line_ops.wait(m->lines[k]->profile, m->lines[k], false);
+
+        /* Lines that leave, or whose identity changed (m->lines is not read after this). */
+        for (size_t k = 0; k < m->n_lines; k++) {
+                Line *l = m->lines[k];
+                bool kept = false;
+
+                for (size_t i = 0; i < nl && !kept; i++)
+                        kept = lines[i] == l;
+                if (kept)
+                        continue;
+                if (gw_conf_line_by_port(c, l->port))
+                        n.lines_changed++;
+                else
+                        n.lines_removed++;
+                manager_retire_line(m, l);
+        }
+        /* Profiles that left: stopped, freed once their retiring lines are done. */
+        for (size_t k = 0; k < m->n_profiles; k++) {
+                Profile *p = m->profiles[k];
+                bool kept = false;
+
+                for (size_t i = 0; i < np && !kept; i++)
+                        kept = profiles[i] == p;
+                if (kept)
+                        continue;
+                n.profiles_removed++;
+                profile_stop(p);
+                m->retired_profiles[m->n_retired_profiles++] = p;
+        }
+
+        for (size_t i = 0; i < nl; i++) {
+                Line *l = lines[i];
+                size_t old_index = l->index;
+
+                l->index = i;
+                if (fresh[i])
+                        continue;
+                line_set_conf(l, &c->profiles[c->lines[i].profile_index], &c->lines[i]);
+                if (old_index < m->n_lines && waits[old_index] && l->profile->search.on)
+                        profile_line_ops.wait(l->profile, l, true);
+        }
+        free(m->profiles);
+        m->profiles = TAKE_PTR(profiles);
+        m->n_profiles = np;
+        free(m->lines);
+        m->lines = TAKE_PTR(lines);
+        m->n_lines = nl;
+        m->conf = c;
+        manager_free_retired_profiles(m);
+
+        /* 3. Start what is new, re-REGISTER changed credentials. */
+        for (size_t i = 0; i < np; i++)
+                if (made[i]) {
+                        m->profiles[i]->dirty = true;
+                        (void) profile_start(m->profiles[i]);
+                }
+        for (size_t i = 0; i < nl; i++) {
+                Line *l = m->lines[i];
+
+                if (fresh[i]) {
+                        manager_line_changed(m, l);
+                        if (line_wants_registration(l))
+                                (void) line_start(l);
+                } else if (recredit[i]) {
+                        n.lines_changed++;
+                        log_info("Line %u: credentials changed, registering again.", l->port);
+                        if (line_wants_registration(l))
+                                (void) line_register(l);
+                }
+        }
+        for (size_t i = 0; i < m->n_profiles; i++)
+                m->profiles[i]->dirty = true;
+        manager_mark_dirty(m);
+        *ret = n;
         return 0;
 }

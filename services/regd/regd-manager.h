@@ -60,6 +60,12 @@ struct Manager {
         size_t n_profiles;
         Line **lines;
         size_t n_lines;
+        /* Reload: lines that left the config, un-REGISTERing (in no status), and
+         * profiles that left, kept while such a line still names them. */
+        Line **retiring;
+        size_t n_retiring;
+        Profile **retired_profiles;
+        size_t n_retired_profiles;
 
         ManagerCallbacks cb;
         void *userdata;
@@ -128,6 +134,16 @@ void manager_flush(Manager *m);
 /* Status for the control socket. The reply's arrays live in *ret_storage
  * (free() it after packing); strings point into the manager. */
 int manager_status_fill(Manager *m, Gw__StatusReply *reply, void **ret_storage);
+
+typedef struct ManagerReloadCounts {
+        unsigned lines_added, lines_removed, lines_changed;
+        unsigned profiles_added, profiles_removed, profiles_changed;   /* changed: its entry list */
+} ManagerReloadCounts;
+
+/* Apply config c (the new one; borrowed from now on, the old one may go after
+ * return) without restarting: see regd-manager.c "reload". -ENOMEM: nothing
+ * changed, the old config stays in use; -EBUSY: the gateway is stopping. */
+int manager_reload(Manager *m, const GwConf *c, ManagerReloadCounts *ret);
 
 Line *manager_line_by_port(Manager *m, unsigned port);
 /* Count lines that register, and of those the registered ones. */

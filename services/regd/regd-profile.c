@@ -630,6 +630,131 @@ void profile_stop(Profile *p) {
         p->dirty = true;
 }
 
+/* ---------------------------------------------------------------- reload */
+
+static const char *entry_text(const GwProfileConf *c, size_t i) {
+        return i == 0 ? c->proxy.text : c->redundant[i - 1].text;
+}
+
+/* Where a request of the main entry goes: the registrar if one is given. */
+static const char *main_dest_text(const GwProfileConf *c) {
+        return !isempty(c->registrar.host) ? c->registrar.text : c->proxy.text;
+}
+
+/* Where entry i's requests go (what its targets were resolved from). */
+static const char *entry_dest_text(const GwProfileConf *c, size_t i) {
+        return i == 0 ? main_dest_text(c) : entry_text(c, i);
+}
+
+int profile_reconfigure(Profile *p, const GwProfileConf *c, size_t ret_remap[GW_CONF_MAX_PROXIES],
+                        bool *ret_entries_changed) {
+        const GwProfileConf *old = p->conf;
+        Proxy *next[GW_CONF_MAX_PROXIES] = {};
+        size_t n = 1 + MIN(c->n_redundant, (size_t) GW_CONF_MAX_PROXIES - 1), active = 0;
+        bool same = n == p->n_proxies && streq_ptr(main_dest_text(old), main_dest_text(c)), active_kept = false;
+        char target[REGD_TARGET_MAX] = "";
+        int r;
+
+        for (size_t i = 0; same && i < n; i++)
+                same = streq_ptr(entry_text(c, i), proxy_address(p->proxies[i]));
+        for (size_t i = 0; i < GW_CONF_MAX_PROXIES; i++)
+                ret_remap[i] = i < p->n_proxies && same ? i : SIZE_MAX;
+        *ret_entries_changed = !same;
+
+        if (same) {
+                /* Only settings: mode, keepalive, timers. The main entry's destination
+                 * may point into the old config: the new one has the same text. */
+                p->conf = c;
+                if (p->n_proxies > 0 && p->proxies[0]->dest != &p->proxies[0]->hp)
+                        p->proxies[0]->dest = &c->registrar;
+                if (old->keepalive != c->keepalive || old->keepalive_period_us != c->keepalive_period_us ||
+                    old->redundancy_mode != c->redundancy_mode) {
+                        profile_disarm(p->check_timer);
+                        profile_restart_checks(p);
+                }
+                p->dirty = true;
+                return 0;
+        }
+
+        /* A new list: an entry still listed keeps its object (health, counters,
+         * resolution) under its new index; the others are new. */
+        for (size_t i = 0; i < n; i++) {
+                for (size_t k = 0; k < p->n_proxies; k++) {
+                        Proxy *x = p->proxies[k];
+
+                        /* The same entry, resolved from the same name: its state holds. */
+                        if (!x || !streq_ptr(entry_text(c, i), proxy_address(x)) ||
+                            !streq_ptr(entry_dest_text(old, k), entry_dest_text(c, i)))
+                                continue;
+                        next[i] = x;
+                        p->proxies[k] = NULL;
+                        ret_remap[k] = i;
+                        if (k == p->active) {
+                                active = i;
+                                active_kept = true;
+                        }
+                        break;
+                }
+                if (next[i])
+                        continue;
+                r = proxy_new(p, (unsigned) i, i == 0 ? &c->proxy : &c->redundant[i - 1], &next[i]);
+                if (r < 0) {
+                        /* Put back what was taken: the profile stays as it was. */
+                        for (size_t j = 0; j < n; j++)
+                                for (size_t k = 0; k < GW_CONF_MAX_PROXIES && next[j]; k++)
+                                        if (ret_remap[k] == j && k < p->n_proxies && !p->proxies[k]) {
+                                                p->proxies[k] = next[j];
+                                                next[j] = NULL;
+                                        }
+                        for (size_t j = 0; j < n; j++)
+                                proxy_free(next[j]);
+                        return r;
+                }
+        }
+
+        log_info("Profile '%s': entries reconfigured (%zu -> %zu); active entry '%s' %s.", p->name, p->n_proxies, n,
+                 proxy_address(p->proxies[p->active] ? p->proxies[p->active] : next[active]),
+                 active_kept ? "kept" : "no longer listed, using the main entry");
+        for (size_t k = 0; k < p->n_proxies; k++)
+                proxy_free(p->proxies[k]);
+        for (size_t i = 0; i < n; i++) {
+                next[i]->index = (unsigned) i;
+                next[i]->role = i == 0 ? PROXY_ROLE_MAIN : PROXY_ROLE_REDUNDANT;
+                p->proxies[i] = next[i];
+        }
+        for (size_t i = n; i < GW_CONF_MAX_PROXIES; i++)
+                p->proxies[i] = NULL;
+        p->n_proxies = n;
+        p->active = active;
+        p->conf = c;
+
+        /* The search, the probes and who waited were about the old list: start
+         * over from the active entry. */
+        p->search.on = p->search.in_flight = p->search.resolving = false;
+        p->search.line = NULL;
+        memset(p->search.waiting, 0, sizeof(p->search.waiting));
+        profile_disarm(p->search.timer);
+        for (size_t i = 0; i < ELEMENTSOF(p->probes); i++) {
+                p->probes[i].in_flight = false;
+                profile_disarm(p->probes[i].lost_timer);
+        }
+        p->homing_good = 0;
+        r = resolve_entries_init(p, profile_entry_answered);
+        if (r < 0)
+                return r;
+        resolve_all(p);
+        (void) resolve_entry_target(p, p->active, target, sizeof(target));
+        p->dirty = true;
+        if (p->manager)
+                manager_mark_dirty(p->manager);
+        profile_disarm(p->check_timer);
+        profile_restart_checks(p);
+        /* Lines not registered at the active entry renew there (the rest keep theirs). */
+        if (profile_may_send(p))
+                (void) profile_arm(p, &p->renew_timer, profile_now(p), profile_on_renew, "profile-renew");
+        return 1;
+}
+
 /* ---------------------------------------------------------------- outcomes */
 
 /* Carry out what the policy decided about an outcome that went to x. */

@@ -91,6 +91,15 @@ PolicyLineAction profile_record_outcome(Profile *p, Proxy *x, const GwOutcome *o
 /* Another entry, or another target of the only entry, to fail over to. */
 bool profile_has_alternatives(const Profile *p);
 
+/* A reload gives the profile 'c' (same name): settings apply at once; a
+ * changed entry list is rebuilt, an entry still listed keeping its state and
+ * the active entry staying active if listed (else the main one is). ret_remap
+ * [old index] = new index or SIZE_MAX (gone), for the lines to follow.
+ * Returns 1 if the list changed (lines not registered at the active entry
+ * renew there), 0 if not, -ENOMEM (nothing changed). */
+int profile_reconfigure(Profile *p, const GwProfileConf *c, size_t ret_remap[GW_CONF_MAX_PROXIES],
+                        bool *ret_entries_changed);
+
 /* Start the periodic checks (manager_start). */
 int profile_start(Profile *p);
 /* The gateway is stopping: no search, no checks. */

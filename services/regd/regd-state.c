@@ -62,7 +62,9 @@ int regd_state_serialize(Manager *m, uint64_t now_real_us, uint8_t **ret, size_t
                 if (registered) {
                         e->has_expires_at_real_us = true;
                         e->expires_at_real_us = l->expires_at_real_us;
-                        e->registered_via = l->profile->proxies[l->via_index]->hp.text;
+                        /* A reload may have taken its entry away: the line renews elsewhere soon. */
+                        if (l->via_index < l->profile->n_proxies)
+                                e->registered_via = l->profile->proxies[l->via_index]->hp.text;
                 }
                 ptrs[i] = e;
         }

@@ -451,6 +451,66 @@ TEST(regd_gateway_stopping) {
         fixture_done(&f);
 }
 
+/* A reload (regd-manager.c "reload"): only what changed sends anything. */
+TEST(regd_reload_lines) {
+        static char new_password[] = "changed";
+        Fixture f;
+        TestConf *t2 = calloc(1, sizeof(TestConf));
+        ManagerReloadCounts n;
+        size_t before;
+
+        ASSERT_NOT_NULL(t2);
+        fixture_init(&f, 5);
+        fixture_start(&f);
+        for (size_t i = 0; i < 5; i++)
+                ASSERT_OK(answer(f.m, &f.c->sent[i], outcome_response(200, 3600)));
+        ASSERT_EQ(f.c->n_sent, 5);
+
+        /* Ports 1, 2, 4, 5, 6: 3 leaves, 6 comes, 1 has a new password. */
+        test_conf_init(t2, 6);
+        memmove(&t2->lines[2], &t2->lines[3], 3 * sizeof(GwLineConf));
+        t2->conf.n_lines = 5;
+        t2->lines[0].password = new_password;
+
+        before = f.c->n_sent;
+        ASSERT_OK(manager_reload(f.m, &t2->conf, &n));
+        ASSERT_EQ(n.lines_added, 1);
+        ASSERT_EQ(n.lines_removed, 1);
+        ASSERT_EQ(n.lines_changed, 1);
+        ASSERT_EQ(n.profiles_changed, 0);
+        /* One un-REGISTER for 3, one REGISTER each for 1 and 6; 2, 4 and 5 keep theirs. */
+        ASSERT_EQ(f.c->n_sent - before, 3);
+        ASSERT_EQ(capture_count_for(f.c, 3), 2);
+        ASSERT_EQ(capture_last_for(f.c, 3)->expires_s, 0);
+        ASSERT_EQ(capture_count_for(f.c, 1), 2);
+        ASSERT_TRUE(capture_last_for(f.c, 1)->expires_s > 0);
+        ASSERT_EQ(capture_count_for(f.c, 6), 1);
+        ASSERT_EQ(capture_count_for(f.c, 2), 1);
+        ASSERT_EQ(capture_count_for(f.c, 4), 1);
+        ASSERT_EQ(capture_count_for(f.c, 5), 1);
+        ASSERT_TRUE(manager_line_by_port(f.m, 3) == NULL);
+        ASSERT_EQ(f.m->n_lines, 5);
+        ASSERT_EQ(f.m->n_retiring, 1);
+        ASSERT_EQ(manager_line_by_port(f.m, 4)->state, LINE_REGISTERED);
+        ASSERT_EQ(manager_line_by_port(f.m, 4)->index, 2);
+
+        /* The un-REGISTER's answer frees the retired line. */
+        ASSERT_OK(answer(f.m, capture_last_for(f.c, 3), outcome_response(200, 0)));
+        ASSERT_EQ(f.m->n_retiring, 0);
+        ASSERT_OK(answer(f.m, capture_last_for(f.c, 1), outcome_response(200, 3600)));
+        ASSERT_OK(answer(f.m, capture_last_for(f.c, 6), outcome_response(200, 3600)));
+        ASSERT_EQ(f.m->n_in_flight, 0);
+
+        /* The same config again: nothing. */
+        before = f.c->n_sent;
+        ASSERT_OK(manager_reload(f.m, &t2->conf, &n));
+        ASSERT_EQ(n.lines_added + n.lines_removed + n.lines_changed, 0);
+        ASSERT_EQ(f.c->n_sent, before);
+
+        fixture_done(&f);
+        free(t2);
+}
+
 TEST(regd_gateway_stopping_all_answered_and_empty) {
         Fixture f;
         size_t first;

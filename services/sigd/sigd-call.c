@@ -513,12 +513,23 @@ static void call_event_end(Call *c, const char *cause, uint32_t status) {
         call_publish_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_END, cause, status);
 }
 
+/* What regd said of profile p, found by name: a call keeps the config it
+ * started with, whose profile indexes a reload may have changed. */
+static const ProfileState *call_profile_state(Manager *m, const GwProfileConf *p) {
+        static const ProfileState unknown = {};
+
+        for (size_t i = 0; p && i < m->conf->n_profiles; i++)
+                if (streq_ptr(m->conf->profiles[i].name, p->name))
+                        return &m->profiles[i];
+        return &unknown;
+}
+
 /* The entries to try, starting from the active one; with keepalive: invite
  * in homing mode, the main first. */
 static void call_pick_entries(Call *c) {
         Manager *m = c->manager;
         const GwProfileConf *p = c->profile;
-        const ProfileState *ps = &m->profiles[c->line_conf->profile_index];
+        const ProfileState *ps = call_profile_state(m, p);
         const GwHostPort *all[SIGD_MAX_ENTRIES];
         size_t n = 0, active = 0, order[SIGD_MAX_ENTRIES], k = 0;
 
@@ -578,7 +589,7 @@ static bool is_emergency(const GwProfileConf *p, const char *digits) {
 }
 
 bool call_profile_refuses(Manager *m, const GwLineConf *lc, const GwProfileConf *p, const char *digits) {
-        const ProfileState *ps = &m->profiles[lc->profile_index];
+        const ProfileState *ps = call_profile_state(m, p);
 
         return p->unregistered_calls == UNREGISTERED_CALLS_REFUSE && ps->known && !ps->any_up &&
                !is_emergency(p, digits);
@@ -1432,6 +1443,54 @@ void call_done(Manager *m) {
         free(m->tx_events);
         m->tx_events = NULL;
         m->n_tx_events = m->n_tx_events_alloc = 0;
+}
+
+/* ---------------------------------------------------------------- reload */
+
+static bool profile_entries_same(const GwProfileConf *a, const GwProfileConf *b) {
+        if (a->n_redundant != b->n_redundant || !streq_ptr(a->proxy.text, b->proxy.text))
+                return false;
+        for (size_t i = 0; i < a->n_redundant; i++)
+                if (!streq_ptr(a->redundant[i].text, b->redundant[i].text))
+                        return false;
+        return true;
+}
+
+void call_reload_profiles(Manager *m, const GwConf *c, ProfileState *next) {
+        for (size_t i = 0; i < c->n_profiles; i++)
+                for (size_t k = 0; m->profiles && k < m->conf->n_profiles; k++) {
+                        if (!streq_ptr(m->conf->profiles[k].name, c->profiles[i].name))
+                                continue;
+                        next[i] = m->profiles[k];
+                        m->profiles[k] = (ProfileState) {};
+                        /* Holds are per entry index: regd's next ProfileStatus says them again. */
+                        if (!profile_entries_same(&m->conf->profiles[k], &c->profiles[i]))
+                                memset(next[i].held_until_real_us, 0, sizeof(next[i].held_until_real_us));
+                        break;
+                }
+        for (size_t k = 0; m->profiles && k < m->conf->n_profiles; k++) {
+                free(m->profiles[k].active_proxy);
+                free(m->profiles[k].active_target);
+        }
+        free(m->profiles);
+        m->profiles = next;
+}
+
+void call_line_moved(Manager *m, Line *from, Line *to) {
+        for (Call *c = m->calls; c; c = c->next)
+                if (c->line == from)
+                        c->line = to;
+}
+
+bool call_uses_conf(Manager *m, const GwConf *conf) {
+        for (Call *c = m->calls; c; c = c->next) {
+                const void *lc = c->line_conf, *p = c->profile;
+
+                if ((lc >= (const void *) conf->lines && lc < (const void *) (conf->lines + conf->n_lines)) ||
+                    (p >= (const void *) conf->profiles && p < (const void *) (conf->profiles + conf->n_profiles)))
+                        return true;
+        }
+        return false;
 }
 
 /* ---------------------------------------------------------------- across a restart */

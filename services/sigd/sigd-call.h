@@ -169,6 +169,15 @@ typedef struct CallLineOps {
 typedef void (*manager_publish_cb_t)(Manager *m, const char *key, Gw__Envelope *env, void *userdata);
 
 int call_init(Manager *m);
+/* Reload (sigd-manager.c): a call keeps the config it started with (its line
+ * and profile, its entries) until it ends. Before m->conf becomes c: regd's
+ * state of each profile follows it by name into 'next' (c->n_profiles zeroed
+ * states, taken over). */
+void call_reload_profiles(Manager *m, const GwConf *c, ProfileState *next);
+/* The line object of the calls of 'from' is 'to' now. */
+void call_line_moved(Manager *m, Line *from, Line *to);
+/* Does a call still point into conf? */
+bool call_uses_conf(Manager *m, const GwConf *conf);
 void call_done(Manager *m);
 /* ops must outlive the manager. */
 void call_set_line_ops(Manager *m, const CallLineOps *ops);

@@ -667,6 +667,121 @@ int line_restore(Manager *m, const Gw__SigdLine *s) {
         return 0;
 }
 
+/* ---------------------------------------------------------------- reload */
+
+/* A line that leaves the config: its call ends as if the handset went down
+ * (CANCEL, BYE or 480), and it goes idle. */
+static void line_drop(Line *l) {
+        Call *c = l->call;
+
+        if (c)
+                switch (l->state) {
+                case GW__CALL_STATE__CALL_PROCEEDING:
+                case GW__CALL_STATE__CALL_RINGBACK:
+                        line_call_end(c, "cancelled", 0);
+                        call_cancel(c);
+                        call_detach(c);
+                        break;
+                case GW__CALL_STATE__CALL_CONNECTED:
+                        line_call_end(c, "normal", 0);
+                        call_hang_up(c);
+                        call_detach(c);
+                        break;
+                case GW__CALL_STATE__CALL_RINGING:
+                        line_call_end(c, "rejected", 480);
+                        call_reject(c, 480);
+                        call_detach(c);
+                        break;
+                default:
+                        break;
+                }
+        l->off_hook = false;
+        line_release(l, GW__TONE__TONE_NONE);
+        log_info("Line %u left the configuration%s.", l->conf->port, c ? ", its call ended" : "");
+}
+
+int line_reload(Manager *m, const GwConf *c, unsigned *ret_added, unsigned *ret_removed) {
+        _cleanup_free_ Line *next = NULL;
+        _cleanup_free_ GwDigitMap **maps = NULL;
+        _cleanup_free_ size_t *from = NULL;
+        unsigned added = 0, removed = 0;
+        int r = 0;
+
+        next = calloc(MAX(c->n_lines, (size_t) 1), sizeof(Line));
+        maps = calloc(MAX(c->n_lines, (size_t) 1), sizeof(GwDigitMap *));
+        from = calloc(MAX(c->n_lines, (size_t) 1), sizeof(size_t));
+        if (!next || !maps || !from)
+                return -ENOMEM;
+
+        /* 1. Dial plans parsed (a line whose plan did not change keeps its map). */
+        for (size_t i = 0; i < c->n_lines && r >= 0; i++) {
+                const GwLineConf *lc = &c->lines[i];
+                const GwProfileConf *p = lc->profile_index < c->n_profiles ? &c->profiles[lc->profile_index] : NULL;
+                Line *old = line_by_port(m, lc->port);
+                const char *why = NULL;
+                size_t off = 0;
+
+                from[i] = old ? (size_t) (old - m->lines) : SIZE_MAX;
+                if (!p || (old && old->profile && streq_ptr(old->profile->dial_plan, p->dial_plan)))
+                        continue;
+                r = gw_digitmap_parse(p->dial_plan ?: "x.T", &maps[i], &why, &off);
+                if (r < 0)
+                        log_error_errno(r, "Profile %s: bad dial plan: %s at character %zu.", p->name, strna(why), off + 1);
+        }
+        if (r < 0) {
+                for (size_t i = 0; i < c->n_lines; i++)
+                        gw_digitmap_free(maps[i]);
+                return r;
+        }
+
+        /* 2. Lines that leave. */
+        for (size_t k = 0; k < m->n_lines; k++) {
+                Line *l = &m->lines[k];
+
+                if (gw_conf_line_by_port(c, l->conf->port))
+                        continue;
+                line_drop(l);
+                sd_event_source_disable_unref(l->timer);
+                gw_digitmap_free(l->digitmap);
+                removed++;
+        }
+
+        /* 3. The new array: kept lines moved (their calls follow), new ones made. */
+        for (size_t i = 0; i < c->n_lines; i++) {
+                Line *l = &next[i];
+
+                if (from[i] != SIZE_MAX) {
+                        Line *old = &m->lines[from[i]];
+
+                        *l = *old;
+                        call_line_moved(m, old, l);
+                        if (l->timer)
+                                (void) sd_event_source_set_userdata(l->timer, l);
+                        if (maps[i]) {
+                                gw_digitmap_free(l->digitmap);
+                                l->digitmap = TAKE_PTR(maps[i]);
+                        }
+                } else {
+                        l->manager = m;
+                        l->state = GW__CALL_STATE__CALL_IDLE;
+                        l->digitmap = TAKE_PTR(maps[i]);
+                        added++;
+                }
+                l->conf = &c->lines[i];
+                l->index = i;
+                l->profile = l->conf->profile_index < c->n_profiles ? &c->profiles[l->conf->profile_index] : NULL;
+        }
+        free(m->lines);
+        m->lines = TAKE_PTR(next);
+        m->n_lines = c->n_lines;
+        for (size_t i = 0; i < m->n_lines; i++)
+                if (from[i] == SIZE_MAX)
+                        line_publish_call(&m->lines[i]);
+        *ret_added = added;
+        *ret_removed = removed;
+        return 0;
+}
+
 /* ---------------------------------------------------------------- setup */
 
 int line_init(Manager *m) {

@@ -59,6 +59,11 @@ struct Line {
 /* Build the lines of conf (dial plans parsed: logs a bad one) and register the CallLineOps. */
 int line_init(Manager *m);
 void line_done(Manager *m);
+/* Reload: the lines of c (before m->conf becomes c), matched by port. A kept
+ * line keeps its state, timers and call (the Line object moves: its calls
+ * follow); a removed line's call ends; a new line starts idle. The next call
+ * of every line takes the new dial plan. -ENOMEM/-EINVAL: nothing changed. */
+int line_reload(Manager *m, const GwConf *c, unsigned *ret_added, unsigned *ret_removed);
 
 /* Line inputs (validated by the caller's handler table for the sender). */
 int line_hook(Manager *m, unsigned port, bool off_hook);

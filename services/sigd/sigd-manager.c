@@ -166,11 +166,49 @@ Manager *manager_free(Manager *m) {
         state_done(m);                  /* the file stays: the next instance goes on with its calls */
         call_done(m);
         line_done(m);
+        for (size_t i = 0; i < m->n_old_confs; i++)
+                gw_conf_free(m->old_confs[i]);
+        free(m->old_confs);
         transaction_done(m);
         transport_close(m);
         sd_event_unref(m->event);
         free(m);
         return NULL;
+}
+
+int manager_reload(Manager *m, const GwConf *c, GwConf *old, unsigned *ret_added, unsigned *ret_removed) {
+        _cleanup_free_ ProfileState *states = NULL;
+        GwConf **oc;
+        size_t k = 0;
+        int r;
+
+        assert(m && c && old);
+        states = calloc(MAX(c->n_profiles, (size_t) 1), sizeof(ProfileState));
+        if (!states)
+                return -ENOMEM;
+        oc = reallocarray(m->old_confs, m->n_old_confs + 1, sizeof(GwConf *));
+        if (!oc)
+                return -ENOMEM;
+        m->old_confs = oc;
+        r = line_reload(m, c, ret_added, ret_removed);
+        if (r < 0)
+                return r;
+        call_reload_profiles(m, c, TAKE_PTR(states));
+        m->old_confs[m->n_old_confs++] = old;
+        m->conf = c;
+
+        /* Earlier configs nothing points into any more go; the newest stays. */
+        for (size_t i = 0; i < m->n_old_confs; i++) {
+                GwConf *x = m->old_confs[i];
+
+                if (i + 1 < m->n_old_confs && !call_uses_conf(m, x) && !request_uses_conf(m, x))
+                        gw_conf_free(x);
+                else
+                        m->old_confs[k++] = x;
+        }
+        m->n_old_confs = k;
+        transaction_run(m);
+        return 0;
 }
 
 void manager_set_outcome_callback(Manager *m, manager_outcome_cb_t cb, void *userdata) {

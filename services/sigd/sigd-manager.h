@@ -59,6 +59,11 @@ typedef int (*manager_tx_hook_t)(Manager *m, const char *buf, size_t n,
 struct Manager {
         sd_event *event;
         const GwConf *conf;
+        /* Earlier configs a reload replaced, oldest first, owned: kept while a call
+         * or a request points into them (the newest always: regd's un-REGISTERs
+         * of lines it removed authenticate with it). */
+        GwConf **old_confs;
+        size_t n_old_confs;
         SigdCounters counters;
 
         /* transport (sigd-transport.c) */
@@ -122,6 +127,13 @@ struct Manager {
 int manager_new(sd_event *e, const GwConf *c, Manager **ret);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+/* Apply config c without restarting (borrowed from now on; *old is the config
+ * it replaces, which the manager takes: freed once nothing points into it).
+ * Lines are matched by port: a kept line keeps its call and state; a removed
+ * line's call is ended; calls in progress keep their own config; the next call
+ * takes the new one (dial plan, codecs, SRTP). -ENOMEM: nothing changed. */
+int manager_reload(Manager *m, const GwConf *c, GwConf *old, unsigned *ret_added, unsigned *ret_removed);
 
 /* Open the SIP socket on conf->sip_listen_addr and start reading. */
 int manager_start(Manager *m);

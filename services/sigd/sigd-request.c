@@ -225,11 +225,43 @@ static int parse_target(const char *s, struct sockaddr_storage *ret, socklen_t *
         return gw_sockaddr_parse(s, ret, ret_len);
 }
 
-static const GwLineConf *request_line_conf(const GwConf *c, unsigned port) {
+static const GwLineConf *conf_line(const GwConf *c, unsigned port) {
         for (size_t i = 0; c && i < c->n_lines; i++)
                 if (c->lines[i].port == port)
                         return &c->lines[i];
         return NULL;
+}
+
+/* "sip:<number>@..." */
+static bool uri_user_is(const char *uri, const char *number) {
+        size_t n = strlen(strempty(number));
+
+        return uri && number && strncmp(uri, "sip:", 4) == 0 && strncmp(uri + 4, number, n) == 0 && uri[4 + n] == '@';
+}
+
+/* Whose credentials: the line on that port — or, for a registration the
+ * line had under an earlier config (a reload removed it or changed its
+ * number: regd un-REGISTERs it), that config's line of the request's user. */
+static const GwLineConf *request_line_conf(Manager *m, unsigned port, const char *from_uri) {
+        const GwLineConf *cur = conf_line(m->conf, port);
+
+        if (cur && (isempty(from_uri) || uri_user_is(from_uri, cur->number)))
+                return cur;
+        for (size_t i = m->n_old_confs; i > 0; i--) {
+                const GwLineConf *lc = conf_line(m->old_confs[i - 1], port);
+
+                if (lc && uri_user_is(from_uri, lc->number))
+                        return lc;
+        }
+        return cur;
+}
+
+bool request_uses_conf(Manager *m, const GwConf *conf) {
+        for (ClientRequest *cr = m->requests; cr; cr = cr->next)
+                if ((const void *) cr->line >= (const void *) conf->lines &&
+                    (const void *) cr->line < (const void *) (conf->lines + conf->n_lines))
+                        return true;
+        return false;
 }
 
 static void request_refuse(Manager *m, uint64_t cid, const Gw__SipRequest *req, const char *why) {
@@ -278,7 +310,7 @@ int request_submit(Manager *m, uint64_t cid, const Gw__SipRequest *req) {
                 return request_refuse(m, cid, req, "target must be an ip:port literal of the listening address family"), 0;
         }
         if (req->has_line_port && req->line_port != 0) {
-                cr->line = request_line_conf(m->conf, req->line_port);
+                cr->line = request_line_conf(m, req->line_port, req->from_uri);
                 if (!cr->line) {
                         request_free(cr);
                         return request_refuse(m, cid, req, "unknown line_port"), 0;

@@ -76,6 +76,8 @@ struct ClientRequest {
  * response: -ENOENT, -EINVAL. Also for the calls' INVITE outcomes (EntryReport). */
 int request_header_int(const osip_message_t *msg, const char *name, int32_t *ret);
 int request_submit(Manager *m, uint64_t correlation_id, const Gw__SipRequest *req);
+/* Does a request in flight use credentials from conf (an earlier config, kept by a reload)? */
+bool request_uses_conf(Manager *m, const GwConf *conf);
 /* Deliver the outcomes libosip2's callbacks noted, answer challenges (after each libosip2 run). */
 void request_settle(Manager *m);
 /* An ICMP error for 'to': the requests sent there end with OUTCOME_TRANSPORT. Returns how many. */

@@ -21,6 +21,25 @@ static int on_counters(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* A reload (gw-daemon.h): sigd keeps the config it replaces (calls in progress
+ * and regd's un-REGISTERs of removed lines still use it). */
+static int apply_reload(GwConf *conf, GwTonePlan *plan, GwReloadChanges *ch, void *userdata) {
+        Manager *m = userdata;
+        unsigned added = 0, removed = 0;
+        int r;
+
+        r = manager_reload(m, conf, ch->old_conf, &added, &removed);
+        if (r < 0)
+                return r;
+        ch->old_conf = NULL;
+        ch->changed = true;
+        ch->lines_added = added;
+        ch->lines_removed = removed;
+        snprintf(ch->summary, sizeof ch->summary, "lines +%u -%u; %zu earlier config(s) kept for calls in progress",
+                 added, removed, m->n_old_confs);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         _cleanup_(gw_daemon_done) GwDaemon d = {};
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -41,6 +60,7 @@ int main(int argc, char **argv) {
         r = sigd_bus_attach(d.bus, m);
         if (r < 0)
                 return EXIT_FAILURE;
+        gw_daemon_set_reload(&d, apply_reload, m);
         /* No ret pointer: the source is floating, owned by the event loop alone (with a pointer and
          * sd_event_source_set_floating() our reference was never dropped: LeakSanitizer at exit). */
         r = sd_event_add_time_relative(d.event, NULL, CLOCK_MONOTONIC, 60 * USEC_PER_SEC, USEC_PER_SEC,

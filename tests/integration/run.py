@@ -58,6 +58,7 @@ Actions:
   expect_location  peer, users: [...], exact: bool, timeout_s   Kamailio's ul.dump
   expect_location_empty  peer, timeout_s
   save_counters    peer, as                  Kamailio's REGISTER counters
+  kamailio_user    peer, user, password      set a user's password in the running Kamailio
   expect_counters  peer, since, key, max_increase / min_increase, settle_s
   kill_service     service, signal           kill -SIG the daemon's pid (from gwctl);
                    hold_supervisor: true: SIGSTOP gwsupd first, so no new instance
@@ -73,7 +74,18 @@ Actions:
   tap_mark         as                        remember how many tap lines were seen
   mark_recordings  as                        remember how long every "<record>.part" is now
   run              argv, expect_exit, output_regex, timeout_s   a command to completion
+  exec_reload      unit, expect_exit, output_regex   the ExecReload= command of a built
+                                             systemd unit (build/deploy/UNIT), run as systemd
+                                             would, its program the built one and its
+                                             --config the gateway's
   write_file       name, text
+  rewrite_config   merge | gateway | text        write the running gateway's config file anew:
+                                             merge: deep-merged into the current one (lists
+                                             replaced whole); gateway: a whole new one;
+                                             text: raw (a broken file); bus.runtime_dir kept
+  gwctl            args, expect_exit, output_regex, json: {match}, as, figure   gwctl
+                                             --config <the gateway's> ARGS to completion
+                                             (json: --json added, its output matched)
   sleep            s | until (a mark: "connected+12.5")
   for_each         var, values, steps        the steps once per value (${var})
   write_wav        name, freq (Hz or [Hz]), seconds, level   a tone WAV for a line's play:
@@ -515,6 +527,11 @@ class Case:
         self.saved[s["as"]] = c
         log("counters '%s': %s" % (s["as"], c))
 
+    def do_kamailio_user(self, s):
+        kam = self.kam(s["peer"])
+        kam.rpc("htable.sets", ["auth", str(s["user"]), str(self.sub(s["password"]))])
+        log("kamailio '%s': user %s has a new password" % (kam.name, s["user"]))
+
     def do_expect_counters(self, s):
         if s.get("settle_s"):
             time.sleep(float(s["settle_s"]))
@@ -702,6 +719,67 @@ class Case:
         for rx in ([s["output_regex"]] if isinstance(s.get("output_regex"), str) else s.get("output_regex", [])):
             if not re.search(rx, out, re.M):
                 raise Failure("output of %s does not match /%s/" % (argv[0], rx))
+
+    def do_rewrite_config(self, s):
+        gw = self.need_gw()
+        if "text" in s:
+            text = self.sub(s["text"])
+        else:
+            if "gateway" in s:
+                cfg = self.sub(s["gateway"])
+            else:
+                def merge(a, b):
+                    for k, v in b.items():
+                        a[k] = merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+                    return a
+                cfg = merge(json.loads(json.dumps(gw.config)), self.sub(s["merge"]))
+            cfg.setdefault("bus", {})["runtime_dir"] = gw.runtime_dir
+            gw.config = cfg
+            text = "# rewritten by tests/integration/run.py\n" + fxsgwtest.to_yaml(cfg) + "\n"
+        tmp = gw.config_path + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, gw.config_path)
+        log("config rewritten: %s" % (json.dumps(s.get("merge"))[:300] if "merge" in s else
+                                      "whole" if "gateway" in s else "raw text"))
+
+    def do_gwctl(self, s):
+        gw = self.need_gw()
+        argv = [self.env.service_bin("gwctl"), "--config", gw.config_path] + \
+            (["--json"] if "json" in s else []) + [str(self.sub(a)) for a in s["args"]]
+        t0 = time.monotonic()
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=self.t(s.get("timeout_s", 15)), cwd=self.env.tmp)
+        secs = time.monotonic() - t0
+        out, err = r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+        log("$ gwctl %s -> exit %d (%.3f s)\n%s%s" % (" ".join(argv[3:]), r.returncode, secs, out, err))
+        self.set_mark(s, t0 + secs)
+        if "expect_exit" in s and r.returncode != s["expect_exit"]:
+            raise Failure("gwctl %s exited %d, expected %d" % (" ".join(argv[3:]), r.returncode, s["expect_exit"]))
+        for rx in ([s["output_regex"]] if isinstance(s.get("output_regex"), str) else s.get("output_regex", [])):
+            if not re.search(rx, out + err, re.M):
+                raise Failure("output of gwctl %s does not match /%s/" % (" ".join(argv[3:]), rx))
+        if "json" in s:
+            m = match(json.loads(out), self.sub(s["json"]))
+            if m:
+                raise Failure("gwctl %s --json: %s\n%s" % (" ".join(argv[3:]), m, out))
+        if s.get("figure"):
+            self.figures.append((s["figure"], "%.3f s" % secs))
+
+    def do_exec_reload(self, s):
+        gw = self.need_gw()
+        unit = os.path.join(self.env.build_dir, "deploy", s["unit"])
+        with open(unit) as f:
+            lines = [ln.strip() for ln in f if ln.strip().startswith("ExecReload=")]
+        if len(lines) != 1:
+            raise Failure("%s: %d ExecReload= lines, expected 1" % (unit, len(lines)))
+        argv = lines[0][len("ExecReload="):].split()
+        # The installed paths, mapped to this build and this gateway's config.
+        argv[0] = self.env.service_bin(os.path.basename(argv[0]))
+        argv = [gw.config_path if a.startswith("/etc/fxsgw/") else a for a in argv]
+        self.do_run({"argv": argv, "expect_exit": s.get("expect_exit", 0),
+                     "output_regex": s.get("output_regex", []), "timeout_s": s.get("timeout_s", 15)})
 
     def do_write_file(self, s):
         p = self.env.path(s["name"])

@@ -20,6 +20,12 @@ next one expects it):
              NRestarts+1), the others untouched; systemctl restart of regd and
              sigd; the registrations kept at Kamailio with no REGISTER (nor
              un-REGISTER) sent meanwhile
+  reload     systemctl reload fxsgw.target (PropagatesReloadTo=) with the file
+             rewritten unchanged: no REGISTER, no restart, every unit active again;
+             a line's password changed (Kamailio's too), systemctl reload of one
+             unit: that line's one REGISTER transaction, nothing else; a broken
+             file: systemctl reload of a unit fails, the journal says why (of the
+             target: "Reload failed for fxsgw-regd.service"), nothing changes
   watchdog   kill -STOP of every daemon: each is killed by the watchdog and
              restarted within WatchdogSec + 3 s
   stop       systemctl stop fxsgw.target: every line un-REGISTERed (Expires 0,
@@ -111,6 +117,7 @@ class Suite:
             "log": {"level": "info"},
         }
         config["lines"][1]["auto_answer"] = "300ms"
+        self.config = config
         self.ct.write("/etc/fxsgw/fxsgw.yaml", "# test_units.py\n" + to_yaml(config) + "\n", mode=0o640)
         # The documented drop-in: the socket unit on sip.listen's address (docs/OPERATIONS.md).
         self.ct.write("/etc/systemd/system/fxsgw-sigd.socket.d/listen.conf",
@@ -387,6 +394,60 @@ class Suite:
         self.check(doc and all(ln.get("registration") == "registered" for ln in doc["lines"]),
                    "lines after the kills: %s" % (doc or {}).get("lines"))
 
+    def check_reload(self):
+        def write(text):
+            self.ct.write("/etc/fxsgw/fxsgw.yaml", text, mode=0o640)
+
+        # The whole gateway through the target: nothing changed, nothing sent.
+        st = self.units_state()
+        write("# test_units.py, reloaded\n" + to_yaml(self.config) + "\n")
+        t0 = time.monotonic()
+        self.ct.systemctl("reload", "fxsgw.target")
+        self.figure("systemctl reload fxsgw.target (nothing changed)", time.monotonic() - t0)
+        after = self.units_state()
+        for u in UNITS:
+            self.check(after[u]["ActiveState"] == "active" and after[u]["MainPID"] == st[u]["MainPID"] and
+                       after[u]["NRestarts"] == st[u]["NRestarts"], "%s after reload: %s -> %s" % (u, st[u], after[u]))
+        cursor = self.cursor()
+        self.journal_wait("regd's 'Configuration reloaded'", ["-u", "fxsgw-regd.service"],
+                          lambda e: "Configuration reloaded" in str(e.get("MESSAGE", "")), timeout=5)
+
+        # One password (Kamailio's first), one unit's reload: one REGISTER transaction, that line's.
+        self.kam.rpc("htable.sets", ["auth", "1004", "pw1004-new"])
+        self.config["lines"][3]["password"] = "pw1004-new"
+        write("# test_units.py, new password\n" + to_yaml(self.config) + "\n")
+        t1 = time.monotonic()
+        self.ct.systemctl("reload", "fxsgw-sigd.service")
+        time.sleep(2)
+        regs = self.registers(t1)
+        self.figure("REGISTERs after a reload changing one password", len(regs), "")
+        self.check(regs and all(p["to_user"] == "1004" for p in regs) and len({p["cseq"] for p in regs}) <= 2 and
+                   self.answers(regs), "REGISTERs after the password change: %s" %
+                   [(p["to_user"], p["cseq"], p["expires"]) for p in regs])
+        self.check(not self.registers(t0, t1), "REGISTERs after the unchanged reload")
+
+        # A broken file: the reload fails and says why; nothing changes. A unit's reload
+        # fails; the target's reload job itself succeeds (systemd does not carry a
+        # propagated job's result back), its unit's "Reload failed" is in the journal.
+        write("lines: 3\n")
+        r = self.ct.systemctl("reload", "fxsgw-regd.service", check=False)
+        self.check(r.returncode != 0, "systemctl reload of a broken file succeeded")
+        self.journal_wait("gwctl's refusal", ["--after-cursor", cursor],
+                          lambda e: "nothing changed" in str(e.get("MESSAGE", "")), timeout=5)
+        cursor = self.cursor()
+        self.ct.systemctl("reload", "fxsgw.target", check=False)
+        self.journal_wait("the propagated reload's failure", ["--after-cursor", cursor, "_PID=1"],
+                          lambda e: str(e.get("MESSAGE", "")).startswith("Reload failed for fxsgw-regd.service"),
+                          timeout=5)
+        write("# test_units.py\n" + to_yaml(self.config) + "\n")
+        after = self.units_state()
+        for u in UNITS:
+            self.check(after[u]["ActiveState"] == "active" and after[u]["MainPID"] == st[u]["MainPID"],
+                       "%s after the refused reload: %s" % (u, after[u]))
+        doc = self.gwctl_status()
+        self.check(doc and len(doc["lines"]) == 4 and all(ln.get("registration") == "registered" for ln in doc["lines"]),
+                   "lines after the reloads: %s" % (doc or {}).get("lines"))
+
     def check_watchdog(self):
         st = self.units_state()
         t0 = time.monotonic()
@@ -503,7 +564,7 @@ class Suite:
         log("fxsgw-gwsupd.service: %s" % s["StatusText"])
         self.stop_and_check("fxsgw-gwsupd.service", "gwsupd", None)
 
-    CHECKS = ("security", "start", "journal", "kill", "watchdog", "stop", "gwsupd")
+    CHECKS = ("security", "start", "journal", "kill", "reload", "watchdog", "stop", "gwsupd")
 
     def run(self):
         only = self.args.only.split(",") if self.args.only else None
