@@ -59,6 +59,9 @@ struct GwBus {
 
         gw_bus_handler_t sync_hook;      /* gw-daemon answers StateSyncRequest */
         void *sync_userdata;
+        const GwBusHandler *common;      /* gw-daemon's rows: used where the daemon's table has none */
+        size_t n_common;
+        void *common_userdata;
 
         uint64_t tx, rx, dropped_malformed, dropped_unknown, dropped_sender, dropped_tx;
 };
@@ -234,6 +237,7 @@ static uint64_t random_u64(void) {
 
 static void dispatch_unpacked(GwBus *b, const Gw__Envelope *env) {
         const GwBusHandler *h;
+        void *userdata;
         int r;
 
         if (is_bus_daemon(env->source) && env->source != b->self &&
@@ -246,20 +250,25 @@ static void dispatch_unpacked(GwBus *b, const Gw__Envelope *env) {
         if (env->body_case == GW__ENVELOPE__BODY_STATE_SYNC_REQUEST && b->sync_hook)
                 (void) b->sync_hook(b, env, b->sync_userdata);
 
-        if ((size_t) env->body_case >= b->n_handlers || !b->handlers[env->body_case].handler) {
+        if ((size_t) env->body_case < b->n_handlers && b->handlers[env->body_case].handler) {
+                h = &b->handlers[env->body_case];
+                userdata = b->userdata;
+        } else if ((size_t) env->body_case < b->n_common && b->common[env->body_case].handler) {
+                h = &b->common[env->body_case];
+                userdata = b->common_userdata;
+        } else {
                 /* The sync request is handled above for every daemon. */
                 if (env->body_case != GW__ENVELOPE__BODY_STATE_SYNC_REQUEST)
                         b->dropped_unknown++;
                 return;
         }
-        h = &b->handlers[env->body_case];
         if ((unsigned) env->source >= 32 || !(h->allowed_sources & GW_SERVICE_BIT(env->source))) {
                 b->dropped_sender++;
                 log_debug("Dropped %s from '%s': sender not allowed.",
                           strna(h->name), strna(gw_service_to_string(env->source)));
                 return;
         }
-        r = h->handler(b, env, b->userdata);
+        r = h->handler(b, env, userdata);
         if (r < 0)
                 log_debug_errno(r, "Handler for %s failed: %m", strna(h->name));
 }
@@ -591,6 +600,12 @@ void gw_bus_set_ctl_handler(GwBus *b, gw_bus_ctl_handler_t h, gw_bus_ctl_reply_f
 void gw_bus_set_peer_callback(GwBus *b, gw_bus_peer_cb_t cb, void *userdata) {
         b->peer_cb = cb;
         b->peer_userdata = userdata;
+}
+
+void gw_bus_set_common_handlers(GwBus *b, const GwBusHandler *table, size_t n, void *userdata) {
+        b->common = table;
+        b->n_common = n;
+        b->common_userdata = userdata;
 }
 
 void gw_bus_set_sync_hook(GwBus *b, gw_bus_handler_t hook, void *userdata) {

@@ -88,6 +88,9 @@ int gw_bus_subscribe(GwBus *b, const char *topic_prefix);
 void gw_bus_set_handlers(GwBus *b, const GwBusHandler *table, size_t n, void *userdata);
 void gw_bus_set_ctl_handler(GwBus *b, gw_bus_ctl_handler_t h, gw_bus_ctl_reply_free_t f, void *userdata);
 void gw_bus_set_peer_callback(GwBus *b, gw_bus_peer_cb_t cb, void *userdata);
+/* For gw-daemon: rows every daemon has (ConfigReloadRequest), used for a body
+ * case whose row in the daemon's own table is empty; called with 'userdata'. */
+void gw_bus_set_common_handlers(GwBus *b, const GwBusHandler *table, size_t n, void *userdata);
 /* For gw-daemon: called for every StateSyncRequest before the table's row. */
 void gw_bus_set_sync_hook(GwBus *b, gw_bus_handler_t hook, void *userdata);
 /* Is an instance of daemon 'peer' subscribed to our PUB, i.e. does it hear what we

@@ -105,6 +105,43 @@ static int on_sync_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return rearm(s, (sync_schedule_ms[d->sync_round] - sync_schedule_ms[d->sync_round - 1]) * USEC_PER_MSEC);
 }
 
+int gw_daemon_reload(GwDaemon *d, const char *path, char **ret_message) {
+        if (d->reload)
+                return d->reload(d, path, ret_message);
+        if (asprintf(ret_message, "%s: live reload is not implemented; it keeps its configuration", d->name) < 0)
+                *ret_message = NULL;
+        return -EOPNOTSUPP;
+}
+
+/* A reload asked on the bus (regd's D-Bus Reload()): apply, answer with the outcome. */
+static int on_config_reload_request(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        GwDaemon *d = userdata;
+        Gw__Envelope reply = GW__ENVELOPE__INIT;
+        Gw__ConfigReloadReply crr = GW__CONFIG_RELOAD_REPLY__INIT;
+        _cleanup_free_ char *message = NULL;
+        const char *path;
+        int r;
+
+        if (!env->config_reload_request || !env->has_correlation_id)
+                return -EBADMSG;
+        path = env->config_reload_request->config_path;
+        r = gw_daemon_reload(d, isempty(path) ? d->conf->path : path, &message);
+        crr.service = d->service;
+        crr.has_errno_value = true;
+        crr.errno_value = r < 0 ? -r : 0;
+        crr.message = message;
+        reply.has_correlation_id = true;
+        reply.correlation_id = env->correlation_id;
+        reply.body_case = GW__ENVELOPE__BODY_CONFIG_RELOAD_REPLY;
+        reply.config_reload_reply = &crr;
+        return gw_bus_publish_auto(d->bus, d->name, &reply);
+}
+
+static const GwBusHandler daemon_common_handlers[] = {
+        [GW__ENVELOPE__BODY_CONFIG_RELOAD_REQUEST] = {
+                "ConfigReloadRequest", on_config_reload_request, GW_SERVICE_BIT(GW__SERVICE__SERVICE_REGD) },
+};
+
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         log_info("SIGHUP received; configuration reload is not supported yet, ignoring.");
         return 0;
@@ -221,7 +258,10 @@ int gw_daemon_init(GwDaemon *d, Gw__Service service, int argc, char **argv) {
                 return log_error_errno(r, "Failed to set up the bus in '%s': %m", d->conf->runtime_dir),
                        EXIT_FAILURE;
         gw_bus_set_sync_hook(d->bus, on_sync_request, d);
+        gw_bus_set_common_handlers(d->bus, daemon_common_handlers, ELEMENTSOF(daemon_common_handlers), d);
         r = gw_bus_subscribe(d->bus, "StateSyncRequest");
+        if (r >= 0 && service != GW__SERVICE__SERVICE_REGD)
+                r = gw_bus_subscribe(d->bus, "ConfigReloadRequest");
         if (r < 0)
                 return log_error_errno(r, "Failed to subscribe: %m"), EXIT_FAILURE;
 

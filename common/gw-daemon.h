@@ -24,7 +24,13 @@
 
 #define EXIT_CONFIG 78   /* EX_CONFIG: gwsupd does not restart a daemon that exits so */
 
-typedef struct GwDaemon {
+typedef struct GwDaemon GwDaemon;
+
+/* Live reload of one daemon: re-read 'path' and apply what changed. 0 applied;
+ * else a negative errno and, if it can say why, a malloc'd *ret_message. */
+typedef int (*gw_daemon_reload_t)(GwDaemon *d, const char *path, char **ret_message);
+
+struct GwDaemon {
         const char *name;
         Gw__Service service;
         GwConf *conf;
@@ -39,7 +45,10 @@ typedef struct GwDaemon {
         unsigned sync_round;
         bool ready;
         char *status_text;
-} GwDaemon;
+        /* Called for ConfigReloadRequest (and by regd's D-Bus Reload() for regd);
+         * NULL: the daemon answers EOPNOTSUPP and goes on with its configuration. */
+        gw_daemon_reload_t reload;
+};
 
 /* Returns 0 on success, or the process exit code to use (>0) on failure,
  * having printed why. */
@@ -55,6 +64,9 @@ void gw_daemon_status(GwDaemon *d, const char *fmt, ...) _printf_(2, 3);
 /* Run the loop until SIGTERM; returns the exit code. */
 int gw_daemon_run(GwDaemon *d);
 void gw_daemon_done(GwDaemon *d);
+
+/* Reload this daemon through d->reload (-EOPNOTSUPP without one, with a message). */
+int gw_daemon_reload(GwDaemon *d, const char *path, char **ret_message);
 
 /* mkdir -p: the missing parents with mode 0755, 'path' itself with 'mode' (an existing one
  * is left as it is). 0 when it exists afterwards, negative errno otherwise. */

@@ -91,6 +91,10 @@ void child_done(Child *c);
 
 /* fork+exec now. Errors are logged; a failed fork is retried like an exit. */
 int child_spawn(Child *c);
+/* Restart on request (D-Bus RestartService()): a running child gets SIGTERM
+ * (SIGKILL after CHILD_KILL_TIMEOUT_USEC) and is restarted as after any exit;
+ * a failed or stopped one is spawned again. 0, or a negative errno. */
+int child_restart(Child *c, const char *why);
 /* The gateway is stopping: cancel timers; no restart from now on. */
 void child_cancel_restart(Child *c);
 /* Send sig to the child's process if it has one (and arm nothing). */

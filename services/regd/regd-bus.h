@@ -10,3 +10,8 @@
  * subscriptions on bus, and the manager's callbacks that publish on it.
  * d (may be NULL) gets STATUS= updates ("3/4 lines registered"). */
 int regd_bus_attach(Manager *m, GwBus *bus, GwDaemon *d);
+
+typedef struct Api Api;
+/* Feed the D-Bus API (regd-dbus.h; NULL: none) with the manager's news and the
+ * bus messages it needs (subscribed here), starting with the manager's state now. */
+int regd_bus_attach_api(Manager *m, GwBus *bus, Api *api);

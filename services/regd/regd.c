@@ -5,10 +5,12 @@
 #include "gw-daemon.h"
 #include "gw-log.h"
 #include "regd-bus.h"
+#include "regd-dbus.h"
 #include "regd-manager.h"
 
 int main(int argc, char **argv) {
         _cleanup_(gw_daemon_done) GwDaemon d = {};
+        _cleanup_(api_freep) Api *api = NULL;         /* freed after the manager, whose news it hears */
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
@@ -27,6 +29,13 @@ int main(int argc, char **argv) {
         r = manager_start(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to start registering: %m"), EXIT_FAILURE;
+        /* The D-Bus management API (docs/OPERATIONS.md); without a bus, none. */
+        r = api_new(&d, &api);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the D-Bus API: %m"), EXIT_FAILURE;
+        r = regd_bus_attach_api(m, d.bus, api);
+        if (r < 0)
+                return EXIT_FAILURE;
 
         gw_daemon_ready(&d, "Registering lines");
         r = gw_daemon_run(&d);
