@@ -66,6 +66,7 @@ Actions:
                    max N (with settle_s): at most N such lines, no waiting)
   tap_mark         as                        remember how many tap lines were seen
   run              argv, expect_exit, output_regex, timeout_s   a command to completion
+                   (until_s: again every 0.1 s until it passes, e.g. busctl get-property)
   write_file       name, text
   sleep            s | until (a mark: "connected+12.5")
   for_each         var, values, steps        the steps once per value (${var})
@@ -159,7 +160,7 @@ Lab actions (each may take "as": MARK, the monotonic time it happened):
   expect_pacing        match, since, until, min_gap_s, max_in_flight   per host
   probe                host, to, port, expect, timeout_s   one OPTIONS from a host
   expect_log           log, regex, min, max, figure   lines of a process's log (figure:
-                       the regex's group in the last match)
+                       the regex's group in the last match; timeout_s: wait for min)
   wait_status          also: since MARK, within_s BOUND (asserted), as MARK
 Marks are written "NAME", "NAME+1.5" or "NAME-0.2"; bounds may be arithmetic on
 ${vars} ("${itt} + 1"). Everything is torn down, also on failure: processes first,
@@ -633,6 +634,17 @@ class Case:
         self.tap_marks[s["as"]] = len(self.need_gw().tap_messages())
 
     def do_run(self, s):
+        if "until_s" in s:
+            # Again until it passes (exit and output), e.g. a property that is about to change.
+            step = {k: v for k, v in s.items() if k != "until_s"}
+            end = time.monotonic() + self.t(s["until_s"])
+            while True:
+                try:
+                    return self.do_run(step)
+                except Failure:
+                    if time.monotonic() > end:
+                        raise
+                time.sleep(0.1)
         argv = [str(a) for a in s["argv"]]
         try:
             r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -1399,6 +1411,17 @@ class Case:
                 raise Failure("probe answer %r, expected status %s" % (first, s["expect_status"]))
 
     def do_expect_log(self, s):
+        if "timeout_s" in s:
+            # Wait for the lines to come (min), e.g. a monitor's signals.
+            step = {k: v for k, v in s.items() if k != "timeout_s"}
+            end = time.monotonic() + self.t(s["timeout_s"])
+            while True:
+                try:
+                    return self.do_expect_log(step)
+                except Failure:
+                    if time.monotonic() > end:
+                        raise
+                time.sleep(0.1)
         label = s.get("log", "gw")
         text = ""
         for lb, path in self.env.logs:
