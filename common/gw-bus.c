@@ -49,6 +49,8 @@ struct GwBus {
         void *userdata;
 
         gw_bus_ctl_handler_t ctl_handler;
+        gw_bus_ctl_handler_t reload_hook;
+        void *reload_userdata;
         gw_bus_ctl_reply_free_t ctl_reply_free;
         void *ctl_userdata;
 
@@ -59,9 +61,6 @@ struct GwBus {
 
         gw_bus_handler_t sync_hook;      /* gw-daemon answers StateSyncRequest */
         void *sync_userdata;
-        const GwBusHandler *common;      /* gw-daemon's rows: used where the daemon's table has none */
-        size_t n_common;
-        void *common_userdata;
 
         uint64_t tx, rx, dropped_malformed, dropped_unknown, dropped_sender, dropped_tx;
 };
@@ -206,6 +205,10 @@ static int connect_endpoint(const GwConf *c, void *sock, Gw__Service s, const ch
         return 0;
 }
 
+int gw_bus_connect_endpoint(const GwConf *c, void *sock, Gw__Service s, const char *kind) {
+        return connect_endpoint(c, sock, s, kind);
+}
+
 const char *gw_envelope_body_name(Gw__Envelope__BodyCase c) {
         const ProtobufCFieldDescriptor *f;
 
@@ -237,7 +240,6 @@ static uint64_t random_u64(void) {
 
 static void dispatch_unpacked(GwBus *b, const Gw__Envelope *env) {
         const GwBusHandler *h;
-        void *userdata;
         int r;
 
         if (is_bus_daemon(env->source) && env->source != b->self &&
@@ -250,25 +252,20 @@ static void dispatch_unpacked(GwBus *b, const Gw__Envelope *env) {
         if (env->body_case == GW__ENVELOPE__BODY_STATE_SYNC_REQUEST && b->sync_hook)
                 (void) b->sync_hook(b, env, b->sync_userdata);
 
-        if ((size_t) env->body_case < b->n_handlers && b->handlers[env->body_case].handler) {
-                h = &b->handlers[env->body_case];
-                userdata = b->userdata;
-        } else if ((size_t) env->body_case < b->n_common && b->common[env->body_case].handler) {
-                h = &b->common[env->body_case];
-                userdata = b->common_userdata;
-        } else {
+        if ((size_t) env->body_case >= b->n_handlers || !b->handlers[env->body_case].handler) {
                 /* The sync request is handled above for every daemon. */
                 if (env->body_case != GW__ENVELOPE__BODY_STATE_SYNC_REQUEST)
                         b->dropped_unknown++;
                 return;
         }
+        h = &b->handlers[env->body_case];
         if ((unsigned) env->source >= 32 || !(h->allowed_sources & GW_SERVICE_BIT(env->source))) {
                 b->dropped_sender++;
                 log_debug("Dropped %s from '%s': sender not allowed.",
                           strna(h->name), strna(gw_service_to_string(env->source)));
                 return;
         }
-        r = h->handler(b, env, userdata);
+        r = h->handler(b, env, b->userdata);
         if (r < 0)
                 log_debug_errno(r, "Handler for %s failed: %m", strna(h->name));
 }
@@ -446,6 +443,23 @@ static int recv_ctl_one(void *sock, void *userdata) {
         }
         b->rx++;
 
+        if (req->body_case == GW__ENVELOPE__BODY_RELOAD_REQUEST && b->reload_hook) {
+                /* gw-daemon's, the same for every daemon; its reply is its own storage. */
+                r = b->reload_hook(b, req, &reply, b->reload_userdata);
+                if (r < 0) {
+                        reply = (Gw__Envelope) GW__ENVELOPE__INIT;
+                        err.errno_value = -r;
+                        err.message = (char *) strerror(-r);
+                        reply.body_case = GW__ENVELOPE__BODY_ERROR_REPLY;
+                        reply.error_reply = &err;
+                }
+                gw_envelope_stamp(&reply, b->self, b->instance_id, ++b->seq);
+                reply.has_correlation_id = true;
+                reply.correlation_id = req->correlation_id;
+                ctl_send_reply(b, &identity, &reply);
+                zmq_msg_close(&identity);
+                return 1;
+        }
         r = b->ctl_handler ? b->ctl_handler(b, req, &reply, b->ctl_userdata) : -EOPNOTSUPP;
         if (r < 0) {
                 if (b->ctl_reply_free && reply.body_case != GW__ENVELOPE__BODY__NOT_SET)
@@ -591,6 +605,11 @@ void gw_bus_set_handlers(GwBus *b, const GwBusHandler *table, size_t n, void *us
         b->userdata = userdata;
 }
 
+void gw_bus_set_reload_hook(GwBus *b, gw_bus_ctl_handler_t h, void *userdata) {
+        b->reload_hook = h;
+        b->reload_userdata = userdata;
+}
+
 void gw_bus_set_ctl_handler(GwBus *b, gw_bus_ctl_handler_t h, gw_bus_ctl_reply_free_t f, void *userdata) {
         b->ctl_handler = h;
         b->ctl_reply_free = f;
@@ -600,12 +619,6 @@ void gw_bus_set_ctl_handler(GwBus *b, gw_bus_ctl_handler_t h, gw_bus_ctl_reply_f
 void gw_bus_set_peer_callback(GwBus *b, gw_bus_peer_cb_t cb, void *userdata) {
         b->peer_cb = cb;
         b->peer_userdata = userdata;
-}
-
-void gw_bus_set_common_handlers(GwBus *b, const GwBusHandler *table, size_t n, void *userdata) {
-        b->common = table;
-        b->n_common = n;
-        b->common_userdata = userdata;
 }
 
 void gw_bus_set_sync_hook(GwBus *b, gw_bus_handler_t hook, void *userdata) {

@@ -88,9 +88,9 @@ int gw_bus_subscribe(GwBus *b, const char *topic_prefix);
 void gw_bus_set_handlers(GwBus *b, const GwBusHandler *table, size_t n, void *userdata);
 void gw_bus_set_ctl_handler(GwBus *b, gw_bus_ctl_handler_t h, gw_bus_ctl_reply_free_t f, void *userdata);
 void gw_bus_set_peer_callback(GwBus *b, gw_bus_peer_cb_t cb, void *userdata);
-/* For gw-daemon: rows every daemon has (ConfigReloadRequest), used for a body
- * case whose row in the daemon's own table is empty; called with 'userdata'. */
-void gw_bus_set_common_handlers(GwBus *b, const GwBusHandler *table, size_t n, void *userdata);
+/* For gw-daemon: a ReloadRequest on the control socket goes to this hook instead of
+ * the ctl handler; the reply's memory stays the hook's (nothing is freed after packing). */
+void gw_bus_set_reload_hook(GwBus *b, gw_bus_ctl_handler_t h, void *userdata);
 /* For gw-daemon: called for every StateSyncRequest before the table's row. */
 void gw_bus_set_sync_hook(GwBus *b, gw_bus_handler_t hook, void *userdata);
 /* Is an instance of daemon 'peer' subscribed to our PUB, i.e. does it hear what we
@@ -136,6 +136,9 @@ void gw_envelope_stamp(Gw__Envelope *env, Gw__Service source, uint64_t instance_
  * -EBADMSG for a malformed reply. */
 int gw_bus_ctl_call(const GwConf *c, Gw__Service target, Gw__Envelope *req,
                     uint64_t timeout_usec, Gw__Envelope **ret_reply);
+
+/* Connect 'sock' to daemon s's endpoint of 'kind' ("pub", "ctl"), with CURVE on tcp. */
+int gw_bus_connect_endpoint(const GwConf *c, void *sock, Gw__Service s, const char *kind);
 
 /* A SUB socket connected to every daemon's PUB, subscribed to 'prefix'
  * (NULL or "" for everything). Close with zmq_close(). */

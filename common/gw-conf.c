@@ -1787,6 +1787,11 @@ int gw_conf_load_string(const char *name, const char *text, GwConf **ret, char *
         ctx.conf_marks = conf_marks;
         apply_defaults(&ctx, SCOPE_CONF, c);
 
+        /* FNV-1a: cheap, and enough to tell two reads of a file apart (not a MAC). */
+        c->digest = UINT64_C(0xcbf29ce484222325);
+        for (const unsigned char *t = (const unsigned char *) text; *t; t++)
+                c->digest = (c->digest ^ *t) * UINT64_C(0x100000001b3);
+
         yaml_parser_set_input_string(&ctx.parser, (const unsigned char *) text, strlen(text));
         r = parse_document(&ctx);
         if (r >= 0)
@@ -1999,4 +2004,47 @@ const GwLineConf *gw_conf_line_by_port(const GwConf *c, unsigned port) {
                 if (c->lines[i].port == port)
                         return &c->lines[i];
         return NULL;
+}
+
+/* Keys whose value is fixed for the life of a process: sockets bound and
+ * endpoints connected at start, the RTP port range every line's ports are
+ * carved from, the line hardware, the resolver, and what gwsupd hands its
+ * children when it starts them. Everything else a reload applies. */
+int gw_conf_restart_keys(const GwConf *a, const GwConf *b, const char ***ret) {
+        static const char *const endpoint_keys[ELEMENTSOF(a->bus_endpoints)] = {
+                [1] = "bus.endpoints.gwsupd", [2] = "bus.endpoints.sigd", [3] = "bus.endpoints.regd",
+                [4] = "bus.endpoints.mediad", [5] = "bus.endpoints.linehwd",
+        };
+        const char **keys;
+        size_t n = 0;
+        bool dns_same;
+
+        assert(a && b && ret);
+        keys = calloc(32, sizeof *keys);
+        if (!keys)
+                return -ENOMEM;
+#define CHANGED(cond, key) do { if ((cond) && n < 31) keys[n++] = (key); } while (0)
+        CHANGED(!streq_ptr(a->sip_listen, b->sip_listen), "sip.listen");
+        CHANGED(!streq_ptr(a->sip_advertised_address, b->sip_advertised_address), "sip.advertised_address");
+        dns_same = a->n_dns_servers == b->n_dns_servers;
+        for (size_t i = 0; dns_same && i < a->n_dns_servers; i++)
+                dns_same = streq_ptr(a->dns_servers[i], b->dns_servers[i]);
+        CHANGED(!dns_same, "dns.servers");
+        CHANGED(a->dns_min_ttl_us != b->dns_min_ttl_us, "dns.min_ttl");
+        CHANGED(!streq_ptr(a->line_hw_backend, b->line_hw_backend), "line_hw.backend");
+        CHANGED(a->line_hw_flash_min_us != b->line_hw_flash_min_us, "line_hw.flash_min");
+        CHANGED(a->line_hw_flash_max_us != b->line_hw_flash_max_us, "line_hw.flash_max");
+        CHANGED(a->media_rtp_port_min != b->media_rtp_port_min || a->media_rtp_port_max != b->media_rtp_port_max,
+                "media.rtp_ports");
+        CHANGED(a->watchdog_interval_us != b->watchdog_interval_us, "supervisor.watchdog_interval");
+        CHANGED(a->restart_limit != b->restart_limit, "supervisor.restart_limit");
+        CHANGED(!streq_ptr(a->runtime_dir, b->runtime_dir), "bus.runtime_dir");
+        for (size_t i = 0; i < ELEMENTSOF(a->bus_endpoints); i++)
+                CHANGED(endpoint_keys[i] && !streq_ptr(a->bus_endpoints[i], b->bus_endpoints[i]), endpoint_keys[i]);
+        CHANGED(!streq_ptr(a->bus_curve_secret_key, b->bus_curve_secret_key), "bus.curve_secret_key");
+        CHANGED(!streq_ptr(a->bus_curve_public_key, b->bus_curve_public_key), "bus.curve_public_key");
+#undef CHANGED
+        keys[n] = NULL;
+        *ret = keys;
+        return (int) n;
 }

@@ -126,6 +126,7 @@ typedef struct GwLineConf {
 
 typedef struct GwConf {
         char *path;                                /* the file it came from */
+        uint64_t digest;                           /* FNV-1a 64 of the text: "the same file" on reload */
         /* sip */
         char *sip_listen;                          /* "127.0.0.1:5062" as written */
         struct sockaddr_storage sip_listen_addr;   /* parsed */
@@ -174,6 +175,12 @@ int gw_conf_load(const char *path, GwConf **ret, char **ret_error);
 /* Same, from a string; 'name' stands for the file in messages. */
 int gw_conf_load_string(const char *name, const char *text, GwConf **ret, char **ret_error);
 GwConf *gw_conf_free(GwConf *c);
+
+/* The keys that cannot change without restarting the gateway (docs/CONFIG.md
+ * "Reload"): those of 'b' that differ from 'a', as a NULL-terminated array of
+ * key paths ("sip.listen", "bus.endpoints.sigd") in *ret (malloc'd array of
+ * static strings: free() only the array). Returns how many, or -ENOMEM. */
+int gw_conf_restart_keys(const GwConf *a, const GwConf *b, const char ***ret);
 
 /* Warn-worthy: the file is readable by group/others (it holds passwords).
  * Returns 1 if so, 0 if not, -errno on stat failure. */

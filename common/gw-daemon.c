@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -105,45 +106,176 @@ static int on_sync_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return rearm(s, (sync_schedule_ms[d->sync_round] - sync_schedule_ms[d->sync_round - 1]) * USEC_PER_MSEC);
 }
 
-int gw_daemon_reload(GwDaemon *d, const char *path, char **ret_message) {
-        if (d->reload)
-                return d->reload(d, path, ret_message);
-        if (asprintf(ret_message, "%s: live reload is not implemented; it keeps its configuration", d->name) < 0)
-                *ret_message = NULL;
-        return -EOPNOTSUPP;
+/* ---------------------------------------------------------------- reload: answering ReloadRequest */
+
+static void reload_reply_reset(GwReloadServer *s) {
+        free(s->error);
+        free(s->summary);
+        free(s->restart_keys);
+        s->error = s->summary = NULL;
+        s->restart_keys = NULL;
+        s->reply = (Gw__ReloadReply) GW__RELOAD_REPLY__INIT;
 }
 
-/* A reload asked on the bus (regd's D-Bus Reload()): apply, answer with the outcome. */
-static int on_config_reload_request(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+static int reload_refuse(GwReloadServer *s, Gw__Envelope *reply, char *error) {
+        s->error = error;
+        s->reply.ok = false;
+        s->reply.error = s->error ? s->error : (char *) "out of memory";
+        reply->body_case = GW__ENVELOPE__BODY_RELOAD_REPLY;
+        reply->reload_reply = &s->reply;
+        return 0;
+}
+
+/* A daemon never trusts the coordinator's reading of the file: it reads and
+ * validates it again, so what it applies is what it checked. */
+static int on_reload_request(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void *userdata) {
+        GwReloadServer *s = userdata;
+        const Gw__ReloadRequest *rq = req->reload_request;
+        _cleanup_(gw_conf_freep) GwConf *conf = NULL;
+        _cleanup_(gw_toneplan_freep) GwTonePlan *plan = NULL;
+        _cleanup_free_ char *error = NULL;
+        GwReloadChanges ch = {};
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        bool check = rq->has_check_only && rq->check_only;
+        char *msg = NULL;
+        int n, r;
+
+        reload_reply_reset(s);
+        r = gw_conf_load((*s->conf)->path, &conf, &error);
+        if (r < 0) {
+                log_warning("Reload refused, nothing changed: %s", error ? error : strerror(-r));
+                return reload_refuse(s, reply, error ? TAKE_PTR(error) : strdup(strerror(-r)));
+        }
+        if (rq->has_digest && rq->digest != 0 && rq->digest != conf->digest) {
+                log_warning("Reload refused, nothing changed: '%s' is not the file that was checked "
+                            "(changed meanwhile, or another file).", conf->path);
+                return -ESTALE;
+        }
+        if (s->plan) {
+                r = gw_toneplan_load_for_conf(conf, &plan, &error);
+                if (r < 0) {
+                        log_warning("Reload refused, nothing changed: tone plan: %s", error ? error : strerror(-r));
+                        if (asprintf(&msg, "tone plan: %s", error ? error : strerror(-r)) < 0)
+                                msg = NULL;
+                        return reload_refuse(s, reply, msg);
+                }
+        }
+        n = gw_conf_restart_keys(*s->conf, conf, &s->restart_keys);
+        if (n < 0)
+                return n;
+        if (n > 0) {
+                size_t len = 0;
+
+                for (int i = 0; i < n; i++)
+                        len += strlen(s->restart_keys[i]) + 2;
+                msg = malloc(len + 64);
+                if (msg) {
+                        strcpy(msg, "changed keys need a restart of the gateway: ");
+                        for (int i = 0; i < n; i++) {
+                                strcat(msg, s->restart_keys[i]);
+                                if (i + 1 < n)
+                                        strcat(msg, ", ");
+                        }
+                }
+                log_struct(LOG_WARNING, ((const char *[]) { GW_MESSAGE_RELOAD_REFUSED, NULL }),
+                           "Reload refused, nothing changed: %s.", strna(msg));
+                s->reply.n_restart_keys = (size_t) n;
+                s->reply.restart_keys = UNCONST(s->restart_keys);
+                return reload_refuse(s, reply, msg);
+        }
+
+        s->reply.ok = true;
+        s->reply.has_changed = true;
+        reply->body_case = GW__ENVELOPE__BODY_RELOAD_REPLY;
+        reply->reload_reply = &s->reply;
+        if (check) {
+                s->reply.changed = conf->digest != (*s->conf)->digest;
+                return 0;
+        }
+        if (conf->digest == (*s->conf)->digest) {
+                /* The same text: the same configuration, nothing to do. */
+                s->reply.changed = false;
+                s->reply.summary = s->summary = strdup("unchanged");
+                return 0;
+        }
+
+        /* systemd (Type=notify): reloading until READY=1; MONOTONIC_USEC ties the
+         * two to this reload. */
+        (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=Reloading '%s'",
+                          t0, conf->path);
+        if (s->apply) {
+                r = s->apply(conf, plan, &ch, s->userdata);
+                if (r < 0) {
+                        (void) sd_notify(false, "READY=1");
+                        return log_error_errno(r, "Failed to apply the reloaded configuration, keeping the old one: %m");
+                }
+        } else
+                ch.changed = true;
+        gw_conf_free(*s->conf);
+        *s->conf = TAKE_PTR(conf);
+        if (s->plan) {
+                gw_toneplan_free(*s->plan);
+                *s->plan = TAKE_PTR(plan);
+        }
+        log_set_max_level((*s->conf)->log_level);
+        (void) sd_notify(false, "READY=1\nSTATUS=Configuration reloaded");
+
+        s->reply.changed = ch.changed;
+        s->reply.summary = s->summary = strdup(ch.summary[0] ? ch.summary : ch.changed ? "applied" : "nothing of mine changed");
+        s->reply.has_lines_added = s->reply.has_lines_removed = s->reply.has_lines_changed = true;
+        s->reply.lines_added = ch.lines_added;
+        s->reply.lines_removed = ch.lines_removed;
+        s->reply.lines_changed = ch.lines_changed;
+        s->reply.has_duration_us = true;
+        s->reply.duration_us = now_usec(CLOCK_MONOTONIC) - t0;
+        log_struct(LOG_INFO, ((const char *[]) { GW_MESSAGE_RELOADED, NULL }),
+                   "Configuration reloaded from '%s' in %" PRIu64 " us: %s.", (*s->conf)->path,
+                   s->reply.duration_us, strna(s->summary));
+        return 0;
+}
+
+void gw_reload_server_attach(GwReloadServer *s, GwBus *bus, GwConf **conf, GwTonePlan **plan,
+                             gw_reload_apply_t apply, void *userdata) {
+        s->conf = conf;
+        s->plan = plan;
+        s->apply = apply;
+        s->userdata = userdata;
+        s->reply = (Gw__ReloadReply) GW__RELOAD_REPLY__INIT;
+        gw_bus_set_reload_hook(bus, on_reload_request, s);
+}
+
+void gw_reload_server_done(GwReloadServer *s) {
+        reload_reply_reset(s);
+}
+
+void gw_daemon_set_reload(GwDaemon *d, gw_reload_apply_t apply, void *userdata) {
+        d->reload.apply = apply;
+        d->reload.userdata = userdata;
+}
+
+/* SIGHUP to any daemon reloads the whole gateway, as gwsupd's does. */
+static void on_sighup_reload_done(GwReload *rl, const GwReloadResult *r, void *userdata) {
         GwDaemon *d = userdata;
-        Gw__Envelope reply = GW__ENVELOPE__INIT;
-        Gw__ConfigReloadReply crr = GW__CONFIG_RELOAD_REPLY__INIT;
-        _cleanup_free_ char *message = NULL;
-        const char *path;
-        int r;
 
-        if (!env->config_reload_request || !env->has_correlation_id)
-                return -EBADMSG;
-        path = env->config_reload_request->config_path;
-        r = gw_daemon_reload(d, isempty(path) ? d->conf->path : path, &message);
-        crr.service = d->service;
-        crr.has_errno_value = true;
-        crr.errno_value = r < 0 ? -r : 0;
-        crr.message = message;
-        reply.has_correlation_id = true;
-        reply.correlation_id = env->correlation_id;
-        reply.body_case = GW__ENVELOPE__BODY_CONFIG_RELOAD_REPLY;
-        reply.config_reload_reply = &crr;
-        return gw_bus_publish_auto(d->bus, d->name, &reply);
+        if (r->error < 0)
+                log_warning("%s", strna(r->message));
+        else
+                log_info("%s", strna(r->message));
+        d->sighup_reload = gw_reload_free(d->sighup_reload);
 }
-
-static const GwBusHandler daemon_common_handlers[] = {
-        [GW__ENVELOPE__BODY_CONFIG_RELOAD_REQUEST] = {
-                "ConfigReloadRequest", on_config_reload_request, GW_SERVICE_BIT(GW__SERVICE__SERVICE_REGD) },
-};
 
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        log_info("SIGHUP received; configuration reload is not supported yet, ignoring.");
+        GwDaemon *d = userdata;
+        int r;
+
+        if (d->sighup_reload) {
+                log_info("SIGHUP received while a reload is under way, ignoring.");
+                return 0;
+        }
+        log_info("SIGHUP received: reloading '%s'.", d->conf->path);
+        r = gw_reload_start(d->event, d->conf->path, d->conf, on_sighup_reload_done, d, &d->sighup_reload);
+        if (r < 0)
+                log_warning_errno(r, "Failed to start the reload, ignoring: %m");
         return 0;
 }
 
@@ -258,10 +390,9 @@ int gw_daemon_init(GwDaemon *d, Gw__Service service, int argc, char **argv) {
                 return log_error_errno(r, "Failed to set up the bus in '%s': %m", d->conf->runtime_dir),
                        EXIT_FAILURE;
         gw_bus_set_sync_hook(d->bus, on_sync_request, d);
-        gw_bus_set_common_handlers(d->bus, daemon_common_handlers, ELEMENTSOF(daemon_common_handlers), d);
+        gw_reload_server_attach(&d->reload, d->bus, &d->conf, d->tone_plan ? &d->tone_plan : NULL,
+                                d->reload.apply, d->reload.userdata);
         r = gw_bus_subscribe(d->bus, "StateSyncRequest");
-        if (r >= 0 && service != GW__SERVICE__SERVICE_REGD)
-                r = gw_bus_subscribe(d->bus, "ConfigReloadRequest");
         if (r < 0)
                 return log_error_errno(r, "Failed to subscribe: %m"), EXIT_FAILURE;
 
@@ -317,6 +448,8 @@ int gw_daemon_run(GwDaemon *d) {
 }
 
 void gw_daemon_done(GwDaemon *d) {
+        d->sighup_reload = gw_reload_free(d->sighup_reload);
+        gw_reload_server_done(&d->reload);
         sd_event_source_disable_unref(d->heartbeat);
         sd_event_source_disable_unref(d->sync_timer);
         d->bus = gw_bus_free(d->bus);
@@ -381,6 +514,40 @@ int gw_state_write(const char *dir, const char *name, const void *data, size_t l
                 return r;
         }
         return 0;
+}
+
+/* Overwrite the file's content with zeros in place, through fd (open on the old inode). */
+static void state_wipe_fd(int fd) {
+        static const uint8_t zeros[4096];
+        struct stat sb;
+        off_t off = 0;
+
+        if (fd < 0 || fstat(fd, &sb) < 0)
+                return;
+        while (off < sb.st_size) {
+                ssize_t n = pwrite(fd, zeros, MIN((size_t) (sb.st_size - off), sizeof zeros), off);
+                if (n <= 0)
+                        break;
+                off += n;
+        }
+}
+
+int gw_state_write_secret(const char *dir, const char *name, const void *data, size_t len) {
+        _cleanup_close_ int old = -EBADF;
+        char path[512];
+        int r;
+
+        if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int) sizeof path)
+                return -ENAMETOOLONG;
+        old = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (len == 0) {
+                state_wipe_fd(old);
+                return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+        }
+        r = gw_state_write(dir, name, data, len);
+        if (r >= 0)
+                state_wipe_fd(old);
+        return r;
 }
 
 int gw_state_read(const char *dir, const char *name, void **ret, size_t *ret_len) {

@@ -29,10 +29,12 @@
 #include "gw-format.h"
 #include "gw-log.h"
 #include "gw-macro.h"
+#include "gw-reload.h"
 #include "gw-tool.h"
 #include "gwctl-dbus.h"
 
 #define EXIT_NOT_RUNNING 3
+#define EXIT_CONFIG 78           /* EX_CONFIG, as the daemons */
 #define CTL_TIMEOUT_USEC (1 * USEC_PER_SEC)
 
 static GwToolArgs arg;               /* --config, --json */
@@ -103,6 +105,8 @@ static void help(void) {
                "  config check         validate the configuration file\n"
                "  config show          print the effective configuration (secrets as ***)\n"
                "  config keys          list every configuration key with type, default, help\n"
+               "  reload               re-read the configuration file and apply what changed,\n"
+               "                       without restarting (a bad file changes nothing)\n"
                "  line N status        line N: hook, ringing, polarity, call, tones and digits heard\n"
                "  line N offhook|onhook|flash   move the handset of simulated line N\n"
                "  line N dial DIGITS [--pulse]  dial on simulated line N: DTMF tones (0-9 * # A-D)\n"
@@ -116,7 +120,8 @@ static void help(void) {
                "  -h --help            show this help\n"
                "     --version          show the version\n\n"
                "Exit status: 0 success, 1 failure (also: a daemon did not answer),\n"
-               "2 bad arguments, 3 gateway not running, 78 bad configuration file.\n");
+               "2 bad arguments, 3 gateway not running, 78 bad configuration file (reload:\n"
+               "refused, nothing changed: the file is invalid or changes a key that needs a restart).\n");
 }
 
 static int parse_option(int c, const char *value) {
@@ -824,6 +829,53 @@ static int verb_line(int argc, char **argv) {
         return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* ------------------------------------------------------------------ reload */
+
+static void print_reload_json(const GwReloadResult *r) {
+        bool first = true;
+
+        printf("{\"ok\":%s,\"error\":", r->error >= 0 ? "true" : "false");
+        json_str_or_null(r->error < 0 ? strerror(-r->error) : NULL);
+        printf(",\"message\":");
+        json_str_or_null(r->message);
+        printf(",\"duration_us\":%" PRIu64 ",\"lines_added\":%u,\"lines_removed\":%u,\"lines_changed\":%u,"
+               "\"daemons\":{", r->duration_usec, r->lines_added, r->lines_removed, r->lines_changed);
+        for (size_t i = 0; i < GW_RELOAD_N_DAEMONS; i++) {
+                const GwReloadDaemon *d = &r->daemons[i];
+
+                printf("%s", first ? "" : ",");
+                first = false;
+                json_str(gw_service_to_string(d->service));
+                printf(":{\"running\":%s,\"applied\":%s,\"changed\":%s,\"duration_us\":%" PRIu64 ",\"message\":",
+                       d->present ? "true" : "false", d->applied ? "true" : "false", d->changed ? "true" : "false",
+                       d->duration_usec);
+                json_str_or_null(d->message);
+                printf("}");
+        }
+        printf("}}\n");
+}
+
+/* The one reload path (common/gw-reload.h), as systemd's ExecReload= runs it. */
+static int verb_reload(void) {
+        GwReloadResult res = {};
+        int r;
+
+        r = gw_reload_run(arg.config, &res);
+        if (arg.json)
+                print_reload_json(&res);
+        if (r >= 0) {
+                if (!arg.json)
+                        printf("%s\n", strna(res.message));
+        } else
+                fprintf(stderr, "gwctl: %s\n", res.message ? res.message : strerror(-r));
+        gw_reload_result_done(&res);
+        if (fflush(stdout) != 0)
+                return EXIT_FAILURE;
+        return r >= 0 ? EXIT_SUCCESS :
+               r == -EINVAL ? EXIT_CONFIG :
+               r == -ESRCH ? EXIT_NOT_RUNNING : EXIT_FAILURE;
+}
+
 static int run(int argc, char **argv) {
         const char *verb;
         int r;
@@ -834,7 +886,7 @@ static int run(int argc, char **argv) {
                 return -r;
 
         if (optind >= argc)
-                return -usage_error("missing command (status, config, line)");
+                return -usage_error("missing command (status, config, reload, line)");
         verb = argv[optind];
 
         if (arg_pulse && !streq(verb, "line"))
@@ -848,11 +900,16 @@ static int run(int argc, char **argv) {
                 r = verb_config(argc - optind - 1, argv + optind + 1);
                 return r < 0 ? -r : r;
         }
+        if (streq(verb, "reload")) {
+                if (optind + 1 < argc)
+                        return -usage_error("unexpected argument '%s'", argv[optind + 1]);
+                return verb_reload();
+        }
         if (streq(verb, "line")) {
                 r = verb_line(argc - optind - 1, argv + optind + 1);
                 return r < 0 ? -r : r;
         }
-        return -usage_error("unknown command '%s' (status, config, line)", verb);
+        return -usage_error("unknown command '%s' (status, config, reload, line)", verb);
 }
 
 int main(int argc, char **argv) {

@@ -67,8 +67,52 @@ static int parse_argv(int argc, char **argv) {
         return 0;
 }
 
+/* SIGHUP: reload the whole gateway (common/gw-reload.h), gwsupd's own part
+ * included: its control socket answers on this same loop. */
+typedef struct Reloading {
+        GwConf **conf;
+        const char *path;
+        sd_event *event;
+        GwReload *reload;
+        GwReloadServer server;
+} Reloading;
+
+static void reloading_done(Reloading *rs) {
+        rs->reload = gw_reload_free(rs->reload);
+        gw_reload_server_done(&rs->server);
+}
+
+static void on_reload_done(GwReload *rl, const GwReloadResult *r, void *userdata) {
+        Reloading *rs = userdata;
+
+        if (r->error < 0)
+                log_warning("%s", strna(r->message));
+        else
+                log_info("%s", strna(r->message));
+        rs->reload = gw_reload_free(rs->reload);
+}
+
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        log_info("SIGHUP received; configuration reload is not supported yet, ignoring.");
+        Reloading *rs = userdata;
+        int r;
+
+        if (rs->reload) {
+                log_info("SIGHUP received while a reload is under way, ignoring.");
+                return 0;
+        }
+        log_info("SIGHUP received: reloading '%s'.", rs->path);
+        r = gw_reload_start(rs->event, rs->path, *rs->conf, on_reload_done, rs, &rs->reload);
+        if (r < 0)
+                log_warning_errno(r, "Failed to start the reload, ignoring: %m");
+        return 0;
+}
+
+/* Nothing of gwsupd's own changes without a restart (its keys are restart-only):
+ * the manager only borrows the new config. */
+static int apply_reload(GwConf *conf, GwTonePlan *plan, GwReloadChanges *ch, void *userdata) {
+        Manager *m = userdata;
+
+        m->conf = conf;
         return 0;
 }
 
@@ -90,6 +134,7 @@ static int run(int argc, char **argv) {
         _cleanup_(gw_bus_freep) GwBus *bus = NULL;
         _cleanup_(manager_freep) Manager *m = NULL;
         _cleanup_free_ char *error = NULL, *config_abs = NULL;
+        _cleanup_(reloading_done) Reloading reloading = {};
         sigset_t mask;
         pid_t other = 0;
         int r;
@@ -161,7 +206,8 @@ static int run(int argc, char **argv) {
         r = sd_event_set_watchdog(event, true);
         if (r < 0)
                 log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
-        r = sd_event_add_signal(event, NULL, SIGHUP, on_sighup, NULL);
+        reloading = (Reloading) { .conf = &conf, .path = config_abs, .event = event };
+        r = sd_event_add_signal(event, NULL, SIGHUP, on_sighup, &reloading);
         if (r < 0)
                 return log_error_errno(r, "Failed to install the SIGHUP handler: %m"), EXIT_FAILURE;
 
@@ -175,6 +221,7 @@ static int run(int argc, char **argv) {
         r = manager_start(m);
         if (r < 0)
                 return EXIT_FAILURE;
+        gw_reload_server_attach(&reloading.server, bus, &conf, NULL, apply_reload, m);
 
         (void) sd_notifyf(false, "READY=1\nSTATUS=Supervising %zu daemon(s).", m->n_children);
         log_info("Supervising %zu daemon(s); runtime directory '%s'.", m->n_children, conf->runtime_dir);

@@ -262,6 +262,43 @@ static void set_tone(MediaLine *l, Gw__Tone tone) {
 static int state_timer_arm(Manager *m);
 static void save_streams(Manager *m);
 
+static void line_forget_control(MediaLine *l) {
+        if (l->control) {
+                explicit_bzero(l->control, l->control_len);
+                free(l->control);
+        }
+        l->control = NULL;
+        l->control_len = 0;
+}
+
+/* Keep the control in force for the session to save with it; true if it changed. */
+static bool line_keep_control(MediaLine *l, const Gw__MediaControl *mc) {
+        size_t len;
+        uint8_t *buf;
+
+        if (!l->rtp || !mc) {
+                bool had = l->control;
+                line_forget_control(l);
+                return had;
+        }
+        len = gw__media_control__get_packed_size(mc);
+        buf = malloc(len ?: 1);
+        if (!buf) {
+                line_forget_control(l);         /* not saved: sigd's next MediaControl restores it */
+                return true;
+        }
+        gw__media_control__pack(mc, buf);
+        if (l->control && l->control_len == len && memcmp(l->control, buf, len) == 0) {
+                explicit_bzero(buf, len);
+                free(buf);
+                return false;
+        }
+        line_forget_control(l);
+        l->control = buf;
+        l->control_len = len;
+        return true;
+}
+
 int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
         MediaLine *l = manager_line(m, mc->port);
         const char *why = NULL;
@@ -345,6 +382,8 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
                 l->rtp = rtp_session_free(l->rtp);
                 sessions_changed = true;
         }
+        if (line_keep_control(l, mc))
+                sessions_changed = true;
         set_tone(l, mc->has_tone ? mc->tone : GW__TONE__TONE_NONE);
         publish_state(l);
         if (sessions_changed)
@@ -543,7 +582,9 @@ static void save_streams(Manager *m) {
                 return;
         for (size_t i = 0; i < m->n_lines; i++)
                 if (m->lines[i].rtp)
-                        e[n++] = (MediaResumeEntry) { .port = m->lines[i].port, .rtp = m->lines[i].rtp };
+                        e[n++] = (MediaResumeEntry) { .port = m->lines[i].port, .rtp = m->lines[i].rtp,
+                                                      .control = m->lines[i].control,
+                                                      .control_len = m->lines[i].control_len };
         r = media_resume_save(m->state_dir, e, n);
         if (r < 0)
                 log_warning_errno(r, "Failed to save the RTP streams to %s: %m", m->state_dir);
@@ -568,6 +609,36 @@ int manager_set_state_dir(Manager *m, const char *dir) {
         m->state_dir = d;
         m->resume = media_resume_free(m->resume);
         return media_resume_load(dir, &m->resume);
+}
+
+size_t manager_restore_sessions(Manager *m) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < media_resume_count(m->resume); i++) {
+                Gw__MediaControl *mc;
+                const uint8_t *data;
+                size_t len;
+
+                if (!media_resume_control(m->resume, i, &data, &len))
+                        continue;
+                mc = gw__media_control__unpack(NULL, len, data);
+                if (!mc) {
+                        log_warning("A saved MediaControl does not unpack, its session waits for sigd.");
+                        continue;
+                }
+                if (mc->rtp && manager_media_control(m, mc) >= 0 && manager_line(m, mc->port) &&
+                    manager_line(m, mc->port)->rtp)
+                        n++;
+                if (mc->rtp && mc->rtp->srtp_tx_key && mc->rtp->srtp_tx_key->value.data)
+                        explicit_bzero(mc->rtp->srtp_tx_key->value.data, mc->rtp->srtp_tx_key->value.len);
+                if (mc->rtp && mc->rtp->srtp_rx_key && mc->rtp->srtp_rx_key->value.data)
+                        explicit_bzero(mc->rtp->srtp_rx_key->value.data, mc->rtp->srtp_rx_key->value.len);
+                gw__media_control__free_unpacked(mc, NULL);
+        }
+        if (n > 0)
+                log_info("%zu RTP session(s) started again as saved; sigd's MediaControls confirm them.", n);
+        save_streams(m);        /* the saved file's keys of calls that did not come back are wiped */
+        return n;
 }
 
 static int on_keep_timer(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -646,6 +717,7 @@ Manager *manager_free(Manager *m) {
                 MediaLine *l = &m->lines[i];
 
                 rtp_session_free(l->rtp);
+                line_forget_control(l);
                 if (l->dtmf_rx)
                         dtmf_rx_free(l->dtmf_rx);
         }

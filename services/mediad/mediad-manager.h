@@ -66,6 +66,10 @@ struct MediaLine {
         uint64_t samples;             /* up samples processed */
 
         RtpSession *rtp;
+        /* The MediaControl that set rtp up, packed (SRTP keys: wiped when freed), saved
+         * with the stream so a restarted mediad goes on before sigd speaks (mediad-resume.h). */
+        uint8_t *control;
+        size_t control_len;
         char error[96];               /* MediaState.error */
 
         bool offhook;
@@ -109,6 +113,10 @@ void manager_set_callbacks(Manager *m, const ManagerCallbacks *cb, void *userdat
 /* Keep our RTP streams in dir/mediad.streams and resume the ones saved there
  * by the previous instance (mediad-resume.h). */
 int manager_set_state_dir(Manager *m, const char *dir);
+/* Start again the sessions saved with their MediaControl by the previous instance
+ * (after manager_keep_sockets(), so they take their kept sockets back). Returns
+ * how many. sigd's own MediaControls, when they come, confirm or end them. */
+size_t manager_restore_sessions(Manager *m);
 /* Keep our RTP/RTCP sockets in the supervisor's fd store; 'inherited' (taken)
  * are those a previous instance kept: sessions resuming on their ports take
  * them, the rest is closed after MEDIAD_KEEP_UNCLAIMED_USEC. */

@@ -36,6 +36,7 @@ int media_resume_load(const char *dir, MediaResume **ret) {
                 return 0;
         }
         r->streams = gw__mediad_streams__unpack(NULL, len, data);
+        explicit_bzero(data, len);
         if (!r->streams) {
                 log_warning("%s/%s is not valid, no stream to resume.", dir, MEDIAD_STREAMS_FILE);
                 return 0;
@@ -54,8 +55,14 @@ int media_resume_load(const char *dir, MediaResume **ret) {
 MediaResume *media_resume_free(MediaResume *r) {
         if (!r)
                 return NULL;
-        if (r->streams)
+        if (r->streams) {
+                for (size_t i = 0; i < r->streams->n_streams; i++) {
+                        ProtobufCBinaryData *c = &r->streams->streams[i]->control;
+                        if (c->data)
+                                explicit_bzero(c->data, c->len);
+                }
                 gw__mediad_streams__free_unpacked(r->streams, NULL);
+        }
         free(r->used);
         free(r);
         return NULL;
@@ -66,6 +73,27 @@ void media_resume_advance(uint16_t seq, uint32_t roc, uint32_t skip, uint16_t *r
 
         *ret_seq = (uint16_t) index;
         *ret_roc = (uint32_t) (index >> 16);
+}
+
+static bool saved_recently(const Gw__MediadStream *s, uint64_t now) {
+        return now <= s->saved_usec || now - s->saved_usec <= MEDIAD_RESUME_MAX_AGE_USEC;
+}
+
+size_t media_resume_count(const MediaResume *r) {
+        return r && r->streams ? r->streams->n_streams : 0;
+}
+
+bool media_resume_control(const MediaResume *r, size_t i, const uint8_t **ret, size_t *ret_len) {
+        const Gw__MediadStream *s;
+
+        if (i >= media_resume_count(r))
+                return false;
+        s = r->streams->streams[i];
+        if (!s->has_control || s->control.len == 0 || !saved_recently(s, now_usec(CLOCK_BOOTTIME)))
+                return false;
+        *ret = s->control.data;
+        *ret_len = s->control.len;
+        return true;
 }
 
 bool media_resume_apply(MediaResume *r, uint32_t port, RtpParams *p, uint32_t *ret_skip) {
@@ -103,9 +131,10 @@ int media_resume_save(const char *dir, const MediaResumeEntry *e, size_t n) {
         Gw__MediadStreams all = GW__MEDIAD_STREAMS__INIT;
         _cleanup_free_ Gw__MediadStream *s = NULL;
         _cleanup_free_ Gw__MediadStream **ptrs = NULL;
-        _cleanup_free_ uint8_t *buf = NULL;
         uint64_t now = now_usec(CLOCK_BOOTTIME);
+        uint8_t *buf;
         size_t len;
+        int r;
 
         if (!dir)
                 return 0;
@@ -128,6 +157,10 @@ int media_resume_save(const char *dir, const MediaResumeEntry *e, size_t n) {
                 s[i].srtp_tx_roc = rtp_session_srtp_next_roc(rtp);
                 s[i].srtp_rx_roc = rtp_session_srtp_rx_roc(rtp);
                 s[i].saved_usec = now;
+                if (e[i].control) {
+                        s[i].has_control = true;
+                        s[i].control = (ProtobufCBinaryData) { e[i].control_len, UNCONST(e[i].control) };
+                }
                 ptrs[i] = &s[i];
         }
         all.n_streams = n;
@@ -137,5 +170,8 @@ int media_resume_save(const char *dir, const MediaResumeEntry *e, size_t n) {
         if (!buf)
                 return -ENOMEM;
         gw__mediad_streams__pack(&all, buf);
-        return gw_state_write(dir, MEDIAD_STREAMS_FILE, buf, len);
+        r = gw_state_write_secret(dir, MEDIAD_STREAMS_FILE, buf, len);
+        explicit_bzero(buf, len);
+        free(buf);
+        return r;
 }

@@ -10,7 +10,15 @@
  * counters, and a session of the same call and port that starts after a
  * restart continues the stream: same SSRC, the sequence number advanced past
  * anything sent since the save (with the ROC carried over a wrap), the
- * timestamp advanced by the time elapsed. */
+ * timestamp advanced by the time elapsed.
+ *
+ * With each stream goes the MediaControl that set it up, SRTP keys included
+ * (the file is 0600, and each version replaced is overwritten with zeros): a
+ * restarted mediad starts the sessions again at once, before sigd re-sends
+ * its MediaControls, which then confirm them (same socket: updated in place)
+ * or end them. Without that, the lines heard silence from the moment the
+ * data plane was back until sigd's MediaControls came (about 100 ms in a
+ * sanitizer build), and nothing at all while sigd was down too. */
 #pragma once
 
 #include <stdbool.h>
@@ -40,10 +48,18 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(MediaResume *, media_resume_free);
  * with the sequence numbers skipped in *ret_skip. */
 bool media_resume_apply(MediaResume *r, uint32_t port, RtpParams *p, uint32_t *ret_skip);
 
-/* The stream of one running session, for media_resume_save(). */
+/* The saved MediaControl (packed) of the i-th stream saved, if it has one and
+ * is recent enough to resume; i from 0 up to media_resume_count(). */
+size_t media_resume_count(const MediaResume *r);
+bool media_resume_control(const MediaResume *r, size_t i, const uint8_t **ret, size_t *ret_len);
+
+/* The stream of one running session, for media_resume_save(), with the
+ * MediaControl that set it up (packed; NULL: none). */
 typedef struct MediaResumeEntry {
         uint32_t port;
         const RtpSession *rtp;
+        const uint8_t *control;
+        size_t control_len;
 } MediaResumeEntry;
 int media_resume_save(const char *dir, const MediaResumeEntry *e, size_t n);
 

@@ -44,6 +44,7 @@ int main(int argc, char **argv) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to keep the RTP sockets: %m"), EXIT_FAILURE;
         }
+        (void) manager_restore_sessions(m);
         r = gw_pcm_new(d.event, d.conf, GW_PCM_MEDIA, mediad_on_frame, m, &pcm);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the PCM data plane: %m"), EXIT_FAILURE;

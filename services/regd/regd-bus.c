@@ -145,7 +145,7 @@ static int handle_service_state(GwBus *bus, const Gw__Envelope *env, void *userd
         return 0;
 }
 
-/* The D-Bus API's view of the lines (hook, call), and answers to what it asked. */
+/* The D-Bus API's view of the lines (hook, call), and gwsupd's answer to a restart. */
 static int handle_line_hw_state(GwBus *bus, const Gw__Envelope *env, void *userdata) {
         if (!env->line_hw_state)
                 return -EBADMSG;
@@ -164,16 +164,6 @@ static int handle_service_restart_reply(GwBus *bus, const Gw__Envelope *env, voi
         if (!env->service_restart_reply || !env->has_correlation_id)
                 return -EBADMSG;
         api_service_restart_reply(glue.api, env->correlation_id, env->service_restart_reply);
-        return 0;
-}
-
-static int handle_config_reload_reply(GwBus *bus, const Gw__Envelope *env, void *userdata) {
-        if (!env->config_reload_reply || !env->has_correlation_id)
-                return -EBADMSG;
-        /* A daemon answers for itself only. */
-        if (env->config_reload_reply->service != env->source)
-                return -EBADMSG;
-        api_config_reload_reply(glue.api, env->correlation_id, env->config_reload_reply);
         return 0;
 }
 
@@ -196,8 +186,6 @@ static const GwBusHandler regd_handlers[] = {
                 "LineCall", handle_line_call, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
         [GW__ENVELOPE__BODY_SERVICE_RESTART_REPLY] = {
                 "ServiceRestartReply", handle_service_restart_reply, GW_SERVICE_BIT(GW__SERVICE__SERVICE_GWSUPD) },
-        [GW__ENVELOPE__BODY_CONFIG_RELOAD_REPLY] = {
-                "ConfigReloadReply", handle_config_reload_reply, GW_SRC_DAEMONS },
 };
 
 static void on_peer(GwBus *bus, Gw__Service peer, uint64_t instance_id, void *userdata) {

@@ -426,6 +426,89 @@ int api_model_service_restarts(ApiModel *m, Gw__Service svc, uint32_t restarts, 
         return SERVICE_PROP_RESTARTS;
 }
 
+void api_paths_free(char **paths) {
+        for (size_t i = 0; paths && paths[i]; i++)
+                free(paths[i]);
+        free(paths);
+}
+
+/* Append a copy of path to the NULL-terminated *v (room for 'max' entries). */
+static int paths_add(char **v, size_t *n, const char *path) {
+        v[*n] = strdup(path);
+        if (!v[*n])
+                return -ENOMEM;
+        (*n)++;
+        return 0;
+}
+
+int api_model_reconfigure(ApiModel *m, const GwConf *c, char ***ret_added, char ***ret_removed) {
+        ApiModel n;
+        char **added = NULL, **removed = NULL;
+        size_t n_added = 0, n_removed = 0;
+        int r;
+
+        r = api_model_init(&n, c);
+        if (r < 0)
+                return r;
+        added = calloc(n.n_lines + n.n_profiles + 1, sizeof *added);
+        removed = calloc(m->n_lines + m->n_profiles + 1, sizeof *removed);
+        if (!added || !removed) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        for (size_t i = 0; i < m->n_lines; i++)
+                if (!api_model_line(&n, m->lines[i].port) && (r = paths_add(removed, &n_removed, m->lines[i].path)) < 0)
+                        goto fail;
+        for (size_t i = 0; i < m->n_profiles; i++)
+                if (!api_model_profile(&n, m->profiles[i].name) &&
+                    (r = paths_add(removed, &n_removed, m->profiles[i].path)) < 0)
+                        goto fail;
+        for (size_t i = 0; i < n.n_lines; i++)
+                if (!api_model_line(m, n.lines[i].port) && (r = paths_add(added, &n_added, n.lines[i].path)) < 0)
+                        goto fail;
+        for (size_t i = 0; i < n.n_profiles; i++)
+                if (!api_model_profile(m, n.profiles[i].name) &&
+                    (r = paths_add(added, &n_added, n.profiles[i].path)) < 0)
+                        goto fail;
+
+        /* Nothing can fail from here. A kept object goes over with its state; the
+         * fresh one built for it is freed with the old model. */
+        for (size_t i = 0; i < n.n_lines; i++) {
+                ApiLine *o = api_model_line(m, n.lines[i].port), tmp;
+                if (!o)
+                        continue;
+                tmp = n.lines[i];
+                n.lines[i] = *o;
+                *o = tmp;
+        }
+        for (size_t i = 0; i < n.n_profiles; i++) {
+                ApiProfile *o = api_model_profile(m, n.profiles[i].name), tmp;
+                if (!o)
+                        continue;
+                tmp = n.profiles[i];
+                n.profiles[i] = *o;
+                *o = tmp;
+        }
+        for (size_t i = 0; i < API_SERVICES_MAX; i++) {
+                ApiService tmp = n.services[i];
+                n.services[i] = m->services[i];
+                m->services[i] = tmp;
+        }
+        n.stopping = m->stopping;
+        n.all_seen_running = m->all_seen_running;
+        n.state = m->state;
+        api_model_done(m);
+        *m = n;
+        *ret_added = added;
+        *ret_removed = removed;
+        return 0;
+fail:
+        api_paths_free(added);
+        api_paths_free(removed);
+        api_model_done(&n);
+        return r;
+}
+
 bool api_model_update_state(ApiModel *m) {
         const char *state;
         bool all = true;

@@ -137,6 +137,13 @@ int api_model_service_state(ApiModel *m, Gw__Service source, const Gw__ServiceSt
 /* Restarts as systemd counts them (NRestarts) when the daemons are units. */
 int api_model_service_restarts(ApiModel *m, Gw__Service s, uint32_t restarts, ApiService **ret);
 
+/* After a reload: the lines and profiles become those of 'c'. An object kept (same
+ * port, same profile name) keeps its state; the paths of the objects that
+ * appeared and went are returned in NULL-terminated arrays (free each string
+ * and the array). -ENOMEM leaves the model as it was. */
+int api_model_reconfigure(ApiModel *m, const GwConf *c, char ***ret_added, char ***ret_removed);
+void api_paths_free(char **paths);
+
 /* Recompute Manager.State; true if it changed. */
 bool api_model_update_state(ApiModel *m);
 

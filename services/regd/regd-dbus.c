@@ -20,13 +20,14 @@
 #include "gw-build-config.h"
 #include "gw-bus.h"
 #include "gw-log.h"
+#include "gw-reload.h"
 #include "regd-dbus-model.h"
 #include "regd-dbus.h"
 
 #define API_PENDING_MAX 8
 
 const char *const api_bus_topics[] = {
-        "LineHwState", "LineCall", "ServiceState", "ServiceRestartReply", "ConfigReloadReply", NULL,
+        "LineHwState", "LineCall", "ServiceState", "ServiceRestartReply", NULL,
 };
 
 typedef enum PendingKind {
@@ -45,18 +46,6 @@ typedef struct Pending {
         sd_event_source *timer;
 } Pending;
 
-/* Reload(): the daemons that must answer, regd's own answer included. */
-static const Gw__Service reload_services[] = {
-        GW__SERVICE__SERVICE_SIGD, GW__SERVICE__SERVICE_REGD, GW__SERVICE__SERVICE_MEDIAD,
-        GW__SERVICE__SERVICE_LINEHWD,
-};
-
-typedef struct ReloadAnswer {
-        bool answered;
-        int error;                       /* errno, 0 applied */
-        char *message;
-} ReloadAnswer;
-
 typedef struct NRestartsQuery {
         Api *api;
         Gw__Service service;
@@ -74,9 +63,7 @@ struct Api {
 
         struct {
                 sd_bus_message *call;    /* NULL: no reload under way */
-                uint64_t cid;
-                ReloadAnswer answers[ELEMENTSOF(reload_services)];
-                sd_event_source *timer;
+                GwReload *run;           /* gw-reload.h: the same path as gwctl reload and SIGHUP */
         } reload;
 };
 
@@ -609,135 +596,61 @@ static void nrestarts_query(Api *a, Gw__Service service) {
 
 /* ---------------------------------------------------------------- Reload() */
 
-static size_t reload_index(Gw__Service s) {
-        for (size_t i = 0; i < ELEMENTSOF(reload_services); i++)
-                if (reload_services[i] == s)
-                        return i;
-        return SIZE_MAX;
-}
+/* The objects follow the lines and profiles of an applied configuration. */
+void api_config_applied(Api *a, const GwConf *conf) {
+        char **added = NULL, **removed = NULL;
+        int r;
 
-static void reload_clear(Api *a) {
-        for (size_t i = 0; i < ELEMENTSOF(reload_services); i++)
-                free(a->reload.answers[i].message);
-        a->reload.call = sd_bus_message_unref(a->reload.call);
-        a->reload.timer = sd_event_source_disable_unref(a->reload.timer);
-        memset(a->reload.answers, 0, sizeof a->reload.answers);
-}
-
-/* Every daemon answered, or the time is up: one reply for the caller. A daemon
- * without live reload makes it an error: nothing pretends to have reloaded. */
-static void reload_finish(Api *a) {
-        _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        FILE *f;
-        bool failed = false, only_unsupported = true;
-
-        f = open_memstream(&text, &len);
-        if (!f) {
-                (void) sd_bus_reply_method_errno(a->reload.call, ENOMEM, NULL);
-                reload_clear(a);
+        if (!a)
+                return;
+        r = api_model_reconfigure(&a->model, conf, &added, &removed);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to update the D-Bus objects to the new configuration: %m");
                 return;
         }
-        for (size_t i = 0; i < ELEMENTSOF(reload_services); i++) {
-                const ReloadAnswer *ans = &a->reload.answers[i];
-                const char *name = gw_service_to_string(reload_services[i]);
-
-                if (ans->answered && ans->error == 0)
-                        continue;
-                if (!ans->answered || ans->error != EOPNOTSUPP)
-                        only_unsupported = false;
-                fprintf(f, "%s", failed ? "; " : "");
-                failed = true;
-                if (!ans->answered)
-                        fprintf(f, "%s: no answer within %llu s", name,
-                                (unsigned long long) (API_ANSWER_TIMEOUT_USEC / USEC_PER_SEC));
-                else if (!isempty(ans->message))
-                        fprintf(f, "%s", ans->message);
-                else
-                        fprintf(f, "%s: %s", name, strerror(ans->error));
-        }
-        if (fclose(f) != 0) {
-                (void) sd_bus_reply_method_errno(a->reload.call, ENOMEM, NULL);
-                reload_clear(a);
-                return;
-        }
-        if (!failed) {
-                log_info("Configuration reloaded by every daemon.");
-                (void) sd_bus_reply_method_return(a->reload.call, NULL);
-        } else {
-                log_warning("Reload asked over D-Bus not done: %s", text);
-                (void) sd_bus_reply_method_errorf(a->reload.call,
-                                                  only_unsupported ? API_ERROR_NOT_SUPPORTED : API_ERROR_RELOAD_FAILED,
-                                                  "%s", text);
-        }
-        reload_clear(a);
+        for (size_t i = 0; !a->lost && removed[i]; i++)
+                (void) sd_bus_emit_interfaces_removed(a->bus, removed[i],
+                                                      strstr(removed[i], "/line/") ? API_LINE_IFACE
+                                                                                   : API_PROFILE_IFACE, NULL);
+        for (size_t i = 0; !a->lost && added[i]; i++)
+                (void) sd_bus_emit_interfaces_added(a->bus, added[i],
+                                                    strstr(added[i], "/line/") ? API_LINE_IFACE : API_PROFILE_IFACE,
+                                                    NULL);
+        api_paths_free(added);
+        api_paths_free(removed);
 }
 
-static void reload_answer(Api *a, Gw__Service s, int error, const char *message) {
-        size_t i = reload_index(s);
-        ReloadAnswer *ans;
+static void on_reload_done(GwReload *reload, const GwReloadResult *res, void *userdata) {
+        Api *a = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = TAKE_PTR(a->reload.call);
+        const char *why = !isempty(res->message) ? res->message : strerror(-res->error);
 
-        if (i == SIZE_MAX || !a->reload.call)
-                return;
-        ans = &a->reload.answers[i];
-        if (ans->answered)
-                return;
-        ans->answered = true;
-        ans->error = error;
-        ans->message = message ? strdup(message) : NULL;
-        for (size_t j = 0; j < ELEMENTSOF(reload_services); j++)
-                if (!a->reload.answers[j].answered)
-                        return;
-        reload_finish(a);
-}
-
-void api_config_reload_reply(Api *a, uint64_t cid, const Gw__ConfigReloadReply *r) {
-        if (!a || !a->reload.call || a->reload.cid != cid)
-                return;
-        reload_answer(a, r->service, r->errno_value, r->message);
-}
-
-static int on_reload_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        reload_finish(userdata);
-        return 0;
+        if (res->error == 0) {
+                /* regd has applied it by now (its turn comes before the answer). */
+                api_config_applied(a, a->daemon->conf);
+                (void) sd_bus_reply_method_return(call, NULL);
+        } else
+                /* Refused (a bad file, a key that needs a restart): nothing changed. Else a
+                 * daemon failed while applying; the message says which. */
+                (void) sd_bus_reply_method_errorf(call, res->error == -EINVAL ? API_ERROR_INVALID_CONFIG
+                                                                              : API_ERROR_RELOAD_FAILED, "%s", why);
+        a->reload.run = gw_reload_free(a->reload.run);
 }
 
 static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Api *a = userdata;
         GwDaemon *d = a->daemon;
-        _cleanup_(gw_conf_freep) GwConf *conf = NULL;
-        _cleanup_free_ char *why = NULL, *own = NULL;
-        Gw__Envelope env = GW__ENVELOPE__INIT;
-        Gw__ConfigReloadRequest req = GW__CONFIG_RELOAD_REQUEST__INIT;
         int r;
 
         if (a->reload.call)
                 return sd_bus_error_set(error, API_ERROR_BUSY, "A reload is already under way.");
-        /* The whole file first: a bad one changes nothing and says why. */
-        r = gw_conf_load(d->conf->path, &conf, &why);
-        if (r < 0) {
-                log_warning("Reload asked over D-Bus refused: %s", why ? why : strerror(-r));
-                return sd_bus_error_setf(error, API_ERROR_INVALID_CONFIG, "%s", why ? why : strerror(-r));
-        }
         log_info("Reload of '%s' asked over D-Bus.", d->conf->path);
-
-        r = sd_event_add_time_relative(d->event, &a->reload.timer, CLOCK_MONOTONIC, API_ANSWER_TIMEOUT_USEC, 0,
-                                       on_reload_timeout, a);
-        if (r < 0)
-                return r;
         a->reload.call = sd_bus_message_ref(m);
-        a->reload.cid = gw_bus_next_correlation_id(d->bus);
-        req.config_path = d->conf->path;
-        env.has_correlation_id = true;
-        env.correlation_id = a->reload.cid;
-        env.body_case = GW__ENVELOPE__BODY_CONFIG_RELOAD_REQUEST;
-        env.config_reload_request = &req;
-        r = gw_bus_publish_auto(d->bus, NULL, &env);
-        if (r < 0)
-                log_warning_errno(r, "Failed to publish ConfigReloadRequest: %m");
-
-        r = gw_daemon_reload(d, d->conf->path, &own);
-        reload_answer(a, GW__SERVICE__SERVICE_REGD, r < 0 ? -r : 0, own);
+        r = gw_reload_start(d->event, d->conf->path, d->conf, on_reload_done, a, &a->reload.run);
+        if (r < 0) {
+                a->reload.call = sd_bus_message_unref(a->reload.call);
+                return sd_bus_error_set_errnof(error, r, "Failed to start the reload: %m");
+        }
         return 1;
 }
 
@@ -872,9 +785,10 @@ int api_new(GwDaemon *d, Api **ret) {
 Api *api_free(Api *a) {
         if (!a)
                 return NULL;
+        a->reload.run = gw_reload_free(a->reload.run);
         if (a->reload.call)
                 (void) sd_bus_reply_method_errorf(a->reload.call, API_ERROR_RELOAD_FAILED, "regd is stopping.");
-        reload_clear(a);
+        a->reload.call = sd_bus_message_unref(a->reload.call);
         for (size_t i = 0; i < API_PENDING_MAX; i++)
                 if (a->pending[i].kind != PENDING_NONE) {
                         (void) sd_bus_reply_method_errorf(a->pending[i].call, API_ERROR_RESTART_FAILED,

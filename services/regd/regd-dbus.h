@@ -12,8 +12,8 @@
  *
  * What it shows comes from the project bus (regd-dbus-model.h); what it does
  * goes back over it: RestartService() to gwsupd (ServiceRestartRequest) or to
- * systemd (RestartUnit) when the daemons are units, Reload() to every daemon
- * (ConfigReloadRequest). No D-Bus reachable: regd runs on without the API
+ * systemd (RestartUnit) when the daemons are units, Reload() the way gwctl
+ * reload and SIGHUP go (gw-reload.h). No D-Bus reachable: regd runs on without the API
  * (logged once). Everything runs on regd's sd-event loop; nothing blocks it. */
 #pragma once
 
@@ -30,7 +30,6 @@
 #define API_SERVICE_IFACE   "org.fxsgw.Gateway1.Service"
 
 #define API_ERROR_INVALID_CONFIG "org.fxsgw.Gateway1.Error.InvalidConfiguration"
-#define API_ERROR_NOT_SUPPORTED  "org.fxsgw.Gateway1.Error.NotSupported"
 #define API_ERROR_RELOAD_FAILED  "org.fxsgw.Gateway1.Error.ReloadFailed"
 #define API_ERROR_NO_SUPERVISOR  "org.fxsgw.Gateway1.Error.NoSupervisor"
 #define API_ERROR_RESTART_FAILED "org.fxsgw.Gateway1.Error.RestartFailed"
@@ -58,6 +57,9 @@ void api_line_call(Api *a, const Gw__LineCall *lc);
 void api_service_state(Api *a, Gw__Service source, const Gw__ServiceState *ss);
 void api_proxy_switched(Api *a, const char *profile, const char *from, const char *to, const char *reason);
 void api_gateway_stopping(Api *a);
-/* Answers to what the API asked, matched by correlation id; unknown ids are ignored. */
+/* gwsupd's answer to RestartService(), matched by correlation id; unknown ids are ignored. */
 void api_service_restart_reply(Api *a, uint64_t cid, const Gw__ServiceRestartReply *r);
-void api_config_reload_reply(Api *a, uint64_t cid, const Gw__ConfigReloadReply *r);
+/* A reload was applied (however it was asked: regd's reload apply calls this; the
+ * D-Bus Reload() too): lines and profiles added or removed get or lose their
+ * objects (InterfacesAdded/InterfacesRemoved). */
+void api_config_applied(Api *a, const GwConf *conf);

@@ -495,6 +495,35 @@ int line_flash(Manager *m, unsigned port) {
 
 /* ---------------------------------------------------------------- across a restart */
 
+static bool line_dialing(const Line *l) {
+        return !l->call && l->state == GW__CALL_STATE__CALL_DIALING && l->off_hook;
+}
+
+bool line_kept(const Line *l) {
+        return l->call || line_dialing(l);
+}
+
+/* A line dialing: what it dialed so far, so a restart in the middle of the
+ * number does not give the subscriber dial tone again (the rest of the
+ * number would then be dialed as a new one). */
+static int line_save_dialing(Line *l, Gw__SigdLine *s) {
+        gw__sigd_line__init(s);
+        s->has_port = s->has_state = s->has_off_hook = s->has_ring = s->has_reversed = true;
+        s->has_tone = s->has_generation = s->has_call_seq = true;
+        s->port = l->conf->port;
+        s->number = l->conf->number;
+        s->profile = l->profile->name;
+        s->state = l->state;
+        s->off_hook = l->off_hook;
+        s->ring = l->ring;
+        s->reversed = l->reversed;
+        s->tone = l->tone;
+        s->generation = l->generation;
+        s->call_seq = l->call_seq;
+        s->digits = l->digits;
+        return 1;
+}
+
 int line_save(Line *l, LineSaved *ret) {
         Gw__SigdLine *s = &ret->line;
         Call *c = l->call;
@@ -502,6 +531,8 @@ int line_save(Line *l, LineSaved *ret) {
         int r;
 
         *ret = (LineSaved) {};
+        if (line_dialing(l))
+                return line_save_dialing(l, s);
         if (!c || !(l->state == GW__CALL_STATE__CALL_CONNECTED || l->state == GW__CALL_STATE__CALL_RINGING ||
                     ours_pending))
                 return 0;
@@ -535,6 +566,27 @@ void line_saved_done(LineSaved *s) {
         call_saved_done(&s->call);
 }
 
+/* The interdigit timer starts again in full: at most one timeout more to dial in. */
+static int line_restore_dialing(Line *l, const Gw__SigdLine *s) {
+        size_t n = s->digits ? strlen(s->digits) : 0;
+
+        if (!s->has_off_hook || !s->off_hook || l->call || l->state != GW__CALL_STATE__CALL_IDLE ||
+            n >= sizeof(l->digits) || (s->digits && strspn(s->digits, "0123456789*#ABCD") != n) ||
+            !s->has_tone || s->tone < GW__TONE__TONE_NONE || s->tone > GW_TONE_LAST)
+                return -EBADMSG;
+        memcpy(l->digits, s->digits ?: "", n + 1);
+        l->state = GW__CALL_STATE__CALL_DIALING;
+        l->off_hook = true;
+        l->ring = s->ring;
+        l->reversed = s->reversed;
+        l->tone = s->tone;
+        l->generation = s->generation;
+        l->call_seq = s->call_seq;
+        line_timer_start(l, LINE_TIMER_INTERDIGIT, l->profile->interdigit_timeout_us);
+        log_info("Line %u: dialing goes on after the restart ('%s' so far).", l->conf->port, l->digits);
+        return 0;
+}
+
 int line_restore(Manager *m, const Gw__SigdLine *s) {
         Line *l = s->has_port ? line_by_port(m, s->port) : NULL;
         bool connected, ringing, ours_pending;
@@ -543,6 +595,9 @@ int line_restore(Manager *m, const Gw__SigdLine *s) {
 
         if (!l)
                 return -ENOENT;
+        if (l->profile && streq_ptr(s->number, l->conf->number) && streq_ptr(s->profile, l->profile->name) &&
+            !s->call && s->has_state && s->state == GW__CALL_STATE__CALL_DIALING)
+                return line_restore_dialing(l, s);
         if (!l->profile || !streq_ptr(s->number, l->conf->number) || !streq_ptr(s->profile, l->profile->name) ||
             !s->call || !s->has_state || !s->has_off_hook || !s->has_tone || s->tone < GW__TONE__TONE_NONE ||
             s->tone > GW_TONE_LAST || l->call || l->state != GW__CALL_STATE__CALL_IDLE)

@@ -72,9 +72,11 @@ typedef struct LineSaved {
         CallSaved call;
 } LineSaved;
 
+/* Kept across a restart (sigd-state.c): a call, or dialing in progress. */
+bool line_kept(const Line *l);
 /* 1 and ret filled (pointing into l) when l has a call to go on with after a
- * restart: connected, ringing, or our INVITE pending; 0 when not; -ENOMEM.
- * line_saved_done() frees what ret holds. */
+ * restart (connected, ringing, or our INVITE pending) or is dialing (the
+ * digits so far); 0 when not; -ENOMEM. line_saved_done() frees what ret holds. */
 int line_save(Line *l, LineSaved *ret);
 void line_saved_done(LineSaved *s);
 /* Rebuild a line and its call from s: -ENOENT (no such line), -EBADMSG (it is

@@ -35,15 +35,16 @@ int state_serialize(Manager *m, uint8_t **ret, size_t *ret_len, size_t *ret_n_li
         size_t n = 0, len = 0, n_calls = 0;
         int r = 0;
 
-        /* Checked after every event: only lines with a call cost anything (256 lines, few calls). */
+        /* Checked after every event: only lines with a call, or dialing one, cost anything
+         * (256 lines, few calls). */
         for (size_t i = 0; i < m->n_lines; i++)
-                n_calls += !!m->lines[i].call;
+                n_calls += line_kept(&m->lines[i]);
         saved = calloc(MAX(n_calls, (size_t) 1), sizeof(*saved));
         ptrs = calloc(MAX(n_calls, (size_t) 1), sizeof(*ptrs));
         if (!saved || !ptrs)
                 return -ENOMEM;
         for (size_t i = 0; i < m->n_lines && r >= 0; i++) {
-                if (!m->lines[i].call)
+                if (!line_kept(&m->lines[i]))
                         continue;
                 r = line_save(&m->lines[i], &saved[n]);
                 if (r > 0) {
@@ -89,7 +90,7 @@ int state_apply(Manager *m, const uint8_t *data, size_t len) {
                 if (k == -ENOMEM)
                         r = k;
                 else if (k < 0)
-                        log_warning("Line %u: the call kept before the restart is not usable (%s), dropped.",
+                        log_warning("Line %u: the call (or dialing) kept before the restart is not usable (%s), dropped.",
                                     sl->port, k == -ENOENT ? "no such line" : "refused");
                 else
                         resumed++;
@@ -113,24 +114,7 @@ int state_apply(Manager *m, const uint8_t *data, size_t len) {
         return r < 0 ? r : resumed;
 }
 
-/* Overwrite the file's content with zeros in place, through fd (open on the old inode). */
-static void state_wipe_fd(int fd) {
-        static const uint8_t zeros[4096];
-        struct stat sb;
-        off_t off = 0;
-
-        if (fd < 0 || fstat(fd, &sb) < 0)
-                return;
-        while (off < sb.st_size) {
-                ssize_t n = pwrite(fd, zeros, MIN((size_t) (sb.st_size - off), sizeof zeros), off);
-                if (n <= 0)
-                        break;
-                off += n;
-        }
-}
-
 int state_save(Manager *m) {
-        _cleanup_close_ int old = -EBADF;
         char path[512];
         uint8_t *buf = NULL;
         size_t len = 0, n_lines = 0;
@@ -146,16 +130,7 @@ int state_save(Manager *m) {
                 return 0;
         }
         snprintf(path, sizeof path, "%s/%s", m->state_dir, SIGD_STATE_FILE);
-        /* The version replaced is wiped once the new one is in place: its keys may be of a call now over. */
-        old = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (n_lines == 0) {
-                state_wipe_fd(old);
-                r = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
-        } else {
-                r = gw_state_write(m->state_dir, SIGD_STATE_FILE, buf, len);
-                if (r >= 0)
-                        state_wipe_fd(old);
-        }
+        r = gw_state_write_secret(m->state_dir, SIGD_STATE_FILE, buf, n_lines == 0 ? 0 : len);
         if (r < 0) {
                 state_buffer_free(buf, len);
                 m->state_written = false;             /* try again after the next event */

@@ -521,3 +521,30 @@ TEST(late_offer_answer_in_the_ack_after_the_restart) {
         ASSERT_TRUE(c.seen.rtp);
         teardown(&c);
 }
+
+/* A restart in the middle of dialing: the digits so far are kept, the line
+ * does not get dial tone again, and the rest of the number completes it
+ * ("01" alone would match no entry of [2-9]xxx: the call proves the join). */
+TEST(dialing_goes_on_after_restart) {
+        Ctx c = {};
+        char entry[64];
+        mode_t mode = 0;
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);   /* nobody answers there: the INVITE is enough */
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, 1);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_DIALING);
+        dial(&c, 1, "20");
+        ASSERT_EQ(state_save(c.m), 1);                          /* as after the bus event that brought them */
+        ASSERT_TRUE(file_exists(&c, &mode));
+        ASSERT_EQ(mode & 0777, 0600);
+        ASSERT_EQ(restart(&c), 1);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));             /* linehwd's state again: no dial tone */
+        ASSERT_TRUE(c.seen.tone != GW__TONE__TONE_DIAL);
+        dial(&c, 1, "01");
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_PROCEEDING);
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        RUN_UNTIL(&c, !file_exists(&c, NULL), 1000);
+        teardown(&c);
+}
