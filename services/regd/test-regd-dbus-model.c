@@ -213,3 +213,36 @@ TEST(dbus_model_services_and_state) {
         ASSERT_STREQ(m.state, "stopping");
         api_model_done(&m);
 }
+
+TEST(dbus_model_reconfigure) {
+        ApiModel m;
+        TestConf t, t2;
+        char **added = NULL, **removed = NULL;
+        Gw__LineHwState hw = GW__LINE_HW_STATE__INIT;
+
+        model_new(&m, &t, 3);
+        hw.port = 2;
+        hw.hook = GW__HOOK_STATE__HOOK_OFF;
+        ASSERT_EQ(api_model_line_hw(&m, &hw, NULL), LINE_PROP_HOOK);
+        m.services[0].state = "running";
+
+        /* Lines 2 and 3 stay, 1 goes, 4 comes (test_conf_init numbers them 1..n: drop the first). */
+        test_conf_init(&t2, 4);
+        t2.conf.lines = &t2.lines[1];
+        t2.conf.n_lines = 3;
+        ASSERT_OK(api_model_reconfigure(&m, &t2.conf, &added, &removed));
+        ASSERT_STREQ(removed[0], "/org/fxsgw/Gateway1/line/1");
+        ASSERT_TRUE(removed[1] == NULL);
+        ASSERT_STREQ(added[0], "/org/fxsgw/Gateway1/line/4");
+        ASSERT_TRUE(added[1] == NULL);
+        ASSERT_EQ(m.n_lines, 3);
+        ASSERT_TRUE(api_model_line(&m, 1) == NULL);
+        /* A kept line keeps what was heard of it; the services theirs. */
+        ASSERT_STREQ(api_model_line(&m, 2)->hook, "off");
+        ASSERT_STREQ(api_model_line(&m, 4)->hook, "unknown");
+        ASSERT_STREQ(m.services[0].state, "running");
+        ASSERT_STREQ(m.profiles[0].path, "/org/fxsgw/Gateway1/profile/p1");
+        api_paths_free(added);
+        api_paths_free(removed);
+        api_model_done(&m);
+}
