@@ -437,7 +437,10 @@ static int restart_via_gwsupd(Api *a, sd_bus_message *m, Gw__Service service, sd
 
         if (service == GW__SERVICE__SERVICE_REGD) {
                 /* gwsupd's answer would reach the next regd, which knows nothing of this
-                 * call: answer first, then ask (gwsupd listens, checked by the caller). */
+                 * call: answer first, then ask — only if gwsupd surely hears it. */
+                if (!gw_bus_peer_listening(a->daemon->bus, GW__SERVICE__SERVICE_GWSUPD))
+                        return sd_bus_error_set(error, API_ERROR_BUSY,
+                                                "gwsupd does not hear this regd yet; try again in a moment.");
                 r = sd_bus_reply_method_return(m, NULL);
                 if (r < 0)
                         return r;
@@ -547,8 +550,10 @@ static int method_restart_service(sd_bus_message *m, void *userdata, sd_bus_erro
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "No daemon '%s': expected sigd, regd, mediad or linehwd.", name);
         log_info("Restart of '%s' asked over D-Bus.", s->name);
-        /* The supervisor there is: gwsupd on the project bus, else systemd. */
-        if (gw_bus_peer_listening(a->daemon->bus, GW__SERVICE__SERVICE_GWSUPD))
+        /* The supervisor there is: gwsupd on the project bus (or its pid file, while its
+         * subscription to a regd that just started is still on its way), else systemd. */
+        if (gw_bus_peer_listening(a->daemon->bus, GW__SERVICE__SERVICE_GWSUPD) ||
+            gw_gateway_pid(a->daemon->conf) > 0)
                 return restart_via_gwsupd(a, m, s->service, error);
         if (a->units)
                 return restart_via_systemd(a, m, s->service, error);
