@@ -11,6 +11,7 @@ A case file is JSON:
     "timeout_s": 60,                      # whole case, internal bound
     "requires": ["gwsupd", "sigd", ...],  # built binaries or installed programs;
                                           # missing: skip (77). Peers add their own.
+    "root": "why",                        # optional: skip (77) unless run as root
     "vars": {"gw": "127.0.0.20", ...},    # ${gw} anywhere below; also built in:
                                           # ${tmp} ${build} ${source} ${runtime_dir}
                                           # ${gw_config} ${bin:NAME} (a built binary)
@@ -1489,6 +1490,8 @@ class Case:
             for m in mods:
                 if not os.path.exists(os.path.join(fxsgwtest.BARESIP_MODULES, m + ".so")):
                     raise Skip("baresip module %s.so is not installed" % m)
+        if self.spec.get("root") and os.geteuid() != 0:
+            raise Skip("the case needs root: %s" % self.spec["root"])
         if self.spec.get("lab"):
             if os.geteuid() != 0:
                 raise Skip("network namespaces need root")
