@@ -386,7 +386,7 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
                 sessions_changed = true;
         set_tone(l, mc->has_tone ? mc->tone : GW__TONE__TONE_NONE);
         publish_state(l);
-        if (sessions_changed)
+        if (sessions_changed && !m->restoring)
                 save_streams(m);
         return state_timer_arm(m);
 }
@@ -614,6 +614,7 @@ int manager_set_state_dir(Manager *m, const char *dir) {
 size_t manager_restore_sessions(Manager *m) {
         size_t n = 0;
 
+        m->restoring = true;
         for (size_t i = 0; i < media_resume_count(m->resume); i++) {
                 Gw__MediaControl *mc;
                 const uint8_t *data;
@@ -635,6 +636,7 @@ size_t manager_restore_sessions(Manager *m) {
                         explicit_bzero(mc->rtp->srtp_rx_key->value.data, mc->rtp->srtp_rx_key->value.len);
                 gw__media_control__free_unpacked(mc, NULL);
         }
+        m->restoring = false;
         if (n > 0)
                 log_info("%zu RTP session(s) started again as saved; sigd's MediaControls confirm them.", n);
         save_streams(m);        /* the saved file's keys of calls that did not come back are wiped */

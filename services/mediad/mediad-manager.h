@@ -97,6 +97,7 @@ struct Manager {
         MediaResume *resume;
         sd_event_source *save_timer;
         uint64_t streams_resumed;
+        bool restoring;               /* manager_restore_sessions(): one save at the end */
         MediaUdpKeep *keep;           /* our sockets in the supervisor's fd store (mediad-udp.h); NULL: none */
         sd_event_source *keep_timer;  /* closes the kept sockets no session took */
         ManagerCallbacks cb;

@@ -184,6 +184,10 @@ void playout_buffer_reset(Playout *p) {
         p->counters.target_ms = PLAYOUT_INIT_MS;
 }
 
+void playout_buffer_start_at_once(Playout *p) {
+        p->start_at_once = true;
+}
+
 /* Arrival on the line's clock: the last tick plus the time since, at most a
  * frame (it made the next tick); the caller's time while the clock stands. */
 static int64_t arrival(Playout *p, uint64_t now_us) {
@@ -544,11 +548,14 @@ bool playout_buffer_get(Playout *p, int16_t out[SAMPLES], uint64_t now_us) {
 
         if (!p->playing) {
                 /* Start once the oldest frame has waited the target. */
-                if (p->n_used == 0 || ideal(p) < p->idx) {
+                if (p->n_used == 0 || (!p->start_at_once && ideal(p) < p->idx)) {
                         memset(out, 0, SAMPLES * sizeof(*out));
                         return false;
                 }
                 p->playing = true;
+                /* At once means this frame: not a concealed one inserted to grow first. */
+                if (p->start_at_once)
+                        p->last_inserted = true;
         }
         return play(p, out);
 }

@@ -71,6 +71,7 @@ typedef struct Playout {
 
         /* The play point. Before playing, idx is the lowest index buffered. */
         bool playing;
+        bool start_at_once;     /* play the first frame buffered without waiting the target */
         int64_t idx;            /* the next frame to play */
         uint64_t played_mask;   /* bit i: frame idx-1-i was played from a received packet */
         bool have_audio;        /* a received frame was played: PLC has something to go on */
@@ -111,6 +112,11 @@ typedef struct PlayoutPacket {
 
 /* Empty, nothing known (counters kept). Also for a new far end. */
 void playout_buffer_reset(Playout *p);
+/* A stream that went on while nobody played it (the socket kept across a
+ * restart of mediad holds what arrived meanwhile): the first frame buffered
+ * plays at the first get(), not after the target; the delay this leaves
+ * over the target goes as usual (merges). Until the next reset. */
+void playout_buffer_start_at_once(Playout *p);
 void playout_buffer_put(Playout *p, const PlayoutPacket *pk);
 /* Fill one frame at the line's clock tick now_us. True: received audio or concealment;
  * false: silence (nothing received yet, or concealment has run out). */

@@ -257,6 +257,8 @@ int rtp_session_new(sd_event *e, const RtpParams *p, rtp_event_cb_t cb, void *us
                 .oversize = &s->c.malformed, .burst = RECV_BURST,
                 .draining = adopted ? s->keep : NULL,
         };
+        if (adopted)
+                playout_buffer_start_at_once(&s->playout);     /* what waited in it is the buffer */
         r = media_udp_watch(e, s->fd, &s->reader, &s->io);
         if (r < 0)
                 return r;
@@ -509,6 +511,10 @@ bool rtp_session_playout(RtpSession *s, int16_t out[GW_PCM_SAMPLES]) {
                 memset(out, 0, GW_PCM_SAMPLES * sizeof(*out));
                 return false;
         }
+        /* What has arrived goes into the buffer before the frame due is taken: the
+         * loop may serve the line's tick before the socket's io source (after a
+         * restart, the kept socket's backlog and the first tick come together). */
+        media_udp_read(s->fd, &s->reader);
         /* The line's clock: this is called once per down frame. */
         return playout_buffer_get(&s->playout, out, now_usec(CLOCK_MONOTONIC));
 }

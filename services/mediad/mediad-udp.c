@@ -128,8 +128,7 @@ void media_udp_close(MediaUdpKeep *keep, int fd, const char *kind, const struct 
         }
 }
 
-static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-        MediaUdpReader *r = userdata;
+void media_udp_read(int fd, MediaUdpReader *r) {
         uint8_t buf[MEDIA_UDP_MAX_DATAGRAM];
 
         for (unsigned i = 0; i < r->burst; i++) {
@@ -145,7 +144,7 @@ static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
                                 r->draining = NULL;
                         }
                         if (errno == EAGAIN || errno == EINTR)
-                                return 0;
+                                return;
                         continue;        /* ECONNREFUSED and the like, from an earlier send */
                 }
                 if (r->draining)
@@ -156,7 +155,12 @@ static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata)
                 }
                 r->datagram(r->userdata, buf, (size_t) n, (const struct sockaddr *) &from, fromlen);
         }
+}
+
+static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        media_udp_read(fd, userdata);
         return 0;
+
 }
 
 int media_udp_watch(sd_event *e, int fd, MediaUdpReader *r, sd_event_source **ret) {

@@ -68,3 +68,5 @@ typedef struct MediaUdpReader {
  * socket reports on reading (ICMP errors of our sends) are skipped: they are counted where
  * we send. 'r' must outlive the source; r->max <= MEDIA_UDP_MAX_DATAGRAM. */
 int media_udp_watch(sd_event *e, int fd, MediaUdpReader *r, sd_event_source **ret);
+/* What the io source does: read up to r->burst datagrams, not waiting. */
+void media_udp_read(int fd, MediaUdpReader *r);
