@@ -279,6 +279,14 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        GwDaemon *d = userdata;
+
+        if (d->on_terminate && d->on_terminate(d, d->terminate_userdata) > 0)
+                return 0;
+        return sd_event_exit(d->event, 0);
+}
+
 #define IN_SET_SERVICE(s, a, b, c, d) ((s) == (a) || (s) == (b) || (s) == (c) || (s) == (d))
 
 int gw_daemon_load_tone_plan(GwDaemon *d) {
@@ -292,6 +300,16 @@ int gw_daemon_load_tone_plan(GwDaemon *d) {
         }
         log_debug("Tone plan '%s' from %s.", d->tone_plan->name, d->tone_plan->path);
         return 0;
+}
+
+/* The file holds passwords: readable by others, or by a group that is not ours
+ * (tmpfiles.d makes it 0640 root:fxsgw for the daemons running as fxsgw). */
+static bool conf_readable_by_others(const char *path) {
+        struct stat st;
+
+        if (gw_conf_is_world_readable(path) <= 0 || stat(path, &st) < 0)
+                return false;
+        return (st.st_mode & 0007) || st.st_gid != getegid();
 }
 
 static void help(const char *name) {
@@ -345,7 +363,7 @@ int gw_daemon_init(GwDaemon *d, Gw__Service service, int argc, char **argv) {
                 log_error("Refusing to start: %s", error ? error : strerror(-r));
                 return EXIT_CONFIG;
         }
-        if (gw_conf_is_world_readable(config) > 0)
+        if (conf_readable_by_others(config))
                 log_warning("Configuration '%s' is readable by other users but holds passwords; "
                             "chmod 0600 it.", config);
         log_set_max_level(d->conf->log_level);
@@ -376,7 +394,7 @@ int gw_daemon_init(GwDaemon *d, Gw__Service service, int argc, char **argv) {
         r = sd_event_new(&d->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to create event loop: %m"), EXIT_FAILURE;
-        if ((r = sd_event_add_signal(d->event, NULL, SIGTERM, NULL, NULL)) < 0 ||
+        if ((r = sd_event_add_signal(d->event, NULL, SIGTERM, on_sigterm, d)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGINT, NULL, NULL)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGHUP, on_sighup, d)) < 0)
                 return log_error_errno(r, "Failed to install signal handlers: %m"), EXIT_FAILURE;
@@ -410,6 +428,8 @@ int gw_daemon_ready(GwDaemon *d, const char *status) {
         free(d->status_text);
         d->status_text = status ? strdup(status) : NULL;
         d->ready = true;
+        /* Logged first: in the journal it comes before the supervisor's "Started". */
+        log_info("Ready: %s", strempty(status));
         (void) sd_notifyf(false, "READY=1\nSTATUS=%s", strempty(status));
         publish_service_state(d, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING);
 
@@ -417,7 +437,6 @@ int gw_daemon_ready(GwDaemon *d, const char *status) {
                                        on_heartbeat, d);
         if (r < 0)
                 return log_error_errno(r, "Failed to add heartbeat timer: %m");
-        log_info("Ready: %s", strempty(status));
         return 0;
 }
 

@@ -5,8 +5,9 @@
  * config (a bad one: error on stderr and exit 78, EX_CONFIG) and, for the
  * daemons that play or name tones, the tone plan (missing or broken: exit 78
  * too, gw_daemon_load_tone_plan()); opens the log;
- * creates the sd-event loop with SIGTERM/SIGINT ending it and SIGHUP reloading
- * the whole gateway (gw-reload.h); enables the watchdog (systemd and gwsupd both set WATCHDOG_USEC);
+ * creates the sd-event loop with SIGTERM/SIGINT ending it (SIGTERM asks
+ * on_terminate first, when set) and SIGHUP reloading the whole gateway
+ * (gw-reload.h); enables the watchdog (systemd and gwsupd both set WATCHDOG_USEC);
  * creates <runtime_dir>/<name>/ for the daemon's state; creates the bus.
  * Publishes ServiceState STARTING, then after gw_daemon_ready() RUNNING every
  * 5 s (with BusCounters, and PcmCounters when 'pcm' is set), and answers
@@ -80,6 +81,10 @@ typedef struct GwDaemon {
         char *status_text;
         GwReloadServer reload;         /* answers ReloadRequest; the daemon sets its apply */
         GwReload *sighup_reload;       /* a reload of the whole gateway started by SIGHUP */
+        /* SIGTERM: when set and it returns > 0, the daemon ends the loop itself
+         * later (regd un-REGISTERs first); otherwise the loop ends at once. */
+        int (*on_terminate)(struct GwDaemon *d, void *userdata);
+        void *terminate_userdata;
 } GwDaemon;
 
 /* Returns 0 on success, or the process exit code to use (>0) on failure,

@@ -5,7 +5,9 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer, leaks detected, any report
 # fatal); the unit suite once more under valgrind (memcheck, definite leaks
 # and invalid accesses fatal). Exits non-zero on any failure; the last line is
-# "N passed, N failed, N skipped", summed over all runs. Skipped tests (exit 77:
+# "N passed, N failed, N skipped", summed over all runs. The 'systemd' suite
+# (the units in a container booted with systemd, tests/systemd/) runs in the
+# normal build only: the sanitizer build does not define it. Skipped tests (exit 77:
 # a peer program missing) are listed by name with their reason; with CI=true in
 # the environment they count as failures too, since the install step provides
 # every peer and a skip there means a broken install.

@@ -32,6 +32,7 @@
 #include "gw-reload.h"
 #include "gw-tool.h"
 #include "gwctl-dbus.h"
+#include "gwctl-systemd.h"
 
 #define EXIT_NOT_RUNNING 3
 #define EXIT_CONFIG 78           /* EX_CONFIG, as the daemons */
@@ -76,7 +77,7 @@ static const char *const reg_state_table[] = {
 
 /* The answers of the daemons asked for status. */
 typedef struct Status {
-        int gateway_pid;                 /* 0: status from D-Bus, pid not read */
+        int gateway_pid;                 /* 0: from D-Bus, or systemd's units (no gwsupd) */
         DbusStatus *dbus;                /* the D-Bus API's answer, or NULL */
         const Gw__StatusReply *supd_reply, *regd_reply;   /* from either source */
         Gw__Envelope *supd;              /* gwsupd's reply, or NULL */
@@ -164,7 +165,8 @@ static int load_config(GwConf **ret) {
 
 /* ------------------------------------------------------------------ status */
 
-/* The running gateway's pid, or minus the exit code after saying why there is none. */
+/* The running gateway's pid (0: under systemd's units), or minus the exit code
+ * after saying why there is none. */
 static int gateway_pid(const GwConf *conf) {
         int r;
 
@@ -174,6 +176,10 @@ static int gateway_pid(const GwConf *conf) {
                         conf->runtime_dir, strerror(-r));
                 return -EXIT_FAILURE;
         }
+        /* Under fxsgw.target no gwsupd runs: systemd knows the services. The units
+         * use the default runtime directory; another one is never theirs. */
+        if (r == 0 && streq(conf->runtime_dir, "/run/fxsgw") && gwctl_systemd_gateway_pid() > 0)
+                return 0;
         if (r == 0) {
                 fprintf(stderr, "gwctl: gateway is not running\n");
                 return -EXIT_NOT_RUNNING;
@@ -343,8 +349,10 @@ static void print_text(const Status *s) {
 
         if (s->dbus)
                 printf("Gateway running (status from D-Bus, org.fxsgw.Gateway1)\n\n");
-        else
+        else if (s->gateway_pid > 0)
                 printf("Gateway running (gwsupd pid %d)\n\n", s->gateway_pid);
+        else
+                printf("Gateway running (systemd units of fxsgw.target)\n\n");
 
         if (!supd)
                 printf("Services: gwsupd did not answer: %s\n", error_text(s->supd_error, s->supd_message));
@@ -446,7 +454,10 @@ static int verb_status(void) {
                         return -r;
                 s.gateway_pid = r;
 
-                s.supd_error = ask_status(conf, GW__SERVICE__SERVICE_GWSUPD, &s.supd, &s.supd_message);
+                if (s.gateway_pid > 0)
+                        s.supd_error = ask_status(conf, GW__SERVICE__SERVICE_GWSUPD, &s.supd, &s.supd_message);
+                else
+                        s.supd_error = gwctl_systemd_services(&s.supd);
                 s.regd_error = ask_status(conf, GW__SERVICE__SERVICE_REGD, &s.regd, &s.regd_message);
                 s.supd_reply = s.supd ? s.supd->status_reply : NULL;
                 s.regd_reply = s.regd ? s.regd->status_reply : NULL;

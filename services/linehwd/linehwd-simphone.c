@@ -50,6 +50,8 @@ struct SimPhone {
 
         int16_t *rec;
         size_t rec_n, rec_cap;
+        size_t rec_disk;                 /* samples at the head of "<record>.part" only (a restart's
+                                          * predecessor heard them): read back when the call ends */
         bool recording;
         bool resume_recording;           /* restored off hook after a restart: go on with "<record>.part" */
         int rec_fd;                      /* "<record>.part": what was heard so far, as raw samples */
@@ -265,7 +267,7 @@ static int record_part_path(const SimPhone *p, char *buf, size_t size) {
 }
 
 static bool record_append(SimPhone *p, const int16_t *samples, size_t n) {
-        if (p->rec_n + n > GW_WAV_MAX_SAMPLES)
+        if (p->rec_disk + p->rec_n + n > GW_WAV_MAX_SAMPLES)
                 return false;   /* full: the file keeps the first 10 minutes */
         if (p->rec_n + n > p->rec_cap) {
                 size_t cap = MAX(p->rec_cap ? p->rec_cap * 2 : (size_t) GW_WAV_RATE * 10, p->rec_n + n);
@@ -290,36 +292,28 @@ static bool record_append(SimPhone *p, const int16_t *samples, size_t n) {
 
 static void record_start(SimPhone *p) {
         char part[PATH_MAX];
-        struct stat st;
+        struct stat st = {};
         bool resume = p->resume_recording;
 
         p->resume_recording = false;
-        p->rec_n = 0;
+        p->rec_n = p->rec_disk = 0;
         p->recording = true;
         p->rec_fd = close_fd(p->rec_fd);
         if (record_part_path(p, part, sizeof part) < 0)
                 return;
-        if (resume) {
-                _cleanup_close_ int fd = open(part, O_RDONLY | O_CLOEXEC);
-                ssize_t k;
-
-                if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0 &&
-                    (size_t) st.st_size <= GW_WAV_MAX_SAMPLES * sizeof(int16_t)) {
-                        int16_t *q = realloc(p->rec, (size_t) st.st_size);
-
-                        if (q) {
-                                p->rec = q;
-                                p->rec_cap = (size_t) st.st_size / sizeof(int16_t);
-                                k = read(fd, p->rec, p->rec_cap * sizeof(int16_t));
-                                p->rec_n = k > 0 ? (size_t) k / sizeof(int16_t) : 0;
-                        }
-                }
-        }
-        p->rec_fd = open(part, O_WRONLY | O_CREAT | O_CLOEXEC | (p->rec_n > 0 ? O_APPEND : O_TRUNC), 0644);
-        if (p->rec_fd < 0)
+        /* What the predecessor heard stays on disk (not read now: the restart is
+         * on the clock), and is read back when the call ends. */
+        if (resume && stat(part, &st) == 0 && st.st_size > 0 &&
+            (size_t) st.st_size <= GW_WAV_MAX_SAMPLES * sizeof(int16_t))
+                p->rec_disk = (size_t) st.st_size / sizeof(int16_t);
+        p->rec_fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC | (p->rec_disk > 0 ? O_APPEND : O_TRUNC), 0644);
+        if (p->rec_fd < 0) {
                 log_warning_errno(errno, "Line %u: cannot open '%s', the recording is not kept across a restart: %m",
                                   p->port, part);
-        if (p->rec_n > 0) {
+                p->rec_disk = 0;
+        } else if (p->rec_disk > 0 && ftruncate(p->rec_fd, (off_t) (p->rec_disk * sizeof(int16_t))) < 0)
+                p->rec_disk = 0;        /* an odd byte cut off; on failure the head is lost */
+        if (p->rec_disk > 0) {
                 uint64_t now = now_usec(CLOCK_REALTIME), last = (uint64_t) st.st_mtim.tv_sec * USEC_PER_SEC + (uint64_t) st.st_mtim.tv_nsec / 1000;
                 size_t silence = now > last ? (size_t) ((now - last) * GW_WAV_RATE / USEC_PER_SEC) : 0;
 
@@ -336,6 +330,24 @@ static void record_flush(SimPhone *p) {
         if (!p->recording)
                 return;
         p->recording = false;
+        if (p->rec_disk > 0) {
+                /* The head from the file, then what this instance heard. */
+                int16_t *all = malloc((p->rec_disk + p->rec_n) * sizeof *all);
+                ssize_t k = all ? pread(p->rec_fd, all, p->rec_disk * sizeof *all, 0) : -1;
+
+                if (k == (ssize_t) (p->rec_disk * sizeof *all)) {
+                        if (p->rec_n > 0)
+                                memcpy(all + p->rec_disk, p->rec, p->rec_n * sizeof *all);
+                        free(p->rec);
+                        p->rec = all;
+                        p->rec_n += p->rec_disk;
+                        p->rec_cap = p->rec_n;
+                } else {
+                        log_warning("Line %u: cannot read back what was heard before linehwd restarted.", p->port);
+                        free(all);
+                }
+                p->rec_disk = 0;
+        }
         p->rec_fd = close_fd(p->rec_fd);
         if (record_part_path(p, part, sizeof part) == 0)
                 (void) unlink(part);

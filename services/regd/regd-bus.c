@@ -17,6 +17,7 @@ typedef struct RegdGlue {
         Api *api;                        /* the D-Bus API, NULL without one */
         unsigned last_n, last_registered;
         bool status_set;
+        bool exit_when_unregistered;
 } RegdGlue;
 
 static int send_request(Manager *m, uint64_t cid, Gw__SipRequest *req, void *userdata) {
@@ -88,6 +89,8 @@ static void unregister_done(Manager *m, unsigned lines, unsigned confirmed, void
         env.body_case = GW__ENVELOPE__BODY_UNREGISTER_DONE;
         env.unregister_done = &ud;
         (void) gw_bus_publish_auto(((RegdGlue *) userdata)->bus, NULL, &env);
+        if (((RegdGlue *) userdata)->exit_when_unregistered && ((RegdGlue *) userdata)->daemon)
+                (void) sd_event_exit(((RegdGlue *) userdata)->daemon->event, 0);
 }
 
 static void flushed(Manager *m, void *userdata) {
@@ -218,6 +221,10 @@ static int on_ctl(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void
 
 static void on_ctl_free(Gw__Envelope *reply, void *userdata) {
         (void) gw_bus_status_reply_free(reply);
+}
+
+void regd_bus_exit_when_unregistered(void) {
+        glue.exit_when_unregistered = true;
 }
 
 int regd_bus_attach(Manager *m, GwBus *bus, GwDaemon *d) {

@@ -10,6 +10,8 @@
  * subscriptions on bus, and the manager's callbacks that publish on it.
  * d (may be NULL) gets STATUS= updates ("3/4 lines registered"). */
 int regd_bus_attach(Manager *m, GwBus *bus, GwDaemon *d);
+/* End d's event loop once the un-REGISTERs of a stop are done (UnregisterDone). */
+void regd_bus_exit_when_unregistered(void);
 
 typedef struct Api Api;
 /* Feed the D-Bus API (regd-dbus.h; NULL: none) with the manager's news and the

@@ -231,16 +231,24 @@ Line *line_free(Line *l) {
 
 /* ---------------------------------------------------------------- logging */
 
+/* SIP_CALL_ID= is the registration's Call-ID (one per line, kept across refreshes). */
 #define line_log(l, level, message_id, ...) do {                                          \
-                char _fl_[32], _fp_[96], _fx_[160], _fm_[64];                              \
+                char _fl_[32], _fp_[96], _fx_[160], _fc_[320], _fm_[64];                   \
+                const char *_f_[6] = { _fl_, _fp_, _fx_ };                                 \
+                size_t _n_ = 3;                                                            \
                 snprintf(_fl_, sizeof(_fl_), "GW_LINE=%u", (l)->port);                     \
                 snprintf(_fp_, sizeof(_fp_), "GW_PROFILE=%s", strempty((l)->pconf->name)); \
                 snprintf(_fx_, sizeof(_fx_), "GW_PROXY=%s",                                \
                          line_entry_address((l), line_active(l)));                          \
-                snprintf(_fm_, sizeof(_fm_), "MESSAGE_ID=%s", strempty(message_id));      \
-                log_struct((level), ((const char *[]) { _fl_, _fp_, _fx_,                  \
-                                                       (message_id) ? _fm_ : NULL, NULL }), \
-                           __VA_ARGS__);                                                   \
+                if ((l)->call_id) {                                                        \
+                        snprintf(_fc_, sizeof(_fc_), "SIP_CALL_ID=%s", (l)->call_id);      \
+                        _f_[_n_++] = _fc_;                                                 \
+                }                                                                          \
+                if (message_id) {                                                          \
+                        snprintf(_fm_, sizeof(_fm_), "MESSAGE_ID=%s", strempty(message_id)); \
+                        _f_[_n_++] = _fm_;                                                 \
+                }                                                                          \
+                log_struct((level), _f_, __VA_ARGS__);                                     \
         } while (0)
 
 /* ---------------------------------------------------------------- transitions */

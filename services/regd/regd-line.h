@@ -192,3 +192,7 @@ const char *line_registered_via(const Line *l);   /* NULL if not registered */
 #define REGD_MESSAGE_LINE_REGISTERED       "686e1f4b4294449aa8b15be643316a0d"
 #define REGD_MESSAGE_REGISTRATION_FAILED   "59afb9107c984156881cbfdc5a9aa86c"
 #define REGD_MESSAGE_REGISTRATION_LOST     "1ef295b0b1004bda90e050fe458f3dd7"
+#define REGD_MESSAGE_UNREGISTER_DONE       "e566e4e7fea443b8b25e9e9f8246a943"
+/* The gateway is stopping (as gwsupd's GWSUPD_MESSAGE_GATEWAY_STOPPING): regd's
+ * own unit is stopped by systemd. */
+#define REGD_MESSAGE_GATEWAY_STOPPING      "f53dc797ba12434b9294f5909672ae9c"

@@ -675,8 +675,9 @@ static void manager_finish_stopping(Manager *m) {
         m->stopping = false;
         m->stop_timer = sd_event_source_disable_unref(m->stop_timer);
 
-        log_info("Un-REGISTERed %u of %u line(s); registering nothing from now on.",
-                 m->unreg_confirmed, m->unreg_lines);
+        log_struct(LOG_NOTICE, ((const char *[]) { "MESSAGE_ID=" REGD_MESSAGE_UNREGISTER_DONE, NULL }),
+                   "Un-REGISTERed %u of %u line(s); registering nothing from now on.",
+                   m->unreg_confirmed, m->unreg_lines);
         if (m->cb.unregister_done)
                 m->cb.unregister_done(m, m->unreg_lines, m->unreg_confirmed, m->userdata);
 

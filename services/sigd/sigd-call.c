@@ -470,7 +470,8 @@ static int call_send_invite(Call *c) {
                                        on_invite_timeout, c);
         if (r < 0)
                 log_warning_errno(r, "Call %s: failed to add the INVITE timer, ignoring: %m", c->dialog.call_id);
-        log_info("Line %u: INVITE %s via %s (%s), attempt %zu.", c->line_conf->port, c->dialog.request_uri,
+        call_log(c, LOG_INFO, c->entry == 0 ? SIGD_MESSAGE_CALL_OUTGOING : NULL,
+                 "Line %u: INVITE %s via %s (%s), attempt %zu.", c->line_conf->port, c->dialog.request_uri,
                  e->proxy->text, e->target, c->entry + 1);
         return 0;
 }
@@ -488,7 +489,8 @@ static void call_fail_over(Call *c, const char *reason, Gw__SipOutcomeKind kind,
                 if (call_send_invite(c) >= 0)
                         return;
         }
-        log_warning("Line %u: call %s failed on every entry (last: %s).", c->line_conf->port, c->dialog.call_id, reason);
+        call_log(c, LOG_WARNING, SIGD_MESSAGE_CALL_FAILED,
+                 "Line %u: call %s failed on every entry (last: %s).", c->line_conf->port, c->dialog.call_id, reason);
         c->entry = c->n_entries - 1;
         call_event_end(c, "congestion", 0);
         call_line_released(c, GW__TONE__TONE_CONGESTION);
@@ -740,7 +742,8 @@ static void call_on_response(Call *c, osip_transaction_t *tr, const osip_message
                         call_detach(c);
                         return;
                 }
-                log_info("Line %u: call %s to %s answered (%s).", c->line_conf->port, c->dialog.call_id, c->remote_number,
+                call_log(c, LOG_INFO, SIGD_MESSAGE_CALL_ANSWERED,
+                         "Line %u: call %s to %s answered (%s).", c->line_conf->port, c->dialog.call_id, c->remote_number,
                          media_label(c, label, sizeof label));
                 line_ops(c->manager)->answered(l, true);
                 call_publish_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_ANSWER, NULL, (uint32_t) code);
@@ -797,7 +800,8 @@ final:
                 const char *cause = code == 486 || code == 600 ? "busy" : code == 603 ? "rejected" :
                                     code == 487 ? "cancelled" : code == 480 || code == 408 ? "no-answer" : "congestion";
 
-                log_info("Line %u: call %s to %s failed: %d %s.", c->line_conf->port, c->dialog.call_id, c->remote_number, code,
+                call_log(c, LOG_INFO, SIGD_MESSAGE_CALL_FAILED,
+                         "Line %u: call %s to %s failed: %d %s.", c->line_conf->port, c->dialog.call_id, c->remote_number, code,
                          strempty(resp->reason_phrase));
                 call_event_end(c, cause, (uint32_t) code);
                 call_line_released(c, busy ? GW__TONE__TONE_BUSY : GW__TONE__TONE_CONGESTION);
@@ -1075,7 +1079,8 @@ void call_answer(Call *c) {
         if (sd_event_add_time_relative(c->manager->event, &c->ok_timer, CLOCK_MONOTONIC, T1_USEC,
                                        10 * USEC_PER_MSEC, on_ok_timer, c) < 0)
                 c->ok_timer = NULL;
-        log_info("Line %u: answered call %s from %s (%s).", c->line_conf->port, c->dialog.call_id, strna(c->remote_number),
+        call_log(c, LOG_INFO, SIGD_MESSAGE_CALL_ANSWERED,
+                 "Line %u: answered call %s from %s (%s).", c->line_conf->port, c->dialog.call_id, strna(c->remote_number),
                  c->have_media ? media_label(c, label, sizeof label) : "our offer in the 200");
         line_ops(c->manager)->answered(c->line, false);
         call_publish_event(c, GW__CALL_EVENT_KIND__CALL_EVENT_ANSWER, NULL, 200);
@@ -1171,7 +1176,8 @@ static int call_incoming_invite(Manager *m, osip_event_t *ev, const struct socka
                 return r;
         }
 
-        log_info("Line %u: incoming call %s from %s.", lc->port, c->dialog.call_id, c->remote_number);
+        call_log(c, LOG_INFO, SIGD_MESSAGE_CALL_INCOMING,
+                 "Line %u: incoming call %s from %s.", lc->port, c->dialog.call_id, c->remote_number);
         if (c->have_media)
                 call_log_srtp(c);
         (void) call_respond(c, tr, req, 100, NULL, false);
@@ -1212,7 +1218,8 @@ static Call *call_for_request(Manager *m, const osip_message_t *req, bool cancel
 static void call_remote_bye(Call *c) {
         if (!c->line)
                 return;
-        log_info("Line %u: call %s ended by the far end.", c->line_conf->port, c->dialog.call_id);
+        call_log(c, LOG_INFO, SIGD_MESSAGE_CALL_ENDED,
+                 "Line %u: call %s ended by the far end.", c->line_conf->port, c->dialog.call_id);
         call_event_end(c, "normal", 0);
         c->have_media = false;
         call_line_released(c, GW__TONE__TONE_BUSY);
@@ -1344,7 +1351,8 @@ int call_handle_request(Manager *m, osip_event_t *ev, const struct sockaddr_stor
 
                         (void) call_respond(c, c->ist, c->invite, 487, NULL, false);
                         if (l) {
-                                log_info("Line %u: call %s cancelled by the caller.", c->line_conf->port, c->dialog.call_id);
+                                call_log(c, LOG_INFO, SIGD_MESSAGE_CALL_ENDED,
+                                         "Line %u: call %s cancelled by the caller.", c->line_conf->port, c->dialog.call_id);
                                 call_event_end(c, "cancelled", 487);
                                 line_ops(m)->cancelled(l);
                         }

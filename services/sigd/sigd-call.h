@@ -102,6 +102,38 @@ struct Call {
         sd_event_source *linger;
 };
 
+/* Journal MESSAGE_IDs of a call's life (docs/OPERATIONS.md). */
+#define SIGD_MESSAGE_CALL_OUTGOING  "f0e58b99f2a54922868753de7d5fe8d6"
+#define SIGD_MESSAGE_CALL_INCOMING  "a6c18ebd59d74f78aca601c607004364"
+#define SIGD_MESSAGE_CALL_ANSWERED  "cfe3ffd629a64a9688ada3b51bc87b51"
+#define SIGD_MESSAGE_CALL_ENDED     "7c0307637b704c0f8b0150dc5977c843"
+#define SIGD_MESSAGE_CALL_FAILED    "980bea076e93423a8611f333a394585a"
+
+/* A log line about call c with the journal fields GW_LINE=, GW_PROFILE=,
+ * GW_PROXY= (an outgoing call's current entry), SIP_CALL_ID= and MESSAGE_ID=
+ * (message_id may be NULL). */
+#define call_log(c, level, message_id, ...) do {                                                \
+                const Call *_c_ = (c);                                                          \
+                char _fl_[32], _fp_[96], _fx_[160], _fc_[320], _fm_[64];                        \
+                const char *_f_[6] = {};                                                        \
+                size_t _n_ = 0;                                                                 \
+                snprintf(_fl_, sizeof(_fl_), "GW_LINE=%u", _c_->line_conf->port);               \
+                _f_[_n_++] = _fl_;                                                              \
+                snprintf(_fp_, sizeof(_fp_), "GW_PROFILE=%s", strempty(_c_->profile->name));    \
+                _f_[_n_++] = _fp_;                                                              \
+                if (_c_->outgoing && _c_->entry < _c_->n_entries && _c_->entries[_c_->entry].proxy) { \
+                        snprintf(_fx_, sizeof(_fx_), "GW_PROXY=%s", _c_->entries[_c_->entry].proxy->text); \
+                        _f_[_n_++] = _fx_;                                                      \
+                }                                                                               \
+                snprintf(_fc_, sizeof(_fc_), "SIP_CALL_ID=%s", strna(_c_->dialog.call_id));     \
+                _f_[_n_++] = _fc_;                                                              \
+                if (message_id) {                                                               \
+                        snprintf(_fm_, sizeof(_fm_), "MESSAGE_ID=%s", (const char *) (message_id)); \
+                        _f_[_n_++] = _fm_;                                                      \
+                }                                                                               \
+                log_struct((level), _f_, __VA_ARGS__);                                          \
+        } while (0)
+
 /* Transaction events noted by libosip2's callbacks, handled after it returns. */
 typedef struct CallTxEvent {
         uint64_t serial;

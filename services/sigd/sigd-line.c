@@ -390,13 +390,15 @@ static int on_line_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                         break;
                 if (c->outgoing && (l->state == GW__CALL_STATE__CALL_PROCEEDING ||
                                     l->state == GW__CALL_STATE__CALL_RINGBACK)) {
-                        log_info("Line %u: call %s not answered, cancelling.", l->conf->port, c->dialog.call_id);
+                        call_log(c, LOG_INFO, SIGD_MESSAGE_CALL_ENDED,
+                                 "Line %u: call %s not answered, cancelling.", l->conf->port, c->dialog.call_id);
                         line_call_end(c, "no-answer", 0);
                         call_cancel(c);
                         line_release(l, GW__TONE__TONE_BUSY);
                         call_detach(c);
                 } else if (!c->outgoing && l->state == GW__CALL_STATE__CALL_RINGING) {
-                        log_info("Line %u: call %s not answered.", l->conf->port, c->dialog.call_id);
+                        call_log(c, LOG_INFO, SIGD_MESSAGE_CALL_ENDED,
+                                 "Line %u: call %s not answered.", l->conf->port, c->dialog.call_id);
                         call_reject(c, 480);
                         line_call_end(c, "no-answer", 480);
                         line_release(l, GW__TONE__TONE_NONE);
@@ -443,13 +445,15 @@ int line_hook(Manager *m, unsigned port, bool off_hook) {
                 switch (l->state) {
                 case GW__CALL_STATE__CALL_PROCEEDING:
                 case GW__CALL_STATE__CALL_RINGBACK:
-                        log_info("Line %u: caller hung up before the answer, cancelling %s.", port, c->dialog.call_id);
+                        call_log(c, LOG_INFO, SIGD_MESSAGE_CALL_ENDED,
+                                 "Line %u: caller hung up before the answer, cancelling %s.", port, c->dialog.call_id);
                         line_call_end(c, "cancelled", 0);
                         call_cancel(c);
                         call_detach(c);
                         break;
                 case GW__CALL_STATE__CALL_CONNECTED:
-                        log_info("Line %u: hung up, BYE for %s.", port, c->dialog.call_id);
+                        call_log(c, LOG_INFO, SIGD_MESSAGE_CALL_ENDED,
+                                 "Line %u: hung up, BYE for %s.", port, c->dialog.call_id);
                         line_call_end(c, "normal", 0);
                         call_hang_up(c);
                         call_detach(c);

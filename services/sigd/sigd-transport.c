@@ -201,7 +201,10 @@ int transport_open(Manager *m) {
                 if (r < 0 || fcntl(fd, F_SETFL, r | O_NONBLOCK) < 0)
                         return log_error_errno(errno, "Failed to make the passed SIP socket non-blocking: %m");
                 m->counters.socket_inherited = true;
-                m->draining_waited = true;
+                /* Count what waited only if something did: a socket unit's socket at
+                 * the first start is empty, and what comes later did not wait for us. */
+                char b;
+                m->draining_waited = !(recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN);
         } else {
                 fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
                 if (fd < 0)

@@ -303,8 +303,10 @@ def udp_port_free(ip, port):
 class Kamailio:
     """kamailio/registrar.cfg in the foreground, with its own runtime dir and RPC FIFO."""
 
-    def __init__(self, env, name, listen, users, realm=None, cfg=KAMAILIO_CFG, extra_defines=None):
+    def __init__(self, env, name, listen, users, realm=None, cfg=KAMAILIO_CFG, extra_defines=None,
+                 netns=None):
         self.env = env
+        self.netns = netns        # run inside this network namespace (ip netns exec)
         self.name = name
         self.listen = listen
         self.users = dict(users)
@@ -320,7 +322,7 @@ class Kamailio:
         ip, port = self.listen.rsplit(":", 1)
         if (ip, port) == ("127.0.0.1", "5060"):
             raise Failure("refusing to run Kamailio on 127.0.0.1:5060")
-        if not udp_port_free(ip, int(port)):
+        if not self.netns and not udp_port_free(ip, int(port)):
             raise Failure("udp %s is already in use" % self.listen)
         os.makedirs(os.path.join(self.rundir, "db"), exist_ok=True)
         with open(os.path.join(self.rundir, "db", "htable"), "w") as f:
@@ -337,6 +339,8 @@ class Kamailio:
                 "-m", "64", "-M", "8"]
         for k, v in defines.items():
             argv += ["-A", "%s=%s" % (k, v)]
+        if self.netns:
+            argv = ["ip", "netns", "exec", self.netns] + argv
         self.proc = self.env.start(self.name, argv)
         wait_until("Kamailio '%s' to answer RPC" % self.name, self._ready, timeout, 0.1)
         log("kamailio '%s' up on udp:%s (pid %d)" % (self.name, self.listen, self.proc.pid))

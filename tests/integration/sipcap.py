@@ -13,7 +13,8 @@ behind the bridge). Prints one JSON object per line, flushed:
   {"t": mono, "src": "gw", "dst": "main", "sport": 5060, "dport": 5060,
    "method": "REGISTER" | null, "status": 200 | null, "reason": "OK",
    "call_id": "...", "cseq": 2, "cseq_method": "REGISTER", "branch": "z9hG4bK...",
-   "to_user": "1001", "expires": "20" | null, "retry_after": "10" | null}
+   "to_user": "1001", "expires": "20" | null, "retry_after": "10" | null,
+   "auth": true if it carries (Proxy-)Authorization}
   {"t": mono, "icmp": 3, "code": 3, "src": "main", "dst": "gw",
    "orig_dst": "main", "orig_dport": 5060}               ICMP destination unreachable
 
@@ -82,6 +83,7 @@ def parse_sip(payload):
     out["to_user"] = m.group(1) if m else None
     out["expires"] = header(headers, "expires")
     out["retry_after"] = header(headers, "retry-after")
+    out["auth"] = header(headers, "authorization", "proxy-authorization") is not None
     return out
 
 
