@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
-#include <systemd/sd-login.h>
 
 #include "gw-build-config.h"
 #include "gw-bus.h"
@@ -25,6 +24,11 @@
 #include "regd-dbus.h"
 
 #define API_PENDING_MAX 8
+
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
 
 const char *const api_bus_topics[] = {
         "LineHwState", "LineCall", "ServiceState", "ServiceRestartReply", NULL,
@@ -687,15 +691,29 @@ static int on_name(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         return 0;
 }
 
+/* Are we one of the gateway's units (not fxsgw-gwsupd.service's child)? Read from our
+ * own cgroup: sd_pid_get_unit() also reads PID 1's, which ProtectProc=invisible hides. */
 static bool running_as_unit(void) {
-        _cleanup_free_ char *unit = NULL;
-        size_t n;
+        _cleanup_(fclosep) FILE *f = fopen("/proc/self/cgroup", "re");
+        char line[512];
 
-        if (sd_pid_get_unit(0, &unit) < 0 || !unit)
+        if (!f)
                 return false;
-        n = strlen(unit);
-        return strncmp(unit, "fxsgw-", 6) == 0 && n > 8 && streq(unit + n - 8, ".service") &&
-               !streq(unit, "fxsgw-gwsupd.service");
+        while (fgets(line, sizeof line, f)) {
+                char *unit, *end;
+
+                if (strncmp(line, "0::", 3) != 0)        /* the unified hierarchy's line */
+                        continue;
+                line[strcspn(line, "\n")] = 0;
+                unit = strrchr(line, '/');
+                if (!unit)
+                        return false;
+                unit++;
+                end = unit + strlen(unit);
+                return strncmp(unit, "fxsgw-", 6) == 0 && end - unit > 8 && streq(end - 8, ".service") &&
+                       !streq(unit, "fxsgw-gwsupd.service");
+        }
+        return false;
 }
 
 static int api_connect(Api *a, const char *address) {

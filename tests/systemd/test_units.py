@@ -120,6 +120,10 @@ class Suite:
         # The documented drop-in: the socket unit on sip.listen's address (docs/OPERATIONS.md).
         self.ct.write("/etc/systemd/system/fxsgw-sigd.socket.d/listen.conf",
                       "[Socket]\nListenDatagram=\nListenDatagram=%s:5060\n" % gw.ip)
+        # The D-Bus policy as docs/OPERATIONS.md says for a prefix dbus-daemon does not
+        # read (/usr/local): a copy in /etc/dbus-1/system.d.
+        with open(os.path.join(HERE, "..", "..", "deploy", "dbus-1", "org.fxsgw.Gateway1.conf")) as f:
+            self.ct.write("/etc/dbus-1/system.d/org.fxsgw.Gateway1.conf", f.read())
         self.ct.boot()
 
     def teardown(self):
