@@ -14,6 +14,7 @@
 
 #include "gw-build-config.h"
 #include "gw-daemon.h"
+#include "gw-fdstore.h"
 #include "gw-log.h"
 
 #define HEARTBEAT_USEC (5 * USEC_PER_SEC)
@@ -73,9 +74,34 @@ static void publish_sync_request(GwDaemon *d) {
         (void) gw_bus_publish_auto(d->bus, d->name, &env);
 }
 
+/* A gwsupd instance we have not told yet hears us (its SUB subscribed to our PUB,
+ * or it asked for state). A gwsupd started after the one that started us adopts
+ * us (docs/SUPERVISOR.md) with an empty fd store and without our READY=1 and
+ * STATUS=: say them again on $NOTIFY_SOCKET, which it has bound at the same
+ * path before joining the bus. To our own gwsupd this repeats what it has (it
+ * stores an open file once, and READY=1 counts only while starting). */
+static void tell_supervisor(GwDaemon *d, uint64_t instance_id) {
+        size_t n;
+
+        if (instance_id == 0 || instance_id == d->supervisor_instance)
+                return;
+        if (d->ready)
+                (void) sd_notifyf(false, "READY=1\nSTATUS=%s", strempty(d->status_text));
+        n = gw_fdstore_resend();
+        if (d->supervisor_instance != 0)
+                log_info("A new gwsupd (bus instance %016llx) supervises us; handed it %zu stored descriptor(s).",
+                         (unsigned long long) instance_id, n);
+        else
+                log_debug("gwsupd (bus instance %016llx) hears us; %zu stored descriptor(s) sent again.",
+                          (unsigned long long) instance_id, n);
+        d->supervisor_instance = instance_id;
+}
+
 static int on_sync_request(GwBus *bus, const Gw__Envelope *env, void *userdata) {
         GwDaemon *d = userdata;
 
+        if (env->source == GW__SERVICE__SERVICE_GWSUPD)
+                tell_supervisor(d, env->instance_id);
         publish_service_state(d, d->ready ? GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING
                                           : GW__SERVICE_RUN_STATE__RUN_STATE_STARTING);
         return 0;

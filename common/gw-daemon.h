@@ -79,6 +79,8 @@ typedef struct GwDaemon {
         unsigned sync_round;
         bool ready;
         char *status_text;
+        uint64_t supervisor_instance;  /* the gwsupd bus instance last told our READY,
+                                        * STATUS and stored descriptors; 0: none yet */
         GwReloadServer reload;         /* answers ReloadRequest; the daemon sets its apply */
         GwReload *sighup_reload;       /* a reload of the whole gateway started by SIGHUP */
         /* SIGTERM: when set and it returns > 0, the daemon ends the loop itself

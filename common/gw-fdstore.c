@@ -23,6 +23,58 @@ struct GwFdSet {
         size_t n, allocated;
 };
 
+/* What the supervisor's store holds for us that we hold open too: what we
+ * stored, and what was passed to us. Kept so that it can be handed to a new
+ * supervisor (gw_fdstore_resend()). Device and inode tell a descriptor
+ * number reused for another file. */
+typedef struct GwStoredFd {
+        int fd;
+        char *name;
+        dev_t dev;
+        ino_t ino;
+} GwStoredFd;
+
+static struct {
+        GwStoredFd *fds;
+        size_t n, allocated;
+} stored;
+
+static void stored_add(int fd, const char *name) {
+        struct stat st;
+        char *copy;
+
+        if (fstat(fd, &st) < 0)
+                return;
+        if (stored.n == stored.allocated) {
+                size_t k = stored.allocated ? stored.allocated * 2 : 8;
+                GwStoredFd *p = reallocarray(stored.fds, k, sizeof(*p));
+                if (!p)
+                        return;
+                stored.fds = p;
+                stored.allocated = k;
+        }
+        copy = strdup(name);
+        if (!copy)
+                return;
+        stored.fds[stored.n++] = (GwStoredFd) { .fd = fd, .name = copy, .dev = st.st_dev, .ino = st.st_ino };
+}
+
+static void stored_remove(const char *name) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < stored.n; i++)
+                if (streq(stored.fds[i].name, name))
+                        free(stored.fds[i].name);
+                else
+                        stored.fds[k++] = stored.fds[i];
+        stored.n = k;
+        if (k == 0) {
+                free(stored.fds);
+                stored.fds = NULL;
+                stored.allocated = 0;
+        }
+}
+
 GwFdSet *gw_fdset_new(void) {
         return calloc(1, sizeof(GwFdSet));
 }
@@ -64,8 +116,13 @@ int gw_fdset_from_env(GwFdSet **ret) {
                 (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
                 if (r < 0)
                         close(fd);
-                else
-                        r = gw_fdset_add(s, fd, names && names[i] ? names[i] : "unknown");
+                else {
+                        const char *name = names && names[i] ? names[i] : "unknown";
+
+                        r = gw_fdset_add(s, fd, name);
+                        if (r >= 0)
+                                stored_add(fd, name);
+                }
         }
         for (int i = 0; names && names[i]; i++)
                 free(names[i]);
@@ -154,15 +211,48 @@ GwFdSet *gw_fdset_free(GwFdSet *s) {
         return NULL;
 }
 
-int gw_fdstore_add(int fd, const char *name) {
+static int fdstore_send(int fd, const char *name) {
         char buf[300];
 
         snprintf(buf, sizeof(buf), "FDSTORE=1\nFDNAME=%s\nFDPOLL=0", name);
         return sd_pid_notify_with_fds(0, false, buf, &fd, 1);
 }
 
+int gw_fdstore_add(int fd, const char *name) {
+        int r = fdstore_send(fd, name);
+
+        if (r > 0)
+                stored_add(fd, name);
+        return r;
+}
+
 int gw_fdstore_remove(const char *name) {
+        stored_remove(name);
         return sd_notifyf(false, "FDSTOREREMOVE=1\nFDNAME=%s", name);
+}
+
+size_t gw_fdstore_resend(void) {
+        size_t k = 0, sent = 0;
+
+        for (size_t i = 0; i < stored.n; i++) {
+                GwStoredFd *e = &stored.fds[i];
+                struct stat st;
+
+                /* Closed (or the number reused) without gw_fdstore_remove(): not ours to send. */
+                if (fstat(e->fd, &st) < 0 || st.st_dev != e->dev || st.st_ino != e->ino) {
+                        free(e->name);
+                        continue;
+                }
+                if (fdstore_send(e->fd, e->name) > 0)
+                        sent++;
+                stored.fds[k++] = *e;
+        }
+        stored.n = k;
+        return sent;
+}
+
+size_t gw_fdstore_size(void) {
+        return stored.n;
 }
 
 bool gw_socket_is_bound_to(int fd, const struct sockaddr *sa) {

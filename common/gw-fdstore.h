@@ -41,10 +41,20 @@ size_t gw_fdset_drop(GwFdSet *s);
 /* Closes what is left (without touching the store: the process is exiting). */
 GwFdSet *gw_fdset_free(GwFdSet *s);
 
-/* FDSTORE=1 with FDNAME=name and FDPOLL=0. 0 without a supervisor, > 0 sent. */
+/* FDSTORE=1 with FDNAME=name and FDPOLL=0. 0 without a supervisor, > 0 sent.
+ * Once sent, fd is remembered (it must stay open until gw_fdstore_remove()). */
 int gw_fdstore_add(int fd, const char *name);
-/* FDSTOREREMOVE=1 with FDNAME=name. */
+/* FDSTOREREMOVE=1 with FDNAME=name; forgets the descriptors of that name. */
 int gw_fdstore_remove(const char *name);
+/* Send FDSTORE=1 again for every descriptor the supervisor holds for us and we
+ * hold open: those stored with gw_fdstore_add() and those passed to us
+ * (gw_fdset_from_env()), until their name is removed. For a new supervisor
+ * that adopted this process (gwsupd after a crash: docs/SUPERVISOR.md): its
+ * store starts empty. Descriptors closed meanwhile are skipped and forgotten.
+ * Returns how many were sent. */
+size_t gw_fdstore_resend(void);
+/* How many descriptors gw_fdstore_resend() would consider. */
+size_t gw_fdstore_size(void);
 
 /* Is fd a datagram socket of the family of 'sa' bound to exactly that
  * address and port (a port of 0 in 'sa' matches any port)? */

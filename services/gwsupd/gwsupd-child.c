@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -35,6 +36,12 @@
 #define TIMER_ACCURACY_USEC 1000         /* the back-off is 100 ms: the default 250 ms slack is too coarse */
 
 extern char **environ;
+
+static int close_fd(int fd) {
+        if (fd >= 0)
+                close(fd);
+        return -EBADF;
+}
 
 static const char *const child_state_table[_CHILD_STATE_MAX] = {
         [CHILD_STARTING] = "starting",
@@ -68,6 +75,7 @@ int child_init(Child *c, Manager *m, const char *name, Gw__Service service, cons
                 .restart = restart,
                 .state = CHILD_STOPPED,
                 .watchdog_usec = watchdog_usec,
+                .pidfd = -EBADF,
         };
         c->name = strdup(name);
         c->path = strdup(path);
@@ -94,6 +102,7 @@ void child_done(Child *c) {
         c->watchdog_timer = sd_event_source_disable_unref(c->watchdog_timer);
         c->kill_timer = sd_event_source_disable_unref(c->kill_timer);
         c->restart_timer = sd_event_source_disable_unref(c->restart_timer);
+        c->pidfd = close_fd(c->pidfd);
         restart_window_done(&c->window);
         free(c->name);
         free(c->path);
@@ -158,6 +167,13 @@ static void child_set_state(Child *c, ChildState s) {
 int child_kill(Child *c, int sig) {
         if (c->pid <= 0)
                 return 0;
+        /* Our own child cannot be recycled before we reap it; an adopted one
+         * can once it exits (its new parent reaps it): signal it by pidfd. */
+        if (c->pidfd >= 0) {
+                if (syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0)
+                        return errno == ESRCH ? 0 : -errno;
+                return 1;
+        }
         if (kill(c->pid, sig) < 0)
                 return errno == ESRCH ? 0 : -errno;
         return 1;
@@ -307,30 +323,37 @@ static void child_schedule_restart(Child *c, const char *what) {
                 child_set_state(c, CHILD_RESTARTING);
 }
 
-static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        Child *c = userdata;
+/* The process is gone. known: exited/status/dumped are from waitid(); an
+ * adopted process is not our child, so how it ended is not known. */
+static void child_handle_exit(Child *c, bool known, bool exited, int status, bool dumped) {
         Manager *m = c->manager;
-        bool exited = si->si_code == CLD_EXITED;
-        int status = si->si_status;
-        char what[128], f_service[64];
+        char what[160], f_service[64];
 
         c->exit_source = sd_event_source_disable_unref(c->exit_source);
+        c->pidfd = close_fd(c->pidfd);
         c->pid = 0;
+        c->starttime = 0;
         c->killing = false;
         c->stopping_notified = false;
         child_disable_timers(c);
 
-        if (exited)
+        if (!known) {
+                /* Treated as a failure: restarted (also what exited 0 or 78). */
+                snprintf(what, sizeof what, "(adopted from a previous gwsupd) ended; its exit status is "
+                         "unknown, it was not our child");
+                exited = false;
+                status = 0;
+        } else if (exited)
                 snprintf(what, sizeof what, "exited with status %d", status);
         else
                 snprintf(what, sizeof what, "was killed by signal %s%s", strna(sigabbrev_np(status)),
-                         si->si_code == CLD_DUMPED ? " (core dumped)" : "");
+                         dumped ? " (core dumped)" : "");
 
         if (m->stopping) {
                 log_info("Daemon '%s' %s.", c->name, what);
                 child_set_state(c, CHILD_STOPPED);
                 manager_child_gone(m, c);
-                return 0;
+                return;
         }
 
         if (exited && status == EXIT_CONFIG) {
@@ -341,18 +364,29 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
                            c->name, m->config_path);
                 c->ready_at = 0;
                 child_set_state(c, CHILD_FAILED);
-                return 0;
+                return;
         }
         if (exited && status == 0 && c->restart == RESTART_ON_FAILURE) {
                 log_info("Daemon '%s' exited cleanly; its policy is to restart on failure only.", c->name);
                 c->ready_at = 0;
                 child_set_state(c, CHILD_STOPPED);
-                return 0;
+                return;
         }
         if (exited && status == CHILD_EXIT_EXEC)
                 snprintf(what, sizeof what, "could not be executed ('%s')", c->path);
 
         child_schedule_restart(c, what);
+}
+
+static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        child_handle_exit(userdata, true, si->si_code == CLD_EXITED, si->si_status, si->si_code == CLD_DUMPED);
+        return 0;
+}
+
+/* An adopted process's pidfd turns readable when it exits (zombie or reaped by
+ * its new parent, init or a subreaper). */
+static int on_adopted_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        child_handle_exit(userdata, false, false, 0, false);
         return 0;
 }
 
@@ -519,6 +553,8 @@ int child_spawn(Child *c) {
                 child_exec(c->path, argv, envp, pid_slots, fds, n_fds, tmp);
 
         c->pid = pid;
+        /* The same process after exec: this start time is what gwsupd.children records. */
+        c->starttime = proc_starttime(pid);
         r = sd_event_add_child(m->event, &c->exit_source, pid, WEXITED, on_child_exit, c);
         if (r < 0) {
                 /* Without a watch we cannot supervise it: do not leave it unattended. */
@@ -540,6 +576,48 @@ int child_spawn(Child *c) {
                 log_debug("Daemon '%s' gets %zu stored descriptor(s).", c->name, n_fds);
         /* Publish even if it was STARTING before: the pid is new. */
         c->state = CHILD_STARTING;
+        manager_child_changed(m, c);
+        return 0;
+}
+
+int child_adopt(Child *c, const LeftoverEntry *e, int pidfd) {
+        Manager *m = c->manager;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        int r;
+
+        assert(c->pid == 0);
+        assert(pidfd >= 0);
+
+        r = sd_event_add_io(m->event, &c->exit_source, pidfd, EPOLLIN, on_adopted_exit, c);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to watch daemon '%s' (pid %d): %m", c->name, (int) e->pid);
+        c->pidfd = pidfd;
+        c->pid = e->pid;
+        c->starttime = e->starttime;
+        c->killing = false;
+        c->stopping_notified = false;
+        c->instance_id = e->instance_id;
+        c->restarts = e->restarts;
+        c->started_at = now;
+        if (e->ready) {
+                /* Its READY=1 went to the previous gwsupd; its WATCHDOG=1 pings come
+                 * to us (same notify socket path) from now on. Ready for about as
+                 * long as it runs: one that had run for a while is restarted at
+                 * once if it dies right after the adoption, as under its first gwsupd. */
+                uint64_t age = proc_age_usec(e->starttime);
+
+                c->ready_at = age > 0 && age < now ? now - age : now;
+                c->state = CHILD_RUNNING;
+                child_arm_watchdog(c);
+        } else {
+                c->ready_at = 0;
+                c->state = CHILD_STARTING;
+                r = child_arm_timer(c, &c->start_timer, CHILD_START_TIMEOUT_USEC, on_start_timeout);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to arm the start timeout of '%s', ignoring: %m", c->name);
+        }
+        log_info("Adopted daemon '%s' (pid %d, %s, bus instance %016llx) left running by a previous gwsupd.",
+                 c->name, (int) c->pid, child_state_to_string(c->state), (unsigned long long) c->instance_id);
         manager_child_changed(m, c);
         return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "gw-fdstore.h"
 #include "gw.pb-c.h"
+#include "gwsupd-adopt.h"
 #include "gwsupd-forward.h"
 #include "gwsupd-notify.h"
 #include "gwsupd-policy.h"
@@ -62,6 +63,10 @@ struct Child {
 
         ChildState state;
         pid_t pid;                       /* 0: no process */
+        unsigned long long starttime;    /* of pid, /proc/<pid>/stat field 22 */
+        int pidfd;                       /* >= 0: pid was left running by a previous gwsupd
+                                          * (adopted): not our child, watched and signalled
+                                          * through this pidfd, its exit status unknown */
         uint64_t started_at;             /* CLOCK_MONOTONIC of the last fork */
         uint64_t ready_at;               /* of the last READY=1; 0: not READY */
         uint64_t watchdog_usec;          /* 0: no watchdog */
@@ -77,7 +82,7 @@ struct Child {
                                           * names from FDNAME=, or "stored" as systemd names them */
         uint64_t instance_id;            /* its bus instance, from its own ServiceState */
 
-        sd_event_source *exit_source;    /* sd_event_add_child, WEXITED */
+        sd_event_source *exit_source;    /* sd_event_add_child, WEXITED; adopted: pidfd EPOLLIN */
         sd_event_source *start_timer;
         sd_event_source *watchdog_timer;
         sd_event_source *kill_timer;
@@ -95,6 +100,10 @@ int child_spawn(Child *c);
  * (SIGKILL after CHILD_KILL_TIMEOUT_USEC) and is restarted as after any exit;
  * a failed or stopped one is spawned again. 0, or a negative errno. */
 int child_restart(Child *c, const char *why);
+/* Supervise the process of e (checked with leftover_check() and leftover_pidfd())
+ * from now on: pidfd (taken on success) tells its exit; state RUNNING if it
+ * was READY, else STARTING with the start timeout. */
+int child_adopt(Child *c, const LeftoverEntry *e, int pidfd);
 /* The gateway is stopping: cancel timers; no restart from now on. */
 void child_cancel_restart(Child *c);
 /* Send sig to the child's process if it has one (and arm nothing). */

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
@@ -62,59 +63,43 @@ static void child_fill_state(const Child *c, Gw__ServiceState *ss) {
 /* ---------------------------------------------------------------- leftovers
  *
  * Daemons outlive a gwsupd that dies (no PR_SET_PDEATHSIG). A gwsupd started
- * again must not run a second set next to them: the new ones would take over
- * the bus endpoints and fight over the SIP socket. So gwsupd keeps
- * <runtime_dir>/gwsupd.children ("name pid starttime" per running child,
- * written atomically on every change) and, at start, stops the processes of
- * a previous gwsupd listed there that still run (same pid and start time, so
- * a reused pid is never hit): SIGTERM, SIGKILL after 2 s. */
-
-/* Field 22 of /proc/<pid>/stat: start time in clock ticks since boot; 0 if
- * the process is gone or a zombie (it exited; its parent has not reaped it yet). */
-static unsigned long long pid_starttime(pid_t pid) {
-        char path[64], buf[1024], *p;
-        unsigned long long v = 0;
-        _cleanup_close_ int fd = -EBADF;
-        ssize_t n;
-
-        snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        n = read(fd, buf, sizeof buf - 1);
-        if (n <= 0)
-                return 0;
-        buf[n] = 0;
-        p = strrchr(buf, ')');           /* the command name may hold spaces and ')' */
-        if (!p || p[1] != ' ')
-                return 0;
-        p += 2;
-        if (*p == 'Z' || *p == 'X')      /* field 3, the state */
-                return 0;
-        /* Fields 3 (state) ... 22 (starttime), separated by single spaces. */
-        for (int field = 3; field < 22; field++) {
-                p = strchr(p, ' ');
-                if (!p)
-                        return 0;
-                p++;
-        }
-        v = strtoull(p, NULL, 10);
-        return v;
-}
+ * again adopts them instead of running a second set next to them (which would
+ * take over the bus endpoints and fight over the SIP socket): gwsupd keeps
+ * <runtime_dir>/gwsupd.children (gwsupd-adopt.h: name, pid, start time, bus
+ * instance, state, restarts per running child, written atomically on every
+ * change) and, at start, adopts the processes listed there that still run
+ * with the same pid and start time (so a recycled pid is never taken) and the
+ * binary it would start itself. Those of another binary are stopped (SIGTERM,
+ * SIGKILL after 2 s) and started anew; a process that is none of our daemons
+ * is never signalled. */
 
 static void manager_save_children(Manager *m) {
-        char buf[MANAGER_CHILDREN_MAX * 80];
+        char buf[MANAGER_CHILDREN_MAX * 128];
         size_t off = 0;
         int r;
 
+        /* The predecessor's list stays until every line of it is dealt with: a
+         * crash meanwhile must not lose the daemons not looked at yet. */
+        if (m->adopting)
+                return;
+
         for (size_t i = 0; i < m->n_children; i++) {
                 const Child *c = &m->children[i];
-                if (c->pid <= 0)
+                LeftoverEntry e = {
+                        .pid = c->pid,
+                        .starttime = c->starttime,
+                        .instance_id = c->instance_id,
+                        .ready = c->state == CHILD_RUNNING,
+                        .restarts = c->restarts,
+                };
+
+                if (c->pid <= 0 || c->starttime == 0)
                         continue;
-                off += (size_t) snprintf(buf + off, sizeof buf - off, "%s %d %llu\n", c->name, (int) c->pid,
-                                         pid_starttime(c->pid));
-                if (off >= sizeof buf)
+                snprintf(e.name, sizeof e.name, "%s", c->name);
+                r = leftover_format(&e, buf + off, sizeof buf - off);
+                if (r < 0)
                         return;
+                off += (size_t) r;
         }
         if (m->saved_children && strlen(m->saved_children) == off && memcmp(m->saved_children, buf, off) == 0)
                 return;
@@ -127,54 +112,33 @@ static void manager_save_children(Manager *m) {
         m->saved_children = strndup(buf, off);
 }
 
-static bool leftover_alive(pid_t pid, unsigned long long starttime) {
-        return pid_starttime(pid) == starttime;
+static Child *manager_child_by_name(Manager *m, const char *name) {
+        for (size_t i = 0; i < m->n_children; i++)
+                if (streq(m->children[i].name, name))
+                        return &m->children[i];
+        return NULL;
 }
 
-static void manager_stop_leftovers(Manager *m) {
-        _cleanup_free_ char *raw = NULL, *data = NULL;
-        struct { pid_t pid; unsigned long long start; char name[33]; } left[MANAGER_CHILDREN_MAX];
-        size_t len = 0, n = 0;
-        uint64_t end;
-        int r;
+/* Signal a leftover through its pidfd: never a process that took its pid
+ * since. Without one (no pidfd_open()), by pid, its start time checked just before. */
+static void leftover_signal(const LeftoverEntry *e, int pidfd, int sig) {
+        if (pidfd >= 0)
+                (void) syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+        else if (proc_starttime(e->pid) == e->starttime)
+                (void) kill(e->pid, sig);
+}
 
-        r = gw_state_read(m->conf->runtime_dir, "gwsupd.children", (void **) &raw, &len);
-        if (r < 0) {
-                if (r != -ENOENT)
-                        log_warning_errno(r, "Failed to read '%s/gwsupd.children', ignoring: %m",
-                                          m->conf->runtime_dir);
-                return;
-        }
-        data = strndup(raw, len);
-        if (!data)
-                return (void) log_oom();
-        for (char *line = data, *next; line && *line && n < ELEMENTSOF(left); line = next) {
-                int pid;
-                unsigned long long st;
+/* Stop what must be replaced. Not our children: we can only watch them
+ * vanish. Bounded: 2 s, then SIGKILL and 1 s. Closes the pidfds. */
+static void manager_stop_leftovers(const LeftoverEntry *left, int *pidfds, size_t n) {
+        uint64_t end = now_usec(CLOCK_MONOTONIC) + MANAGER_STOP_KILL_USEC;
 
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = 0;
-                if (sscanf(line, "%32s %d %llu", left[n].name, &pid, &st) != 3 || pid <= 1 || st == 0)
-                        continue;
-                if (pid == getpid() || !leftover_alive(pid, st))
-                        continue;
-                left[n].pid = pid;
-                left[n].start = st;
-                log_warning("Daemon '%s' (pid %d) was left running by a previous gwsupd; stopping it "
-                            "before starting a new one.", left[n].name, pid);
-                (void) kill(pid, SIGTERM);
-                n++;
-        }
-        if (n == 0)
-                return;
-
-        /* Not our children: we can only watch them vanish. Bounded: 2 s, then SIGKILL and 1 s. */
-        end = now_usec(CLOCK_MONOTONIC) + MANAGER_STOP_KILL_USEC;
-        for (bool killed = false;;) {
+        for (size_t i = 0; i < n; i++)
+                leftover_signal(&left[i], pidfds[i], SIGTERM);
+        for (bool killed = false; n > 0;) {
                 bool any = false;
                 for (size_t i = 0; i < n; i++)
-                        if (left[i].pid > 0 && leftover_alive(left[i].pid, left[i].start))
+                        if (proc_starttime(left[i].pid) == left[i].starttime)
                                 any = true;
                 if (!any)
                         break;
@@ -184,16 +148,85 @@ static void manager_stop_leftovers(Manager *m) {
                                 break;
                         }
                         for (size_t i = 0; i < n; i++)
-                                if (leftover_alive(left[i].pid, left[i].start)) {
+                                if (proc_starttime(left[i].pid) == left[i].starttime) {
                                         log_warning("Leftover '%s' (pid %d) ignored SIGTERM; sending SIGKILL.",
                                                     left[i].name, (int) left[i].pid);
-                                        (void) kill(left[i].pid, SIGKILL);
+                                        leftover_signal(&left[i], pidfds[i], SIGKILL);
                                 }
                         killed = true;
                         end = now_usec(CLOCK_MONOTONIC) + USEC_PER_SEC;
                 }
                 (void) usleep(10 * 1000);
         }
+        for (size_t i = 0; i < n; i++)
+                if (pidfds[i] >= 0)
+                        close(pidfds[i]);
+}
+
+/* Adopt what a previous gwsupd left running; stop what cannot be adopted. */
+static void manager_adopt_leftovers(Manager *m) {
+        _cleanup_free_ char *raw = NULL;
+        LeftoverEntry left[MANAGER_CHILDREN_MAX], stop[MANAGER_CHILDREN_MAX];
+        int stop_fds[MANAGER_CHILDREN_MAX];
+        size_t len = 0, n, n_stop = 0;
+        int r;
+
+        r = gw_state_read(m->conf->runtime_dir, "gwsupd.children", (void **) &raw, &len);
+        if (r < 0) {
+                if (r != -ENOENT)
+                        log_warning_errno(r, "Failed to read '%s/gwsupd.children', ignoring: %m",
+                                          m->conf->runtime_dir);
+                return;
+        }
+        n = leftover_parse(raw, len, left, ELEMENTSOF(left));
+        m->adopting = true;
+        for (size_t i = 0; i < n; i++) {
+                const LeftoverEntry *e = &left[i];
+                Child *c = manager_child_by_name(m, e->name);
+                LeftoverVerdict v = leftover_check(e, c ? c->path : NULL);
+                int fd;
+
+                if (v == LEFTOVER_ADOPT && c->pid > 0)
+                        v = LEFTOVER_REPLACE;    /* listed twice: one of them must go */
+                switch (v) {
+                case LEFTOVER_GONE:
+                        log_info("Daemon '%s' (pid %d) of the previous gwsupd no longer runs (exited, or "
+                                 "its pid now belongs to another process); starting it anew.",
+                                 e->name, (int) e->pid);
+                        break;
+                case LEFTOVER_FOREIGN:
+                        log_warning("Process %d, listed as daemon '%s' in '%s/gwsupd.children', runs another "
+                                    "program; leaving it alone.", (int) e->pid, e->name, m->conf->runtime_dir);
+                        break;
+                case LEFTOVER_ADOPT:
+                        fd = leftover_pidfd(e);
+                        if (fd == -ESRCH) {
+                                log_info("Daemon '%s' (pid %d) ended just now; starting it anew.",
+                                         e->name, (int) e->pid);
+                                break;
+                        }
+                        if (fd >= 0 && child_adopt(c, e, fd) >= 0)
+                                break;
+                        if (fd >= 0)
+                                close(fd);
+                        else
+                                log_warning_errno(fd, "Failed to open a pidfd for '%s' (pid %d): %m",
+                                                  e->name, (int) e->pid);
+                        __attribute__((fallthrough));
+                case LEFTOVER_REPLACE:
+                        fd = leftover_pidfd(e);
+                        if (fd == -ESRCH)
+                                break;           /* gone meanwhile */
+                        log_warning("Daemon '%s' (pid %d) was left running by a previous gwsupd and cannot "
+                                    "be adopted; stopping it before starting a new one.", e->name, (int) e->pid);
+                        stop[n_stop] = *e;
+                        stop_fds[n_stop++] = fd;
+                        break;
+                }
+        }
+        manager_stop_leftovers(stop, stop_fds, n_stop);
+        m->adopting = false;
+        manager_save_children(m);
 }
 
 void manager_child_changed(Manager *m, Child *c) {
@@ -683,7 +716,7 @@ static int manager_add_children(Manager *m) {
         return 0;
 }
 
-int manager_new(sd_event *e, GwBus *bus, const GwConf *c, const char *config_path, Manager **ret) {
+int manager_new(sd_event *e, const GwConf *c, const char *config_path, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
@@ -691,7 +724,6 @@ int manager_new(sd_event *e, GwBus *bus, const GwConf *c, const char *config_pat
         if (!m)
                 return log_oom();
         m->event = e;
-        m->bus = bus;
         m->conf = c;
         m->notify_fd = -EBADF;
         m->exit_code = EXIT_SUCCESS;
@@ -721,6 +753,14 @@ int manager_new(sd_event *e, GwBus *bus, const GwConf *c, const char *config_pat
         if (r < 0)
                 return log_error_errno(r, "Failed to add the state timer: %m");
 
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int manager_attach_bus(Manager *m, GwBus *bus) {
+        int r;
+
+        m->bus = bus;
         gw_bus_set_handlers(bus, manager_bus_handlers, ELEMENTSOF(manager_bus_handlers), m);
         gw_bus_set_ctl_handler(bus, on_ctl, NULL, m);
         if ((r = gw_bus_subscribe(bus, "UnregisterDone")) < 0 ||
@@ -728,15 +768,14 @@ int manager_new(sd_event *e, GwBus *bus, const GwConf *c, const char *config_pat
             (r = gw_bus_subscribe(bus, "ServiceState")) < 0 ||
             (r = gw_bus_subscribe(bus, "ServiceRestartRequest")) < 0)
                 return log_error_errno(r, "Failed to subscribe on the bus: %m");
-
-        *ret = TAKE_PTR(m);
         return 0;
 }
 
 int manager_start(Manager *m) {
-        manager_stop_leftovers(m);
+        manager_adopt_leftovers(m);
         for (size_t i = 0; i < m->n_children; i++)
-                (void) child_spawn(&m->children[i]);
+                if (m->children[i].pid == 0)
+                        (void) child_spawn(&m->children[i]);
         free(m->self_status);
         if (asprintf(&m->self_status, "Supervising %zu daemon(s).", m->n_children) < 0)
                 m->self_status = NULL;

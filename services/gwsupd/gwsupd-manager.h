@@ -42,6 +42,7 @@ struct Manager {
         Child children[MANAGER_CHILDREN_MAX];
         size_t n_children;
 
+        bool adopting;                   /* reading the previous gwsupd's children */
         bool stopping;
         bool terminating;                /* SIGTERM sent to the children */
         bool stop_killed;                /* SIGKILL sent to what was left */
@@ -53,14 +54,18 @@ struct Manager {
 extern const ChildSpec manager_child_table[];
 extern const size_t manager_child_table_size;
 
-/* Build the manager: binds the notify socket, installs SIGTERM/SIGINT and
- * bus handlers. Children come from the table, or from $GWSUPD_CHILDREN
- * ("name:/abs/path,...", test-only) if set. Spawns nothing yet. Logs its errors. */
-int manager_new(sd_event *e, GwBus *bus, const GwConf *c, const char *config_path, Manager **ret);
+/* Build the manager: binds the notify socket, installs SIGTERM/SIGINT.
+ * Children come from the table, or from $GWSUPD_CHILDREN ("name:/abs/path,...",
+ * test-only) if set. Spawns nothing yet. Logs its errors. Called before the
+ * bus exists: a daemon hands its stored descriptors back to a new gwsupd the
+ * moment that gwsupd's bus subscribes to it, so the notify socket must be there. */
+int manager_new(sd_event *e, const GwConf *c, const char *config_path, Manager **ret);
+/* Install the bus handlers (before manager_start()). */
+int manager_attach_bus(Manager *m, GwBus *bus);
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
-/* Spawn every child. */
+/* Adopt the daemons a previous gwsupd left running (gwsupd-adopt.h), spawn the others. */
 int manager_start(Manager *m);
 /* Begin the stop sequence; the loop exits with exit_code when every child is gone. */
 void manager_stop(Manager *m, int exit_code, const char *why);

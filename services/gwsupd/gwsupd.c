@@ -211,11 +211,15 @@ static int run(int argc, char **argv) {
         if (r < 0)
                 return log_error_errno(r, "Failed to install the SIGHUP handler: %m"), EXIT_FAILURE;
 
+        /* The notify socket before the bus: see manager_new(). */
+        r = manager_new(event, conf, config_abs, &m);
+        if (r < 0)
+                return EXIT_FAILURE;
+
         r = gw_bus_new(event, conf, GW__SERVICE__SERVICE_GWSUPD, &bus);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the bus in '%s': %m", conf->runtime_dir), EXIT_FAILURE;
-
-        r = manager_new(event, bus, conf, config_abs, &m);
+        r = manager_attach_bus(m, bus);
         if (r < 0)
                 return EXIT_FAILURE;
         r = manager_start(m);

@@ -7,6 +7,7 @@
  * child table given by $GWSUPD_CHILDREN (test-only), and watches it through
  * its control socket (StatusRequest), the bus (ServiceState) and the
  * fixtures' start records. Measured times are printed. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -453,17 +454,69 @@ TEST(gwsupd_death_leaves_daemons_talking) {
         ASSERT_NOT_NULL(reply->status_reply->counters);
         gw__envelope__free_unpacked(reply, NULL);
 
-        /* A new gwsupd stops the leftover before starting its own mediad
-         * (two would fight over the bus endpoints). */
+        /* A new gwsupd adopts it (gwsupd.children: same pid and start time, the
+         * same binary): no second mediad, no restart. */
         gw = spawn_gwsupd(env);
-        ASSERT_TRUE(wait_exit(v.pid, MS(3000)) >= 0);        /* the old one, reparented to us, ends */
         ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &w));
-        ASSERT_TRUE(w.pid != v.pid);
+        ASSERT_EQ(w.pid, v.pid);
         ASSERT_EQ(w.restarts, 0);
+        ASSERT_FALSE(pid_gone(v.pid));
+
+        /* It is not the new gwsupd's child, yet its death is seen (pidfd) and it is restarted. */
+        ASSERT_OK(kill(v.pid, SIGKILL));
+        ASSERT_TRUE(wait_exit(v.pid, MS(2000)) >= 0);          /* reparented to us: we reap it */
+        {
+                uint64_t end = mono() + MS(5000);
+                bool back = false;
+
+                while (!back && mono() < end) {
+                        back = child_view(0, &w) && w.state == GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING &&
+                               w.pid != v.pid && w.pid > 0;
+                        if (!back)
+                                usleep(20000);
+                }
+                ASSERT_TRUE(back);
+        }
+        ASSERT_EQ(w.restarts, 1);
+
+        /* A clean stop stops what it adopted, too (here: what it restarted). */
         ASSERT_OK(kill(gw, SIGTERM));
         status = wait_exit(gw, MS(3000));
         ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
         ASSERT_TRUE(pid_gone(w.pid));
+}
+
+/* A clean stop of a gwsupd that adopted a daemon: SIGTERM reaches it, and
+ * gwsupd waits for its end (pidfd) before exiting. */
+TEST(gwsupd_adopted_daemon_stopped_cleanly) {
+        const char *names[] = { "mediad", "linehwd" };
+        const char *paths[] = { mediad_bin(), linehwd_bin() };
+        char env[1024];
+        ChildView v[2], w[2];
+        int status;
+        pid_t gw;
+
+        setup();
+        new_case("adopt-stop", 10);
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        for (size_t i = 0; i < 2; i++)
+                ASSERT_TRUE(wait_state(i, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &v[i]));
+        ASSERT_OK(kill(gw, SIGKILL));
+        ASSERT_TRUE(wait_exit(gw, MS(2000)) >= 0);
+        gw = spawn_gwsupd(env);
+        for (size_t i = 0; i < 2; i++) {
+                ASSERT_TRUE(wait_state(i, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &w[i]));
+                ASSERT_EQ(w[i].pid, v[i].pid);
+        }
+        ASSERT_OK(kill(gw, SIGTERM));
+        status = wait_exit(gw, MS(3000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        /* gwsupd saw them end before exiting: they are gone (zombies reparented to us at most). */
+        for (size_t i = 0; i < 2; i++) {
+                ASSERT_TRUE(wait_exit(v[i].pid, MS(1000)) >= 0);
+                ASSERT_TRUE(pid_gone(v[i].pid));
+        }
 }
 
 /* Collect GatewayStopping and UnregisterDone off the bus while gwsupd stops. */
@@ -797,6 +850,192 @@ TEST(gwsupd_sigd_keeps_its_sip_socket) {
                         (double) t_answer / 1000);
                 v = v2;
         }
+        close(cl);
+        ASSERT_OK(kill(gw, SIGTERM));
+        status = wait_exit(gw, MS(5000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A daemon left by a gwsupd that ran another binary of it (another install) is
+ * not adopted: the new gwsupd stops it before starting its own (two would
+ * fight over the bus endpoints). */
+TEST(gwsupd_replaces_a_daemon_of_another_binary) {
+        const char *names[] = { "mediad" };
+        const char *paths[] = { mediad_bin() };
+        char env[1024], other[300], cmd[700];
+        ChildView v, w;
+        int status;
+        pid_t gw;
+
+        setup();
+        new_case("replace", 10);
+        snprintf(other, sizeof other, "%s/other", run_dir);
+        ASSERT_OK(mkdir(other, 0755));
+        snprintf(other, sizeof other, "%s/other/mediad", run_dir);
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s'", bin_mediad, other);
+        ASSERT_EQ(system(cmd), 0);
+        paths[0] = other;
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &v));
+        ASSERT_OK(kill(gw, SIGKILL));
+        ASSERT_TRUE(wait_exit(gw, MS(2000)) >= 0);
+
+        paths[0] = bin_mediad;
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_exit(v.pid, MS(3000)) >= 0);          /* the old one, reparented to us, ends */
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &w));
+        ASSERT_TRUE(w.pid != v.pid);
+        ASSERT_EQ(w.restarts, 0);
+        ASSERT_OK(kill(gw, SIGTERM));
+        status = wait_exit(gw, MS(3000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_TRUE(pid_gone(w.pid));
+}
+
+/* An adopted daemon's WATCHDOG=1 pings reach the new gwsupd (same notify socket
+ * path): one that hangs (SIGSTOP) is killed through the pidfd and restarted. */
+TEST(gwsupd_adopted_daemon_watchdog) {
+        const char *names[] = { "mediad" };
+        const char *paths[] = { mediad_bin() };
+        char env[512];
+        ChildView v, w;
+        uint64_t t0, end;
+        int status;
+        pid_t gw;
+
+        setup();
+        new_case("adopt-watchdog", 10);
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &v));
+        ASSERT_OK(kill(gw, SIGKILL));
+        ASSERT_TRUE(wait_exit(gw, MS(2000)) >= 0);
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &w));
+        ASSERT_EQ(w.pid, v.pid);
+        /* Healthy for three watchdog intervals (1 s): its pings arrive. */
+        usleep(3 * 1000 * 1000);
+        ASSERT_TRUE(child_view(0, &w) && w.pid == v.pid && w.restarts == 0);
+
+        t0 = mono();
+        ASSERT_OK(kill(v.pid, SIGSTOP));
+        end = t0 + MS(6000);
+        while (mono() < end && !(child_view(0, &w) && w.state == GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING &&
+                                 w.pid != v.pid && w.pid > 0))
+                usleep(20000);
+        ASSERT_TRUE(w.pid != v.pid && w.state == GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING);
+        ASSERT_EQ(w.restarts, 1);
+        fprintf(stderr, "adopted mediad stopped -> a new one RUNNING after %.0f ms (watchdog 1 s, SIGKILL 1 s later)\n",
+                (double) (mono() - t0) / 1000);
+        status = wait_exit(v.pid, MS(1000));                   /* SIGKILLed while stopped; we reap it */
+        ASSERT_TRUE(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        ASSERT_OK(kill(gw, SIGTERM));
+        status = wait_exit(gw, MS(3000));
+        ASSERT_TRUE(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ASSERT_TRUE(pid_gone(w.pid));
+}
+
+/* The inode of the UDP socket bound to 127.0.0.1:port (/proc/net/udp), 0 if none. */
+static unsigned long udp_inode(uint16_t port) {
+        FILE *f = fopen("/proc/net/udp", "re");
+        char line[512];
+        unsigned long ino = 0;
+
+        ASSERT_NOT_NULL(f);
+        while (!ino && fgets(line, sizeof line, f)) {
+                unsigned a, p;
+                unsigned long i;
+
+                if (sscanf(line, " %*u: %8X:%4X %*X:%*X %*X %*X:%*X %*X:%*X %*X %*u %*u %lu", &a, &p, &i) == 3 &&
+                    p == port && a == htonl(INADDR_LOOPBACK) && i != 0)
+                        ino = i;
+        }
+        fclose(f);
+        return ino;
+}
+
+/* Does process pid hold a descriptor of socket inode ino? */
+static bool holds_socket(pid_t pid, unsigned long ino) {
+        char dir[64], want[64], path[384], link[128];
+        struct dirent *de;
+        bool found = false;
+        DIR *d;
+
+        snprintf(dir, sizeof dir, "/proc/%d/fd", (int) pid);
+        snprintf(want, sizeof want, "socket:[%lu]", ino);
+        d = opendir(dir);
+        if (!d)
+                return false;
+        while (!found && (de = readdir(d))) {
+                ssize_t n;
+
+                snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+                n = readlink(path, link, sizeof link - 1);
+                if (n > 0) {
+                        link[n] = 0;
+                        found = streq(link, want);
+                }
+        }
+        closedir(d);
+        return found;
+}
+
+/* gwsupd SIGKILLed, a new one adopts sigd: sigd hands it its SIP socket again
+ * (FDSTORE=1 when the new gwsupd's bus subscribes to it), so when the adopted
+ * sigd is SIGKILLed in turn, the OPTIONS sent while it is down wait in that
+ * socket and the next sigd answers them: no ICMP port unreachable. */
+TEST(gwsupd_adopted_sigd_hands_back_its_sip_socket) {
+        const char *names[] = { "sigd" };
+        const char *paths[] = { bin_sigd };
+        char env[1024];
+        struct sockaddr_in me;
+        socklen_t len = sizeof me;
+        ChildView v, w;
+        unsigned long ino;
+        uint64_t end;
+        pid_t gw;
+        int cl, status;
+
+        setup();
+        paths[0] = bin_sigd;
+        new_case("adopt-sigd", 50);
+        children_env(env, sizeof env, names, paths, ELEMENTSOF(names));
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &v));
+        ino = udp_inode(sip_port);
+        ASSERT_TRUE(ino != 0);
+        ASSERT_TRUE(holds_socket(gw, ino));                    /* in the first gwsupd's store */
+
+        ASSERT_OK(kill(gw, SIGKILL));
+        ASSERT_TRUE(wait_exit(gw, MS(2000)) >= 0);
+        gw = spawn_gwsupd(env);
+        ASSERT_TRUE(wait_state(0, GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING, MS(5000), &w));
+        ASSERT_EQ(w.pid, v.pid);                               /* adopted, not replaced */
+        /* The new store gets the very socket back. */
+        end = mono() + MS(5000);
+        while (!holds_socket(gw, ino) && mono() < end)
+                usleep(10000);
+        ASSERT_TRUE(holds_socket(gw, ino));
+
+        cl = udp_client(sip_port);
+        ASSERT_OK(getsockname(cl, (struct sockaddr *) &me, &len));
+        ASSERT_OK(kill(v.pid, SIGKILL));
+        send_options(cl, 40, ntohs(me.sin_port));              /* while sigd is down */
+        send_options(cl, 41, ntohs(me.sin_port));
+        ASSERT_EQ(wait_answer(cl, 40, MS(3000)), 200);
+        ASSERT_EQ(wait_answer(cl, 41, MS(1000)), 200);
+        ASSERT_EQ(socket_error(cl), 0);
+        ASSERT_TRUE(wait_exit(v.pid, MS(1000)) >= 0);
+        end = mono() + MS(3000);
+        while (mono() < end && !(child_view(0, &w) && w.state == GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING &&
+                                 w.pid != v.pid && w.pid > 0))
+                usleep(10000);
+        ASSERT_TRUE(w.state == GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING && w.pid != v.pid);
+        ASSERT_EQ(w.restarts, 1);
+        ASSERT_EQ(sigd_rx_waited(), 2);
+        ASSERT_EQ(udp_inode(sip_port), ino);                   /* one and the same socket throughout */
         close(cl);
         ASSERT_OK(kill(gw, SIGTERM));
         status = wait_exit(gw, MS(5000));

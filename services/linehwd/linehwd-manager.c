@@ -63,12 +63,8 @@ static void line_publish(Line *l, bool force) {
         (void) gw_bus_publish_port(l->manager->daemon->bus, l->port, &env);
 }
 
-void manager_publish_all(Manager *m) {
-        for (size_t i = 0; i < m->n_lines; i++)
-                line_publish(&m->lines[i], true);
-}
-
-static void line_event(Line *l, Gw__LineEventKind kind, const char *digit, uint32_t duration_ms) {
+static void line_event_send(Line *l, Gw__LineEventKind kind, const char *digit, uint32_t duration_ms,
+                            uint32_t seq, bool replay) {
         Gw__Envelope env = GW__ENVELOPE__INIT;
         Gw__LineEvent ev = GW__LINE_EVENT__INIT;
 
@@ -77,9 +73,45 @@ static void line_event(Line *l, Gw__LineEventKind kind, const char *digit, uint3
         ev.digit = UNCONST(digit);
         ev.has_duration_ms = true;
         ev.duration_ms = duration_ms;
+        if (seq > 0) {
+                ev.has_seq = ev.has_replay = true;
+                ev.seq = seq;
+                ev.replay = replay;
+        }
         env.body_case = GW__ENVELOPE__BODY_LINE_EVENT;
         env.line_event = &ev;
         (void) gw_bus_publish_port(l->manager->daemon->bus, l->port, &env);
+}
+
+static void line_event(Line *l, Gw__LineEventKind kind, const char *digit, uint32_t duration_ms) {
+        uint32_t seq = 0;
+
+        if (kind == GW__LINE_EVENT_KIND__LINE_EVENT_PULSE_DIGIT && digit)
+                seq = gw_digit_log_add(&l->digits, digit[0], duration_ms, now_usec(CLOCK_MONOTONIC));
+        line_event_send(l, kind, digit, duration_ms, seq, false);
+}
+
+/* A restarted sigd asked for state: the pulse digits of the last seconds again
+ * (gw-digit-log.h), for those dialled while it was down. */
+static void replay_digits(Manager *m) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        for (size_t i = 0; i < m->n_lines; i++) {
+                Line *l = &m->lines[i];
+                GwDigitLogEntry e[GW_DIGIT_LOG_KEEP];
+                size_t n = gw_digit_log_recent(&l->digits, now, e);
+
+                for (size_t k = 0; k < n; k++) {
+                        char d[2] = { e[k].digit, 0 };
+                        line_event_send(l, GW__LINE_EVENT_KIND__LINE_EVENT_PULSE_DIGIT, d, e[k].duration_ms,
+                                        e[k].seq, true);
+                }
+        }
+}
+
+void manager_publish_all(Manager *m) {
+        for (size_t i = 0; i < m->n_lines; i++)
+                line_publish(&m->lines[i], true);
 }
 
 /* ---------------------------------------------------------------- line logic glue */
@@ -351,6 +383,8 @@ static int handle_line_call(GwBus *bus, const Gw__Envelope *env, void *userdata)
 
 static int handle_state_sync(GwBus *bus, const Gw__Envelope *env, void *userdata) {
         manager_publish_all(userdata);
+        if (env->state_sync_request && env->state_sync_request->requester == GW__SERVICE__SERVICE_SIGD)
+                replay_digits(userdata);
         return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "gw-daemon.h"
 #include "gw-pcm.h"
 #include "linehwd-backend.h"
+#include "gw-digit-log.h"
 #include "linehwd-line.h"
 #include "linehwd-simphone.h"
 
@@ -19,6 +20,7 @@ typedef struct Line {
         uint64_t timer_at;
         uint32_t up_seq;
         SimPhone *phone;                 /* sim backend only */
+        GwDigitLogLine digits;           /* pulse digits, numbered, sent again to a new sigd */
         uint64_t hook_changed_real_us;
 
         bool published;                  /* what went out last, to publish changes only */

@@ -66,6 +66,8 @@ static int handle_line_hw_state(GwBus *bus, const Gw__Envelope *env, void *userd
 
 static int handle_state_sync(GwBus *bus, const Gw__Envelope *env, void *userdata) {
         manager_publish_all(userdata);
+        if (env->state_sync_request && env->state_sync_request->requester == GW__SERVICE__SERVICE_SIGD)
+                manager_replay_digits(userdata);
         return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw-bus.h"
 #include "gw-log.h"
 #include "mediad-manager.h"
 #include "mediad-udp.h"
@@ -164,6 +165,8 @@ static void digit_ended(MediaLine *l) {
         d.has_source = d.has_duration_ms = true;
         d.source = GW__DIGIT_SOURCE__DIGIT_INBAND;
         d.duration_ms = (uint32_t) ((l->samples - l->digit_start) / (GW_PCM_RATE / 1000));
+        d.has_seq = true;
+        d.seq = gw_digit_log_add(&l->digits, l->digit, d.duration_ms, now_usec(CLOCK_MONOTONIC));
         l->digit = 0;
         log_debug("Line %u: digit '%s' (%u ms).", l->port, digit, d.duration_ms);
         if (m->cb.digit_detected)
@@ -389,6 +392,32 @@ int manager_media_control(Manager *m, const Gw__MediaControl *mc) {
         if (sessions_changed && !m->restoring)
                 save_streams(m);
         return state_timer_arm(m);
+}
+
+void manager_replay_digits(Manager *m) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (!m->cb.digit_detected)
+                return;
+        for (size_t i = 0; i < m->n_lines; i++) {
+                MediaLine *l = &m->lines[i];
+                GwDigitLogEntry e[GW_DIGIT_LOG_KEEP];
+                size_t n = gw_digit_log_recent(&l->digits, now, e);
+
+                for (size_t k = 0; k < n; k++) {
+                        Gw__DigitDetected d = GW__DIGIT_DETECTED__INIT;
+                        char digit[2] = { e[k].digit, 0 };
+
+                        d.port = l->port;
+                        d.digit = digit;
+                        d.has_source = d.has_duration_ms = d.has_seq = d.has_replay = true;
+                        d.source = GW__DIGIT_SOURCE__DIGIT_INBAND;
+                        d.duration_ms = e[k].duration_ms;
+                        d.seq = e[k].seq;
+                        d.replay = true;
+                        m->cb.digit_detected(m, &d, m->userdata);
+                }
+        }
 }
 
 void manager_sigd_restarted(Manager *m) {

@@ -23,6 +23,7 @@
 #include "gw-toneplan.h"
 #include "gw.pb-c.h"
 #include "mediad-dsp.h"
+#include "gw-digit-log.h"
 #include "mediad-resume.h"
 #include "mediad-rtp.h"
 
@@ -81,6 +82,7 @@ struct MediaLine {
         char last_digits[MEDIAD_LAST_DIGITS + 1];
 
         uint64_t frames_up, frames_down;
+        GwDigitLogLine digits;        /* detected on the line, numbered, sent again to a new sigd */
 };
 
 struct Manager {
@@ -130,6 +132,9 @@ MediaLine *manager_line(Manager *m, uint32_t port);
 int manager_media_control(Manager *m, const Gw__MediaControl *mc);
 /* sigd restarted: its generations start again. */
 void manager_sigd_restarted(Manager *m);
+/* A restarted sigd asked for state: the digits of the last seconds again
+ * (DigitDetected.replay), for those detected while it was down. */
+void manager_replay_digits(Manager *m);
 /* linehwd's hook state (resets last_digits at off hook). */
 void manager_hook(Manager *m, uint32_t port, bool offhook);
 /* One up frame: answered with one down frame through cb.send_frame. */

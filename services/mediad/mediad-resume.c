@@ -120,6 +120,8 @@ bool media_resume_apply(MediaResume *r, uint32_t port, RtpParams *p, uint32_t *r
                 p->ts = s->ts + (uint32_t) (age * 8000 / USEC_PER_SEC);
                 p->have_ts = true;
                 p->srtp_rx_roc = s->srtp_rx_roc;
+                p->have_srtp_rx_seq = s->has_srtp_rx_seq && s->srtp_rx_seq <= 0xffff;
+                p->srtp_rx_seq = (uint16_t) s->srtp_rx_seq;
                 if (ret_skip)
                         *ret_skip = skip;
                 return true;
@@ -157,6 +159,13 @@ int media_resume_save(const char *dir, const MediaResumeEntry *e, size_t n) {
                 s[i].srtp_tx_roc = rtp_session_srtp_next_roc(rtp);
                 s[i].srtp_rx_roc = rtp_session_srtp_rx_roc(rtp);
                 s[i].saved_usec = now;
+                {
+                        uint16_t rx_seq;
+                        if (rtp_session_srtp_rx_seq(rtp, &rx_seq)) {
+                                s[i].has_srtp_rx_seq = true;
+                                s[i].srtp_rx_seq = rx_seq;
+                        }
+                }
                 if (e[i].control) {
                         s[i].has_control = true;
                         s[i].control = (ProtobufCBinaryData) { e[i].control_len, UNCONST(e[i].control) };

@@ -297,6 +297,8 @@ int rtp_session_update(RtpSession *s, const RtpParams *p) {
                 .tx_ssrc = s->ssrc,
                 .tx_roc = p->srtp_tx_roc,
                 .rx_roc = p->srtp_rx_roc,
+                .have_rx_seq = p->have_srtp_rx_seq,
+                .rx_seq = p->srtp_rx_seq,
         };
         int r;
 
@@ -542,6 +544,7 @@ uint32_t rtp_session_srtp_next_roc(const RtpSession *s) {
 SrtpSuite rtp_session_srtp_suite(const RtpSession *s) { return s->srtp ? media_srtp_suite(s->srtp) : SRTP_SUITE_NONE; }
 uint32_t rtp_session_srtp_tx_roc(const RtpSession *s) { return s->srtp ? media_srtp_tx_roc(s->srtp) : 0; }
 uint32_t rtp_session_srtp_rx_roc(const RtpSession *s) { return s->srtp ? media_srtp_rx_roc(s->srtp) : 0; }
+bool rtp_session_srtp_rx_seq(const RtpSession *s, uint16_t *ret) { return s->srtp && media_srtp_rx_seq(s->srtp, ret); }
 
 void rtp_session_remote_text(const RtpSession *s, char *buf, size_t n) {
         if (gw_sockaddr_to_string(GW_SOCKADDR(&s->remote), buf, n) < 0)

@@ -61,6 +61,8 @@ typedef struct RtpParams {
         SrtpSuite srtp_suite;
         const uint8_t *srtp_tx_key, *srtp_rx_key;
         uint32_t srtp_tx_roc, srtp_rx_roc;
+        bool have_srtp_rx_seq;             /* resume: the last sequence number received */
+        uint16_t srtp_rx_seq;
         /* Resume our stream (after a restart): SSRC and next sequence number; 0: random. */
         uint32_t ssrc;
         uint16_t seq;
@@ -120,6 +122,7 @@ uint32_t rtp_session_srtp_next_roc(const RtpSession *s);
 SrtpSuite rtp_session_srtp_suite(const RtpSession *s);
 uint32_t rtp_session_srtp_tx_roc(const RtpSession *s);
 uint32_t rtp_session_srtp_rx_roc(const RtpSession *s);
+bool rtp_session_srtp_rx_seq(const RtpSession *s, uint16_t *ret);
 int rtp_session_fd(const RtpSession *s);
 /* RTCP beside it (mediad-rtcp.h); NULL if its port could not be bound (rtp_session_rtcp_error() says why). */
 Rtcp *rtp_session_rtcp(const RtpSession *s);

@@ -40,7 +40,13 @@ struct MediaSrtp {
         bool have_rx_stream, rx_roc_used;
         uint32_t rx_ssrc;
         uint32_t rx_roc_initial;
+        bool have_rx_seq;                  /* rx_seq valid: saved (resume), then of each packet */
+        uint16_t rx_seq;
 };
+
+static uint16_t read_be16(const uint8_t *p) {
+        return (uint16_t) (p[0] << 8 | p[1]);
+}
 
 /* libsrtp's status → errno (STYLE.md: authentication failures -EACCES, else -EIO). */
 static int srtp_errno(srtp_err_status_t st) {
@@ -96,6 +102,8 @@ int media_srtp_new(const MediaSrtpParams *p, MediaSrtp **ret) {
         s->tx_ssrc = p->tx_ssrc;
         s->tx_roc_initial = p->tx_roc;
         s->rx_roc_initial = p->rx_roc;
+        s->have_rx_seq = p->have_rx_seq;
+        s->rx_seq = p->rx_seq;
 
         policy_fill(&pol, s->suite, s->tx_key);
         pol.ssrc.type = ssrc_specific;
@@ -181,8 +189,15 @@ static int unprotect(MediaSrtp *s, uint8_t *buf, size_t *len, bool rtcp) {
                 r = srtp_errno(srtp_add_stream(s->rx, &pol));
                 if (r < 0)
                         return r;
-                if (keep && !s->rx_roc_used && s->rx_roc_initial != 0) {
-                        r = srtp_errno(srtp_set_stream_roc(s->rx, ssrc, s->rx_roc_initial));
+                if (keep && !s->rx_roc_used && (s->rx_roc_initial != 0 || (!rtcp && s->have_rx_seq))) {
+                        /* The sender may have wrapped its sequence number while we were
+                         * down (or its own resume skipped past 65535): a fresh stream
+                         * would take the saved ROC as is and fail every packet. */
+                        uint32_t roc = !rtcp && s->have_rx_seq ?
+                                media_srtp_estimate_roc(s->rx_roc_initial, s->rx_seq, read_be16(buf + 2)) :
+                                s->rx_roc_initial;
+
+                        r = srtp_errno(srtp_set_stream_roc(s->rx, ssrc, roc));
                         if (r < 0) {
                                 (void) srtp_remove_stream(s->rx, htonl(ssrc));
                                 return r;
@@ -205,8 +220,23 @@ static int unprotect(MediaSrtp *s, uint8_t *buf, size_t *len, bool rtcp) {
         }
         if (r < 0)
                 return r;
+        if (!rtcp && ssrc == s->rx_ssrc) {
+                s->rx_seq = read_be16(buf + 2);
+                s->have_rx_seq = true;
+        }
         *len = (size_t) n;
         return 0;
+}
+
+uint32_t media_srtp_estimate_roc(uint32_t roc, uint16_t s_l, uint16_t seq) {
+        if (s_l < 32768)
+                return seq > s_l && seq - s_l > 32768 && roc > 0 ? roc - 1 : roc;
+        return s_l - 32768 > seq ? roc + 1 : roc;
+}
+
+bool media_srtp_rx_seq(const MediaSrtp *s, uint16_t *ret) {
+        *ret = s->rx_seq;
+        return s->have_rx_seq;
 }
 
 int media_srtp_unprotect(MediaSrtp *s, uint8_t *buf, size_t *len) {

@@ -38,6 +38,8 @@ typedef struct MediaSrtpParams {
         uint32_t tx_ssrc;
         uint32_t tx_roc;                   /* resume: ROC of our stream */
         uint32_t rx_roc;                   /* resume: ROC of the first stream received */
+        bool have_rx_seq;                  /* resume: and the last sequence number received with */
+        uint16_t rx_seq;                   /* that ROC: the first packet's ROC is estimated from both */
 } MediaSrtpParams;
 
 int media_srtp_new(const MediaSrtpParams *p, MediaSrtp **ret);
@@ -66,3 +68,7 @@ uint32_t media_srtp_tx_roc(const MediaSrtp *s);
 bool media_srtp_tx_sent(const MediaSrtp *s);
 /* Of the stream being received; before one, the initial ROC. */
 uint32_t media_srtp_rx_roc(const MediaSrtp *s);
+/* The sequence number of the last packet that authenticated; false if none yet. */
+bool media_srtp_rx_seq(const MediaSrtp *s, uint16_t *ret);
+/* RFC 3711 §3.3.1: the ROC of packet 'seq' given the last one received (s_l, roc). */
+uint32_t media_srtp_estimate_roc(uint32_t roc, uint16_t s_l, uint16_t seq);

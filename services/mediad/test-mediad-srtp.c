@@ -381,6 +381,62 @@ TEST(roc_resume_high_sequence) {
         pair_done(&p);
 }
 
+/* Both ends restart together (a line-to-line call on one mediad) and the
+ * sender's resume skips past 65535 (its ROC goes to 1), or it wraps while the
+ * receiver is down: the receiver saved ROC 0 and its last sequence number
+ * near the top, and its first packet's ROC is estimated from that (RFC 3711
+ * §3.3.1) instead of taken as the saved 0, which failed every packet. */
+TEST(roc_estimated_after_a_wrap_during_the_restart) {
+        Pair p;
+        RtpParams pa, pb;
+        uint16_t last = 0;
+
+        ASSERT_EQ(media_srtp_estimate_roc(0, 65500, 40), 1);
+        ASSERT_EQ(media_srtp_estimate_roc(0, 65500, 65510), 0);
+        ASSERT_EQ(media_srtp_estimate_roc(3, 100, 200), 3);
+        ASSERT_EQ(media_srtp_estimate_roc(3, 100, 65000), 2);    /* a late one from before a wrap */
+        ASSERT_EQ(media_srtp_estimate_roc(0, 100, 65000), 0);
+
+        pair_init(&p, SRTP_SUITE_AES_CM_128_HMAC_SHA1_80);
+        p.a = rtp_session_free(p.a);
+        pa = params(&p, SRTP_SUITE_AES_CM_128_HMAC_SHA1_80, p.ka, p.kb);
+        pa.ssrc = 0x5eed;
+        pa.seq = 65400;
+        pa.have_seq = true;
+        ASSERT_OK(rtp_session_new(p.e, &pa, NULL, NULL, &p.a));
+        send_frames(&p, 0, 20);                              /* up to 65419, ROC 0 */
+        ASSERT_TRUE(rtp_session_srtp_rx_seq(p.b, &last));
+        ASSERT_EQ(last, 65419);
+        ASSERT_EQ(rtp_session_srtp_rx_roc(p.b), 0);
+
+        /* The restart: A resumes 200 sequence numbers on (past the wrap: ROC 1). */
+        p.a = rtp_session_free(p.a);
+        p.b = rtp_session_free(p.b);
+        pa.seq = (uint16_t) (65420 + 200);
+        pa.srtp_tx_roc = 1;
+        pb = params(&p, SRTP_SUITE_AES_CM_128_HMAC_SHA1_80, p.kb, p.ka);
+        pb.srtp_rx_roc = 0;
+        pb.have_srtp_rx_seq = true;
+        pb.srtp_rx_seq = last;
+        ASSERT_OK(rtp_session_new(p.e, &pa, NULL, NULL, &p.a));
+        ASSERT_OK(rtp_session_new(p.e, &pb, NULL, NULL, &p.b));
+        p.tone = 0;
+        send_frames(&p, 20, 10);
+        ASSERT_EQ(rtp_session_counters(p.b)->srtp_auth_failed, 0);
+        ASSERT_EQ(rtp_session_counters(p.b)->rx, 10);
+        ASSERT_EQ(rtp_session_srtp_rx_roc(p.b), 1);
+        ASSERT_TRUE(p.tone >= 9);
+
+        /* Without the last sequence number (the saved ROC alone) nothing authenticates. */
+        p.b = rtp_session_free(p.b);
+        pb.have_srtp_rx_seq = false;
+        ASSERT_OK(rtp_session_new(p.e, &pb, NULL, NULL, &p.b));
+        send_frames(&p, 30, 5);
+        ASSERT_EQ(rtp_session_counters(p.b)->srtp_auth_failed, 5);
+        ASSERT_EQ(rtp_session_counters(p.b)->rx, 0);
+        pair_done(&p);
+}
+
 TEST(params_from_proto) {
         Gw__RtpSession r = GW__RTP_SESSION__INIT;
         Gw__Secret tx = GW__SECRET__INIT, rx = GW__SECRET__INIT;

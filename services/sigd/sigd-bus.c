@@ -38,7 +38,8 @@ static int handle_line_event(GwBus *bus, const Gw__Envelope *env, void *userdata
         if (e->kind == GW__LINE_EVENT_KIND__LINE_EVENT_FLASH)
                 return manager_line_flash(userdata, e->port);
         if (e->kind == GW__LINE_EVENT_KIND__LINE_EVENT_PULSE_DIGIT)
-                return manager_line_digit(userdata, e->port, e->digit);
+                return manager_line_digit_from(userdata, e->port, e->digit, 1, env->instance_id,
+                                               e->has_seq ? e->seq : 0, e->has_replay && e->replay);
         return -EBADMSG;
 }
 
@@ -50,7 +51,8 @@ static int handle_digit(GwBus *bus, const Gw__Envelope *env, void *userdata) {
         /* Digits received over RTP belong to the far end, not to our dial plan. */
         if (d->has_source && d->source == GW__DIGIT_SOURCE__DIGIT_RFC4733)
                 return 0;
-        return manager_line_digit(userdata, d->port, d->digit);
+        return manager_line_digit_from(userdata, d->port, d->digit, 0, env->instance_id,
+                                       d->has_seq ? d->seq : 0, d->has_replay && d->replay);
 }
 
 static int handle_profile_status(GwBus *bus, const Gw__Envelope *env, void *userdata) {

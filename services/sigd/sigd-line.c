@@ -467,6 +467,27 @@ int line_hook(Manager *m, unsigned port, bool off_hook) {
         return 0;
 }
 
+int line_digit_from(Manager *m, unsigned port, const char *digit, LineDigitSender from, uint64_t instance,
+                    uint32_t seq, bool replay) {
+        Line *l = line_by_port(m, port);
+
+        if (!l)
+                return -ENOENT;
+        if (seq > 0) {
+                bool same = l->digit_instance[from] == instance;
+
+                if (same && seq <= l->digit_seq[from])
+                        return 0;               /* taken already (a repeat of the replay) */
+                if (replay && !same)
+                        return 0;               /* not known to be missed: never take it twice */
+                if (replay)
+                        log_info("Line %u: digit '%s' sent while sigd was down, taken now.", port, strempty(digit));
+                l->digit_instance[from] = instance;
+                l->digit_seq[from] = seq;
+        }
+        return line_digit(m, port, digit);
+}
+
 int line_digit(Manager *m, unsigned port, const char *digit) {
         Line *l = line_by_port(m, port);
         size_t n;
@@ -525,6 +546,11 @@ static int line_save_dialing(Line *l, Gw__SigdLine *s) {
         s->generation = l->generation;
         s->call_seq = l->call_seq;
         s->digits = l->digits;
+        s->has_dtmf_instance = s->has_dtmf_seq = s->has_pulse_instance = s->has_pulse_seq = true;
+        s->dtmf_instance = l->digit_instance[LINE_DIGITS_DTMF];
+        s->dtmf_seq = l->digit_seq[LINE_DIGITS_DTMF];
+        s->pulse_instance = l->digit_instance[LINE_DIGITS_PULSE];
+        s->pulse_seq = l->digit_seq[LINE_DIGITS_PULSE];
         return 1;
 }
 
@@ -586,6 +612,10 @@ static int line_restore_dialing(Line *l, const Gw__SigdLine *s) {
         l->tone = s->tone;
         l->generation = s->generation;
         l->call_seq = s->call_seq;
+        l->digit_instance[LINE_DIGITS_DTMF] = s->dtmf_instance;
+        l->digit_seq[LINE_DIGITS_DTMF] = s->dtmf_seq;
+        l->digit_instance[LINE_DIGITS_PULSE] = s->pulse_instance;
+        l->digit_seq[LINE_DIGITS_PULSE] = s->pulse_seq;
         line_timer_start(l, LINE_TIMER_INTERDIGIT, l->profile->interdigit_timeout_us);
         log_info("Line %u: dialing goes on after the restart ('%s' so far).", l->conf->port, l->digits);
         return 0;

@@ -37,6 +37,10 @@ struct Line {
         bool off_hook;
         Gw__CallState state;
         char digits[64];
+        /* The last digit taken from each sender (LINE_DIGITS_*): instance id and seq
+         * (gw-digit-log.h), so a digit sent again after our restart is taken once. */
+        uint64_t digit_instance[2];
+        uint32_t digit_seq[2];
         uint64_t call_seq;               /* calls so far: picks the RTP port pair */
 
         /* desired outputs */
@@ -59,6 +63,19 @@ void line_done(Manager *m);
 /* Line inputs (validated by the caller's handler table for the sender). */
 int line_hook(Manager *m, unsigned port, bool off_hook);
 int line_digit(Manager *m, unsigned port, const char *digit);
+
+/* Who detected a digit: mediad (DTMF) or linehwd (pulses). */
+typedef enum LineDigitSender {
+        LINE_DIGITS_DTMF,
+        LINE_DIGITS_PULSE,
+} LineDigitSender;
+
+/* A digit from the bus: seq 0 (a sender without numbering) is taken as is; a
+ * numbered one is taken once, and a replayed one only when it is of the
+ * instance we last took a digit of and later than it (one we missed while
+ * down). 0 taken or ignored, -ENOENT no such line. */
+int line_digit_from(Manager *m, unsigned port, const char *digit, LineDigitSender from, uint64_t instance,
+                    uint32_t seq, bool replay);
 int line_flash(Manager *m, unsigned port);
 /* Re-publish every line's LineControl, MediaControl and LineCall (StateSyncRequest). */
 void line_publish_all(Manager *m);

@@ -205,6 +205,11 @@ int manager_line_digit(Manager *m, unsigned port, const char *digit) {
         return line_digit(m, port, digit);
 }
 
+int manager_line_digit_from(Manager *m, unsigned port, const char *digit, int from, uint64_t instance,
+                            uint32_t seq, bool replay) {
+        return line_digit_from(m, port, digit, from ? LINE_DIGITS_PULSE : LINE_DIGITS_DTMF, instance, seq, replay);
+}
+
 int manager_line_flash(Manager *m, unsigned port) {
         return line_flash(m, port);
 }

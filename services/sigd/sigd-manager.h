@@ -145,6 +145,9 @@ int manager_handle_datagram(Manager *m, const void *buf, size_t n,
 /* Bus inputs (validated by the caller's handler table for the sender). */
 int manager_line_hook(Manager *m, unsigned port, bool off_hook);
 int manager_line_digit(Manager *m, unsigned port, const char *digit);
+/* From the bus: see line_digit_from(). from: 0 DTMF (mediad), 1 pulses (linehwd). */
+int manager_line_digit_from(Manager *m, unsigned port, const char *digit, int from, uint64_t instance,
+                            uint32_t seq, bool replay);
 int manager_line_flash(Manager *m, unsigned port);
 int manager_profile_status(Manager *m, const Gw__ProfileStatus *ps);
 /* Re-publish every line's LineControl, MediaControl and LineCall (StateSyncRequest). */

@@ -48,7 +48,10 @@ Actions:
   start            peer                      start a peer (Kamailio waits for its RPC)
   start_gateway                              gwsupd --config (and gwtap if "tap": true)
   kill_gateway         signal, within_s      gwsupd itself gets the signal (default KILL) and is gone
-  restart_gateway      as                    a new gwsupd on the same configuration
+                                             (the services' pids from gwctl just before are kept)
+  restart_gateway      as, adopt, timeout_s  a new gwsupd on the same configuration; adopt: true:
+                                             it must adopt every daemon the dead one left (each
+                                             running with the pid it had, restarts unchanged)
   wait_status      timeout_s, lines|services|profiles   poll 'gwctl status --json'
                    until each listed item matches ("*" = every item; a list of
                    names/ports = each of those); fields match as in fxsgwtest.match
@@ -69,6 +72,7 @@ Actions:
                    instead of match: these in this order, others between them allowed;
                    max N (with settle_s): at most N such lines, no waiting)
   tap_mark         as                        remember how many tap lines were seen
+  mark_recordings  as                        remember how long every "<record>.part" is now
   run              argv, expect_exit, output_regex, timeout_s   a command to completion
                    (until_s: again every 0.1 s until it passes, e.g. busctl get-property)
   write_file       name, text
@@ -90,7 +94,9 @@ Actions:
                                              (sipprobe.py: OPTIONS answered, timed)
   expect_wav       file, freq, min_fraction, min_loud_ms, not_freq, max_fraction,
                    max_gap_ms, skip_ms, trim_end_ms, raw   what a recorded WAV holds (audio.py):
-                                             (raw: true reads a "<record>.part" still being written)
+                                             (raw: true reads a "<record>.part" still being written;
+                                             since_recordings: a mark_recordings name: only
+                                             what was recorded after it)
                                              the fraction of its non-silent power at freq
                                              (several Hz for a dual tone), the longest gap;
                    window_freq, window_ms, min_window_fraction, min_window_level
@@ -163,8 +169,9 @@ Lab actions (each may take "as": MARK, the monotonic time it happened):
                        and how many a host got before it first answered
   expect_pacing        match, since, until, min_gap_s, max_in_flight   per host
   probe                host, to, port, expect, timeout_s   one OPTIONS from a host
-  expect_log           log, regex, min, max, figure   lines of a process's log (figure:
-                       the regex's group in the last match; timeout_s: wait for min)
+  expect_log           log, regex, min, max, figure, timeout_s   lines of a process's log
+                       (figure: the regex's group in the last match; timeout_s: wait
+                       that long for min matches)
   wait_status          also: since MARK, within_s BOUND (asserted), as MARK
 Marks are written "NAME", "NAME+1.5" or "NAME-0.2"; bounds may be arithmetic on
 ${vars} ("${itt} + 1"). Everything is torn down, also on failure: processes first,
@@ -216,6 +223,7 @@ class Case:
         self.gw = None
         self.saved = {}
         self.services_before = {}
+        self.recording_marks = {}
         self.figures = []
         self.tap_marks = {}
         self.values = {}
@@ -565,6 +573,8 @@ class Case:
     def do_kill_gateway(self, s):
         # gwsupd itself (standalone mode): its daemons live on (no PR_SET_PDEATHSIG).
         gw = self.need_gw()
+        rc, doc = gw.status()
+        self.gateway_services_before = {v["name"]: v for v in (doc or {}).get("services", [])} if rc == 0 else {}
         sig = getattr(signal, "SIG" + s.get("signal", "KILL"))
         gw.proc.signal(sig)
         rc = gw.proc.wait(self.t(s.get("within_s", 2)))
@@ -575,11 +585,36 @@ class Case:
 
     def do_restart_gateway(self, s):
         # A new gwsupd on the same configuration, as systemd restarts fxsgw-gwsupd.service;
-        # it stops the daemons the dead one left (gwsupd.children) and starts its own.
+        # it adopts the daemons the dead one left (gwsupd.children, docs/SUPERVISOR.md).
         gw = self.need_gw()
         gw.start()
         if s.get("as"):
             self.marks[s["as"]] = time.monotonic()
+        if not s.get("adopt"):
+            return
+        before = getattr(self, "gateway_services_before", {})
+        if not before:
+            raise Failure("restart_gateway adopt: no services seen before kill_gateway")
+
+        def adopted(doc):
+            now = {v["name"]: v for v in doc.get("services", [])}
+            return all(n in now and now[n].get("state") == "running" and now[n].get("pid") == b.get("pid")
+                       for n, b in before.items()) or None
+        try:
+            doc, secs = gw.wait_status("every daemon adopted (same pid, running)", adopted,
+                                       self.t(s.get("timeout_s", 5)))
+        except Failure:
+            rc, doc = gw.status()
+            raise Failure("the new gwsupd did not adopt the daemons: before %s, now %s" % (
+                json.dumps(before), json.dumps((doc or {}).get("services"))))
+        for v in doc["services"]:
+            b = before[v["name"]]
+            if int(v.get("restarts", 0)) != int(b.get("restarts", 0)):
+                raise Failure("%s: restarts %s after the adoption, %s before" % (
+                    v["name"], v.get("restarts"), b.get("restarts")))
+        log("the new gwsupd adopted %s after %.2fs" % (
+            ", ".join("%s (pid %s)" % (v["name"], v["pid"]) for v in doc["services"]), secs))
+        self.figures.append(("gwsupd restart: every daemon adopted", "%.2f s" % secs))
 
     def do_stop_gateway(self, s):
         gw = self.need_gw()
@@ -646,6 +681,14 @@ class Case:
 
     def do_tap_mark(self, s):
         self.tap_marks[s["as"]] = len(self.need_gw().tap_messages())
+
+    def do_mark_recordings(self, s):
+        sizes = {}
+        for name in os.listdir(self.env.tmp):
+            if name.endswith(".part"):
+                sizes[name] = os.path.getsize(os.path.join(self.env.tmp, name)) & ~1
+        self.recording_marks[s["as"]] = sizes
+        log("recordings at mark '%s': %d file(s)" % (s["as"], len(sizes)))
 
     def do_run(self, s):
         if "until_s" in s:
@@ -796,6 +839,8 @@ class Case:
             # hears to "<record>.part" (16-bit, 8 kHz, host order) until its hang-up.
             with open(path, "rb") as f:
                 data = f.read()
+            if s.get("since_recordings"):
+                data = data[self.recording_marks[s["since_recordings"]].get(os.path.basename(path), 0):]
             rate, samples = audio.RATE, list(array.array("h", data[:len(data) & ~1]))
         else:
             rate, samples = audio.read(path)
@@ -1424,27 +1469,26 @@ class Case:
                 raise Failure("probe answer %r, expected status %s" % (first, s["expect_status"]))
 
     def do_expect_log(self, s):
-        if "timeout_s" in s:
-            # Wait for the lines to come (min), e.g. a monitor's signals.
-            step = {k: v for k, v in s.items() if k != "timeout_s"}
-            end = time.monotonic() + self.t(s["timeout_s"])
-            while True:
-                try:
-                    return self.do_expect_log(step)
-                except Failure:
-                    if time.monotonic() > end:
-                        raise
-                time.sleep(0.1)
         label = s.get("log", "gw")
-        text = ""
-        for lb, path in self.env.logs:
-            if lb == label:
-                try:
-                    with open(path, "rb") as f:
-                        text += f.read().decode(errors="replace")
-                except OSError:
-                    pass
-        found = re.findall(s["regex"], text, re.M)
+
+        def find():
+            text = ""
+            for lb, path in self.env.logs:
+                if lb == label:
+                    try:
+                        with open(path, "rb") as f:
+                            text += f.read().decode(errors="replace")
+                    except OSError:
+                        pass
+            return re.findall(s["regex"], text, re.M)
+        found = find()
+        if "timeout_s" in s and "min" in s and len(found) < s["min"]:
+            try:
+                found, _ = wait_until("log %s: %d x /%s/" % (label, s["min"], s["regex"]),
+                                      lambda: (lambda f: f if len(f) >= s["min"] else None)(find()),
+                                      self.t(s["timeout_s"]), 0.1)
+            except Failure:
+                found = find()
         n = len(found)
         log("log %s: %d line(s) match /%s/" % (label, n, s["regex"]))
         if s.get("figure") and found:
