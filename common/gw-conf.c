@@ -657,6 +657,18 @@ static int parse_runtime_dir_key(ParseCtx *ctx, const ConfKey *k, const char *v,
         return store_string(field, v, false);
 }
 
+/* dbus.address: "system" (the system bus: $DBUS_SYSTEM_BUS_ADDRESS or its
+ * socket), "off", or a D-Bus address ("unix:path=/run/x/bus_socket"). */
+static int parse_dbus_address_key(ParseCtx *ctx, const ConfKey *k, const char *v, void *field) {
+        const char *colon = strchr(v, ':');
+
+        if (!streq(v, "system") && !streq(v, "off") &&
+            (!colon || colon == v || !strchr(colon, '=') || strlen(v) > 512))
+                return conf_why(ctx, "expected 'system', 'off' or a D-Bus address such as "
+                                "'unix:path=/run/dbus/system_bus_socket', got '%s'", GOT(v));
+        return store_string(field, v, false);
+}
+
 /* bus.endpoints.*: where that daemon binds; gw-bus uses port and port+1 on tcp. */
 static int parse_endpoint_key(ParseCtx *ctx, const ConfKey *k, const char *v, void *field) {
         if (strncmp(v, "tcp://", 6) == 0) {
@@ -1111,6 +1123,11 @@ static const ConfKey conf_keys[] = {
         { .path = "bus.curve_public_key", .shape = KEY_SCALAR, .type = "Z85 key", .offset = C_(bus_curve_public_key),
           .parse = parse_curve_key, .print = print_string, .flags = KEY_NULLABLE, .def_text = "none",
           .help = "CURVE public key (Z85, 40 characters) matching curve_secret_key" },
+
+        SECTION("dbus", "The D-Bus management API (served by regd)"),
+        { .path = "dbus.address", .shape = KEY_SCALAR, .type = "system|off|address", .offset = C_(dbus_address),
+          .parse = parse_dbus_address_key, .print = print_string, .def = "system",
+          .help = "Bus of the API org.fxsgw.Gateway1: the system bus, none, or a D-Bus address" },
 
         SECTION("log", "Logging"),
         { .path = "log.level", .shape = KEY_SCALAR, .type = "debug|info|notice|warning|err",
@@ -1738,6 +1755,7 @@ GwConf *gw_conf_free(GwConf *c) {
                 free(c->bus_endpoints[i]);
         erase_and_free(c->bus_curve_secret_key);
         free(c->bus_curve_public_key);
+        free(c->dbus_address);
         free(c);
         return NULL;
 }

@@ -161,6 +161,9 @@ typedef struct GwConf {
         char *bus_endpoints[9];                    /* per Gw__Service; NULL: ipc in runtime_dir */
         char *bus_curve_secret_key;                /* secret (Z85); tcp endpoints only */
         char *bus_curve_public_key;                /* Z85 */
+
+        /* dbus */
+        char *dbus_address;                        /* "system", "off" or a D-Bus address */
         /* log */
         int log_level;                             /* LOG_INFO by default */
 } GwConf;

@@ -18,7 +18,7 @@ set -euo pipefail
 BUILD_PKGS=(meson ninja-build pkg-config gcc libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
             libosip2-dev libsrtp2-dev libyaml-dev libsystemd-dev libc-ares-dev libspandsp-dev)
 DEMO_PKGS=(kamailio kamailio-extra-modules python3)
-TEST_PKGS=(kamailio kamailio-extra-modules sip-tester python3 iproute2 nftables dnsmasq-base systemd procps
+TEST_PKGS=(kamailio kamailio-extra-modules sip-tester python3 iproute2 nftables dnsmasq-base systemd procps dbus-daemon
            tshark baresip valgrind libclang-rt-14-dev systemd-container debootstrap)
 
 what=${1:-test}

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gwctl.c: status of a running gateway and configuration checks, for operators and scripts.
  *
- * 'status' asks gwsupd (services) and regd (profiles, lines) over their
- * control sockets, one StatusRequest each with a 1 s timeout. A daemon that
+ * 'status' reads the D-Bus management API (org.fxsgw.Gateway1 on the bus of
+ * dbus.address, gwctl-dbus.c) where it is served — under systemd units too,
+ * where no gwsupd runs. Otherwise it asks gwsupd (services) and regd
+ * (profiles, lines) over their control sockets, one StatusRequest each with a
+ * 1 s timeout. The output is the same either way. A daemon that
  * does not answer is reported as such (text: a line; JSON: an "errors"
  * entry) and the rest is still shown. The JSON shape is documented in
  * docs/TOOLS.md and only ever grows.
@@ -28,6 +31,7 @@
 #include "gw-macro.h"
 #include "gw-reload.h"
 #include "gw-tool.h"
+#include "gwctl-dbus.h"
 #include "gwctl-systemd.h"
 
 #define EXIT_NOT_RUNNING 3
@@ -36,6 +40,7 @@
 
 static GwToolArgs arg;               /* --config, --json */
 static bool arg_pulse;
+static const char *arg_from;         /* status: NULL (D-Bus where served), "dbus", "daemons" */
 
 #define usage_error(...) gw_tool_usage_error("gwctl", __VA_ARGS__)
 
@@ -72,7 +77,9 @@ static const char *const reg_state_table[] = {
 
 /* The answers of the daemons asked for status. */
 typedef struct Status {
-        int gateway_pid;
+        int gateway_pid;                 /* 0: from D-Bus, or systemd's units (no gwsupd) */
+        DbusStatus *dbus;                /* the D-Bus API's answer, or NULL */
+        const Gw__StatusReply *supd_reply, *regd_reply;   /* from either source */
         Gw__Envelope *supd;              /* gwsupd's reply, or NULL */
         Gw__Envelope *regd;              /* regd's reply, or NULL */
         int supd_error;                  /* negative errno when NULL */
@@ -82,6 +89,7 @@ typedef struct Status {
 } Status;
 
 static void status_done(Status *s) {
+        dbus_status_free(s->dbus);
         if (s->supd)
                 gw__envelope__free_unpacked(s->supd, NULL);
         if (s->regd)
@@ -108,6 +116,8 @@ static void help(void) {
                "  -c --config FILE     configuration file (default: $FXSGW_CONFIG or /etc/fxsgw/fxsgw.yaml)\n"
                "  -j --json            JSON output (status, line N status)\n"
                "     --pulse          dial with hook pulses (line N dial)\n"
+               "     --from dbus|daemons  status: only from the D-Bus API, or only from the\n"
+               "                       daemons' control sockets (default: D-Bus where served)\n"
                "  -h --help            show this help\n"
                "     --version          show the version\n\n"
                "Exit status: 0 success, 1 failure (also: a daemon did not answer),\n"
@@ -116,15 +126,26 @@ static void help(void) {
 }
 
 static int parse_option(int c, const char *value) {
-        assert(c == 'p');
-        arg_pulse = true;
-        return 0;
+        switch (c) {
+        case 'p':
+                arg_pulse = true;
+                return 0;
+        case 'f':
+                if (!streq(value, "dbus") && !streq(value, "daemons"))
+                        return -usage_error("--from takes 'dbus' or 'daemons', not '%s'", value);
+                arg_from = value;
+                return 0;
+        default:
+                assert(false);
+                return -EXIT_FAILURE;
+        }
 }
 
 /* Returns 1 to go on, 0 to exit successfully (help, version), <0: -exit code. */
 static int parse_argv(int argc, char **argv) {
         static const struct option options[] = {
                 { "pulse", no_argument, NULL, 'p' },   /* long only: 'p' is not in the short options */
+                { "from", required_argument, NULL, 'f' },
                 {}
         };
         static const GwTool tool = {
@@ -202,9 +223,6 @@ static int ask_status(const GwConf *c, Gw__Service target, Gw__Envelope **ret, c
         return ask(c, target, &req, GW__ENVELOPE__BODY_STATUS_REPLY, ret, ret_message);
 }
 
-static const Gw__StatusReply *reply_of(const Gw__Envelope *e) {
-        return e ? e->status_reply : NULL;
-}
 
 static void json_str(const char *s) {
         gw_format_json_string(stdout, s, strlen(s));
@@ -236,7 +254,7 @@ static const char *error_text(int error, const char *message) {
 }
 
 static void print_json(const Status *s) {
-        const Gw__StatusReply *supd = reply_of(s->supd), *regd = reply_of(s->regd);
+        const Gw__StatusReply *supd = s->supd_reply, *regd = s->regd_reply;
         bool first = true;
 
         printf("{\"services\":[");
@@ -306,13 +324,13 @@ static void print_json(const Status *s) {
         }
 
         printf("],\"errors\":[");
-        if (!s->supd) {
+        if (!supd) {
                 printf("{\"service\":\"gwsupd\",\"error\":");
                 json_str(error_text(s->supd_error, s->supd_message));
                 printf("}");
                 first = false;
         }
-        if (!s->regd) {
+        if (!regd) {
                 printf("%s{\"service\":\"regd\",\"error\":", first ? "" : ",");
                 json_str(error_text(s->regd_error, s->regd_message));
                 printf("}");
@@ -326,10 +344,12 @@ static const char *dash(const char *s) {
 }
 
 static void print_text(const Status *s) {
-        const Gw__StatusReply *supd = reply_of(s->supd), *regd = reply_of(s->regd);
+        const Gw__StatusReply *supd = s->supd_reply, *regd = s->regd_reply;
         char buf[GW_ISO8601_MAX];
 
-        if (s->gateway_pid > 0)
+        if (s->dbus)
+                printf("Gateway running (status from D-Bus, org.fxsgw.Gateway1)\n\n");
+        else if (s->gateway_pid > 0)
                 printf("Gateway running (gwsupd pid %d)\n\n", s->gateway_pid);
         else
                 printf("Gateway running (systemd units of fxsgw.target)\n\n");
@@ -417,16 +437,31 @@ static int verb_status(void) {
         if (r < 0)
                 return -r;
 
-        r = gateway_pid(conf);
-        if (r < 0)
-                return -r;
-        s.gateway_pid = r;
+        /* The D-Bus API where it is served (also under systemd units, without gwsupd). */
+        r = arg_from && streq(arg_from, "daemons") ? -ENOENT
+                                                  : dbus_status_read(conf, &s.dbus, &s.supd_reply, &s.regd_reply);
+        if (r < 0 && arg_from && streq(arg_from, "dbus")) {
+                fprintf(stderr, "gwctl: The D-Bus API org.fxsgw.Gateway1 is not there (dbus.address '%s'): %s\n",
+                        strempty(conf->dbus_address), r == -ENOENT ? "not served" : strerror(-r));
+                return EXIT_NOT_RUNNING;
+        }
+        if (r < 0 && r != -ENOENT)
+                fprintf(stderr, "gwctl: Failed to read the status over D-Bus (%s); asking the daemons.\n",
+                        strerror(-r));
+        if (r < 0) {
+                r = gateway_pid(conf);
+                if (r < 0)
+                        return -r;
+                s.gateway_pid = r;
 
-        if (s.gateway_pid > 0)
-                s.supd_error = ask_status(conf, GW__SERVICE__SERVICE_GWSUPD, &s.supd, &s.supd_message);
-        else
-                s.supd_error = gwctl_systemd_services(&s.supd);
-        s.regd_error = ask_status(conf, GW__SERVICE__SERVICE_REGD, &s.regd, &s.regd_message);
+                if (s.gateway_pid > 0)
+                        s.supd_error = ask_status(conf, GW__SERVICE__SERVICE_GWSUPD, &s.supd, &s.supd_message);
+                else
+                        s.supd_error = gwctl_systemd_services(&s.supd);
+                s.regd_error = ask_status(conf, GW__SERVICE__SERVICE_REGD, &s.regd, &s.regd_message);
+                s.supd_reply = s.supd ? s.supd->status_reply : NULL;
+                s.regd_reply = s.regd ? s.regd->status_reply : NULL;
+        }
 
         if (arg.json)
                 print_json(&s);
@@ -434,7 +469,7 @@ static int verb_status(void) {
                 print_text(&s);
         if (fflush(stdout) != 0)
                 return EXIT_FAILURE;
-        return s.supd && s.regd ? EXIT_SUCCESS : EXIT_FAILURE;
+        return s.supd_reply && s.regd_reply ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 /* ------------------------------------------------------------------ config */

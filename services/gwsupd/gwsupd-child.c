@@ -208,6 +208,29 @@ static void child_kill_hung(Child *c, int sig) {
         child_set_state(c, CHILD_RESTARTING);
 }
 
+int child_restart(Child *c, const char *why) {
+        switch (c->state) {
+        case CHILD_STARTING:
+        case CHILD_RUNNING:
+                if (c->pid <= 0)
+                        return -ESRCH;
+                if (c->killing)
+                        return 0;                /* already on its way out */
+                log_info("Restarting daemon '%s' (pid %d): %s.", c->name, (int) c->pid, why);
+                child_kill_hung(c, SIGTERM);
+                return 0;
+        case CHILD_RESTARTING:
+                return 0;
+        case CHILD_FAILED:
+        case CHILD_STOPPED:
+                log_info("Starting daemon '%s' again: %s.", c->name, why);
+                c->attempt = 0;
+                return child_spawn(c);
+        default:
+                return -EINVAL;
+        }
+}
+
 static int on_start_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Child *c = userdata;
 

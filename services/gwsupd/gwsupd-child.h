@@ -96,6 +96,10 @@ void child_done(Child *c);
 
 /* fork+exec now. Errors are logged; a failed fork is retried like an exit. */
 int child_spawn(Child *c);
+/* Restart on request (D-Bus RestartService()): a running child gets SIGTERM
+ * (SIGKILL after CHILD_KILL_TIMEOUT_USEC) and is restarted as after any exit;
+ * a failed or stopped one is spawned again. 0, or a negative errno. */
+int child_restart(Child *c, const char *why);
 /* Supervise the process of e (checked with leftover_check() and leftover_pidfd())
  * from now on: pidfd (taken on success) tells its exit; state RUNNING if it
  * was READY, else STARTING with the start timeout. */

@@ -375,6 +375,38 @@ static int handle_unregister_done(GwBus *bus, const Gw__Envelope *env, void *use
         return 0;
 }
 
+/* regd's D-Bus API asks for a daemon's restart (RestartService()): do it, answer. */
+static int handle_service_restart_request(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        Manager *m = userdata;
+        const Gw__ServiceRestartRequest *req = env->service_restart_request;
+        Gw__Envelope reply = GW__ENVELOPE__INIT;
+        Gw__ServiceRestartReply srr = GW__SERVICE_RESTART_REPLY__INIT;
+        const char *message = NULL;
+        Child *c;
+        int r;
+
+        if (!req || !env->has_correlation_id)
+                return -EBADMSG;
+        c = manager_child_by_service(m, req->service);
+        if (!c) {
+                r = -ESRCH;
+                message = "no such daemon under gwsupd";
+        } else if (m->stopping) {
+                r = -ESHUTDOWN;
+                message = "the gateway is stopping";
+        } else
+                r = child_restart(c, "asked over D-Bus");
+        srr.service = req->service;
+        srr.has_errno_value = true;
+        srr.errno_value = r < 0 ? -r : 0;
+        srr.message = UNCONST(message);
+        reply.has_correlation_id = true;
+        reply.correlation_id = env->correlation_id;
+        reply.body_case = GW__ENVELOPE__BODY_SERVICE_RESTART_REPLY;
+        reply.service_restart_reply = &srr;
+        return gw_bus_publish_auto(m->bus, strna(gw_service_to_string(req->service)), &reply);
+}
+
 static const GwBusHandler manager_bus_handlers[] = {
         [GW__ENVELOPE__BODY_SERVICE_STATE] = {
                 "ServiceState", handle_service_state, GW_SRC_DAEMONS },
@@ -382,6 +414,9 @@ static const GwBusHandler manager_bus_handlers[] = {
                 "StateSyncRequest", handle_state_sync_request, GW_SRC_DAEMONS },
         [GW__ENVELOPE__BODY_UNREGISTER_DONE] = {
                 "UnregisterDone", handle_unregister_done, GW_SERVICE_BIT(GW__SERVICE__SERVICE_REGD) },
+        /* regd serves the D-Bus API (docs/OPERATIONS.md). */
+        [GW__ENVELOPE__BODY_SERVICE_RESTART_REQUEST] = {
+                "ServiceRestartRequest", handle_service_restart_request, GW_SERVICE_BIT(GW__SERVICE__SERVICE_REGD) },
 };
 
 static int on_ctl(GwBus *bus, const Gw__Envelope *req, Gw__Envelope *reply, void *userdata) {
@@ -730,7 +765,8 @@ int manager_attach_bus(Manager *m, GwBus *bus) {
         gw_bus_set_ctl_handler(bus, on_ctl, NULL, m);
         if ((r = gw_bus_subscribe(bus, "UnregisterDone")) < 0 ||
             (r = gw_bus_subscribe(bus, "StateSyncRequest")) < 0 ||
-            (r = gw_bus_subscribe(bus, "ServiceState")) < 0)
+            (r = gw_bus_subscribe(bus, "ServiceState")) < 0 ||
+            (r = gw_bus_subscribe(bus, "ServiceRestartRequest")) < 0)
                 return log_error_errno(r, "Failed to subscribe on the bus: %m");
         return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "gw-log.h"
 #include "regd-bus.h"
+#include "regd-dbus.h"
 #include "regd-manager.h"
 
 /* ---------------------------------------------------------------- manager → bus */
@@ -13,6 +14,7 @@
 typedef struct RegdGlue {
         GwBus *bus;
         GwDaemon *daemon;
+        Api *api;                        /* the D-Bus API, NULL without one */
         unsigned last_n, last_registered;
         bool status_set;
         bool exit_when_unregistered;
@@ -44,6 +46,7 @@ static void line_changed(Manager *m, Line *l, void *userdata) {
         env.body_case = GW__ENVELOPE__BODY_LINE_REGISTRATION;
         env.line_registration = &lr;
         (void) gw_bus_publish_auto(((RegdGlue *) userdata)->bus, key, &env);
+        api_line_registration(((RegdGlue *) userdata)->api, &lr);
 }
 
 static void profile_changed(Manager *m, Profile *p, void *userdata) {
@@ -55,6 +58,7 @@ static void profile_changed(Manager *m, Profile *p, void *userdata) {
         env.body_case = GW__ENVELOPE__BODY_PROFILE_STATUS;
         env.profile_status = &ps;
         (void) gw_bus_publish_auto(((RegdGlue *) userdata)->bus, p->name, &env);
+        api_profile_status(((RegdGlue *) userdata)->api, &ps);
 }
 
 static void proxy_switched(Manager *m, Profile *p, size_t from, size_t to, const char *reason, void *userdata) {
@@ -72,6 +76,7 @@ static void proxy_switched(Manager *m, Profile *p, size_t from, size_t to, const
         env.body_case = GW__ENVELOPE__BODY_PROXY_SWITCH;
         env.proxy_switch = &ps;
         (void) gw_bus_publish_auto(((RegdGlue *) userdata)->bus, p->name, &env);
+        api_proxy_switched(((RegdGlue *) userdata)->api, ps.profile, ps.from_proxy, ps.to_proxy, ps.reason);
 }
 
 static void unregister_done(Manager *m, unsigned lines, unsigned confirmed, void *userdata) {
@@ -118,9 +123,12 @@ static int handle_state_sync(GwBus *bus, const Gw__Envelope *env, void *userdata
         return 0;
 }
 
+static RegdGlue glue;
+
 static int handle_gateway_stopping(GwBus *bus, const Gw__Envelope *env, void *userdata) {
         if (!env->gateway_stopping)
                 return -EBADMSG;
+        api_gateway_stopping(glue.api);
         return manager_gateway_stopping(userdata, env->gateway_stopping->deadline_ms);
 }
 
@@ -132,8 +140,33 @@ static int handle_entry_report(GwBus *bus, const Gw__Envelope *env, void *userda
 }
 
 /* sigd's heartbeat and its answer to our StateSyncRequest: the bus reports its
- * instance to on_peer() before this runs; nothing else to do. */
+ * instance to on_peer() before this runs. With the D-Bus API, every daemon's
+ * and gwsupd's reports about its children feed the service objects. */
 static int handle_service_state(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        if (env->service_state)
+                api_service_state(glue.api, env->source, env->service_state);
+        return 0;
+}
+
+/* The D-Bus API's view of the lines (hook, call), and gwsupd's answer to a restart. */
+static int handle_line_hw_state(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        if (!env->line_hw_state)
+                return -EBADMSG;
+        api_line_hw(glue.api, env->line_hw_state);
+        return 0;
+}
+
+static int handle_line_call(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        if (!env->line_call)
+                return -EBADMSG;
+        api_line_call(glue.api, env->line_call);
+        return 0;
+}
+
+static int handle_service_restart_reply(GwBus *bus, const Gw__Envelope *env, void *userdata) {
+        if (!env->service_restart_reply || !env->has_correlation_id)
+                return -EBADMSG;
+        api_service_restart_reply(glue.api, env->correlation_id, env->service_restart_reply);
         return 0;
 }
 
@@ -149,6 +182,13 @@ static const GwBusHandler regd_handlers[] = {
         /* Only the supervisor may stop the gateway. */
         [GW__ENVELOPE__BODY_GATEWAY_STOPPING] = {
                 "GatewayStopping", handle_gateway_stopping, GW_SERVICE_BIT(GW__SERVICE__SERVICE_GWSUPD) },
+        /* Subscribed only with the D-Bus API (regd_bus_attach_api). */
+        [GW__ENVELOPE__BODY_LINE_HW_STATE] = {
+                "LineHwState", handle_line_hw_state, GW_SERVICE_BIT(GW__SERVICE__SERVICE_LINEHWD) },
+        [GW__ENVELOPE__BODY_LINE_CALL] = {
+                "LineCall", handle_line_call, GW_SERVICE_BIT(GW__SERVICE__SERVICE_SIGD) },
+        [GW__ENVELOPE__BODY_SERVICE_RESTART_REPLY] = {
+                "ServiceRestartReply", handle_service_restart_reply, GW_SERVICE_BIT(GW__SERVICE__SERVICE_GWSUPD) },
 };
 
 static void on_peer(GwBus *bus, Gw__Service peer, uint64_t instance_id, void *userdata) {
@@ -183,8 +223,6 @@ static void on_ctl_free(Gw__Envelope *reply, void *userdata) {
         (void) gw_bus_status_reply_free(reply);
 }
 
-static RegdGlue glue;
-
 /* A reload (gw-daemon.h): the manager applies the difference. */
 static int apply_reload(GwConf *conf, GwTonePlan *plan, GwReloadChanges *ch, void *userdata) {
         Manager *m = userdata;
@@ -194,6 +232,9 @@ static int apply_reload(GwConf *conf, GwTonePlan *plan, GwReloadChanges *ch, voi
         r = manager_reload(m, conf, &n);
         if (r < 0)
                 return r;
+        /* The D-Bus objects point into the configuration: onto the new one before
+         * gw-daemon frees the old (lines and profiles added or removed). */
+        api_config_applied(glue.api, conf);
         ch->lines_added = n.lines_added;
         ch->lines_removed = n.lines_removed;
         ch->lines_changed = n.lines_changed;
@@ -245,6 +286,34 @@ int regd_bus_attach(Manager *m, GwBus *bus, GwDaemon *d) {
                 r = gw_bus_subscribe(bus, topics[i]);
                 if (r < 0)
                         return log_error_errno(r, "Failed to subscribe to '%s': %m", topics[i]);
+        }
+        return 0;
+}
+
+int regd_bus_attach_api(Manager *m, GwBus *bus, Api *api) {
+        int r;
+
+        glue.api = api;
+        if (!api)
+                return 0;
+        for (size_t i = 0; api_bus_topics[i]; i++) {
+                r = gw_bus_subscribe(bus, api_bus_topics[i]);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to subscribe to '%s': %m", api_bus_topics[i]);
+        }
+        /* What the manager has now (the state file's registrations); news follow. */
+        for (size_t i = 0; i < m->n_lines; i++) {
+                Gw__LineRegistration lr;
+
+                line_registration_fill(m->lines[i], &lr);
+                api_line_registration(api, &lr);
+        }
+        for (size_t i = 0; i < m->n_profiles; i++) {
+                ProfileStatusStorage storage;
+                Gw__ProfileStatus ps;
+
+                profile_status_fill(m->profiles[i], &storage, &ps);
+                api_profile_status(api, &ps);
         }
         return 0;
 }

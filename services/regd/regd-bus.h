@@ -12,3 +12,8 @@
 int regd_bus_attach(Manager *m, GwBus *bus, GwDaemon *d);
 /* End d's event loop once the un-REGISTERs of a stop are done (UnregisterDone). */
 void regd_bus_exit_when_unregistered(void);
+
+typedef struct Api Api;
+/* Feed the D-Bus API (regd-dbus.h; NULL: none) with the manager's news and the
+ * bus messages it needs (subscribed here), starting with the manager's state now. */
+int regd_bus_attach_api(Manager *m, GwBus *bus, Api *api);

@@ -10,6 +10,7 @@
 #include "gw-log.h"
 #include "regd-bus.h"
 #include "regd-line.h"
+#include "regd-dbus.h"
 #include "regd-manager.h"
 
 /* The deadline of the un-REGISTERs when systemd stops regd's unit, as gwsupd's. */
@@ -73,6 +74,7 @@ static int on_terminate(GwDaemon *d, void *userdata) {
 
 int main(int argc, char **argv) {
         _cleanup_(gw_daemon_done) GwDaemon d = {};
+        _cleanup_(api_freep) Api *api = NULL;         /* freed after the manager, whose news it hears */
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;
 
@@ -93,6 +95,13 @@ int main(int argc, char **argv) {
                 return log_error_errno(r, "Failed to start registering: %m"), EXIT_FAILURE;
         d.on_terminate = on_terminate;
         d.terminate_userdata = m;
+        /* The D-Bus management API (docs/OPERATIONS.md); without a bus, none. */
+        r = api_new(&d, &api);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the D-Bus API: %m"), EXIT_FAILURE;
+        r = regd_bus_attach_api(m, d.bus, api);
+        if (r < 0)
+                return EXIT_FAILURE;
 
         gw_daemon_ready(&d, "Registering lines");
         r = gw_daemon_run(&d);

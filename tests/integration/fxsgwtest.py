@@ -854,6 +854,9 @@ class Gateway:
         cfg = json.loads(json.dumps(config))
         cfg.setdefault("bus", {})
         cfg["bus"]["runtime_dir"] = self.runtime_dir
+        # Off the host's system bus unless a case gives its own (a private dbus-daemon):
+        # concurrent cases would meet there, and gwctl would read another's gateway.
+        cfg.setdefault("dbus", {}).setdefault("address", "off")
         self.config = cfg
         self.config_path = env.path("%s.yaml" % name)
         with open(self.config_path, "w") as f:

@@ -11,6 +11,7 @@ A case file is JSON:
     "timeout_s": 60,                      # whole case, internal bound
     "requires": ["gwsupd", "sigd", ...],  # built binaries or installed programs;
                                           # missing: skip (77). Peers add their own.
+    "root": "why",                        # optional: skip (77) unless run as root
     "vars": {"gw": "127.0.0.20", ...},    # ${gw} anywhere below; also built in:
                                           # ${tmp} ${build} ${source} ${runtime_dir}
                                           # ${gw_config} ${bin:NAME} (a built binary)
@@ -74,6 +75,7 @@ Actions:
   tap_mark         as                        remember how many tap lines were seen
   mark_recordings  as                        remember how long every "<record>.part" is now
   run              argv, expect_exit, output_regex, timeout_s   a command to completion
+                   (until_s: again every 0.1 s until it passes, e.g. busctl get-property)
   exec_reload      unit, expect_exit, output_regex   the ExecReload= command of a built
                                              systemd unit (build/deploy/UNIT), run as systemd
                                              would, its program the built one and its
@@ -706,6 +708,17 @@ class Case:
         log("recordings at mark '%s': %d file(s)" % (s["as"], len(sizes)))
 
     def do_run(self, s):
+        if "until_s" in s:
+            # Again until it passes (exit and output), e.g. a property that is about to change.
+            step = {k: v for k, v in s.items() if k != "until_s"}
+            end = time.monotonic() + self.t(s["until_s"])
+            while True:
+                try:
+                    return self.do_run(step)
+                except Failure:
+                    if time.monotonic() > end:
+                        raise
+                time.sleep(0.1)
         argv = [str(a) for a in s["argv"]]
         try:
             r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -1599,6 +1612,8 @@ class Case:
             for m in mods:
                 if not os.path.exists(os.path.join(fxsgwtest.BARESIP_MODULES, m + ".so")):
                     raise Skip("baresip module %s.so is not installed" % m)
+        if self.spec.get("root") and os.geteuid() != 0:
+            raise Skip("the case needs root: %s" % self.spec["root"])
         if self.spec.get("lab"):
             if os.geteuid() != 0:
                 raise Skip("network namespaces need root")

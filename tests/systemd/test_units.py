@@ -28,9 +28,14 @@ next one expects it):
              target: "Reload failed for fxsgw-regd.service"), nothing changes
   watchdog   kill -STOP of every daemon: each is killed by the watchdog and
              restarted within WatchdogSec + 3 s
+  dbus       the D-Bus API org.fxsgw.Gateway1 on the system bus (regd a unit):
+             tree, introspect, lines registered, each service's PID = MainPID and
+             Restarts = NRestarts, gwctl status --from dbus, RestartService(mediad)
+             asks systemd's RestartUnit (refused here: no polkitd), nobody refused
   stop       systemctl stop fxsgw.target: every line un-REGISTERed (Expires 0,
              with credentials, 200) before sigd stops; no unit timed out
-  gwsupd     the same start and stop with fxsgw-gwsupd.service
+  gwsupd     the same start and stop with fxsgw-gwsupd.service (and the D-Bus
+             API served there too)
 Figures (times) are printed and, with --figures, written as JSON.
 
 Exit 0 pass, 1 fail, 77 skip (not root, or no systemd-nspawn/debootstrap/ip/nft).
@@ -122,6 +127,10 @@ class Suite:
         # The documented drop-in: the socket unit on sip.listen's address (docs/OPERATIONS.md).
         self.ct.write("/etc/systemd/system/fxsgw-sigd.socket.d/listen.conf",
                       "[Socket]\nListenDatagram=\nListenDatagram=%s:5060\n" % gw.ip)
+        # The D-Bus policy as docs/OPERATIONS.md says for a prefix dbus-daemon does not
+        # read (/usr/local): a copy in /etc/dbus-1/system.d.
+        with open(os.path.join(HERE, "..", "..", "deploy", "dbus-1", "org.fxsgw.Gateway1.conf")) as f:
+            self.ct.write("/etc/dbus-1/system.d/org.fxsgw.Gateway1.conf", f.read())
         self.ct.boot()
 
     def teardown(self):
@@ -554,6 +563,62 @@ class Suite:
             s = self.ct.show(u, "ActiveState", "Result")
             self.check(s["ActiveState"] in ("inactive",) and s["Result"] == "success", "%s after the stop: %s" % (u, s))
 
+    def api(self, *args, check=True):
+        """busctl on the gateway's D-Bus API inside the container, as root."""
+        return self.ct.busctl(*args, check=check)
+
+    def get_prop(self, path, iface, prop):
+        return self.ct.busctl_json("get-property", "org.fxsgw.Gateway1", path, "org.fxsgw.Gateway1." + iface,
+                                   prop)["data"]
+
+    def check_dbus(self):
+        """The D-Bus API on the container's system bus, regd a unit (docs/OPERATIONS.md)."""
+        root = "/org/fxsgw/Gateway1"
+        tree = self.api("tree", "org.fxsgw.Gateway1").stdout
+        for p in ["%s/line/%d" % (root, i) for i in range(1, len(USERS) + 1)] + \
+                 ["%s/service/%s" % (root, d) for d in DAEMONS] + ["%s/profile/provider" % root]:
+            self.check(re.search(re.escape(p) + "$", tree, re.M), "busctl tree: no %s\n%s" % (p, tree))
+        intro = self.api("introspect", "org.fxsgw.Gateway1", root).stdout
+        self.check(re.search(r"^\.RestartService +method +s ", intro, re.M) and
+                   re.search(r"^\.ProxySwitched +signal +ssss ", intro, re.M), "introspect:\n%s" % intro)
+        wait_until("Manager.State running", lambda: self.get_prop(root, "Manager", "State") == "running", 5)
+        for i in range(1, len(USERS) + 1):
+            self.check(self.get_prop("%s/line/%d" % (root, i), "Line", "Registration") == "registered",
+                       "line %d not registered over D-Bus" % i)
+        st = self.units_state()
+        for d, u in zip(DAEMONS, UNITS):
+            pid = self.get_prop("%s/service/%s" % (root, d), "Service", "PID")
+            self.check(str(pid) == st[u]["MainPID"], "%s: PID %s over D-Bus, MainPID %s" % (d, pid, st[u]["MainPID"]))
+            wait_until("%s's Restarts = NRestarts" % d, lambda: str(self.get_prop(
+                "%s/service/%s" % (root, d), "Service", "Restarts")) == self.ct.show(u, "NRestarts")["NRestarts"], 5)
+        # gwctl's status from D-Bus: there, without gwsupd.
+        r = self.ct.run(["gwctl", "status", "--json", "--from", "dbus"], check=False)
+        doc = json.loads(r.stdout) if r.returncode == 0 else None
+        self.check(doc and sorted(sv["name"] for sv in doc["services"]) == sorted(DAEMONS) and
+                   all(sv["state"] == "running" for sv in doc["services"]) and
+                   all(ln["registration"] == "registered" for ln in doc["lines"]),
+                   "gwctl status --from dbus: %s %s" % (r.stdout, r.stderr))
+        # RestartService under the target goes to systemd's RestartUnit, as user fxsgw:
+        # allowed by the installed polkit rule where polkitd runs. This root has no
+        # polkitd (it does not configure in a debootstrap minbase root), so systemd
+        # refuses, and the method says so: nothing restarted, nothing pretended.
+        before = st["fxsgw-mediad.service"]["MainPID"]
+        r = self.api("call", "org.fxsgw.Gateway1", root, "org.fxsgw.Gateway1.Manager", "RestartService", "s",
+                     "mediad", check=False)
+        self.check(r.returncode != 0 and "systemd cannot restart 'mediad'" in r.stderr,
+                   "RestartService mediad without polkit: %s%s" % (r.stdout, r.stderr))
+        self.check(self.ct.show("fxsgw-mediad.service", "MainPID")["MainPID"] == before, "mediad restarted anyway")
+        self.journal_wait("regd asking systemd", ["-u", "fxsgw-regd.service"],
+                          lambda e: "Asked systemd to restart 'fxsgw-mediad.service'" in str(e.get("MESSAGE", "")))
+        # An unprivileged user is refused by the bus's policy; root's bad call reaches regd.
+        r = self.ct.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "busctl", "call",
+                         "org.fxsgw.Gateway1", root, "org.fxsgw.Gateway1.Manager", "Reload"], check=False)
+        self.check(r.returncode != 0 and "Access denied" in r.stderr, "nobody's Reload: %s%s" % (r.stdout, r.stderr))
+        r = self.api("call", "org.fxsgw.Gateway1", root, "org.fxsgw.Gateway1.Manager", "RestartService", "s",
+                     "nosuchd", check=False)
+        self.check(r.returncode != 0 and "No daemon 'nosuchd'" in r.stderr, "RestartService nosuchd: %s" % r.stderr)
+        self.wait_location(USERS, 5)
+
     def check_stop(self):
         self.stop_and_check("fxsgw.target", "target", "fxsgw-sigd.service")
 
@@ -562,9 +627,14 @@ class Suite:
         s = self.ct.show("fxsgw-gwsupd.service", "ActiveState", "StatusText")
         self.check(s["ActiveState"] == "active" and s["StatusText"], "fxsgw-gwsupd.service: %s" % s)
         log("fxsgw-gwsupd.service: %s" % s["StatusText"])
+        # The same D-Bus API under gwsupd: regd serves it there too.
+        wait_until("Manager.State running under gwsupd",
+                   lambda: self.get_prop("/org/fxsgw/Gateway1", "Manager", "State") == "running", 5)
+        self.check(self.get_prop("/org/fxsgw/Gateway1/line/1", "Line", "Registration") == "registered",
+                   "gwsupd: line 1 not registered over D-Bus")
         self.stop_and_check("fxsgw-gwsupd.service", "gwsupd", None)
 
-    CHECKS = ("security", "start", "journal", "kill", "reload", "watchdog", "stop", "gwsupd")
+    CHECKS = ("security", "start", "journal", "kill", "reload", "watchdog", "dbus", "stop", "gwsupd")
 
     def run(self):
         only = self.args.only.split(",") if self.args.only else None
