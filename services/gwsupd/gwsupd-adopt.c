@@ -176,6 +176,9 @@ LeftoverVerdict leftover_check(const LeftoverEntry *e, const char *expected_path
 int leftover_pidfd(const LeftoverEntry *e) {
         int fd;
 
+        /* Not that process (any more): said first, whether pidfds exist here or not. */
+        if (proc_starttime(e->pid) != e->starttime)
+                return -ESRCH;
         fd = (int) syscall(SYS_pidfd_open, e->pid, 0);
         if (fd < 0)
                 return -errno;

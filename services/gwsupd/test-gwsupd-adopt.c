@@ -164,6 +164,16 @@ TEST(gwsupd_adopts_same_pid_same_start_same_binary) {
         ASSERT_EQ(leftover_check(&e, sleep_bin()), LEFTOVER_ADOPT);
         ASSERT_EQ(leftover_check(&e, "/bin/sleep"), LEFTOVER_ADOPT);   /* compared resolved */
         fd = leftover_pidfd(&e);
+        if (fd == -ENOSYS) {
+                /* valgrind 3.19 has no pidfd_open: gwsupd then watches by pid (gwsupd-manager.c);
+                 * the verdicts are what is left to check here. */
+                fprintf(stderr, "pidfd_open() not available here: the pidfd part not checked\n");
+                ASSERT_OK(kill(pid, SIGKILL));
+                ASSERT_EQ(waitpid(pid, NULL, 0), pid);
+                ASSERT_EQ(leftover_check(&e, sleep_bin()), LEFTOVER_GONE);
+                ASSERT_EQ(leftover_pidfd(&e), -ESRCH);
+                return;
+        }
         ASSERT_TRUE(fd >= 0);
         p = (struct pollfd) { .fd = fd, .events = POLLIN };
         ASSERT_EQ(poll(&p, 1, 0), 0);                          /* running */
