@@ -46,6 +46,11 @@ EXIT_SKIP = 77
 # Runtime libraries of the daemons (ldd of build/services/*), plus systemd and a bus.
 BASE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "libzmq5", "libprotobuf-c1", "libosip2-15",
                  "libsrtp2-1", "libyaml-0-2", "libc-ares2", "libspandsp2")
+# Installed with apt in the root after debootstrap: polkitd's maintainer scripts want
+# a running system (its --include in debootstrap's second stage does not configure);
+# in the booted container it is D-Bus activated and applies fxsgw's rule
+# (RestartService() under fxsgw.target: regd, as user fxsgw, asks systemd).
+POST_PACKAGES = ("polkitd",)
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Units a test container does not need: they only cost boot time.
@@ -114,7 +119,8 @@ def base_root(cache_dir, packages=BASE_PACKAGES, extra=()):
     """The path of a cached Debian root with these packages, made first if need be.
     Concurrent callers wait for one another (a lock next to it)."""
     pkgs = sorted(set(packages) | set(extra))
-    key = hashlib.sha256((" ".join([SUITE, "minbase"] + pkgs + list(MASKED_UNITS))).encode()).hexdigest()[:12]
+    key = hashlib.sha256((" ".join([SUITE, "minbase"] + pkgs + list(MASKED_UNITS) +
+                                   ["post"] + list(POST_PACKAGES))).encode()).hexdigest()[:12]
     top = os.path.join(os.path.abspath(cache_dir), "systemd-root-" + key)
     root = os.path.join(top, "root")
     os.makedirs(top, exist_ok=True)
@@ -134,6 +140,8 @@ def base_root(cache_dir, packages=BASE_PACKAGES, extra=()):
         if r.returncode != 0:
             tail = r.stdout.decode(errors="replace").splitlines()[-30:]
             raise Error("debootstrap failed (%d):\n%s" % (r.returncode, "\n".join(tail)))
+        if POST_PACKAGES:
+            install_post_packages(tmp)
         # Smaller, and the same on every run: no package cache, an empty machine-id
         # (nspawn gives each boot a transient one).
         shutil.rmtree(os.path.join(tmp, "var/cache/apt/archives"), ignore_errors=True)
@@ -149,6 +157,31 @@ def base_root(cache_dir, packages=BASE_PACKAGES, extra=()):
             f.write("%s\n" % " ".join(pkgs))
         log("root ready in %.0f s" % (time.monotonic() - t0))
         return root
+
+
+def install_post_packages(root):
+    """apt-get install POST_PACKAGES in the new root (chroot, /proc mounted, no service
+    started: policy-rc.d says no), then its package lists removed again."""
+    policy = os.path.join(root, "usr/sbin/policy-rc.d")
+    with open(policy, "w") as f:
+        f.write("#!/bin/sh\nexit 101\n")
+    os.chmod(policy, 0o755)
+    proc = os.path.join(root, "proc")
+    subprocess.run(["mount", "-t", "proc", "proc", proc], check=True)
+    try:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        for argv in (["apt-get", "update", "-qq"],
+                     ["apt-get", "install", "-y", "-q", "--no-install-recommends"] + list(POST_PACKAGES)):
+            r = subprocess.run(["chroot", root] + argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env=env, timeout=600)
+            if r.returncode != 0:
+                tail = r.stdout.decode(errors="replace").splitlines()[-30:]
+                raise Error("%s in the root failed (%d):\n%s" % (" ".join(argv), r.returncode, "\n".join(tail)))
+    finally:
+        subprocess.run(["umount", proc], check=False)
+        os.unlink(policy)
+    shutil.rmtree(os.path.join(root, "var/lib/apt/lists"), ignore_errors=True)
+    os.makedirs(os.path.join(root, "var/lib/apt/lists/partial"), exist_ok=True)
 
 
 OWNER_FILE = "container.owner"      # the pid of the process that mounted the overlay

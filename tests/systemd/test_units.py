@@ -31,7 +31,9 @@ next one expects it):
   dbus       the D-Bus API org.fxsgw.Gateway1 on the system bus (regd a unit):
              tree, introspect, lines registered, each service's PID = MainPID and
              Restarts = NRestarts, gwctl status --from dbus, RestartService(mediad)
-             asks systemd's RestartUnit (refused here: no polkitd), nobody refused
+             through systemd's RestartUnit as user fxsgw (polkitd applies the
+             installed rule: mediad restarted; StopUnit, or another unit, refused
+             to fxsgw), nobody refused
   stop       systemctl stop fxsgw.target: every line un-REGISTERed (Expires 0,
              with credentials, 200) before sigd stops; no unit timed out
   gwsupd     the same start and stop with fxsgw-gwsupd.service (and the D-Bus
@@ -131,6 +133,9 @@ class Suite:
         # read (/usr/local): a copy in /etc/dbus-1/system.d.
         with open(os.path.join(HERE, "..", "..", "deploy", "dbus-1", "org.fxsgw.Gateway1.conf")) as f:
             self.ct.write("/etc/dbus-1/system.d/org.fxsgw.Gateway1.conf", f.read())
+        # The polkit rule likewise: polkitd reads /etc and /usr/share, not /usr/local.
+        with open(os.path.join(HERE, "..", "..", "deploy", "polkit-1", "50-fxsgw.rules")) as f:
+            self.ct.write("/etc/polkit-1/rules.d/50-fxsgw.rules", f.read())
         self.ct.boot()
 
     def teardown(self):
@@ -138,7 +143,7 @@ class Suite:
             if self.ct.leader and (self.args.keep or getattr(self, "failed", False)):
                 try:
                     text = self.ct.run(["journalctl", "--no-pager", "-o", "short-monotonic", "-n", "400",
-                                        "-u", "fxsgw*"], check=False).stdout
+                                        "-u", "fxsgw*", "-u", "polkit.service"], check=False).stdout
                     with open(self.env.path("journal.txt"), "w") as f:
                         f.write(text)
                     self.env.logs.append(("journal (fxsgw*)", self.env.path("journal.txt")))
@@ -599,17 +604,27 @@ class Suite:
                    all(ln["registration"] == "registered" for ln in doc["lines"]),
                    "gwctl status --from dbus: %s %s" % (r.stdout, r.stderr))
         # RestartService under the target goes to systemd's RestartUnit, as user fxsgw:
-        # allowed by the installed polkit rule where polkitd runs. This root has no
-        # polkitd (it does not configure in a debootstrap minbase root), so systemd
-        # refuses, and the method says so: nothing restarted, nothing pretended.
+        # polkitd (D-Bus activated) applies the installed rule, which allows exactly that.
         before = st["fxsgw-mediad.service"]["MainPID"]
         r = self.api("call", "org.fxsgw.Gateway1", root, "org.fxsgw.Gateway1.Manager", "RestartService", "s",
                      "mediad", check=False)
-        self.check(r.returncode != 0 and "systemd cannot restart 'mediad'" in r.stderr,
-                   "RestartService mediad without polkit: %s%s" % (r.stdout, r.stderr))
-        self.check(self.ct.show("fxsgw-mediad.service", "MainPID")["MainPID"] == before, "mediad restarted anyway")
+        self.check(r.returncode == 0, "RestartService mediad under the target: %s%s" % (r.stdout, r.stderr))
         self.journal_wait("regd asking systemd", ["-u", "fxsgw-regd.service"],
                           lambda e: "Asked systemd to restart 'fxsgw-mediad.service'" in str(e.get("MESSAGE", "")))
+        wait_until("mediad restarted by systemd (a new MainPID, active)", lambda: (
+            self.ct.show("fxsgw-mediad.service", "MainPID")["MainPID"] not in (before, "0") and
+            self.ct.show("fxsgw-mediad.service", "ActiveState")["ActiveState"] == "active"), 10)
+        # The rule grants nothing else: stopping a unit, or restarting another one, as fxsgw.
+        r = self.ct.run(["setpriv", "--reuid=fxsgw", "--regid=fxsgw", "--clear-groups", "busctl", "call",
+                         "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                         "org.freedesktop.systemd1.Manager", "StopUnit", "ss", "fxsgw-mediad.service", "replace"],
+                        check=False)
+        self.check(r.returncode != 0, "user fxsgw stopped a unit: %s%s" % (r.stdout, r.stderr))
+        r = self.ct.run(["setpriv", "--reuid=fxsgw", "--regid=fxsgw", "--clear-groups", "busctl", "call",
+                         "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                         "org.freedesktop.systemd1.Manager", "RestartUnit", "ss", "dbus.service", "replace"],
+                        check=False)
+        self.check(r.returncode != 0, "user fxsgw restarted dbus.service: %s%s" % (r.stdout, r.stderr))
         # An unprivileged user is refused by the bus's policy; root's bad call reaches regd.
         r = self.ct.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "busctl", "call",
                          "org.fxsgw.Gateway1", root, "org.fxsgw.Gateway1.Manager", "Reload"], check=False)
