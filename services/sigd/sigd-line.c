@@ -235,10 +235,28 @@ static bool line_on_busy(Line *l) {
         return l->off_hook || l->call || l->state != GW__CALL_STATE__CALL_IDLE;
 }
 
+static bool rtp_port_in_use(Manager *m, uint16_t port) {
+        for (size_t i = 0; i < m->n_lines; i++)
+                if (m->lines[i].call && m->lines[i].call->local_port == port)
+                        return true;
+        return false;
+}
+
+/* A line's calls alternate between the two RTP port pairs of its index. A call
+ * in progress keeps its pair when a reload moves its line to another index:
+ * the line now at the old index takes its other pair. */
 static uint16_t line_on_attach(Line *l, Call *c) {
-        l->call = c;
+        Manager *m = l->manager;
+        uint16_t port;
+
         l->call_seq++;
-        return gw_conf_rtp_port(l->manager->conf, l->index, l->call_seq);
+        port = gw_conf_rtp_port(m->conf, l->index, l->call_seq);
+        if (rtp_port_in_use(m, port)) {
+                l->call_seq++;
+                port = gw_conf_rtp_port(m->conf, l->index, l->call_seq);
+        }
+        l->call = c;
+        return port;
 }
 
 static void line_on_detach(Line *l, Call *c) {

@@ -19,6 +19,7 @@
 #include "gw-log.h"
 #include "gw-test.h"
 #include "gw-tests.h"
+#include "sigd-line.h"
 #include "sigd-manager.h"
 #include "test-sigd-sipp.h"
 
@@ -1066,3 +1067,64 @@ TEST(incoming_late_offer_with_srtp_optional) {
         sdp_media_wipe(&m);
         teardown(&c);
 }
+
+/* A reload that changes the lines' order moves a line with a call to another
+ * index: the line now at its old index must not take the RTP pair that call
+ * still uses (it takes the other pair of the index). Nobody answers the
+ * INVITEs: a call in progress is enough (its port is given when it starts). */
+static Line *line_by_port(Manager *m, unsigned port) {
+        for (size_t i = 0; i < m->n_lines; i++)
+                if (m->lines[i].conf->port == port)
+                        return &m->lines[i];
+        return NULL;
+}
+
+TEST(reload_reorders_lines_rtp_pair_in_use_not_taken) {
+        Ctx c = {};
+        char entry[64], text[1024], *err = NULL;
+        uint16_t port = gw_test_udp_port("127.0.0.2", NULL);
+        GwConf *swapped = NULL;
+        unsigned added = 0, removed = 0;
+        uint16_t p1, p2;
+        Line *l1, *l2;
+
+        snprintf(entry, sizeof entry, "127.0.0.2:%u", port);
+        setup(&c, entry, NULL, NULL);
+        ASSERT_OK(manager_line_hook(c.m, 1, true));
+        dial(&c, 1, "2001");
+        ASSERT_EQ(c.seen.state, GW__CALL_STATE__CALL_PROCEEDING);
+        l1 = line_by_port(c.m, 1);
+        ASSERT_TRUE(l1 && l1->call);
+        p1 = l1->call->local_port;
+        ASSERT_EQ(p1, gw_conf_rtp_port(c.conf, 0, 1));
+
+        snprintf(text, sizeof text,
+                 "sip:\n  listen: 127.0.0.1:5060\n  trusted_sources: [\"127.0.0.0/8\"]\n"
+                 "profiles:\n  - name: p\n    proxy: %s\n    domain: test.invalid\n"
+                 "    dial_plan: \"[2-9]xxx|*xx#|0T|112\"\n    interdigit_timeout: 500ms\n"
+                 "    invite_total_timeout: 1s\n    no_answer_timeout: 1500ms\n"
+                 "lines:\n  - port: 2\n    number: \"1002\"\n"
+                 "  - port: 1\n    number: \"1001\"\n    password: s3cret\n", entry);
+        if (gw_conf_load_string("test.yaml", text, &swapped, &err) < 0)
+                GW_TEST_FAIL("config: %s", err);
+        swapped->sip_listen_addr = c.conf->sip_listen_addr;
+        ASSERT_OK(manager_reload(c.m, swapped, c.conf, &added, &removed));
+        c.conf = swapped;                                       /* the manager took the old one */
+        ASSERT_EQ(added, 0);
+        ASSERT_EQ(removed, 0);
+        l1 = line_by_port(c.m, 1);
+        ASSERT_TRUE(l1 && l1->call && l1->call->local_port == p1);   /* the call goes on with its pair */
+
+        ASSERT_OK(manager_line_hook(c.m, 2, true));
+        dial(&c, 2, "2002");
+        l2 = line_by_port(c.m, 2);
+        ASSERT_TRUE(l2 && l2->call);
+        ASSERT_EQ(l2->index, 0);                                /* line 2 is where line 1 was */
+        p2 = l2->call->local_port;
+        ASSERT_TRUE(p2 != p1);
+        ASSERT_EQ(p2, gw_conf_rtp_port(c.conf, 0, 2));          /* the other pair of that index */
+        ASSERT_OK(manager_line_hook(c.m, 1, false));
+        ASSERT_OK(manager_line_hook(c.m, 2, false));
+        teardown(&c);
+}
+
