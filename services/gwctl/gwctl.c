@@ -31,6 +31,7 @@
 #include "gw-macro.h"
 #include "gw-reload.h"
 #include "gw-tool.h"
+#include "gw-words.h"
 #include "gwctl-dbus.h"
 #include "gwctl-systemd.h"
 
@@ -44,36 +45,8 @@ static const char *arg_from;         /* status: NULL (D-Bus where served), "dbus
 
 #define usage_error(...) gw_tool_usage_error("gwctl", __VA_ARGS__)
 
-/* Words of the JSON and text output: a documented interface, so spelled out
- * here rather than derived from the proto's enum names. */
-static const char *const run_state_table[] = {
-        [GW__SERVICE_RUN_STATE__RUN_STATE_STARTING] = "starting",
-        [GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING] = "running",
-        [GW__SERVICE_RUN_STATE__RUN_STATE_RESTARTING] = "restarting",
-        [GW__SERVICE_RUN_STATE__RUN_STATE_FAILED] = "failed",
-        [GW__SERVICE_RUN_STATE__RUN_STATE_STOPPED] = "stopped",
-};
-
-static const char *const role_table[] = {
-        [GW__PROXY_ROLE__ROLE_MAIN] = "main",
-        [GW__PROXY_ROLE__ROLE_REDUNDANT] = "redundant",
-};
-
-static const char *const health_table[] = {
-        [GW__PROXY_HEALTH__HEALTH_UNKNOWN] = "unknown",
-        [GW__PROXY_HEALTH__HEALTH_UP] = "up",
-        [GW__PROXY_HEALTH__HEALTH_DOWN] = "down",
-};
-
-static const char *const reg_state_table[] = {
-        [GW__REG_STATE__REG_UNREGISTERED] = "unregistered",
-        [GW__REG_STATE__REG_REGISTERING] = "registering",
-        [GW__REG_STATE__REG_REGISTERED] = "registered",
-        [GW__REG_STATE__REG_FAILED] = "failed",
-};
-
-#define TABLE_LOOKUP(table, v) \
-        ((unsigned) (v) < ELEMENTSOF(table) && (table)[(v)] ? (table)[(v)] : "unknown")
+/* Words of the JSON and text output (gw-words.h); "unknown" for a value gwctl does not know. */
+#define WORD(f, v) (f(v) ?: "unknown")
 
 /* The answers of the daemons asked for status. */
 typedef struct Status {
@@ -269,7 +242,7 @@ static void print_json(const Status *s) {
                 else
                         printf(",\"pid\":null");
                 printf(",\"state\":\"%s\",\"restarts\":%" PRIu32 "}",
-                       TABLE_LOOKUP(run_state_table, ss->state), ss->has_restarts ? ss->restarts : 0);
+                       WORD(gw_word_run_state, ss->state), ss->has_restarts ? ss->restarts : 0);
         }
 
         printf("],\"profiles\":[");
@@ -293,7 +266,7 @@ static void print_json(const Status *s) {
                         printf("%s{\"address\":", j ? "," : "");
                         json_str(strempty(pe->address));
                         printf(",\"role\":\"%s\",\"state\":\"%s\",\"last_failure_reason\":",
-                               TABLE_LOOKUP(role_table, pe->role), TABLE_LOOKUP(health_table, pe->state));
+                               WORD(gw_word_role, pe->role), WORD(gw_word_health, pe->state));
                         json_str_or_null(pe->last_failure_reason);
                         printf(",\"last_failure_at\":");
                         json_time_or_null(pe->has_last_failure_real_us, pe->last_failure_real_us);
@@ -313,7 +286,7 @@ static void print_json(const Status *s) {
 
                 printf("%s{\"port\":%" PRIu32 ",\"number\":", i ? "," : "", ls->port);
                 json_str(strempty(ls->number));
-                printf(",\"registration\":\"%s\",\"reason\":", TABLE_LOOKUP(reg_state_table, ls->registration));
+                printf(",\"registration\":\"%s\",\"reason\":", WORD(gw_word_reg_state, ls->registration));
                 json_str_or_null(ls->reason);
                 printf(",\"registered_via\":");
                 json_str_or_null(ls->registered_via);
@@ -365,7 +338,7 @@ static void print_text(const Status *s) {
                         if (ss->has_pid && ss->pid > 0)
                                 snprintf(pid, sizeof pid, "%" PRId32, ss->pid);
                         printf("%-10s %-8s %-11s %" PRIu32 "\n", dash(gw_service_to_string(ss->service)), pid,
-                               TABLE_LOOKUP(run_state_table, ss->state), ss->has_restarts ? ss->restarts : 0);
+                               WORD(gw_word_run_state, ss->state), ss->has_restarts ? ss->restarts : 0);
                 }
         }
         printf("\n");
@@ -393,8 +366,8 @@ static void print_text(const Status *s) {
 
                         printf("  %-28s %-9s %-7s %6" PRIu64 " %8" PRIu64 " %5" PRIu64 " %5" PRIu64
                                " %9" PRIu64 " %9" PRIu64 "  ",
-                               dash(pe->address), TABLE_LOOKUP(role_table, pe->role),
-                               TABLE_LOOKUP(health_table, pe->state), pc->sent, pc->timeouts, pc->r408,
+                               dash(pe->address), WORD(gw_word_role, pe->role),
+                               WORD(gw_word_health, pe->state), pc->sent, pc->timeouts, pc->r408,
                                pc->r503, pc->transport_errors, pc->failovers);
                         if (pe->has_last_failure_real_us && pe->last_failure_real_us > 0)
                                 printf("%s %s", dash(pe->last_failure_reason),
@@ -423,7 +396,7 @@ static void print_text(const Status *s) {
                 if (ls->has_expires_in_s && ls->expires_in_s >= 0)
                         snprintf(expires, sizeof expires, "%" PRId64 "s", ls->expires_in_s);
                 printf("%-5" PRIu32 " %-16s %-13s %-28s %-8s %s\n", ls->port, dash(ls->number),
-                       TABLE_LOOKUP(reg_state_table, ls->registration), dash(ls->registered_via), expires,
+                       WORD(gw_word_reg_state, ls->registration), dash(ls->registered_via), expires,
                        dash(ls->reason));
         }
 }
@@ -508,16 +481,6 @@ static int verb_config(int argc, char **argv) {
 }
 
 /* ------------------------------------------------------------------ line */
-
-static const char *const call_state_table[] = {
-        [GW__CALL_STATE__CALL_IDLE] = "idle",
-        [GW__CALL_STATE__CALL_DIALING] = "dialing",
-        [GW__CALL_STATE__CALL_PROCEEDING] = "proceeding",
-        [GW__CALL_STATE__CALL_RINGBACK] = "ringback",
-        [GW__CALL_STATE__CALL_RINGING] = "ringing",
-        [GW__CALL_STATE__CALL_CONNECTED] = "connected",
-        [GW__CALL_STATE__CALL_RELEASING] = "releasing",
-};
 
 #define LINE_MAX_DIGITS 32               /* as the simulated phone takes them */
 
@@ -663,8 +626,8 @@ static void print_line_json(unsigned port, const LinePart *parts, size_t n) {
                 fputs("null,\"ringing\":null,\"polarity\":null,\"feed\":null", stdout);
 
         fputs(",\"call\":{\"state\":", stdout);
-        if (lc && (unsigned) lc->state < ELEMENTSOF(call_state_table) && call_state_table[lc->state])
-                printf("\"%s\"", call_state_table[lc->state]);
+        if (lc && gw_word_call_state(lc->state))
+                printf("\"%s\"", gw_word_call_state(lc->state));
         else if (parts[1].reply)
                 fputs("\"idle\"", stdout);      /* sigd answered: no call on the line */
         else
@@ -707,8 +670,8 @@ static void print_line_text(unsigned port, const LinePart *parts, size_t n) {
                        !h->has_feed || h->feed ? "on" : "off", dash(h->backend));
         else
                 printf("line %u: hardware state unknown\n", port);
-        if (lc && (unsigned) lc->state < ELEMENTSOF(call_state_table) && call_state_table[lc->state])
-                printf("  call:   %s%s%s%s%s\n", call_state_table[lc->state],
+        if (lc && gw_word_call_state(lc->state))
+                printf("  call:   %s%s%s%s%s\n", gw_word_call_state(lc->state),
                        isempty(lc->remote) ? "" : ", remote ", strempty(lc->remote),
                        isempty(lc->call_id) ? "" : ", call-id ", strempty(lc->call_id));
         else if (parts[1].reply)

@@ -517,10 +517,12 @@ bool rtp_session_playout(RtpSession *s, int16_t out[GW_PCM_SAMPLES]) {
                 memset(out, 0, GW_PCM_SAMPLES * sizeof(*out));
                 return false;
         }
-        /* What has arrived goes into the buffer before the frame due is taken: the
-         * loop may serve the line's tick before the socket's io source (after a
-         * restart, the kept socket's backlog and the first tick come together). */
-        media_udp_read(s->fd, &s->reader);
+        /* A kept socket not read dry yet (just after a restart): what waited in it
+         * goes into the buffer before the frame due is taken, since the loop may
+         * serve the line's first tick before the socket's io source. Later, the
+         * io source alone reads (no extra syscall per frame). */
+        if (s->reader.draining)
+                media_udp_read(s->fd, &s->reader);
         /* The line's clock: this is called once per down frame. */
         return playout_buffer_get(&s->playout, out, now_usec(CLOCK_MONOTONIC));
 }

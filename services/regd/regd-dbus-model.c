@@ -8,6 +8,7 @@
 
 #include "gw-bus.h"
 #include "gw-macro.h"
+#include "gw-words.h"
 #include "regd-dbus-model.h"
 
 const char *const line_prop_names[] = {
@@ -21,56 +22,13 @@ const char *const service_prop_names[] = {
         "State", "PID", "Restarts", NULL,
 };
 
-/* The API's words: a documented interface (docs/OPERATIONS.md), the same as gwctl's. */
-static const char *const reg_state_table[] = {
-        [GW__REG_STATE__REG_UNREGISTERED] = "unregistered",
-        [GW__REG_STATE__REG_REGISTERING] = "registering",
-        [GW__REG_STATE__REG_REGISTERED] = "registered",
-        [GW__REG_STATE__REG_FAILED] = "failed",
-};
-
-static const char *const call_state_table[] = {
-        [GW__CALL_STATE__CALL_IDLE] = "idle",
-        [GW__CALL_STATE__CALL_DIALING] = "dialing",
-        [GW__CALL_STATE__CALL_PROCEEDING] = "proceeding",
-        [GW__CALL_STATE__CALL_RINGBACK] = "ringback",
-        [GW__CALL_STATE__CALL_RINGING] = "ringing",
-        [GW__CALL_STATE__CALL_CONNECTED] = "connected",
-        [GW__CALL_STATE__CALL_RELEASING] = "releasing",
-};
-
-static const char *const hook_table[] = {
-        [GW__HOOK_STATE__HOOK_ON] = "on",
-        [GW__HOOK_STATE__HOOK_OFF] = "off",
-};
-
-static const char *const run_state_table[] = {
-        [GW__SERVICE_RUN_STATE__RUN_STATE_STARTING] = "starting",
-        [GW__SERVICE_RUN_STATE__RUN_STATE_RUNNING] = "running",
-        [GW__SERVICE_RUN_STATE__RUN_STATE_RESTARTING] = "restarting",
-        [GW__SERVICE_RUN_STATE__RUN_STATE_FAILED] = "failed",
-        [GW__SERVICE_RUN_STATE__RUN_STATE_STOPPED] = "stopped",
-};
-
-static const char *const role_table[] = {
-        [GW__PROXY_ROLE__ROLE_MAIN] = "main",
-        [GW__PROXY_ROLE__ROLE_REDUNDANT] = "redundant",
-};
-
-static const char *const health_table[] = {
-        [GW__PROXY_HEALTH__HEALTH_UNKNOWN] = "unknown",
-        [GW__PROXY_HEALTH__HEALTH_UP] = "up",
-        [GW__PROXY_HEALTH__HEALTH_DOWN] = "down",
-};
-
-#define LOOKUP(table, v) ((unsigned) (v) < ELEMENTSOF(table) && (table)[(v)] ? (table)[(v)] : "unknown")
-
-const char *api_reg_state_to_string(Gw__RegState s) { return LOOKUP(reg_state_table, s); }
-const char *api_call_state_to_string(Gw__CallState s) { return LOOKUP(call_state_table, s); }
-const char *api_hook_to_string(Gw__HookState h) { return LOOKUP(hook_table, h); }
-const char *api_run_state_to_string(Gw__ServiceRunState s) { return LOOKUP(run_state_table, s); }
-const char *api_role_to_string(Gw__ProxyRole r) { return LOOKUP(role_table, r); }
-const char *api_health_to_string(Gw__ProxyHealth h) { return LOOKUP(health_table, h); }
+/* The API's words: a documented interface (docs/OPERATIONS.md), gwctl's (gw-words.h). */
+const char *api_reg_state_to_string(Gw__RegState s) { return gw_word_reg_state(s) ?: "unknown"; }
+const char *api_call_state_to_string(Gw__CallState s) { return gw_word_call_state(s) ?: "unknown"; }
+const char *api_hook_to_string(Gw__HookState h) { return gw_word_hook(h) ?: "unknown"; }
+const char *api_run_state_to_string(Gw__ServiceRunState s) { return gw_word_run_state(s) ?: "unknown"; }
+const char *api_role_to_string(Gw__ProxyRole r) { return gw_word_role(r) ?: "unknown"; }
+const char *api_health_to_string(Gw__ProxyHealth h) { return gw_word_health(h) ?: "unknown"; }
 
 static const Gw__Service api_services[API_SERVICES_MAX] = {
         GW__SERVICE__SERVICE_SIGD, GW__SERVICE__SERVICE_REGD, GW__SERVICE__SERVICE_MEDIAD,

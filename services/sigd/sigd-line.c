@@ -546,10 +546,8 @@ bool line_kept(const Line *l) {
         return l->call || line_dialing(l);
 }
 
-/* A line dialing: what it dialed so far, so a restart in the middle of the
- * number does not give the subscriber dial tone again (the rest of the
- * number would then be dialed as a new one). */
-static int line_save_dialing(Line *l, Gw__SigdLine *s) {
+/* What every saved line holds: its identity and outputs. */
+static void line_save_common(Line *l, Gw__SigdLine *s) {
         gw__sigd_line__init(s);
         s->has_port = s->has_state = s->has_off_hook = s->has_ring = s->has_reversed = true;
         s->has_tone = s->has_generation = s->has_call_seq = true;
@@ -563,6 +561,13 @@ static int line_save_dialing(Line *l, Gw__SigdLine *s) {
         s->tone = l->tone;
         s->generation = l->generation;
         s->call_seq = l->call_seq;
+}
+
+/* A line dialing: what it dialed so far, so a restart in the middle of the
+ * number does not give the subscriber dial tone again (the rest of the
+ * number would then be dialed as a new one). */
+static int line_save_dialing(Line *l, Gw__SigdLine *s) {
+        line_save_common(l, s);
         s->digits = l->digits;
         s->has_dtmf_instance = s->has_dtmf_seq = s->has_pulse_instance = s->has_pulse_seq = true;
         s->dtmf_instance = l->digit_instance[LINE_DIGITS_DTMF];
@@ -589,19 +594,7 @@ int line_save(Line *l, LineSaved *ret) {
                 call_saved_done(&ret->call);
                 return r == -ENOENT ? 0 : r;
         }
-        gw__sigd_line__init(s);
-        s->has_port = s->has_state = s->has_off_hook = s->has_ring = s->has_reversed = true;
-        s->has_tone = s->has_generation = s->has_call_seq = true;
-        s->port = l->conf->port;
-        s->number = l->conf->number;
-        s->profile = l->profile->name;
-        s->state = l->state;
-        s->off_hook = l->off_hook;
-        s->ring = l->ring;
-        s->reversed = l->reversed;
-        s->tone = l->tone;
-        s->generation = l->generation;
-        s->call_seq = l->call_seq;
+        line_save_common(l, s);
         if (l->timer_kind == LINE_TIMER_NO_ANSWER) {
                 s->has_no_answer_at_real_us = true;
                 s->no_answer_at_real_us = l->no_answer_at_real_us;
@@ -614,22 +607,31 @@ void line_saved_done(LineSaved *s) {
         call_saved_done(&s->call);
 }
 
+/* The same line (port, number, profile), idle here, and a saved state within bounds. */
+static bool line_restore_fits(const Line *l, const Gw__SigdLine *s) {
+        return l->profile && streq_ptr(s->number, l->conf->number) && streq_ptr(s->profile, l->profile->name) &&
+               s->has_state && s->has_off_hook && s->has_tone && s->tone >= GW__TONE__TONE_NONE &&
+               s->tone <= GW_TONE_LAST && !l->call && l->state == GW__CALL_STATE__CALL_IDLE;
+}
+
+static void line_restore_outputs(Line *l, const Gw__SigdLine *s) {
+        l->state = s->state;
+        l->off_hook = s->off_hook;
+        l->ring = s->ring;
+        l->reversed = s->reversed;
+        l->tone = s->tone;
+        l->generation = s->generation;                 /* MediaControl goes on from there */
+        l->call_seq = s->call_seq;
+}
+
 /* The interdigit timer starts again in full: at most one timeout more to dial in. */
 static int line_restore_dialing(Line *l, const Gw__SigdLine *s) {
         size_t n = s->digits ? strlen(s->digits) : 0;
 
-        if (!s->has_off_hook || !s->off_hook || l->call || l->state != GW__CALL_STATE__CALL_IDLE ||
-            n >= sizeof(l->digits) || (s->digits && strspn(s->digits, "0123456789*#ABCD") != n) ||
-            !s->has_tone || s->tone < GW__TONE__TONE_NONE || s->tone > GW_TONE_LAST)
+        if (!s->off_hook || n >= sizeof(l->digits) || (s->digits && strspn(s->digits, "0123456789*#ABCD") != n))
                 return -EBADMSG;
         memcpy(l->digits, s->digits ?: "", n + 1);
-        l->state = GW__CALL_STATE__CALL_DIALING;
-        l->off_hook = true;
-        l->ring = s->ring;
-        l->reversed = s->reversed;
-        l->tone = s->tone;
-        l->generation = s->generation;
-        l->call_seq = s->call_seq;
+        line_restore_outputs(l, s);
         l->digit_instance[LINE_DIGITS_DTMF] = s->dtmf_instance;
         l->digit_seq[LINE_DIGITS_DTMF] = s->dtmf_seq;
         l->digit_instance[LINE_DIGITS_PULSE] = s->pulse_instance;
@@ -647,13 +649,10 @@ int line_restore(Manager *m, const Gw__SigdLine *s) {
 
         if (!l)
                 return -ENOENT;
-        if (l->profile && streq_ptr(s->number, l->conf->number) && streq_ptr(s->profile, l->profile->name) &&
-            !s->call && s->has_state && s->state == GW__CALL_STATE__CALL_DIALING)
-                return line_restore_dialing(l, s);
-        if (!l->profile || !streq_ptr(s->number, l->conf->number) || !streq_ptr(s->profile, l->profile->name) ||
-            !s->call || !s->has_state || !s->has_off_hook || !s->has_tone || s->tone < GW__TONE__TONE_NONE ||
-            s->tone > GW_TONE_LAST || l->call || l->state != GW__CALL_STATE__CALL_IDLE)
+        if (!line_restore_fits(l, s))
                 return -EBADMSG;
+        if (!s->call)
+                return s->state == GW__CALL_STATE__CALL_DIALING ? line_restore_dialing(l, s) : -EBADMSG;
         connected = s->state == GW__CALL_STATE__CALL_CONNECTED;
         ringing = s->state == GW__CALL_STATE__CALL_RINGING;
         ours_pending = s->state == GW__CALL_STATE__CALL_PROCEEDING || s->state == GW__CALL_STATE__CALL_RINGBACK;
@@ -664,13 +663,7 @@ int line_restore(Manager *m, const Gw__SigdLine *s) {
         if (r < 0)
                 return r;
         l->call = c;
-        l->state = s->state;
-        l->off_hook = s->off_hook;
-        l->ring = s->ring;
-        l->reversed = s->reversed;
-        l->tone = s->tone;
-        l->generation = s->generation;                 /* MediaControl goes on from there */
-        l->call_seq = s->call_seq;
+        line_restore_outputs(l, s);
         if (!connected) {
                 /* What is left of the no-answer time, no more than a whole one. */
                 uint64_t now = now_usec(CLOCK_REALTIME), full = l->profile->no_answer_timeout_us, left = full;
