@@ -403,7 +403,7 @@ static int recv_ctl_one(void *sock, void *userdata) {
         Gw__ErrorReply err = GW__ERROR_REPLY__INIT;
         int more = 0, r;
         size_t more_len = sizeof more;
-        bool bad = false;
+        bool bad = false, reload;
         uint8_t *payload = NULL;
         size_t payload_len = 0;
 
@@ -443,26 +443,15 @@ static int recv_ctl_one(void *sock, void *userdata) {
         }
         b->rx++;
 
-        if (req->body_case == GW__ENVELOPE__BODY_RELOAD_REQUEST && b->reload_hook) {
-                /* gw-daemon's, the same for every daemon; its reply is its own storage. */
+        /* A ReloadRequest goes to gw-daemon's hook, the same for every daemon (its reply
+         * is its own storage); anything else to the daemon's handler. */
+        reload = req->body_case == GW__ENVELOPE__BODY_RELOAD_REQUEST && b->reload_hook;
+        if (reload)
                 r = b->reload_hook(b, req, &reply, b->reload_userdata);
-                if (r < 0) {
-                        reply = (Gw__Envelope) GW__ENVELOPE__INIT;
-                        err.errno_value = -r;
-                        err.message = (char *) strerror(-r);
-                        reply.body_case = GW__ENVELOPE__BODY_ERROR_REPLY;
-                        reply.error_reply = &err;
-                }
-                gw_envelope_stamp(&reply, b->self, b->instance_id, ++b->seq);
-                reply.has_correlation_id = true;
-                reply.correlation_id = req->correlation_id;
-                ctl_send_reply(b, &identity, &reply);
-                zmq_msg_close(&identity);
-                return 1;
-        }
-        r = b->ctl_handler ? b->ctl_handler(b, req, &reply, b->ctl_userdata) : -EOPNOTSUPP;
+        else
+                r = b->ctl_handler ? b->ctl_handler(b, req, &reply, b->ctl_userdata) : -EOPNOTSUPP;
         if (r < 0) {
-                if (b->ctl_reply_free && reply.body_case != GW__ENVELOPE__BODY__NOT_SET)
+                if (!reload && b->ctl_reply_free && reply.body_case != GW__ENVELOPE__BODY__NOT_SET)
                         b->ctl_reply_free(&reply, b->ctl_userdata);
                 reply = (Gw__Envelope) GW__ENVELOPE__INIT;
                 err.errno_value = -r;
@@ -474,7 +463,7 @@ static int recv_ctl_one(void *sock, void *userdata) {
         reply.has_correlation_id = true;
         reply.correlation_id = req->correlation_id;
         ctl_send_reply(b, &identity, &reply);
-        if (r >= 0 && b->ctl_reply_free)
+        if (!reload && r >= 0 && b->ctl_reply_free)
                 b->ctl_reply_free(&reply, b->ctl_userdata);
         zmq_msg_close(&identity);
         return 1;
