@@ -615,34 +615,48 @@ static void talk_frames(Env *env, uint32_t port, unsigned frames) {
         }
 }
 
+/* An SRTP session of line 1 to a far socket, with random keys, and a peer
+ * context that receives with our tx key (as the far end would). */
+typedef struct SrtpCall {
+        uint8_t ktx[SRTP_KEY_SALT_LEN], krx[SRTP_KEY_SALT_LEN];
+        Gw__Secret stx, srx;
+        Gw__RtpSession r;
+        MediaSrtp *peer;
+} SrtpCall;
+
+static void srtp_call_init(SrtpCall *c, const char *call_id, uint16_t port, uint16_t far_port) {
+        *c = (SrtpCall) { .stx = GW__SECRET__INIT, .srx = GW__SECRET__INIT };
+        ASSERT_EQ(getrandom(c->ktx, sizeof(c->ktx), 0), sizeof(c->ktx));
+        ASSERT_EQ(getrandom(c->krx, sizeof(c->krx), 0), sizeof(c->krx));
+        c->stx.has_value = c->srx.has_value = true;
+        c->stx.value = (ProtobufCBinaryData) { sizeof(c->ktx), c->ktx };
+        c->srx.value = (ProtobufCBinaryData) { sizeof(c->krx), c->krx };
+        rtp_session_proto(&c->r, call_id, port, far_port, 0, 101);
+        c->r.srtp_suite = (char *) "AES_CM_128_HMAC_SHA1_80";
+        c->r.srtp_tx_key = &c->stx;
+        c->r.srtp_rx_key = &c->srx;
+        ASSERT_OK(media_srtp_new(&(MediaSrtpParams) { .suite = SRTP_SUITE_AES_CM_128_HMAC_SHA1_80,
+                                                       .tx_key = c->krx, .rx_key = c->ktx, .tx_ssrc = 1 },
+                                 &c->peer));
+}
+
 TEST(resume_srtp_stream_after_restart) {
         const char *dir = gw_test_tmpdir("test-mediad-resume");
-        uint8_t ktx[SRTP_KEY_SALT_LEN], krx[SRTP_KEY_SALT_LEN];
-        Gw__Secret stx = GW__SECRET__INIT, srx = GW__SECRET__INIT;
-        _cleanup_(media_srtp_freep) MediaSrtp *peer = NULL;
         uint16_t p1 = rtp_port(), far_port, seq_before = 0, seq_after = 0;
         uint32_t ssrc_before = 0, ssrc_after = 0;
         unsigned bad = 0, got;
         int far = far_socket(&far_port);
-        Gw__RtpSession r;
+        SrtpCall call;
+        Gw__RtpSession *r = &call.r;
+        MediaSrtp *peer;
         Env env;
 
-        ASSERT_EQ(getrandom(ktx, sizeof(ktx), 0), sizeof(ktx));
-        ASSERT_EQ(getrandom(krx, sizeof(krx), 0), sizeof(krx));
-        stx.has_value = srx.has_value = true;
-        stx.value = (ProtobufCBinaryData) { sizeof(ktx), ktx };
-        srx.value = (ProtobufCBinaryData) { sizeof(krx), krx };
-        rtp_session_proto(&r, "call-srtp", p1, far_port, 0, 101);
-        r.srtp_suite = (char *) "AES_CM_128_HMAC_SHA1_80";
-        r.srtp_tx_key = &stx;
-        r.srtp_rx_key = &srx;
-        /* the peer receives with our tx key */
-        ASSERT_OK(media_srtp_new(&(MediaSrtpParams) { .suite = SRTP_SUITE_AES_CM_128_HMAC_SHA1_80,
-                                                       .tx_key = krx, .rx_key = ktx, .tx_ssrc = 1 }, &peer));
+        srtp_call_init(&call, "call-srtp", p1, far_port);
+        peer = call.peer;
 
         env_open(&env, "ru");
         ASSERT_OK(manager_set_state_dir(env.m, dir));
-        ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, &r));
+        ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, r));
         talk_frames(&env, 1, 40);
         /* the save timer (1 s) runs while the call does */
         gw_test_run_for(env.e, 1200 * USEC_PER_MSEC);
@@ -654,7 +668,7 @@ TEST(resume_srtp_stream_after_restart) {
 
         env_open(&env, "ru");
         ASSERT_OK(manager_set_state_dir(env.m, dir));
-        ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, &r));   /* sigd re-sends the call's MediaControl */
+        ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, r));   /* sigd re-sends the call's MediaControl */
         ASSERT_EQ(env.m->streams_resumed, 1);
         talk_frames(&env, 1, 40);
         got = srtp_take(far, peer, &ssrc_after, &seq_after, &bad);
@@ -668,8 +682,8 @@ TEST(resume_srtp_stream_after_restart) {
         /* a third instance: the stream was taken once; another call on the line starts afresh */
         env_open(&env, "ru");
         ASSERT_OK(manager_set_state_dir(env.m, dir));
-        r.call_id = (char *) "another-call";
-        ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, &r));
+        r->call_id = (char *) "another-call";
+        ASSERT_OK(control(&env, 1, 1, GW__TONE__TONE_NONE, r));
         ASSERT_EQ(env.m->streams_resumed, 0);
         env_close(&env);
 
@@ -680,6 +694,7 @@ TEST(resume_srtp_stream_after_restart) {
                 (void) unlink(f);
                 ASSERT_OK(rmdir(dir));
         }
+        media_srtp_free(call.peer);
         close(far);
 }
 
@@ -705,9 +720,6 @@ static bool file_holds(const char *path, const uint8_t *needle, size_t n) {
 
 TEST(restore_sessions_before_sigd) {
         const char *dir = gw_test_tmpdir("test-mediad-restore");
-        uint8_t ktx[SRTP_KEY_SALT_LEN], krx[SRTP_KEY_SALT_LEN];
-        Gw__Secret stx = GW__SECRET__INIT, srx = GW__SECRET__INIT;
-        _cleanup_(media_srtp_freep) MediaSrtp *peer = NULL;
         _cleanup_free_ char *file = NULL;
         uint16_t p1 = rtp_port(), far_port, seq_before = 0, seq_after = 0;
         uint32_t ssrc_before = 0, ssrc_after = 0;
@@ -715,25 +727,19 @@ TEST(restore_sessions_before_sigd) {
         int far = far_socket(&far_port);
         RtpSession *restored;
         struct stat st;
-        Gw__RtpSession r;
+        SrtpCall call;
+        Gw__RtpSession *r = &call.r;
+        const uint8_t *ktx = call.ktx, *krx = call.krx;
+        MediaSrtp *peer;
         Env env;
 
         ASSERT_TRUE(asprintf(&file, "%s/%s", dir, MEDIAD_STREAMS_FILE) > 0);
-        ASSERT_EQ(getrandom(ktx, sizeof(ktx), 0), sizeof(ktx));
-        ASSERT_EQ(getrandom(krx, sizeof(krx), 0), sizeof(krx));
-        stx.has_value = srx.has_value = true;
-        stx.value = (ProtobufCBinaryData) { sizeof(ktx), ktx };
-        srx.value = (ProtobufCBinaryData) { sizeof(krx), krx };
-        rtp_session_proto(&r, "call-restore", p1, far_port, 0, 101);
-        r.srtp_suite = (char *) "AES_CM_128_HMAC_SHA1_80";
-        r.srtp_tx_key = &stx;
-        r.srtp_rx_key = &srx;
-        ASSERT_OK(media_srtp_new(&(MediaSrtpParams) { .suite = SRTP_SUITE_AES_CM_128_HMAC_SHA1_80,
-                                                       .tx_key = krx, .rx_key = ktx, .tx_ssrc = 1 }, &peer));
+        srtp_call_init(&call, "call-restore", p1, far_port);
+        peer = call.peer;
 
         env_open(&env, "ru");
         ASSERT_OK(manager_set_state_dir(env.m, dir));
-        ASSERT_OK(control(&env, 1, 7, GW__TONE__TONE_NONE, &r));
+        ASSERT_OK(control(&env, 1, 7, GW__TONE__TONE_NONE, r));
         talk_frames(&env, 1, 40);
         got = srtp_take(far, peer, &ssrc_before, &seq_before, &bad);
         ASSERT_TRUE(got >= 35);
@@ -756,15 +762,15 @@ TEST(restore_sessions_before_sigd) {
         ASSERT_EQ(ssrc_after, ssrc_before);
         ASSERT_TRUE((uint16_t) (seq_after - seq_before) > 40);
 
-        ASSERT_OK(control(&env, 1, 7, GW__TONE__TONE_NONE, &r));   /* sigd re-sends the same control */
+        ASSERT_OK(control(&env, 1, 7, GW__TONE__TONE_NONE, r));   /* sigd re-sends the same control */
         ASSERT_EQ(manager_line(env.m, 1)->rtp, restored);           /* confirmed in place */
         ASSERT_EQ(env.m->streams_resumed, 1);
-        ASSERT_TRUE(file_holds(file, ktx, sizeof(ktx)));
+        ASSERT_TRUE(file_holds(file, ktx, SRTP_KEY_SALT_LEN));
 
         ASSERT_OK(control(&env, 1, 8, GW__TONE__TONE_NONE, NULL));  /* the call ends */
         ASSERT_EQ(manager_line(env.m, 1)->rtp, NULL);
-        ASSERT_FALSE(file_holds(file, ktx, sizeof(ktx)));
-        ASSERT_FALSE(file_holds(file, krx, sizeof(krx)));
+        ASSERT_FALSE(file_holds(file, ktx, SRTP_KEY_SALT_LEN));
+        ASSERT_FALSE(file_holds(file, krx, SRTP_KEY_SALT_LEN));
         env_close(&env);
 
         /* nothing left to restore */
@@ -775,6 +781,7 @@ TEST(restore_sessions_before_sigd) {
 
         (void) unlink(file);
         ASSERT_OK(rmdir(dir));
+        media_srtp_free(call.peer);
         close(far);
 }
 
